@@ -1,0 +1,131 @@
+import type { Logger } from 'pino'
+import { errorMessageOf } from '../../core/errors.js'
+import type { Metrics } from '../../observability/metrics.js'
+import type { ClickHouseClient } from './client.js'
+
+export interface BatchSinkOptions {
+  readonly client: ClickHouseClient
+  readonly table: string
+  readonly maxBatchRows: number
+  readonly lingerMs: number
+  readonly retryBackoffMs: number
+  readonly maxRetryBackoffMs: number
+  readonly metrics: Metrics
+  readonly log: Logger
+}
+
+interface Batch<Row> {
+  readonly rows: Row[]
+  readonly acks: (() => void)[]
+  firstOffset: number
+  lastOffset: number
+}
+
+interface Lane<Row> {
+  readonly topic: string
+  readonly partition: number
+  open: Batch<Row> | undefined
+  timer: NodeJS.Timeout | undefined
+  /** Inserts of one lane run one after another, so ClickHouse holds a prefix of the lane's offsets. */
+  chain: Promise<void>
+  dropped: boolean
+}
+
+/**
+ * Batches rows per source partition and inserts them into ClickHouse, acknowledging each row only after its
+ * batch is acknowledged. A batch is one contiguous offset range of one partition; its dedup token is
+ * `table:topic:partition:first-last`, and a failed insert is retried with the identical rows and token until it
+ * succeeds or the partition is dropped, so a retry after a lost response never duplicates rows.
+ */
+export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
+  readonly #lanes = new Map<string, Lane<Row>>()
+  #closed = false
+
+  constructor(readonly options: BatchSinkOptions) {}
+
+  /** Rows of one partition must be added in offset order. */
+  add(topic: string, partition: number, offset: number, row: Row, onAck: () => void): void {
+    const lane = this.#lane(topic, partition)
+    let batch = lane.open
+    if (!batch) {
+      batch = { rows: [], acks: [], firstOffset: offset, lastOffset: offset }
+      lane.open = batch
+      lane.timer = setTimeout(() => this.#cut(lane), this.options.lingerMs)
+    }
+    batch.rows.push(row)
+    batch.acks.push(onAck)
+    batch.lastOffset = offset
+    if (batch.rows.length >= this.options.maxBatchRows) this.#cut(lane)
+  }
+
+  /** Sends every open batch now and resolves when all of them (and earlier ones) are acknowledged. */
+  async flush(filter?: { topic: string; partition: number }): Promise<void> {
+    const waits: Promise<void>[] = []
+    for (const lane of this.#lanes.values()) {
+      if (filter && (lane.topic !== filter.topic || lane.partition !== filter.partition)) continue
+      this.#cut(lane)
+      waits.push(lane.chain)
+    }
+    await Promise.all(waits)
+  }
+
+  /** Stops retrying and forgets a partition's unsent rows: its new owner will process them again. */
+  drop(topic: string, partition: number): void {
+    const key = `${topic}:${partition}`
+    const lane = this.#lanes.get(key)
+    if (!lane) return
+    lane.dropped = true
+    clearTimeout(lane.timer)
+    lane.open = undefined
+    this.#lanes.delete(key)
+  }
+
+  async close(): Promise<void> {
+    await this.flush()
+    this.#closed = true
+  }
+
+  #lane(topic: string, partition: number): Lane<Row> {
+    const key = `${topic}:${partition}`
+    let lane = this.#lanes.get(key)
+    if (!lane) {
+      lane = { topic, partition, open: undefined, timer: undefined, chain: Promise.resolve(), dropped: false }
+      this.#lanes.set(key, lane)
+    }
+    return lane
+  }
+
+  #cut(lane: Lane<Row>): void {
+    const batch = lane.open
+    clearTimeout(lane.timer)
+    lane.timer = undefined
+    if (!batch) return
+    lane.open = undefined
+    lane.chain = lane.chain.then(() => this.#insertUntilAcked(lane, batch))
+  }
+
+  async #insertUntilAcked(lane: Lane<Row>, batch: Batch<Row>): Promise<void> {
+    const { client, table, metrics, log } = this.options
+    const token = `${table}:${lane.topic}:${lane.partition}:${batch.firstOffset}-${batch.lastOffset}`
+    let backoffMs = this.options.retryBackoffMs
+    for (let attempt = 1; !lane.dropped && !this.#closed; attempt++) {
+      try {
+        await client.insert({
+          table,
+          values: batch.rows,
+          format: 'JSONEachRow',
+          clickhouse_settings: { insert_deduplicate: 1, insert_deduplication_token: token, async_insert: 0 },
+        })
+        metrics.clickhouseInserts.inc({ table, result: 'ok' })
+        metrics.clickhouseRows.inc({ table }, batch.rows.length)
+        for (const ack of batch.acks) ack()
+        return
+      } catch (err) {
+        metrics.clickhouseInserts.inc({ table, result: 'error' })
+        log.warn({ err: errorMessageOf(err), table, token, attempt, backoffMs }, 'clickhouse insert failed; retrying the identical batch')
+        await new Promise((resolve) => setTimeout(resolve, backoffMs))
+        backoffMs = Math.min(backoffMs * 2, this.options.maxRetryBackoffMs)
+      }
+    }
+  }
+}

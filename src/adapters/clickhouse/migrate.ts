@@ -1,0 +1,56 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { ErrorCode, FraudstreamError } from '../../core/errors.js'
+import type { ClickHouseClient } from './client.js'
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../clickhouse/migrations/', import.meta.url))
+
+export interface MigrationResult {
+  readonly applied: string[]
+  readonly alreadyApplied: string[]
+}
+
+/**
+ * Applies `clickhouse/migrations/NNN_name.sql` in order, each once, recording it in `schema_migrations`.
+ * Statements are separated by `;` at the end of a line. Every migration is written to be re-runnable
+ * (IF NOT EXISTS), so a crash between a statement and its record is harmless.
+ */
+export async function migrate(client: ClickHouseClient, dir = MIGRATIONS_DIR): Promise<MigrationResult> {
+  await client.command({
+    query: `CREATE TABLE IF NOT EXISTS schema_migrations (name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY name`,
+  })
+  const done = new Set((await (await client.query({ query: 'SELECT name FROM schema_migrations', format: 'JSONEachRow' })).json<{ name: string }>()).map((r) => r.name))
+  const files = readdirSync(dir).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f)).sort()
+  const result: MigrationResult = { applied: [], alreadyApplied: [] }
+  for (const file of files) {
+    if (done.has(file)) {
+      result.alreadyApplied.push(file)
+      continue
+    }
+    const statements = readFileSync(`${dir}/${file}`, 'utf8')
+      .split(/;\s*$/m)
+      .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
+      .filter(Boolean)
+    for (const query of statements) {
+      try {
+        await client.command({ query })
+      } catch (err) {
+        throw new FraudstreamError(ErrorCode.sinkClickhouse, `migration ${file} failed: ${(err as Error).message}`, 'external', false, { cause: err })
+      }
+    }
+    await client.insert({ table: 'schema_migrations', values: [{ name: file }], format: 'JSONEachRow' })
+    result.applied.push(file)
+  }
+  return result
+}
+
+/** Refuses to run when ClickHouse would forget a batch token before the sink can retry it (RELIABILITY.md §4). */
+export async function checkDedupWindow(client: ClickHouseClient, table: string, minimum: number): Promise<number> {
+  const rows = await (await client.query({ query: 'SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {table:String}', query_params: { table }, format: 'JSONEachRow' })).json<{ engine_full: string }>()
+  const engine = rows[0]?.engine_full ?? ''
+  const window = Number(/non_replicated_deduplication_window\s*=\s*(\d+)/.exec(engine)?.[1] ?? (/Replicated/.test(engine) ? Infinity : 0))
+  if (window < minimum) {
+    throw new FraudstreamError(ErrorCode.sinkClickhouse, `table ${table} has non_replicated_deduplication_window=${window}, below the ${minimum} the sink needs to make retries idempotent; ALTER TABLE ${table} MODIFY SETTING non_replicated_deduplication_window = ${minimum}`, 'external')
+  }
+  return window
+}

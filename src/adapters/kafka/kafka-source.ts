@@ -1,0 +1,182 @@
+import Kafka from 'node-rdkafka'
+import type { Logger } from 'pino'
+import { ErrorCode, FraudstreamError } from '../../core/errors.js'
+import type { CommitOffset, PartitionedSource, SourceHandlers, SourceRecord, TopicPartition } from '../../core/ports.js'
+
+const ASSIGN = Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS
+const REVOKE = Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS
+/** librdkafka's "no committed offset" sentinel (RD_KAFKA_OFFSET_INVALID). */
+const OFFSET_INVALID = -1001
+/**
+ * Commit errors that mean "this member no longer owns the partition" (a rebalance or a session timeout happened):
+ * the new owner reprocesses from its committed offset, so these commits are dropped, never retried.
+ */
+const OWNERSHIP_LOST = new Set([
+  Kafka.CODES.ERRORS.ERR__STATE,
+  Kafka.CODES.ERRORS.ERR_ILLEGAL_GENERATION,
+  Kafka.CODES.ERRORS.ERR_UNKNOWN_MEMBER_ID,
+  Kafka.CODES.ERRORS.ERR_REBALANCE_IN_PROGRESS,
+  Kafka.CODES.ERRORS.ERR__ASSIGNMENT_LOST,
+])
+
+export interface KafkaSourceOptions {
+  readonly clientConfig: Record<string, string | number | boolean>
+  readonly groupId: string
+  readonly topic: string
+  readonly autoOffsetReset: 'earliest' | 'latest' | 'error'
+  readonly sessionTimeoutMs: number
+  readonly heartbeatIntervalMs: number
+  readonly consumeBatchSize: number
+  readonly log: Logger
+}
+
+/**
+ * A node-rdkafka consumer in a group with manual offsets: auto-commit and auto offset store are off, and nothing is
+ * committed but what the runtime hands to `commit()`. Rebalances use cooperative-sticky; the rebalance callback
+ * waits for the runtime's async `onAssign`/`onRevoke` before (un)assigning, which librdkafka allows because it
+ * blocks the group protocol, not the process, until assign/unassign is called.
+ */
+export class KafkaSource implements PartitionedSource {
+  readonly #consumer: Kafka.KafkaConsumer
+  #handlers: SourceHandlers | undefined
+  #running = false
+  #loopDone: Promise<void> = Promise.resolve()
+  /** Serialises rebalance work: librdkafka will not start a new rebalance before assign/unassign returns. */
+  #rebalancing: Promise<void> = Promise.resolve()
+
+  constructor(readonly options: KafkaSourceOptions) {
+    this.#consumer = new Kafka.KafkaConsumer(
+      {
+        ...options.clientConfig,
+        'group.id': options.groupId,
+        'enable.auto.commit': false,
+        'enable.auto.offset.store': false,
+        'partition.assignment.strategy': 'cooperative-sticky',
+        'session.timeout.ms': options.sessionTimeoutMs,
+        'heartbeat.interval.ms': options.heartbeatIntervalMs,
+        'fetch.wait.max.ms': 5,
+        'isolation.level': 'read_committed',
+        rebalance_cb: (err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]) => this.#onRebalance(err, assignment),
+        offset_commit_cb: true,
+      } as Kafka.ConsumerGlobalConfig,
+      { 'auto.offset.reset': options.autoOffsetReset },
+    )
+  }
+
+  async start(handlers: SourceHandlers): Promise<void> {
+    this.#handlers = handlers
+    await new Promise<void>((resolve, reject) =>
+      this.#consumer.connect({ timeout: 30_000 }, (err) => (err ? reject(new FraudstreamError(ErrorCode.kafka, `consumer cannot connect: ${err.message}`, 'external', true, { cause: err })) : resolve())),
+    )
+    this.#consumer.setDefaultConsumeTimeout(20)
+    this.#consumer.subscribe([this.options.topic])
+    this.#running = true
+    this.#loopDone = this.#loop()
+  }
+
+  async #loop(): Promise<void> {
+    while (this.#running) {
+      const records = await new Promise<SourceRecord[]>((resolve) => {
+        this.#consumer.consume(this.options.consumeBatchSize, (err, messages) => {
+          if (err) {
+            // Before the first produce the topic does not exist yet; that is a normal start, not a warning.
+            const level = err.code === Kafka.CODES.ERRORS.ERR_UNKNOWN_TOPIC_OR_PART ? 'debug' : 'warn'
+            this.options.log[level]({ err: err.message, code: err.code }, 'consume failed')
+            if (level === 'warn') this.#handlers?.onError(new FraudstreamError(ErrorCode.kafka, `consume failed: ${err.message}`, 'external', true, { cause: err }))
+            resolve([])
+            return
+          }
+          resolve(messages.map(toSourceRecord))
+        })
+      })
+      if (records.length > 0 && this.#running) this.#handlers!.onRecords(records)
+    }
+  }
+
+  #onRebalance(err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]): void {
+    const partitions = assignment.map((a) => ({ topic: a.topic, partition: a.partition }))
+    const cooperative = this.#consumer.rebalanceProtocol() === 'COOPERATIVE'
+    this.#rebalancing = this.#rebalancing.then(async () => {
+      try {
+        if (err.code === ASSIGN) {
+          const starts = partitions.length > 0 ? await this.#handlers!.onAssign(partitions) : []
+          if (cooperative) this.#consumer.incrementalAssign(starts.map((s) => ({ ...s })))
+          else this.#consumer.assign(starts.map((s) => ({ ...s })))
+        } else if (err.code === REVOKE) {
+          if (partitions.length > 0) await this.#handlers!.onRevoke(partitions, { lost: false })
+          if (cooperative) this.#consumer.incrementalUnassign(assignment)
+          else this.#consumer.unassign()
+        } else {
+          // Any other code is an error of the group protocol; librdkafka expects the assignment dropped.
+          this.options.log.warn({ err: err.message, code: err.code }, 'rebalance error; dropping the assignment')
+          if (partitions.length > 0) await this.#handlers!.onRevoke(partitions, { lost: true })
+          this.#consumer.unassign()
+        }
+      } catch (cause) {
+        // During disconnect the consumer refuses (un)assign; anything else is a real failure of the job.
+        if (this.#consumer.isConnected()) this.#handlers!.onError(new FraudstreamError(ErrorCode.kafka, `rebalance handling failed: ${(cause as Error).message}`, 'internal', false, { cause }))
+      }
+    })
+  }
+
+  pause(partitions: readonly TopicPartition[]): void {
+    if (partitions.length > 0) this.#consumer.pause(partitions.map((p) => ({ ...p })))
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    if (partitions.length > 0) this.#consumer.resume(partitions.map((p) => ({ ...p })))
+  }
+
+  async commit(offsets: readonly CommitOffset[], options: { sync: boolean }): Promise<void> {
+    if (offsets.length === 0) return
+    const toppars = offsets.map((o) => ({ ...o }))
+    try {
+      if (options.sync) this.#consumer.commitSync(toppars)
+      else this.#consumer.commit(toppars)
+    } catch (err) {
+      if (OWNERSHIP_LOST.has((err as { code?: number }).code ?? 0)) {
+        this.options.log.warn({ err: (err as Error).message, offsets }, 'commit refused: partition no longer owned; the new owner reprocesses')
+        return
+      }
+      throw new FraudstreamError(ErrorCode.kafka, `commit failed: ${(err as Error).message}`, 'external', true, { cause: err })
+    }
+  }
+
+  committed(partitions: readonly TopicPartition[]): Promise<(number | undefined)[]> {
+    return new Promise((resolve, reject) => {
+      this.#consumer.committed(partitions.map((p) => ({ ...p })), 10_000, (err, offsets) => {
+        if (err) return reject(new FraudstreamError(ErrorCode.kafka, `cannot read committed offsets: ${err.message}`, 'external', true, { cause: err }))
+        resolve(partitions.map((p) => {
+          const found = offsets.find((o) => o.topic === p.topic && o.partition === p.partition)
+          return found && found.offset !== OFFSET_INVALID && found.offset >= 0 ? found.offset : undefined
+        }))
+      })
+    })
+  }
+
+  watermarks(partition: TopicPartition): Promise<{ low: number; high: number }> {
+    return new Promise((resolve, reject) => {
+      this.#consumer.queryWatermarkOffsets(partition.topic, partition.partition, 10_000, (err, offsets) => {
+        if (err) return reject(new FraudstreamError(ErrorCode.kafka, `cannot read watermarks: ${err.message}`, 'external', true, { cause: err }))
+        resolve({ low: offsets.lowOffset, high: offsets.highOffset })
+      })
+    })
+  }
+
+  /** Stops polling; the caller drains and commits, then `disconnect()` lets the final revoke run. */
+  async stopPolling(): Promise<void> {
+    this.#running = false
+    await this.#loopDone
+  }
+
+  async stop(): Promise<void> {
+    await this.stopPolling()
+    await new Promise<void>((resolve) => this.#consumer.disconnect(() => resolve()))
+    await this.#rebalancing
+  }
+}
+
+function toSourceRecord(m: Kafka.Message): SourceRecord {
+  const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(String(m.key))
+  return { topic: m.topic, partition: m.partition, offset: m.offset, key, value: m.value ?? null, timestampMs: m.timestamp ?? 0 }
+}

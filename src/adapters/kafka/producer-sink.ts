@@ -1,0 +1,94 @@
+import Kafka from 'node-rdkafka'
+import type { Logger } from 'pino'
+import { ErrorCode, FraudstreamError } from '../../core/errors.js'
+import type { OutgoingRecord, RecordSink } from '../../core/ports.js'
+import type { Metrics } from '../../observability/metrics.js'
+
+interface Pending {
+  readonly record: OutgoingRecord
+  readonly onAck: () => void
+  attempt: number
+}
+
+const QUEUE_FULL = Kafka.CODES.ERRORS.ERR__QUEUE_FULL
+
+/**
+ * An idempotent producer whose acks come from delivery reports, one per record (never from `flush()`, whose
+ * callback can run before the last reports arrive). A failed delivery is produced again with backoff, so a record
+ * is acknowledged at least once or the partition never commits past it.
+ */
+export class KafkaProducerSink implements RecordSink {
+  readonly #producer: Kafka.Producer
+  #outstanding = 0
+  #idleWaiters: (() => void)[] = []
+
+  private constructor(producer: Kafka.Producer, readonly metrics: Metrics | undefined, readonly log: Logger) {
+    this.#producer = producer
+    producer.on('delivery-report', (err, report) => {
+      const pending = report.opaque as Pending
+      if (err) {
+        this.metrics?.producerErrors.inc({ topic: pending.record.topic })
+        this.log.warn({ err: err.message, topic: pending.record.topic, attempt: pending.attempt }, 'delivery failed; producing again')
+        setTimeout(() => this.#produce(pending), Math.min(5_000, 50 * 2 ** pending.attempt))
+        return
+      }
+      this.#settle()
+      pending.onAck()
+    })
+  }
+
+  static async connect(options: { config: Record<string, string | number | boolean>; metrics?: Metrics; log: Logger }): Promise<KafkaProducerSink> {
+    const producer = new Kafka.Producer({
+      'enable.idempotence': true,
+      'linger.ms': 5,
+      'compression.type': 'lz4',
+      dr_cb: true,
+      ...options.config,
+    } as Kafka.ProducerGlobalConfig)
+    await new Promise<void>((resolve, reject) =>
+      producer.connect({ timeout: 30_000 }, (err) => (err ? reject(new FraudstreamError(ErrorCode.kafka, `producer cannot connect: ${err.message}`, 'external', true, { cause: err })) : resolve())),
+    )
+    producer.setPollInterval(5)
+    return new KafkaProducerSink(producer, options.metrics, options.log)
+  }
+
+  get outstanding(): number {
+    return this.#outstanding
+  }
+
+  send(record: OutgoingRecord, onAck: () => void): void {
+    this.#outstanding++
+    this.#produce({ record, onAck, attempt: 0 })
+  }
+
+  #produce(pending: Pending): void {
+    pending.attempt++
+    try {
+      const { topic, value, key, timestampMs } = pending.record
+      this.#producer.produce(topic, null, value, key, timestampMs ?? Date.now(), pending)
+    } catch (err) {
+      if ((err as { code?: number }).code === QUEUE_FULL) {
+        // librdkafka's queue drains as delivery reports are polled; the caller's in-flight bound keeps this rare.
+        setTimeout(() => this.#produce(pending), 10)
+        return
+      }
+      throw new FraudstreamError(ErrorCode.kafka, `produce to ${pending.record.topic} failed: ${(err as Error).message}`, 'external', false, { cause: err })
+    }
+  }
+
+  #settle(): void {
+    this.#outstanding--
+    if (this.#outstanding === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve()
+  }
+
+  /** Resolves when every record sent so far has its delivery report. */
+  async flush(): Promise<void> {
+    if (this.#outstanding === 0) return
+    await new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
+  }
+
+  async close(): Promise<void> {
+    await this.flush()
+    await new Promise<void>((resolve) => this.#producer.disconnect(() => resolve()))
+  }
+}

@@ -1,0 +1,109 @@
+import { z } from 'zod'
+
+const positiveInt = z.coerce.number().int().positive()
+const nonNegativeInt = z.coerce.number().int().min(0)
+
+export const ConfigSchema = z
+  .object({
+    /** `test` allows the librdkafka mock cluster and plaintext; `production` refuses both. */
+    environment: z.enum(['development', 'test', 'production']).default('development'),
+    dataDir: z.string().default('./data'),
+    kafka: z
+      .object({
+        /** Empty = start the librdkafka mock cluster in this process (embedded mode). */
+        brokers: z.array(z.string().min(1)).default([]),
+        groupId: z.string().min(1).default('fraudstream'),
+        topics: z
+          .object({
+            transactions: z.string().default('transactions'),
+            dlq: z.string().default('transactions.dlq'),
+            decisions: z.string().default('decisions'),
+            alerts: z.string().default('alerts'),
+            labels: z.string().default('labels'),
+          })
+          .prefault({}),
+        autoOffsetReset: z.enum(['earliest', 'latest', 'error']).default('earliest'),
+        sessionTimeoutMs: positiveInt.default(10_000),
+        heartbeatIntervalMs: positiveInt.default(1_000),
+        consumeBatchSize: positiveInt.default(1_000),
+        /** Extra librdkafka properties (security.protocol, sasl.*): secrets belong in env, not in files. */
+        clientProperties: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+      })
+      .prefault({}),
+    clickhouse: z
+      .object({
+        /** Unset = embedded chDB under `<dataDir>/clickhouse`. */
+        url: z.url().optional(),
+        username: z.string().optional(),
+        password: z.string().optional(),
+        database: z.string().default('default'),
+        maxBatchRows: positiveInt.default(2_000),
+        lingerMs: nonNegativeInt.default(200),
+        /** Blocks whose tokens ClickHouse remembers for insert dedup; must cover every batch that can be retried. */
+        dedupWindow: positiveInt.default(10_000),
+        retryBackoffMs: positiveInt.default(250),
+        maxRetryBackoffMs: positiveInt.default(10_000),
+      })
+      .prefault({}),
+    model: z
+      .object({
+        /** Directory holding registry.json and <name>/<version>/ packages. */
+        dir: z.string().default('./models'),
+        /** Overrides the registry's champion, as `name@version`. */
+        champion: z.string().optional(),
+      })
+      .prefault({}),
+    infer: z
+      .object({
+        maxRecords: positiveInt.default(256),
+        lingerMs: nonNegativeInt.default(5),
+        threads: positiveInt.default(2),
+      })
+      .prefault({}),
+    decode: z.object({ maxRecordBytes: positiveInt.default(64 * 1024) }).prefault({}),
+    dedupe: z
+      .object({
+        horizonMs: positiveInt.default(24 * 60 * 60 * 1000),
+        maxEntriesPerPartition: positiveInt.default(2_000_000),
+      })
+      .prefault({}),
+    windows: z.object({ allowedLatenessMs: nonNegativeInt.default(60_000) }).prefault({}),
+    thresholds: z
+      .object({
+        review: z.coerce.number().min(0).max(1).default(0.4),
+        decline: z.coerce.number().min(0).max(1).default(0.7),
+      })
+      .prefault({}),
+    runtime: z
+      .object({
+        /** Records consumed but not yet acknowledged by every sink; past it, partitions pause. */
+        maxInFlight: positiveInt.default(20_000),
+        commitIntervalMs: positiveInt.default(500),
+        shutdownTimeoutMs: positiveInt.default(30_000),
+      })
+      .prefault({}),
+    http: z
+      .object({
+        enabled: z.coerce.boolean().default(true),
+        host: z.string().default('127.0.0.1'),
+        port: z.coerce.number().int().min(0).max(65535).default(9464),
+      })
+      .prefault({}),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    if (config.thresholds.review > config.thresholds.decline) {
+      ctx.addIssue({ code: 'custom', path: ['thresholds', 'review'], message: 'thresholds.review must not exceed thresholds.decline' })
+    }
+    if (config.environment === 'production' && config.kafka.brokers.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['kafka', 'brokers'], message: 'production needs kafka.brokers; the embedded mock cluster is for development and tests' })
+    }
+    if (config.environment === 'production') {
+      for (const key of Object.keys(config.kafka.clientProperties)) {
+        if (key.startsWith('test.mock.')) ctx.addIssue({ code: 'custom', path: ['kafka', 'clientProperties', key], message: 'test.mock.* properties force plaintext and are refused in production' })
+      }
+    }
+  })
+
+export type Config = z.infer<typeof ConfigSchema>
+export type ConfigInput = z.input<typeof ConfigSchema>

@@ -1,0 +1,53 @@
+/**
+ * Every error fraudstream raises carries a stable `code`. Check `code`, never `instanceof`: errors that cross a
+ * Piscina worker boundary are structured-cloned and lose their class.
+ *
+ * | code | what to do |
+ * | --- | --- |
+ * | FS_ERR_CONFIG_INVALID | fix the listed config paths (file or FRAUDSTREAM_* env) |
+ * | FS_ERR_DECODE_* | input problem; the record is in the dead-letter topic with this reason |
+ * | FS_ERR_KAFKA | broker unreachable or a client error; check `kafka.brokers` and broker health |
+ * | FS_ERR_SINK_CLICKHOUSE | ClickHouse rejected or did not answer; the sink retries the identical batch |
+ * | FS_ERR_MODEL_LOAD | the model package is missing or invalid; run `fraudstream train` or check `models/` |
+ * | FS_ERR_MODEL_CONTRACT | the model's feature contract does not match the topology's features; retrain |
+ * | FS_ERR_INFER | inference failed in a worker; the process exits before committing and a restart retries |
+ * | FS_ERR_INTERNAL | a broken invariant; please report it with the log |
+ */
+export const ErrorCode = {
+  configInvalid: 'FS_ERR_CONFIG_INVALID',
+  kafka: 'FS_ERR_KAFKA',
+  sinkClickhouse: 'FS_ERR_SINK_CLICKHOUSE',
+  modelLoad: 'FS_ERR_MODEL_LOAD',
+  modelContract: 'FS_ERR_MODEL_CONTRACT',
+  infer: 'FS_ERR_INFER',
+  internal: 'FS_ERR_INTERNAL',
+  usage: 'FS_ERR_USAGE',
+} as const
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+export type ErrorDomain = 'input' | 'external' | 'internal'
+
+export class FraudstreamError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly domain: ErrorDomain,
+    readonly retryable = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+    this.name = 'FraudstreamError'
+  }
+}
+
+export function errorCodeOf(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = (err as { code: unknown }).code
+    return typeof code === 'string' || typeof code === 'number' ? String(code) : undefined
+  }
+  return undefined
+}
+
+export function errorMessageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

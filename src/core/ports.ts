@@ -1,0 +1,70 @@
+import type { ModelRef } from './records.js'
+
+export interface TopicPartition {
+  readonly topic: string
+  readonly partition: number
+}
+
+export interface SourceRecord extends TopicPartition {
+  readonly offset: number
+  readonly key: Buffer | null
+  readonly value: Buffer | null
+  readonly timestampMs: number
+}
+
+export interface PartitionStart extends TopicPartition {
+  /** Where reading starts: at or below the committed offset, so state can be rebuilt first. */
+  readonly offset: number
+}
+
+export interface SourceHandlers {
+  /** Resolves to where each partition starts; the source reads nothing from them before it resolves. */
+  onAssign(partitions: readonly TopicPartition[]): Promise<readonly PartitionStart[]>
+  /** Must finish the partitions' in-flight work and commit before resolving; `lost` means commit is pointless. */
+  onRevoke(partitions: readonly TopicPartition[], info: { readonly lost: boolean }): Promise<void>
+  onRecords(records: readonly SourceRecord[]): void
+  onError(err: Error): void
+}
+
+export interface CommitOffset extends TopicPartition {
+  /** The next offset to read: last processed + 1. */
+  readonly offset: number
+}
+
+/** A partitioned, replayable log read by a consumer group: Kafka in every deployment. */
+export interface PartitionedSource {
+  start(handlers: SourceHandlers): Promise<void>
+  pause(partitions: readonly TopicPartition[]): void
+  resume(partitions: readonly TopicPartition[]): void
+  commit(offsets: readonly CommitOffset[], options: { sync: boolean }): Promise<void>
+  /** Committed offsets of the group; undefined where none is committed. */
+  committed(partitions: readonly TopicPartition[]): Promise<(number | undefined)[]>
+  watermarks(partition: TopicPartition): Promise<{ low: number; high: number }>
+  /** Stops delivering records but stays in the group, so the caller can drain and commit. */
+  stopPolling(): Promise<void>
+  /** Leaves the group; a final revoke runs first. */
+  stop(): Promise<void>
+}
+
+export interface OutgoingRecord {
+  readonly topic: string
+  readonly key: string | null
+  readonly value: Buffer
+  /** The Kafka record timestamp; defaults to the wall clock. Generators set the event time. */
+  readonly timestampMs?: number
+}
+
+/** A topic sink: `onAck` runs once the broker has acknowledged the record (from a delivery report). */
+export interface RecordSink {
+  send(record: OutgoingRecord, onAck: () => void): void
+  flush(): Promise<void>
+  close(): Promise<void>
+}
+
+/** Scores a batch of feature rows, row-major float32 [rows × width], in worker threads. */
+export interface Scorer {
+  readonly model: ModelRef
+  readonly featureNames: readonly string[]
+  score(rows: Float32Array, rowCount: number): Promise<Float32Array>
+  close(): Promise<void>
+}

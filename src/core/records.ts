@@ -1,0 +1,73 @@
+/** Where a record came from; every output carries it so acks can be traced back to a source offset. */
+export interface SourcePosition {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: number
+}
+
+export const DeadLetterReason = {
+  empty: 'empty',
+  tooLarge: 'too_large',
+  malformed: 'malformed',
+  missingField: 'missing_field',
+  wrongType: 'wrong_type',
+  unknownEnum: 'unknown_enum',
+  panInCardId: 'pan_in_card_id',
+  invalidValue: 'invalid_value',
+} as const
+export type DeadLetterReason = (typeof DeadLetterReason)[keyof typeof DeadLetterReason]
+
+/** A `transactions.dlq` record. `raw` is base64 of the input bytes with PAN-looking digit runs masked. */
+export interface DeadLetter {
+  readonly reason: DeadLetterReason
+  readonly stage: string
+  readonly error: { readonly code: string; readonly message: string }
+  readonly raw: string
+  readonly raw_size_bytes: number
+  readonly raw_truncated: boolean
+  readonly topic: string
+  readonly partition: number
+  readonly offset: number
+}
+
+export const Decision = { approve: 'approve', review: 'review', decline: 'decline' } as const
+export type Decision = (typeof Decision)[keyof typeof Decision]
+
+export interface ModelRef {
+  readonly name: string
+  readonly version: string
+}
+
+/** Decision v1, the contract of the `decisions` topic (DESIGN.md §3). */
+export interface DecisionV1 {
+  readonly transaction_id: string
+  readonly card_id: string
+  readonly event_time: string
+  readonly decided_at: string
+  readonly score: number
+  readonly decision: Decision
+  readonly reasons: readonly string[]
+  readonly rules: readonly string[]
+  readonly model: ModelRef
+  readonly shadow?: readonly { name: string; version: string; score: number }[]
+  readonly latency_ms: number
+}
+
+/** An `alerts` record: a decision that needs a human now, with the context an analyst looks at first. */
+export interface AlertV1 extends DecisionV1 {
+  readonly severity: 'high'
+  readonly amount: number
+  readonly currency: string
+  readonly merchant_id: string
+  readonly terminal_id: string
+  readonly country: string
+}
+
+/** Label v1, the contract of the `labels` topic (key = transaction_id). */
+export interface LabelV1 {
+  readonly transaction_id: string
+  readonly card_id?: string
+  readonly is_fraud: boolean
+  readonly source: 'chargeback' | 'analyst' | 'customer'
+  readonly reported_at: string
+}

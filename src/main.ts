@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto'
+import { cardFraudTopology } from '../topology/card-fraud.js'
+import { ClickhouseBatchSink } from './adapters/clickhouse/batch-sink.js'
+import { createClickhouseClient, type ClickHouseClient } from './adapters/clickhouse/client.js'
+import { checkDedupWindow, migrate } from './adapters/clickhouse/migrate.js'
+import { scoresHighOffset } from './adapters/clickhouse/scores-queries.js'
+import { startHttpServer, type HttpServer } from './adapters/http/server.js'
+import { baseClientConfig } from './adapters/kafka/client-config.js'
+import { KafkaSource } from './adapters/kafka/kafka-source.js'
+import { startMockCluster, type MockCluster } from './adapters/kafka/mock-cluster.js'
+import { KafkaProducerSink } from './adapters/kafka/producer-sink.js'
+import { assertContract, loadModelPackage } from './adapters/onnx/model-package.js'
+import { OnnxScorer } from './adapters/onnx/onnx-scorer.js'
+import type { Config } from './config/schema.js'
+import type { Logger } from './observability/logger.js'
+import { createMetrics, type Metrics } from './observability/metrics.js'
+import { featureContractHash } from './stages/features/feature-definition.js'
+import type { ScoreRow } from './stages/sinks/score-row.js'
+import { Job } from './runtime/job.js'
+
+export interface KafkaEndpoint {
+  readonly bootstrapServers: string
+  /** Set when this process hosts the librdkafka mock cluster (embedded mode); closing it loses all its data. */
+  readonly mock?: MockCluster
+}
+
+/** Configured brokers, or a fresh mock cluster in this process when none are configured. */
+export async function resolveKafka(config: Config): Promise<KafkaEndpoint> {
+  if (config.kafka.brokers.length > 0) return { bootstrapServers: config.kafka.brokers.join(',') }
+  const mock = await startMockCluster()
+  return { bootstrapServers: mock.bootstrapServers, mock }
+}
+
+export interface Pipeline extends AsyncDisposable {
+  readonly job: Job
+  readonly metrics: Metrics
+  readonly clickhouse: ClickHouseClient
+  readonly http?: HttpServer
+  /** Graceful: drain, commit, leave the group, close sinks. Idempotent. */
+  close(): Promise<void>
+}
+
+export interface PipelineOptions {
+  readonly config: Config
+  readonly kafka: KafkaEndpoint
+  readonly log: Logger
+  readonly metrics?: Metrics
+  /** Instance name for client ids and logs; defaults to a random one. */
+  readonly instanceId?: string
+  readonly onFailure?: (err: Error) => void
+}
+
+/**
+ * The composition root: config → adapters (Kafka, ClickHouse, ONNX, HTTP) → the card-fraud job. Nothing below
+ * this function knows whether it runs embedded (mock cluster + chDB) or against Kafka and a ClickHouse server.
+ *
+ * @example
+ *   await using pipeline = await createPipeline({ config, kafka: await resolveKafka(config), log })
+ */
+export async function createPipeline(options: PipelineOptions): Promise<Pipeline> {
+  const { config, log } = options
+  const instanceId = options.instanceId ?? `fraudstream-${randomUUID().slice(0, 8)}`
+  const metrics = options.metrics ?? createMetrics()
+  const topology = cardFraudTopology(config)
+  const closers: (() => Promise<void>)[] = []
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) await close()
+  }
+  try {
+    const pkg = loadModelPackage(config.model.dir, config.model.champion)
+    assertContract(pkg.manifest, featureContractHash(topology.features), topology.features.map((f) => f.name))
+
+    const clickhouse = createClickhouseClient(config)
+    closers.push(() => clickhouse.close())
+    await migrate(clickhouse)
+    await checkDedupWindow(clickhouse, 'scores', config.clickhouse.dedupWindow)
+
+    const scorer = new OnnxScorer(pkg, { threads: config.infer.threads })
+    closers.push(() => scorer.close())
+    const producer = await KafkaProducerSink.connect({ config: baseClientConfig(config, options.kafka.bootstrapServers, `${instanceId}-producer`), metrics, log: log.child({ component: 'producer' }) })
+    closers.push(() => producer.close())
+    const scores = new ClickhouseBatchSink<ScoreRow>({
+      client: clickhouse,
+      table: 'scores',
+      maxBatchRows: config.clickhouse.maxBatchRows,
+      lingerMs: config.clickhouse.lingerMs,
+      retryBackoffMs: config.clickhouse.retryBackoffMs,
+      maxRetryBackoffMs: config.clickhouse.maxRetryBackoffMs,
+      metrics,
+      log: log.child({ component: 'clickhouse' }),
+    })
+    closers.push(() => scores.close())
+    const source = new KafkaSource({
+      clientConfig: baseClientConfig(config, options.kafka.bootstrapServers, `${instanceId}-consumer`),
+      groupId: config.kafka.groupId,
+      topic: topology.topics.transactions,
+      autoOffsetReset: config.kafka.autoOffsetReset,
+      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
+      consumeBatchSize: config.kafka.consumeBatchSize,
+      log: log.child({ component: 'source' }),
+    })
+    const runId = 'live'
+    const job = new Job({
+      source,
+      producer,
+      scores,
+      scoresHighOffset: (tp) => scoresHighOffset(clickhouse, tp, runId),
+      scorer,
+      features: topology.features,
+      topics: topology.topics,
+      thresholds: pkg.manifest.thresholds ?? config.thresholds,
+      autoOffsetReset: config.kafka.autoOffsetReset,
+      maxRecordBytes: config.decode.maxRecordBytes,
+      dedupeHorizonMs: config.dedupe.horizonMs,
+      dedupeMaxEntries: config.dedupe.maxEntriesPerPartition,
+      allowedLatenessMs: config.windows.allowedLatenessMs,
+      inferMaxRecords: config.infer.maxRecords,
+      inferLingerMs: config.infer.lingerMs,
+      maxInFlight: config.runtime.maxInFlight,
+      commitIntervalMs: config.runtime.commitIntervalMs,
+      drainTimeoutMs: config.runtime.shutdownTimeoutMs,
+      runId,
+      metrics,
+      log: log.child({ component: 'job' }),
+    })
+    closers.push(() => job.stop())
+    await job.start(options.onFailure ? { onFailure: options.onFailure } : {})
+    log.info({ instanceId, model: `${pkg.manifest.name}@${pkg.manifest.version}`, featureContract: pkg.manifest.feature_contract.hash, groupId: config.kafka.groupId }, 'job started')
+
+    let http: HttpServer | undefined
+    if (config.http.enabled) {
+      http = await startHttpServer({
+        host: config.http.host,
+        port: config.http.port,
+        endpoints: {
+          registry: metrics.registry,
+          healthy: () => job.failure === undefined,
+          ready: () => job.ready,
+          details: () => ({ instance: instanceId, partitions: job.partitions(), failure: job.failure?.message ?? null }),
+        },
+      })
+      const server = http
+      closers.push(() => server.close())
+    }
+    let closed: Promise<void> | undefined
+    const close = () => (closed ??= closeAll())
+    return { job, metrics, clickhouse, ...(http ? { http } : {}), close, [Symbol.asyncDispose]: close }
+  } catch (err) {
+    await closeAll()
+    throw err
+  }
+}

@@ -1,0 +1,40 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/**
+ * Every metric fraudstream exports. Durations are recorded in ms in code and converted to seconds here, so the
+ * exported unit is always the base unit. Labels stay low-cardinality: never card, customer or merchant ids.
+ */
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry()
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'fraudstream_process_' })
+  const registers = [registry]
+  const transactions = new Counter({ name: 'fraudstream_transactions_total', help: 'Consumed transaction records by outcome', labelNames: ['outcome'] as const, registers })
+  const deadLetters = new Counter({ name: 'fraudstream_dead_letters_total', help: 'Records sent to the dead-letter topic', labelNames: ['stage', 'reason'] as const, registers })
+  const decisions = new Counter({ name: 'fraudstream_decisions_total', help: 'Decisions by outcome', labelNames: ['decision'] as const, registers })
+  const alerts = new Counter({ name: 'fraudstream_alerts_total', help: 'Alerts published', registers })
+  const restored = new Counter({ name: 'fraudstream_restored_records_total', help: 'Records replayed to rebuild state after an assignment', registers })
+  const strayRecords = new Counter({ name: 'fraudstream_stray_records_total', help: 'Records dropped because their partition is no longer owned', registers })
+  const decisionLatency = new Histogram({ name: 'fraudstream_decision_latency_seconds', help: 'From the record being polled to its decision', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers })
+  const inferenceBatch = new Histogram({ name: 'fraudstream_inference_batch_records', help: 'Records per inference batch', labelNames: ['model'] as const, buckets: [1, 8, 32, 64, 128, 256, 512, 1024], registers })
+  const inferenceDuration = new Histogram({ name: 'fraudstream_inference_duration_seconds', help: 'Wall time of one inference batch including the worker hop', labelNames: ['model'] as const, buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25], registers })
+  const clickhouseInserts = new Counter({ name: 'fraudstream_clickhouse_inserts_total', help: 'ClickHouse insert attempts by result', labelNames: ['table', 'result'] as const, registers })
+  const clickhouseRows = new Counter({ name: 'fraudstream_clickhouse_rows_total', help: 'Rows acknowledged by ClickHouse', labelNames: ['table'] as const, registers })
+  const producerErrors = new Counter({ name: 'fraudstream_producer_errors_total', help: 'Kafka delivery failures (each is retried)', labelNames: ['topic'] as const, registers })
+  const commits = new Counter({ name: 'fraudstream_offset_commits_total', help: 'Offset commits by result', labelNames: ['result'] as const, registers })
+  const inFlight = new Gauge({ name: 'fraudstream_in_flight_records', help: 'Records consumed and not yet acknowledged by every sink', registers })
+  const paused = new Gauge({ name: 'fraudstream_paused', help: '1 while the source is paused for backpressure', registers })
+  const windowStateBytes = new Gauge({ name: 'fraudstream_window_state_bytes', help: 'Estimated bytes of window state', labelNames: ['partition'] as const, registers })
+  const watermarkLag = new Gauge({ name: 'fraudstream_watermark_lag_seconds', help: 'Wall clock minus the partition watermark (event time)', labelNames: ['partition'] as const, registers })
+  const consumerLag = new Gauge({ name: 'fraudstream_consumer_lag_records', help: 'High watermark minus the next offset to process', labelNames: ['partition'] as const, registers })
+  const assignedPartitions = new Gauge({ name: 'fraudstream_assigned_partitions', help: 'Partitions this instance owns', registers })
+  return {
+    registry,
+    transactions, deadLetters, decisions, alerts, restored, strayRecords,
+    decisionLatency: { observeMs: (ms: number) => decisionLatency.observe(ms / 1000) },
+    inferenceBatch,
+    inferenceDuration: { observeMs: (model: string, ms: number) => inferenceDuration.observe({ model }, ms / 1000) },
+    clickhouseInserts, clickhouseRows, producerErrors, commits, inFlight, paused,
+    windowStateBytes, watermarkLag, consumerLag, assignedPartitions,
+  }
+}
+export type Metrics = ReturnType<typeof createMetrics>

@@ -1,0 +1,69 @@
+/**
+ * Per-partition contiguous acknowledgement watermark. Each consumed offset is registered with the number of sink
+ * acks it needs (decision, alert, ClickHouse row, dead letter…); `committable` is one past the highest offset
+ * below which every registered offset is fully acknowledged, i.e. the offset a consumer may commit.
+ *
+ * | registered (offset:acks) | acked      | committable |
+ * | 10:2, 11:1, 12:2         | 11         | 10          |
+ * | 10:2, 11:1, 12:2         | 11, 10, 10 | 12          |
+ */
+export class AckTracker {
+  /** Offsets in registration (= offset) order with acks still owed; done entries are popped from the front. */
+  readonly #offsets: number[] = []
+  readonly #owed = new Map<number, number>()
+  #head = 0
+  #committable: number
+
+  constructor(startOffset: number) {
+    this.#committable = startOffset
+  }
+
+  get committable(): number {
+    return this.#committable
+  }
+
+  get inFlight(): number {
+    return this.#offsets.length - this.#head
+  }
+
+  /** Offsets must be registered in increasing order; `acks` may be 0 for records that need no sink. */
+  register(offset: number, acks: number): void {
+    const last = this.#offsets[this.#offsets.length - 1]
+    if ((last !== undefined && offset <= last) || offset < this.#committable) {
+      throw new Error(`offset ${offset} registered out of order (last ${last ?? 'none'}, committable ${this.#committable})`)
+    }
+    this.#offsets.push(offset)
+    this.#owed.set(offset, acks)
+    if (acks === 0) this.#advance()
+  }
+
+  /** One more ack for `offset`, once its sink has acknowledged it. */
+  ack(offset: number): void {
+    const owed = this.#owed.get(offset)
+    if (owed === undefined || owed === 0) throw new Error(`unexpected ack for offset ${offset}`)
+    this.#owed.set(offset, owed - 1)
+    if (owed === 1) this.#advance()
+  }
+
+  /** Adds acks owed by an offset that is still registered (e.g. an alert decided after registration). */
+  expect(offset: number, more: number): void {
+    const owed = this.#owed.get(offset)
+    if (owed === undefined || owed === 0) throw new Error(`cannot add acks to finished offset ${offset}`)
+    this.#owed.set(offset, owed + more)
+  }
+
+  #advance(): void {
+    while (this.#head < this.#offsets.length) {
+      const offset = this.#offsets[this.#head]!
+      if (this.#owed.get(offset) !== 0) break
+      this.#owed.delete(offset)
+      this.#committable = offset + 1
+      this.#head++
+    }
+    // Compact now and then instead of shifting per ack: shift() on a large array is O(n).
+    if (this.#head > 4096 && this.#head * 2 > this.#offsets.length) {
+      this.#offsets.splice(0, this.#head)
+      this.#head = 0
+    }
+  }
+}

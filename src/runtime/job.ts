@@ -1,0 +1,437 @@
+import type { Logger } from 'pino'
+import { ErrorCode, FraudstreamError } from '../core/errors.js'
+import type { PartitionedSource, PartitionStart, RecordSink, Scorer, SourceRecord, TopicPartition } from '../core/ports.js'
+import { Decision, type AlertV1, type DecisionV1 } from '../core/records.js'
+import type { Transaction } from '../core/transaction-v1.js'
+import type { Metrics } from '../observability/metrics.js'
+import { createDecider, type Decide, type Thresholds } from '../stages/decide/decide.js'
+import { featureContractHash, type FeatureDefinition } from '../stages/features/feature-definition.js'
+import { MicroBatcher } from '../stages/infer/micro-batcher.js'
+import { toDeadLetter } from '../stages/sinks/dead-letter.js'
+import { toScoreRow, type ScoreRow } from '../stages/sinks/score-row.js'
+import { AckTracker } from './ack-tracker.js'
+import { LatencyRecorder } from './latency-recorder.js'
+import { PartitionState } from './partition-state.js'
+
+/** Rows for ClickHouse, batched per source partition; `onAck` after the row's batch is acknowledged. */
+export interface ScoreSink {
+  add(topic: string, partition: number, offset: number, row: ScoreRow, onAck: () => void): void
+  flush(filter?: TopicPartition): Promise<void>
+  drop(topic: string, partition: number): void
+}
+
+export interface JobTopics {
+  readonly transactions: string
+  readonly decisions: string
+  readonly alerts: string
+  readonly dlq: string
+}
+
+export interface JobOptions {
+  readonly source: PartitionedSource
+  readonly producer: RecordSink
+  readonly scores: ScoreSink
+  /** The highest source offset of a partition already in the scores table (−1 if none): replays skip those rows. */
+  readonly scoresHighOffset: (tp: TopicPartition) => Promise<number>
+  readonly scorer: Scorer
+  readonly features: readonly FeatureDefinition[]
+  readonly topics: JobTopics
+  readonly thresholds: Thresholds
+  readonly autoOffsetReset: 'earliest' | 'latest' | 'error'
+  readonly maxRecordBytes: number
+  readonly dedupeHorizonMs: number
+  readonly dedupeMaxEntries: number
+  readonly allowedLatenessMs: number
+  readonly inferMaxRecords: number
+  readonly inferLingerMs: number
+  readonly maxInFlight: number
+  readonly commitIntervalMs: number
+  readonly drainTimeoutMs: number
+  readonly runId: string
+  readonly metrics: Metrics
+  readonly log: Logger
+}
+
+export interface JobStats {
+  consumed: number
+  valid: number
+  invalid: number
+  duplicates: number
+  scored: number
+  late: number
+  restored: number
+  stray: number
+  decisions: { approve: number; review: number; decline: number }
+  alerts: number
+  clickhouseRows: number
+}
+
+/** A partition this instance owns. A new Run per assignment: stale callbacks compare `run` identity. */
+interface Run {
+  readonly tp: TopicPartition
+  readonly key: string
+  readonly state: PartitionState
+  readonly tracker: AckTracker
+  /** Offsets below this were processed before (committed): they rebuild state and emit nothing. */
+  readonly liveFromOffset: number
+  /** Offsets up to this are already in ClickHouse from an earlier owner: no second row. */
+  readonly clickhouseHighOffset: number
+  lastCommitted: number
+  nextOffset: number
+  highWatermark: number
+  revoked: boolean
+}
+
+interface Scored {
+  readonly run: Run
+  readonly record: SourceRecord
+  readonly tx: Transaction
+  readonly row: Float32Array
+  readonly late: boolean
+  readonly polledAtMs: number
+}
+
+/**
+ * The card-fraud dataflow on one consumer-group member: source → decode → dedupe → windows → features → infer →
+ * decide → sinks (decisions, alerts, ClickHouse, DLQ) → commit.
+ *
+ * Delivery: at-least-once reading with idempotent writes. An offset becomes committable only when every sink has
+ * acknowledged every output of it and of all offsets below it (AckTracker). ClickHouse rows are deduplicated by
+ * batch token on retry and by a resume point after a restart; decisions and alerts are at-least-once, keyed and
+ * carrying transaction_id so consumers can deduplicate.
+ *
+ * State: on assignment a partition is read from its low watermark; records below the committed offset rebuild the
+ * windows and dedupe set with outputs suppressed, so a restarted or rebalanced job computes the features an
+ * uninterrupted run computes (as far back as the topic's retention reaches).
+ */
+export class Job {
+  readonly stats: JobStats = { consumed: 0, valid: 0, invalid: 0, duplicates: 0, scored: 0, late: 0, restored: 0, stray: 0, decisions: { approve: 0, review: 0, decline: 0 }, alerts: 0, clickhouseRows: 0 }
+  readonly latency = new LatencyRecorder()
+  readonly #runs = new Map<string, Run>()
+  readonly #batcher: MicroBatcher<Scored>
+  readonly #decide: Decide
+  readonly #featureNames: readonly string[]
+  readonly #featureContract: string
+  /** Inference batches finish out of order; results are applied in submission order so each partition's
+   * ClickHouse rows arrive in offset order (the resume point relies on it). */
+  readonly #completed = new Map<number, () => void>()
+  #submitted = 0
+  #applied = 0
+  #paused = false
+  #started = false
+  #stopping = false
+  #failure: Error | undefined
+  #timers: NodeJS.Timeout[] = []
+  #onFailure: ((err: Error) => void) | undefined
+
+  constructor(readonly options: JobOptions) {
+    this.#featureNames = options.features.map((f) => f.name)
+    this.#featureContract = featureContractHash(options.features)
+    this.#decide = createDecider(options.thresholds, this.#featureNames)
+    this.#batcher = new MicroBatcher<Scored>({
+      maxRecords: options.inferMaxRecords,
+      lingerMs: options.inferLingerMs,
+      onBatch: (items) => this.#score(items),
+      schedule: (fn, delayMs) => {
+        const timer = setTimeout(fn, delayMs)
+        return { cancel: () => clearTimeout(timer) }
+      },
+    })
+  }
+
+  /** Ready = started, every owned partition past its restore, and no failure. */
+  get ready(): boolean {
+    if (!this.#started || this.#failure || this.#stopping) return false
+    for (const run of this.#runs.values()) if (run.nextOffset < run.liveFromOffset) return false
+    return true
+  }
+
+  get failure(): Error | undefined {
+    return this.#failure
+  }
+
+  get inFlight(): number {
+    let total = 0
+    for (const run of this.#runs.values()) total += run.tracker.inFlight
+    return total
+  }
+
+  /** Owned partitions with the offset committed last and the log end, for progress and lag. */
+  partitions(): { topic: string; partition: number; committed: number; high: number; restoring: boolean }[] {
+    return [...this.#runs.values()].map((r) => ({ ...r.tp, committed: r.lastCommitted, high: r.highWatermark, restoring: r.nextOffset < r.liveFromOffset }))
+  }
+
+  /** `onFailure` runs once if the job hits an internal error; the job has stopped committing by then. */
+  async start(options: { onFailure?: (err: Error) => void } = {}): Promise<void> {
+    this.#onFailure = options.onFailure
+    await this.options.source.start({
+      onAssign: (partitions) => this.#assign(partitions),
+      onRevoke: (partitions, info) => this.#revoke(partitions, info),
+      onRecords: (records) => this.#onRecords(records),
+      onError: (err) => this.options.log.warn({ err: err.message, code: (err as FraudstreamError).code }, 'source error'),
+    })
+    this.#timers.push(setInterval(() => this.#commit({ sync: false }).catch((err: unknown) => this.#fail(err)), this.options.commitIntervalMs))
+    this.#timers.push(setInterval(() => this.#applyBackpressure(), 25))
+    this.#timers.push(setInterval(() => void this.#refreshLag(), 1_000))
+    this.#started = true
+  }
+
+  async #assign(partitions: readonly TopicPartition[]): Promise<PartitionStart[]> {
+    const { source, log, metrics } = this.options
+    const committed = await source.committed(partitions)
+    const starts: PartitionStart[] = []
+    for (const [i, tp] of partitions.entries()) {
+      const { low, high } = await source.watermarks(tp)
+      const committedOffset = committed[i]
+      if (committedOffset === undefined && this.options.autoOffsetReset === 'error') {
+        throw new FraudstreamError(ErrorCode.kafka, `no committed offset for ${tp.topic}[${tp.partition}] and autoOffsetReset=error`, 'external')
+      }
+      const liveFromOffset = committedOffset ?? (this.options.autoOffsetReset === 'latest' ? high : low)
+      const clickhouseHighOffset = await this.options.scoresHighOffset(tp)
+      const run: Run = {
+        tp,
+        key: `${tp.topic}:${tp.partition}`,
+        state: new PartitionState({
+          features: this.options.features,
+          maxRecordBytes: this.options.maxRecordBytes,
+          dedupeHorizonMs: this.options.dedupeHorizonMs,
+          dedupeMaxEntries: this.options.dedupeMaxEntries,
+          allowedLatenessMs: this.options.allowedLatenessMs,
+        }),
+        tracker: new AckTracker(liveFromOffset),
+        liveFromOffset,
+        clickhouseHighOffset,
+        lastCommitted: liveFromOffset,
+        nextOffset: Math.min(low, liveFromOffset),
+        highWatermark: high,
+        revoked: false,
+      }
+      this.#runs.set(run.key, run)
+      starts.push({ ...tp, offset: run.nextOffset })
+      log.info({ topic: tp.topic, partition: tp.partition, low, high, committed: committedOffset ?? null, liveFromOffset, restoreRecords: Math.max(0, liveFromOffset - low), clickhouseHighOffset }, 'partition assigned')
+    }
+    metrics.assignedPartitions.set(this.#runs.size)
+    return starts
+  }
+
+  async #revoke(partitions: readonly TopicPartition[], info: { lost: boolean }): Promise<void> {
+    const runs = partitions.map((tp) => this.#runs.get(`${tp.topic}:${tp.partition}`)).filter((r): r is Run => r !== undefined)
+    this.#batcher.flush()
+    await Promise.all(runs.map((run) => this.options.scores.flush(run.tp)))
+    const drained = await this.#waitUntil(() => runs.every((r) => r.tracker.inFlight === 0), this.options.drainTimeoutMs)
+    if (!info.lost && !this.#failure) await this.#commit({ sync: true, only: runs })
+    for (const run of runs) {
+      run.revoked = true
+      this.#runs.delete(run.key)
+      this.options.scores.drop(run.tp.topic, run.tp.partition)
+      this.options.metrics.windowStateBytes.remove({ partition: String(run.tp.partition) })
+      this.options.log.info({ topic: run.tp.topic, partition: run.tp.partition, committed: run.lastCommitted, drained, lost: info.lost }, 'partition revoked')
+    }
+    this.options.metrics.assignedPartitions.set(this.#runs.size)
+  }
+
+  #onRecords(records: readonly SourceRecord[]): void {
+    if (this.#failure) return
+    const { metrics, producer, topics } = this.options
+    const polledAtMs = performance.now()
+    for (const record of records) {
+      const run = this.#runs.get(`${record.topic}:${record.partition}`)
+      // A record of a partition this member no longer owns (or owns anew, at another offset) must not be processed:
+      // storing its offset or output would let the next owner skip or double it.
+      if (!run || record.offset < run.nextOffset) {
+        this.stats.stray++
+        metrics.strayRecords.inc()
+        continue
+      }
+      run.nextOffset = record.offset + 1
+      if (record.offset < run.liveFromOffset) {
+        run.state.process(record.value)
+        this.stats.restored++
+        metrics.restored.inc()
+        continue
+      }
+      this.stats.consumed++
+      const processed = run.state.process(record.value)
+      if (processed.kind === 'invalid') {
+        this.stats.invalid++
+        metrics.transactions.inc({ outcome: 'invalid' })
+        metrics.deadLetters.inc({ stage: 'decode', reason: processed.reason })
+        run.tracker.register(record.offset, 1)
+        const letter = toDeadLetter({ raw: record.value, reason: processed.reason, message: processed.message, stage: 'decode', source: record })
+        producer.send({ topic: topics.dlq, key: record.key?.toString() ?? null, value: Buffer.from(JSON.stringify(letter)) }, () => run.tracker.ack(record.offset))
+        continue
+      }
+      this.stats.valid++
+      if (processed.kind === 'duplicate') {
+        this.stats.duplicates++
+        metrics.transactions.inc({ outcome: 'duplicate' })
+        run.tracker.register(record.offset, 0)
+        continue
+      }
+      if (processed.late) {
+        this.stats.late++
+        metrics.transactions.inc({ outcome: 'late' })
+      }
+      // One placeholder ack until the record is scored; scoring then adds the acks of the sinks it writes to.
+      run.tracker.register(record.offset, 1)
+      this.#batcher.add({ run, record, tx: processed.tx, row: processed.row, late: processed.late, polledAtMs })
+    }
+    this.#applyBackpressure()
+  }
+
+  #score(items: Scored[]): void {
+    const { scorer, metrics } = this.options
+    const width = this.#featureNames.length
+    const rows = new Float32Array(items.length * width)
+    items.forEach((item, i) => rows.set(item.row, i * width))
+    const sequence = this.#submitted++
+    const startedMs = performance.now()
+    metrics.inferenceBatch.observe({ model: scorer.model.name }, items.length)
+    scorer.score(rows, items.length).then(
+      (scores) => {
+        metrics.inferenceDuration.observeMs(scorer.model.name, performance.now() - startedMs)
+        this.#completed.set(sequence, () => this.#deliver(items, scores))
+        while (this.#completed.has(this.#applied)) {
+          const apply = this.#completed.get(this.#applied)!
+          this.#completed.delete(this.#applied++)
+          apply()
+        }
+      },
+      (err: unknown) => this.#fail(err),
+    )
+  }
+
+  #deliver(items: readonly Scored[], scores: Float32Array): void {
+    const { producer, scores: scoreSink, topics, scorer, metrics } = this.options
+    for (const [i, item] of items.entries()) {
+      const { run, record, tx } = item
+      if (run.revoked || this.#runs.get(run.key) !== run) continue
+      const score = scores[i]!
+      const outcome = this.#decide(score, item.row)
+      const decidedAtMs = Date.now()
+      const latencyMs = performance.now() - item.polledAtMs
+      const decision: DecisionV1 = {
+        transaction_id: tx.transaction_id,
+        card_id: tx.card_id,
+        event_time: new Date(tx.eventTimeMs).toISOString(),
+        decided_at: new Date(decidedAtMs).toISOString(),
+        score,
+        decision: outcome.decision,
+        reasons: outcome.reasons,
+        rules: outcome.rules,
+        model: scorer.model,
+        latency_ms: Math.round(latencyMs * 1000) / 1000,
+      }
+      const alert = outcome.decision === Decision.decline
+      const toClickhouse = record.offset > run.clickhouseHighOffset
+      run.tracker.expect(record.offset, 1 + (alert ? 1 : 0) + (toClickhouse ? 1 : 0))
+      const ack = () => run.tracker.ack(record.offset)
+      producer.send({ topic: topics.decisions, key: tx.card_id, value: Buffer.from(JSON.stringify(decision)) }, ack)
+      if (alert) {
+        const alertRecord: AlertV1 = { ...decision, severity: 'high', amount: tx.amount, currency: tx.currency, merchant_id: tx.merchant_id, terminal_id: tx.terminal_id, country: tx.country }
+        producer.send({ topic: topics.alerts, key: tx.card_id, value: Buffer.from(JSON.stringify(alertRecord)) }, ack)
+        this.stats.alerts++
+        metrics.alerts.inc()
+      }
+      if (toClickhouse) {
+        const row = toScoreRow({ tx, decision, featureNames: this.#featureNames, row: item.row, featureContract: this.#featureContract, late: item.late, source: record, runId: this.options.runId })
+        scoreSink.add(record.topic, record.partition, record.offset, row, () => {
+          this.stats.clickhouseRows++
+          ack()
+        })
+      }
+      ack() // the placeholder taken at registration
+      this.stats.scored++
+      this.stats.decisions[outcome.decision]++
+      metrics.transactions.inc({ outcome: 'scored' })
+      metrics.decisions.inc({ decision: outcome.decision })
+      metrics.decisionLatency.observeMs(latencyMs)
+      this.latency.record(latencyMs)
+    }
+  }
+
+  async #commit(options: { sync: boolean; only?: readonly Run[] }): Promise<void> {
+    if (this.#failure) return
+    const runs = options.only ?? [...this.#runs.values()]
+    const offsets = runs.filter((r) => r.tracker.committable > r.lastCommitted).map((r) => ({ ...r.tp, offset: r.tracker.committable }))
+    if (offsets.length === 0) return
+    await this.options.source.commit(offsets, { sync: options.sync })
+    for (const o of offsets) {
+      const run = this.#runs.get(`${o.topic}:${o.partition}`)
+      if (run) run.lastCommitted = Math.max(run.lastCommitted, o.offset)
+    }
+    this.options.metrics.commits.inc({ result: 'ok' })
+  }
+
+  /** Pauses every owned partition while too many records wait for sinks; resumes below half the bound. */
+  #applyBackpressure(): void {
+    const inFlight = this.inFlight
+    this.options.metrics.inFlight.set(inFlight)
+    const owned = [...this.#runs.values()].map((r) => r.tp)
+    if (!this.#paused && inFlight > this.options.maxInFlight) {
+      this.options.source.pause(owned)
+      this.#paused = true
+      this.options.metrics.paused.set(1)
+      this.options.log.debug({ inFlight }, 'source paused for backpressure')
+    } else if (this.#paused && inFlight <= this.options.maxInFlight / 2) {
+      this.options.source.resume(owned)
+      this.#paused = false
+      this.options.metrics.paused.set(0)
+    }
+  }
+
+  async #refreshLag(): Promise<void> {
+    for (const run of this.#runs.values()) {
+      try {
+        const { high } = await this.options.source.watermarks(run.tp)
+        run.highWatermark = high
+        this.options.metrics.consumerLag.set({ partition: String(run.tp.partition) }, Math.max(0, high - run.tracker.committable))
+        this.options.metrics.windowStateBytes.set({ partition: String(run.tp.partition) }, run.state.windows.estimatedBytes)
+      } catch (err) {
+        this.options.log.debug({ err: (err as Error).message, partition: run.tp.partition }, 'watermark query failed; lag not refreshed')
+      }
+    }
+  }
+
+  #fail(err: unknown): void {
+    if (this.#failure) return
+    this.#failure = err instanceof Error ? err : new Error(String(err))
+    this.options.log.fatal({ err: this.#failure, code: (err as FraudstreamError).code }, 'job failed; no further offsets will be committed')
+    for (const timer of this.#timers) clearInterval(timer)
+    this.#onFailure?.(this.#failure)
+  }
+
+  async #waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs
+    while (!condition()) {
+      if (this.#failure || performance.now() > deadline) return false
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    return true
+  }
+
+  /** Resolves when every record consumed so far is acknowledged by every sink (the sinks are flushed on the way). */
+  async drain(timeoutMs = this.options.drainTimeoutMs): Promise<boolean> {
+    this.#batcher.flush()
+    await this.options.scores.flush()
+    return this.#waitUntil(() => this.inFlight === 0 && this.#batcher.pending === 0, timeoutMs)
+  }
+
+  /**
+   * Graceful stop: stop polling, finish in-flight records, commit synchronously, leave the group. After a failure,
+   * nothing more is committed: the next owner restarts from the last commit.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopping) return
+    this.#stopping = true
+    for (const timer of this.#timers) clearInterval(timer)
+    const { source } = this.options
+    await source.stopPolling()
+    if (!this.#failure) {
+      const drained = await this.drain()
+      await this.#commit({ sync: true })
+      this.options.log.info({ drained, partitions: this.partitions() }, 'drained and committed')
+    }
+    await source.stop()
+  }
+}

@@ -1,0 +1,72 @@
+import { unpack } from 'msgpackr'
+import type { ZodError } from 'zod'
+import { DeadLetterReason } from '../../core/records.js'
+import { eventTimeMsOf, TransactionV1Schema, type Transaction } from '../../core/transaction-v1.js'
+
+export type DecodeResult =
+  | { readonly kind: 'ok'; readonly tx: Transaction }
+  | { readonly kind: 'invalid'; readonly reason: DeadLetterReason; readonly message: string }
+
+export interface DecodeOptions {
+  /** Larger values are dead-lettered before parsing, so one huge record cannot stall the partition. */
+  readonly maxRecordBytes: number
+}
+
+const OPEN_BRACE = 0x7b
+const isWhitespace = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d
+
+/** msgpack maps start with fixmap (0x80–0x8f), map16 (0xde) or map32 (0xdf). */
+const isMsgpackMap = (b: number) => (b >= 0x80 && b <= 0x8f) || b === 0xde || b === 0xdf
+
+const invalid = (reason: DeadLetterReason, message: string): DecodeResult => ({ kind: 'invalid', reason, message })
+
+/**
+ * bytes → Transaction v1. JSON and msgpack are told apart by their first byte; anything else is `malformed`.
+ * Never throws: every failure is a dead-letter reason with a message that names the offending field.
+ */
+export function decodeTransaction(bytes: Uint8Array | null | undefined, options: DecodeOptions): DecodeResult {
+  if (!bytes || bytes.length === 0) return invalid(DeadLetterReason.empty, 'empty message value')
+  if (bytes.length > options.maxRecordBytes) {
+    return invalid(DeadLetterReason.tooLarge, `value of ${bytes.length} bytes exceeds maxRecordBytes=${options.maxRecordBytes}`)
+  }
+  let first = 0
+  while (first < bytes.length && isWhitespace(bytes[first]!)) first++
+  const lead = bytes[first]
+  let parsed: unknown
+  try {
+    if (lead === OPEN_BRACE) parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
+    else if (lead !== undefined && isMsgpackMap(lead)) parsed = unpack(bytes)
+    else return invalid(DeadLetterReason.malformed, 'value is neither a JSON object nor a msgpack map')
+  } catch (err) {
+    return invalid(DeadLetterReason.malformed, `cannot parse value: ${(err as Error).message}`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return invalid(DeadLetterReason.malformed, 'value is not an object')
+  }
+  const result = TransactionV1Schema.safeParse(parsed)
+  if (!result.success) return describeSchemaError(result.error, parsed as Record<string, unknown>)
+  const tx = result.data
+  return { kind: 'ok', tx: { ...tx, eventTimeMs: eventTimeMsOf(tx.event_time) } }
+}
+
+/** The first issue decides the reason; the message lists every issue so one look at the DLQ says what to fix. */
+function describeSchemaError(error: ZodError, input: Record<string, unknown>): DecodeResult {
+  const issues = error.issues
+  // A PAN outranks every other issue: it is the one reason that obliges the sender to act under PCI DSS.
+  const first = issues.find(isPanIssue) ?? issues[0]!
+  const field = String(first.path[0] ?? '')
+  let reason: DeadLetterReason = DeadLetterReason.invalidValue
+  if (first.code === 'invalid_type') {
+    reason = Object.hasOwn(input, field) && input[field] !== undefined ? DeadLetterReason.wrongType : DeadLetterReason.missingField
+  } else if (first.code === 'invalid_value') {
+    reason = DeadLetterReason.unknownEnum
+  } else if (isPanIssue(first)) {
+    reason = DeadLetterReason.panInCardId
+  }
+  const message = issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')
+  return invalid(reason, message)
+}
+
+function isPanIssue(issue: ZodError['issues'][number]): boolean {
+  return issue.code === 'custom' && (issue.params as { fraudstream?: string } | undefined)?.fraudstream === 'pan'
+}

@@ -1,0 +1,53 @@
+export interface DedupeOptions {
+  /** How long, in event time, a transaction_id is remembered after the newest event seen. */
+  readonly horizonMs: number
+  /** Hard cap on remembered ids; past it the oldest are forgotten first and counted in `evictedEarly`. */
+  readonly maxEntries: number
+}
+
+/**
+ * Partition-local memory of transaction ids. Duplicates of one transaction share its card key, hence its partition,
+ * so a partition-local set catches them all.
+ *
+ * An id is remembered at least until the newest event time seen passes its own event time + horizonMs (ids are
+ * expired in arrival order, so one behind a younger id may be kept longer, never shorter), unless `maxEntries`
+ * forces it out first.
+ *
+ * | arrivals (id@t)            | horizon 10 | result                         |
+ * | a@0, b@5, a@9              |            | a@9 is a duplicate             |
+ * | a@0, b@11, a@12            |            | a forgotten at b@11: a@12 kept |
+ */
+export class Dedupe {
+  readonly #seen = new Map<string, number>()
+  #maxEventTimeMs = -Infinity
+  #evictedEarly = 0
+
+  constructor(readonly options: DedupeOptions) {}
+
+  /** Records the id and says whether it was already seen within the horizon. */
+  isDuplicate(transactionId: string, eventTimeMs: number): boolean {
+    if (this.#seen.has(transactionId)) return true
+    this.#seen.set(transactionId, eventTimeMs)
+    if (eventTimeMs > this.#maxEventTimeMs) this.#maxEventTimeMs = eventTimeMs
+    this.#expire()
+    return false
+  }
+
+  get size(): number {
+    return this.#seen.size
+  }
+
+  /** Ids forgotten because of `maxEntries` before their horizon ran out: duplicates of those would pass. */
+  get evictedEarly(): number {
+    return this.#evictedEarly
+  }
+
+  #expire(): void {
+    const cutoffMs = this.#maxEventTimeMs - this.options.horizonMs
+    for (const [id, timeMs] of this.#seen) {
+      if (timeMs > cutoffMs && this.#seen.size <= this.options.maxEntries) break
+      if (timeMs > cutoffMs) this.#evictedEarly++
+      this.#seen.delete(id)
+    }
+  }
+}

@@ -1,0 +1,21 @@
+import type { DeadLetter, DeadLetterReason, SourcePosition } from '../../core/records.js'
+import { redactPans } from '../decode/redact-pan.js'
+
+/** The DLQ keeps enough of a bad record to debug it, not so much that one huge value floods the topic. */
+export const MAX_RAW_BYTES_IN_DLQ = 64 * 1024
+
+export function toDeadLetter(input: { raw: Uint8Array | null; reason: DeadLetterReason; message: string; stage: string; source: SourcePosition }): DeadLetter {
+  const raw = input.raw ?? new Uint8Array()
+  const kept = raw.length > MAX_RAW_BYTES_IN_DLQ ? raw.subarray(0, MAX_RAW_BYTES_IN_DLQ) : raw
+  return {
+    reason: input.reason,
+    stage: input.stage,
+    error: { code: `FS_ERR_DECODE_${input.reason.toUpperCase()}`, message: input.message },
+    raw: Buffer.from(redactPans(kept)).toString('base64'),
+    raw_size_bytes: raw.length,
+    raw_truncated: kept.length < raw.length,
+    topic: input.source.topic,
+    partition: input.source.partition,
+    offset: input.source.offset,
+  }
+}

@@ -1,0 +1,66 @@
+import type { DecisionV1 } from '../../core/records.js'
+import type { SourcePosition } from '../../core/records.js'
+import type { Transaction } from '../../core/transaction-v1.js'
+
+/**
+ * One `scores` row (clickhouse/migrations/001_scores.sql):
+ *   transaction_id String, card_id String, customer_id String, merchant_id String, terminal_id String,
+ *   amount Float64, currency/mcc/country/card_country/channel LowCardinality(String),
+ *   event_time DateTime64(3,'UTC'), decided_at DateTime64(3,'UTC'), score Float32, decision LowCardinality(String),
+ *   reasons Array(..), rules Array(..), model_name, model_version, feature_contract LowCardinality(String),
+ *   features Map(LowCardinality(String), Float64), late Bool, latency_ms Float32,
+ *   source_topic LowCardinality(String), source_partition UInt32, source_offset UInt64, run_id LowCardinality(String)
+ * DateTime64 values are sent as 'YYYY-MM-DD hh:mm:ss.sss' (UTC), the format JSONEachRow parses without settings.
+ */
+export interface ScoreRow extends Record<string, unknown> {
+  readonly transaction_id: string
+  readonly source_offset: number
+}
+
+export function toScoreRow(input: {
+  tx: Transaction
+  decision: DecisionV1
+  featureNames: readonly string[]
+  row: Float32Array
+  featureContract: string
+  late: boolean
+  source: SourcePosition
+  runId: string
+}): ScoreRow {
+  const { tx, decision, row } = input
+  const features: Record<string, number> = {}
+  input.featureNames.forEach((name, i) => (features[name] = row[i]!))
+  return {
+    transaction_id: tx.transaction_id,
+    card_id: tx.card_id,
+    customer_id: tx.customer_id,
+    merchant_id: tx.merchant_id,
+    terminal_id: tx.terminal_id,
+    amount: tx.amount,
+    currency: tx.currency,
+    mcc: tx.mcc,
+    country: tx.country,
+    card_country: tx.card_country,
+    channel: tx.channel,
+    event_time: toClickhouseTime(tx.eventTimeMs),
+    decided_at: toClickhouseTime(Date.parse(decision.decided_at)),
+    score: decision.score,
+    decision: decision.decision,
+    reasons: decision.reasons,
+    rules: decision.rules,
+    model_name: decision.model.name,
+    model_version: decision.model.version,
+    feature_contract: input.featureContract,
+    features,
+    late: input.late,
+    latency_ms: decision.latency_ms,
+    source_topic: input.source.topic,
+    source_partition: input.source.partition,
+    source_offset: input.source.offset,
+    run_id: input.runId,
+  }
+}
+
+export function toClickhouseTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+}

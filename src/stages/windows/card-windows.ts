@@ -1,0 +1,146 @@
+export interface CardWindowsOptions {
+  /** The longest span any feature reads; older events are dropped. */
+  readonly maxSpanMs: number
+  /** Events older than (max event time seen − allowedLatenessMs) are late: scored, but not added to state. */
+  readonly allowedLatenessMs: number
+}
+
+/** A card's events with time ≤ the queried instant and inside the span, before the current one is added. */
+export interface WindowAggregate {
+  readonly count: number
+  readonly sum: number
+}
+
+/** One card's events, sorted by event time; parallel arrays keep a card at ~16 bytes per event. */
+interface CardHistory {
+  readonly timesMs: number[]
+  readonly amounts: number[]
+}
+
+const CARD_OVERHEAD_BYTES = 160
+const EVENT_BYTES = 16
+
+/**
+ * Card-keyed event-time windows in partition-local memory.
+ *
+ * Semantics (DESIGN.md §4): a window of span W at event time t covers the card's events with time in (t − W, t].
+ * `aggregate` answers over the events seen so far, excluding the current transaction; the feature stage adds the
+ * current one, so a window always includes it. Watermark = max event time − allowedLatenessMs. A late event (time
+ * below the watermark) is scored with the state as it is and never added, so it cannot change later results.
+ *
+ * | arrivals (t, amount) | W = 10 | aggregate at the third arrival |
+ * | (0, 5), (4, 7), (12, 1) | (2, 12] | count 1, sum 7: the event at 0 has left |
+ */
+export class CardWindows {
+  readonly #cards = new Map<string, CardHistory>()
+  #maxEventTimeMs = -Infinity
+  #events = 0
+  #late = 0
+
+  constructor(readonly options: CardWindowsOptions) {}
+
+  get watermarkMs(): number {
+    return this.#maxEventTimeMs - this.options.allowedLatenessMs
+  }
+
+  get lateEvents(): number {
+    return this.#late
+  }
+
+  get cardCount(): number {
+    return this.#cards.size
+  }
+
+  /** An estimate for the byte-budget metric: arrays and map entries, not exact V8 accounting. */
+  get estimatedBytes(): number {
+    return this.#cards.size * CARD_OVERHEAD_BYTES + this.#events * EVENT_BYTES
+  }
+
+  isLate(eventTimeMs: number): boolean {
+    return eventTimeMs < this.watermarkMs
+  }
+
+  aggregate(cardId: string, atMs: number, spanMs: number): WindowAggregate {
+    const history = this.#cards.get(cardId)
+    if (!history) return { count: 0, sum: 0 }
+    const { timesMs, amounts } = history
+    const end = upperBound(timesMs, atMs)
+    const start = upperBound(timesMs, atMs - spanMs)
+    let sum = 0
+    for (let i = start; i < end; i++) sum += amounts[i]!
+    return { count: end - start, sum }
+  }
+
+  /** The latest event time ≤ atMs, or undefined. */
+  previousEventTimeMs(cardId: string, atMs: number): number | undefined {
+    const history = this.#cards.get(cardId)
+    if (!history) return undefined
+    const end = upperBound(history.timesMs, atMs)
+    return end > 0 ? history.timesMs[end - 1] : undefined
+  }
+
+  /** Adds the event unless it is late; returns whether it was late. */
+  add(cardId: string, eventTimeMs: number, amount: number): { late: boolean } {
+    if (this.isLate(eventTimeMs)) {
+      this.#late++
+      return { late: true }
+    }
+    if (eventTimeMs > this.#maxEventTimeMs) this.#maxEventTimeMs = eventTimeMs
+    let history = this.#cards.get(cardId)
+    if (!history) {
+      history = { timesMs: [], amounts: [] }
+      this.#cards.set(cardId, history)
+    }
+    const at = upperBound(history.timesMs, eventTimeMs)
+    if (at === history.timesMs.length) {
+      history.timesMs.push(eventTimeMs)
+      history.amounts.push(amount)
+    } else {
+      history.timesMs.splice(at, 0, eventTimeMs)
+      history.amounts.splice(at, 0, amount)
+    }
+    this.#events++
+    this.#trim(history)
+    return { late: false }
+  }
+
+  /**
+   * Drops cards whose newest event can no longer fall in any window (the per-key TTL = the longest span).
+   * Cost is linear in cards, so callers run it every few thousand events, not per record.
+   */
+  evictIdle(): number {
+    const horizonMs = this.watermarkMs - this.options.maxSpanMs
+    let evicted = 0
+    for (const [cardId, history] of this.#cards) {
+      const newest = history.timesMs[history.timesMs.length - 1]
+      if (newest === undefined || newest <= horizonMs) {
+        this.#events -= history.timesMs.length
+        this.#cards.delete(cardId)
+        evicted++
+      }
+    }
+    return evicted
+  }
+
+  /** Events at or below watermark − maxSpan can never be inside a window of a non-late event. */
+  #trim(history: CardHistory): void {
+    const cut = upperBound(history.timesMs, this.watermarkMs - this.options.maxSpanMs)
+    if (cut > 0) {
+      history.timesMs.splice(0, cut)
+      history.amounts.splice(0, cut)
+      this.#events -= cut
+    }
+  }
+}
+
+/** Index of the first element greater than value in a sorted array. */
+function upperBound(sorted: readonly number[], value: number): number {
+  let lo = 0
+  let hi = sorted.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (sorted[mid]! <= value) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}

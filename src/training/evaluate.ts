@@ -1,0 +1,58 @@
+/** Ranking and threshold metrics for a scored holdout set. */
+export interface Evaluation {
+  readonly rows: number
+  readonly positives: number
+  readonly auc_pr: number
+  readonly auc_roc: number
+  readonly review_rate: number
+  readonly decline_rate: number
+  readonly recall_at_review: number
+  readonly precision_at_review: number
+  readonly recall_at_decline: number
+  readonly precision_at_decline: number
+}
+
+export function evaluate(scores: readonly number[], labels: readonly boolean[], thresholds: { review: number; decline: number }): Evaluation {
+  const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]!)
+  const positives = labels.filter(Boolean).length
+  const negatives = labels.length - positives
+  // Average precision (the step-wise area under the precision-recall curve) and ROC AUC by rank.
+  let tp = 0
+  let fp = 0
+  let ap = 0
+  let rocArea = 0
+  for (const i of order) {
+    if (labels[i]) {
+      tp++
+      ap += tp / (tp + fp)
+    } else {
+      fp++
+      rocArea += tp
+    }
+  }
+  const at = (threshold: number) => {
+    let flagged = 0
+    let hits = 0
+    scores.forEach((s, i) => {
+      if (s >= threshold) {
+        flagged++
+        if (labels[i]) hits++
+      }
+    })
+    return { rate: flagged / Math.max(1, scores.length), recall: hits / Math.max(1, positives), precision: flagged ? hits / flagged : 0 }
+  }
+  const review = at(thresholds.review)
+  const decline = at(thresholds.decline)
+  return {
+    rows: scores.length,
+    positives,
+    auc_pr: positives ? ap / positives : 0,
+    auc_roc: positives && negatives ? rocArea / (positives * negatives) : 0,
+    review_rate: review.rate - decline.rate,
+    decline_rate: decline.rate,
+    recall_at_review: review.recall,
+    precision_at_review: review.precision,
+    recall_at_decline: decline.recall,
+    precision_at_decline: decline.precision,
+  }
+}

@@ -1,0 +1,36 @@
+import type { Config } from '../src/config/schema.js'
+import type { FeatureDefinition } from '../src/stages/features/feature-definition.js'
+import { cardFraudFeatures } from './features.js'
+
+/** The stages of the card-fraud dataflow in order; names appear in logs, metric labels and dead letters. */
+export const CARD_FRAUD_STAGES = [
+  { name: 'transactions', kind: 'source', what: 'consumer group on the transactions topic, key = card_id' },
+  { name: 'decode', kind: 'map', what: 'JSON or msgpack → Transaction v1 (zod); failures → transactions.dlq with a reason' },
+  { name: 'dedupe', kind: 'filter', what: 'transaction_id seen within the dedupe horizon → dropped and counted' },
+  { name: 'card-windows', kind: 'window', what: 'card-keyed event-time windows in partition-local memory' },
+  { name: 'features', kind: 'map', what: 'one float32 row in the model feature-contract order' },
+  { name: 'score', kind: 'infer', what: 'micro-batches to ONNX sessions on Piscina worker threads' },
+  { name: 'decide', kind: 'map', what: 'thresholds → approve | review | decline with reason codes' },
+  { name: 'decisions', kind: 'sink', what: 'Decision v1 to the decisions topic, key = card_id' },
+  { name: 'alerts', kind: 'sink', what: 'declines to the alerts topic' },
+  { name: 'scores', kind: 'sink', what: 'every score with its features into ClickHouse, batched per partition' },
+  { name: 'commit', kind: 'commit', what: 'offsets committed up to the highest offset every sink acknowledged' },
+] as const
+
+export interface CardFraudTopology {
+  readonly name: 'card-fraud'
+  readonly features: readonly FeatureDefinition[]
+  readonly topics: { readonly transactions: string; readonly decisions: string; readonly alerts: string; readonly dlq: string; readonly labels: string }
+  readonly stages: typeof CARD_FRAUD_STAGES
+}
+
+/** The card-fraud graph for a configuration: its topics, stages and feature definitions. */
+export function cardFraudTopology(config: Pick<Config, 'kafka'>): CardFraudTopology {
+  return { name: 'card-fraud', features: cardFraudFeatures, topics: config.kafka.topics, stages: CARD_FRAUD_STAGES }
+}
+
+/** A stable text picture of the graph, for `fraudstream run --describe`, the README and a snapshot test. */
+export function describeTopology(topology: CardFraudTopology): string {
+  const lines = topology.stages.map((s, i) => `${String(i + 1).padStart(2)}. ${s.name.padEnd(13)} ${s.kind.padEnd(7)} ${s.what}`)
+  return [`topology ${topology.name} (${topology.features.length} features)`, ...lines].join('\n')
+}

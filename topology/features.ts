@@ -1,0 +1,29 @@
+import type { FeatureDefinition } from '../src/stages/features/feature-definition.js'
+
+const MINUTE_MS = 60_000
+const HOUR_MS = 60 * MINUTE_MS
+const DAY_MS = 24 * HOUR_MS
+
+/**
+ * The features of the card-fraud topology, in the order models see them. Changing a line changes the
+ * feature-contract hash, and models trained on the old contract are refused until retrained.
+ *
+ * Window semantics: at a transaction with event time t, a window of span W covers card events with time in
+ * (t − W, t], the current transaction included, so training and serving see the same values.
+ */
+export const cardFraudFeatures: readonly FeatureDefinition[] = [
+  { kind: 'derived', name: 'amount', field: 'amount', description: 'transaction amount in major units' },
+  { kind: 'derived', name: 'log_amount', field: 'log1p_amount', description: 'ln(1 + amount)' },
+  { kind: 'derived', name: 'is_night', field: 'is_night', description: '1 if the event hour (UTC) is 22:00–05:59' },
+  { kind: 'derived', name: 'is_abroad', field: 'is_abroad', description: '1 if country differs from card_country' },
+  { kind: 'derived', name: 'is_card_not_present', field: 'is_card_not_present', description: '1 for ecom and moto' },
+  { kind: 'derived', name: 'is_zero_amount', field: 'is_zero_amount', description: '1 for amount 0 (card verification)' },
+  { kind: 'window', name: 'card_count_1h', key: 'card', aggregation: 'count', spanMs: HOUR_MS, description: 'card transactions in the last hour' },
+  { kind: 'window', name: 'card_sum_1h', key: 'card', aggregation: 'sum', spanMs: HOUR_MS, description: 'card amount in the last hour' },
+  { kind: 'window', name: 'card_count_24h', key: 'card', aggregation: 'count', spanMs: DAY_MS, description: 'card transactions in the last 24 hours' },
+  { kind: 'window', name: 'card_sum_24h', key: 'card', aggregation: 'sum', spanMs: DAY_MS, description: 'card amount in the last 24 hours' },
+  { kind: 'window', name: 'card_count_7d', key: 'card', aggregation: 'count', spanMs: 7 * DAY_MS, description: 'card transactions in the last 7 days' },
+  { kind: 'window', name: 'card_sum_7d', key: 'card', aggregation: 'sum', spanMs: 7 * DAY_MS, description: 'card amount in the last 7 days' },
+  { kind: 'window', name: 'card_amount_over_mean_7d', key: 'card', aggregation: 'amount_over_mean', spanMs: 7 * DAY_MS, description: 'amount / mean card amount over 7 days (1 with no history)' },
+  { kind: 'window', name: 'card_seconds_since_last', key: 'card', aggregation: 'seconds_since_last', spanMs: 7 * DAY_MS, description: 'seconds since the previous card transaction, capped at 7 days' },
+]
