@@ -123,6 +123,8 @@ export class Job {
   #failure: Error | undefined
   #timers: NodeJS.Timeout[] = []
   #onFailure: ((err: Error) => void) | undefined
+  #finalPartitions: ReturnType<Job['partitions']> | undefined
+  #stopped: Promise<void> | undefined
 
   constructor(readonly options: JobOptions) {
     this.#featureNames = options.features.map((f) => f.name)
@@ -154,6 +156,11 @@ export class Job {
     let total = 0
     for (const run of this.#runs.values()) total += run.tracker.inFlight
     return total
+  }
+
+  /** The partitions as they were after the graceful stop's final commit (leaving the group revokes them all). */
+  get finalPartitions(): ReturnType<Job['partitions']> | undefined {
+    return this.#finalPartitions
   }
 
   /** Owned partitions with the offset committed last and the log end, for progress and lag. */
@@ -421,8 +428,12 @@ export class Job {
    * Graceful stop: stop polling, finish in-flight records, commit synchronously, leave the group. After a failure,
    * nothing more is committed: the next owner restarts from the last commit.
    */
-  async stop(): Promise<void> {
-    if (this.#stopping) return
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop()
+    return this.#stopped
+  }
+
+  async #stop(): Promise<void> {
     this.#stopping = true
     for (const timer of this.#timers) clearInterval(timer)
     const { source } = this.options
@@ -430,7 +441,9 @@ export class Job {
     if (!this.#failure) {
       const drained = await this.drain()
       await this.#commit({ sync: true })
-      this.options.log.info({ drained, partitions: this.partitions() }, 'drained and committed')
+      await this.#refreshLag()
+      this.#finalPartitions = this.partitions()
+      this.options.log.info({ drained, partitions: this.#finalPartitions }, 'drained and committed')
     }
     await source.stop()
   }

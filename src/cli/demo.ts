@@ -1,0 +1,243 @@
+import type { Command } from 'commander'
+import { describeClickhouse } from '../adapters/clickhouse/client.js'
+import { KafkaProducerSink } from '../adapters/kafka/producer-sink.js'
+import type { Config } from '../config/schema.js'
+import { publishGenerated, type PublishResult } from '../generator/publish.js'
+import { TransactionGenerator, type ValueFormat } from '../generator/transaction-generator.js'
+import { createPipeline, resolveKafka, type Pipeline } from '../main.js'
+import type { Logger } from '../observability/logger.js'
+import { formatInt, formatMs, loadCliConfig, parseNumber, runCommand, withCommonOptions, type CommonOptions } from './common.js'
+import { Progress } from './progress.js'
+
+export interface DemoOptions {
+  readonly rate: number | 'max'
+  readonly count: number
+  readonly seed: number
+  readonly fraudRate: number
+  readonly invalidRate: number
+  readonly duplicateRate: number
+  readonly format: ValueFormat
+  readonly signal?: AbortSignal
+  readonly progress?: Progress
+}
+
+export interface DemoSummary {
+  readonly ok: boolean
+  readonly generated: number
+  readonly generated_by_intent: Record<string, number>
+  readonly labels: number
+  readonly consumed: number
+  readonly valid: number
+  readonly invalid: number
+  readonly duplicates: number
+  readonly scored: number
+  readonly late: number
+  readonly decisions: { approve: number; review: number; decline: number }
+  readonly alerts: number
+  readonly clickhouse_rows: number
+  readonly committed_offsets: number
+  readonly end_offsets: number
+  readonly elapsed_s: number
+  readonly processing_s: number
+  readonly throughput_tx_s: number
+  readonly latency_ms: { p50: number; p99: number }
+  readonly model: string
+  readonly clickhouse: string
+  readonly metrics_url: string | null
+}
+
+export const EXAMPLE_QUERIES = [
+  `SELECT decision, count() AS n, round(avg(score), 3) AS avg_score FROM scores GROUP BY decision ORDER BY n DESC`,
+  `SELECT transaction_id, amount, country, round(score, 3) AS score, reasons FROM scores WHERE decision = 'decline' ORDER BY score DESC LIMIT 10`,
+  `SELECT toStartOfHour(event_time) AS hour, count() AS n, countIf(decision != 'approve') AS flagged FROM scores GROUP BY hour ORDER BY hour LIMIT 24`,
+]
+
+/**
+ * The embedded run: the librdkafka mock cluster, the generator, the job and chDB in one process. With a finite
+ * count it stops once every record is sunk and committed; otherwise when `signal` aborts (Ctrl-C).
+ */
+export async function runDemo(config: Config, log: Logger, options: DemoOptions): Promise<DemoSummary> {
+  const startedMs = performance.now()
+  const kafka = await resolveKafka(config)
+  let pipeline: Pipeline | undefined
+  let producer: KafkaProducerSink | undefined
+  try {
+    pipeline = await createPipeline({ config, kafka, log })
+    if (kafka.mock) {
+      // The mock cluster is new, so its offsets restart at 0: rows of an earlier demo could never be reconciled
+      // with them (the sink's resume point is an offset), so an embedded demo starts from an empty table.
+      await pipeline.clickhouse.command({ query: 'TRUNCATE TABLE IF EXISTS scores' })
+    }
+    producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': kafka.bootstrapServers, 'client.id': 'fraudstream-generator' }, log: log.child({ component: 'generator' }) })
+    const job = pipeline.job
+    const generator = new TransactionGenerator({ seed: options.seed, fraudRate: options.fraudRate, invalidRate: options.invalidRate, duplicateRate: options.duplicateRate, format: options.format })
+    const stopGenerating = new AbortController()
+    options.signal?.addEventListener('abort', () => stopGenerating.abort(), { once: true })
+    let generatedSoFar = 0
+    let publishDone = false
+    let published: PublishResult = { transactions: 0, labels: 0, acked: 0, byIntent: {} }
+    const publishing = publishGenerated({
+      generator,
+      sink: producer,
+      topics: config.kafka.topics,
+      count: options.count,
+      rate: options.rate,
+      maxLead: { records: 20_000, consumed: () => job.stats.consumed },
+      signal: stopGenerating.signal,
+      onRecord: (record) => {
+        if (record.topic === 'transactions') generatedSoFar++
+      },
+    }).then((result) => {
+      published = result
+      publishDone = true
+    })
+    const progress = options.progress
+    let firstConsumedMs: number | undefined
+    let lastConsumed = 0
+    let lastTickMs = performance.now()
+    let rate = 0
+    const tick = () => {
+      const now = performance.now()
+      const stats = job.stats
+      if (firstConsumedMs === undefined && stats.consumed > 0) firstConsumedMs = now
+      rate = ((stats.consumed - lastConsumed) * 1000) / Math.max(1, now - lastTickMs)
+      lastConsumed = stats.consumed
+      lastTickMs = now
+      if (!progress) return
+      const partitions = job.partitions()
+      const lag = partitions.reduce((sum, p) => sum + Math.max(0, p.high - p.committed), 0)
+      const elapsed = ((now - startedMs) / 1000).toFixed(1)
+      const d = stats.decisions
+      progress.update(
+        [
+          `fraudstream demo  ${elapsed}s  model ${job.options.scorer.model.name}@${job.options.scorer.model.version}  partitions ${partitions.length}${job.ready ? '' : ' (joining…)'}`,
+          `  transactions  generated ${formatInt(generatorCount())}  consumed ${formatInt(stats.consumed)}  ${formatInt(rate)} tx/s  lag ${formatInt(lag)}`,
+          `  decisions     approve ${formatInt(d.approve)}  review ${formatInt(d.review)}  decline ${formatInt(d.decline)}  alerts ${formatInt(stats.alerts)}`,
+          `  input         dead-lettered ${formatInt(stats.invalid)}  duplicates ${formatInt(stats.duplicates)}  late ${formatInt(stats.late)}`,
+          `  latency       p50 ${formatMs(job.latency.percentile(50))} ms  p99 ${formatMs(job.latency.percentile(99))} ms   ClickHouse rows ${formatInt(stats.clickhouseRows)}`,
+        ],
+        `t=${elapsed}s generated=${generatorCount()} consumed=${stats.consumed} tx_s=${Math.round(rate)} lag=${lag} approve=${d.approve} review=${d.review} decline=${d.decline} dlq=${stats.invalid} duplicates=${stats.duplicates} p50_ms=${formatMs(job.latency.percentile(50))} p99_ms=${formatMs(job.latency.percentile(99))}`,
+      )
+    }
+    const generatorCount = () => generatedSoFar
+    const counting = setInterval(tick, 500)
+    try {
+      await waitUntil(() => publishDone || options.signal?.aborted === true || job.failure !== undefined)
+      if (Number.isFinite(options.count) && !options.signal?.aborted && !job.failure) {
+        await waitUntil(() => job.stats.consumed >= published.transactions || job.failure !== undefined || options.signal?.aborted === true)
+      }
+      stopGenerating.abort()
+      await publishing
+    } finally {
+      clearInterval(counting)
+    }
+    const failed = job.failure
+    const processingEndMs = performance.now()
+    tick()
+    progress?.done()
+    await job.stop()
+    const ended = job.finalPartitions ?? job.partitions()
+    const rows = await pipeline.clickhouse.query({ query: `SELECT count() AS n FROM scores WHERE run_id = 'live'`, format: 'JSONEachRow' })
+    const clickhouseRows = Number((await rows.json<{ n: string }>())[0]?.n ?? 0)
+    const stats = job.stats
+    const processingS = firstConsumedMs === undefined ? 0 : (processingEndMs - firstConsumedMs) / 1000
+    return {
+      ok: failed === undefined,
+      generated: published.transactions,
+      generated_by_intent: published.byIntent,
+      labels: published.labels,
+      consumed: stats.consumed,
+      valid: stats.valid,
+      invalid: stats.invalid,
+      duplicates: stats.duplicates,
+      scored: stats.scored,
+      late: stats.late,
+      decisions: { ...stats.decisions },
+      alerts: stats.alerts,
+      clickhouse_rows: clickhouseRows,
+      committed_offsets: ended.reduce((sum, p) => sum + p.committed, 0),
+      end_offsets: ended.reduce((sum, p) => sum + p.high, 0),
+      elapsed_s: round((performance.now() - startedMs) / 1000, 2),
+      processing_s: round(processingS, 2),
+      throughput_tx_s: processingS > 0 ? Math.round(stats.consumed / processingS) : 0,
+      latency_ms: { p50: round(job.latency.percentile(50), 2), p99: round(job.latency.percentile(99), 2) },
+      model: `${job.options.scorer.model.name}@${job.options.scorer.model.version}`,
+      clickhouse: describeClickhouse(config),
+      metrics_url: pipeline.http ? `${pipeline.http.url}/metrics` : null,
+    }
+  } finally {
+    await pipeline?.close()
+    await producer?.close()
+    await kafka.mock?.close()
+  }
+}
+
+function round(n: number, digits: number): number {
+  const f = 10 ** digits
+  return Math.round(n * f) / f
+}
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20))
+}
+
+export function formatDemoSummary(s: DemoSummary): string {
+  const d = s.decisions
+  const lines = [
+    '',
+    `${s.ok ? 'Done' : 'FAILED'} in ${s.elapsed_s}s: ${formatInt(s.consumed)} transactions consumed at ${formatInt(s.throughput_tx_s)} tx/s, latency p50 ${formatMs(s.latency_ms.p50)} ms / p99 ${formatMs(s.latency_ms.p99)} ms`,
+    `  scored ${formatInt(s.scored)}: approve ${formatInt(d.approve)}, review ${formatInt(d.review)}, decline ${formatInt(d.decline)} (alerts ${formatInt(s.alerts)})`,
+    `  dead-lettered ${formatInt(s.invalid)}, duplicates dropped ${formatInt(s.duplicates)}, late ${formatInt(s.late)}; ClickHouse rows ${formatInt(s.clickhouse_rows)} (${s.clickhouse})`,
+    '',
+    'Try:',
+    ...EXAMPLE_QUERIES.map((q) => `  npx fraudstream sql "${q}"`),
+  ]
+  return lines.join('\n')
+}
+
+export function registerDemo(program: Command): void {
+  const command = program
+    .command('demo')
+    .description('embedded run: mock Kafka cluster, transaction generator, the job and chDB in one process (what `npm start` runs)')
+    .option('--rate <tx/s|max>', 'transactions per second, or "max" for as fast as the job keeps up', '1000')
+    .option('--count <n>', 'generate n transactions, wait until every output is sunk, then exit', parseNumber('--count', 1))
+    .option('--seed <n>', 'generator seed', parseNumber('--seed', 0), 42)
+    .option('--fraud-rate <p>', 'share of fraudulent transactions', parseNumber('--fraud-rate', 0, 0.5), 0.01)
+    .option('--invalid-rate <p>', 'share of invalid records (to the dead-letter topic)', parseNumber('--invalid-rate', 0, 1), 0)
+    .option('--duplicate-rate <p>', 'share of re-sent duplicate records', parseNumber('--duplicate-rate', 0, 1), 0)
+    .option('--format <json|msgpack|mixed>', 'value encoding', 'json')
+    .option('--port <n>', 'HTTP port for /metrics, /health, /ready (0 = any free port)', parseNumber('--port', 0, 65535))
+  withCommonOptions(command, { logLevel: 'warn' }).action(async (opts: CommonOptions & { rate: string; count?: number; seed: number; fraudRate: number; invalidRate: number; duplicateRate: number; format: string; port?: number }) => {
+    await runCommand(opts, async () => {
+      const { config, log } = loadCliConfig(opts, opts.port !== undefined ? { 'http.port': opts.port } : {}, { logLevel: 'warn' })
+      const rate = opts.rate === 'max' ? 'max' : parseNumber('--rate', 1)(opts.rate)
+      if (!['json', 'msgpack', 'mixed'].includes(opts.format)) throw new Error(`--format must be json, msgpack or mixed, got "${opts.format}"`)
+      const controller = new AbortController()
+      let interrupts = 0
+      const onSignal = () => {
+        if (++interrupts > 1) process.exit(130)
+        process.stderr.write('\nstopping: draining in-flight records and committing (Ctrl-C again to force)…\n')
+        controller.abort()
+      }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
+      if (!opts.json) process.stderr.write(`fraudstream demo: embedded Kafka (librdkafka mock) + ${describeClickhouse(config)}; ${opts.count ? `${opts.count} transactions` : 'Ctrl-C to stop'}\n`)
+      const summary = await runDemo(config, log, {
+        rate,
+        count: opts.count ?? Infinity,
+        seed: opts.seed,
+        fraudRate: opts.fraudRate,
+        invalidRate: opts.invalidRate,
+        duplicateRate: opts.duplicateRate,
+        format: opts.format as ValueFormat,
+        signal: controller.signal,
+        ...(opts.json ? {} : { progress: new Progress() }),
+      })
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
+      else process.stdout.write(`${formatDemoSummary(summary)}\n`)
+      return summary.ok ? 0 : 1
+    })
+  })
+}

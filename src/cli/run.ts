@@ -1,0 +1,41 @@
+import type { Command } from 'commander'
+import { describeClickhouse } from '../adapters/clickhouse/client.js'
+import { cardFraudTopology, describeTopology } from '../../topology/card-fraud.js'
+import { createPipeline, resolveKafka } from '../main.js'
+import { loadCliConfig, runCommand, withCommonOptions, type CommonOptions } from './common.js'
+
+export function registerRun(program: Command): void {
+  const command = program
+    .command('run')
+    .description('run the scoring job as a consumer-group member against Kafka/Redpanda and ClickHouse (scale = partitions × instances)')
+    .option('--describe', 'print the topology and exit')
+  withCommonOptions(command, { logLevel: 'info' }).action(async (opts: CommonOptions & { describe?: boolean }) => {
+    await runCommand(opts, async () => {
+      const { config, log } = loadCliConfig(opts)
+      const topology = cardFraudTopology(config)
+      if (opts.describe) {
+        process.stdout.write(opts.json ? `${JSON.stringify({ name: topology.name, stages: topology.stages, features: topology.features, topics: topology.topics })}\n` : `${describeTopology(topology)}\n`)
+        return 0
+      }
+      const kafka = await resolveKafka(config)
+      if (kafka.mock) {
+        log.warn({ bootstrapServers: kafka.bootstrapServers }, 'no kafka.brokers configured: serving an empty in-process mock cluster; feed it with `fraudstream generate --brokers <address>`')
+        if (!opts.json) process.stderr.write(`embedded mock Kafka cluster at ${kafka.bootstrapServers}\n`)
+      }
+      let failure: Error | undefined
+      const stopped = new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve())
+        process.once('SIGTERM', () => resolve())
+      })
+      const pipeline = await createPipeline({ config, kafka, log, onFailure: (err) => (failure = err) })
+      if (!opts.json) process.stderr.write(`fraudstream run: group ${config.kafka.groupId}, ${describeClickhouse(config)}${pipeline.http ? `, metrics ${pipeline.http.url}/metrics` : ''}\n`)
+      await Promise.race([stopped, new Promise<void>((resolve) => { const t = setInterval(() => { if (failure) { clearInterval(t); resolve() } }, 100) })])
+      await pipeline.close()
+      await kafka.mock?.close()
+      const stats = pipeline.job.stats
+      if (opts.json) process.stdout.write(`${JSON.stringify({ ok: !failure, ...stats, partitions: pipeline.job.finalPartitions ?? [] })}\n`)
+      else process.stderr.write(`stopped: consumed ${stats.consumed}, scored ${stats.scored}, dead-lettered ${stats.invalid}, duplicates ${stats.duplicates}${failure ? `; FAILED: ${failure.message}` : ''}\n`)
+      return failure ? 1 : 0
+    })
+  })
+}
