@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ClickhouseBatchSink } from '../../src/adapters/clickhouse/batch-sink.js'
+import { createClickhouseClient, type ClickHouseClient } from '../../src/adapters/clickhouse/client.js'
+import { checkDedupWindow, migrate } from '../../src/adapters/clickhouse/migrate.js'
+import { createMetrics } from '../../src/observability/metrics.js'
+import { testConfig, testLogger } from '../helpers/pipeline.js'
+
+/** Lets the first `failures` inserts reach ClickHouse, then throws as if the response had been lost. */
+function losingAcks(client: ClickHouseClient, failures: number): { client: ClickHouseClient; tokens: string[] } {
+  const tokens: string[] = []
+  let remaining = failures
+  const wrapped = Object.create(client) as ClickHouseClient
+  wrapped.insert = (async (params: Parameters<ClickHouseClient['insert']>[0]) => {
+    tokens.push(String(params.clickhouse_settings?.insert_deduplication_token))
+    const result = await client.insert(params)
+    if (remaining-- > 0) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })
+    return result
+  }) as ClickHouseClient['insert']
+  return { client: wrapped, tokens }
+}
+
+test('an insert whose ack is lost is retried with the same token and ClickHouse keeps one copy', async (t) => {
+  const { config, cleanup } = testConfig()
+  t.after(cleanup)
+  const real = createClickhouseClient(config)
+  t.after(() => real.close())
+  await migrate(real)
+  assert.equal((await migrate(real)).applied.length, 0, 'migrations are idempotent')
+  await checkDedupWindow(real, 'scores', 1_000)
+  const { client, tokens } = losingAcks(real, 2)
+  const sink = new ClickhouseBatchSink<Record<string, unknown>>({ client, table: 'scores', maxBatchRows: 100, lingerMs: 10_000, retryBackoffMs: 5, maxRetryBackoffMs: 20, metrics: createMetrics({ defaultMetrics: false }), log: testLogger().log })
+  let acked = 0
+  for (let offset = 0; offset < 100; offset++) {
+    sink.add('tx', 0, offset, { transaction_id: `t${offset}`, event_time: '2026-01-01 00:00:00.000', decided_at: '2026-01-01 00:00:00.000', source_topic: 'tx', source_partition: 0, source_offset: offset, run_id: 'live' }, () => acked++)
+  }
+  await sink.flush()
+  assert.equal(acked, 100, 'every row acked once, after the successful attempt')
+  assert.deepEqual(tokens, ['scores:tx:0:0-99', 'scores:tx:0:0-99', 'scores:tx:0:0-99'], 'the identical token on every retry')
+  const [row] = await (await real.query({ query: 'SELECT count() AS n, uniqExact(transaction_id) AS u FROM scores', format: 'JSONEachRow' })).json<{ n: string; u: string }>()
+  assert.deepEqual({ n: Number(row!.n), u: Number(row!.u) }, { n: 100, u: 100 })
+})
+
+test('the sink refuses a scores table whose dedup window is too small to make retries idempotent', async (t) => {
+  const { config, cleanup } = testConfig()
+  t.after(cleanup)
+  const client = createClickhouseClient(config)
+  t.after(() => client.close())
+  await migrate(client)
+  await client.command({ query: 'ALTER TABLE scores MODIFY SETTING non_replicated_deduplication_window = 3' })
+  await assert.rejects(checkDedupWindow(client, 'scores', 1_000), (err: { code?: string; message: string }) => err.code === 'FS_ERR_SINK_CLICKHOUSE' && /MODIFY SETTING/.test(err.message))
+})

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
+import { startMockCluster, type MockCluster } from '../../src/adapters/kafka/mock-cluster.js'
+import type { DeadLetter, DecisionV1 } from '../../src/core/records.js'
+import { publishGenerated } from '../../src/generator/publish.js'
+import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
+import { createPipeline } from '../../src/main.js'
+import { committedOffsets, endOffsets, readTopic, waitFor } from '../helpers/kafka.js'
+import { testConfig, testLogger } from '../helpers/pipeline.js'
+
+let cluster: MockCluster
+before(async () => {
+  cluster = await startMockCluster()
+})
+after(async () => {
+  await cluster.close()
+})
+
+test('20,000 transactions with 1 % invalid and 1 % duplicates: one decision and one score row per valid unique transaction, every invalid one dead-lettered, offsets committed to the end', async (t) => {
+  const topics = { transactions: `tx-${Math.random().toString(36).slice(2)}`, decisions: 'decisions-e2e', alerts: 'alerts-e2e', dlq: 'dlq-e2e', labels: 'labels-e2e' }
+  const { config, cleanup } = testConfig({ 'kafka.topics': topics })
+  t.after(cleanup)
+  const { log } = testLogger()
+  const kafka = { bootstrapServers: cluster.bootstrapServers }
+  const pipeline = await createPipeline({ config, kafka, log })
+  t.after(() => pipeline.close())
+  const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
+  t.after(() => producer.close())
+
+  const sent: GeneratedRecord[] = []
+  const generator = new TransactionGenerator({ seed: 11, invalidRate: 0.01, duplicateRate: 0.01 })
+  const published = await publishGenerated({
+    generator,
+    sink: producer,
+    topics,
+    count: 20_000,
+    rate: 'max',
+    maxLead: { records: 15_000, consumed: () => pipeline.job.stats.consumed },
+    onRecord: (r) => void (r.topic === 'transactions' && sent.push(r)),
+  })
+  assert.equal(published.transactions, 20_000)
+  await waitFor(() => pipeline.job.stats.consumed >= 20_000 || pipeline.job.failure !== undefined, { timeoutMs: 120_000, what: 'the job to consume every record' })
+  assert.equal(pipeline.job.failure, undefined)
+  const ready = await fetch(`${pipeline.http!.url}/ready`)
+  assert.equal(ready.status, 200, 'ready once partitions are assigned and restored')
+  assert.equal((await fetch(`${pipeline.http!.url}/health`)).status, 200)
+  await pipeline.job.stop()
+  assert.equal((await fetch(`${pipeline.http!.url}/ready`)).status, 503, 'not ready after stopping')
+
+  const validIds = new Set(sent.flatMap((r) => (r.intent.kind === 'valid' ? [r.intent.transactionId] : [])))
+  const invalidSent = sent.filter((r) => r.intent.kind === 'invalid')
+  const duplicatesSent = sent.filter((r) => r.intent.kind === 'duplicate').length
+  assert.ok(invalidSent.length > 100 && duplicatesSent > 100, `the generator injected ${invalidSent.length} invalid and ${duplicatesSent} duplicates`)
+
+  const stats = pipeline.job.stats
+  assert.equal(stats.consumed, 20_000)
+  assert.equal(stats.invalid, invalidSent.length)
+  assert.equal(stats.duplicates, duplicatesSent)
+  assert.equal(stats.scored, validIds.size)
+
+  const decisions = (await readTopic(cluster.bootstrapServers, topics.decisions)).map((r) => JSON.parse(r.value.toString()) as DecisionV1)
+  const decisionCounts = new Map<string, number>()
+  for (const d of decisions) decisionCounts.set(d.transaction_id, (decisionCounts.get(d.transaction_id) ?? 0) + 1)
+  assert.equal(decisions.length, validIds.size, 'one decision per valid unique transaction')
+  assert.deepEqual([...decisionCounts.values()].filter((n) => n !== 1), [], 'no transaction decided twice')
+  for (const id of validIds) assert.ok(decisionCounts.has(id), `decision for ${id}`)
+  const declines = decisions.filter((d) => d.decision === 'decline')
+  const alerts = await readTopic(cluster.bootstrapServers, topics.alerts)
+  assert.equal(alerts.length, declines.length, 'one alert per decline')
+
+  const rows = await (await pipeline.clickhouse.query({ query: `SELECT transaction_id, count() AS n FROM scores WHERE source_topic = {topic:String} GROUP BY transaction_id`, query_params: { topic: topics.transactions }, format: 'JSONEachRow' })).json<{ transaction_id: string; n: string }>()
+  assert.equal(rows.length, validIds.size, 'one score row per valid unique transaction')
+  assert.deepEqual(rows.filter((r) => Number(r.n) !== 1), [])
+  const [featureRow] = await (await pipeline.clickhouse.query({ query: `SELECT features['card_count_24h'] AS c, length(mapKeys(features)) AS k FROM scores WHERE source_topic = {topic:String} LIMIT 1`, query_params: { topic: topics.transactions }, format: 'JSONEachRow' })).json<{ c: number; k: string }>()
+  assert.ok(featureRow && Number(featureRow.k) === 14 && featureRow.c >= 1, 'every row carries its named features')
+
+  const dead = (await readTopic(cluster.bootstrapServers, topics.dlq)).map((r) => JSON.parse(r.value.toString()) as DeadLetter)
+  assert.equal(dead.length, invalidSent.length, 'every invalid record is in the DLQ')
+  for (const letter of dead) {
+    assert.ok(letter.reason && letter.error.message, 'each dead letter has a reason and a message')
+    assert.equal(letter.topic, topics.transactions)
+    assert.ok(letter.offset >= 0 && letter.partition >= 0)
+  }
+  assert.ok(new Set(dead.map((d) => d.reason)).size >= 5, 'the generator’s invalid kinds map to distinct reasons')
+  assert.ok(!dead.some((d) => Buffer.from(d.raw, 'base64').toString().includes('4111111111111111')), 'no PAN in the DLQ')
+
+  const metrics = await (await fetch(`${pipeline.http!.url}/metrics`)).text()
+  assert.match(metrics, new RegExp(`fraudstream_transactions_total\\{outcome="scored"\\} ${validIds.size}\\b`))
+  assert.match(metrics, new RegExp(`fraudstream_transactions_total\\{outcome="invalid"\\} ${invalidSent.length}\\b`))
+  assert.match(metrics, /fraudstream_decision_latency_seconds_bucket/)
+  assert.match(metrics, /fraudstream_process_cpu_user_seconds_total/)
+
+  const [committed, ends] = await Promise.all([committedOffsets(cluster.bootstrapServers, config.kafka.groupId, topics.transactions), endOffsets(cluster.bootstrapServers, topics.transactions)])
+  assert.deepEqual(committed, ends, 'committed offsets equal end offsets')
+})

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import { CardWindows } from '../../src/stages/windows/card-windows.js'
+
+const SPANS = [10, 60, 300]
+const LATENESS = 20
+
+/** Brute force over the events actually added: (t − W, t], excluding the current event. */
+function bruteForce(added: { card: string; t: number; amount: number }[], card: string, t: number, spanMs: number) {
+  const inWindow = added.filter((e) => e.card === card && e.t > t - spanMs && e.t <= t)
+  return { count: inWindow.length, sum: inWindow.reduce((s, e) => s + e.amount, 0) }
+}
+
+const streamArb = fc.array(
+  fc.record({ card: fc.constantFrom('a', 'b', 'c'), dt: fc.integer({ min: -30, max: 15 }), amount: fc.double({ min: 0, max: 1000, noNaN: true }) }),
+  { maxLength: 200 },
+)
+
+test('window aggregates equal brute force over out-of-order, late and equal-time events; late events never enter state', () => {
+  fc.assert(
+    fc.property(streamArb, (steps) => {
+      const w = new CardWindows({ maxSpanMs: Math.max(...SPANS), allowedLatenessMs: LATENESS })
+      const added: { card: string; t: number; amount: number }[] = []
+      let clock = 1_000
+      let maxSeen = -Infinity
+      for (const step of steps) {
+        clock = Math.max(0, clock + step.dt)
+        const t = clock
+        for (const span of SPANS) {
+          const got = w.aggregate(step.card, t, span)
+          const want = bruteForce(added, step.card, t, span)
+          assert.equal(got.count, want.count)
+          assert.ok(Math.abs(got.sum - want.sum) <= 1e-9 * Math.max(1, want.sum))
+        }
+        const late = t < maxSeen - LATENESS
+        assert.equal(w.add(step.card, t, step.amount).late, late)
+        if (!late) {
+          added.push({ card: step.card, t, amount: step.amount })
+          maxSeen = Math.max(maxSeen, t)
+        }
+      }
+    }),
+    { numRuns: 300 },
+  )
+})
+
+test('idle cards are evicted after the longest span and byte accounting returns to zero', () => {
+  const w = new CardWindows({ maxSpanMs: 100, allowedLatenessMs: 0 })
+  w.add('a', 0, 1)
+  w.add('b', 50, 1)
+  assert.ok(w.estimatedBytes > 0)
+  w.add('c', 1_000, 1)
+  assert.equal(w.evictIdle(), 2)
+  assert.equal(w.cardCount, 1)
+  w.add('c', 5_000, 1)
+  w.evictIdle()
+  w.add('d', 10_000, 1)
+  w.evictIdle()
+  assert.equal(w.cardCount, 1)
+  assert.equal(w.estimatedBytes, 160 + 16, 'one card with one event left')
+})
