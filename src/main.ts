@@ -70,7 +70,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     const pkg = loadModelPackage(config.model.dir, config.model.champion)
     assertContract(pkg.manifest, featureContractHash(topology.features), topology.features.map((f) => f.name))
 
-    const clickhouse = createClickhouseClient(config)
+    const clickhouse = await createClickhouseClient(config)
     closers.push(() => clickhouse.close())
     await migrate(clickhouse)
     await checkDedupWindow(clickhouse, 'scores', config.clickhouse.dedupWindow)

@@ -8,7 +8,7 @@ export function registerMigrate(program: Command): void {
   withCommonOptions(command, { logLevel: 'warn' }).action(async (opts: CommonOptions) => {
     await runCommand(opts, async () => {
       const { config } = loadCliConfig(opts, {}, { logLevel: 'warn' })
-      const client = createClickhouseClient(config)
+      const client = await createClickhouseClient(config)
       try {
         const result = await migrate(client)
         if (opts.json) process.stdout.write(`${JSON.stringify({ ok: true, ...result })}\n`)

@@ -13,7 +13,7 @@ export function registerSql(program: Command): void {
   withCommonOptions(command, { logLevel: 'warn' }).action(async (query: string, opts: CommonOptions) => {
     await runCommand(opts, async () => {
       const { config } = loadCliConfig(opts, {}, { logLevel: 'warn' })
-      const client = createClickhouseClient(config)
+      const client = await createClickhouseClient(config)
       try {
         if (!RETURNS_ROWS.test(query)) {
           await client.command({ query })

@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry()
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'fraudstream_process_' })
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'fraudstream_' })
   const registers = [registry]
   const transactions = new Counter({ name: 'fraudstream_transactions_total', help: 'Consumed transaction records by outcome', labelNames: ['outcome'] as const, registers })
   const deadLetters = new Counter({ name: 'fraudstream_dead_letters_total', help: 'Records sent to the dead-letter topic', labelNames: ['stage', 'reason'] as const, registers })

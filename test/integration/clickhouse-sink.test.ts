@@ -23,7 +23,7 @@ function losingAcks(client: ClickHouseClient, failures: number): { client: Click
 test('an insert whose ack is lost is retried with the same token and ClickHouse keeps one copy', async (t) => {
   const { config, cleanup } = testConfig()
   t.after(cleanup)
-  const real = createClickhouseClient(config)
+  const real = await createClickhouseClient(config)
   t.after(() => real.close())
   await migrate(real)
   assert.equal((await migrate(real)).applied.length, 0, 'migrations are idempotent')
@@ -44,7 +44,7 @@ test('an insert whose ack is lost is retried with the same token and ClickHouse 
 test('the sink refuses a scores table whose dedup window is too small to make retries idempotent', async (t) => {
   const { config, cleanup } = testConfig()
   t.after(cleanup)
-  const client = createClickhouseClient(config)
+  const client = await createClickhouseClient(config)
   t.after(() => client.close())
   await migrate(client)
   await client.command({ query: 'ALTER TABLE scores MODIFY SETTING non_replicated_deduplication_window = 3' })

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { after, before, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import { startMockCluster, type MockCluster } from '../../src/adapters/kafka/mock-cluster.js'
 import type { DeadLetter, DecisionV1 } from '../../src/core/records.js'
@@ -9,6 +12,7 @@ import { createPipeline } from '../../src/main.js'
 import { committedOffsets, endOffsets, readTopic, waitFor } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 
+const QUERIES_DIR = fileURLToPath(new URL('../../clickhouse/queries/', import.meta.url))
 let cluster: MockCluster
 before(async () => {
   cluster = await startMockCluster()
@@ -84,6 +88,14 @@ test('20,000 transactions with 1 % invalid and 1 % duplicates: one decision and 
   }
   assert.ok(new Set(dead.map((d) => d.reason)).size >= 5, 'the generator’s invalid kinds map to distinct reasons')
   assert.ok(!dead.some((d) => Buffer.from(d.raw, 'base64').toString().includes('4111111111111111')), 'no PAN in the DLQ')
+
+  for (const file of readdirSync(QUERIES_DIR).filter((f) => f.endsWith('.sql'))) {
+    const sql = readFileSync(join(QUERIES_DIR, file), 'utf8')
+    assert.match(sql, /^-- Question: /, `${file} starts with the question it answers`)
+    const result = await (await pipeline.clickhouse.query({ query: sql, format: 'JSONEachRow' })).json<Record<string, unknown>>()
+    assert.ok(result.length > 0, `${file} returns rows`)
+    if (file === 'duplicates-check.sql') assert.deepEqual(result.map((r) => Number(r.duplicate_rows)), [0])
+  }
 
   const metrics = await (await fetch(`${pipeline.http!.url}/metrics`)).text()
   assert.match(metrics, new RegExp(`fraudstream_transactions_total\\{outcome="scored"\\} ${validIds.size}\\b`))

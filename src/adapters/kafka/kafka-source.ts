@@ -47,6 +47,9 @@ export class KafkaSource implements PartitionedSource {
   constructor(readonly options: KafkaSourceOptions) {
     this.#consumer = new Kafka.KafkaConsumer(
       {
+        // A subscription to a topic that does not exist yet only notices it at the next metadata refresh
+        // (librdkafka default: 5 minutes); the job should start scoring within seconds of the first record.
+        'topic.metadata.refresh.interval.ms': 5_000,
         ...options.clientConfig,
         'group.id': options.groupId,
         'enable.auto.commit': false,

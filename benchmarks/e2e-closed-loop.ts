@@ -1,0 +1,103 @@
+/**
+ * Question: how many transactions per second does the whole job sustain end to end (mock Kafka → decode → dedupe →
+ * windows → ONNX on Piscina → decide → decisions/alerts topics + ClickHouse → commit), and what share of the bare
+ * transport (mock Kafka → a consumer group that does nothing) is that?
+ *
+ * Both legs run in this one process, one after the other, with the same seeded generator producing as fast as the
+ * consumer keeps up (bounded lead, as the mock drops data beyond 5 MiB per partition). Throughput is measured from
+ * the first consumed record to the last one acknowledged by every sink, so the group join is not counted.
+ *
+ *   npm run bench:e2e -- [--count 50000] [--json]
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { KafkaProducerSink } from '../src/adapters/kafka/producer-sink.js'
+import { KafkaSource } from '../src/adapters/kafka/kafka-source.js'
+import { startMockCluster } from '../src/adapters/kafka/mock-cluster.js'
+import { loadConfig } from '../src/config/load.js'
+import { publishGenerated } from '../src/generator/publish.js'
+import { TransactionGenerator } from '../src/generator/transaction-generator.js'
+import { createPipeline } from '../src/main.js'
+import { createLogger } from '../src/observability/logger.js'
+
+const { values } = parseArgs({ options: { count: { type: 'string', default: '50000' }, seed: { type: 'string', default: '7' }, json: { type: 'boolean', default: false } } })
+const count = Number(values.count)
+const seed = Number(values.seed)
+const log = createLogger({ level: 'warn' })
+const cluster = await startMockCluster()
+const bootstrapServers = cluster.bootstrapServers
+
+interface Leg {
+  readonly name: string
+  readonly txPerSecond: number
+  readonly seconds: number
+  readonly latency?: { p50: number; p99: number }
+}
+
+async function produce(topic: string, consumed: () => number): Promise<void> {
+  const sink = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': bootstrapServers }, log })
+  await publishGenerated({ generator: new TransactionGenerator({ seed }), sink, topics: { transactions: topic, labels: `${topic}.labels` }, count, rate: 'max', maxLead: { records: 20_000, consumed } })
+  await sink.close()
+}
+
+async function transportOnly(): Promise<Leg> {
+  const topic = `bench-transport-${Date.now()}`
+  let consumed = 0
+  let firstMs = 0
+  const source = new KafkaSource({ clientConfig: { 'bootstrap.servers': bootstrapServers }, groupId: `bench-transport-${Date.now()}`, topic, autoOffsetReset: 'earliest', sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500, consumeBatchSize: 1_000, log })
+  await source.start({
+    onAssign: async (partitions) => partitions.map((p) => ({ ...p, offset: 0 })),
+    onRevoke: async () => undefined,
+    onRecords: (records) => {
+      if (consumed === 0) firstMs = performance.now()
+      consumed += records.length
+    },
+    onError: () => undefined,
+  })
+  await produce(topic, () => consumed)
+  while (consumed < count) await new Promise((resolve) => setTimeout(resolve, 5))
+  const seconds = (performance.now() - firstMs) / 1000
+  await source.stop()
+  return { name: 'transport (mock Kafka → no-op group consumer)', txPerSecond: count / seconds, seconds }
+}
+
+async function fullPipeline(): Promise<Leg> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fraudstream-bench-'))
+  const topic = `bench-pipeline-${Date.now()}`
+  const config = loadConfig({ overrides: { environment: 'test', dataDir, 'http.enabled': false, 'kafka.groupId': `bench-${Date.now()}`, 'kafka.topics': { transactions: topic, decisions: `${topic}.decisions`, alerts: `${topic}.alerts`, dlq: `${topic}.dlq`, labels: `${topic}.labels` } } })
+  const pipeline = await createPipeline({ config, kafka: { bootstrapServers }, log })
+  let firstMs = 0
+  const watch = setInterval(() => {
+    if (firstMs === 0 && pipeline.job.stats.consumed > 0) firstMs = performance.now()
+  }, 1)
+  await produce(topic, () => pipeline.job.stats.consumed)
+  while (pipeline.job.stats.consumed < count) await new Promise((resolve) => setTimeout(resolve, 5))
+  await pipeline.job.drain()
+  const seconds = (performance.now() - firstMs) / 1000
+  clearInterval(watch)
+  const latency = { p50: pipeline.job.latency.percentile(50), p99: pipeline.job.latency.percentile(99) }
+  await pipeline.close()
+  rmSync(dataDir, { recursive: true, force: true })
+  return { name: 'pipeline (decode → … → ONNX → sinks → commit)', txPerSecond: count / seconds, seconds, latency }
+}
+
+const transport = await transportOnly()
+const pipeline = await fullPipeline()
+await cluster.close()
+const ratio = pipeline.txPerSecond / transport.txPerSecond
+const environment = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', count, seed, inferMaxRecords: 256, inferThreads: 2 }
+if (values.json) {
+  process.stdout.write(`${JSON.stringify({ environment, transport, pipeline, ratio })}\n`)
+} else {
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
+  process.stdout.write(
+    [
+      `e2e-closed-loop  node ${environment.node}, ${environment.cpus} cpus (${environment.cpu}), ${fmt(count)} transactions, seed ${seed}`,
+      `  ${transport.name.padEnd(48)} ${fmt(transport.txPerSecond).padStart(9)} tx/s`,
+      `  ${pipeline.name.padEnd(48)} ${fmt(pipeline.txPerSecond).padStart(9)} tx/s  latency p50 ${pipeline.latency!.p50.toFixed(1)} ms, p99 ${pipeline.latency!.p99.toFixed(1)} ms`,
+      `  pipeline/transport = ${ratio.toFixed(2)}x  (${fmt(pipeline.txPerSecond)} vs ${fmt(transport.txPerSecond)} tx/s)`,
+    ].join('\n') + '\n',
+  )
+}
