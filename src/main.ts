@@ -28,6 +28,7 @@ export interface KafkaEndpoint {
 export async function resolveKafka(config: Config): Promise<KafkaEndpoint> {
   if (config.kafka.brokers.length > 0) return { bootstrapServers: config.kafka.brokers.join(',') }
   const mock = await startMockCluster()
+  await mock.ensureTopics(Object.values(config.kafka.topics))
   return { bootstrapServers: mock.bootstrapServers, mock }
 }
 

@@ -213,10 +213,13 @@ export function registerDemo(program: Command): void {
       const rate = opts.rate === 'max' ? 'max' : parseNumber('--rate', 1)(opts.rate)
       if (!['json', 'msgpack', 'mixed'].includes(opts.format)) throw new Error(`--format must be json, msgpack or mixed, got "${opts.format}"`)
       const controller = new AbortController()
+      const progress = opts.json ? undefined : new Progress()
       let interrupts = 0
       const onSignal = () => {
         if (++interrupts > 1) process.exit(130)
-        process.stderr.write('\nstopping: draining in-flight records and committing (Ctrl-C again to force)…\n')
+        const message = 'stopping: draining in-flight records and committing (Ctrl-C again to force)…'
+        if (progress) progress.note(message)
+        else process.stderr.write(`${message}\n`)
         controller.abort()
       }
       process.on('SIGINT', onSignal)
@@ -231,7 +234,7 @@ export function registerDemo(program: Command): void {
         duplicateRate: opts.duplicateRate,
         format: opts.format as ValueFormat,
         signal: controller.signal,
-        ...(opts.json ? {} : { progress: new Progress() }),
+        ...(progress ? { progress } : {}),
       })
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)

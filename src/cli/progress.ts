@@ -35,6 +35,12 @@ export class Progress {
     }
   }
 
+  /** A message above the live block, which is redrawn below it on the next update. */
+  note(text: string): void {
+    this.#stream.write(`${text}\n`)
+    this.#drawnLines = 0
+  }
+
   /** Leaves the last block on screen; later output starts below it. */
   done(): void {
     this.#drawnLines = 0

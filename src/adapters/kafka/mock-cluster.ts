@@ -4,6 +4,11 @@ import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 export interface MockCluster {
   /** Comma-separated 127.0.0.1 addresses; clients in this or other processes connect to them. */
   readonly bootstrapServers: string
+  /**
+   * Creates topics (the mock's default 4 partitions) by asking for their metadata; the mock has no CreateTopics.
+   * A consumer that subscribes before its topic exists only sees it at its next metadata refresh, seconds later.
+   */
+  ensureTopics(topics: readonly string[]): Promise<void>
   close(): Promise<void>
 }
 
@@ -38,6 +43,13 @@ export async function startMockCluster(options: { brokers?: number; timeoutMs?: 
   owner.removeAllListeners('event.log')
   return {
     bootstrapServers,
+    ensureTopics: async (topics) => {
+      for (const topic of topics) {
+        await new Promise<void>((resolve, reject) =>
+          owner.getMetadata({ topic, timeout: 10_000 }, (err) => (err ? reject(new FraudstreamError(ErrorCode.kafka, `cannot create topic ${topic} on the mock cluster: ${err.message}`, 'internal', false, { cause: err })) : resolve())),
+        )
+      }
+    },
     close: () => new Promise<void>((resolve) => owner.disconnect(() => resolve())),
   }
 }
