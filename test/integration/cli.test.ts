@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { testConfig } from '../helpers/pipeline.js'
+
+const run = promisify(execFile)
+const BIN = fileURLToPath(new URL('../../bin/fraudstream.js', import.meta.url))
+const cli = (...args: string[]) => run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, env: { ...process.env, FRAUDSTREAM_LOG_LEVEL: 'warn' } })
+
+test('every command answers --help', async () => {
+  for (const command of ['demo', 'run', 'generate', 'train', 'sql', 'migrate']) {
+    const { stdout } = await cli(command, '--help')
+    assert.match(stdout, new RegExp(`Usage: fraudstream ${command}`))
+    assert.match(stdout, /--json/)
+  }
+})
+
+test('generate --out writes seeded NDJSON transactions with labels beside them', async (t) => {
+  const { dataDir, cleanup } = testConfig()
+  t.after(cleanup)
+  const out = join(dataDir, 'tx.ndjson')
+  const { stdout } = await cli('generate', '--count', '3000', '--seed', '5', '--invalid-rate', '0.01', '--out', out, '--json')
+  const summary = JSON.parse(stdout) as { transactions: number; valid: number; invalid: number; labels: number }
+  const lines = readFileSync(out, 'utf8').split('\n').slice(0, -1)
+  assert.equal(lines.length, 3000)
+  assert.equal(summary.valid + summary.invalid, 3000)
+  const labels = readFileSync(join(dataDir, 'tx.labels.ndjson'), 'utf8').split('\n').filter(Boolean)
+  assert.equal(labels.length, summary.labels)
+  const again = join(dataDir, 'again.ndjson')
+  await cli('generate', '--count', '3000', '--seed', '5', '--invalid-rate', '0.01', '--out', again, '--json')
+  assert.equal(readFileSync(again, 'utf8'), readFileSync(out, 'utf8'), 'the same seed writes the same file')
+})
+
+test('demo --count --json prints a summary that agrees with itself and with `fraudstream sql`', async (t) => {
+  const { dataDir, cleanup } = testConfig()
+  t.after(cleanup)
+  const { stdout } = await cli('demo', '--count', '4000', '--rate', 'max', '--invalid-rate', '0.01', '--duplicate-rate', '0.01', '--data-dir', dataDir, '--port', '0', '--json')
+  const s = JSON.parse(stdout) as Record<string, number> & { ok: boolean; decisions: Record<string, number>; latency_ms: { p50: number; p99: number } }
+  assert.equal(s.ok, true)
+  assert.equal(s.generated, 4000)
+  assert.equal(s.consumed, 4000)
+  assert.equal(s.valid + s.invalid, s.consumed)
+  assert.equal(s.scored, s.valid - s.duplicates)
+  assert.equal(s.decisions.approve! + s.decisions.review! + s.decisions.decline!, s.scored)
+  assert.equal(s.alerts, s.decisions.decline)
+  assert.equal(s.clickhouse_rows, s.scored)
+  assert.equal(s.committed_offsets, s.end_offsets)
+  assert.ok(s.invalid > 0 && s.duplicates > 0)
+  assert.ok(s.throughput_tx_s > 0 && s.latency_ms.p99 >= s.latency_ms.p50)
+  const { stdout: sql } = await cli('sql', 'SELECT count() AS n FROM scores', '--data-dir', dataDir, '--json')
+  assert.equal(Number((JSON.parse(sql) as { rows: { n: string }[] }).rows[0]!.n), s.clickhouse_rows)
+  const { stdout: table } = await cli('sql', 'SELECT decision, count() AS n FROM scores GROUP BY decision ORDER BY decision', '--data-dir', dataDir)
+  assert.match(table, /^decision\s+n\n─+/)
+  assert.match(table, /\(\d rows?\)\n$/)
+})
+
+test('a failing command exits non-zero with its error code', async (t) => {
+  const { dataDir, cleanup } = testConfig()
+  t.after(cleanup)
+  await assert.rejects(cli('sql', 'SELECT * FROM no_such_table', '--data-dir', dataDir, '--json'), (err: { code: number; stdout: string }) => err.code === 1 && /FS_ERR_SINK_CLICKHOUSE/.test(err.stdout))
+  await assert.rejects(cli('generate', '--count', 'lots'), (err: { code: number }) => err.code !== 0)
+})
