@@ -25,7 +25,11 @@ export const ConfigSchema = z
         autoOffsetReset: z.enum(['earliest', 'latest', 'error']).default('earliest'),
         sessionTimeoutMs: positiveInt.default(10_000),
         heartbeatIntervalMs: positiveInt.default(1_000),
-        consumeBatchSize: positiveInt.default(1_000),
+        /**
+         * Records per poll. node-rdkafka's consume(n) keeps accumulating while records keep arriving, so n also
+         * bounds how long a record waits inside the poll: 100 keeps p50 latency in single-digit ms at 1k tx/s.
+         */
+        consumeBatchSize: positiveInt.default(100),
         /** Extra librdkafka properties (security.protocol, sasl.*): secrets belong in env, not in files. */
         clientProperties: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
       })
