@@ -23,13 +23,21 @@ export function registerRun(program: Command): void {
         if (!opts.json) process.stderr.write(`embedded mock Kafka cluster at ${kafka.bootstrapServers}\n`)
       }
       let failure: Error | undefined
-      const stopped = new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve())
-        process.once('SIGTERM', () => resolve())
+      let stop: () => void = () => undefined
+      const stopped = new Promise<void>((resolve) => (stop = resolve))
+      process.once('SIGINT', () => stop())
+      process.once('SIGTERM', () => stop())
+      const pipeline = await createPipeline({
+        config,
+        kafka,
+        log,
+        onFailure: (err) => {
+          failure = err
+          stop()
+        },
       })
-      const pipeline = await createPipeline({ config, kafka, log, onFailure: (err) => (failure = err) })
       if (!opts.json) process.stderr.write(`fraudstream run: group ${config.kafka.groupId}, ${describeClickhouse(config)}${pipeline.http ? `, metrics ${pipeline.http.url}/metrics` : ''}\n`)
-      await Promise.race([stopped, new Promise<void>((resolve) => { const t = setInterval(() => { if (failure) { clearInterval(t); resolve() } }, 100) })])
+      await stopped
       await pipeline.close()
       await kafka.mock?.close()
       const stats = pipeline.job.stats

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import type { DemoSummary } from '../../src/cli/demo.js'
 import { testConfig } from '../helpers/pipeline.js'
 
 const run = promisify(execFile)
@@ -39,13 +40,13 @@ test('demo --count --json prints a summary that agrees with itself and with `fra
   const { dataDir, cleanup } = testConfig()
   t.after(cleanup)
   const { stdout } = await cli('demo', '--count', '4000', '--rate', 'max', '--invalid-rate', '0.01', '--duplicate-rate', '0.01', '--data-dir', dataDir, '--port', '0', '--json')
-  const s = JSON.parse(stdout) as Record<string, number> & { ok: boolean; decisions: Record<string, number>; latency_ms: { p50: number; p99: number } }
+  const s = JSON.parse(stdout) as DemoSummary
   assert.equal(s.ok, true)
   assert.equal(s.generated, 4000)
   assert.equal(s.consumed, 4000)
   assert.equal(s.valid + s.invalid, s.consumed)
   assert.equal(s.scored, s.valid - s.duplicates)
-  assert.equal(s.decisions.approve! + s.decisions.review! + s.decisions.decline!, s.scored)
+  assert.equal(s.decisions.approve + s.decisions.review + s.decisions.decline, s.scored)
   assert.equal(s.alerts, s.decisions.decline)
   assert.equal(s.clickhouse_rows, s.scored)
   assert.equal(s.committed_offsets, s.end_offsets)

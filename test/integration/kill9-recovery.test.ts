@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { stringify } from 'yaml'
+import { createClickhouseClient } from '../../src/adapters/clickhouse/client.js'
+import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
+import { startMockCluster, type MockCluster } from '../../src/adapters/kafka/mock-cluster.js'
+import { publishGenerated } from '../../src/generator/publish.js'
+import { Random } from '../../src/generator/random.js'
+import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
+import { PartitionState } from '../../src/runtime/partition-state.js'
+import { cardFraudFeatures } from '../../topology/features.js'
+import { committedOffsets, endOffsets, waitFor } from '../helpers/kafka.js'
+import { testConfig, testLogger } from '../helpers/pipeline.js'
+
+const BIN = fileURLToPath(new URL('../../bin/fraudstream.js', import.meta.url))
+const TOTAL = 50_000
+const KILLS = 5
+
+let cluster: MockCluster
+before(async () => {
+  cluster = await startMockCluster()
+})
+after(async () => {
+  await cluster.close()
+})
+
+function startJob(configFile: string): ChildProcess {
+  const child = spawn(process.execPath, [BIN, 'run', '--config', configFile, '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  child.stderr!.on('data', (chunk: Buffer) => {
+    const text = chunk.toString()
+    if (/"level":(40|50|60)|partition (assigned|revoked)/.test(text)) process.stdout.write(`# child ${child.pid}: ${text.slice(0, 400)}\n`)
+  })
+  return child
+}
+
+const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))))
+
+test(`kill -9 of the job at ${KILLS} random points in a ${TOTAL.toLocaleString('en-US')}-transaction run: every transaction has exactly one score row, with the features of an uninterrupted run`, async (t) => {
+  const topics = { transactions: `tx-${Math.random().toString(36).slice(2)}`, decisions: 'decisions-kill9', alerts: 'alerts-kill9', dlq: 'dlq-kill9', labels: 'labels-kill9' }
+  const { config, dataDir, cleanup } = testConfig({ 'kafka.topics': topics })
+  t.after(cleanup)
+  const configFile = join(dataDir, 'fraudstream.yaml')
+  writeFileSync(configFile, stringify({ environment: 'test', dataDir, kafka: { brokers: [cluster.bootstrapServers], groupId: config.kafka.groupId, topics, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 }, http: { port: 0 } }))
+  const { log } = testLogger()
+  const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
+  t.after(() => producer.close())
+
+  let committed = 0
+  const poll = setInterval(() => {
+    committedOffsets(cluster.bootstrapServers, config.kafka.groupId, topics.transactions).then(
+      (offsets) => (committed = offsets.reduce<number>((sum, o) => sum + (o ?? 0), 0)),
+      () => undefined,
+    )
+  }, 250)
+  t.after(() => clearInterval(poll))
+  const progress = setInterval(() => process.stdout.write(`# committed ${committed}, sent ${sent.length}\n`), 5_000)
+  t.after(() => clearInterval(progress))
+
+  const sent: GeneratedRecord[] = []
+  // The mock keeps ~5 MiB per partition: the producer may run at most 16k records ahead of the group's commits.
+  const publishing = publishGenerated({
+    generator: new TransactionGenerator({ seed: 21, duplicateRate: 0.01, invalidRate: 0.005 }),
+    sink: producer,
+    topics,
+    count: TOTAL,
+    rate: 'max',
+    maxLead: { records: 16_000, consumed: () => committed },
+    onRecord: (r) => void (r.topic === 'transactions' && sent.push(r)),
+  })
+
+  const random = new Random(2026)
+  const killPoints = Array.from({ length: KILLS }, () => Math.floor(random.uniform(0.05, 0.9) * TOTAL)).sort((a, b) => a - b)
+  let job = startJob(configFile)
+  for (const point of killPoints) {
+    await waitFor(() => committed >= point || job.exitCode !== null, { timeoutMs: 120_000, what: `commits to pass ${point}` })
+    assert.equal(job.exitCode, null, 'the job is still running when it is killed')
+    job.kill('SIGKILL')
+    await exited(job)
+    job = startJob(configFile)
+  }
+  await publishing
+  const ends = await endOffsets(cluster.bootstrapServers, topics.transactions)
+  await waitFor(async () => committed >= ends.reduce((a, b) => a + b, 0), { timeoutMs: 180_000, what: 'the last job to commit every record' })
+  job.kill('SIGTERM')
+  assert.equal(await exited(job), 0, 'the final job stops gracefully')
+
+  // Same code path, one uninterrupted pass in send order: what every feature vector must be.
+  const reference = new PartitionState({ features: cardFraudFeatures, maxRecordBytes: config.decode.maxRecordBytes, dedupeHorizonMs: config.dedupe.horizonMs, dedupeMaxEntries: config.dedupe.maxEntriesPerPartition, allowedLatenessMs: config.windows.allowedLatenessMs })
+  const expected = new Map<string, string>()
+  for (const record of sent) {
+    const processed = reference.process(record.value)
+    if (processed.kind === 'features') expected.set(processed.tx.transaction_id, JSON.stringify(Array.from(processed.row)))
+  }
+  const clickhouse = await createClickhouseClient(config)
+  t.after(() => clickhouse.close())
+  const rows = await (await clickhouse.query({ query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}', query_params: { topic: topics.transactions }, format: 'JSONEachRow' })).json<{ transaction_id: string; features: Record<string, number> }>()
+  const names = cardFraudFeatures.map((f) => f.name)
+  const perTransaction = new Map<string, number>()
+  for (const row of rows) perTransaction.set(row.transaction_id, (perTransaction.get(row.transaction_id) ?? 0) + 1)
+  const missing = [...expected.keys()].filter((id) => !perTransaction.has(id))
+  const doubled = [...perTransaction.entries()].filter(([, n]) => n > 1)
+  const differing = rows.filter((r) => JSON.stringify(names.map((n) => r.features[n])) !== expected.get(r.transaction_id))
+  process.stdout.write(`# kill -9 at committed offsets ${killPoints.join(', ')}: rows ${rows.length}, expected ${expected.size}, missing ${missing.length}, doubled ${doubled.length}, differing features ${differing.length}\n`)
+  assert.deepEqual(missing.slice(0, 5), [], `${missing.length} transactions have no score row`)
+  assert.deepEqual(doubled.slice(0, 5), [], `${doubled.length} transactions have two score rows`)
+  assert.deepEqual(differing.slice(0, 3).map((r) => r.transaction_id), [], `${differing.length} feature vectors differ from an uninterrupted run`)
+})
