@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { registerDemo } from './demo.js'
+import { registerFeatures } from './features.js'
 import { registerGenerate } from './generate.js'
 import { registerMigrate } from './migrate.js'
 import { registerRun } from './run.js'
@@ -15,6 +16,7 @@ registerDemo(program)
 registerRun(program)
 registerGenerate(program)
 registerTrain(program)
+registerFeatures(program)
 registerSql(program)
 registerMigrate(program)
 await program.parseAsync(process.argv)

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
+import { startMockCluster, type MockCluster } from '../../src/adapters/kafka/mock-cluster.js'
+import { createPipeline } from '../../src/main.js'
+import { waitFor } from '../helpers/kafka.js'
+import { testConfig, testLogger } from '../helpers/pipeline.js'
+
+const run = promisify(execFile)
+const BIN = fileURLToPath(new URL('../../bin/fraudstream.js', import.meta.url))
+let cluster: MockCluster
+before(async () => {
+  cluster = await startMockCluster()
+})
+after(async () => {
+  await cluster.close()
+})
+
+test('`fraudstream features` writes, for a file of transactions, exactly the feature vectors the stream logged to ClickHouse', async (t) => {
+  const topics = { transactions: `tx-${Math.random().toString(36).slice(2)}`, decisions: 'decisions-fcli', alerts: 'alerts-fcli', dlq: 'dlq-fcli', labels: 'labels-fcli' }
+  const { config, dataDir, cleanup } = testConfig({ 'kafka.topics': topics })
+  t.after(cleanup)
+  const input = join(dataDir, 'tx.ndjson')
+  await run(process.execPath, [BIN, 'generate', '--count', '6000', '--seed', '17', '--invalid-rate', '0.01', '--duplicate-rate', '0.01', '--out', input, '--json'])
+  const { log } = testLogger()
+  const pipeline = await createPipeline({ config, kafka: { bootstrapServers: cluster.bootstrapServers }, log })
+  t.after(() => pipeline.close())
+  const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
+  t.after(() => producer.close())
+  const lines = readFileSync(input, 'utf8').split('\n').slice(0, -1)
+  for (const line of lines) {
+    const key = /"card_id":"([^"]+)"/.exec(line)?.[1] ?? null
+    producer.send({ topic: topics.transactions, key, value: Buffer.from(line) }, () => undefined)
+  }
+  await producer.flush()
+  await waitFor(() => pipeline.job.stats.consumed >= lines.length, { timeoutMs: 60_000, what: 'the job to consume the file' })
+  await pipeline.job.stop()
+
+  const csvPath = join(dataDir, 'features.csv')
+  const { stdout } = await run(process.execPath, [BIN, 'features', '--input', input, '--labels', join(dataDir, 'tx.labels.ndjson'), '--out', csvPath, '--json'])
+  const summary = JSON.parse(stdout) as { rows: number; invalid: number; duplicates: number }
+  const [header, ...rows] = readFileSync(csvPath, 'utf8').split('\n').filter(Boolean)
+  const columns = header!.split(',')
+  assert.equal(columns.at(-1), 'is_fraud')
+  const names = columns.slice(3, -1)
+  assert.equal(rows.length, summary.rows)
+  assert.equal(summary.rows, pipeline.job.stats.scored)
+  assert.equal(summary.duplicates, pipeline.job.stats.duplicates)
+  assert.equal(summary.invalid, pipeline.job.stats.invalid)
+
+  const logged = await (await pipeline.clickhouse.query({ query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}', query_params: { topic: topics.transactions }, format: 'JSONEachRow' })).json<{ transaction_id: string; features: Record<string, number> }>()
+  const byId = new Map(logged.map((r) => [r.transaction_id, names.map((n) => r.features[n])]))
+  let compared = 0
+  for (const row of rows) {
+    const cells = row.split(',')
+    const fromFile = cells.slice(3, -1).map(Number)
+    assert.deepEqual(byId.get(cells[0]!), fromFile, `features of ${cells[0]}`)
+    compared++
+  }
+  assert.equal(compared, logged.length)
+  assert.ok(rows.some((r) => r.endsWith(',1')), 'fraud labels are joined')
+})
