@@ -17,6 +17,8 @@ import { createMetrics, type Metrics } from './observability/metrics.js'
 import { featureContractHash } from './stages/features/feature-definition.js'
 import type { ScoreRow } from './stages/sinks/score-row.js'
 import { Job } from './runtime/job.js'
+import { FileSnapshotStore } from './adapters/state/file-snapshot-store.js'
+import { join } from 'node:path'
 
 export interface KafkaEndpoint {
   readonly bootstrapServers: string
@@ -49,6 +51,11 @@ export interface PipelineOptions {
   /** Instance name for client ids and logs; defaults to a random one. */
   readonly instanceId?: string
   readonly onFailure?: (err: Error) => void
+  /**
+   * Forget live scores and state snapshots before starting: for a fresh embedded cluster, whose offsets restart at 0
+   * and can never be reconciled with rows and snapshots of an earlier one.
+   */
+  readonly resetState?: boolean
 }
 
 /**
@@ -75,6 +82,11 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     closers.push(() => clickhouse.close())
     await migrate(clickhouse)
     await checkDedupWindow(clickhouse, 'scores', config.clickhouse.dedupWindow)
+    const snapshots = new FileSnapshotStore({ dir: join(config.dataDir, 'state'), groupId: config.kafka.groupId })
+    if (options.resetState) {
+      await clickhouse.command({ query: `ALTER TABLE scores DELETE WHERE run_id = 'live' SETTINGS mutations_sync = 1` })
+      await snapshots.clear()
+    }
 
     const scorer = new OnnxScorer(pkg, { threads: config.infer.threads })
     closers.push(() => scorer.close())
@@ -122,6 +134,8 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       commitIntervalMs: config.runtime.commitIntervalMs,
       drainTimeoutMs: config.runtime.shutdownTimeoutMs,
       runId,
+      snapshots,
+      snapshotIntervalMs: config.runtime.snapshotIntervalMs,
       metrics,
       log: log.child({ component: 'job' }),
     })

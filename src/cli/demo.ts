@@ -62,12 +62,9 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
   let pipeline: Pipeline | undefined
   let producer: KafkaProducerSink | undefined
   try {
-    pipeline = await createPipeline({ config, kafka, log })
-    if (kafka.mock) {
-      // The mock cluster is new, so its offsets restart at 0: rows of an earlier demo could never be reconciled
-      // with them (the sink's resume point is an offset), so an embedded demo starts from an empty table.
-      await pipeline.clickhouse.command({ query: 'TRUNCATE TABLE IF EXISTS scores' })
-    }
+    // A new mock cluster's offsets restart at 0: live rows and snapshots of an earlier demo cannot be reconciled
+    // with them (the sink's resume point and snapshots are offsets), so an embedded demo starts from empty state.
+    pipeline = await createPipeline({ config, kafka, log, resetState: kafka.mock !== undefined })
     producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': kafka.bootstrapServers, 'client.id': 'fraudstream-generator' }, log: log.child({ component: 'generator' }) })
     const job = pipeline.job
     const generator = new TransactionGenerator({ seed: options.seed, fraudRate: options.fraudRate, invalidRate: options.invalidRate, duplicateRate: options.duplicateRate, format: options.format })

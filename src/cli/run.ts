@@ -31,6 +31,7 @@ export function registerRun(program: Command): void {
         config,
         kafka,
         log,
+        resetState: kafka.mock !== undefined,
         onFailure: (err) => {
           failure = err
           stop()

@@ -84,6 +84,8 @@ export const ConfigSchema = z
         maxInFlight: positiveInt.default(20_000),
         commitIntervalMs: positiveInt.default(500),
         shutdownTimeoutMs: positiveInt.default(30_000),
+        /** How often each partition's state is snapshotted to `<dataDir>/state` (bounds the replay after a crash). */
+        snapshotIntervalMs: positiveInt.default(30_000),
       })
       .prefault({}),
     http: z

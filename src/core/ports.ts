@@ -68,3 +68,16 @@ export interface Scorer {
   score(rows: Float32Array, rowCount: number): Promise<Float32Array>
   close(): Promise<void>
 }
+
+/**
+ * Durable per-partition state snapshots, each covering every record below its offset. Embedded deployment: files
+ * under `<dataDir>/state`; several snapshots per partition are kept because only one at or below the committed
+ * offset can be used.
+ */
+export interface SnapshotStore {
+  save(partition: TopicPartition, offset: number, bytes: Uint8Array): Promise<void>
+  /** The newest snapshot whose offset is ≤ maxOffset. */
+  loadLatest(partition: TopicPartition, maxOffset: number): Promise<{ offset: number; bytes: Uint8Array } | undefined>
+  /** Forgets every snapshot: used when the log behind them is gone (a new embedded cluster). */
+  clear(): Promise<void>
+}

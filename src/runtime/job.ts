@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
-import type { PartitionedSource, PartitionStart, RecordSink, Scorer, SourceRecord, TopicPartition } from '../core/ports.js'
+import { pack, unpack } from 'msgpackr'
+import type { PartitionedSource, PartitionStart, RecordSink, Scorer, SnapshotStore, SourceRecord, TopicPartition } from '../core/ports.js'
 import { Decision, type AlertV1, type DecisionV1 } from '../core/records.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import type { Metrics } from '../observability/metrics.js'
@@ -11,7 +12,7 @@ import { toDeadLetter } from '../stages/sinks/dead-letter.js'
 import { toScoreRow, type ScoreRow } from '../stages/sinks/score-row.js'
 import { AckTracker } from './ack-tracker.js'
 import { LatencyRecorder } from './latency-recorder.js'
-import { PartitionState } from './partition-state.js'
+import { PartitionState, type PartitionSnapshot, type PartitionStateOptions } from './partition-state.js'
 
 /** Rows for ClickHouse, batched per source partition; `onAck` after the row's batch is acknowledged. */
 export interface ScoreSink {
@@ -48,6 +49,9 @@ export interface JobOptions {
   readonly commitIntervalMs: number
   readonly drainTimeoutMs: number
   readonly runId: string
+  /** Where partition state is snapshotted; without it, recovery replays each partition from its low watermark. */
+  readonly snapshots?: SnapshotStore
+  readonly snapshotIntervalMs: number
   readonly metrics: Metrics
   readonly log: Logger
 }
@@ -78,6 +82,8 @@ interface Run {
   readonly clickhouseHighOffset: number
   lastCommitted: number
   nextOffset: number
+  lastSnapshotOffset: number
+  snapshotting: boolean
   highWatermark: number
   revoked: boolean
 }
@@ -180,6 +186,11 @@ export class Job {
     this.#timers.push(setInterval(() => this.#commit({ sync: false }).catch((err: unknown) => this.#fail(err)), this.options.commitIntervalMs))
     this.#timers.push(setInterval(() => this.#applyBackpressure(), 25))
     this.#timers.push(setInterval(() => void this.#refreshLag(), 1_000))
+    if (this.options.snapshots) {
+      this.#timers.push(setInterval(() => {
+        for (const run of this.#runs.values()) void this.#snapshot(run)
+      }, this.options.snapshotIntervalMs))
+    }
     this.#started = true
   }
 
@@ -195,27 +206,25 @@ export class Job {
       }
       const liveFromOffset = committedOffset ?? (this.options.autoOffsetReset === 'latest' ? high : low)
       const clickhouseHighOffset = await this.options.scoresHighOffset(tp)
+      const snapshot = await this.#loadSnapshot(tp, liveFromOffset)
+      const nextOffset = snapshot ? snapshot.offset : Math.min(low, liveFromOffset)
       const run: Run = {
         tp,
         key: `${tp.topic}:${tp.partition}`,
-        state: new PartitionState({
-          features: this.options.features,
-          maxRecordBytes: this.options.maxRecordBytes,
-          dedupeHorizonMs: this.options.dedupeHorizonMs,
-          dedupeMaxEntries: this.options.dedupeMaxEntries,
-          allowedLatenessMs: this.options.allowedLatenessMs,
-        }),
+        state: new PartitionState(this.#stateOptions, snapshot),
         tracker: new AckTracker(liveFromOffset),
         liveFromOffset,
         clickhouseHighOffset,
         lastCommitted: liveFromOffset,
-        nextOffset: Math.min(low, liveFromOffset),
+        nextOffset,
+        lastSnapshotOffset: snapshot?.offset ?? -1,
+        snapshotting: false,
         highWatermark: high,
         revoked: false,
       }
       this.#runs.set(run.key, run)
       starts.push({ ...tp, offset: run.nextOffset })
-      log.info({ topic: tp.topic, partition: tp.partition, low, high, committed: committedOffset ?? null, liveFromOffset, restoreRecords: Math.max(0, liveFromOffset - low), clickhouseHighOffset }, 'partition assigned')
+      log.info({ topic: tp.topic, partition: tp.partition, low, high, committed: committedOffset ?? null, liveFromOffset, snapshotOffset: snapshot?.offset ?? null, restoreRecords: Math.max(0, liveFromOffset - nextOffset), clickhouseHighOffset }, 'partition assigned')
     }
     metrics.assignedPartitions.set(this.#runs.size)
     return starts
@@ -226,7 +235,11 @@ export class Job {
     this.#batcher.flush()
     await Promise.all(runs.map((run) => this.options.scores.flush(run.tp)))
     const drained = await this.#waitUntil(() => runs.every((r) => r.tracker.inFlight === 0), this.options.drainTimeoutMs)
-    if (!info.lost && !this.#failure) await this.#commit({ sync: true, only: runs })
+    if (!info.lost && !this.#failure) {
+      await this.#commit({ sync: true, only: runs })
+      // A drained partition's state covers exactly its committed offset: the next owner restores it without replay.
+      if (drained) await Promise.all(runs.map((run) => this.#snapshot(run)))
+    }
     for (const run of runs) {
       run.revoked = true
       this.#runs.delete(run.key)
@@ -397,6 +410,54 @@ export class Job {
       } catch (err) {
         this.options.log.debug({ err: (err as Error).message, partition: run.tp.partition }, 'watermark query failed; lag not refreshed')
       }
+    }
+  }
+
+  get #stateOptions(): PartitionStateOptions {
+    return {
+      features: this.options.features,
+      maxRecordBytes: this.options.maxRecordBytes,
+      dedupeHorizonMs: this.options.dedupeHorizonMs,
+      dedupeMaxEntries: this.options.dedupeMaxEntries,
+      allowedLatenessMs: this.options.allowedLatenessMs,
+    }
+  }
+
+  /** The newest usable snapshot at or below the committed offset; one of other settings or a bad file is skipped. */
+  async #loadSnapshot(tp: TopicPartition, committedOffset: number): Promise<PartitionSnapshot | undefined> {
+    const found = await this.options.snapshots?.loadLatest(tp, committedOffset)
+    if (!found) return undefined
+    try {
+      const snapshot = unpack(found.bytes) as PartitionSnapshot
+      if (snapshot.version === 1 && snapshot.offset === found.offset && snapshot.fingerprint === PartitionState.fingerprint(this.#stateOptions)) return snapshot
+      this.options.log.warn({ partition: tp.partition, offset: found.offset }, 'snapshot made with other feature definitions or settings; replaying instead')
+    } catch (err) {
+      this.options.log.warn({ err: (err as Error).message, partition: tp.partition, offset: found.offset }, 'unreadable snapshot; replaying instead')
+    }
+    return undefined
+  }
+
+  /**
+   * Snapshots a partition's state as of `nextOffset` (every record below it processed). It only becomes usable once
+   * the committed offset reaches that offset; the store keeps older ones for the meantime.
+   */
+  async #snapshot(run: Run): Promise<void> {
+    const store = this.options.snapshots
+    if (!store || run.snapshotting || run.nextOffset <= run.lastSnapshotOffset) return
+    run.snapshotting = true
+    const offset = run.nextOffset
+    try {
+      const startedMs = performance.now()
+      const bytes = pack(run.state.toSnapshot(offset))
+      await store.save(run.tp, offset, bytes)
+      run.lastSnapshotOffset = offset
+      this.options.metrics.snapshotBytes.set({ partition: String(run.tp.partition) }, bytes.length)
+      this.options.log.debug({ partition: run.tp.partition, offset, bytes: bytes.length, ms: performance.now() - startedMs }, 'state snapshot written')
+    } catch (err) {
+      this.options.metrics.snapshotFailures.inc()
+      this.options.log.warn({ err: (err as Error).message, partition: run.tp.partition, offset }, 'state snapshot failed; recovery will replay further back')
+    } finally {
+      run.snapshotting = false
     }
   }
 

@@ -1,10 +1,10 @@
 import type { DeadLetterReason } from '../core/records.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import { decodeTransaction } from '../stages/decode/decode-transaction.js'
-import { Dedupe } from '../stages/dedupe/dedupe.js'
-import { longestSpanMs, type FeatureDefinition } from '../stages/features/feature-definition.js'
+import { Dedupe, type DedupeSnapshot } from '../stages/dedupe/dedupe.js'
+import { featureContractHash, longestSpanMs, type FeatureDefinition } from '../stages/features/feature-definition.js'
 import { toFeatureRow, type FeatureRowFn } from '../stages/features/to-feature-row.js'
-import { CardWindows } from '../stages/windows/card-windows.js'
+import { CardWindows, type CardWindowsSnapshot } from '../stages/windows/card-windows.js'
 
 export interface PartitionStateOptions {
   readonly features: readonly FeatureDefinition[]
@@ -21,6 +21,17 @@ export type ProcessedRecord =
 
 const EVICTION_EVERY_RECORDS = 5_000
 
+/** A partition's state after every record below `offset`: what recovery loads instead of replaying from the start. */
+export interface PartitionSnapshot {
+  readonly version: 1
+  /** State computed under other feature definitions or settings would give other vectors: such snapshots are ignored. */
+  readonly fingerprint: string
+  readonly offset: number
+  readonly sinceEviction: number
+  readonly dedupe: DedupeSnapshot
+  readonly windows: CardWindowsSnapshot
+}
+
 /**
  * The stateful part of the dataflow for one source partition: decode → dedupe → windows → feature row.
  * The live job, the restore replay and offline feature computation (training, backtests) all run records through
@@ -32,10 +43,22 @@ export class PartitionState {
   readonly #toRow: FeatureRowFn
   #sinceEviction = 0
 
-  constructor(readonly options: PartitionStateOptions) {
-    this.dedupe = new Dedupe({ horizonMs: options.dedupeHorizonMs, maxEntries: options.dedupeMaxEntries })
-    this.windows = new CardWindows({ maxSpanMs: longestSpanMs(options.features), allowedLatenessMs: options.allowedLatenessMs })
+  constructor(readonly options: PartitionStateOptions, snapshot?: PartitionSnapshot) {
+    const dedupeOptions = { horizonMs: options.dedupeHorizonMs, maxEntries: options.dedupeMaxEntries }
+    const windowOptions = { maxSpanMs: longestSpanMs(options.features), allowedLatenessMs: options.allowedLatenessMs }
+    this.dedupe = snapshot ? Dedupe.fromSnapshot(dedupeOptions, snapshot.dedupe) : new Dedupe(dedupeOptions)
+    this.windows = snapshot ? CardWindows.fromSnapshot(windowOptions, snapshot.windows) : new CardWindows(windowOptions)
+    this.#sinceEviction = snapshot?.sinceEviction ?? 0
     this.#toRow = toFeatureRow(options.features)
+  }
+
+  /** Settings that change computed state; a snapshot is only valid for the same fingerprint. */
+  static fingerprint(options: PartitionStateOptions): string {
+    return `${featureContractHash(options.features)}:${options.dedupeHorizonMs}:${options.dedupeMaxEntries}:${options.allowedLatenessMs}:${options.maxRecordBytes}`
+  }
+
+  toSnapshot(offset: number): PartitionSnapshot {
+    return { version: 1, fingerprint: PartitionState.fingerprint(this.options), offset, sinceEviction: this.#sinceEviction, dedupe: this.dedupe.toSnapshot(), windows: this.windows.toSnapshot() }
   }
 
   process(value: Uint8Array | null): ProcessedRecord {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
@@ -28,11 +29,13 @@ after(async () => {
   await cluster.close()
 })
 
+const assignments: { snapshotOffset: number | null; committed: number | null; restoreRecords: number }[] = []
+
 function startJob(configFile: string): ChildProcess {
   const child = spawn(process.execPath, [BIN, 'run', '--config', configFile, '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] })
-  child.stderr!.on('data', (chunk: Buffer) => {
-    const text = chunk.toString()
-    if (/"level":(40|50|60)|partition (assigned|revoked)/.test(text)) process.stdout.write(`# child ${child.pid}: ${text.slice(0, 400)}\n`)
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    if (line.includes('"partition assigned"')) assignments.push(JSON.parse(line) as (typeof assignments)[number])
+    if (/"level":(50|60)/.test(line)) process.stdout.write(`# child ${child.pid}: ${line.slice(0, 600)}\n`)
   })
   return child
 }
@@ -44,7 +47,7 @@ test(`kill -9 of the job at ${KILLS} random points in a ${TOTAL.toLocaleString('
   const { config, dataDir, cleanup } = testConfig({ 'kafka.topics': topics })
   t.after(cleanup)
   const configFile = join(dataDir, 'fraudstream.yaml')
-  writeFileSync(configFile, stringify({ environment: 'test', dataDir, kafka: { brokers: [cluster.bootstrapServers], groupId: config.kafka.groupId, topics, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 }, http: { port: 0 } }))
+  writeFileSync(configFile, stringify({ environment: 'test', dataDir, kafka: { brokers: [cluster.bootstrapServers], groupId: config.kafka.groupId, topics, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 }, http: { port: 0 }, runtime: { snapshotIntervalMs: 1_000 } }))
   const { log } = testLogger()
   const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
   t.after(() => producer.close())
@@ -57,8 +60,6 @@ test(`kill -9 of the job at ${KILLS} random points in a ${TOTAL.toLocaleString('
     )
   }, 250)
   t.after(() => clearInterval(poll))
-  const progress = setInterval(() => process.stdout.write(`# committed ${committed}, sent ${sent.length}\n`), 5_000)
-  t.after(() => clearInterval(progress))
 
   const sent: GeneratedRecord[] = []
   // The mock keeps ~5 MiB per partition: the producer may run at most 16k records ahead of the group's commits.
@@ -105,6 +106,9 @@ test(`kill -9 of the job at ${KILLS} random points in a ${TOTAL.toLocaleString('
   const doubled = [...perTransaction.entries()].filter(([, n]) => n > 1)
   const differing = rows.filter((r) => JSON.stringify(names.map((n) => r.features[n])) !== expected.get(r.transaction_id))
   process.stdout.write(`# kill -9 at committed offsets ${killPoints.join(', ')}: rows ${rows.length}, expected ${expected.size}, missing ${missing.length}, doubled ${doubled.length}, differing features ${differing.length}\n`)
+  const fromSnapshot = assignments.filter((a) => a.snapshotOffset !== null)
+  process.stdout.write(`# ${assignments.length} partition assignments, ${fromSnapshot.length} restored from a snapshot, replaying ${fromSnapshot.map((a) => a.restoreRecords).join('/')} records\n`)
+  assert.ok(fromSnapshot.length >= KILLS, 'restarts restore from snapshots and replay only the records after them')
   assert.deepEqual(missing.slice(0, 5), [], `${missing.length} transactions have no score row`)
   assert.deepEqual(doubled.slice(0, 5), [], `${doubled.length} transactions have two score rows`)
   assert.deepEqual(differing.slice(0, 3).map((r) => r.transaction_id), [], `${differing.length} feature vectors differ from an uninterrupted run`)

@@ -5,6 +5,13 @@ export interface DedupeOptions {
   readonly maxEntries: number
 }
 
+/** The remembered ids in arrival order, as plain data for a snapshot. */
+export interface DedupeSnapshot {
+  readonly maxEventTimeMs: number
+  readonly evictedEarly: number
+  readonly entries: readonly (readonly [string, number])[]
+}
+
 /**
  * Partition-local memory of transaction ids. Duplicates of one transaction share its card key, hence its partition,
  * so a partition-local set catches them all.
@@ -40,6 +47,18 @@ export class Dedupe {
   /** Ids forgotten because of `maxEntries` before their horizon ran out: duplicates of those would pass. */
   get evictedEarly(): number {
     return this.#evictedEarly
+  }
+
+  toSnapshot(): DedupeSnapshot {
+    return { maxEventTimeMs: this.#maxEventTimeMs, evictedEarly: this.#evictedEarly, entries: [...this.#seen] }
+  }
+
+  static fromSnapshot(options: DedupeOptions, snapshot: DedupeSnapshot): Dedupe {
+    const dedupe = new Dedupe(options)
+    dedupe.#maxEventTimeMs = snapshot.maxEventTimeMs
+    dedupe.#evictedEarly = snapshot.evictedEarly
+    for (const [id, timeMs] of snapshot.entries) dedupe.#seen.set(id, timeMs)
+    return dedupe
   }
 
   #expire(): void {

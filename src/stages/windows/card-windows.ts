@@ -11,6 +11,14 @@ export interface WindowAggregate {
   readonly sum: number
 }
 
+/** Everything a CardWindows holds, as plain data for a snapshot. */
+export interface CardWindowsSnapshot {
+  readonly maxEventTimeMs: number
+  readonly late: number
+  /** [card_id, event times (ms, sorted), amounts] per card, in the map's insertion order. */
+  readonly cards: readonly (readonly [string, readonly number[], readonly number[]])[]
+}
+
 /** One card's events, sorted by event time; parallel arrays keep a card at ~16 bytes per event. */
 interface CardHistory {
   readonly timesMs: number[]
@@ -120,6 +128,21 @@ export class CardWindows {
       }
     }
     return evicted
+  }
+
+  toSnapshot(): CardWindowsSnapshot {
+    return { maxEventTimeMs: this.#maxEventTimeMs, late: this.#late, cards: [...this.#cards].map(([id, h]) => [id, h.timesMs, h.amounts] as const) }
+  }
+
+  static fromSnapshot(options: CardWindowsOptions, snapshot: CardWindowsSnapshot): CardWindows {
+    const windows = new CardWindows(options)
+    windows.#maxEventTimeMs = snapshot.maxEventTimeMs
+    windows.#late = snapshot.late
+    for (const [id, timesMs, amounts] of snapshot.cards) {
+      windows.#cards.set(id, { timesMs: [...timesMs], amounts: [...amounts] })
+      windows.#events += timesMs.length
+    }
+    return windows
   }
 
   /** Events at or below watermark − maxSpan can never be inside a window of a non-late event. */

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { pack, unpack } from 'msgpackr'
+import { TransactionGenerator } from '../../../src/generator/transaction-generator.js'
+import { PartitionState, type PartitionSnapshot } from '../../../src/runtime/partition-state.js'
+import { cardFraudFeatures } from '../../../topology/features.js'
+
+const options = { features: cardFraudFeatures, maxRecordBytes: 65_536, dedupeHorizonMs: 86_400_000, dedupeMaxEntries: 1_000_000, allowedLatenessMs: 60_000 }
+
+test('a state restored from its msgpack snapshot computes the same vectors as the state that never stopped', () => {
+  const records = Array.from({ length: 12_000 }, ((g) => () => g.next())(new TransactionGenerator({ seed: 31, duplicateRate: 0.02, invalidRate: 0.01 }))).filter((r) => r.topic === 'transactions')
+  const uninterrupted = new PartitionState(options)
+  const before = new PartitionState(options)
+  const cut = 7_000
+  for (const r of records.slice(0, cut)) {
+    uninterrupted.process(r.value)
+    before.process(r.value)
+  }
+  const restored = new PartitionState(options, unpack(pack(before.toSnapshot(cut))) as PartitionSnapshot)
+  for (const r of records.slice(cut)) {
+    const a = uninterrupted.process(r.value)
+    const b = restored.process(r.value)
+    assert.equal(b.kind, a.kind)
+    if (a.kind === 'features' && b.kind === 'features') assert.deepEqual(Array.from(b.row), Array.from(a.row))
+  }
+  assert.equal(restored.windows.estimatedBytes, uninterrupted.windows.estimatedBytes)
+})
+
+test('the snapshot fingerprint changes with anything that changes state', () => {
+  const base = PartitionState.fingerprint(options)
+  assert.notEqual(PartitionState.fingerprint({ ...options, allowedLatenessMs: 1 }), base)
+  assert.notEqual(PartitionState.fingerprint({ ...options, features: cardFraudFeatures.slice(1) }), base)
+  assert.equal(new PartitionState(options).toSnapshot(0).fingerprint, base)
+})
