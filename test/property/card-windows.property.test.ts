@@ -27,12 +27,19 @@ test('window aggregates equal brute force over out-of-order, late and equal-time
       for (const step of steps) {
         clock = Math.max(0, clock + step.dt)
         const t = clock
-        for (const span of SPANS) {
+        const counts = new Float64Array(SPANS.length)
+        const sums = new Float64Array(SPANS.length)
+        const previous = w.scan(step.card, t, SPANS, counts, sums)
+        SPANS.forEach((span, k) => {
           const got = w.aggregate(step.card, t, span)
           const want = bruteForce(added, step.card, t, span)
           assert.equal(got.count, want.count)
           assert.ok(Math.abs(got.sum - want.sum) <= 1e-9 * Math.max(1, want.sum))
-        }
+          assert.equal(counts[k], want.count, 'one-pass scan count')
+          assert.ok(Math.abs(sums[k]! - want.sum) <= 1e-9 * Math.max(1, want.sum), 'one-pass scan sum')
+        })
+        const earlier = added.filter((e) => e.card === step.card && e.t <= t).map((e) => e.t)
+        assert.equal(previous, earlier.length ? Math.max(...earlier) : undefined)
         const late = t < maxSeen - LATENESS
         assert.equal(w.add(step.card, t, step.amount).late, late)
         if (!late) {

@@ -2,6 +2,8 @@ import type { Transaction } from '../../core/transaction-v1.js'
 import type { CardWindows } from '../windows/card-windows.js'
 import type { DerivedField, FeatureDefinition } from './feature-definition.js'
 
+const HOUR_MS = 3_600_000
+const DAY_MS = 24 * HOUR_MS
 const NIGHT_START_HOUR = 22
 const NIGHT_END_HOUR = 6
 
@@ -9,7 +11,7 @@ const derive: Record<DerivedField, (tx: Transaction) => number> = {
   amount: (tx) => tx.amount,
   log1p_amount: (tx) => Math.log1p(tx.amount),
   is_night: (tx) => {
-    const hour = new Date(tx.eventTimeMs).getUTCHours()
+    const hour = Math.floor((((tx.eventTimeMs % DAY_MS) + DAY_MS) % DAY_MS) / HOUR_MS)
     return hour >= NIGHT_START_HOUR || hour < NIGHT_END_HOUR ? 1 : 0
   },
   is_abroad: (tx) => (tx.country !== tx.card_country ? 1 : 0),
@@ -17,44 +19,51 @@ const derive: Record<DerivedField, (tx: Transaction) => number> = {
   is_zero_amount: (tx) => (tx.amount === 0 ? 1 : 0),
 }
 
+/** What one scan of the card's windows gives every window column: aggregates per span and the previous event. */
+interface WindowView {
+  readonly counts: Float64Array
+  readonly sums: Float64Array
+  previousMs: number | undefined
+}
+
 export type FeatureRowFn = (tx: Transaction, windows: CardWindows) => Float32Array
 
 /**
  * Transaction + the card's windows (before this transaction is added) → one row in the feature-contract order.
- * Rows are float32 because that is what the model reads; the scores table stores these same rounded values, so a
- * model trained from ClickHouse sees exactly what serving saw.
+ * Windows include the current transaction: count + 1, sum + amount. Rows are float32 because that is what the
+ * model reads; the scores table stores these same rounded values, so a model trained from ClickHouse sees exactly
+ * what serving saw.
  */
 export function toFeatureRow(definitions: readonly FeatureDefinition[]): FeatureRowFn {
-  const columns = definitions.map((definition) => {
+  const spans = [...new Set(definitions.flatMap((d) => (d.kind === 'window' ? [d.spanMs] : [])))].sort((a, b) => a - b)
+  const view: WindowView = { counts: new Float64Array(spans.length), sums: new Float64Array(spans.length), previousMs: undefined }
+  const columns = definitions.map((definition): ((tx: Transaction) => number) => {
     if (definition.kind === 'derived') return derive[definition.field]
     const { spanMs, aggregation } = definition
+    const s = spans.indexOf(spanMs)
     switch (aggregation) {
       case 'count':
-        return (tx: Transaction, w: CardWindows) => w.aggregate(tx.card_id, tx.eventTimeMs, spanMs).count + 1
+        return () => view.counts[s]! + 1
       case 'sum':
-        return (tx: Transaction, w: CardWindows) => w.aggregate(tx.card_id, tx.eventTimeMs, spanMs).sum + tx.amount
+        return (tx) => view.sums[s]! + tx.amount
       case 'mean':
-        return (tx: Transaction, w: CardWindows) => {
-          const { count, sum } = w.aggregate(tx.card_id, tx.eventTimeMs, spanMs)
-          return (sum + tx.amount) / (count + 1)
-        }
+        return (tx) => (view.sums[s]! + tx.amount) / (view.counts[s]! + 1)
       case 'amount_over_mean':
-        return (tx: Transaction, w: CardWindows) => {
-          const { count, sum } = w.aggregate(tx.card_id, tx.eventTimeMs, spanMs)
-          const mean = (sum + tx.amount) / (count + 1)
+        return (tx) => {
+          const mean = (view.sums[s]! + tx.amount) / (view.counts[s]! + 1)
           return mean > 0 ? tx.amount / mean : 1
         }
       case 'seconds_since_last':
-        return (tx: Transaction, w: CardWindows) => {
-          const previousMs = w.previousEventTimeMs(tx.card_id, tx.eventTimeMs)
-          const gapMs = previousMs === undefined ? spanMs : Math.min(spanMs, tx.eventTimeMs - previousMs)
-          return gapMs / 1000
+        return (tx) => {
+          const previousMs = view.previousMs
+          return (previousMs === undefined ? spanMs : Math.min(spanMs, tx.eventTimeMs - previousMs)) / 1000
         }
     }
   })
   return (tx, windows) => {
+    view.previousMs = windows.scan(tx.card_id, tx.eventTimeMs, spans, view.counts, view.sums)
     const row = new Float32Array(columns.length)
-    for (let i = 0; i < columns.length; i++) row[i] = columns[i]!(tx, windows)
+    for (let i = 0; i < columns.length; i++) row[i] = columns[i]!(tx)
     return row
   }
 }

@@ -79,6 +79,35 @@ export class CardWindows {
     return { count: end - start, sum }
   }
 
+  /**
+   * All spans in one backward pass over the card's events (what a feature row needs): for each span (ascending)
+   * the count and sum of events in (atMs − span, atMs], written into `counts`/`sums`. Returns the latest event
+   * time ≤ atMs, or undefined. One pass instead of one search per feature is what keeps updates above 1M/s.
+   */
+  scan(cardId: string, atMs: number, spansAscending: readonly number[], counts: Float64Array, sums: Float64Array): number | undefined {
+    counts.fill(0)
+    sums.fill(0)
+    const history = this.#cards.get(cardId)
+    if (!history) return undefined
+    const { timesMs, amounts } = history
+    const end = upperBound(timesMs, atMs)
+    const spanCount = spansAscending.length
+    let k = 0
+    for (let i = end - 1; i >= 0; i--) {
+      const age = atMs - timesMs[i]!
+      while (k < spanCount && age >= spansAscending[k]!) k++
+      if (k === spanCount) break
+      counts[k]!++
+      sums[k]! += amounts[i]!
+    }
+    // Each event was booked under the smallest span holding it; larger spans hold it too.
+    for (let j = 1; j < spanCount; j++) {
+      counts[j]! += counts[j - 1]!
+      sums[j]! += sums[j - 1]!
+    }
+    return end > 0 ? timesMs[end - 1] : undefined
+  }
+
   /** The latest event time ≤ atMs, or undefined. */
   previousEventTimeMs(cardId: string, atMs: number): number | undefined {
     const history = this.#cards.get(cardId)
