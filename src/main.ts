@@ -128,6 +128,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       dedupeHorizonMs: config.dedupe.horizonMs,
       dedupeMaxEntries: config.dedupe.maxEntriesPerPartition,
       allowedLatenessMs: config.windows.allowedLatenessMs,
+      maxStateBytesPerPartition: config.windows.maxStateBytesPerPartition,
       inferMaxRecords: config.infer.maxRecords,
       inferLingerMs: config.infer.lingerMs,
       maxInFlight: config.runtime.maxInFlight,

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline'
 import type { Command } from 'commander'
 import { cardFraudFeatures } from '../../topology/features.js'
 import { featureContractHash } from '../stages/features/feature-definition.js'
-import { PartitionState } from '../runtime/partition-state.js'
+import { PartitionState, partitionStateOptions } from '../runtime/partition-state.js'
 import { formatInt, loadCliConfig, runCommand, withCommonOptions, type CommonOptions } from './common.js'
 
 interface FeaturesOptions extends CommonOptions {
@@ -37,13 +37,7 @@ export function registerFeatures(program: Command): void {
           if (!known || known.reported_at <= label.reported_at) labels.set(label.transaction_id, label)
         }
       }
-      const state = new PartitionState({
-        features: cardFraudFeatures,
-        maxRecordBytes: config.decode.maxRecordBytes,
-        dedupeHorizonMs: config.dedupe.horizonMs,
-        dedupeMaxEntries: config.dedupe.maxEntriesPerPartition,
-        allowedLatenessMs: config.windows.allowedLatenessMs,
-      })
+      const state = new PartitionState(partitionStateOptions(config, cardFraudFeatures))
       const names = cardFraudFeatures.map((f) => f.name)
       const out = createWriteStream(opts.out)
       const write = (text: string) => (out.write(text) ? Promise.resolve() : new Promise<void>((resolve) => out.once('drain', () => resolve())))

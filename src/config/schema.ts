@@ -71,7 +71,13 @@ export const ConfigSchema = z
         maxEntriesPerPartition: positiveInt.default(2_000_000),
       })
       .prefault({}),
-    windows: z.object({ allowedLatenessMs: nonNegativeInt.default(60_000) }).prefault({}),
+    windows: z
+      .object({
+        allowedLatenessMs: nonNegativeInt.default(60_000),
+        /** Estimated window-state bytes per partition; past it the oldest cards are dropped (metric + warn log). */
+        maxStateBytesPerPartition: positiveInt.default(1024 * 1024 * 1024),
+      })
+      .prefault({}),
     thresholds: z
       .object({
         review: z.coerce.number().min(0).max(1).default(0.4),

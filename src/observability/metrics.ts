@@ -26,6 +26,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const windowStateBytes = new Gauge({ name: 'fraudstream_window_state_bytes', help: 'Estimated bytes of window state', labelNames: ['partition'] as const, registers })
   const watermarkLag = new Gauge({ name: 'fraudstream_watermark_lag_seconds', help: 'Wall clock minus the partition watermark (event time)', labelNames: ['partition'] as const, registers })
   const consumerLag = new Gauge({ name: 'fraudstream_consumer_lag_records', help: 'High watermark minus the next offset to process', labelNames: ['partition'] as const, registers })
+  const budgetEvictions = new Counter({ name: 'fraudstream_window_budget_evictions_total', help: 'Cards dropped from window state to stay within the byte budget', labelNames: ['partition'] as const, registers })
   const snapshotBytes = new Gauge({ name: 'fraudstream_state_snapshot_bytes', help: 'Size of the last state snapshot', labelNames: ['partition'] as const, registers })
   const snapshotFailures = new Counter({ name: 'fraudstream_state_snapshot_failures_total', help: 'State snapshots that could not be written', registers })
   const assignedPartitions = new Gauge({ name: 'fraudstream_assigned_partitions', help: 'Partitions this instance owns', registers })
@@ -36,7 +37,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     inferenceBatch,
     inferenceDuration: { observeMs: (model: string, ms: number) => inferenceDuration.observe({ model }, ms / 1000) },
     clickhouseInserts, clickhouseRows, producerErrors, commits, inFlight, paused,
-    windowStateBytes, watermarkLag, consumerLag, assignedPartitions, snapshotBytes, snapshotFailures,
+    windowStateBytes, watermarkLag, consumerLag, assignedPartitions, snapshotBytes, snapshotFailures, budgetEvictions,
   }
 }
 export type Metrics = ReturnType<typeof createMetrics>

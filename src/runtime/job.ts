@@ -43,6 +43,7 @@ export interface JobOptions {
   readonly dedupeHorizonMs: number
   readonly dedupeMaxEntries: number
   readonly allowedLatenessMs: number
+  readonly maxStateBytesPerPartition: number
   readonly inferMaxRecords: number
   readonly inferLingerMs: number
   readonly maxInFlight: number
@@ -84,6 +85,7 @@ interface Run {
   nextOffset: number
   lastSnapshotOffset: number
   snapshotting: boolean
+  reportedBudgetEvictions: number
   highWatermark: number
   revoked: boolean
 }
@@ -219,6 +221,7 @@ export class Job {
         nextOffset,
         lastSnapshotOffset: snapshot?.offset ?? -1,
         snapshotting: false,
+        reportedBudgetEvictions: 0,
         highWatermark: high,
         revoked: false,
       }
@@ -407,6 +410,12 @@ export class Job {
         run.highWatermark = high
         this.options.metrics.consumerLag.set({ partition: String(run.tp.partition) }, Math.max(0, high - run.tracker.committable))
         this.options.metrics.windowStateBytes.set({ partition: String(run.tp.partition) }, run.state.windows.estimatedBytes)
+        const evicted = run.state.budgetEvictions - run.reportedBudgetEvictions
+        if (evicted > 0) {
+          run.reportedBudgetEvictions = run.state.budgetEvictions
+          this.options.metrics.budgetEvictions.inc({ partition: String(run.tp.partition) }, evicted)
+          this.options.log.warn({ partition: run.tp.partition, evicted, maxStateBytes: this.options.maxStateBytesPerPartition }, 'window state over budget: oldest cards dropped, their next features start from empty')
+        }
       } catch (err) {
         this.options.log.debug({ err: (err as Error).message, partition: run.tp.partition }, 'watermark query failed; lag not refreshed')
       }
@@ -420,6 +429,7 @@ export class Job {
       dedupeHorizonMs: this.options.dedupeHorizonMs,
       dedupeMaxEntries: this.options.dedupeMaxEntries,
       allowedLatenessMs: this.options.allowedLatenessMs,
+      maxStateBytes: this.options.maxStateBytesPerPartition,
     }
   }
 

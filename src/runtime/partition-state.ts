@@ -1,3 +1,4 @@
+import type { Config } from '../config/schema.js'
 import type { DeadLetterReason } from '../core/records.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import { decodeTransaction } from '../stages/decode/decode-transaction.js'
@@ -12,6 +13,8 @@ export interface PartitionStateOptions {
   readonly dedupeHorizonMs: number
   readonly dedupeMaxEntries: number
   readonly allowedLatenessMs: number
+  /** Window-state budget per partition (estimated bytes); see CardWindows.enforceBudget for the policy. */
+  readonly maxStateBytes?: number
 }
 
 export type ProcessedRecord =
@@ -20,6 +23,18 @@ export type ProcessedRecord =
   | { readonly kind: 'features'; readonly tx: Transaction; readonly row: Float32Array; readonly late: boolean }
 
 const EVICTION_EVERY_RECORDS = 5_000
+
+/** The state settings of a configuration: the job, `fraudstream features` and training must all agree on them. */
+export function partitionStateOptions(config: Pick<Config, 'decode' | 'dedupe' | 'windows'>, features: readonly FeatureDefinition[]): PartitionStateOptions {
+  return {
+    features,
+    maxRecordBytes: config.decode.maxRecordBytes,
+    dedupeHorizonMs: config.dedupe.horizonMs,
+    dedupeMaxEntries: config.dedupe.maxEntriesPerPartition,
+    allowedLatenessMs: config.windows.allowedLatenessMs,
+    maxStateBytes: config.windows.maxStateBytesPerPartition,
+  }
+}
 
 /** A partition's state after every record below `offset`: what recovery loads instead of replaying from the start. */
 export interface PartitionSnapshot {
@@ -42,6 +57,8 @@ export class PartitionState {
   readonly windows: CardWindows
   readonly #toRow: FeatureRowFn
   #sinceEviction = 0
+  /** Cards dropped to stay within maxStateBytes: each one's next features start from empty. */
+  budgetEvictions = 0
 
   constructor(readonly options: PartitionStateOptions, snapshot?: PartitionSnapshot) {
     const dedupeOptions = { horizonMs: options.dedupeHorizonMs, maxEntries: options.dedupeMaxEntries }
@@ -54,7 +71,7 @@ export class PartitionState {
 
   /** Settings that change computed state; a snapshot is only valid for the same fingerprint. */
   static fingerprint(options: PartitionStateOptions): string {
-    return `${featureContractHash(options.features)}:${options.dedupeHorizonMs}:${options.dedupeMaxEntries}:${options.allowedLatenessMs}:${options.maxRecordBytes}`
+    return `${featureContractHash(options.features)}:${options.dedupeHorizonMs}:${options.dedupeMaxEntries}:${options.allowedLatenessMs}:${options.maxRecordBytes}:${options.maxStateBytes ?? 'unbounded'}`
   }
 
   toSnapshot(offset: number): PartitionSnapshot {
@@ -71,6 +88,7 @@ export class PartitionState {
     if (++this.#sinceEviction >= EVICTION_EVERY_RECORDS) {
       this.#sinceEviction = 0
       this.windows.evictIdle()
+      if (this.options.maxStateBytes !== undefined) this.budgetEvictions += this.windows.enforceBudget(this.options.maxStateBytes)
     }
     return { kind: 'features', tx, row, late }
   }

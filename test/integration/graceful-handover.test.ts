@@ -6,7 +6,7 @@ import type { DecisionV1 } from '../../src/core/records.js'
 import { publishGenerated } from '../../src/generator/publish.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
 import { createPipeline } from '../../src/main.js'
-import { PartitionState } from '../../src/runtime/partition-state.js'
+import { PartitionState, partitionStateOptions } from '../../src/runtime/partition-state.js'
 import { cardFraudFeatures } from '../../topology/features.js'
 import { committedOffsets, endOffsets, readTopic, waitFor } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
@@ -71,7 +71,7 @@ test('a job stopped gracefully mid-stream hands over to a new member of the grou
 
   // Restored state must give the features an uninterrupted run gives: recompute offline, in send order, with the
   // same PartitionState code path, and compare every vector.
-  const reference = new PartitionState({ features: cardFraudFeatures, maxRecordBytes: config.decode.maxRecordBytes, dedupeHorizonMs: config.dedupe.horizonMs, dedupeMaxEntries: config.dedupe.maxEntriesPerPartition, allowedLatenessMs: config.windows.allowedLatenessMs })
+  const reference = new PartitionState(partitionStateOptions(config, cardFraudFeatures))
   const expected = new Map<string, number[]>()
   for (const record of sent) {
     const processed = reference.process(record.value)

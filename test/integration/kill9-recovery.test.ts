@@ -12,7 +12,7 @@ import { startMockCluster, type MockCluster } from '../../src/adapters/kafka/moc
 import { publishGenerated } from '../../src/generator/publish.js'
 import { Random } from '../../src/generator/random.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
-import { PartitionState } from '../../src/runtime/partition-state.js'
+import { PartitionState, partitionStateOptions } from '../../src/runtime/partition-state.js'
 import { cardFraudFeatures } from '../../topology/features.js'
 import { committedOffsets, endOffsets, waitFor } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
@@ -90,7 +90,7 @@ test(`kill -9 of the job at ${KILLS} random points in a ${TOTAL.toLocaleString('
   assert.equal(await exited(job), 0, 'the final job stops gracefully')
 
   // Same code path, one uninterrupted pass in send order: what every feature vector must be.
-  const reference = new PartitionState({ features: cardFraudFeatures, maxRecordBytes: config.decode.maxRecordBytes, dedupeHorizonMs: config.dedupe.horizonMs, dedupeMaxEntries: config.dedupe.maxEntriesPerPartition, allowedLatenessMs: config.windows.allowedLatenessMs })
+  const reference = new PartitionState(partitionStateOptions(config, cardFraudFeatures))
   const expected = new Map<string, string>()
   for (const record of sent) {
     const processed = reference.process(record.value)

@@ -67,3 +67,14 @@ test('idle cards are evicted after the longest span and byte accounting returns 
   assert.equal(w.cardCount, 1)
   assert.equal(w.estimatedBytes, 160 + 16, 'one card with one event left')
 })
+
+test('over its byte budget the state drops idle cards, then the least recently active, and never throws', () => {
+  const w = new CardWindows({ maxSpanMs: 1_000_000, allowedLatenessMs: 0 })
+  for (let i = 0; i < 100; i++) w.add(`card-${i}`, i, 1)
+  const full = w.estimatedBytes
+  const evicted = w.enforceBudget(full / 2)
+  assert.ok(evicted >= 50 && w.estimatedBytes <= full / 2)
+  assert.equal(w.aggregate('card-0', 100, 1_000_000).count, 0, 'the least recently active cards went first')
+  assert.equal(w.aggregate('card-99', 100, 1_000_000).count, 1, 'the most recent stayed')
+  assert.equal(w.enforceBudget(full), 0, 'nothing to do under budget')
+})

@@ -19,11 +19,11 @@ export interface CardWindowsSnapshot {
   readonly cards: readonly (readonly [string, readonly number[], readonly number[]])[]
 }
 
-/** One card's events, sorted by event time; parallel arrays keep a card at ~16 bytes per event. */
-interface CardHistory {
-  readonly timesMs: number[]
-  readonly amounts: number[]
-}
+/**
+ * One card's events sorted by event time, interleaved as [t0, amount0, t1, amount1, …] in one array of unboxed
+ * doubles: 16 bytes per event and one array header per card (two parallel arrays cost ~70 bytes more per card).
+ */
+type CardHistory = number[]
 
 const CARD_OVERHEAD_BYTES = 160
 const EVENT_BYTES = 16
@@ -71,11 +71,10 @@ export class CardWindows {
   aggregate(cardId: string, atMs: number, spanMs: number): WindowAggregate {
     const history = this.#cards.get(cardId)
     if (!history) return { count: 0, sum: 0 }
-    const { timesMs, amounts } = history
-    const end = upperBound(timesMs, atMs)
-    const start = upperBound(timesMs, atMs - spanMs)
+    const end = upperBound(history, atMs)
+    const start = upperBound(history, atMs - spanMs)
     let sum = 0
-    for (let i = start; i < end; i++) sum += amounts[i]!
+    for (let i = start; i < end; i++) sum += history[2 * i + 1]!
     return { count: end - start, sum }
   }
 
@@ -89,31 +88,30 @@ export class CardWindows {
     sums.fill(0)
     const history = this.#cards.get(cardId)
     if (!history) return undefined
-    const { timesMs, amounts } = history
-    const end = upperBound(timesMs, atMs)
+    const end = upperBound(history, atMs)
     const spanCount = spansAscending.length
     let k = 0
     for (let i = end - 1; i >= 0; i--) {
-      const age = atMs - timesMs[i]!
+      const age = atMs - history[2 * i]!
       while (k < spanCount && age >= spansAscending[k]!) k++
       if (k === spanCount) break
       counts[k]!++
-      sums[k]! += amounts[i]!
+      sums[k]! += history[2 * i + 1]!
     }
     // Each event was booked under the smallest span holding it; larger spans hold it too.
     for (let j = 1; j < spanCount; j++) {
       counts[j]! += counts[j - 1]!
       sums[j]! += sums[j - 1]!
     }
-    return end > 0 ? timesMs[end - 1] : undefined
+    return end > 0 ? history[2 * end - 2] : undefined
   }
 
   /** The latest event time ≤ atMs, or undefined. */
   previousEventTimeMs(cardId: string, atMs: number): number | undefined {
     const history = this.#cards.get(cardId)
     if (!history) return undefined
-    const end = upperBound(history.timesMs, atMs)
-    return end > 0 ? history.timesMs[end - 1] : undefined
+    const end = upperBound(history, atMs)
+    return end > 0 ? history[2 * end - 2] : undefined
   }
 
   /** Adds the event unless it is late; returns whether it was late. */
@@ -125,17 +123,12 @@ export class CardWindows {
     if (eventTimeMs > this.#maxEventTimeMs) this.#maxEventTimeMs = eventTimeMs
     let history = this.#cards.get(cardId)
     if (!history) {
-      history = { timesMs: [], amounts: [] }
+      history = []
       this.#cards.set(cardId, history)
     }
-    const at = upperBound(history.timesMs, eventTimeMs)
-    if (at === history.timesMs.length) {
-      history.timesMs.push(eventTimeMs)
-      history.amounts.push(amount)
-    } else {
-      history.timesMs.splice(at, 0, eventTimeMs)
-      history.amounts.splice(at, 0, amount)
-    }
+    const at = upperBound(history, eventTimeMs)
+    if (2 * at === history.length) history.push(eventTimeMs, amount)
+    else history.splice(2 * at, 0, eventTimeMs, amount)
     this.#events++
     this.#trim(history)
     return { late: false }
@@ -149,9 +142,9 @@ export class CardWindows {
     const horizonMs = this.watermarkMs - this.options.maxSpanMs
     let evicted = 0
     for (const [cardId, history] of this.#cards) {
-      const newest = history.timesMs[history.timesMs.length - 1]
+      const newest = history[history.length - 2]
       if (newest === undefined || newest <= horizonMs) {
-        this.#events -= history.timesMs.length
+        this.#events -= history.length / 2
         this.#cards.delete(cardId)
         evicted++
       }
@@ -160,7 +153,7 @@ export class CardWindows {
   }
 
   toSnapshot(): CardWindowsSnapshot {
-    return { maxEventTimeMs: this.#maxEventTimeMs, late: this.#late, cards: [...this.#cards].map(([id, h]) => [id, h.timesMs, h.amounts] as const) }
+    return { maxEventTimeMs: this.#maxEventTimeMs, late: this.#late, cards: [...this.#cards].map(([id, h]) => [id, h.filter((_, i) => i % 2 === 0), h.filter((_, i) => i % 2 === 1)] as const) }
   }
 
   static fromSnapshot(options: CardWindowsOptions, snapshot: CardWindowsSnapshot): CardWindows {
@@ -168,30 +161,49 @@ export class CardWindows {
     windows.#maxEventTimeMs = snapshot.maxEventTimeMs
     windows.#late = snapshot.late
     for (const [id, timesMs, amounts] of snapshot.cards) {
-      windows.#cards.set(id, { timesMs: [...timesMs], amounts: [...amounts] })
+      windows.#cards.set(id, timesMs.flatMap((t, i) => [t, amounts[i]!]))
       windows.#events += timesMs.length
     }
     return windows
   }
 
+  /**
+   * Budget policy: when the estimate exceeds `maxBytes`, idle cards go first, then the cards whose newest event is
+   * oldest, until the estimate is under 90 % of the budget. Features of an evicted card restart from empty (as for a
+   * card never seen), so a budget that bites trades exactness for memory; the caller counts and logs it.
+   */
+  enforceBudget(maxBytes: number): number {
+    if (this.estimatedBytes <= maxBytes) return 0
+    let evicted = this.evictIdle()
+    if (this.estimatedBytes <= maxBytes) return evicted
+    const byNewest = [...this.#cards].map(([id, h]) => [id, h[h.length - 2] ?? -Infinity, h.length / 2] as const).sort((a, b) => a[1] - b[1])
+    const target = maxBytes * 0.9
+    for (const [id, , events] of byNewest) {
+      if (this.estimatedBytes <= target) break
+      this.#cards.delete(id)
+      this.#events -= events
+      evicted++
+    }
+    return evicted
+  }
+
   /** Events at or below watermark − maxSpan can never be inside a window of a non-late event. */
   #trim(history: CardHistory): void {
-    const cut = upperBound(history.timesMs, this.watermarkMs - this.options.maxSpanMs)
+    const cut = upperBound(history, this.watermarkMs - this.options.maxSpanMs)
     if (cut > 0) {
-      history.timesMs.splice(0, cut)
-      history.amounts.splice(0, cut)
+      history.splice(0, 2 * cut)
       this.#events -= cut
     }
   }
 }
 
-/** Index of the first element greater than value in a sorted array. */
-function upperBound(sorted: readonly number[], value: number): number {
+/** Index (in events) of the first event later than value in an interleaved history. */
+function upperBound(history: CardHistory, value: number): number {
   let lo = 0
-  let hi = sorted.length
+  let hi = history.length / 2
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if (sorted[mid]! <= value) lo = mid + 1
+    if (history[2 * mid]! <= value) lo = mid + 1
     else hi = mid
   }
   return lo
