@@ -50,6 +50,7 @@ async function transportOnly(): Promise<Leg> {
   await source.start({
     onAssign: async (partitions) => partitions.map((p) => ({ ...p, offset: 0 })),
     onRevoke: async () => undefined,
+    onCommitted: () => undefined,
     onRecords: (records) => {
       if (consumed === 0) firstMs = performance.now()
       consumed += records.length

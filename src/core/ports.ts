@@ -23,6 +23,8 @@ export interface SourceHandlers {
   /** Must finish the partitions' in-flight work and commit before resolving; `lost` means commit is pointless. */
   onRevoke(partitions: readonly TopicPartition[], info: { readonly lost: boolean }): Promise<void>
   onRecords(records: readonly SourceRecord[]): void
+  /** The broker's answer to a non-blocking commit: only now is an offset known to be committed. */
+  onCommitted(result: { readonly offsets: readonly CommitOffset[]; readonly error?: Error }): void
   onError(err: Error): void
 }
 
@@ -36,7 +38,11 @@ export interface PartitionedSource {
   start(handlers: SourceHandlers): Promise<void>
   pause(partitions: readonly TopicPartition[]): void
   resume(partitions: readonly TopicPartition[]): void
-  commit(offsets: readonly CommitOffset[], options: { sync: boolean }): Promise<void>
+  /**
+   * sync: resolves true once committed, false if the partitions are no longer ours (a rebalance won); otherwise
+   * resolves true once queued and the outcome arrives through `onCommitted`.
+   */
+  commit(offsets: readonly CommitOffset[], options: { sync: boolean }): Promise<boolean>
   /** Committed offsets of the group; undefined where none is committed. */
   committed(partitions: readonly TopicPartition[]): Promise<(number | undefined)[]>
   watermarks(partition: TopicPartition): Promise<{ low: number; high: number }>

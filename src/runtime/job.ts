@@ -183,6 +183,7 @@ export class Job {
       onAssign: (partitions) => this.#assign(partitions),
       onRevoke: (partitions, info) => this.#revoke(partitions, info),
       onRecords: (records) => this.#onRecords(records),
+      onCommitted: (result) => this.#onCommitted(result),
       onError: (err) => this.options.log.warn({ err: err.message, code: (err as FraudstreamError).code }, 'source error'),
     })
     this.#timers.push(setInterval(() => this.#commit({ sync: false }).catch((err: unknown) => this.#fail(err)), this.options.commitIntervalMs))
@@ -378,12 +379,20 @@ export class Job {
     const runs = options.only ?? [...this.#runs.values()]
     const offsets = runs.filter((r) => r.tracker.committable > r.lastCommitted).map((r) => ({ ...r.tp, offset: r.tracker.committable }))
     if (offsets.length === 0) return
-    await this.options.source.commit(offsets, { sync: options.sync })
-    for (const o of offsets) {
+    const accepted = await this.options.source.commit(offsets, { sync: options.sync })
+    if (!accepted) return
+    // A non-blocking commit is only queued: `lastCommitted` moves when the broker confirms it (#onCommitted), so a
+    // commit refused during a rebalance is sent again on the next tick instead of being taken for done.
+    if (options.sync) this.#onCommitted({ offsets })
+  }
+
+  #onCommitted(result: { offsets: readonly { topic: string; partition: number; offset: number }[]; error?: Error }): void {
+    this.options.metrics.commits.inc({ result: result.error ? 'error' : 'ok' })
+    if (result.error) return
+    for (const o of result.offsets) {
       const run = this.#runs.get(`${o.topic}:${o.partition}`)
-      if (run) run.lastCommitted = Math.max(run.lastCommitted, o.offset)
+      if (run && o.offset >= 0) run.lastCommitted = Math.max(run.lastCommitted, o.offset)
     }
-    this.options.metrics.commits.inc({ result: 'ok' })
   }
 
   /** Pauses every owned partition while too many records wait for sinks; resumes below half the bound. */

@@ -71,6 +71,13 @@ export class KafkaSource implements PartitionedSource {
     await new Promise<void>((resolve, reject) =>
       this.#consumer.connect({ timeout: 30_000 }, (err) => (err ? reject(new FraudstreamError(ErrorCode.kafka, `consumer cannot connect: ${err.message}`, 'external', true, { cause: err })) : resolve())),
     )
+    this.#consumer.on('offset.commit', (err: Kafka.LibrdKafkaError | undefined, offsets: Kafka.TopicPartitionOffset[]) => {
+      const committed = (offsets ?? []).map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset }))
+      if (err && err.code !== Kafka.CODES.ERRORS.ERR__NO_OFFSET) {
+        this.options.log.warn({ err: err.message, code: err.code, offsets: committed }, 'commit failed; it is retried with the next commit')
+        handlers.onCommitted({ offsets: committed, error: new FraudstreamError(ErrorCode.kafka, `commit failed: ${err.message}`, 'external', true, { cause: err }) })
+      } else handlers.onCommitted({ offsets: committed })
+    })
     this.#consumer.setDefaultConsumeTimeout(20)
     this.#consumer.subscribe([this.options.topic])
     this.#running = true
@@ -130,16 +137,17 @@ export class KafkaSource implements PartitionedSource {
     if (partitions.length > 0) this.#consumer.resume(partitions.map((p) => ({ ...p })))
   }
 
-  async commit(offsets: readonly CommitOffset[], options: { sync: boolean }): Promise<void> {
-    if (offsets.length === 0) return
+  async commit(offsets: readonly CommitOffset[], options: { sync: boolean }): Promise<boolean> {
+    if (offsets.length === 0) return true
     const toppars = offsets.map((o) => ({ ...o }))
     try {
       if (options.sync) this.#consumer.commitSync(toppars)
       else this.#consumer.commit(toppars)
+      return true
     } catch (err) {
       if (OWNERSHIP_LOST.has((err as { code?: number }).code ?? 0)) {
-        this.options.log.warn({ err: (err as Error).message, offsets }, 'commit refused: partition no longer owned; the new owner reprocesses')
-        return
+        this.options.log.warn({ err: (err as Error).message, offsets }, 'commit refused: partition no longer owned; the new owner reprocesses from the last commit')
+        return false
       }
       throw new FraudstreamError(ErrorCode.kafka, `commit failed: ${(err as Error).message}`, 'external', true, { cause: err })
     }
