@@ -8,8 +8,11 @@ const DAY_MS = 24 * HOUR_MS
  * The features of the card-fraud topology, in the order models see them. Changing a line changes the
  * feature-contract hash, and models trained on the old contract are refused until retrained.
  *
- * Window semantics: at a transaction with event time t, a window of span W covers card events with time in
- * (t − W, t], the current transaction included, so training and serving see the same values.
+ * Window semantics: at a transaction with event time t, a window of span W (and delay D, default 0) covers the
+ * key's earlier events with time in (t − D − W, t − D], plus the current transaction when D = 0 and it passes the
+ * window's filter, so training and serving see the same values. Events are kept exactly (no buckets) for the
+ * longest span + delay of their store. Watermark = max event time − allowed lateness per partition; a late event is
+ * scored with the windows as they are and never enters them.
  */
 export const cardFraudFeatures: readonly FeatureDefinition[] = [
   { kind: 'derived', name: 'amount', field: 'amount', description: 'transaction amount in major units' },
@@ -18,12 +21,19 @@ export const cardFraudFeatures: readonly FeatureDefinition[] = [
   { kind: 'derived', name: 'is_abroad', field: 'is_abroad', description: '1 if country differs from card_country' },
   { kind: 'derived', name: 'is_card_not_present', field: 'is_card_not_present', description: '1 for ecom and moto' },
   { kind: 'derived', name: 'is_zero_amount', field: 'is_zero_amount', description: '1 for amount 0 (card verification)' },
+  { kind: 'derived', name: 'is_weekend', field: 'is_weekend', description: '1 on Saturday and Sunday (UTC)' },
   { kind: 'window', name: 'card_count_1h', key: 'card', aggregation: 'count', spanMs: HOUR_MS, description: 'card transactions in the last hour' },
   { kind: 'window', name: 'card_sum_1h', key: 'card', aggregation: 'sum', spanMs: HOUR_MS, description: 'card amount in the last hour' },
   { kind: 'window', name: 'card_count_24h', key: 'card', aggregation: 'count', spanMs: DAY_MS, description: 'card transactions in the last 24 hours' },
   { kind: 'window', name: 'card_sum_24h', key: 'card', aggregation: 'sum', spanMs: DAY_MS, description: 'card amount in the last 24 hours' },
+  { kind: 'window', name: 'card_max_24h', key: 'card', aggregation: 'max', spanMs: DAY_MS, description: 'largest card amount in the last 24 hours' },
   { kind: 'window', name: 'card_count_7d', key: 'card', aggregation: 'count', spanMs: 7 * DAY_MS, description: 'card transactions in the last 7 days' },
   { kind: 'window', name: 'card_sum_7d', key: 'card', aggregation: 'sum', spanMs: 7 * DAY_MS, description: 'card amount in the last 7 days' },
   { kind: 'window', name: 'card_amount_over_mean_7d', key: 'card', aggregation: 'amount_over_mean', spanMs: 7 * DAY_MS, description: 'amount / mean card amount over 7 days (1 with no history)' },
+  { kind: 'window', name: 'card_amount_zscore_7d', key: 'card', aggregation: 'zscore', spanMs: 7 * DAY_MS, description: '(amount − 7-day mean) / 7-day stddev of the card (0 when the stddev is 0)' },
   { kind: 'window', name: 'card_seconds_since_last', key: 'card', aggregation: 'seconds_since_last', spanMs: 7 * DAY_MS, description: 'seconds since the previous card transaction, capped at 7 days' },
+  { kind: 'window', name: 'card_cnp_count_1h', key: 'card', filter: 'card_not_present', aggregation: 'count', spanMs: HOUR_MS, description: 'card-not-present transactions of the card in the last hour' },
+  { kind: 'window', name: 'card_abroad_count_24h', key: 'card', filter: 'abroad', aggregation: 'count', spanMs: DAY_MS, description: 'transactions abroad of the card in the last 24 hours' },
+  { kind: 'window', name: 'card_merchant_count_7d', key: 'card+merchant', aggregation: 'count', spanMs: 7 * DAY_MS, description: 'card transactions at this merchant in 7 days (1 = a new merchant for the card)' },
+  { kind: 'window', name: 'card_count_prior_week', key: 'card', aggregation: 'count', spanMs: 7 * DAY_MS, delayMs: 7 * DAY_MS, description: 'card transactions in the week before the last 7 days (a baseline for velocity)' },
 ]

@@ -418,7 +418,7 @@ export class Job {
         const { high } = await this.options.source.watermarks(run.tp)
         run.highWatermark = high
         this.options.metrics.consumerLag.set({ partition: String(run.tp.partition) }, Math.max(0, high - run.tracker.committable))
-        this.options.metrics.windowStateBytes.set({ partition: String(run.tp.partition) }, run.state.windows.estimatedBytes)
+        this.options.metrics.windowStateBytes.set({ partition: String(run.tp.partition) }, run.state.estimatedBytes)
         const evicted = run.state.budgetEvictions - run.reportedBudgetEvictions
         if (evicted > 0) {
           run.reportedBudgetEvictions = run.state.budgetEvictions

@@ -3,9 +3,10 @@ import type { DeadLetterReason } from '../core/records.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import { decodeTransaction } from '../stages/decode/decode-transaction.js'
 import { Dedupe, type DedupeSnapshot } from '../stages/dedupe/dedupe.js'
-import { featureContractHash, longestSpanMs, type FeatureDefinition } from '../stages/features/feature-definition.js'
+import { featureContractHash, type FeatureDefinition } from '../stages/features/feature-definition.js'
 import { toFeatureRow, type FeatureRowFn } from '../stages/features/to-feature-row.js'
 import { CardWindows, type CardWindowsSnapshot } from '../stages/windows/card-windows.js'
+import { PRIMARY_GROUP_ID, passesFilter, windowGroupsOf, windowKeyOf, type WindowGroup } from '../stages/windows/window-groups.js'
 
 export interface PartitionStateOptions {
   readonly features: readonly FeatureDefinition[]
@@ -44,7 +45,8 @@ export interface PartitionSnapshot {
   readonly offset: number
   readonly sinceEviction: number
   readonly dedupe: DedupeSnapshot
-  readonly windows: CardWindowsSnapshot
+  /** One store per window group (key, filter, delay), by group id. */
+  readonly windows: readonly (readonly [string, CardWindowsSnapshot])[]
 }
 
 /**
@@ -54,19 +56,36 @@ export interface PartitionSnapshot {
  */
 export class PartitionState {
   readonly dedupe: Dedupe
+  /** The unfiltered card store: it decides lateness for every store. */
   readonly windows: CardWindows
+  readonly stores: ReadonlyMap<string, CardWindows>
+  readonly #groups: readonly WindowGroup[]
   readonly #toRow: FeatureRowFn
   #sinceEviction = 0
-  /** Cards dropped to stay within maxStateBytes: each one's next features start from empty. */
+  /** Keys dropped to stay within maxStateBytes: each one's next features start from empty. */
   budgetEvictions = 0
 
   constructor(readonly options: PartitionStateOptions, snapshot?: PartitionSnapshot) {
     const dedupeOptions = { horizonMs: options.dedupeHorizonMs, maxEntries: options.dedupeMaxEntries }
-    const windowOptions = { maxSpanMs: longestSpanMs(options.features), allowedLatenessMs: options.allowedLatenessMs }
     this.dedupe = snapshot ? Dedupe.fromSnapshot(dedupeOptions, snapshot.dedupe) : new Dedupe(dedupeOptions)
-    this.windows = snapshot ? CardWindows.fromSnapshot(windowOptions, snapshot.windows) : new CardWindows(windowOptions)
+    this.#groups = windowGroupsOf(options.features)
+    const saved = new Map(snapshot?.windows ?? [])
+    const stores = new Map<string, CardWindows>()
+    for (const group of this.#groups) {
+      const windowOptions = { maxSpanMs: group.horizonMs, allowedLatenessMs: options.allowedLatenessMs }
+      const state = saved.get(group.id)
+      stores.set(group.id, state ? CardWindows.fromSnapshot(windowOptions, state) : new CardWindows(windowOptions))
+    }
+    this.stores = stores
+    this.windows = stores.get(PRIMARY_GROUP_ID)!
     this.#sinceEviction = snapshot?.sinceEviction ?? 0
     this.#toRow = toFeatureRow(options.features)
+  }
+
+  get estimatedBytes(): number {
+    let total = 0
+    for (const store of this.stores.values()) total += store.estimatedBytes
+    return total
   }
 
   /** Settings that change computed state; a snapshot is only valid for the same fingerprint. */
@@ -75,7 +94,7 @@ export class PartitionState {
   }
 
   toSnapshot(offset: number): PartitionSnapshot {
-    return { version: 1, fingerprint: PartitionState.fingerprint(this.options), offset, sinceEviction: this.#sinceEviction, dedupe: this.dedupe.toSnapshot(), windows: this.windows.toSnapshot() }
+    return { version: 1, fingerprint: PartitionState.fingerprint(this.options), offset, sinceEviction: this.#sinceEviction, dedupe: this.dedupe.toSnapshot(), windows: [...this.stores].map(([id, store]) => [id, store.toSnapshot()] as const) }
   }
 
   process(value: Uint8Array | null): ProcessedRecord {
@@ -83,13 +102,30 @@ export class PartitionState {
     if (decoded.kind === 'invalid') return decoded
     const tx = decoded.tx
     if (this.dedupe.isDuplicate(tx.transaction_id, tx.eventTimeMs)) return { kind: 'duplicate', tx }
-    const row = this.#toRow(tx, this.windows)
+    return { kind: 'features', tx, ...this.observe(tx) }
+  }
+
+  /**
+   * A valid, unique transaction → its feature row, then into the windows (unless late). The windows part of
+   * `process`, on its own for benchmarks and offline tools that already hold decoded transactions.
+   */
+  observe(tx: Transaction): { row: Float32Array; late: boolean } {
+    const row = this.#toRow(tx, this.stores)
     const { late } = this.windows.add(tx.card_id, tx.eventTimeMs, tx.amount)
+    if (!late) {
+      // A store's watermark never passes the primary's, so what is on time there is on time in every store.
+      for (const group of this.#groups) {
+        if (group.id !== PRIMARY_GROUP_ID && passesFilter(group.filter, tx)) this.stores.get(group.id)!.add(windowKeyOf(group.key, tx), tx.eventTimeMs, tx.amount)
+      }
+    }
     if (++this.#sinceEviction >= EVICTION_EVERY_RECORDS) {
       this.#sinceEviction = 0
-      this.windows.evictIdle()
-      if (this.options.maxStateBytes !== undefined) this.budgetEvictions += this.windows.enforceBudget(this.options.maxStateBytes)
+      const budgetPerStore = this.options.maxStateBytes === undefined ? undefined : this.options.maxStateBytes / this.stores.size
+      for (const store of this.stores.values()) {
+        store.evictIdle()
+        if (budgetPerStore !== undefined) this.budgetEvictions += store.enforceBudget(budgetPerStore)
+      }
     }
-    return { kind: 'features', tx, row, late }
+    return { row, late }
   }
 }

@@ -8,8 +8,10 @@ export const ONNX_OUTPUT_NAME = 'score'
 
 /**
  * The logistic model as an ONNX graph (opset 13, float32):
- *   features [N, F] → Add(1) → Log → Sub(mean) → Div(scale) → MatMul(weights [F, 1]) → Add(bias) → Sigmoid → Reshape → score [N]
- * The same transform as `transformRow`, so TypeScript and onnxruntime agree to float32 precision.
+ *   features [N, F] → Abs → Add(1) → Log → Mul(Sign(features)) → Sub(mean) → Div(scale)
+ *                   → MatMul(weights [F, 1]) → Add(bias) → Sigmoid → Reshape → score [N]
+ * The same transform as `transformRow` (signed log, standardise), so TypeScript and onnxruntime agree to float32
+ * precision.
  */
 export function logisticToOnnx(model: LogisticModel, options: { featureNames: readonly string[]; docString: string }): Uint8Array {
   const width = model.weights.length
@@ -29,9 +31,12 @@ export function logisticToOnnx(model: LogisticModel, options: { featureNames: re
       onnx.TensorProto.create({ name: 'flat', dims: [1], dataType: onnx.TensorProto.DataType.INT64, int64Data: [-1] }),
     ],
     node: [
-      node('Add', [ONNX_INPUT_NAME, 'one'], ['shifted']),
+      node('Abs', [ONNX_INPUT_NAME], ['magnitude']),
+      node('Add', ['magnitude', 'one'], ['shifted']),
       node('Log', ['shifted'], ['logged']),
-      node('Sub', ['logged', 'mean'], ['centred']),
+      node('Sign', [ONNX_INPUT_NAME], ['sign']),
+      node('Mul', ['logged', 'sign'], ['signed_log']),
+      node('Sub', ['signed_log', 'mean'], ['centred']),
       node('Div', ['centred', 'scale'], ['standardised']),
       node('MatMul', ['standardised', 'weights'], ['product']),
       node('Add', ['product', 'bias'], ['logit']),

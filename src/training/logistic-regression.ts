@@ -1,7 +1,7 @@
 /**
- * L2-regularised logistic regression on log1p-transformed, standardised features, trained by full-batch Adam.
- * The transform is part of the model (and of its ONNX graph): z = (ln(1 + x) − mean) / scale. Every feature of
- * the card-fraud contract is ≥ 0, which ln(1 + x) needs.
+ * L2-regularised logistic regression on signed-log-transformed, standardised features, trained by full-batch Adam.
+ * The transform is part of the model (and of its ONNX graph): z = (sign(x)·ln(1 + |x|) − mean) / scale. It tames
+ * heavy-tailed amounts and counts and keeps the sign of features such as z-scores.
  */
 export interface LogisticModel {
   readonly mean: Float64Array
@@ -18,8 +18,12 @@ export interface TrainOptions {
   readonly positiveWeight: number
 }
 
+export function signedLog(x: number): number {
+  return Math.sign(x) * Math.log1p(Math.abs(x))
+}
+
 export function transformRow(row: ArrayLike<number>, model: Pick<LogisticModel, 'mean' | 'scale'>, out: Float64Array): Float64Array {
-  for (let j = 0; j < out.length; j++) out[j] = (Math.log1p(Math.max(0, row[j]!)) - model.mean[j]!) / model.scale[j]!
+  for (let j = 0; j < out.length; j++) out[j] = (signedLog(row[j]!) - model.mean[j]!) / model.scale[j]!
   return out
 }
 
@@ -28,8 +32,8 @@ export function trainLogistic(rows: readonly Float32Array[], labels: readonly bo
   const width = rows[0]?.length ?? 0
   const mean = new Float64Array(width)
   const scale = new Float64Array(width)
-  for (const row of rows) for (let j = 0; j < width; j++) mean[j]! += Math.log1p(Math.max(0, row[j]!)) / n
-  for (const row of rows) for (let j = 0; j < width; j++) scale[j]! += (Math.log1p(Math.max(0, row[j]!)) - mean[j]!) ** 2 / n
+  for (const row of rows) for (let j = 0; j < width; j++) mean[j]! += signedLog(row[j]!) / n
+  for (const row of rows) for (let j = 0; j < width; j++) scale[j]! += (signedLog(row[j]!) - mean[j]!) ** 2 / n
   for (let j = 0; j < width; j++) scale[j] = Math.sqrt(scale[j]!) || 1
   const z = rows.map((row) => transformRow(row, { mean, scale }, new Float64Array(width)))
 

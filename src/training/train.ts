@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { cardFraudFeatures } from '../../topology/features.js'
 import type { ModelManifest, ModelRegistry } from '../adapters/onnx/model-package.js'
+import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import { featureContractHash } from '../stages/features/feature-definition.js'
 import { TransactionGenerator } from '../generator/transaction-generator.js'
 import { PartitionState } from '../runtime/partition-state.js'
@@ -77,6 +78,9 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
   writeFileSync(join(dir, 'model.onnx'), onnxBytes)
 
   const onnxMaxAbsDiff = await compareWithOnnx(join(dir, 'model.onnx'), testRows, tsScores)
+  if (!(onnxMaxAbsDiff <= 1e-4)) {
+    throw new FraudstreamError(ErrorCode.internal, `the exported ONNX model scores differently from the trained one (max |diff| = ${onnxMaxAbsDiff}); the package in ${dir} is not usable`, 'internal')
+  }
   const createdAt = new Date().toISOString()
   const manifest: ModelManifest = {
     name: options.name,
@@ -149,7 +153,7 @@ function modelCard(manifest: ModelManifest, e: Evaluation, weights: Float64Array
   const weightRows = manifest.feature_contract.names.map((n, i) => `| ${n} | ${weights[i]!.toFixed(4)} |`).join('\n')
   return `# ${manifest.name}@${manifest.version}
 
-Logistic regression on ln(1 + x)-standardised card features, trained by \`fraudstream train\`.
+Logistic regression on standardised signed-log card features (sign(x)·ln(1 + |x|)), trained by \`fraudstream train\`.
 
 - Feature contract: \`${manifest.feature_contract.hash}\` (${manifest.feature_contract.names.length} features, see \`topology/features.ts\`)
 - Training data: generated transactions, seed ${String(manifest.training.seed)}, ${String(manifest.training.transactions)} transactions
@@ -164,7 +168,7 @@ Logistic regression on ln(1 + x)-standardised card features, trained by \`frauds
 | decline rate / precision / recall | ${pct(e.decline_rate)} / ${pct(e.precision_at_decline)} / ${pct(e.recall_at_decline)} |
 | review-or-decline recall / precision | ${pct(e.recall_at_review)} / ${pct(e.precision_at_review)} |
 
-## Weights (on standardised ln(1 + x))
+## Weights (on standardised signed-log features)
 | feature | weight |
 | --- | --- |
 ${weightRows}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { CardWindows } from '../../src/stages/windows/card-windows.js'
+import { CardWindows, createWindowStats } from '../../src/stages/windows/card-windows.js'
 
 const SPANS = [10, 60, 300]
 const LATENESS = 20
@@ -9,7 +9,13 @@ const LATENESS = 20
 /** Brute force over the events actually added: (t − W, t], excluding the current event. */
 function bruteForce(added: { card: string; t: number; amount: number }[], card: string, t: number, spanMs: number) {
   const inWindow = added.filter((e) => e.card === card && e.t > t - spanMs && e.t <= t)
-  return { count: inWindow.length, sum: inWindow.reduce((s, e) => s + e.amount, 0) }
+  return {
+    count: inWindow.length,
+    sum: inWindow.reduce((s, e) => s + e.amount, 0),
+    sumSquares: inWindow.reduce((s, e) => s + e.amount * e.amount, 0),
+    min: Math.min(...inWindow.map((e) => e.amount)),
+    max: Math.max(...inWindow.map((e) => e.amount)),
+  }
 }
 
 const streamArb = fc.array(
@@ -27,16 +33,18 @@ test('window aggregates equal brute force over out-of-order, late and equal-time
       for (const step of steps) {
         clock = Math.max(0, clock + step.dt)
         const t = clock
-        const counts = new Float64Array(SPANS.length)
-        const sums = new Float64Array(SPANS.length)
-        const previous = w.scan(step.card, t, SPANS, counts, sums)
+        const stats = createWindowStats(SPANS.length)
+        const previous = w.scan(step.card, t, SPANS, stats)
         SPANS.forEach((span, k) => {
           const got = w.aggregate(step.card, t, span)
           const want = bruteForce(added, step.card, t, span)
           assert.equal(got.count, want.count)
           assert.ok(Math.abs(got.sum - want.sum) <= 1e-9 * Math.max(1, want.sum))
-          assert.equal(counts[k], want.count, 'one-pass scan count')
-          assert.ok(Math.abs(sums[k]! - want.sum) <= 1e-9 * Math.max(1, want.sum), 'one-pass scan sum')
+          assert.equal(stats.counts[k], want.count, 'one-pass scan count')
+          assert.ok(Math.abs(stats.sums[k]! - want.sum) <= 1e-9 * Math.max(1, want.sum), 'one-pass scan sum')
+          assert.ok(Math.abs(stats.sumSquares[k]! - want.sumSquares) <= 1e-9 * Math.max(1, want.sumSquares), 'one-pass scan sum of squares')
+          assert.equal(stats.mins[k], want.min)
+          assert.equal(stats.maxs[k], want.max)
         })
         const earlier = added.filter((e) => e.card === step.card && e.t <= t).map((e) => e.t)
         assert.equal(previous, earlier.length ? Math.max(...earlier) : undefined)

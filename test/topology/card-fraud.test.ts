@@ -7,7 +7,7 @@ import { cardFraudTopology, describeTopology } from '../../topology/card-fraud.j
 test('the topology description is stable, so graph changes show up in review', () => {
   assert.equal(
     describeTopology(cardFraudTopology(loadConfig())),
-    `topology card-fraud (14 features)
+    `topology card-fraud (21 features)
  1. transactions  source  consumer group on the transactions topic, key = card_id
  2. decode        map     JSON or msgpack → Transaction v1 (zod); failures → transactions.dlq with a reason
  3. dedupe        filter  transaction_id seen within the dedupe horizon → dropped and counted

@@ -1,23 +1,44 @@
 import { createHash } from 'node:crypto'
 
-/** Per-transaction values that need no state. A closed set: each has one implementation in `derive.ts`. */
-export const DerivedField = ['amount', 'log1p_amount', 'is_night', 'is_abroad', 'is_card_not_present', 'is_zero_amount'] as const
+/** Per-transaction values that need no state. A closed set: each has one implementation in `to-feature-row.ts`. */
+export const DerivedField = ['amount', 'log1p_amount', 'is_night', 'is_abroad', 'is_card_not_present', 'is_zero_amount', 'hour_of_day', 'is_weekend'] as const
 export type DerivedField = (typeof DerivedField)[number]
 
-export const WindowAggregation = ['count', 'sum', 'mean', 'amount_over_mean', 'seconds_since_last'] as const
+/**
+ * Aggregations over the amounts in a window. stddev is the population standard deviation; zscore is
+ * (amount − mean) / stddev of the window (0 when stddev is 0); amount_over_mean is amount / mean (1 when the mean
+ * is 0); seconds_since_last is the gap to the previous event of the key, capped at the span.
+ */
+export const WindowAggregation = ['count', 'sum', 'mean', 'min', 'max', 'stddev', 'zscore', 'amount_over_mean', 'seconds_since_last'] as const
 export type WindowAggregation = (typeof WindowAggregation)[number]
+
+/**
+ * Window keys. Every key starts with the card: the transactions topic is keyed by card, so only card-prefixed keys
+ * are complete in partition-local memory (customer, device or terminal windows need a repartition, not built yet).
+ */
+export const WindowKey = ['card', 'card+merchant', 'card+terminal', 'card+country'] as const
+export type WindowKey = (typeof WindowKey)[number]
+
+/** Only transactions passing the filter enter (and are counted by) the window. */
+export const WindowFilter = ['abroad', 'card_not_present', 'night'] as const
+export type WindowFilter = (typeof WindowFilter)[number]
 
 export type FeatureDefinition =
   | { readonly kind: 'derived'; readonly name: string; readonly field: DerivedField; readonly description: string }
   | {
       readonly kind: 'window'
       readonly name: string
-      readonly key: 'card'
+      readonly key: WindowKey
       readonly aggregation: WindowAggregation
-      /** The window at event time t covers (t − spanMs, t], the current transaction included. */
+      /** The window at event time t covers (t − delayMs − spanMs, t − delayMs]. */
       readonly spanMs: number
+      /** A window that ends delayMs before the event (label-maturity style); it never holds the current one. */
+      readonly delayMs?: number
+      readonly filter?: WindowFilter
       readonly description: string
     }
+
+export type WindowFeature = Extract<FeatureDefinition, { kind: 'window' }>
 
 /**
  * The feature-contract version: a hash of everything that changes a value (names, order, aggregations, spans),
@@ -25,7 +46,7 @@ export type FeatureDefinition =
  */
 export function featureContractHash(definitions: readonly FeatureDefinition[]): string {
   const semantic = definitions.map((d) =>
-    d.kind === 'derived' ? ['derived', d.name, d.field] : ['window', d.name, d.key, d.aggregation, d.spanMs],
+    d.kind === 'derived' ? ['derived', d.name, d.field] : ['window', d.name, d.key, d.aggregation, d.spanMs, d.delayMs ?? 0, d.filter ?? null],
   )
   return createHash('sha256').update(JSON.stringify(semantic)).digest('hex').slice(0, 16)
 }
@@ -33,6 +54,6 @@ export function featureContractHash(definitions: readonly FeatureDefinition[]): 
 /** The longest window span: the history a key must keep, and the horizon a restore must replay. */
 export function longestSpanMs(definitions: readonly FeatureDefinition[]): number {
   let longest = 0
-  for (const d of definitions) if (d.kind === 'window' && d.spanMs > longest) longest = d.spanMs
+  for (const d of definitions) if (d.kind === 'window' && d.spanMs + (d.delayMs ?? 0) > longest) longest = d.spanMs + (d.delayMs ?? 0)
   return longest
 }
