@@ -122,7 +122,9 @@ export class PartitionState {
       this.#sinceEviction = 0
       const budgetPerStore = this.options.maxStateBytes === undefined ? undefined : this.options.maxStateBytes / this.stores.size
       for (const store of this.stores.values()) {
-        store.evictIdle()
+        // Twice as many keys as records since the last sweep: faster than keys can be created, so idle keys
+        // are found within a bounded number of records however many keys there are.
+        store.evictIdle(2 * EVICTION_EVERY_RECORDS)
         if (budgetPerStore !== undefined) this.budgetEvictions += store.enforceBudget(budgetPerStore)
       }
     }

@@ -1,3 +1,5 @@
+import { after, before } from 'node:test'
+import { startMockCluster, type MockCluster } from '../../src/adapters/kafka/mock-cluster.js'
 import Kafka from 'node-rdkafka'
 
 export interface ReadRecord {
@@ -72,5 +74,22 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, optio
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${options.what}`)
     await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/** One librdkafka mock cluster for a test file: started before its tests, closed after them. */
+export function useMockCluster(): { readonly bootstrapServers: string } {
+  let cluster: MockCluster | undefined
+  before(async () => {
+    cluster = await startMockCluster()
+  })
+  after(async () => {
+    await cluster?.close()
+  })
+  return {
+    get bootstrapServers() {
+      if (!cluster) throw new Error('the mock cluster starts in before(); use it inside a test')
+      return cluster.bootstrapServers
+    },
   }
 }

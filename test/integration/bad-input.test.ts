@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { pack } from 'msgpackr'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
-import { startMockCluster, type MockCluster } from '../../src/adapters/kafka/mock-cluster.js'
 import type { DeadLetter, DecisionV1 } from '../../src/core/records.js'
 import { createPipeline } from '../../src/main.js'
-import { readTopic, waitFor } from '../helpers/kafka.js'
+import { readTopic, waitFor, useMockCluster } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 
-let cluster: MockCluster
-before(async () => {
-  cluster = await startMockCluster()
-})
-after(async () => {
-  await cluster.close()
-})
+const cluster = useMockCluster()
 
 const valid = (id: string) => ({
   transaction_id: id,

@@ -1,26 +1,19 @@
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
-import { startMockCluster, type MockCluster } from '../../src/adapters/kafka/mock-cluster.js'
 import type { DeadLetter, DecisionV1 } from '../../src/core/records.js'
 import { publishGenerated } from '../../src/generator/publish.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
 import { cardFraudFeatures } from '../../topology/features.js'
 import { createPipeline } from '../../src/main.js'
-import { committedOffsets, endOffsets, readTopic, waitFor } from '../helpers/kafka.js'
+import { committedOffsets, endOffsets, readTopic, waitFor, useMockCluster } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 
 const QUERIES_DIR = fileURLToPath(new URL('../../clickhouse/queries/', import.meta.url))
-let cluster: MockCluster
-before(async () => {
-  cluster = await startMockCluster()
-})
-after(async () => {
-  await cluster.close()
-})
+const cluster = useMockCluster()
 
 test('20,000 transactions with 1 % invalid and 1 % duplicates: one decision and one score row per valid unique transaction, every invalid one dead-lettered, offsets committed to the end', async (t) => {
   const topics = { transactions: `tx-${Math.random().toString(36).slice(2)}`, decisions: 'decisions-e2e', alerts: 'alerts-e2e', dlq: 'dlq-e2e', labels: 'labels-e2e' }

@@ -2,24 +2,17 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
-import { startMockCluster, type MockCluster } from '../../src/adapters/kafka/mock-cluster.js'
 import { createPipeline } from '../../src/main.js'
-import { waitFor } from '../helpers/kafka.js'
+import { waitFor, useMockCluster } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 
 const run = promisify(execFile)
 const BIN = fileURLToPath(new URL('../../bin/fraudstream.js', import.meta.url))
-let cluster: MockCluster
-before(async () => {
-  cluster = await startMockCluster()
-})
-after(async () => {
-  await cluster.close()
-})
+const cluster = useMockCluster()
 
 test('`fraudstream features` writes, for a file of transactions, exactly the feature vectors the stream logged to ClickHouse', async (t) => {
   const topics = { transactions: `tx-${Math.random().toString(36).slice(2)}`, decisions: 'decisions-fcli', alerts: 'alerts-fcli', dlq: 'dlq-fcli', labels: 'labels-fcli' }

@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
-import { startMockCluster, type MockCluster } from '../../src/adapters/kafka/mock-cluster.js'
 import type { DecisionV1 } from '../../src/core/records.js'
 import { publishGenerated } from '../../src/generator/publish.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
 import { createPipeline } from '../../src/main.js'
-import { PartitionState, partitionStateOptions } from '../../src/runtime/partition-state.js'
-import { cardFraudFeatures } from '../../topology/features.js'
-import { committedOffsets, endOffsets, readTopic, waitFor } from '../helpers/kafka.js'
+import { committedOffsets, endOffsets, readTopic, waitFor, useMockCluster } from '../helpers/kafka.js'
+import { compareWithUninterruptedRun } from '../helpers/features.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 
-let cluster: MockCluster
-before(async () => {
-  cluster = await startMockCluster()
-})
-after(async () => {
-  await cluster.close()
-})
+const cluster = useMockCluster()
 
 test('a job stopped gracefully mid-stream hands over to a new member of the group: one score row and one decision per transaction, state restored from its snapshot', async (t) => {
   const topics = { transactions: `tx-${Math.random().toString(36).slice(2)}`, decisions: 'decisions-handover', alerts: 'alerts-handover', dlq: 'dlq-handover', labels: 'labels-handover' }
@@ -71,15 +63,7 @@ test('a job stopped gracefully mid-stream hands over to a new member of the grou
 
   // Restored state must give the features an uninterrupted run gives: recompute offline, in send order, with the
   // same PartitionState code path, and compare every vector.
-  const reference = new PartitionState(partitionStateOptions(config, cardFraudFeatures))
-  const expected = new Map<string, number[]>()
-  for (const record of sent) {
-    const processed = reference.process(record.value)
-    if (processed.kind === 'features') expected.set(processed.tx.transaction_id, Array.from(processed.row))
-  }
-  const names = cardFraudFeatures.map((f) => f.name)
-  const logged = await (await second.clickhouse.query({ query: `SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}`, query_params: { topic: topics.transactions }, format: 'JSONEachRow' })).json<{ transaction_id: string; features: Record<string, number> }>()
-  const mismatched = logged.filter((r) => JSON.stringify(names.map((n) => r.features[n])) !== JSON.stringify(expected.get(r.transaction_id)))
-  assert.equal(logged.length, expected.size)
-  assert.deepEqual(mismatched.slice(0, 3), [], `${mismatched.length} feature vectors differ from an uninterrupted run`)
+  const run = await compareWithUninterruptedRun({ client: second.clickhouse, config, topic: topics.transactions, sent })
+  assert.equal(run.rows, run.expected)
+  assert.deepEqual(run.differing.slice(0, 3), [], `${run.differing.length} feature vectors differ from an uninterrupted run`)
 })

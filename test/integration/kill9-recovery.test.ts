@@ -3,31 +3,23 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
 import { createClickhouseClient } from '../../src/adapters/clickhouse/client.js'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
-import { startMockCluster, type MockCluster } from '../../src/adapters/kafka/mock-cluster.js'
 import { publishGenerated } from '../../src/generator/publish.js'
 import { Random } from '../../src/generator/random.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
-import { PartitionState, partitionStateOptions } from '../../src/runtime/partition-state.js'
-import { cardFraudFeatures } from '../../topology/features.js'
-import { committedOffsets, endOffsets, waitFor } from '../helpers/kafka.js'
+import { committedOffsets, endOffsets, waitFor, useMockCluster } from '../helpers/kafka.js'
+import { compareWithUninterruptedRun } from '../helpers/features.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 
 const BIN = fileURLToPath(new URL('../../bin/fraudstream.js', import.meta.url))
 const TOTAL = 50_000
 const KILLS = 5
 
-let cluster: MockCluster
-before(async () => {
-  cluster = await startMockCluster()
-})
-after(async () => {
-  await cluster.close()
-})
+const cluster = useMockCluster()
 
 const assignments: { snapshotOffset: number | null; committed: number | null; restoreRecords: number }[] = []
 
@@ -89,27 +81,14 @@ test(`kill -9 of the job at ${KILLS} random points in a ${TOTAL.toLocaleString('
   job.kill('SIGTERM')
   assert.equal(await exited(job), 0, 'the final job stops gracefully')
 
-  // Same code path, one uninterrupted pass in send order: what every feature vector must be.
-  const reference = new PartitionState(partitionStateOptions(config, cardFraudFeatures))
-  const expected = new Map<string, string>()
-  for (const record of sent) {
-    const processed = reference.process(record.value)
-    if (processed.kind === 'features') expected.set(processed.tx.transaction_id, JSON.stringify(Array.from(processed.row)))
-  }
   const clickhouse = await createClickhouseClient(config)
   t.after(() => clickhouse.close())
-  const rows = await (await clickhouse.query({ query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}', query_params: { topic: topics.transactions }, format: 'JSONEachRow' })).json<{ transaction_id: string; features: Record<string, number> }>()
-  const names = cardFraudFeatures.map((f) => f.name)
-  const perTransaction = new Map<string, number>()
-  for (const row of rows) perTransaction.set(row.transaction_id, (perTransaction.get(row.transaction_id) ?? 0) + 1)
-  const missing = [...expected.keys()].filter((id) => !perTransaction.has(id))
-  const doubled = [...perTransaction.entries()].filter(([, n]) => n > 1)
-  const differing = rows.filter((r) => JSON.stringify(names.map((n) => r.features[n])) !== expected.get(r.transaction_id))
-  process.stdout.write(`# kill -9 at committed offsets ${killPoints.join(', ')}: rows ${rows.length}, expected ${expected.size}, missing ${missing.length}, doubled ${doubled.length}, differing features ${differing.length}\n`)
+  const { rows, expected, missing, doubled, differing } = await compareWithUninterruptedRun({ client: clickhouse, config, topic: topics.transactions, sent })
+  process.stdout.write(`# kill -9 at committed offsets ${killPoints.join(', ')}: rows ${rows}, expected ${expected}, missing ${missing.length}, doubled ${doubled.length}, differing features ${differing.length}\n`)
   const fromSnapshot = assignments.filter((a) => a.snapshotOffset !== null)
   process.stdout.write(`# ${assignments.length} partition assignments, ${fromSnapshot.length} restored from a snapshot, replaying ${fromSnapshot.map((a) => a.restoreRecords).join('/')} records\n`)
   assert.ok(fromSnapshot.length >= KILLS, 'restarts restore from snapshots and replay only the records after them')
   assert.deepEqual(missing.slice(0, 5), [], `${missing.length} transactions have no score row`)
   assert.deepEqual(doubled.slice(0, 5), [], `${doubled.length} transactions have two score rows`)
-  assert.deepEqual(differing.slice(0, 3).map((r) => r.transaction_id), [], `${differing.length} feature vectors differ from an uninterrupted run`)
+  assert.deepEqual(differing.slice(0, 3), [], `${differing.length} feature vectors differ from an uninterrupted run`)
 })

@@ -1,22 +1,14 @@
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
-import { startMockCluster, type MockCluster } from '../../src/adapters/kafka/mock-cluster.js'
 import { publishGenerated } from '../../src/generator/publish.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
 import { createPipeline, type Pipeline } from '../../src/main.js'
-import { PartitionState, partitionStateOptions } from '../../src/runtime/partition-state.js'
-import { cardFraudFeatures } from '../../topology/features.js'
-import { committedOffsets, endOffsets, waitFor } from '../helpers/kafka.js'
+import { committedOffsets, endOffsets, waitFor, useMockCluster } from '../helpers/kafka.js'
+import { compareWithUninterruptedRun } from '../helpers/features.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 
-let cluster: MockCluster
-before(async () => {
-  cluster = await startMockCluster()
-})
-after(async () => {
-  await cluster.close()
-})
+const cluster = useMockCluster()
 
 test('two members split the partitions, a third joins mid-stream and one leaves: one score row per transaction, every feature vector as in an uninterrupted run', async (t) => {
   const topics = { transactions: `tx-${Math.random().toString(36).slice(2)}`, decisions: 'decisions-rebalance', alerts: 'alerts-rebalance', dlq: 'dlq-rebalance', labels: 'labels-rebalance' }
@@ -68,18 +60,8 @@ test('two members split the partitions, a third joins mid-stream and one leaves:
 
   const revoked = lines.filter((l) => l.msg === 'partition revoked')
   assert.ok(revoked.length >= 2 && revoked.every((l) => l.drained === true), 'every revoked partition was drained before it moved')
-  const reference = new PartitionState(partitionStateOptions(config, cardFraudFeatures))
-  const expected = new Map<string, string>()
-  for (const record of sent) {
-    const processed = reference.process(record.value)
-    if (processed.kind === 'features') expected.set(processed.tx.transaction_id, JSON.stringify(Array.from(processed.row)))
-  }
-  const names = cardFraudFeatures.map((f) => f.name)
-  const rows = await (await members[1]!.clickhouse.query({ query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}', query_params: { topic: topics.transactions }, format: 'JSONEachRow' })).json<{ transaction_id: string; features: Record<string, number> }>()
-  const counts = new Map<string, number>()
-  for (const row of rows) counts.set(row.transaction_id, (counts.get(row.transaction_id) ?? 0) + 1)
-  assert.equal(counts.size, expected.size, 'every transaction scored')
-  assert.deepEqual([...counts].filter(([, n]) => n !== 1).slice(0, 3), [], 'no transaction scored twice')
-  const differing = rows.filter((r) => JSON.stringify(names.map((n) => r.features[n])) !== expected.get(r.transaction_id))
-  assert.deepEqual(differing.slice(0, 3).map((r) => r.transaction_id), [], `${differing.length} vectors differ`)
+  const run = await compareWithUninterruptedRun({ client: members[1]!.clickhouse, config, topic: topics.transactions, sent })
+  assert.deepEqual(run.missing.slice(0, 3), [], `${run.missing.length} transactions not scored`)
+  assert.deepEqual(run.doubled.slice(0, 3), [], `${run.doubled.length} transactions scored twice`)
+  assert.deepEqual(run.differing.slice(0, 3), [], `${run.differing.length} vectors differ`)
 })

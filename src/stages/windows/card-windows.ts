@@ -18,12 +18,6 @@ export function createWindowStats(spans: number): WindowStats {
   return { counts: new Float64Array(spans), sums: new Float64Array(spans), sumSquares: new Float64Array(spans), mins: new Float64Array(spans), maxs: new Float64Array(spans) }
 }
 
-/** A card's events with time ≤ the queried instant and inside the span, before the current one is added. */
-export interface WindowAggregate {
-  readonly count: number
-  readonly sum: number
-}
-
 /** Everything a CardWindows holds, as plain data for a snapshot. */
 export interface CardWindowsSnapshot {
   readonly maxEventTimeMs: number
@@ -45,8 +39,8 @@ const EVENT_BYTES = 16
  * Card-keyed event-time windows in partition-local memory.
  *
  * Semantics (DESIGN.md §4): a window of span W at event time t covers the card's events with time in (t − W, t].
- * `aggregate` answers over the events seen so far, excluding the current transaction; the feature stage adds the
- * current one, so a window always includes it. Watermark = max event time − allowedLatenessMs. A late event (time
+ * `scan` answers over the events seen so far, excluding the current transaction; the feature stage adds the
+ * current one where the window's filter and delay allow. Watermark = max event time − allowedLatenessMs. A late event (time
  * below the watermark) is scored with the state as it is and never added, so it cannot change later results.
  *
  * | arrivals (t, amount) | W = 10 | aggregate at the third arrival |
@@ -54,6 +48,7 @@ const EVENT_BYTES = 16
  */
 export class CardWindows {
   readonly #cards = new Map<string, CardHistory>()
+  #sweep: MapIterator<[string, CardHistory]> | undefined
   #maxEventTimeMs = -Infinity
   #events = 0
   #late = 0
@@ -79,16 +74,6 @@ export class CardWindows {
 
   isLate(eventTimeMs: number): boolean {
     return eventTimeMs < this.watermarkMs
-  }
-
-  aggregate(cardId: string, atMs: number, spanMs: number): WindowAggregate {
-    const history = this.#cards.get(cardId)
-    if (!history) return { count: 0, sum: 0 }
-    const end = upperBound(history, atMs)
-    const start = upperBound(history, atMs - spanMs)
-    let sum = 0
-    for (let i = start; i < end; i++) sum += history[2 * i + 1]!
-    return { count: end - start, sum }
   }
 
   /**
@@ -131,14 +116,6 @@ export class CardWindows {
     return end > 0 ? history[2 * end - 2] : undefined
   }
 
-  /** The latest event time ≤ atMs, or undefined. */
-  previousEventTimeMs(cardId: string, atMs: number): number | undefined {
-    const history = this.#cards.get(cardId)
-    if (!history) return undefined
-    const end = upperBound(history, atMs)
-    return end > 0 ? history[2 * end - 2] : undefined
-  }
-
   /** Adds the event unless it is late; returns whether it was late. */
   add(cardId: string, eventTimeMs: number, amount: number): { late: boolean } {
     if (this.isLate(eventTimeMs)) {
@@ -160,13 +137,22 @@ export class CardWindows {
   }
 
   /**
-   * Drops cards whose newest event can no longer fall in any window (the per-key TTL = the longest span).
-   * Cost is linear in cards, so callers run it every few thousand events, not per record.
+   * Drops keys whose newest event can no longer fall in any on-time window (the per-key TTL = the longest span).
+   * With `maxKeys`, visits at most that many keys, resuming where the last call stopped: a sweep in slices, so the
+   * cost per record stays constant with millions of keys (a Map iterator stays valid across deletions).
    */
-  evictIdle(): number {
+  evictIdle(maxKeys = Infinity): number {
     const horizonMs = this.watermarkMs - this.options.maxSpanMs
+    if (maxKeys === Infinity) this.#sweep = undefined
     let evicted = 0
-    for (const [cardId, history] of this.#cards) {
+    for (let visited = 0; visited < maxKeys; visited++) {
+      this.#sweep ??= this.#cards.entries()
+      const next = this.#sweep.next()
+      if (next.done) {
+        this.#sweep = undefined
+        break
+      }
+      const [cardId, history] = next.value
       const newest = history[history.length - 2]
       if (newest === undefined || newest <= horizonMs) {
         this.#events -= history.length / 2

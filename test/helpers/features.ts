@@ -1,0 +1,40 @@
+import type { ClickHouseClient } from '../../src/adapters/clickhouse/client.js'
+import type { Config } from '../../src/config/schema.js'
+import type { GeneratedRecord } from '../../src/generator/transaction-generator.js'
+import { PartitionState, partitionStateOptions } from '../../src/runtime/partition-state.js'
+import { cardFraudFeatures } from '../../topology/features.js'
+
+export interface RunComparison {
+  readonly expected: number
+  readonly rows: number
+  /** Transactions an uninterrupted run scores that have no row. */
+  readonly missing: string[]
+  /** Transactions with more than one row. */
+  readonly doubled: string[]
+  /** Rows whose feature vector differs from the uninterrupted run's. */
+  readonly differing: string[]
+}
+
+/**
+ * What the job logged to `scores` for a topic, against one uninterrupted pass of the same records, in send order,
+ * through the same PartitionState: the oracle for restarts, handovers and rebalances.
+ */
+export async function compareWithUninterruptedRun(input: { client: ClickHouseClient; config: Config; topic: string; sent: readonly GeneratedRecord[] }): Promise<RunComparison> {
+  const reference = new PartitionState(partitionStateOptions(input.config, cardFraudFeatures))
+  const expected = new Map<string, string>()
+  for (const record of input.sent) {
+    const processed = reference.process(record.value)
+    if (processed.kind === 'features') expected.set(processed.tx.transaction_id, JSON.stringify(Array.from(processed.row)))
+  }
+  const names = cardFraudFeatures.map((f) => f.name)
+  const rows = await (await input.client.query({ query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}', query_params: { topic: input.topic }, format: 'JSONEachRow' })).json<{ transaction_id: string; features: Record<string, number> }>()
+  const counts = new Map<string, number>()
+  for (const row of rows) counts.set(row.transaction_id, (counts.get(row.transaction_id) ?? 0) + 1)
+  return {
+    expected: expected.size,
+    rows: rows.length,
+    missing: [...expected.keys()].filter((id) => !counts.has(id)),
+    doubled: [...counts].filter(([, n]) => n > 1).map(([id]) => id),
+    differing: rows.filter((r) => JSON.stringify(names.map((n) => r.features[n])) !== expected.get(r.transaction_id)).map((r) => r.transaction_id),
+  }
+}
