@@ -237,7 +237,9 @@ export class Job {
   async #revoke(partitions: readonly TopicPartition[], info: { lost: boolean }): Promise<void> {
     const runs = partitions.map((tp) => this.#runs.get(`${tp.topic}:${tp.partition}`)).filter((r): r is Run => r !== undefined)
     this.#batcher.flush()
-    await Promise.all(runs.map((run) => this.options.scores.flush(run.tp)))
+    // Cut the open ClickHouse batches now; their acks are awaited through the tracker, within the drain timeout
+    // (awaiting the flush itself would wait forever on a ClickHouse outage).
+    for (const run of runs) void this.options.scores.flush(run.tp)
     const drained = await this.#waitUntil(() => runs.every((r) => r.tracker.inFlight === 0), this.options.drainTimeoutMs)
     if (!info.lost && !this.#failure) {
       await this.#commit({ sync: true, only: runs })
@@ -500,7 +502,7 @@ export class Job {
   /** Resolves when every record consumed so far is acknowledged by every sink (the sinks are flushed on the way). */
   async drain(timeoutMs = this.options.drainTimeoutMs): Promise<boolean> {
     this.#batcher.flush()
-    await this.options.scores.flush()
+    void this.options.scores.flush()
     return this.#waitUntil(() => this.inFlight === 0 && this.#batcher.pending === 0, timeoutMs)
   }
 
