@@ -24,8 +24,15 @@ export interface SourceHandlers {
   onRevoke(partitions: readonly TopicPartition[], info: { readonly lost: boolean }): Promise<void>
   onRecords(records: readonly SourceRecord[]): void
   /** The broker's answer to a non-blocking commit: only now is an offset known to be committed. */
-  onCommitted(result: { readonly offsets: readonly CommitOffset[]; readonly error?: Error }): void
+  onCommitted(result: CommitResult): void
   onError(err: Error): void
+}
+
+export interface CommitResult {
+  readonly offsets: readonly CommitOffset[]
+  readonly error?: Error
+  /** The broker says a rebalance is under way or this member's generation is gone: stop committing until it ends. */
+  readonly rebalancing?: boolean
 }
 
 export interface CommitOffset extends TopicPartition {

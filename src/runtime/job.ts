@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import { pack, unpack } from 'msgpackr'
-import type { PartitionedSource, PartitionStart, RecordSink, Scorer, SnapshotStore, SourceRecord, TopicPartition } from '../core/ports.js'
+import type { CommitResult, PartitionedSource, PartitionStart, RecordSink, Scorer, SnapshotStore, SourceRecord, TopicPartition } from '../core/ports.js'
 import { Decision, type AlertV1, type DecisionV1 } from '../core/records.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import type { Metrics } from '../observability/metrics.js'
@@ -13,6 +13,9 @@ import { toScoreRow, type ScoreRow } from '../stages/sinks/score-row.js'
 import { AckTracker } from './ack-tracker.js'
 import { LatencyRecorder } from './latency-recorder.js'
 import { PartitionState, type PartitionSnapshot, type PartitionStateOptions } from './partition-state.js'
+
+/** A commit whose answer has not come by then is taken as lost, and the next tick sends a new one. */
+const ASYNC_COMMIT_TIMEOUT_MS = 10_000
 
 /** Rows for ClickHouse, batched per source partition; `onAck` after the row's batch is acknowledged. */
 export interface ScoreSink {
@@ -132,6 +135,12 @@ export class Job {
   #timers: NodeJS.Timeout[] = []
   #onFailure: ((err: Error) => void) | undefined
   #finalPartitions: ReturnType<Job['partitions']> | undefined
+  /**
+   * One non-blocking commit at a time, and none while the broker reports a rebalance: a commit refused with
+   * ILLEGAL_GENERATION makes librdkafka rejoin, so resending it every tick would keep the group rebalancing forever.
+   */
+  #asyncCommitSentMs: number | undefined
+  #commitsBlockedByRebalance = false
   #stopped: Promise<void> | undefined
 
   constructor(readonly options: JobOptions) {
@@ -199,6 +208,8 @@ export class Job {
 
   async #assign(partitions: readonly TopicPartition[]): Promise<PartitionStart[]> {
     const { source, log, metrics } = this.options
+    this.#commitsBlockedByRebalance = false
+    if (partitions.length === 0) return []
     const committed = await source.committed(partitions)
     const starts: PartitionStart[] = []
     for (const [i, tp] of partitions.entries()) {
@@ -235,6 +246,7 @@ export class Job {
   }
 
   async #revoke(partitions: readonly TopicPartition[], info: { lost: boolean }): Promise<void> {
+    this.#commitsBlockedByRebalance = false
     const runs = partitions.map((tp) => this.#runs.get(`${tp.topic}:${tp.partition}`)).filter((r): r is Run => r !== undefined)
     this.#batcher.flush()
     // Cut the open ClickHouse batches now; their acks are awaited through the tracker, within the drain timeout
@@ -378,9 +390,14 @@ export class Job {
 
   async #commit(options: { sync: boolean; only?: readonly Run[] }): Promise<void> {
     if (this.#failure) return
+    if (!options.sync) {
+      const pendingMs = this.#asyncCommitSentMs === undefined ? undefined : performance.now() - this.#asyncCommitSentMs
+      if (this.#commitsBlockedByRebalance || (pendingMs !== undefined && pendingMs < ASYNC_COMMIT_TIMEOUT_MS)) return
+    }
     const runs = options.only ?? [...this.#runs.values()]
     const offsets = runs.filter((r) => r.tracker.committable > r.lastCommitted).map((r) => ({ ...r.tp, offset: r.tracker.committable }))
     if (offsets.length === 0) return
+    if (!options.sync) this.#asyncCommitSentMs = performance.now()
     const accepted = await this.options.source.commit(offsets, { sync: options.sync })
     if (!accepted) return
     // A non-blocking commit is only queued: `lastCommitted` moves when the broker confirms it (#onCommitted), so a
@@ -388,8 +405,10 @@ export class Job {
     if (options.sync) this.#onCommitted({ offsets })
   }
 
-  #onCommitted(result: { offsets: readonly { topic: string; partition: number; offset: number }[]; error?: Error }): void {
+  #onCommitted(result: CommitResult): void {
+    this.#asyncCommitSentMs = undefined
     this.options.metrics.commits.inc({ result: result.error ? 'error' : 'ok' })
+    if (result.rebalancing) this.#commitsBlockedByRebalance = true
     if (result.error) return
     for (const o of result.offsets) {
       const run = this.#runs.get(`${o.topic}:${o.partition}`)

@@ -3,10 +3,10 @@ import type { DeadLetterReason } from '../core/records.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import { decodeTransaction } from '../stages/decode/decode-transaction.js'
 import { Dedupe, type DedupeSnapshot } from '../stages/dedupe/dedupe.js'
-import { featureContractHash, type FeatureDefinition } from '../stages/features/feature-definition.js'
+import { featureContractHash, type FeatureDefinition, type WindowFilter, type WindowKey } from '../stages/features/feature-definition.js'
 import { toFeatureRow, type FeatureRowFn } from '../stages/features/to-feature-row.js'
 import { CardWindows, type CardWindowsSnapshot } from '../stages/windows/card-windows.js'
-import { PRIMARY_GROUP_ID, passesFilter, windowGroupsOf, windowKeyOf, type WindowGroup } from '../stages/windows/window-groups.js'
+import { PRIMARY_STORE_ID, passesFilter, windowGroupsOf, windowKeyOf, windowStoresOf } from '../stages/windows/window-groups.js'
 
 export interface PartitionStateOptions {
   readonly features: readonly FeatureDefinition[]
@@ -45,7 +45,7 @@ export interface PartitionSnapshot {
   readonly offset: number
   readonly sinceEviction: number
   readonly dedupe: DedupeSnapshot
-  /** One store per window group (key, filter, delay), by group id. */
+  /** One store per window key and filter, by store id. */
   readonly windows: readonly (readonly [string, CardWindowsSnapshot])[]
 }
 
@@ -59,7 +59,8 @@ export class PartitionState {
   /** The unfiltered card store: it decides lateness for every store. */
   readonly windows: CardWindows
   readonly stores: ReadonlyMap<string, CardWindows>
-  readonly #groups: readonly WindowGroup[]
+  /** The stores other than the primary: each gets the transactions passing its filter. */
+  readonly #secondary: readonly { id: string; key: WindowKey; filter: WindowFilter | undefined }[]
   readonly #toRow: FeatureRowFn
   #sinceEviction = 0
   /** Keys dropped to stay within maxStateBytes: each one's next features start from empty. */
@@ -68,16 +69,18 @@ export class PartitionState {
   constructor(readonly options: PartitionStateOptions, snapshot?: PartitionSnapshot) {
     const dedupeOptions = { horizonMs: options.dedupeHorizonMs, maxEntries: options.dedupeMaxEntries }
     this.dedupe = snapshot ? Dedupe.fromSnapshot(dedupeOptions, snapshot.dedupe) : new Dedupe(dedupeOptions)
-    this.#groups = windowGroupsOf(options.features)
     const saved = new Map(snapshot?.windows ?? [])
     const stores = new Map<string, CardWindows>()
-    for (const group of this.#groups) {
-      const windowOptions = { maxSpanMs: group.horizonMs, allowedLatenessMs: options.allowedLatenessMs }
-      const state = saved.get(group.id)
-      stores.set(group.id, state ? CardWindows.fromSnapshot(windowOptions, state) : new CardWindows(windowOptions))
+    const secondary: { id: string; key: WindowKey; filter: WindowFilter | undefined }[] = []
+    for (const [id, spec] of windowStoresOf(windowGroupsOf(options.features))) {
+      const windowOptions = { maxSpanMs: spec.horizonMs, allowedLatenessMs: options.allowedLatenessMs }
+      const state = saved.get(id)
+      stores.set(id, state ? CardWindows.fromSnapshot(windowOptions, state) : new CardWindows(windowOptions))
+      if (id !== PRIMARY_STORE_ID) secondary.push({ id, key: spec.key, filter: spec.filter })
     }
+    this.#secondary = secondary
     this.stores = stores
-    this.windows = stores.get(PRIMARY_GROUP_ID)!
+    this.windows = stores.get(PRIMARY_STORE_ID)!
     this.#sinceEviction = snapshot?.sinceEviction ?? 0
     this.#toRow = toFeatureRow(options.features)
   }
@@ -114,8 +117,8 @@ export class PartitionState {
     const { late } = this.windows.add(tx.card_id, tx.eventTimeMs, tx.amount)
     if (!late) {
       // A store's watermark never passes the primary's, so what is on time there is on time in every store.
-      for (const group of this.#groups) {
-        if (group.id !== PRIMARY_GROUP_ID && passesFilter(group.filter, tx)) this.stores.get(group.id)!.add(windowKeyOf(group.key, tx), tx.eventTimeMs, tx.amount)
+      for (const store of this.#secondary) {
+        if (passesFilter(store.filter, tx)) this.stores.get(store.id)!.add(windowKeyOf(store.key, tx), tx.eventTimeMs, tx.amount)
       }
     }
     if (++this.#sinceEviction >= EVICTION_EVERY_RECORDS) {

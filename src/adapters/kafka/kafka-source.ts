@@ -74,8 +74,8 @@ export class KafkaSource implements PartitionedSource {
     this.#consumer.on('offset.commit', (err: Kafka.LibrdKafkaError | undefined, offsets: Kafka.TopicPartitionOffset[]) => {
       const committed = (offsets ?? []).map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset }))
       if (err && err.code !== Kafka.CODES.ERRORS.ERR__NO_OFFSET) {
-        this.options.log.warn({ err: err.message, code: err.code, offsets: committed }, 'commit failed; it is retried with the next commit')
-        handlers.onCommitted({ offsets: committed, error: new FraudstreamError(ErrorCode.kafka, `commit failed: ${err.message}`, 'external', true, { cause: err }) })
+        this.options.log.warn({ err: err.message, code: err.code, offsets: committed }, 'commit failed; it is sent again once the group is stable')
+        handlers.onCommitted({ offsets: committed, error: new FraudstreamError(ErrorCode.kafka, `commit failed: ${err.message}`, 'external', true, { cause: err }), rebalancing: OWNERSHIP_LOST.has(err.code) })
       } else handlers.onCommitted({ offsets: committed })
     })
     this.#consumer.setDefaultConsumeTimeout(20)
@@ -109,7 +109,9 @@ export class KafkaSource implements PartitionedSource {
     this.#rebalancing = this.#rebalancing.then(async () => {
       try {
         if (err.code === ASSIGN) {
-          const starts = partitions.length > 0 ? await this.#handlers!.onAssign(partitions) : []
+          // Called even with no partitions: under cooperative rebalancing an empty ASSIGN is how a member learns
+          // that the rebalance it took part in is over.
+          const starts = await this.#handlers!.onAssign(partitions)
           if (cooperative) this.#consumer.incrementalAssign(starts.map((s) => ({ ...s })))
           else this.#consumer.assign(starts.map((s) => ({ ...s })))
         } else if (err.code === REVOKE) {

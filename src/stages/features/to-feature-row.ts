@@ -1,7 +1,7 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { CardWindows } from '../windows/card-windows.js'
 import { createWindowStats, type WindowStats } from '../windows/card-windows.js'
-import { passesFilter, utcHour, windowGroupsOf, windowKeyOf, type WindowGroup } from '../windows/window-groups.js'
+import { groupIdOf, passesFilter, utcHour, windowGroupsOf, windowKeyOf, type WindowGroup } from '../windows/window-groups.js'
 import type { DerivedField, FeatureDefinition } from './feature-definition.js'
 
 const DAY_MS = 86_400_000
@@ -48,7 +48,7 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): Feature
   const views = new Map<string, GroupView>(groups.map((group) => [group.id, { group, stats: createWindowStats(group.spans.length), previousMs: undefined, includesCurrent: false }]))
   const columns = definitions.map((definition): ((tx: Transaction) => number) => {
     if (definition.kind === 'derived') return derive[definition.field]
-    const view = views.get(`${definition.key}|${definition.filter ?? ''}|${definition.delayMs ?? 0}`)!
+    const view = views.get(groupIdOf(definition))!
     const s = view.group.spans.indexOf(definition.spanMs)
     const { spanMs } = definition
     const count = () => view.stats.counts[s]! + (view.includesCurrent ? 1 : 0)
@@ -95,7 +95,7 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): Feature
       case 'seconds_since_last':
         return (tx) => {
           const previousMs = view.previousMs
-          return (previousMs === undefined ? spanMs : Math.min(spanMs, tx.eventTimeMs - (view.group.delayMs ?? 0) - previousMs)) / 1000
+          return (previousMs === undefined ? spanMs : Math.min(spanMs, tx.eventTimeMs - view.group.delayMs - previousMs)) / 1000
         }
     }
   })
@@ -103,8 +103,8 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): Feature
     for (const view of views.values()) {
       const { group } = view
       view.includesCurrent = group.delayMs === 0 && passesFilter(group.filter, tx)
-      const store = windows.get(group.id)
-      if (!store) throw new Error(`no window store for group ${group.id}`)
+      const store = windows.get(group.storeId)
+      if (!store) throw new Error(`no window store ${group.storeId} for group ${group.id}`)
       view.previousMs = store.scan(windowKeyOf(group.key, tx), tx.eventTimeMs - group.delayMs, group.spans, view.stats)
     }
     const row = new Float32Array(columns.length)

@@ -5,21 +5,39 @@ const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
 
 /**
- * Window features that share a key, a filter and a delay read one event store: one store and one scan per group
- * and transaction, however many spans and aggregations the group's features ask for.
+ * Window features that share a key, a filter and a delay form a group: one scan per group and transaction, however
+ * many spans and aggregations its features ask for. Groups that differ only in delay share one event store.
  */
 export interface WindowGroup {
   readonly id: string
+  /** The event store the group reads: one per key and filter. */
+  readonly storeId: string
   readonly key: WindowKey
   readonly filter: WindowFilter | undefined
   readonly delayMs: number
   /** Distinct spans of the group's features, ascending; a feature reads slot `spans.indexOf(spanMs)`. */
   readonly spans: readonly number[]
-  /** How much history the store keeps: the longest span plus the delay. */
+  /** How much history its store must keep for this group: the longest span plus the delay. */
   readonly horizonMs: number
 }
 
-export const PRIMARY_GROUP_ID = 'card||0'
+/** The unfiltered card store: it exists for every feature set and decides lateness. */
+export const PRIMARY_STORE_ID = 'card|'
+const PRIMARY_GROUP_ID = 'card||0'
+
+export function storeIdOf(group: { key: WindowKey; filter?: WindowFilter | undefined }): string {
+  return `${group.key}|${group.filter ?? ''}`
+}
+
+/** Each store's id with the history it must keep: the longest horizon of the groups reading it. */
+export function windowStoresOf(groups: readonly WindowGroup[]): Map<string, { horizonMs: number; key: WindowKey; filter: WindowFilter | undefined }> {
+  const stores = new Map<string, { horizonMs: number; key: WindowKey; filter: WindowFilter | undefined }>()
+  for (const group of groups) {
+    const known = stores.get(group.storeId)
+    stores.set(group.storeId, { horizonMs: Math.max(known?.horizonMs ?? 0, group.horizonMs), key: group.key, filter: group.filter })
+  }
+  return stores
+}
 
 export function groupIdOf(definition: { key: WindowKey; filter?: WindowFilter | undefined; delayMs?: number | undefined }): string {
   return `${definition.key}|${definition.filter ?? ''}|${definition.delayMs ?? 0}`
@@ -38,7 +56,7 @@ export function windowGroupsOf(definitions: readonly FeatureDefinition[]): Windo
   }
   return [...spansByGroup].map(([id, g]) => {
     const spans = [...g.spans].sort((a, b) => a - b)
-    return { id, key: g.key, filter: g.filter, delayMs: g.delayMs, spans, horizonMs: (spans[spans.length - 1] ?? 0) + g.delayMs }
+    return { id, storeId: storeIdOf(g), key: g.key, filter: g.filter, delayMs: g.delayMs, spans, horizonMs: (spans[spans.length - 1] ?? 0) + g.delayMs }
   })
 }
 
