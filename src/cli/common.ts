@@ -1,7 +1,8 @@
 import type { Command } from 'commander'
 import { loadConfig, scrubSecretsFromEnv } from '../config/load.js'
 import type { Config } from '../config/schema.js'
-import { errorCodeOf, FraudstreamError } from '../core/errors.js'
+import { ErrorCode, errorCodeOf, FraudstreamError } from '../core/errors.js'
+import type { ValueFormat } from '../generator/transaction-generator.js'
 import { createLogger, type Logger } from '../observability/logger.js'
 
 export interface CommonOptions {
@@ -52,9 +53,15 @@ export const formatMs = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.to
 export function parseNumber(name: string, min: number, max = Infinity) {
   return (value: string): number => {
     const n = Number(value)
-    if (!Number.isFinite(n) || n < min || n > max) throw new FraudstreamError('FS_ERR_USAGE', `${name} must be a number in [${min}, ${max}], got "${value}"`, 'input')
+    if (!Number.isFinite(n) || n < min || n > max) throw new FraudstreamError(ErrorCode.usage, `${name} must be a number in [${min}, ${max}], got "${value}"`, 'input')
     return n
   }
+}
+
+/** Parses --format, naming the allowed values when it is not one. */
+export function parseFormat(value: string): ValueFormat {
+  if (value === 'json' || value === 'msgpack' || value === 'mixed') return value
+  throw new FraudstreamError(ErrorCode.usage, `--format must be json, msgpack or mixed, got "${value}"`, 'input')
 }
 
 /** A fixed-width text table, for `sql` and summaries. */

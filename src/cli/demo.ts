@@ -6,7 +6,7 @@ import { publishGenerated, type PublishResult } from '../generator/publish.js'
 import { TransactionGenerator, type ValueFormat } from '../generator/transaction-generator.js'
 import { createPipeline, resolveKafka, type Pipeline } from '../main.js'
 import type { Logger } from '../observability/logger.js'
-import { formatInt, formatMs, loadCliConfig, parseNumber, runCommand, withCommonOptions, type CommonOptions } from './common.js'
+import { formatInt, formatMs, loadCliConfig, parseFormat, parseNumber, runCommand, withCommonOptions, type CommonOptions } from './common.js'
 import { Progress } from './progress.js'
 
 export interface DemoOptions {
@@ -208,7 +208,7 @@ export function registerDemo(program: Command): void {
     await runCommand(opts, async () => {
       const { config, log } = loadCliConfig(opts, opts.port !== undefined ? { 'http.port': opts.port } : {}, { logLevel: 'warn' })
       const rate = opts.rate === 'max' ? 'max' : parseNumber('--rate', 1)(opts.rate)
-      if (!['json', 'msgpack', 'mixed'].includes(opts.format)) throw new Error(`--format must be json, msgpack or mixed, got "${opts.format}"`)
+      const format = parseFormat(opts.format)
       const controller = new AbortController()
       const progress = opts.json ? undefined : new Progress()
       let interrupts = 0
@@ -229,7 +229,7 @@ export function registerDemo(program: Command): void {
         fraudRate: opts.fraudRate,
         invalidRate: opts.invalidRate,
         duplicateRate: opts.duplicateRate,
-        format: opts.format as ValueFormat,
+        format,
         signal: controller.signal,
         ...(progress ? { progress } : {}),
       })

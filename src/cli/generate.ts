@@ -1,10 +1,10 @@
 import { createWriteStream, type WriteStream } from 'node:fs'
 import type { Command } from 'commander'
 import { KafkaProducerSink } from '../adapters/kafka/producer-sink.js'
-import { FraudstreamError } from '../core/errors.js'
+import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import { publishGenerated } from '../generator/publish.js'
-import { TransactionGenerator, type GeneratedRecord, type ValueFormat } from '../generator/transaction-generator.js'
-import { formatInt, loadCliConfig, parseNumber, runCommand, withCommonOptions, type CommonOptions } from './common.js'
+import { TransactionGenerator, type GeneratedRecord } from '../generator/transaction-generator.js'
+import { formatInt, loadCliConfig, parseFormat, parseNumber, runCommand, withCommonOptions, type CommonOptions } from './common.js'
 
 interface GenerateOptions extends CommonOptions {
   count: number
@@ -36,9 +36,9 @@ export function registerGenerate(program: Command): void {
   withCommonOptions(command, { logLevel: 'warn' }).action(async (opts: GenerateOptions) => {
     await runCommand(opts, async () => {
       const { config, log } = loadCliConfig(opts, opts.brokers ? { 'kafka.brokers': opts.brokers.split(',') } : {}, { logLevel: 'warn' })
-      if (!['json', 'msgpack', 'mixed'].includes(opts.format)) throw new FraudstreamError('FS_ERR_USAGE', `--format must be json, msgpack or mixed, got "${opts.format}"`, 'input')
+      const format = parseFormat(opts.format)
       const started = performance.now()
-      const generator = new TransactionGenerator({ seed: opts.seed, fraudRate: opts.fraudRate, invalidRate: opts.invalidRate, duplicateRate: opts.duplicateRate, format: opts.out ? 'json' : (opts.format as ValueFormat) })
+      const generator = new TransactionGenerator({ seed: opts.seed, fraudRate: opts.fraudRate, invalidRate: opts.invalidRate, duplicateRate: opts.duplicateRate, format: opts.out ? 'json' : format })
       const byIntent: Record<string, number> = {}
       let fraud = 0
       const tally = (r: GeneratedRecord) => {
@@ -69,7 +69,7 @@ export function registerGenerate(program: Command): void {
         destination = `${opts.out} (labels: ${labelsPath})`
       } else {
         if (config.kafka.brokers.length === 0) {
-          throw new FraudstreamError('FS_ERR_USAGE', 'generate needs --out <file> or Kafka brokers (--brokers or kafka.brokers); for an all-in-one run use `fraudstream demo`', 'input')
+          throw new FraudstreamError(ErrorCode.usage, 'generate needs --out <file> or Kafka brokers (--brokers or kafka.brokers); for an all-in-one run use `fraudstream demo`', 'input')
         }
         const sink = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': config.kafka.brokers.join(','), 'client.id': 'fraudstream-generator', ...config.kafka.clientProperties }, log })
         try {

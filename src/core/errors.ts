@@ -12,6 +12,7 @@
  * | FS_ERR_MODEL_CONTRACT | the model's feature contract does not match the topology's features; retrain |
  * | FS_ERR_INFER | inference failed in a worker; the process exits before committing and a restart retries |
  * | FS_ERR_INTERNAL | a broken invariant; please report it with the log |
+ * | FS_ERR_USAGE | a command-line option is off; the message names it and its allowed values |
  */
 export const ErrorCode = {
   configInvalid: 'FS_ERR_CONFIG_INVALID',
