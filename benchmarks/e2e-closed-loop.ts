@@ -46,7 +46,7 @@ async function transportOnly(): Promise<Leg> {
   const topic = `bench-transport-${Date.now()}`
   let consumed = 0
   let firstMs = 0
-  const source = new KafkaSource({ clientConfig: { 'bootstrap.servers': bootstrapServers }, groupId: `bench-transport-${Date.now()}`, topic, autoOffsetReset: 'earliest', sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500, consumeBatchSize: 1_000, log })
+  const source = new KafkaSource({ clientConfig: { 'bootstrap.servers': bootstrapServers }, groupId: `bench-transport-${Date.now()}`, topics: [topic], autoOffsetReset: 'earliest', sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500, consumeBatchSize: 1_000, log })
   await source.start({
     onAssign: async (partitions) => partitions.map((p) => ({ ...p, offset: 0 })),
     onRevoke: async () => undefined,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { cardFraudTopology } from '../topology/card-fraud.js'
+import { cardFraudTopology, topicsOf } from '../topology/card-fraud.js'
 import { ClickhouseBatchSink } from './adapters/clickhouse/batch-sink.js'
 import { createClickhouseClient, type ClickHouseClient } from './adapters/clickhouse/client.js'
 import { checkDedupWindow, migrate } from './adapters/clickhouse/migrate.js'
@@ -16,9 +16,65 @@ import type { Logger } from './observability/logger.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { featureContractHash } from './stages/features/feature-definition.js'
 import type { ScoreRow } from './stages/sinks/score-row.js'
-import { Job } from './runtime/job.js'
+import { Job, type JobLookups } from './runtime/job.js'
+import { applyTableRecords, LookupTask } from './runtime/lookup-task.js'
+import { KafkaTableReader } from './adapters/kafka/table-reader.js'
+import { lookupPlanOf } from './stages/lookups/lookup-plan.js'
+import { LookupTable } from './stages/lookups/lookup-table.js'
+import { sourceId } from './stages/lookups/lookup-facts.js'
+import { ErrorCode, FraudstreamError } from './core/errors.js'
 import { FileSnapshotStore } from './adapters/state/file-snapshot-store.js'
 import { join } from 'node:path'
+
+/**
+ * The lookup side of the topology, when some feature reads a lookup table: this instance's copy of the tables
+ * (read from the compacted tables topic) and its member of the lookup stage's group (label routing + aggregation).
+ */
+async function startLookups(options: { config: Config; topology: ReturnType<typeof cardFraudTopology>; producer: KafkaProducerSink; bootstrapServers: string; instanceId: string; metrics: Metrics; log: Logger; closers: (() => Promise<void>)[] }): Promise<JobLookups | undefined> {
+  const { config, topology, producer, metrics, log, closers } = options
+  const plan = lookupPlanOf(topology.features, config.windows.allowedLatenessMs)
+  if (plan.columns.length === 0) return undefined
+  const topics = topology.topics
+  const [factsPartitions, tablePartitions, txPartitions, labelPartitions] = await Promise.all([topics.lookupFacts, topics.lookupTables, topics.transactions, topics.labels].map((t) => producer.partitionCount(t)))
+  if (factsPartitions !== tablePartitions) {
+    throw new FraudstreamError(ErrorCode.kafka, `${topics.lookupTables} has ${tablePartitions} partitions and ${topics.lookupFacts} ${factsPartitions}: the tables topic is the aggregators' changelog and needs as many`, 'external')
+  }
+  const table = new LookupTable(tablePartitions!)
+  const tableReader = new KafkaTableReader({ clientConfig: baseClientConfig(config, options.bootstrapServers, `${options.instanceId}-tables`), topic: topics.lookupTables, log: log.child({ component: 'lookup-table' }) })
+  await tableReader.start((records) => applyTableRecords(table, records))
+  closers.push(() => tableReader.stop())
+  const source = new KafkaSource({
+    clientConfig: baseClientConfig(config, options.bootstrapServers, `${options.instanceId}-lookups`),
+    groupId: `${config.kafka.groupId}.lookups`,
+    topics: [topics.labels, topics.lookupFacts],
+    autoOffsetReset: 'earliest',
+    sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+    heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
+    consumeBatchSize: config.kafka.consumeBatchSize,
+    log: log.child({ component: 'lookup-source' }),
+  })
+  const expectedSources = [...Array.from({ length: txPartitions! }, (_, p) => sourceId('tx', p)), ...Array.from({ length: labelPartitions! }, (_, p) => sourceId('labels', p))]
+  const task = new LookupTask({
+    source,
+    producer,
+    table,
+    tableReader,
+    plan,
+    topics: { labels: topics.labels, facts: topics.lookupFacts, tables: topics.lookupTables, dlq: topics.dlq },
+    factsPartitions: factsPartitions!,
+    expectedSources,
+    allowedLatenessMs: config.windows.allowedLatenessMs,
+    maxRecordBytes: config.decode.maxRecordBytes,
+    flushIntervalMs: config.lookups.flushIntervalMs,
+    commitIntervalMs: config.runtime.commitIntervalMs,
+    drainTimeoutMs: config.runtime.shutdownTimeoutMs,
+    metrics,
+    log: log.child({ component: 'lookups' }),
+  })
+  await task.start()
+  closers.push(() => task.stop())
+  return { plan, table, factsTopic: topics.lookupFacts, factsPartitions: factsPartitions!, maxWaitMs: config.lookups.maxWaitMs, markerIntervalMs: config.lookups.flushIntervalMs }
+}
 
 export interface KafkaEndpoint {
   readonly bootstrapServers: string
@@ -30,7 +86,7 @@ export interface KafkaEndpoint {
 export async function resolveKafka(config: Config): Promise<KafkaEndpoint> {
   if (config.kafka.brokers.length > 0) return { bootstrapServers: config.kafka.brokers.join(',') }
   const mock = await startMockCluster()
-  await mock.ensureTopics(Object.values(config.kafka.topics))
+  await mock.ensureTopics(Object.values(topicsOf(config)))
   return { bootstrapServers: mock.bootstrapServers, mock }
 }
 
@@ -106,13 +162,14 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     const source = new KafkaSource({
       clientConfig: baseClientConfig(config, options.kafka.bootstrapServers, `${instanceId}-consumer`),
       groupId: config.kafka.groupId,
-      topic: topology.topics.transactions,
+      topics: [topology.topics.transactions],
       autoOffsetReset: config.kafka.autoOffsetReset,
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
       consumeBatchSize: config.kafka.consumeBatchSize,
       log: log.child({ component: 'source' }),
     })
+    const lookups = await startLookups({ config, topology, producer, bootstrapServers: options.kafka.bootstrapServers, instanceId, metrics, log, closers })
     const runId = 'live'
     const job = new Job({
       source,
@@ -137,6 +194,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       runId,
       snapshots,
       snapshotIntervalMs: config.runtime.snapshotIntervalMs,
+      ...(lookups ? { lookups } : {}),
       metrics,
       log: log.child({ component: 'job' }),
     })

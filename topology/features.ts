@@ -13,6 +13,12 @@ const DAY_MS = 24 * HOUR_MS
  * window's filter, so training and serving see the same values. Events are kept exactly (no buckets) for the
  * longest span + delay of their store. Watermark = max event time − allowed lateness per partition; a late event is
  * scored with the windows as they are and never enters them.
+ *
+ * Lookup semantics (terminal, merchant): aggregates over every card's transactions, bucketed at the declared
+ * resolution R. With E = floor((t − delay) / R) · R, the window covers the key's transactions with event time in
+ * [E − span, E); a label counts when it was reported before floor((t − labelLag) / R) · R, the latest such label of
+ * a transaction winning. A transaction is scored once the tables are complete up to those times (see
+ * `lookups.maxWaitMs`); a late transaction enters no table.
  */
 export const cardFraudFeatures: readonly FeatureDefinition[] = [
   { kind: 'derived', name: 'amount', field: 'amount', description: 'transaction amount in major units' },
@@ -35,5 +41,9 @@ export const cardFraudFeatures: readonly FeatureDefinition[] = [
   { kind: 'window', name: 'card_cnp_count_1h', key: 'card', filter: 'card_not_present', aggregation: 'count', spanMs: HOUR_MS, description: 'card-not-present transactions of the card in the last hour' },
   { kind: 'window', name: 'card_abroad_count_24h', key: 'card', filter: 'abroad', aggregation: 'count', spanMs: DAY_MS, description: 'transactions abroad of the card in the last 24 hours' },
   { kind: 'window', name: 'card_merchant_count_7d', key: 'card+merchant', aggregation: 'count', spanMs: 7 * DAY_MS, description: 'card transactions at this merchant in 7 days (1 = a new merchant for the card)' },
+  { kind: 'lookup', name: 'terminal_tx_count_7d', key: 'terminal', aggregation: 'count', resolutionMs: HOUR_MS, spanMs: 7 * DAY_MS, delayMs: DAY_MS, labelLagMs: HOUR_MS, description: 'transactions at the terminal (all cards) in the 7 days ending a day ago' },
+  { kind: 'lookup', name: 'terminal_fraud_count_7d', key: 'terminal', aggregation: 'fraud_count', resolutionMs: HOUR_MS, spanMs: 7 * DAY_MS, delayMs: DAY_MS, labelLagMs: HOUR_MS, description: 'of those, known fraud (labels reported up to an hour ago)' },
+  { kind: 'lookup', name: 'terminal_fraud_ratio_7d', key: 'terminal', aggregation: 'fraud_ratio', resolutionMs: HOUR_MS, spanMs: 7 * DAY_MS, delayMs: DAY_MS, labelLagMs: HOUR_MS, description: 'known fraud / transactions at the terminal over the same window (a compromised terminal)' },
+  { kind: 'lookup', name: 'merchant_fraud_ratio_7d', key: 'merchant', aggregation: 'fraud_ratio', resolutionMs: HOUR_MS, spanMs: 7 * DAY_MS, delayMs: DAY_MS, labelLagMs: HOUR_MS, description: 'known fraud / transactions at the merchant, 7 days ending a day ago' },
   { kind: 'window', name: 'card_count_prior_week', key: 'card', aggregation: 'count', spanMs: 7 * DAY_MS, delayMs: 7 * DAY_MS, description: 'card transactions in the week before the last 7 days (a baseline for velocity)' },
 ]

@@ -20,6 +20,13 @@ export const ConfigSchema = z
             decisions: z.string().default('decisions'),
             alerts: z.string().default('alerts'),
             labels: z.string().default('labels'),
+            /**
+             * Internal: transactions and labels repartitioned by terminal / merchant for the lookup aggregator.
+             * Default `<groupId>.lookup-facts`: internal topics belong to one application, as in Kafka Streams.
+             */
+            lookupFacts: z.string().optional(),
+            /** Internal, compacted: the lookup aggregates every instance holds in memory. Default `<groupId>.lookup-tables`. */
+            lookupTables: z.string().optional(),
           })
           .prefault({}),
         autoOffsetReset: z.enum(['earliest', 'latest', 'error']).default('earliest'),
@@ -76,6 +83,18 @@ export const ConfigSchema = z
         allowedLatenessMs: nonNegativeInt.default(60_000),
         /** Estimated window-state bytes per partition; past it the oldest cards are dropped (metric + warn log). */
         maxStateBytesPerPartition: positiveInt.default(1024 * 1024 * 1024),
+      })
+      .prefault({}),
+    lookups: z
+      .object({
+        /**
+         * How long a transaction may wait for the lookup tables to be complete up to its window end; after it, the
+         * transaction is scored with the tables as they are and counted as stale. Live traffic never waits: the
+         * windows end a day in the past.
+         */
+        maxWaitMs: positiveInt.default(10_000),
+        /** How often the aggregator publishes changed keys and its progress, and sources send watermarks. */
+        flushIntervalMs: positiveInt.default(100),
       })
       .prefault({}),
     thresholds: z

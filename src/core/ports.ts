@@ -62,9 +62,12 @@ export interface PartitionedSource {
 export interface OutgoingRecord {
   readonly topic: string
   readonly key: string | null
-  readonly value: Buffer
+  /** null = a tombstone: compaction deletes the key. */
+  readonly value: Buffer | null
   /** The Kafka record timestamp; defaults to the wall clock. Generators set the event time. */
   readonly timestampMs?: number
+  /** An explicit partition (watermark markers go to every partition); otherwise the key's partition. */
+  readonly partition?: number
 }
 
 /** A topic sink: `onAck` runs once the broker has acknowledged the record (from a delivery report). */

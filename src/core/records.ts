@@ -63,11 +63,4 @@ export interface AlertV1 extends DecisionV1 {
   readonly country: string
 }
 
-/** Label v1, the contract of the `labels` topic (key = transaction_id). */
-export interface LabelV1 {
-  readonly transaction_id: string
-  readonly card_id?: string
-  readonly is_fraud: boolean
-  readonly source: 'chargeback' | 'analyst' | 'customer'
-  readonly reported_at: string
-}
+export type { LabelV1 } from './label-v1.js'

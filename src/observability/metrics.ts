@@ -29,6 +29,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const budgetEvictions = new Counter({ name: 'fraudstream_window_budget_evictions_total', help: 'Cards dropped from window state to stay within the byte budget', labelNames: ['partition'] as const, registers })
   const snapshotBytes = new Gauge({ name: 'fraudstream_state_snapshot_bytes', help: 'Size of the last state snapshot', labelNames: ['partition'] as const, registers })
   const snapshotFailures = new Counter({ name: 'fraudstream_state_snapshot_failures_total', help: 'State snapshots that could not be written', registers })
+  const lookupLabels = new Counter({ name: 'fraudstream_lookup_labels_total', help: 'Labels read by the lookup stage by outcome (routed, late, unattributed, invalid)', labelNames: ['outcome'] as const, registers })
+  const lookupFacts = new Counter({ name: 'fraudstream_lookup_facts_total', help: 'Facts read by the lookup aggregator by outcome (applied, duplicate = a re-emission, expired = older than every window)', labelNames: ['outcome'] as const, registers })
+  const lookupWaits = new Counter({ name: 'fraudstream_lookup_waits_total', help: 'Transactions that waited for the lookup tables, by how it ended (complete, stale = scored after lookups.maxWaitMs)', labelNames: ['result'] as const, registers })
+  const lookupTableKeys = new Gauge({ name: 'fraudstream_lookup_table_keys', help: 'Keys (terminals, merchants) in this instance\'s lookup tables', registers })
+  const lookupCompletenessLag = new Gauge({ name: 'fraudstream_lookup_completeness_lag_seconds', help: 'Wall clock minus the event time below which the lookup tables are complete', registers })
   const assignedPartitions = new Gauge({ name: 'fraudstream_assigned_partitions', help: 'Partitions this instance owns', registers })
   return {
     registry,
@@ -38,6 +43,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     inferenceDuration: { observeMs: (model: string, ms: number) => inferenceDuration.observe({ model }, ms / 1000) },
     clickhouseInserts, clickhouseRows, producerErrors, commits, inFlight, paused,
     windowStateBytes, watermarkLag, consumerLag, assignedPartitions, snapshotBytes, snapshotFailures, budgetEvictions,
+    lookupLabels, lookupFacts, lookupWaits, lookupTableKeys, lookupCompletenessLag,
   }
 }
 export type Metrics = ReturnType<typeof createMetrics>

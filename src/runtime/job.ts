@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import { pack, unpack } from 'msgpackr'
-import type { CommitResult, PartitionedSource, PartitionStart, RecordSink, Scorer, SnapshotStore, SourceRecord, TopicPartition } from '../core/ports.js'
+import type { PartitionedSource, PartitionStart, RecordSink, Scorer, SnapshotStore, SourceRecord, TopicPartition } from '../core/ports.js'
 import { Decision, type AlertV1, type DecisionV1 } from '../core/records.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import type { Metrics } from '../observability/metrics.js'
@@ -10,12 +10,14 @@ import { featureContractHash, type FeatureDefinition } from '../stages/features/
 import { MicroBatcher } from '../stages/infer/micro-batcher.js'
 import { toDeadLetter } from '../stages/sinks/dead-letter.js'
 import { toScoreRow, type ScoreRow } from '../stages/sinks/score-row.js'
+import { sourceId, transactionFacts } from '../stages/lookups/lookup-facts.js'
+import { fillLookups, requirementOf, type LookupPlan } from '../stages/lookups/lookup-plan.js'
+import type { LookupTable } from '../stages/lookups/lookup-table.js'
 import { AckTracker } from './ack-tracker.js'
+import { sendMarker } from './lookup-markers.js'
 import { LatencyRecorder } from './latency-recorder.js'
+import { OffsetCommitter } from './offset-committer.js'
 import { PartitionState, type PartitionSnapshot, type PartitionStateOptions } from './partition-state.js'
-
-/** A commit whose answer has not come by then is taken as lost, and the next tick sends a new one. */
-const ASYNC_COMMIT_TIMEOUT_MS = 10_000
 
 /** Rows for ClickHouse, batched per source partition; `onAck` after the row's batch is acknowledged. */
 export interface ScoreSink {
@@ -29,6 +31,17 @@ export interface JobTopics {
   readonly decisions: string
   readonly alerts: string
   readonly dlq: string
+}
+
+/** Lookup features: the tables every instance holds, and where this job's transactions go to feed them. */
+export interface JobLookups {
+  readonly plan: LookupPlan
+  readonly table: LookupTable
+  readonly factsTopic: string
+  readonly factsPartitions: number
+  readonly maxWaitMs: number
+  /** How often each partition's watermark is sent to the aggregators. */
+  readonly markerIntervalMs: number
 }
 
 export interface JobOptions {
@@ -56,6 +69,7 @@ export interface JobOptions {
   /** Where partition state is snapshotted; without it, recovery replays each partition from its low watermark. */
   readonly snapshots?: SnapshotStore
   readonly snapshotIntervalMs: number
+  readonly lookups?: JobLookups
   readonly metrics: Metrics
   readonly log: Logger
 }
@@ -67,6 +81,8 @@ export interface JobStats {
   duplicates: number
   scored: number
   late: number
+  /** Scored after waiting lookups.maxWaitMs for the lookup tables, with the tables as they were. */
+  lookupStale: number
   restored: number
   stray: number
   decisions: { approve: number; review: number; decline: number }
@@ -91,6 +107,10 @@ interface Run {
   reportedBudgetEvictions: number
   highWatermark: number
   revoked: boolean
+  /** Records waiting, in offset order, for the lookup tables to be complete up to their windows. */
+  readonly waiting: Scored[]
+  /** The watermark marker sent last, to send only changes. */
+  lastMarker: string
 }
 
 interface Scored {
@@ -100,6 +120,7 @@ interface Scored {
   readonly row: Float32Array
   readonly late: boolean
   readonly polledAtMs: number
+  waited?: boolean
 }
 
 /**
@@ -116,7 +137,7 @@ interface Scored {
  * uninterrupted run computes (as far back as the topic's retention reaches).
  */
 export class Job {
-  readonly stats: JobStats = { consumed: 0, valid: 0, invalid: 0, duplicates: 0, scored: 0, late: 0, restored: 0, stray: 0, decisions: { approve: 0, review: 0, decline: 0 }, alerts: 0, clickhouseRows: 0 }
+  readonly stats: JobStats = { consumed: 0, valid: 0, invalid: 0, duplicates: 0, scored: 0, late: 0, lookupStale: 0, restored: 0, stray: 0, decisions: { approve: 0, review: 0, decline: 0 }, alerts: 0, clickhouseRows: 0 }
   readonly latency = new LatencyRecorder()
   readonly #runs = new Map<string, Run>()
   readonly #batcher: MicroBatcher<Scored>
@@ -133,20 +154,18 @@ export class Job {
   #stopping = false
   #failure: Error | undefined
   #timers: NodeJS.Timeout[] = []
+  /** Watermarks keep flowing while a stop drains: records waiting for the tables may depend on them. */
+  #markerTimer: NodeJS.Timeout | undefined
   #onFailure: ((err: Error) => void) | undefined
   #finalPartitions: ReturnType<Job['partitions']> | undefined
-  /**
-   * One non-blocking commit at a time, and none while the broker reports a rebalance: a commit refused with
-   * ILLEGAL_GENERATION makes librdkafka rejoin, so resending it every tick would keep the group rebalancing forever.
-   */
-  #asyncCommitSentMs: number | undefined
-  #commitsBlockedByRebalance = false
+  readonly #committer: OffsetCommitter
   #stopped: Promise<void> | undefined
 
   constructor(readonly options: JobOptions) {
     this.#featureNames = options.features.map((f) => f.name)
     this.#featureContract = featureContractHash(options.features)
     this.#decide = createDecider(options.thresholds, this.#featureNames)
+    this.#committer = new OffsetCommitter(options.source, (tp) => this.#runs.get(`${tp.topic}:${tp.partition}`), (ok) => options.metrics.commits.inc({ result: ok ? 'ok' : 'error' }))
     this.#batcher = new MicroBatcher<Scored>({
       maxRecords: options.inferMaxRecords,
       lingerMs: options.inferLingerMs,
@@ -192,12 +211,20 @@ export class Job {
       onAssign: (partitions) => this.#assign(partitions),
       onRevoke: (partitions, info) => this.#revoke(partitions, info),
       onRecords: (records) => this.#onRecords(records),
-      onCommitted: (result) => this.#onCommitted(result),
+      onCommitted: (result) => this.#committer.onCommitted(result),
       onError: (err) => this.options.log.warn({ err: err.message, code: (err as FraudstreamError).code }, 'source error'),
     })
     this.#timers.push(setInterval(() => this.#commit({ sync: false }).catch((err: unknown) => this.#fail(err)), this.options.commitIntervalMs))
     this.#timers.push(setInterval(() => this.#applyBackpressure(), 25))
     this.#timers.push(setInterval(() => void this.#refreshLag(), 1_000))
+    const lookups = this.options.lookups
+    if (lookups) {
+      lookups.table.onProgress(() => this.#releaseWaiting())
+      this.#markerTimer = setInterval(() => {
+        this.#sendMarkers(lookups)
+        this.#releaseWaiting()
+      }, lookups.markerIntervalMs)
+    }
     if (this.options.snapshots) {
       this.#timers.push(setInterval(() => {
         for (const run of this.#runs.values()) void this.#snapshot(run)
@@ -208,7 +235,7 @@ export class Job {
 
   async #assign(partitions: readonly TopicPartition[]): Promise<PartitionStart[]> {
     const { source, log, metrics } = this.options
-    this.#commitsBlockedByRebalance = false
+    this.#committer.rebalanceEnded()
     if (partitions.length === 0) return []
     const committed = await source.committed(partitions)
     const starts: PartitionStart[] = []
@@ -236,6 +263,8 @@ export class Job {
         reportedBudgetEvictions: 0,
         highWatermark: high,
         revoked: false,
+        waiting: [],
+        lastMarker: '',
       }
       this.#runs.set(run.key, run)
       starts.push({ ...tp, offset: run.nextOffset })
@@ -246,7 +275,7 @@ export class Job {
   }
 
   async #revoke(partitions: readonly TopicPartition[], info: { lost: boolean }): Promise<void> {
-    this.#commitsBlockedByRebalance = false
+    this.#committer.rebalanceEnded()
     const runs = partitions.map((tp) => this.#runs.get(`${tp.topic}:${tp.partition}`)).filter((r): r is Run => r !== undefined)
     this.#batcher.flush()
     // Cut the open ClickHouse batches now; their acks are awaited through the tracker, within the drain timeout
@@ -310,11 +339,70 @@ export class Job {
         this.stats.late++
         metrics.transactions.inc({ outcome: 'late' })
       }
+      const item: Scored = { run, record, tx: processed.tx, row: processed.row, late: processed.late, polledAtMs }
+      const lookups = this.options.lookups
+      // An on-time transaction feeds the lookup tables; a late one entered no window and enters no table either.
+      const facts = lookups && !processed.late ? transactionFacts(lookups.plan, processed.tx, sourceId('tx', record.partition), record.offset) : []
       // One placeholder ack until the record is scored; scoring then adds the acks of the sinks it writes to.
-      run.tracker.register(record.offset, 1)
-      this.#batcher.add({ run, record, tx: processed.tx, row: processed.row, late: processed.late, polledAtMs })
+      run.tracker.register(record.offset, 1 + facts.length)
+      for (const fact of facts) producer.send({ topic: lookups!.factsTopic, key: fact.key, value: pack(fact) }, () => run.tracker.ack(record.offset))
+      if (!lookups) this.#batcher.add(item)
+      else if (processed.late) {
+        // Scored with the tables as they are, like the windows.
+        fillLookups(lookups.plan, item.row, item.tx, (key) => lookups.table.get(key))
+        this.#batcher.add(item)
+      } else run.waiting.push(item)
     }
+    this.#releaseWaiting()
     this.#applyBackpressure()
+  }
+
+  /**
+   * Moves records whose lookups the tables now cover (or that waited lookups.maxWaitMs) to inference, in offset
+   * order per partition, so each partition's ClickHouse rows keep arriving in offset order.
+   */
+  #releaseWaiting(): void {
+    const lookups = this.options.lookups
+    if (!lookups) return
+    const nowMs = performance.now()
+    for (const run of this.#runs.values()) {
+      while (run.waiting.length > 0) {
+        const item = run.waiting[0]!
+        const complete = lookups.table.covers(requirementOf(lookups.plan, item.tx.eventTimeMs))
+        if (!complete && nowMs - item.polledAtMs < lookups.maxWaitMs) {
+          item.waited = true
+          break
+        }
+        run.waiting.shift()
+        if (!complete) {
+          this.stats.lookupStale++
+          this.options.log.warn({ partition: run.tp.partition, offset: item.record.offset, completeness: lookups.table.completeness }, 'lookup tables incomplete after lookups.maxWaitMs; scoring with the tables as they are')
+        }
+        if (item.waited || !complete) this.options.metrics.lookupWaits.inc({ result: complete ? 'complete' : 'stale' })
+        fillLookups(lookups.plan, item.row, item.tx, (key) => lookups.table.get(key))
+        this.#batcher.add(item)
+      }
+    }
+  }
+
+  /**
+   * Each live partition's watermark to every aggregator: no later on-time transaction of it is older, and none
+   * waiting is either (the aggregators keep what waiting records will read). Caught up with nothing waiting = idle.
+   */
+  #sendMarkers(lookups: JobLookups): void {
+    for (const run of this.#runs.values()) {
+      if (run.nextOffset < run.liveFromOffset) continue
+      let watermarkMs = run.state.windows.watermarkMs
+      for (const item of run.waiting) watermarkMs = Math.min(watermarkMs, item.tx.eventTimeMs)
+      const idle = run.waiting.length === 0 && run.nextOffset >= run.highWatermark
+      const text = `${watermarkMs}:${idle}`
+      if (text === run.lastMarker) continue
+      run.lastMarker = text
+      sendMarker(this.options.producer, lookups.factsTopic, lookups.factsPartitions, { kind: 'marker', source: sourceId('tx', run.tp.partition), watermarkMs, idle })
+    }
+    const completeness = lookups.table.completeness.txMs
+    this.options.metrics.lookupTableKeys.set(lookups.table.size)
+    if (Number.isFinite(completeness)) this.options.metrics.lookupCompletenessLag.set((Date.now() - completeness) / 1000)
   }
 
   #score(items: Scored[]): void {
@@ -390,30 +478,7 @@ export class Job {
 
   async #commit(options: { sync: boolean; only?: readonly Run[] }): Promise<void> {
     if (this.#failure) return
-    if (!options.sync) {
-      const pendingMs = this.#asyncCommitSentMs === undefined ? undefined : performance.now() - this.#asyncCommitSentMs
-      if (this.#commitsBlockedByRebalance || (pendingMs !== undefined && pendingMs < ASYNC_COMMIT_TIMEOUT_MS)) return
-    }
-    const runs = options.only ?? [...this.#runs.values()]
-    const offsets = runs.filter((r) => r.tracker.committable > r.lastCommitted).map((r) => ({ ...r.tp, offset: r.tracker.committable }))
-    if (offsets.length === 0) return
-    if (!options.sync) this.#asyncCommitSentMs = performance.now()
-    const accepted = await this.options.source.commit(offsets, { sync: options.sync })
-    if (!accepted) return
-    // A non-blocking commit is only queued: `lastCommitted` moves when the broker confirms it (#onCommitted), so a
-    // commit refused during a rebalance is sent again on the next tick instead of being taken for done.
-    if (options.sync) this.#onCommitted({ offsets })
-  }
-
-  #onCommitted(result: CommitResult): void {
-    this.#asyncCommitSentMs = undefined
-    this.options.metrics.commits.inc({ result: result.error ? 'error' : 'ok' })
-    if (result.rebalancing) this.#commitsBlockedByRebalance = true
-    if (result.error) return
-    for (const o of result.offsets) {
-      const run = this.#runs.get(`${o.topic}:${o.partition}`)
-      if (run && o.offset >= 0) run.lastCommitted = Math.max(run.lastCommitted, o.offset)
-    }
+    await this.#committer.commit(options.only ?? this.#runs.values(), options)
   }
 
   /** Pauses every owned partition while too many records wait for sinks; resumes below half the bound. */
@@ -506,6 +571,7 @@ export class Job {
     this.#failure = err instanceof Error ? err : new Error(String(err))
     this.options.log.fatal({ err: this.#failure, code: (err as FraudstreamError).code }, 'job failed; no further offsets will be committed')
     for (const timer of this.#timers) clearInterval(timer)
+    clearInterval(this.#markerTimer)
     this.#onFailure?.(this.#failure)
   }
 
@@ -541,11 +607,13 @@ export class Job {
     await source.stopPolling()
     if (!this.#failure) {
       const drained = await this.drain()
+      clearInterval(this.#markerTimer)
       await this.#commit({ sync: true })
       await this.#refreshLag()
       this.#finalPartitions = this.partitions()
       this.options.log.info({ drained, partitions: this.#finalPartitions }, 'drained and committed')
     }
+    clearInterval(this.#markerTimer)
     await source.stop()
   }
 }

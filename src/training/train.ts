@@ -7,6 +7,10 @@ import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import { featureContractHash } from '../stages/features/feature-definition.js'
 import { TransactionGenerator } from '../generator/transaction-generator.js'
 import { PartitionState } from '../runtime/partition-state.js'
+import type { Transaction } from '../core/transaction-v1.js'
+import { decodeLabel } from '../stages/decode/decode-transaction.js'
+import { OfflineLookups } from '../stages/lookups/offline-lookups.js'
+import { lookupPlanOf } from '../stages/lookups/lookup-plan.js'
 import { evaluate, type Evaluation } from './evaluate.js'
 import { logisticToOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from './export-onnx.js'
 import { predictLogistic, trainLogistic } from './logistic-regression.js'
@@ -44,22 +48,35 @@ export interface TrainResult {
 export async function trainModel(options: TrainCommandOptions): Promise<TrainResult> {
   const features = cardFraudFeatures
   const generator = new TransactionGenerator({ seed: options.seed, fraudRate: options.fraudRate })
-  const state = new PartitionState({ features, maxRecordBytes: 1 << 20, dedupeHorizonMs: 86_400_000, dedupeMaxEntries: 5_000_000, allowedLatenessMs: 60_000 })
+  const allowedLatenessMs = 60_000
+  const state = new PartitionState({ features, maxRecordBytes: 1 << 20, dedupeHorizonMs: 86_400_000, dedupeMaxEntries: 5_000_000, allowedLatenessMs })
+  // Lookup columns are filled once every transaction and label is in: their windows end in the past, so the
+  // complete tables give what the stream reads at scoring time.
+  const lookups = new OfflineLookups(lookupPlanOf(features, allowedLatenessMs), allowedLatenessMs)
+  const transactions: Transaction[] = []
   const rows: Float32Array[] = []
   const labels: boolean[] = []
   let firstEventMs = Infinity
   let lastEventMs = -Infinity
   while (rows.length < options.transactions) {
     const record = generator.next()
-    if (record.topic !== 'transactions' || record.intent.kind !== 'valid') continue
+    if (record.topic === 'labels') {
+      const decoded = decodeLabel(record.value, { maxRecordBytes: 1 << 20 })
+      if (decoded.kind === 'ok') lookups.addLabel(decoded.label)
+      continue
+    }
+    if (record.intent.kind !== 'valid') continue
     const processed = state.process(record.value)
     if (processed.kind !== 'features') continue
+    lookups.addTransaction(processed.tx, processed.late)
+    transactions.push(processed.tx)
     rows.push(processed.row)
     labels.push(record.intent.isFraud)
     firstEventMs = Math.min(firstEventMs, processed.tx.eventTimeMs)
     lastEventMs = Math.max(lastEventMs, processed.tx.eventTimeMs)
     if (rows.length % 10_000 === 0) options.onProgress?.('features', rows.length, options.transactions)
   }
+  rows.forEach((row, i) => lookups.fill(row, transactions[i]!))
   const split = Math.floor(rows.length * 0.7)
   options.onProgress?.('training', 0, options.epochs)
   const model = trainLogistic(rows.slice(0, split), labels.slice(0, split), { epochs: options.epochs, learningRate: 0.05, l2: 1e-4, positiveWeight: options.positiveWeight })

@@ -3,6 +3,10 @@ import type { Config } from '../../src/config/schema.js'
 import type { GeneratedRecord } from '../../src/generator/transaction-generator.js'
 import { PartitionState, partitionStateOptions } from '../../src/runtime/partition-state.js'
 import { cardFraudFeatures } from '../../topology/features.js'
+import type { Transaction } from '../../src/core/transaction-v1.js'
+import { decodeLabel } from '../../src/stages/decode/decode-transaction.js'
+import { OfflineLookups } from '../../src/stages/lookups/offline-lookups.js'
+import { lookupPlanOf } from '../../src/stages/lookups/lookup-plan.js'
 
 export interface RunComparison {
   readonly expected: number
@@ -17,14 +21,29 @@ export interface RunComparison {
 
 /**
  * What the job logged to `scores` for a topic, against one uninterrupted pass of the same records, in send order,
- * through the same PartitionState: the oracle for restarts, handovers and rebalances.
+ * through the same PartitionState, with lookups read from complete tables: the oracle for restarts, handovers and
+ * rebalances. `sent` holds everything published, transactions and labels.
  */
 export async function compareWithUninterruptedRun(input: { client: ClickHouseClient; config: Config; topic: string; sent: readonly GeneratedRecord[] }): Promise<RunComparison> {
   const reference = new PartitionState(partitionStateOptions(input.config, cardFraudFeatures))
-  const expected = new Map<string, string>()
+  const lateness = input.config.windows.allowedLatenessMs
+  const lookups = new OfflineLookups(lookupPlanOf(cardFraudFeatures, lateness), lateness)
+  const scored: { tx: Transaction; row: Float32Array }[] = []
   for (const record of input.sent) {
+    if (record.topic === 'labels') {
+      const decoded = decodeLabel(record.value, { maxRecordBytes: input.config.decode.maxRecordBytes })
+      if (decoded.kind === 'ok') lookups.addLabel(decoded.label)
+      continue
+    }
     const processed = reference.process(record.value)
-    if (processed.kind === 'features') expected.set(processed.tx.transaction_id, JSON.stringify(Array.from(processed.row)))
+    if (processed.kind !== 'features') continue
+    lookups.addTransaction(processed.tx, processed.late)
+    scored.push(processed)
+  }
+  const expected = new Map<string, string>()
+  for (const { tx, row } of scored) {
+    lookups.fill(row, tx)
+    expected.set(tx.transaction_id, JSON.stringify(Array.from(row)))
   }
   const names = cardFraudFeatures.map((f) => f.name)
   const rows = await (await input.client.query({ query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}', query_params: { topic: input.topic }, format: 'JSONEachRow' })).json<{ transaction_id: string; features: Record<string, number> }>()

@@ -55,6 +55,8 @@ for (const [name, features] of [['the default feature set', cardFraudFeatures], 
           // A late event is scored with the state as it is: history older than the trim horizon may be gone.
           if (late) return
           expected.forEach((want, j) => {
+            // Lookup columns are filled from tables outside the partition: lookups.property.test.ts covers them.
+            if (features[j]!.kind === 'lookup') return
             const got = row[j]!
             const tolerance = 1e-6 * Math.max(1, Math.abs(want))
             assert.ok(Math.abs(got - Math.fround(want)) <= tolerance, `${features[j]!.name}: ${got} vs ${want}`)

@@ -22,7 +22,7 @@ const OWNERSHIP_LOST = new Set([
 export interface KafkaSourceOptions {
   readonly clientConfig: Record<string, string | number | boolean>
   readonly groupId: string
-  readonly topic: string
+  readonly topics: readonly string[]
   readonly autoOffsetReset: 'earliest' | 'latest' | 'error'
   readonly sessionTimeoutMs: number
   readonly heartbeatIntervalMs: number
@@ -79,7 +79,7 @@ export class KafkaSource implements PartitionedSource {
       } else handlers.onCommitted({ offsets: committed })
     })
     this.#consumer.setDefaultConsumeTimeout(20)
-    this.#consumer.subscribe([this.options.topic])
+    this.#consumer.subscribe([...this.options.topics])
     this.#running = true
     this.#loopDone = this.#loop()
   }

@@ -52,6 +52,25 @@ export class KafkaProducerSink implements RecordSink {
     return new KafkaProducerSink(producer, options.metrics, options.log)
   }
 
+  /**
+   * Partitions of a topic. Asking for its metadata also creates it on a broker that auto-creates topics, which
+   * answers "no partitions" to the first request: asked again for a few seconds before giving up.
+   */
+  async partitionCount(topic: string, timeoutMs = 10_000): Promise<number> {
+    const deadline = performance.now() + timeoutMs
+    for (;;) {
+      const count = await new Promise<number>((resolve, reject) =>
+        this.#producer.getMetadata({ topic, timeout: 10_000 }, (err, metadata) => {
+          if (err) return reject(new FraudstreamError(ErrorCode.kafka, `cannot read metadata of ${topic}: ${err.message}`, 'external', true, { cause: err }))
+          resolve(metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0)
+        }),
+      )
+      if (count > 0) return count
+      if (performance.now() > deadline) throw new FraudstreamError(ErrorCode.kafka, `topic ${topic} does not exist; create it before starting`, 'external')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+
   get outstanding(): number {
     return this.#outstanding
   }
@@ -64,8 +83,8 @@ export class KafkaProducerSink implements RecordSink {
   #produce(pending: Pending): void {
     pending.attempt++
     try {
-      const { topic, value, key, timestampMs } = pending.record
-      this.#producer.produce(topic, null, value, key, timestampMs ?? Date.now(), pending)
+      const { topic, value, key, timestampMs, partition } = pending.record
+      this.#producer.produce(topic, partition ?? null, value, key, timestampMs ?? Date.now(), pending)
     } catch (err) {
       if ((err as { code?: number }).code === QUEUE_FULL) {
         // librdkafka's queue drains as delivery reports are polled; the caller's in-flight bound keeps this rare.

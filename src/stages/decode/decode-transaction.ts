@@ -1,11 +1,12 @@
 import { unpack } from 'msgpackr'
-import type { ZodError } from 'zod'
+import type { ZodError, ZodType } from 'zod'
+import { LabelV1Schema, type Label } from '../../core/label-v1.js'
 import { DeadLetterReason } from '../../core/records.js'
 import { eventTimeMsOf, TransactionV1Schema, type Transaction } from '../../core/transaction-v1.js'
 
-export type DecodeResult =
-  | { readonly kind: 'ok'; readonly tx: Transaction }
-  | { readonly kind: 'invalid'; readonly reason: DeadLetterReason; readonly message: string }
+export type Invalid = { readonly kind: 'invalid'; readonly reason: DeadLetterReason; readonly message: string }
+export type DecodeResult = { readonly kind: 'ok'; readonly tx: Transaction } | Invalid
+export type LabelDecodeResult = { readonly kind: 'ok'; readonly label: Label } | Invalid
 
 export interface DecodeOptions {
   /** Larger values are dead-lettered before parsing, so one huge record cannot stall the partition. */
@@ -18,13 +19,27 @@ const isWhitespace = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b 
 /** msgpack maps start with fixmap (0x80–0x8f), map16 (0xde) or map32 (0xdf). */
 const isMsgpackMap = (b: number) => (b >= 0x80 && b <= 0x8f) || b === 0xde || b === 0xdf
 
-const invalid = (reason: DeadLetterReason, message: string): DecodeResult => ({ kind: 'invalid', reason, message })
+const invalid = (reason: DeadLetterReason, message: string): Invalid => ({ kind: 'invalid', reason, message })
 
 /**
  * bytes → Transaction v1. JSON and msgpack are told apart by their first byte; anything else is `malformed`.
  * Never throws: every failure is a dead-letter reason with a message that names the offending field.
  */
 export function decodeTransaction(bytes: Uint8Array | null | undefined, options: DecodeOptions): DecodeResult {
+  const decoded = decodeWith(TransactionV1Schema, bytes, options)
+  if (decoded.kind === 'invalid') return decoded
+  return { kind: 'ok', tx: { ...decoded.value, eventTimeMs: eventTimeMsOf(decoded.value.event_time) } }
+}
+
+/** bytes → Label v1, with the same reasons as transactions. */
+export function decodeLabel(bytes: Uint8Array | null | undefined, options: DecodeOptions): LabelDecodeResult {
+  const decoded = decodeWith(LabelV1Schema, bytes, options)
+  if (decoded.kind === 'invalid') return decoded
+  const label = decoded.value
+  return { kind: 'ok', label: { ...label, reportedAtMs: eventTimeMsOf(label.reported_at), transactionTimeMs: label.transaction_time === undefined ? undefined : eventTimeMsOf(label.transaction_time) } }
+}
+
+function decodeWith<T>(schema: ZodType<T>, bytes: Uint8Array | null | undefined, options: DecodeOptions): { kind: 'ok'; value: T } | Invalid {
   if (!bytes || bytes.length === 0) return invalid(DeadLetterReason.empty, 'empty message value')
   if (bytes.length > options.maxRecordBytes) {
     return invalid(DeadLetterReason.tooLarge, `value of ${bytes.length} bytes exceeds maxRecordBytes=${options.maxRecordBytes}`)
@@ -43,14 +58,13 @@ export function decodeTransaction(bytes: Uint8Array | null | undefined, options:
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return invalid(DeadLetterReason.malformed, 'value is not an object')
   }
-  const result = TransactionV1Schema.safeParse(parsed)
+  const result = schema.safeParse(parsed)
   if (!result.success) return describeSchemaError(result.error, parsed as Record<string, unknown>)
-  const tx = result.data
-  return { kind: 'ok', tx: { ...tx, eventTimeMs: eventTimeMsOf(tx.event_time) } }
+  return { kind: 'ok', value: result.data }
 }
 
 /** The first issue decides the reason; the message lists every issue so one look at the DLQ says what to fix. */
-function describeSchemaError(error: ZodError, input: Record<string, unknown>): DecodeResult {
+function describeSchemaError(error: ZodError, input: Record<string, unknown>): Invalid {
   const issues = error.issues
   // A PAN outranks every other issue: it is the one reason that obliges the sender to act under PCI DSS.
   const first = issues.find(isPanIssue) ?? issues[0]!

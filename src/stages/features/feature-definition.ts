@@ -14,7 +14,7 @@ export type WindowAggregation = (typeof WindowAggregation)[number]
 
 /**
  * Window keys. Every key starts with the card: the transactions topic is keyed by card, so only card-prefixed keys
- * are complete in partition-local memory (customer, device or terminal windows need a repartition, not built yet).
+ * are complete in partition-local memory. Terminal and merchant aggregates are lookups (below).
  */
 export const WindowKey = ['card', 'card+merchant', 'card+terminal', 'card+country'] as const
 export type WindowKey = (typeof WindowKey)[number]
@@ -22,6 +22,21 @@ export type WindowKey = (typeof WindowKey)[number]
 /** Only transactions passing the filter enter (and are counted by) the window. */
 export const WindowFilter = ['abroad', 'card_not_present', 'night'] as const
 export type WindowFilter = (typeof WindowFilter)[number]
+
+/**
+ * Keys of lookup tables: aggregates over every card's transactions at a terminal or merchant, computed in a second
+ * keyed stage (repartitioned through an internal topic) and held by every scoring instance as an in-memory table.
+ */
+export const LookupKey = ['terminal', 'merchant'] as const
+export type LookupKey = (typeof LookupKey)[number]
+
+/**
+ * count and sum of the key's transactions in the window; fraud_count = those of them whose label, as known at the
+ * label cutoff, says fraud (the latest label reported before the cutoff wins); fraud_ratio = fraud_count / count
+ * (0 when count is 0).
+ */
+export const LookupAggregation = ['count', 'sum', 'fraud_count', 'fraud_ratio'] as const
+export type LookupAggregation = (typeof LookupAggregation)[number]
 
 export type FeatureDefinition =
   | { readonly kind: 'derived'; readonly name: string; readonly field: DerivedField; readonly description: string }
@@ -38,20 +53,53 @@ export type FeatureDefinition =
       readonly description: string
     }
 
+  | {
+      readonly kind: 'lookup'
+      readonly name: string
+      readonly key: LookupKey
+      readonly aggregation: LookupAggregation
+      /**
+       * Time buckets: with E = floor((t − delayMs) / resolutionMs) · resolutionMs, the window at event time t covers
+       * the key's transactions with event time in [E − spanMs, E). spanMs must be a multiple of resolutionMs.
+       */
+      readonly resolutionMs: number
+      readonly spanMs: number
+      /**
+       * Lookups always end in the past: the table is fed asynchronously, and a scoring instance waits until the
+       * table is complete up to E (in event time), which in live traffic it is long before. Must exceed the
+       * allowed lateness.
+       */
+      readonly delayMs: number
+      /**
+       * Labels count when reported before C = floor((t − labelLagMs) / resolutionMs) · resolutionMs: a label feed
+       * up to labelLagMs behind the transactions changes no feature and makes no transaction wait.
+       */
+      readonly labelLagMs: number
+      readonly description: string
+    }
+
 export type WindowFeature = Extract<FeatureDefinition, { kind: 'window' }>
+export type LookupFeature = Extract<FeatureDefinition, { kind: 'lookup' }>
 
 /**
  * The feature-contract version: a hash of everything that changes a value (names, order, aggregations, spans),
  * not of descriptions. A model is bound to the hash it was trained with.
  */
 export function featureContractHash(definitions: readonly FeatureDefinition[]): string {
-  const semantic = definitions.map((d) =>
-    d.kind === 'derived' ? ['derived', d.name, d.field] : ['window', d.name, d.key, d.aggregation, d.spanMs, d.delayMs ?? 0, d.filter ?? null],
-  )
+  const semantic = definitions.map((d) => {
+    switch (d.kind) {
+      case 'derived':
+        return ['derived', d.name, d.field]
+      case 'window':
+        return ['window', d.name, d.key, d.aggregation, d.spanMs, d.delayMs ?? 0, d.filter ?? null]
+      case 'lookup':
+        return ['lookup', d.name, d.key, d.aggregation, d.resolutionMs, d.spanMs, d.delayMs, d.labelLagMs]
+    }
+  })
   return createHash('sha256').update(JSON.stringify(semantic)).digest('hex').slice(0, 16)
 }
 
-/** The longest window span: the history a key must keep, and the horizon a restore must replay. */
+/** The longest card-window span: the history a key must keep, and the horizon a restore must replay. */
 export function longestSpanMs(definitions: readonly FeatureDefinition[]): number {
   let longest = 0
   for (const d of definitions) if (d.kind === 'window' && d.spanMs + (d.delayMs ?? 0) > longest) longest = d.spanMs + (d.delayMs ?? 0)

@@ -1,6 +1,8 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import { passesFilter, windowKeyOf } from '../windows/window-groups.js'
-import type { FeatureDefinition } from './feature-definition.js'
+import type { Label } from '../../core/label-v1.js'
+import { lookupKeyOf } from '../lookups/lookup-plan.js'
+import type { FeatureDefinition, LookupFeature } from './feature-definition.js'
 import { populationStddev, toFeatureRow } from './to-feature-row.js'
 
 /**
@@ -14,6 +16,7 @@ export function referenceFeatureRow(definitions: readonly FeatureDefinition[], a
   let nextDerived = 0
   return definitions.map((d) => {
     if (d.kind === 'derived') return derived[nextDerived++]!
+    if (d.kind === 'lookup') return NaN
     const delayMs = d.delayMs ?? 0
     const endMs = tx.eventTimeMs - delayMs
     const key = windowKeyOf(d.key, tx)
@@ -50,4 +53,29 @@ export function referenceFeatureRow(definitions: readonly FeatureDefinition[], a
         return (previousMs === undefined ? d.spanMs : Math.min(d.spanMs, endMs - previousMs)) / 1000
     }
   })
+}
+
+/**
+ * The lookup oracle: a direct reading of LookupFeature over every on-time transaction and every label, with no
+ * buckets, tables or watermarks.
+ */
+export function referenceLookup(feature: LookupFeature, transactions: readonly Transaction[], labels: readonly Label[], tx: Transaction): number {
+  const endMs = Math.floor((tx.eventTimeMs - feature.delayMs) / feature.resolutionMs) * feature.resolutionMs
+  const startMs = endMs - feature.spanMs
+  const cutoffMs = Math.floor((tx.eventTimeMs - feature.labelLagMs) / feature.resolutionMs) * feature.resolutionMs
+  const key = lookupKeyOf(feature.key, tx)
+  const inWindow = transactions.filter((e) => lookupKeyOf(feature.key, e) === key && e.eventTimeMs >= startMs && e.eventTimeMs < endMs)
+  if (feature.aggregation === 'count') return inWindow.length
+  if (feature.aggregation === 'sum') return inWindow.reduce((total, e) => total + e.amount, 0)
+  const latest = new Map<string, Label>()
+  for (const label of labels) {
+    const ids = { terminal_id: label.terminal_id ?? '', merchant_id: label.merchant_id ?? '' }
+    if (label.transactionTimeMs === undefined || (feature.key === 'terminal' ? label.terminal_id : label.merchant_id) === undefined) continue
+    if (lookupKeyOf(feature.key, ids) !== key || label.transactionTimeMs < startMs || label.transactionTimeMs >= endMs || label.reportedAtMs >= cutoffMs) continue
+    const known = latest.get(label.transaction_id)
+    if (!known || label.reportedAtMs >= known.reportedAtMs) latest.set(label.transaction_id, label)
+  }
+  const fraud = [...latest.values()].filter((l) => l.is_fraud).length
+  if (feature.aggregation === 'fraud_count') return fraud
+  return inWindow.length > 0 ? fraud / inWindow.length : 0
 }

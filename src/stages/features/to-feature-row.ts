@@ -48,6 +48,8 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): Feature
   const views = new Map<string, GroupView>(groups.map((group) => [group.id, { group, stats: createWindowStats(group.spans.length), previousMs: undefined, includesCurrent: false }]))
   const columns = definitions.map((definition): ((tx: Transaction) => number) => {
     if (definition.kind === 'derived') return derive[definition.field]
+    // Lookups read tables outside the partition: fillLookups writes them once the table is complete enough.
+    if (definition.kind === 'lookup') return () => NaN
     const view = views.get(groupIdOf(definition))!
     const s = view.group.spans.indexOf(definition.spanMs)
     const { spanMs } = definition

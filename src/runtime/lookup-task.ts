@@ -1,0 +1,284 @@
+import { pack, unpack } from 'msgpackr'
+import type { Logger } from 'pino'
+import type { PartitionedSource, PartitionStart, RecordSink, SourceRecord, TopicPartition } from '../core/ports.js'
+import type { Metrics } from '../observability/metrics.js'
+import { decodeLabel } from '../stages/decode/decode-transaction.js'
+import { LabelRouter } from '../stages/lookups/label-router.js'
+import type { LabelEntry, TableEntry } from '../stages/lookups/key-aggregate.js'
+import { LookupAggregator, type AggregatorProgress } from '../stages/lookups/lookup-aggregator.js'
+import { sourceId, type LookupFact } from '../stages/lookups/lookup-facts.js'
+import type { LookupPlan } from '../stages/lookups/lookup-plan.js'
+import type { LookupTable } from '../stages/lookups/lookup-table.js'
+import { toDeadLetter } from '../stages/sinks/dead-letter.js'
+import { AckTracker } from './ack-tracker.js'
+import { OffsetCommitter, type CommitTarget } from './offset-committer.js'
+import { sendMarker } from './lookup-markers.js'
+
+/** The key of an aggregator partition's progress record in the tables topic; table keys all start with a kind. */
+export const PROGRESS_KEY = '~progress'
+/** Evicting scans every key of a partition: often enough to bound memory, rarely enough to cost nothing. */
+const EVICT_EVERY_FLUSHES = 50
+
+export interface LookupTaskOptions {
+  /** A consumer group of its own over the labels and lookup-facts topics. */
+  readonly source: PartitionedSource
+  readonly producer: RecordSink
+  readonly table: LookupTable
+  /** How far the table has read each partition of the tables topic, to restore an aggregator from it. */
+  readonly tableReader: { position(partition: number): number; highWatermark(partition: number): Promise<number> }
+  readonly plan: LookupPlan
+  readonly topics: { readonly labels: string; readonly facts: string; readonly tables: string; readonly dlq: string }
+  readonly factsPartitions: number
+  /** Every source partition whose watermark the tables wait for: `tx/<p>` and `labels/<p>`. */
+  readonly expectedSources: readonly string[]
+  readonly allowedLatenessMs: number
+  readonly maxRecordBytes: number
+  readonly flushIntervalMs: number
+  readonly commitIntervalMs: number
+  readonly drainTimeoutMs: number
+  readonly metrics: Metrics
+  readonly log: Logger
+}
+
+interface LabelRun extends CommitTarget {
+  readonly kind: 'labels'
+  readonly router: LabelRouter
+  nextOffset: number
+  highWatermark: number
+}
+
+interface AggregatorRun extends CommitTarget {
+  readonly kind: 'aggregator'
+  readonly aggregator: LookupAggregator
+  /** Offsets applied since the last publish: acknowledged once the publish is. */
+  unpublished: number[]
+  flushes: number
+}
+
+type Run = LabelRun | AggregatorRun
+
+/**
+ * The second keyed stage of the topology. It routes labels to the terminal and merchant they concern (repartition
+ * through the lookup-facts topic, where the scoring stage sends its transactions too), and aggregates the facts of
+ * its lookup-facts partitions. Changed keys and the partition's progress go to the compacted tables topic, which is
+ * its changelog: a new owner restores from it and skips the facts it already holds (by source offset), so the
+ * aggregates are exact across crashes and rebalances. Offsets are committed once the published state covers them.
+ */
+export class LookupTask {
+  readonly #runs = new Map<string, Run>()
+  readonly #committer: OffsetCommitter
+  readonly #lastMarkers = new Map<string, string>()
+  #timers: NodeJS.Timeout[] = []
+  #stopped: Promise<void> | undefined
+
+  constructor(readonly options: LookupTaskOptions) {
+    this.#committer = new OffsetCommitter(options.source, (tp) => this.#runs.get(keyOf(tp)), (ok) => options.metrics.commits.inc({ result: ok ? 'ok' : 'error' }))
+  }
+
+  async start(): Promise<void> {
+    await this.options.source.start({
+      onAssign: (partitions) => this.#assign(partitions),
+      onRevoke: (partitions) => this.#revoke(partitions),
+      onRecords: (records) => this.#onRecords(records),
+      onCommitted: (result) => this.#committer.onCommitted(result),
+      onError: (err) => this.options.log.warn({ err: err.message }, 'lookup source error'),
+    })
+    this.#timers.push(setInterval(() => this.#flush(), this.options.flushIntervalMs))
+    this.#timers.push(setInterval(() => void this.#committer.commit(this.#runs.values(), { sync: false }).catch((err: unknown) => this.options.log.warn({ err: (err as Error).message }, 'lookup commit failed')), this.options.commitIntervalMs))
+    this.#timers.push(setInterval(() => void this.#refreshHighWatermarks(), 1_000))
+  }
+
+  async #assign(partitions: readonly TopicPartition[]): Promise<PartitionStart[]> {
+    const { source, topics, table, log } = this.options
+    this.#committer.rebalanceEnded()
+    if (partitions.length === 0) return []
+    const committed = await source.committed(partitions)
+    const starts: PartitionStart[] = []
+    for (const [i, tp] of partitions.entries()) {
+      const { low, high } = await source.watermarks(tp)
+      const offset = committed[i] ?? low
+      const base = { tp, tracker: new AckTracker(offset), lastCommitted: offset }
+      if (tp.topic === topics.labels) {
+        const router = new LabelRouter(this.options.plan, sourceId('labels', tp.partition), this.options.allowedLatenessMs)
+        for (let p = 0; p < table.partitions; p++) {
+          const marker = table.progressOf(p)?.markers.find(([id]) => id === router.source)
+          if (marker) router.resumeFrom(marker[1])
+        }
+        this.#runs.set(keyOf(tp), { ...base, kind: 'labels', router, nextOffset: offset, highWatermark: high })
+      } else {
+        const restored = await this.#waitForTable(tp.partition)
+        const aggregator = new LookupAggregator(this.options.plan, this.options.expectedSources)
+        aggregator.restore(table.entriesOf(tp.partition), table.progressOf(tp.partition))
+        this.#runs.set(keyOf(tp), { ...base, kind: 'aggregator', aggregator, unpublished: [], flushes: 0 })
+        log.info({ partition: tp.partition, keys: aggregator.keys.size, restored, committed: committed[i] ?? null }, 'lookup aggregator assigned')
+      }
+      starts.push({ ...tp, offset })
+    }
+    return starts
+  }
+
+  /** Until the table has read everything the tables topic held for the partition when it was assigned. */
+  async #waitForTable(partition: number): Promise<boolean> {
+    const high = await this.options.tableReader.highWatermark(partition)
+    const deadline = performance.now() + this.options.drainTimeoutMs
+    while (this.options.tableReader.position(partition) < high) {
+      if (performance.now() > deadline) {
+        this.options.log.warn({ partition, high, position: this.options.tableReader.position(partition) }, 'lookup table not caught up; the aggregator restores from what it has and re-applies the rest from its facts')
+        return false
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    return true
+  }
+
+  async #revoke(partitions: readonly TopicPartition[]): Promise<void> {
+    this.#committer.rebalanceEnded()
+    const runs = partitions.map((tp) => this.#runs.get(keyOf(tp))).filter((r): r is Run => r !== undefined)
+    this.#flush()
+    const deadline = performance.now() + this.options.drainTimeoutMs
+    while (runs.some((r) => r.tracker.inFlight > 0) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+    await this.#committer.commit(runs, { sync: true })
+    for (const run of runs) this.#runs.delete(keyOf(run.tp))
+  }
+
+  #onRecords(records: readonly SourceRecord[]): void {
+    for (const record of records) {
+      const run = this.#runs.get(keyOf(record))
+      if (!run) continue
+      if (run.kind === 'labels') this.#routeLabel(run, record)
+      else this.#aggregate(run, record)
+    }
+  }
+
+  #routeLabel(run: LabelRun, record: SourceRecord): void {
+    const { producer, topics, metrics } = this.options
+    if (record.offset < run.nextOffset) return
+    run.nextOffset = record.offset + 1
+    const decoded = decodeLabel(record.value, { maxRecordBytes: this.options.maxRecordBytes })
+    if (decoded.kind === 'invalid') {
+      metrics.lookupLabels.inc({ outcome: 'invalid' })
+      metrics.deadLetters.inc({ stage: 'labels', reason: decoded.reason })
+      run.tracker.register(record.offset, 1)
+      const letter = toDeadLetter({ raw: record.value, reason: decoded.reason, message: decoded.message, stage: 'labels', source: record })
+      producer.send({ topic: topics.dlq, key: record.key?.toString() ?? null, value: Buffer.from(JSON.stringify(letter)) }, () => run.tracker.ack(record.offset))
+      return
+    }
+    const routed = run.router.route(decoded.label, record.offset)
+    if (routed.kind !== 'facts') {
+      metrics.lookupLabels.inc({ outcome: routed.kind })
+      if (routed.kind === 'late') this.options.log.warn({ partition: record.partition, offset: record.offset, reported_at: decoded.label.reported_at }, 'label reported before the labels watermark: it enters no lookup table')
+      run.tracker.register(record.offset, 0)
+      return
+    }
+    metrics.lookupLabels.inc({ outcome: 'routed' })
+    run.tracker.register(record.offset, routed.facts.length)
+    for (const fact of routed.facts) producer.send({ topic: topics.facts, key: fact.key, value: pack(fact) }, () => run.tracker.ack(record.offset))
+  }
+
+  #aggregate(run: AggregatorRun, record: SourceRecord): void {
+    let fact: LookupFact
+    try {
+      fact = unpack(record.value!) as LookupFact
+    } catch (err) {
+      // Only fraudstream writes this topic: an unreadable record is a bug or a foreign writer, and skipping it is safer than stopping every lookup.
+      this.options.log.error({ err: (err as Error).message, partition: record.partition, offset: record.offset }, 'unreadable lookup fact skipped')
+      run.tracker.register(record.offset, 0)
+      return
+    }
+    this.options.metrics.lookupFacts.inc({ outcome: run.aggregator.apply(fact) })
+    run.tracker.register(record.offset, 1)
+    run.unpublished.push(record.offset)
+  }
+
+  /** Publishes each aggregator's changed keys, then its progress (the table relies on that order), and sends label watermarks. */
+  #flush(): void {
+    const { producer, topics } = this.options
+    for (const run of this.#runs.values()) {
+      if (run.kind === 'labels') {
+        const idle = run.nextOffset >= run.highWatermark
+        this.#marker(run.router.source, run.router.watermarkMs, idle)
+        continue
+      }
+      const progress = run.aggregator.progress
+      const progressText = JSON.stringify(progress)
+      if (run.unpublished.length === 0 && this.#lastMarkers.get(keyOf(run.tp)) === progressText) continue
+      this.#lastMarkers.set(keyOf(run.tp), progressText)
+      if (++run.flushes % EVICT_EVERY_FLUSHES === 0) run.aggregator.evict()
+      const changes = run.aggregator.takeChanges()
+      const offsets = run.unpublished
+      run.unpublished = []
+      let outstanding = changes.length + 1
+      const published = () => {
+        if (--outstanding === 0) for (const offset of offsets) run.tracker.ack(offset)
+      }
+      const partition = run.tp.partition
+      for (const entry of changes) producer.send({ topic: topics.tables, partition, ...encodeTableEntry(entry) }, published)
+      producer.send({ topic: topics.tables, partition, key: PROGRESS_KEY, value: pack(progress) }, published)
+    }
+  }
+
+  #marker(source: string, watermarkMs: number, idle: boolean): void {
+    const text = `${watermarkMs}:${idle}`
+    if (this.#lastMarkers.get(source) === text) return
+    this.#lastMarkers.set(source, text)
+    sendMarker(this.options.producer, this.options.topics.facts, this.options.factsPartitions, { kind: 'marker', source, watermarkMs, idle })
+  }
+
+  async #refreshHighWatermarks(): Promise<void> {
+    for (const run of this.#runs.values()) {
+      if (run.kind !== 'labels') continue
+      try {
+        run.highWatermark = (await this.options.source.watermarks(run.tp)).high
+      } catch (err) {
+        this.options.log.debug({ err: (err as Error).message }, 'labels watermark query failed')
+      }
+    }
+  }
+
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      await this.options.source.stopPolling()
+      this.#flush()
+      const deadline = performance.now() + this.options.drainTimeoutMs
+      while ([...this.#runs.values()].some((r) => r.tracker.inFlight > 0) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+      for (const timer of this.#timers) clearInterval(timer)
+      await this.#committer.commit(this.#runs.values(), { sync: true })
+      await this.options.source.stop()
+    })()
+    return this.#stopped
+  }
+}
+
+function keyOf(tp: TopicPartition): string {
+  return `${tp.topic}:${tp.partition}`
+}
+
+/**
+ * A tables-topic record per bucket (`<key>|b|<start>` → [count, sum, applied]) and per label (`<key>|l|<id>` →
+ * the label entry), so an update rewrites a few dozen bytes, not a terminal's whole history; null = deleted.
+ */
+export function encodeTableEntry(entry: TableEntry): { key: string; value: Buffer | null } {
+  if (entry.kind === 'bucket') return { key: `${entry.key}|b|${entry.start}`, value: entry.value ? pack([entry.value.count, entry.value.sum, entry.value.applied]) : null }
+  return { key: `${entry.key}|l|${entry.id}`, value: entry.value ? pack(entry.value) : null }
+}
+
+const TABLE_RECORD_KEY = /^(.*)\|([bl])\|([^|]+)$/
+
+/** Applies records of the tables topic to an instance's table: entries, tombstones and progress records. */
+export function applyTableRecords(table: LookupTable, records: readonly SourceRecord[]): void {
+  for (const record of records) {
+    const recordKey = record.key?.toString()
+    if (recordKey === undefined) continue
+    if (recordKey === PROGRESS_KEY) {
+      table.setProgress(record.partition, unpack(record.value!) as AggregatorProgress)
+      continue
+    }
+    const match = TABLE_RECORD_KEY.exec(recordKey)
+    if (!match) continue
+    const [, key, kind, id] = match as unknown as [string, string, 'b' | 'l', string]
+    if (kind === 'b') {
+      const value = record.value ? (unpack(record.value) as [number, number, Record<string, number>]) : undefined
+      table.put(record.partition, { kind: 'bucket', key, start: Number(id), value: value && { count: value[0], sum: value[1], applied: value[2] } })
+    } else table.put(record.partition, { kind: 'label', key, id, value: record.value ? (unpack(record.value) as LabelEntry) : undefined })
+  }
+}

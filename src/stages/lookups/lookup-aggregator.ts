@@ -1,0 +1,147 @@
+import type { LookupKey } from '../features/feature-definition.js'
+import { emptyAggregate, putEntry, type KeyAggregate, type TableEntry } from './key-aggregate.js'
+import { sourceKindOf, type LookupFact, type SourceKind } from './lookup-facts.js'
+import type { LookupPlan } from './lookup-plan.js'
+
+export interface SourceMarker {
+  readonly watermarkMs: number
+  readonly idle: boolean
+}
+
+/** What a table needs to know about an aggregator partition besides its keys: how complete it is. */
+export interface AggregatorProgress {
+  /** Every transaction fact with an event time below this is applied. */
+  readonly txMs: number
+  /** Every label reported before this is applied. */
+  readonly labelsMs: number
+  readonly markers: readonly (readonly [string, number, boolean])[]
+}
+
+/**
+ * The lookup aggregates of one lookup-facts partition (a share of the terminals and merchants). Pure: the runtime
+ * feeds it facts in partition order and publishes `takeChanges()` to the compacted tables topic.
+ *
+ * Completeness is the minimum over the expected sources' watermarks, skipping idle ones; a source that never
+ * reported holds it at −∞, so nothing is taken as complete before every partition of the inputs has spoken.
+ */
+export class LookupAggregator {
+  readonly keys = new Map<string, KeyAggregate>()
+  readonly markers = new Map<string, SourceMarker>()
+  /** Changed records: `b<start>` or `l<id>` per key. */
+  readonly #dirty = new Map<string, Set<string>>()
+
+  constructor(readonly plan: LookupPlan, readonly expectedSources: readonly string[]) {}
+
+  /** Loads what the tables topic holds for this partition: its records and its last progress record. */
+  restore(entries: Iterable<TableEntry>, progress: AggregatorProgress | undefined): void {
+    for (const entry of entries) putEntry(this.keys, structuredClone(entry))
+    for (const [source, watermarkMs, idle] of progress?.markers ?? []) this.markers.set(source, { watermarkMs, idle })
+  }
+
+  apply(fact: LookupFact): 'applied' | 'duplicate' | 'expired' {
+    if (fact.kind === 'marker') {
+      const known = this.markers.get(fact.source)
+      // Watermarks only move forward: a new owner's first marker may be behind its predecessor's last one.
+      this.markers.set(fact.source, { watermarkMs: Math.max(known?.watermarkMs ?? -Infinity, fact.watermarkMs), idle: fact.idle })
+      return 'applied'
+    }
+    const kind = kindOf(fact.key)
+    const resolutionMs = this.plan.resolutionMs.get(kind)
+    // Older than every window still to be read, or of a key kind no feature reads (written under older definitions).
+    if (resolutionMs === undefined || fact.eventTimeMs < this.#evictionCutMs(kind)) return 'expired'
+    let aggregate = this.keys.get(fact.key)
+    if (!aggregate) this.keys.set(fact.key, (aggregate = emptyAggregate()))
+    if (fact.kind === 'tx') {
+      const start = Math.floor(fact.eventTimeMs / resolutionMs) * resolutionMs
+      let bucket = aggregate.buckets.get(start)
+      if (bucket && (bucket.applied[fact.source] ?? -1) >= fact.offset) return 'duplicate'
+      if (!bucket) aggregate.buckets.set(start, (bucket = { count: 0, sum: 0, applied: {} }))
+      bucket.count++
+      bucket.sum += fact.amount
+      bucket.applied[fact.source] = fact.offset
+      this.#markDirty(fact.key, `b${start}`)
+    } else {
+      const id = `${fact.source}@${fact.offset}`
+      if (aggregate.labels.has(id)) return 'duplicate'
+      aggregate.labels.set(id, [fact.transactionId, fact.eventTimeMs, fact.reportedAtMs, fact.isFraud, fact.offset])
+      this.#markDirty(fact.key, `l${id}`)
+    }
+    return 'applied'
+  }
+
+  get progress(): AggregatorProgress {
+    return { txMs: this.#completeBelow('tx'), labelsMs: this.#completeBelow('labels'), markers: [...this.markers].map(([source, m]) => [source, m.watermarkMs, m.idle] as const) }
+  }
+
+  #completeBelow(kind: SourceKind): number {
+    let min = Infinity
+    for (const source of this.expectedSources) {
+      if (sourceKindOf(source) !== kind) continue
+      const marker = this.markers.get(source)
+      if (!marker) return -Infinity
+      if (!marker.idle) min = Math.min(min, marker.watermarkMs)
+    }
+    return min
+  }
+
+  /**
+   * Facts older than this can be in no window of a transaction still to be scored: every transaction source's
+   * watermark (idle or not, and counting transactions still waiting for the table) minus the key kind's horizon.
+   */
+  #evictionCutMs(kind: LookupKey): number {
+    let low = Infinity
+    for (const source of this.expectedSources) {
+      if (sourceKindOf(source) === 'tx') low = Math.min(low, this.markers.get(source)?.watermarkMs ?? -Infinity)
+    }
+    return low === Infinity ? -Infinity : low - this.plan.horizonMs.get(kind)!
+  }
+
+  /** Drops buckets and labels no future transaction can read; each becomes a tombstone. */
+  evict(): void {
+    for (const [key, aggregate] of this.keys) {
+      const kind = kindOf(key)
+      const resolutionMs = this.plan.resolutionMs.get(kind)
+      const cutMs = resolutionMs === undefined ? Infinity : this.#evictionCutMs(kind)
+      for (const start of aggregate.buckets.keys()) {
+        if (start + (resolutionMs ?? 0) > cutMs) continue
+        aggregate.buckets.delete(start)
+        this.#markDirty(key, `b${start}`)
+      }
+      for (const [id, label] of aggregate.labels) {
+        if (label[1] >= cutMs) continue
+        aggregate.labels.delete(id)
+        this.#markDirty(key, `l${id}`)
+      }
+      if (aggregate.buckets.size === 0 && aggregate.labels.size === 0) this.keys.delete(key)
+    }
+  }
+
+  /** Records changed since the last call, with their new value (undefined = deleted). */
+  takeChanges(): TableEntry[] {
+    const changes: TableEntry[] = []
+    for (const [key, records] of this.#dirty) {
+      const aggregate = this.keys.get(key)
+      for (const record of records) {
+        if (record[0] === 'b') {
+          const start = Number(record.slice(1))
+          changes.push({ kind: 'bucket', key, start, value: aggregate?.buckets.get(start) })
+        } else {
+          const id = record.slice(1)
+          changes.push({ kind: 'label', key, id, value: aggregate?.labels.get(id) })
+        }
+      }
+    }
+    this.#dirty.clear()
+    return changes
+  }
+
+  #markDirty(key: string, record: string): void {
+    let records = this.#dirty.get(key)
+    if (!records) this.#dirty.set(key, (records = new Set()))
+    records.add(record)
+  }
+}
+
+function kindOf(key: string): LookupKey {
+  return key.slice(0, key.indexOf(':')) as LookupKey
+}

@@ -1,0 +1,59 @@
+import type { LookupKey } from '../features/feature-definition.js'
+import { lookupKeyOf, type LookupPlan } from './lookup-plan.js'
+
+/**
+ * Records of the internal repartition topic, keyed by table key (`terminal:<id>`), produced by the scoring stage
+ * (transactions) and the label router (labels), consumed by the lookup aggregator.
+ *
+ * `source` names the partition a fact comes from (`tx/3`, `labels/0`) and `offset` its offset there: together
+ * they make re-emissions after a restart recognisable. Markers carry a source's event-time watermark to every
+ * repartition partition: all of that source's later facts have a time at or above it (Flink's watermarks
+ * through a shuffle). An idle source (caught up, nothing waiting) does not hold the others back.
+ */
+export type LookupFact =
+  | { readonly kind: 'tx'; readonly key: string; readonly source: string; readonly offset: number; readonly eventTimeMs: number; readonly amount: number }
+  | { readonly kind: 'label'; readonly key: string; readonly source: string; readonly offset: number; readonly transactionId: string; readonly eventTimeMs: number; readonly reportedAtMs: number; readonly isFraud: boolean }
+  | { readonly kind: 'marker'; readonly source: string; readonly watermarkMs: number; readonly idle: boolean }
+
+export type KeyedFact = Exclude<LookupFact, { kind: 'marker' }>
+
+export type SourceKind = 'tx' | 'labels'
+
+export function sourceId(kind: SourceKind, partition: number): string {
+  return `${kind}/${partition}`
+}
+
+export function sourceKindOf(source: string): SourceKind {
+  return source.startsWith('labels/') ? 'labels' : 'tx'
+}
+
+/** The facts one valid, on-time transaction contributes: one per key kind the lookup features read. */
+export function transactionFacts(plan: LookupPlan, tx: { terminal_id: string; merchant_id: string; eventTimeMs: number; amount: number }, source: string, offset: number): KeyedFact[] {
+  return plan.keys.map((kind) => ({ kind: 'tx', key: lookupKeyOf(kind, tx), source, offset, eventTimeMs: tx.eventTimeMs, amount: tx.amount }))
+}
+
+/** A label as the router sees it: Label v1 plus the original transaction's fields that fraud reports carry. */
+export interface RoutableLabel {
+  readonly transaction_id: string
+  readonly is_fraud: boolean
+  readonly reportedAtMs: number
+  readonly transactionTimeMs?: number | undefined
+  readonly terminal_id?: string | undefined
+  readonly merchant_id?: string | undefined
+}
+
+/** The facts of a label: one per key kind whose id the label carries (none without the transaction's time). */
+export function labelFacts(plan: LookupPlan, label: RoutableLabel, source: string, offset: number): KeyedFact[] {
+  if (label.transactionTimeMs === undefined) return []
+  const facts: KeyedFact[] = []
+  for (const kind of plan.keys) {
+    const id = idOf(kind, label)
+    if (id === undefined) continue
+    facts.push({ kind: 'label', key: lookupKeyOf(kind, { terminal_id: id, merchant_id: id }), source, offset, transactionId: label.transaction_id, eventTimeMs: label.transactionTimeMs, reportedAtMs: label.reportedAtMs, isFraud: label.is_fraud })
+  }
+  return facts
+}
+
+function idOf(kind: LookupKey, label: RoutableLabel): string | undefined {
+  return kind === 'terminal' ? label.terminal_id : label.merchant_id
+}

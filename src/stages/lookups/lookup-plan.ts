@@ -1,0 +1,79 @@
+import { ErrorCode, FraudstreamError } from '../../core/errors.js'
+import type { Transaction } from '../../core/transaction-v1.js'
+import type { FeatureDefinition, LookupFeature, LookupKey } from '../features/feature-definition.js'
+import { lookupValue, type KeyAggregate } from './key-aggregate.js'
+
+/** What the lookup features of a feature set need from the tables, worked out once. */
+export interface LookupPlan {
+  /** Lookup features with their column in the feature row. */
+  readonly columns: readonly { readonly index: number; readonly feature: LookupFeature }[]
+  /** The table keys a transaction contributes to, one per key kind some feature reads. */
+  readonly keys: readonly LookupKey[]
+  /** Bucket width per key kind: the finest resolution of its features (each a multiple of it). */
+  readonly resolutionMs: ReadonlyMap<LookupKey, number>
+  /** History per key kind: a bucket older than (complete-below − horizon) can be in no future window. */
+  readonly horizonMs: ReadonlyMap<LookupKey, number>
+}
+
+/** Table completeness a transaction's lookups need: every fact with event time below `txMs`, every label reported before `labelsMs`. */
+export interface LookupRequirement {
+  readonly txMs: number
+  readonly labelsMs: number
+}
+
+/** The table key of a transaction for a key kind; kinds contain no ':' so keys cannot collide. */
+export function lookupKeyOf(kind: LookupKey, ids: { terminal_id: string; merchant_id: string }): string {
+  return kind === 'terminal' ? `terminal:${ids.terminal_id}` : `merchant:${ids.merchant_id}`
+}
+
+/**
+ * Validates the lookup features and plans their tables. A delay or label lag not above the allowed lateness would
+ * make every transaction wait: watermarks trail the newest event by the lateness.
+ */
+export function lookupPlanOf(definitions: readonly FeatureDefinition[], allowedLatenessMs = 0): LookupPlan {
+  const columns: { index: number; feature: LookupFeature }[] = []
+  const resolutionMs = new Map<LookupKey, number>()
+  const horizonMs = new Map<LookupKey, number>()
+  definitions.forEach((feature, index) => {
+    if (feature.kind !== 'lookup') return
+    const invalid = (why: string) => new FraudstreamError(ErrorCode.configInvalid, `lookup feature ${feature.name}: ${why}`, 'input')
+    if (!(feature.resolutionMs > 0) || feature.spanMs <= 0 || feature.spanMs % feature.resolutionMs !== 0) throw invalid('spanMs must be a positive multiple of resolutionMs')
+    if (feature.delayMs <= allowedLatenessMs) throw invalid(`delayMs (${feature.delayMs}) must exceed the allowed lateness (${allowedLatenessMs})`)
+    if (feature.labelLagMs <= allowedLatenessMs) throw invalid(`labelLagMs (${feature.labelLagMs}) must exceed the allowed lateness (${allowedLatenessMs})`)
+    columns.push({ index, feature })
+    resolutionMs.set(feature.key, Math.min(resolutionMs.get(feature.key) ?? Infinity, feature.resolutionMs))
+    horizonMs.set(feature.key, Math.max(horizonMs.get(feature.key) ?? 0, feature.delayMs + feature.spanMs + feature.resolutionMs))
+  })
+  for (const { feature } of columns) {
+    if (feature.resolutionMs % resolutionMs.get(feature.key)! !== 0) {
+      throw new FraudstreamError(ErrorCode.configInvalid, `lookup feature ${feature.name}: resolutionMs must be a multiple of ${resolutionMs.get(feature.key)} (the finest ${feature.key} resolution)`, 'input')
+    }
+  }
+  return { columns, keys: [...resolutionMs.keys()], resolutionMs, horizonMs }
+}
+
+export function windowEndMs(feature: LookupFeature, eventTimeMs: number): number {
+  return Math.floor((eventTimeMs - feature.delayMs) / feature.resolutionMs) * feature.resolutionMs
+}
+
+export function labelCutoffMs(feature: LookupFeature, eventTimeMs: number): number {
+  return Math.floor((eventTimeMs - feature.labelLagMs) / feature.resolutionMs) * feature.resolutionMs
+}
+
+export function requirementOf(plan: LookupPlan, eventTimeMs: number): LookupRequirement {
+  let txMs = -Infinity
+  let labelsMs = -Infinity
+  for (const { feature } of plan.columns) {
+    txMs = Math.max(txMs, windowEndMs(feature, eventTimeMs))
+    if (feature.aggregation === 'fraud_count' || feature.aggregation === 'fraud_ratio') labelsMs = Math.max(labelsMs, labelCutoffMs(feature, eventTimeMs))
+  }
+  return { txMs, labelsMs }
+}
+
+/** Writes the lookup columns of a row from the tables as they are; the caller decides whether they are complete enough. */
+export function fillLookups(plan: LookupPlan, row: Float32Array, tx: Transaction, aggregateOf: (key: string) => KeyAggregate | undefined): void {
+  for (const { index, feature } of plan.columns) {
+    const aggregate = aggregateOf(lookupKeyOf(feature.key, tx))
+    row[index] = aggregate ? lookupValue(aggregate, feature, tx.eventTimeMs) : 0
+  }
+}

@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import type { Label } from '../../src/core/label-v1.js'
+import type { Transaction } from '../../src/core/transaction-v1.js'
+import type { FeatureDefinition } from '../../src/stages/features/feature-definition.js'
+import { referenceLookup } from '../../src/stages/features/reference-features.js'
+import { LabelRouter } from '../../src/stages/lookups/label-router.js'
+import { LookupAggregator } from '../../src/stages/lookups/lookup-aggregator.js'
+import { sourceId, transactionFacts, type LookupFact } from '../../src/stages/lookups/lookup-facts.js'
+import { fillLookups, lookupPlanOf, requirementOf } from '../../src/stages/lookups/lookup-plan.js'
+import { LookupTable } from '../../src/stages/lookups/lookup-table.js'
+import { OfflineLookups } from '../../src/stages/lookups/offline-lookups.js'
+
+const MINUTE = 60_000
+const LATENESS = 5 * MINUTE
+const FEATURES: readonly FeatureDefinition[] = [
+  { kind: 'lookup', name: 'terminal_count', key: 'terminal', aggregation: 'count', resolutionMs: 5 * MINUTE, spanMs: 20 * MINUTE, delayMs: 10 * MINUTE, labelLagMs: 10 * MINUTE, description: '' },
+  { kind: 'lookup', name: 'terminal_fraud_ratio', key: 'terminal', aggregation: 'fraud_ratio', resolutionMs: 5 * MINUTE, spanMs: 20 * MINUTE, delayMs: 10 * MINUTE, labelLagMs: 6 * MINUTE, description: '' },
+  { kind: 'lookup', name: 'terminal_fraud_count_hourly', key: 'terminal', aggregation: 'fraud_count', resolutionMs: 15 * MINUTE, spanMs: 30 * MINUTE, delayMs: 15 * MINUTE, labelLagMs: 15 * MINUTE, description: '' },
+  { kind: 'lookup', name: 'merchant_sum', key: 'merchant', aggregation: 'sum', resolutionMs: 15 * MINUTE, spanMs: 30 * MINUTE, delayMs: 20 * MINUTE, labelLagMs: 20 * MINUTE, description: '' },
+]
+const plan = lookupPlanOf(FEATURES, LATENESS)
+const AGGREGATOR_PARTITIONS = 2
+const START = Date.UTC(2026, 0, 3, 21, 0)
+
+const txStepArb = fc.record({
+  dtMs: fc.integer({ min: -8 * MINUTE, max: 6 * MINUTE }),
+  terminal: fc.constantFrom('t1', 't2', 't3'),
+  merchant: fc.constantFrom('m1', 'm2'),
+  amount: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 5_000, noNaN: true })),
+})
+const labelArb = fc.record({ of: fc.nat(), reportAfterMs: fc.integer({ min: 0, max: 40 * MINUTE }), jitterMs: fc.integer({ min: -7 * MINUTE, max: 0 }), isFraud: fc.boolean() })
+
+function transactions(source: number, steps: readonly { dtMs: number; terminal: string; merchant: string; amount: number }[]): Transaction[] {
+  let clock = START
+  return steps.map((step, i) => {
+    clock += step.dtMs
+    return {
+      transaction_id: `s${source}-${i}`, card_id: 'c', customer_id: 'c', merchant_id: step.merchant, terminal_id: step.terminal, amount: step.amount,
+      currency: 'EUR', mcc: '5411', country: 'FR', card_country: 'FR', channel: 'pos', event_time: clock, eventTimeMs: clock,
+    }
+  })
+}
+
+const partitionOf = (key: string) => [...key].reduce((h, c) => h + c.charCodeAt(0), 0) % AGGREGATOR_PARTITIONS
+
+interface ScoringSource {
+  readonly id: string
+  readonly txs: Transaction[]
+  next: number
+  maxSeenMs: number
+  readonly waiting: Transaction[]
+  readonly emitted: LookupFact[]
+}
+
+test('lookups through repartition, aggregators, markers and a table equal the oracle, whatever the interleaving, re-emissions and evictions', () => {
+  fc.assert(
+    fc.property(
+      fc.array(txStepArb, { minLength: 5, maxLength: 80 }),
+      fc.array(txStepArb, { minLength: 0, maxLength: 80 }),
+      fc.array(labelArb, { maxLength: 60 }),
+      fc.array(fc.nat(), { minLength: 50, maxLength: 3_000 }),
+      (stepsA, stepsB, labelSpecs, schedule) => {
+        const sources: ScoringSource[] = [stepsA, stepsB].map((steps, i) => ({ id: sourceId('tx', i), txs: transactions(i, steps), next: 0, maxSeenMs: -Infinity, waiting: [], emitted: [] }))
+        const all = sources.flatMap((s) => s.txs)
+        const labels: Label[] = labelSpecs
+          .map((spec, i) => {
+            const tx = all[spec.of % all.length]!
+            const reportedAtMs = tx.eventTimeMs + spec.reportAfterMs
+            return { transaction_id: tx.transaction_id, is_fraud: spec.isFraud, source: 'analyst' as const, reported_at: reportedAtMs, reportedAtMs, transactionTimeMs: tx.eventTimeMs, terminal_id: tx.terminal_id, merchant_id: tx.merchant_id, order: reportedAtMs + spec.jitterMs + i * 1e-6 }
+          })
+          .sort((a, b) => a.order - b.order)
+        const router = new LabelRouter(plan, sourceId('labels', 0), LATENESS)
+        let nextLabel = 0
+        const expectedSources = [...sources.map((s) => s.id), sourceId('labels', 0)]
+        const queues: LookupFact[][] = Array.from({ length: AGGREGATOR_PARTITIONS }, () => [])
+        const aggregators = queues.map(() => new LookupAggregator(plan, expectedSources))
+        const table = new LookupTable(AGGREGATOR_PARTITIONS)
+        const onTime: Transaction[] = []
+        const routedLabels: Label[] = []
+        const got = new Map<string, Float32Array>()
+        const send = (fact: LookupFact) => (fact.kind === 'marker' ? queues.forEach((q) => q.push(fact)) : queues[partitionOf(fact.key)]!.push(fact))
+        const score = (source: ScoringSource) => {
+          while (source.waiting.length > 0 && table.covers(requirementOf(plan, source.waiting[0]!.eventTimeMs))) {
+            const tx = source.waiting.shift()!
+            const row = new Float32Array(FEATURES.length)
+            fillLookups(plan, row, tx, (key) => table.get(key))
+            got.set(tx.transaction_id, row)
+          }
+        }
+        const actions = [
+          // A scoring source reads its next transaction: facts out, then it waits for the table.
+          (pick: number) => {
+            const source = sources[pick % sources.length]!
+            const tx = source.txs[source.next]
+            if (!tx) return
+            const offset = source.next++
+            if (tx.eventTimeMs < source.maxSeenMs - LATENESS) return
+            source.maxSeenMs = Math.max(source.maxSeenMs, tx.eventTimeMs)
+            onTime.push(tx)
+            const facts = transactionFacts(plan, tx, source.id, offset)
+            facts.forEach(send)
+            source.emitted.push(...facts)
+            source.waiting.push(tx)
+          },
+          // A source restarted and sends its recent facts again.
+          (pick: number) => {
+            const source = sources[pick % sources.length]!
+            source.emitted.slice(-(pick % 6)).forEach(send)
+          },
+          (pick: number) => {
+            const source = sources[pick % sources.length]!
+            const oldestWaiting = source.waiting.reduce((min, tx) => Math.min(min, tx.eventTimeMs), Infinity)
+            send({ kind: 'marker', source: source.id, watermarkMs: Math.min(source.maxSeenMs - LATENESS, oldestWaiting), idle: source.next >= source.txs.length && source.waiting.length === 0 })
+          },
+          () => {
+            const label = labels[nextLabel]
+            if (!label) return
+            const routed = router.route(label, nextLabel++)
+            if (routed.kind === 'facts') {
+              routedLabels.push(label)
+              routed.facts.forEach(send)
+            }
+          },
+          () => send({ kind: 'marker', source: sourceId('labels', 0), watermarkMs: router.watermarkMs, idle: nextLabel >= labels.length }),
+          (pick: number) => {
+            const fact = queues[pick % AGGREGATOR_PARTITIONS]!.shift()
+            if (fact) aggregators[pick % AGGREGATOR_PARTITIONS]!.apply(fact)
+          },
+          // Publish: changed keys, then progress, in that order (the aggregates topic's order).
+          (pick: number) => {
+            const p = pick % AGGREGATOR_PARTITIONS
+            const aggregator = aggregators[p]!
+            if (pick % 3 === 0) aggregator.evict()
+            for (const entry of aggregator.takeChanges()) table.put(p, structuredClone(entry))
+            table.setProgress(p, aggregator.progress)
+          },
+          (pick: number) => score(sources[pick % sources.length]!),
+        ]
+        for (const choice of schedule) actions[choice % actions.length]!(Math.floor(choice / actions.length))
+        // Run everything out in a fixed order.
+        for (let round = 0; round < 10_000 && got.size < onTime.length + 0; round++) {
+          for (const a of [0, 0, 3, 5, 5, 2, 4, 6, 7]) for (let p = 0; p < 4; p++) actions[a]!(p)
+          if (sources.every((s) => s.next >= s.txs.length && s.waiting.length === 0) && nextLabel >= labels.length && queues.every((q) => q.length === 0)) break
+        }
+        assert.equal(got.size, onTime.length, 'every on-time transaction was scored')
+        const offline = new OfflineLookups(plan, LATENESS)
+        for (const tx of onTime) offline.addTransaction(tx, false)
+        for (const label of labels) offline.addLabel(label)
+        for (const tx of onTime) {
+          const row = got.get(tx.transaction_id)!
+          const offlineRow = new Float32Array(FEATURES.length)
+          offline.fill(offlineRow, tx)
+          FEATURES.forEach((feature, j) => {
+            const want = Math.fround(referenceLookup(feature as never, onTime, routedLabels, tx))
+            assert.ok(Math.abs(row[j]! - want) <= 1e-6 * Math.max(1, Math.abs(want)), `${feature.name} of ${tx.transaction_id}: stream ${row[j]} vs oracle ${want}`)
+            assert.equal(offlineRow[j], row[j], `${feature.name} of ${tx.transaction_id}: offline equals stream`)
+          })
+        }
+      },
+    ),
+    { numRuns: 300 },
+  )
+})
