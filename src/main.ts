@@ -66,6 +66,7 @@ async function startLookups(options: { config: Config; topology: ReturnType<type
     allowedLatenessMs: config.windows.allowedLatenessMs,
     maxRecordBytes: config.decode.maxRecordBytes,
     flushIntervalMs: config.lookups.flushIntervalMs,
+    idleTimeoutMs: config.lookups.idleTimeoutMs,
     commitIntervalMs: config.runtime.commitIntervalMs,
     drainTimeoutMs: config.runtime.shutdownTimeoutMs,
     metrics,
@@ -73,7 +74,7 @@ async function startLookups(options: { config: Config; topology: ReturnType<type
   })
   await task.start()
   closers.push(() => task.stop())
-  return { plan, table, factsTopic: topics.lookupFacts, factsPartitions: factsPartitions!, maxWaitMs: config.lookups.maxWaitMs, markerIntervalMs: config.lookups.flushIntervalMs }
+  return { plan, table, factsTopic: topics.lookupFacts, factsPartitions: factsPartitions!, maxWaitMs: config.lookups.maxWaitMs, markerIntervalMs: config.lookups.flushIntervalMs, idleTimeoutMs: config.lookups.idleTimeoutMs }
 }
 
 export interface KafkaEndpoint {

@@ -95,6 +95,12 @@ export const ConfigSchema = z
         maxWaitMs: positiveInt.default(10_000),
         /** How often the aggregator publishes changed keys and its progress, and sources send watermarks. */
         flushIntervalMs: positiveInt.default(100),
+        /**
+         * A source partition caught up and without records for this long stops holding the tables' completeness
+         * back (Flink's idleness). Records it gets later are not late for the tables only if they are newer than
+         * the other partitions' watermarks, as live traffic is.
+         */
+        idleTimeoutMs: positiveInt.default(30_000),
       })
       .prefault({}),
     thresholds: z

@@ -42,6 +42,8 @@ export interface JobLookups {
   readonly maxWaitMs: number
   /** How often each partition's watermark is sent to the aggregators. */
   readonly markerIntervalMs: number
+  /** Caught up and without records for this long, a partition is idle: it stops holding the tables back. */
+  readonly idleTimeoutMs: number
 }
 
 export interface JobOptions {
@@ -111,6 +113,7 @@ interface Run {
   readonly waiting: Scored[]
   /** The watermark marker sent last, to send only changes. */
   lastMarker: string
+  lastRecordAtMs: number
 }
 
 interface Scored {
@@ -265,6 +268,7 @@ export class Job {
         revoked: false,
         waiting: [],
         lastMarker: '',
+        lastRecordAtMs: performance.now(),
       }
       this.#runs.set(run.key, run)
       starts.push({ ...tp, offset: run.nextOffset })
@@ -311,6 +315,7 @@ export class Job {
         continue
       }
       run.nextOffset = record.offset + 1
+      run.lastRecordAtMs = polledAtMs
       if (record.offset < run.liveFromOffset) {
         run.state.process(record.value)
         this.stats.restored++
@@ -387,14 +392,17 @@ export class Job {
 
   /**
    * Each live partition's watermark to every aggregator: no later on-time transaction of it is older, and none
-   * waiting is either (the aggregators keep what waiting records will read). Caught up with nothing waiting = idle.
+   * waiting is either (the aggregators keep what waiting records will read). Idle: caught up, nothing waiting and
+   * no record for lookups.idleTimeoutMs (a shorter test would take a partition whose records are still on their
+   * way for an idle one, and let the tables be called complete without them).
    */
   #sendMarkers(lookups: JobLookups): void {
+    const nowMs = performance.now()
     for (const run of this.#runs.values()) {
       if (run.nextOffset < run.liveFromOffset) continue
       let watermarkMs = run.state.windows.watermarkMs
       for (const item of run.waiting) watermarkMs = Math.min(watermarkMs, item.tx.eventTimeMs)
-      const idle = run.waiting.length === 0 && run.nextOffset >= run.highWatermark
+      const idle = run.waiting.length === 0 && run.nextOffset >= run.highWatermark && nowMs - run.lastRecordAtMs >= lookups.idleTimeoutMs
       const text = `${watermarkMs}:${idle}`
       if (text === run.lastMarker) continue
       run.lastMarker = text

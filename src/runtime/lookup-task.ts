@@ -34,6 +34,8 @@ export interface LookupTaskOptions {
   readonly allowedLatenessMs: number
   readonly maxRecordBytes: number
   readonly flushIntervalMs: number
+  /** A labels partition caught up and without records for this long stops holding the tables back. */
+  readonly idleTimeoutMs: number
   readonly commitIntervalMs: number
   readonly drainTimeoutMs: number
   readonly metrics: Metrics
@@ -45,6 +47,7 @@ interface LabelRun extends CommitTarget {
   readonly router: LabelRouter
   nextOffset: number
   highWatermark: number
+  lastRecordAtMs: number
 }
 
 interface AggregatorRun extends CommitTarget {
@@ -104,7 +107,7 @@ export class LookupTask {
           const marker = table.progressOf(p)?.markers.find(([id]) => id === router.source)
           if (marker) router.resumeFrom(marker[1])
         }
-        this.#runs.set(keyOf(tp), { ...base, kind: 'labels', router, nextOffset: offset, highWatermark: high })
+        this.#runs.set(keyOf(tp), { ...base, kind: 'labels', router, nextOffset: offset, highWatermark: high, lastRecordAtMs: performance.now() })
       } else {
         const restored = await this.#waitForTable(tp.partition)
         const aggregator = new LookupAggregator(this.options.plan, this.options.expectedSources)
@@ -154,6 +157,7 @@ export class LookupTask {
     const { producer, topics, metrics } = this.options
     if (record.offset < run.nextOffset) return
     run.nextOffset = record.offset + 1
+    run.lastRecordAtMs = performance.now()
     const decoded = decodeLabel(record.value, { maxRecordBytes: this.options.maxRecordBytes })
     if (decoded.kind === 'invalid') {
       metrics.lookupLabels.inc({ outcome: 'invalid' })
@@ -195,7 +199,7 @@ export class LookupTask {
     const { producer, topics } = this.options
     for (const run of this.#runs.values()) {
       if (run.kind === 'labels') {
-        const idle = run.nextOffset >= run.highWatermark
+        const idle = run.nextOffset >= run.highWatermark && performance.now() - run.lastRecordAtMs >= this.options.idleTimeoutMs
         this.#marker(run.router.source, run.router.watermarkMs, idle)
         continue
       }

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
+import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
+import { createPipeline, type Pipeline } from '../../src/main.js'
+import { compareWithUninterruptedRun } from '../helpers/features.js'
+import { committedOffsets, endOffsets, useMockCluster, waitFor } from '../helpers/kafka.js'
+import { testConfig, testLogger } from '../helpers/pipeline.js'
+
+const cluster = useMockCluster()
+const LOOKUPS = ['terminal_tx_count_7d', 'terminal_fraud_count_7d', 'terminal_fraud_ratio_7d', 'merchant_fraud_ratio_7d']
+
+test('terminal and merchant lookups: two instances splitting the partitions compute the features one instance computes, and both equal the offline oracle', async (t) => {
+  const suffix = Math.random().toString(36).slice(2)
+  const labels = `labels-lookups-${suffix}`
+  const shared = { decisions: 'decisions-lookups', alerts: 'alerts-lookups', dlq: 'dlq-lookups', labels }
+  const topicsOne = { ...shared, transactions: `tx-one-${suffix}` }
+  const topicsTwo = { ...shared, transactions: `tx-two-${suffix}` }
+  const one = testConfig({ 'kafka.topics': topicsOne })
+  t.after(one.cleanup)
+  // One embedded ClickHouse for the process: both runs write to it, told apart by source topic.
+  const two = testConfig({ 'kafka.topics': topicsTwo, dataDir: one.dataDir })
+  const { log } = testLogger()
+  const kafka = { bootstrapServers: cluster.bootstrapServers }
+  const members: Pipeline[] = []
+  t.after(async () => {
+    for (const member of members) await member.close()
+  })
+  members.push(await createPipeline({ config: one.config, kafka, log, instanceId: 'single' }))
+  members.push(await createPipeline({ config: two.config, kafka, log, instanceId: 'split-a' }), await createPipeline({ config: two.config, kafka, log, instanceId: 'split-b' }))
+  await waitFor(() => members.every((m) => m.job.partitions().length > 0) && members.slice(1).every((m) => m.job.partitions().length === 2), { timeoutMs: 60_000, what: 'the split run to have two partitions per member' })
+
+  // Few customers and merchants: two weeks of event time, so windows ending a day back hold history and labels.
+  const generator = new TransactionGenerator({ seed: 31, customers: 400, merchants: 60, fraudRate: 0.02 })
+  const sent: GeneratedRecord[] = []
+  while (sent.filter((r) => r.topic === 'transactions').length < 12_000) sent.push(generator.next())
+  sent.push(...generator.drainLabels())
+  const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
+  t.after(() => producer.close())
+  // At ~3,000 records/s, as a live feed: both runs read while it is written.
+  for (const [i, record] of sent.entries()) {
+    const targets = record.topic === 'labels' ? [labels] : [topicsOne.transactions, topicsTwo.transactions]
+    for (const topic of targets) producer.send({ topic, key: record.key, value: record.value, timestampMs: Math.floor(record.eventTimeMs) }, () => undefined)
+    if (i % 300 === 299) await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  await producer.flush()
+
+  for (const [config, topic] of [[one.config, topicsOne.transactions], [two.config, topicsTwo.transactions]] as const) {
+    const ends = await endOffsets(cluster.bootstrapServers, topic)
+    await waitFor(async () => (await committedOffsets(cluster.bootstrapServers, config.kafka.groupId, topic)).every((c, p) => c === ends[p]), { timeoutMs: 120_000, what: `${topic} committed to its end` })
+  }
+  for (const member of members) await member.job.stop()
+  for (const member of members) assert.equal(member.job.failure, undefined)
+  assert.equal(members.reduce((n, m) => n + m.job.stats.lookupStale, 0), 0, 'no transaction was scored before the tables were complete up to its windows')
+  assert.ok(members[1]!.job.stats.scored > 1_000 && members[2]!.job.stats.scored > 1_000, 'both members of the split run scored a share')
+
+  const client = members[0]!.clickhouse
+  const featuresOf = async (topic: string) => {
+    const rows = await (await client.query({ query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}', query_params: { topic }, format: 'JSONEachRow' })).json<{ transaction_id: string; features: Record<string, number> }>()
+    return new Map(rows.map((r) => [r.transaction_id, r.features]))
+  }
+  const single = await featuresOf(topicsOne.transactions)
+  const split = await featuresOf(topicsTwo.transactions)
+  assert.equal(split.size, single.size)
+  let differing = 0
+  for (const [id, features] of single) if (JSON.stringify(LOOKUPS.map((n) => features[n])) !== JSON.stringify(LOOKUPS.map((n) => split.get(id)?.[n]))) differing++
+  if (differing > 0) {
+    for (const [config, topic] of [[one.config, topicsOne.transactions], [two.config, topicsTwo.transactions]] as const) {
+      const run = await compareWithUninterruptedRun({ client, config, topic, sent })
+      process.stdout.write(`# vs the offline oracle: ${topic} rows ${run.rows} expected ${run.expected} missing ${run.missing.length} doubled ${run.doubled.length} differing ${run.differing.length}\n`)
+      const rows = await featuresOf(topic)
+      for (const id of run.differing.slice(0, 3)) process.stdout.write(`#   ${id} lookups ${JSON.stringify(LOOKUPS.map((n) => rows.get(id)?.[n]))}\n`)
+    }
+  }
+  assert.equal(differing, 0, 'terminal and merchant features: two instances = one instance')
+
+  for (const [config, topic] of [[one.config, topicsOne.transactions], [two.config, topicsTwo.transactions]] as const) {
+    const run = await compareWithUninterruptedRun({ client, config, topic, sent })
+    assert.equal(run.rows, run.expected)
+    assert.deepEqual([run.missing.length, run.doubled.length, run.differing.length], [0, 0, 0], `${topic}: every vector (lookups included) equals the offline oracle's`)
+  }
+  // The equality means something: the windows hold history and labels.
+  const values = [...single.values()]
+  const share = (name: string) => values.filter((f) => f[name]! > 0).length / values.length
+  assert.ok(share('terminal_tx_count_7d') > 0.5, `terminal counts: ${share('terminal_tx_count_7d')}`)
+  assert.ok(share('terminal_fraud_count_7d') > 0.01, `terminal known fraud: ${share('terminal_fraud_count_7d')}`)
+  assert.ok(share('merchant_fraud_ratio_7d') > 0.05, `merchant fraud ratio: ${share('merchant_fraud_ratio_7d')}`)
+  process.stdout.write(`# lookups non-zero: terminal count ${share('terminal_tx_count_7d').toFixed(3)}, terminal fraud ${share('terminal_fraud_count_7d').toFixed(3)}, merchant ratio ${share('merchant_fraud_ratio_7d').toFixed(3)}\n`)
+})
