@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 import { KafkaProducerSink } from '../adapters/kafka/producer-sink.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import { publishGenerated } from '../generator/publish.js'
-import { TransactionGenerator, type GeneratedRecord } from '../generator/transaction-generator.js'
+import { defaultGeneratorOptions, TransactionGenerator, type GeneratedRecord } from '../generator/transaction-generator.js'
 import { formatInt, loadCliConfig, parseFormat, parseNumber, runCommand, withCommonOptions, type CommonOptions } from './common.js'
 
 interface GenerateOptions extends CommonOptions {
@@ -13,6 +13,8 @@ interface GenerateOptions extends CommonOptions {
   fraudRate: number
   invalidRate: number
   duplicateRate: number
+  customers: number
+  merchants: number
   format: string
   out?: string
   labelsOut?: string
@@ -29,6 +31,8 @@ export function registerGenerate(program: Command): void {
     .option('--fraud-rate <p>', 'share of fraudulent transactions (0.005–0.02 is realistic)', parseNumber('--fraud-rate', 0, 0.5), 0.01)
     .option('--invalid-rate <p>', 'share of invalid records', parseNumber('--invalid-rate', 0, 1), 0)
     .option('--duplicate-rate <p>', 'share of re-sent duplicates', parseNumber('--duplicate-rate', 0, 1), 0)
+    .option('--customers <n>', 'simulated customers (each ~2.4 transactions a day): fewer customers = more days of event time', parseNumber('--customers', 1), defaultGeneratorOptions.customers)
+    .option('--merchants <n>', 'simulated merchants', parseNumber('--merchants', 1), defaultGeneratorOptions.merchants)
     .option('--format <json|msgpack|mixed>', 'value encoding on Kafka (files are always JSON)', 'json')
     .option('--out <file.ndjson>', 'write transactions to this file instead of Kafka')
     .option('--labels-out <file.ndjson>', 'where labels go with --out (default: beside it, *.labels.ndjson)')
@@ -38,7 +42,7 @@ export function registerGenerate(program: Command): void {
       const { config, log } = loadCliConfig(opts, opts.brokers ? { 'kafka.brokers': opts.brokers.split(',') } : {}, { logLevel: 'warn' })
       const format = parseFormat(opts.format)
       const started = performance.now()
-      const generator = new TransactionGenerator({ seed: opts.seed, fraudRate: opts.fraudRate, invalidRate: opts.invalidRate, duplicateRate: opts.duplicateRate, format: opts.out ? 'json' : format })
+      const generator = new TransactionGenerator({ seed: opts.seed, fraudRate: opts.fraudRate, invalidRate: opts.invalidRate, duplicateRate: opts.duplicateRate, customers: opts.customers, merchants: opts.merchants, format: opts.out ? 'json' : format })
       const byIntent: Record<string, number> = {}
       let fraud = 0
       const tally = (r: GeneratedRecord) => {

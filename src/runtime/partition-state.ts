@@ -3,10 +3,10 @@ import type { DeadLetterReason } from '../core/records.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import { decodeTransaction } from '../stages/decode/decode-transaction.js'
 import { Dedupe, type DedupeSnapshot } from '../stages/dedupe/dedupe.js'
-import { featureContractHash, type FeatureDefinition, type WindowFilter, type WindowKey } from '../stages/features/feature-definition.js'
+import { featureContractHash, type DistinctField, type FeatureDefinition, type WindowFilter, type WindowKey } from '../stages/features/feature-definition.js'
 import { toFeatureRow, type FeatureRowFn } from '../stages/features/to-feature-row.js'
 import { CardWindows, type CardWindowsSnapshot } from '../stages/windows/card-windows.js'
-import { PRIMARY_STORE_ID, passesFilter, windowGroupsOf, windowKeyOf, windowStoresOf } from '../stages/windows/window-groups.js'
+import { PRIMARY_STORE_ID, passesFilter, storedValueOf, windowGroupsOf, windowKeyOf, windowStoresOf } from '../stages/windows/window-groups.js'
 
 export interface PartitionStateOptions {
   readonly features: readonly FeatureDefinition[]
@@ -60,7 +60,7 @@ export class PartitionState {
   readonly windows: CardWindows
   readonly stores: ReadonlyMap<string, CardWindows>
   /** The stores other than the primary: each gets the transactions passing its filter. */
-  readonly #secondary: readonly { id: string; key: WindowKey; filter: WindowFilter | undefined }[]
+  readonly #secondary: readonly { id: string; key: WindowKey; filter: WindowFilter | undefined; field: DistinctField | undefined }[]
   readonly #toRow: FeatureRowFn
   #sinceEviction = 0
   /** Keys dropped to stay within maxStateBytes: each one's next features start from empty. */
@@ -71,12 +71,12 @@ export class PartitionState {
     this.dedupe = snapshot ? Dedupe.fromSnapshot(dedupeOptions, snapshot.dedupe) : new Dedupe(dedupeOptions)
     const saved = new Map(snapshot?.windows ?? [])
     const stores = new Map<string, CardWindows>()
-    const secondary: { id: string; key: WindowKey; filter: WindowFilter | undefined }[] = []
+    const secondary: { id: string; key: WindowKey; filter: WindowFilter | undefined; field: DistinctField | undefined }[] = []
     for (const [id, spec] of windowStoresOf(windowGroupsOf(options.features))) {
       const windowOptions = { maxSpanMs: spec.horizonMs, allowedLatenessMs: options.allowedLatenessMs }
       const state = saved.get(id)
       stores.set(id, state ? CardWindows.fromSnapshot(windowOptions, state) : new CardWindows(windowOptions))
-      if (id !== PRIMARY_STORE_ID) secondary.push({ id, key: spec.key, filter: spec.filter })
+      if (id !== PRIMARY_STORE_ID) secondary.push({ id, key: spec.key, filter: spec.filter, field: spec.field })
     }
     this.#secondary = secondary
     this.stores = stores
@@ -118,7 +118,9 @@ export class PartitionState {
     if (!late) {
       // A store's watermark never passes the primary's, so what is on time there is on time in every store.
       for (const store of this.#secondary) {
-        if (passesFilter(store.filter, tx)) this.stores.get(store.id)!.add(windowKeyOf(store.key, tx), tx.eventTimeMs, tx.amount)
+        if (!passesFilter(store.filter, tx)) continue
+        const value = storedValueOf(store.field, tx)
+        if (value !== undefined) this.stores.get(store.id)!.add(windowKeyOf(store.key, tx), tx.eventTimeMs, value)
       }
     }
     if (++this.#sinceEviction >= EVICTION_EVERY_RECORDS) {

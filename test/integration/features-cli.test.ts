@@ -19,13 +19,19 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
   const { config, dataDir, cleanup } = testConfig({ 'kafka.topics': topics })
   t.after(cleanup)
   const input = join(dataDir, 'tx.ndjson')
-  await run(process.execPath, [BIN, 'generate', '--count', '6000', '--seed', '17', '--invalid-rate', '0.01', '--duplicate-rate', '0.01', '--out', input, '--json'])
+  // Few customers: eight days of event time, so the lookups (windows ending a day back) hold history and labels.
+  await run(process.execPath, [BIN, 'generate', '--count', '6000', '--seed', '17', '--customers', '300', '--merchants', '50', '--fraud-rate', '0.02', '--invalid-rate', '0.01', '--duplicate-rate', '0.01', '--out', input, '--json'])
   const { log } = testLogger()
   const pipeline = await createPipeline({ config, kafka: { bootstrapServers: cluster.bootstrapServers }, log })
   t.after(() => pipeline.close())
   const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
   t.after(() => producer.close())
   const lines = readFileSync(input, 'utf8').split('\n').slice(0, -1)
+  const labelsPath = join(dataDir, 'tx.labels.ndjson')
+  // Labels first: the stream's lookups then never wait for them, and read the same labels the file gives.
+  for (const line of readFileSync(labelsPath, 'utf8').split('\n').filter(Boolean)) {
+    producer.send({ topic: topics.labels, key: /"transaction_id":"([^"]+)"/.exec(line)![1]!, value: Buffer.from(line) }, () => undefined)
+  }
   for (const line of lines) {
     const key = /"card_id":"([^"]+)"/.exec(line)?.[1] ?? null
     producer.send({ topic: topics.transactions, key, value: Buffer.from(line) }, () => undefined)
@@ -35,7 +41,7 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
   await pipeline.job.stop()
 
   const csvPath = join(dataDir, 'features.csv')
-  const { stdout } = await run(process.execPath, [BIN, 'features', '--input', input, '--labels', join(dataDir, 'tx.labels.ndjson'), '--out', csvPath, '--json'])
+  const { stdout } = await run(process.execPath, [BIN, 'features', '--input', input, '--labels', labelsPath, '--out', csvPath, '--json'])
   const summary = JSON.parse(stdout) as { rows: number; invalid: number; duplicates: number }
   const [header, ...rows] = readFileSync(csvPath, 'utf8').split('\n').filter(Boolean)
   const columns = header!.split(',')
@@ -57,4 +63,6 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
   }
   assert.equal(compared, logged.length)
   assert.ok(rows.some((r) => r.endsWith(',1')), 'fraud labels are joined')
+  const fraudRatio = names.indexOf('terminal_fraud_ratio_7d')
+  assert.ok(rows.filter((r) => Number(r.split(',')[3 + fraudRatio]) > 0).length > 50, 'label-based lookups are in the comparison')
 })

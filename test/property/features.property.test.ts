@@ -20,21 +20,29 @@ const EXTRA: readonly FeatureDefinition[] = [
   { kind: 'window', name: 'country_last_30m', key: 'card+country', aggregation: 'seconds_since_last', spanMs: 30 * MINUTE, description: '' },
   { kind: 'window', name: 'delayed_zscore', key: 'card', aggregation: 'zscore', spanMs: 20 * MINUTE, delayMs: 10 * MINUTE, description: '' },
   { kind: 'window', name: 'delayed_abroad_count', key: 'card', filter: 'abroad', aggregation: 'count', spanMs: 20 * MINUTE, delayMs: 5 * MINUTE, description: '' },
+  { kind: 'window', name: 'merchants_10m', key: 'card', aggregation: 'distinct_count', field: 'merchant_id', spanMs: 10 * MINUTE, description: '' },
+  { kind: 'window', name: 'merchants_30m', key: 'card', aggregation: 'distinct_count', field: 'merchant_id', spanMs: 30 * MINUTE, description: '' },
+  { kind: 'window', name: 'ecom_devices_30m', key: 'card', filter: 'card_not_present', aggregation: 'distinct_count', field: 'device_id', spanMs: 30 * MINUTE, description: '' },
+  { kind: 'window', name: 'delayed_countries', key: 'card+terminal', aggregation: 'distinct_count', field: 'country', spanMs: 20 * MINUTE, delayMs: 5 * MINUTE, description: '' },
 ]
 
 const stepArb = fc.record({
   card: fc.constantFrom('a', 'b', 'c'),
-  dtMs: fc.integer({ min: -8 * MINUTE, max: 6 * MINUTE }),
+  // Whole minutes often: events land exactly on window edges (spans are whole minutes) and on equal times.
+  dtMs: fc.oneof({ arbitrary: fc.integer({ min: -8 * MINUTE, max: 6 * MINUTE }), weight: 3 }, { arbitrary: fc.constantFrom(0, MINUTE, 5 * MINUTE, 10 * MINUTE, -5 * MINUTE), weight: 2 }),
   amount: fc.oneof(fc.constant(0), fc.constant(50), fc.double({ min: 0, max: 5_000, noNaN: true })),
   terminal: fc.constantFrom('t1', 't2'),
   country: fc.constantFrom('FR', 'DE'),
   channel: fc.constantFrom('pos', 'ecom'),
+  merchant: fc.constantFrom('m1', 'm2', 'm3'),
+  device: fc.option(fc.constantFrom('d1', 'd2'), { nil: undefined }),
 })
 
 function transaction(i: number, step: typeof stepArb extends fc.Arbitrary<infer T> ? T : never, eventTimeMs: number): Transaction {
   return {
-    transaction_id: `tx${i}`, card_id: step.card, customer_id: 'c', merchant_id: `m-${step.terminal}`, terminal_id: step.terminal, amount: step.amount,
+    transaction_id: `tx${i}`, card_id: step.card, customer_id: 'c', merchant_id: `${step.merchant}-${step.terminal}`, terminal_id: step.terminal, amount: step.amount,
     currency: 'EUR', mcc: '5411', country: step.country, card_country: 'FR', channel: step.channel, event_time: eventTimeMs, eventTimeMs,
+    ...(step.device ? { device_id: step.device } : {}),
   }
 }
 

@@ -9,8 +9,15 @@ export type DerivedField = (typeof DerivedField)[number]
  * (amount − mean) / stddev of the window (0 when stddev is 0); amount_over_mean is amount / mean (1 when the mean
  * is 0); seconds_since_last is the gap to the previous event of the key, capped at the span.
  */
-export const WindowAggregation = ['count', 'sum', 'mean', 'min', 'max', 'stddev', 'zscore', 'amount_over_mean', 'seconds_since_last'] as const
+export const WindowAggregation = ['count', 'sum', 'mean', 'min', 'max', 'stddev', 'zscore', 'amount_over_mean', 'seconds_since_last', 'distinct_count'] as const
 export type WindowAggregation = (typeof WindowAggregation)[number]
+
+/**
+ * Fields a distinct_count counts. Events without the field (device_id and ip are optional) do not enter its
+ * window. Values are kept as 52-bit hashes: two values of one key colliding inside a window has odds near 1e-13.
+ */
+export const DistinctField = ['merchant_id', 'terminal_id', 'country', 'mcc', 'currency', 'channel', 'device_id', 'ip'] as const
+export type DistinctField = (typeof DistinctField)[number]
 
 /**
  * Window keys. Every key starts with the card: the transactions topic is keyed by card, so only card-prefixed keys
@@ -50,6 +57,8 @@ export type FeatureDefinition =
       /** A window that ends delayMs before the event (label-maturity style); it never holds the current one. */
       readonly delayMs?: number
       readonly filter?: WindowFilter
+      /** The field a distinct_count counts (required for it, refused for the other aggregations). */
+      readonly field?: DistinctField
       readonly description: string
     }
 
@@ -91,7 +100,7 @@ export function featureContractHash(definitions: readonly FeatureDefinition[]): 
       case 'derived':
         return ['derived', d.name, d.field]
       case 'window':
-        return ['window', d.name, d.key, d.aggregation, d.spanMs, d.delayMs ?? 0, d.filter ?? null]
+        return ['window', d.name, d.key, d.aggregation, d.spanMs, d.delayMs ?? 0, d.filter ?? null, ...(d.field ? [d.field] : [])]
       case 'lookup':
         return ['lookup', d.name, d.key, d.aggregation, d.resolutionMs, d.spanMs, d.delayMs, d.labelLagMs]
     }

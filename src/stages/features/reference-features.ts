@@ -21,13 +21,21 @@ export function referenceFeatureRow(definitions: readonly FeatureDefinition[], a
     const endMs = tx.eventTimeMs - delayMs
     const key = windowKeyOf(d.key, tx)
     const amounts: number[] = []
+    const values = new Set<string>()
+    const counted = (e: Transaction) => passesFilter(d.filter, e) && (d.field === undefined || e[d.field] !== undefined)
     let previousMs: number | undefined
     for (const e of added) {
-      if (windowKeyOf(d.key, e) !== key || !passesFilter(d.filter, e) || e.eventTimeMs > endMs) continue
+      if (windowKeyOf(d.key, e) !== key || !counted(e) || e.eventTimeMs > endMs) continue
       if (previousMs === undefined || e.eventTimeMs > previousMs) previousMs = e.eventTimeMs
-      if (e.eventTimeMs > endMs - d.spanMs) amounts.push(e.amount)
+      if (e.eventTimeMs > endMs - d.spanMs) {
+        amounts.push(e.amount)
+        if (d.field) values.add(e[d.field]!)
+      }
     }
-    if (delayMs === 0 && passesFilter(d.filter, tx)) amounts.push(tx.amount)
+    if (delayMs === 0 && counted(tx)) {
+      amounts.push(tx.amount)
+      if (d.field) values.add(tx[d.field]!)
+    }
     const n = amounts.length
     const sum = amounts.reduce((a, b) => a + b, 0)
     const mean = n ? sum / n : 0
@@ -51,6 +59,8 @@ export function referenceFeatureRow(definitions: readonly FeatureDefinition[], a
         return mean > 0 ? tx.amount / mean : 1
       case 'seconds_since_last':
         return (previousMs === undefined ? d.spanMs : Math.min(d.spanMs, endMs - previousMs)) / 1000
+      case 'distinct_count':
+        return values.size
     }
   })
 }

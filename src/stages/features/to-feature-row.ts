@@ -1,7 +1,7 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { CardWindows } from '../windows/card-windows.js'
 import { createWindowStats, type WindowStats } from '../windows/card-windows.js'
-import { groupIdOf, passesFilter, utcHour, windowGroupsOf, windowKeyOf, type WindowGroup } from '../windows/window-groups.js'
+import { groupIdOf, passesFilter, storedValueOf, utcHour, windowGroupsOf, windowKeyOf, type WindowGroup } from '../windows/window-groups.js'
 import type { DerivedField, FeatureDefinition } from './feature-definition.js'
 
 const DAY_MS = 86_400_000
@@ -30,6 +30,9 @@ const derive: Record<DerivedField, (tx: Transaction) => number> = {
 interface GroupView {
   readonly group: WindowGroup
   readonly stats: WindowStats
+  /** distinct_count groups: distinct values per span. */
+  readonly distinct: Float64Array
+  readonly seen: Set<number>
   previousMs: number | undefined
   includesCurrent: boolean
 }
@@ -45,7 +48,7 @@ export type FeatureRowFn = (tx: Transaction, windows: ReadonlyMap<string, CardWi
 export function toFeatureRow(definitions: readonly FeatureDefinition[]): FeatureRowFn {
   // The primary group exists even without features (it decides lateness); a group no feature reads needs no scan.
   const groups = windowGroupsOf(definitions).filter((group) => group.spans.length > 0)
-  const views = new Map<string, GroupView>(groups.map((group) => [group.id, { group, stats: createWindowStats(group.spans.length), previousMs: undefined, includesCurrent: false }]))
+  const views = new Map<string, GroupView>(groups.map((group) => [group.id, { group, stats: createWindowStats(group.spans.length), distinct: new Float64Array(group.spans.length), seen: new Set<number>(), previousMs: undefined, includesCurrent: false }]))
   const columns = definitions.map((definition): ((tx: Transaction) => number) => {
     if (definition.kind === 'derived') return derive[definition.field]
     // Lookups read tables outside the partition: fillLookups writes them once the table is complete enough.
@@ -99,15 +102,21 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): Feature
           const previousMs = view.previousMs
           return (previousMs === undefined ? spanMs : Math.min(spanMs, tx.eventTimeMs - view.group.delayMs - previousMs)) / 1000
         }
+      case 'distinct_count':
+        return () => view.distinct[s]!
     }
   })
   return (tx, windows) => {
     for (const view of views.values()) {
       const { group } = view
-      view.includesCurrent = group.delayMs === 0 && passesFilter(group.filter, tx)
+      const current = storedValueOf(group.field, tx)
+      view.includesCurrent = group.delayMs === 0 && passesFilter(group.filter, tx) && current !== undefined
       const store = windows.get(group.storeId)
       if (!store) throw new Error(`no window store ${group.storeId} for group ${group.id}`)
-      view.previousMs = store.scan(windowKeyOf(group.key, tx), tx.eventTimeMs - group.delayMs, group.spans, view.stats)
+      const key = windowKeyOf(group.key, tx)
+      const atMs = tx.eventTimeMs - group.delayMs
+      if (group.field) store.scanDistinct(key, atMs, group.spans, view.distinct, view.seen, view.includesCurrent ? current : undefined)
+      else view.previousMs = store.scan(key, atMs, group.spans, view.stats)
     }
     const row = new Float32Array(columns.length)
     for (let i = 0; i < columns.length; i++) row[i] = columns[i]!(tx)

@@ -116,6 +116,26 @@ export class CardWindows {
     return end > 0 ? history[2 * end - 2] : undefined
   }
 
+  /**
+   * Distinct stored values (field hashes of a distinct_count store) per span in (atMs − span, atMs], in one backward
+   * pass; `current` (the transaction being scored, when its window includes it) counts as seen.
+   */
+  scanDistinct(key: string, atMs: number, spansAscending: readonly number[], out: Float64Array, seen: Set<number>, current: number | undefined): void {
+    seen.clear()
+    if (current !== undefined) seen.add(current)
+    const history = this.#cards.get(key)
+    const spanCount = spansAscending.length
+    let k = 0
+    if (history) {
+      for (let i = upperBound(history, atMs) - 1; i >= 0 && k < spanCount; i--) {
+        const age = atMs - history[2 * i]!
+        while (k < spanCount && age >= spansAscending[k]!) out[k++] = seen.size
+        seen.add(history[2 * i + 1]!)
+      }
+    }
+    while (k < spanCount) out[k++] = seen.size
+  }
+
   /** Adds the event unless it is late; returns whether it was late. */
   add(cardId: string, eventTimeMs: number, amount: number): { late: boolean } {
     if (this.isLate(eventTimeMs)) {
