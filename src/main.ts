@@ -24,6 +24,7 @@ import { LookupTable } from './stages/lookups/lookup-table.js'
 import { sourceId } from './stages/lookups/lookup-facts.js'
 import { ErrorCode, FraudstreamError } from './core/errors.js'
 import { FileSnapshotStore } from './adapters/state/file-snapshot-store.js'
+import { KafkaSnapshotStore } from './adapters/kafka/kafka-snapshot-store.js'
 import { join } from 'node:path'
 
 /**
@@ -139,16 +140,20 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     closers.push(() => clickhouse.close())
     await migrate(clickhouse)
     await checkDedupWindow(clickhouse, 'scores', config.clickhouse.dedupWindow)
-    const snapshots = new FileSnapshotStore({ dir: join(config.dataDir, 'state'), groupId: config.kafka.groupId })
-    if (options.resetState) {
-      await clickhouse.command({ query: `ALTER TABLE scores DELETE WHERE run_id = 'live' SETTINGS mutations_sync = 1` })
-      await snapshots.clear()
-    }
-
     const scorer = new OnnxScorer(pkg, { threads: config.infer.threads })
     closers.push(() => scorer.close())
     const producer = await KafkaProducerSink.connect({ config: baseClientConfig(config, options.kafka.bootstrapServers, `${instanceId}-producer`), metrics, log: log.child({ component: 'producer' }) })
     closers.push(() => producer.close())
+    // Files need a disk per instance (embedded); the Kafka deployment keeps snapshots next to the log they cover.
+    const stateStore = config.runtime.stateStore === 'auto' ? (config.kafka.brokers.length > 0 ? 'kafka' : 'files') : config.runtime.stateStore
+    const snapshots =
+      stateStore === 'kafka'
+        ? new KafkaSnapshotStore({ sink: producer, clientConfig: baseClientConfig(config, options.kafka.bootstrapServers, `${instanceId}-state`), topic: topology.topics.state, partitions: await producer.partitionCount(topology.topics.state) })
+        : new FileSnapshotStore({ dir: join(config.dataDir, 'state'), groupId: config.kafka.groupId })
+    if (options.resetState) {
+      await clickhouse.command({ query: `ALTER TABLE scores DELETE WHERE run_id = 'live' SETTINGS mutations_sync = 1` })
+      await snapshots.clear()
+    }
     const scores = new ClickhouseBatchSink<ScoreRow>({
       client: clickhouse,
       table: 'scores',

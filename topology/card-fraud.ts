@@ -29,12 +29,13 @@ export interface CardFraudTopics {
   readonly labels: string
   readonly lookupFacts: string
   readonly lookupTables: string
+  readonly state: string
 }
 
 /** Every topic of the topology, internal ones named after the group (one application, one set of internal topics). */
 export function topicsOf(config: Pick<Config, 'kafka'>): CardFraudTopics {
   const { topics, groupId } = config.kafka
-  return { ...topics, lookupFacts: topics.lookupFacts ?? `${groupId}.lookup-facts`, lookupTables: topics.lookupTables ?? `${groupId}.lookup-tables` }
+  return { ...topics, lookupFacts: topics.lookupFacts ?? `${groupId}.lookup-facts`, lookupTables: topics.lookupTables ?? `${groupId}.lookup-tables`, state: topics.state ?? `${groupId}.state` }
 }
 
 export interface CardFraudTopology {

@@ -20,6 +20,7 @@ export const ENV_MAP: Readonly<Record<string, { path: readonly string[]; list?: 
   FRAUDSTREAM_MODEL_DIR: { path: ['model', 'dir'] },
   FRAUDSTREAM_MODEL_CHAMPION: { path: ['model', 'champion'] },
   FRAUDSTREAM_INFER_THREADS: { path: ['infer', 'threads'] },
+  FRAUDSTREAM_STATE_STORE: { path: ['runtime', 'stateStore'] },
   FRAUDSTREAM_HTTP_HOST: { path: ['http', 'host'] },
   FRAUDSTREAM_HTTP_PORT: { path: ['http', 'port'] },
   FRAUDSTREAM_LOG_LEVEL: { path: ['log', 'level'] },

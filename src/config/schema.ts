@@ -27,6 +27,8 @@ export const ConfigSchema = z
             lookupFacts: z.string().optional(),
             /** Internal, compacted: the lookup aggregates every instance holds in memory. Default `<groupId>.lookup-tables`. */
             lookupTables: z.string().optional(),
+            /** Internal, compacted: partition state snapshots when runtime.stateStore is kafka. Default `<groupId>.state`. */
+            state: z.string().optional(),
           })
           .prefault({}),
         autoOffsetReset: z.enum(['earliest', 'latest', 'error']).default('earliest'),
@@ -115,8 +117,13 @@ export const ConfigSchema = z
         maxInFlight: positiveInt.default(20_000),
         commitIntervalMs: positiveInt.default(500),
         shutdownTimeoutMs: positiveInt.default(30_000),
-        /** How often each partition's state is snapshotted to `<dataDir>/state` (bounds the replay after a crash). */
+        /** How often each partition's state is snapshotted (bounds the replay after a crash). */
         snapshotIntervalMs: positiveInt.default(30_000),
+        /**
+         * Where snapshots go: files under `<dataDir>/state` (a disk per instance), or the compacted state topic.
+         * auto = the topic when kafka.brokers is set, files in the embedded deployment.
+         */
+        stateStore: z.enum(['auto', 'files', 'kafka']).default('auto'),
       })
       .prefault({}),
     http: z

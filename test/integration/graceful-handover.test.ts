@@ -11,59 +11,62 @@ import { testConfig, testLogger } from '../helpers/pipeline.js'
 
 const cluster = useMockCluster()
 
-test('a job stopped gracefully mid-stream hands over to a new member of the group: one score row and one decision per transaction, state restored from its snapshot', async (t) => {
-  const topics = { transactions: `tx-${Math.random().toString(36).slice(2)}`, decisions: 'decisions-handover', alerts: 'alerts-handover', dlq: 'dlq-handover', labels: 'labels-handover' }
-  const { config, cleanup } = testConfig({ 'kafka.topics': topics })
-  t.after(cleanup)
-  const { log, lines } = testLogger()
-  const kafka = { bootstrapServers: cluster.bootstrapServers }
-  const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
-  t.after(() => producer.close())
+for (const stateStore of ['files', 'kafka'] as const) {
+  test(`a job stopped gracefully mid-stream hands over to a new member of the group: one score row and one decision per transaction, state restored from its snapshot (${stateStore})`, async (t) => {
+    const suffix = Math.random().toString(36).slice(2)
+    const topics = { transactions: `tx-${suffix}`, decisions: `decisions-${suffix}`, alerts: `alerts-${suffix}`, dlq: `dlq-${suffix}`, labels: `labels-${suffix}` }
+    const { config, cleanup } = testConfig({ 'kafka.topics': topics, 'runtime.stateStore': stateStore })
+    t.after(cleanup)
+    const { log, lines } = testLogger()
+    const kafka = { bootstrapServers: cluster.bootstrapServers }
+    const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
+    t.after(() => producer.close())
 
-  const first = await createPipeline({ config, kafka, log, instanceId: 'first' })
-  let second: Awaited<ReturnType<typeof createPipeline>> | undefined
-  const consumed = () => first.job.stats.consumed + (second?.job.stats.consumed ?? 0)
-  const sent: GeneratedRecord[] = []
-  const publishing = publishGenerated({
-    generator: new TransactionGenerator({ seed: 5, duplicateRate: 0.02, invalidRate: 0.005 }),
-    sink: producer,
-    topics,
-    count: 12_000,
-    rate: 1_500,
-    maxLead: { records: 15_000, consumed },
-    onRecord: (r) => void sent.push(r),
+    const first = await createPipeline({ config, kafka, log, instanceId: 'first' })
+    let second: Awaited<ReturnType<typeof createPipeline>> | undefined
+    const consumed = () => first.job.stats.consumed + (second?.job.stats.consumed ?? 0)
+    const sent: GeneratedRecord[] = []
+    const publishing = publishGenerated({
+      generator: new TransactionGenerator({ seed: 5, duplicateRate: 0.02, invalidRate: 0.005 }),
+      sink: producer,
+      topics,
+      count: 12_000,
+      rate: 1_500,
+      maxLead: { records: 15_000, consumed },
+      onRecord: (r) => void sent.push(r),
+    })
+    await waitFor(() => first.job.stats.consumed >= 2_000, { timeoutMs: 60_000, what: 'the first job to get going' })
+    await first.close()
+    assert.ok(first.job.stats.consumed < 12_000, 'the first job stopped mid-stream')
+
+    second = await createPipeline({ config, kafka, log, instanceId: 'second' })
+    t.after(() => second?.close())
+    await publishing
+    await waitFor(() => consumed() >= 12_000 || second!.job.failure !== undefined, { timeoutMs: 120_000, what: 'the second job to consume the rest' })
+    await second.job.stop()
+    assert.equal(second.job.failure, undefined)
+
+    assert.equal(consumed(), 12_000, 'no record consumed twice as live, none skipped')
+    const assigned = lines.filter((l) => l.msg === 'partition assigned' && l.committed !== null)
+    assert.ok(assigned.length > 0 && assigned.every((l) => l.snapshotOffset === l.committed), 'the second job loaded the snapshots the first one wrote at its final commit')
+    assert.equal(second.job.stats.restored, 0, 'so it replayed nothing')
+    const validIds = new Set(sent.flatMap((r) => (r.intent.kind === 'valid' ? [r.intent.transactionId] : [])))
+    const duplicates = first.job.stats.duplicates + second.job.stats.duplicates
+    assert.equal(duplicates, sent.filter((r) => r.intent.kind === 'duplicate').length, 'duplicates across the handover were caught by the rebuilt dedupe state')
+
+    const rows = await (await second.clickhouse.query({ query: `SELECT transaction_id, count() AS n FROM scores WHERE source_topic = {topic:String} GROUP BY transaction_id`, query_params: { topic: topics.transactions }, format: 'JSONEachRow' })).json<{ transaction_id: string; n: string }>()
+    assert.equal(rows.length, validIds.size)
+    assert.deepEqual(rows.filter((r) => Number(r.n) !== 1), [], 'exactly one score row per transaction')
+    const decisions = (await readTopic(cluster.bootstrapServers, topics.decisions)).map((r) => JSON.parse(r.value.toString()) as DecisionV1)
+    assert.equal(new Set(decisions.map((d) => d.transaction_id)).size, validIds.size)
+    assert.equal(decisions.length, validIds.size, 'a graceful handover produces no duplicate decisions')
+    assert.deepEqual(await committedOffsets(cluster.bootstrapServers, config.kafka.groupId, topics.transactions), await endOffsets(cluster.bootstrapServers, topics.transactions))
+    assert.ok(lines.some((l) => l.msg === 'partition revoked' && l.drained === true), 'the first job drained before giving its partitions up')
+
+    // Restored state must give the features an uninterrupted run gives: recompute offline, in send order, with the
+    // same PartitionState code path, and compare every vector.
+    const run = await compareWithUninterruptedRun({ client: second.clickhouse, config, topic: topics.transactions, sent })
+    assert.equal(run.rows, run.expected)
+    assert.deepEqual(run.differing.slice(0, 3), [], `${run.differing.length} feature vectors differ from an uninterrupted run`)
   })
-  await waitFor(() => first.job.stats.consumed >= 2_000, { timeoutMs: 60_000, what: 'the first job to get going' })
-  await first.close()
-  assert.ok(first.job.stats.consumed < 12_000, 'the first job stopped mid-stream')
-
-  second = await createPipeline({ config, kafka, log, instanceId: 'second' })
-  t.after(() => second?.close())
-  await publishing
-  await waitFor(() => consumed() >= 12_000 || second!.job.failure !== undefined, { timeoutMs: 120_000, what: 'the second job to consume the rest' })
-  await second.job.stop()
-  assert.equal(second.job.failure, undefined)
-
-  assert.equal(consumed(), 12_000, 'no record consumed twice as live, none skipped')
-  const assigned = lines.filter((l) => l.msg === 'partition assigned' && l.committed !== null)
-  assert.ok(assigned.length > 0 && assigned.every((l) => l.snapshotOffset === l.committed), 'the second job loaded the snapshots the first one wrote at its final commit')
-  assert.equal(second.job.stats.restored, 0, 'so it replayed nothing')
-  const validIds = new Set(sent.flatMap((r) => (r.intent.kind === 'valid' ? [r.intent.transactionId] : [])))
-  const duplicates = first.job.stats.duplicates + second.job.stats.duplicates
-  assert.equal(duplicates, sent.filter((r) => r.intent.kind === 'duplicate').length, 'duplicates across the handover were caught by the rebuilt dedupe state')
-
-  const rows = await (await second.clickhouse.query({ query: `SELECT transaction_id, count() AS n FROM scores WHERE source_topic = {topic:String} GROUP BY transaction_id`, query_params: { topic: topics.transactions }, format: 'JSONEachRow' })).json<{ transaction_id: string; n: string }>()
-  assert.equal(rows.length, validIds.size)
-  assert.deepEqual(rows.filter((r) => Number(r.n) !== 1), [], 'exactly one score row per transaction')
-  const decisions = (await readTopic(cluster.bootstrapServers, topics.decisions)).map((r) => JSON.parse(r.value.toString()) as DecisionV1)
-  assert.equal(new Set(decisions.map((d) => d.transaction_id)).size, validIds.size)
-  assert.equal(decisions.length, validIds.size, 'a graceful handover produces no duplicate decisions')
-  assert.deepEqual(await committedOffsets(cluster.bootstrapServers, config.kafka.groupId, topics.transactions), await endOffsets(cluster.bootstrapServers, topics.transactions))
-  assert.ok(lines.some((l) => l.msg === 'partition revoked' && l.drained === true), 'the first job drained before giving its partitions up')
-
-  // Restored state must give the features an uninterrupted run gives: recompute offline, in send order, with the
-  // same PartitionState code path, and compare every vector.
-  const run = await compareWithUninterruptedRun({ client: second.clickhouse, config, topic: topics.transactions, sent })
-  assert.equal(run.rows, run.expected)
-  assert.deepEqual(run.differing.slice(0, 3), [], `${run.differing.length} feature vectors differ from an uninterrupted run`)
-})
+}
