@@ -101,18 +101,21 @@ const input = toTransactions([...stream(events, cards, seed)])
 windowsRate(input.slice(0, 200_000))
 naiveRate(input.slice(0, 20_000))
 const windows = windowsRate(input)
+// The naive scan is too slow for the whole stream: both are also timed on the same first events, side by side.
 const naiveInput = input.slice(0, Math.min(input.length, 200_000))
 const naive = naiveRate(naiveInput)
+const windowsOnNaiveInput = windowsRate(naiveInput)
 const memory = memoryPerCard(Number(values['memory-cards']), Number(values['memory-events']))
 const environment = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', events, cards, seed, features: features.length, windowFeatures }
-const result = { environment, updatesPerSecond: { windows, naive }, ratio: windows / naive, memory }
+const result = { environment, updatesPerSecond: { windows, windowsOnNaiveInput, naive }, ratio: windowsOnNaiveInput / naive, memory }
 if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`)
 else {
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
   process.stdout.write(
     [
       `window-updates  node ${environment.node}, ${environment.cpus} cpus (${environment.cpu}), ${fmt(events)} events over ${fmt(cards)} cards, seed ${seed}, ${features.length} features (${windowFeatures} windowed)`,
-      `  window.update  card-windows/naive-scan = ${(windows / naive).toFixed(1)}x  (${fmt(windows)} vs ${fmt(naive)} updates/s on one core; naive measured on the first ${fmt(naiveInput.length)} events, both with every window feature)`,
+      `  window.update  ${fmt(windows)} updates/s on one core over all ${fmt(events)} events, every window feature`,
+      `  vs naive       card-windows/naive-scan = ${result.ratio.toFixed(1)}x on the same first ${fmt(naiveInput.length)} events (${fmt(windowsOnNaiveInput)} vs ${fmt(naive)} updates/s)`,
       memory
         ? `  memory         ${memory.bytesPerCard.toFixed(0)} bytes per active card (${fmt(Number(values['memory-cards']))} cards, ${fmt(Number(values['memory-events']))} events, ${memory.heapMiB.toFixed(0)} MiB heap)`
         : '  memory         skipped: run with node --expose-gc',

@@ -406,7 +406,7 @@ export class Job {
       const text = `${watermarkMs}:${idle}`
       if (text === run.lastMarker) continue
       run.lastMarker = text
-      sendMarker(this.options.producer, lookups.factsTopic, lookups.factsPartitions, { kind: 'marker', source: sourceId('tx', run.tp.partition), watermarkMs, idle })
+      sendMarker(this.options.producer, lookups.factsTopic, lookups.factsPartitions, { kind: 'marker', source: sourceId('tx', run.tp.partition), watermarkMs, idle, throughOffset: run.nextOffset - 1 })
     }
     const completeness = lookups.table.completeness.txMs
     this.options.metrics.lookupTableKeys.set(lookups.table.size)

@@ -100,24 +100,40 @@ export class LookupTask {
     for (const [i, tp] of partitions.entries()) {
       const { low, high } = await source.watermarks(tp)
       const offset = committed[i] ?? low
-      const base = { tp, tracker: new AckTracker(offset), lastCommitted: offset }
       if (tp.topic === topics.labels) {
         const router = new LabelRouter(this.options.plan, sourceId('labels', tp.partition), this.options.allowedLatenessMs)
-        for (let p = 0; p < table.partitions; p++) {
-          const marker = table.progressOf(p)?.markers.find(([id]) => id === router.source)
-          if (marker) router.resumeFrom(marker[1])
-        }
-        this.#runs.set(keyOf(tp), { ...base, kind: 'labels', router, nextOffset: offset, highWatermark: high, lastRecordAtMs: performance.now() })
+        // Continue exactly after the predecessor's oldest published marker, with its watermark: every label after it
+        // is judged late or not as the predecessor judged it, and every one before it is applied in every table
+        // partition already. Without a marker (a first start), from the committed offset.
+        const resume = this.#labelResumePoint(router.source)
+        if (resume) router.resumeFrom(resume.watermarkMs)
+        const start = resume ? Math.max(low, resume.throughOffset + 1) : offset
+        this.#runs.set(keyOf(tp), { tp, tracker: new AckTracker(start), lastCommitted: committed[i] ?? -1, kind: 'labels', router, nextOffset: start, highWatermark: high, lastRecordAtMs: performance.now() })
+        starts.push({ ...tp, offset: start })
       } else {
         const restored = await this.#waitForTable(tp.partition)
         const aggregator = new LookupAggregator(this.options.plan, this.options.expectedSources)
         aggregator.restore(table.entriesOf(tp.partition), table.progressOf(tp.partition))
-        this.#runs.set(keyOf(tp), { ...base, kind: 'aggregator', aggregator, unpublished: [], flushes: 0 })
+        this.#runs.set(keyOf(tp), { tp, tracker: new AckTracker(offset), lastCommitted: offset, kind: 'aggregator', aggregator, unpublished: [], flushes: 0 })
         log.info({ partition: tp.partition, keys: aggregator.keys.size, restored, committed: committed[i] ?? null }, 'lookup aggregator assigned')
+        starts.push({ ...tp, offset })
       }
-      starts.push({ ...tp, offset })
     }
     return starts
+  }
+
+  /**
+   * The oldest marker of a labels partition over the tables' partitions: each partition holds every fact of the
+   * labels up to its own marker's offset, so up to the oldest one every partition has them.
+   */
+  #labelResumePoint(source: string): { watermarkMs: number; throughOffset: number } | undefined {
+    let oldest: { watermarkMs: number; throughOffset: number } | undefined
+    for (let p = 0; p < this.options.table.partitions; p++) {
+      const marker = this.options.table.progressOf(p)?.markers.find(([id]) => id === source)
+      if (!marker) return undefined
+      if (!oldest || marker[3] < oldest.throughOffset) oldest = { watermarkMs: marker[1], throughOffset: marker[3] }
+    }
+    return oldest
   }
 
   /** Until the table has read everything the tables topic held for the partition when it was assigned. */
@@ -200,7 +216,7 @@ export class LookupTask {
     for (const run of this.#runs.values()) {
       if (run.kind === 'labels') {
         const idle = run.nextOffset >= run.highWatermark && performance.now() - run.lastRecordAtMs >= this.options.idleTimeoutMs
-        this.#marker(run.router.source, run.router.watermarkMs, idle)
+        this.#marker(run.router.source, run.router.watermarkMs, idle, run.nextOffset - 1)
         continue
       }
       const progress = run.aggregator.progress
@@ -221,11 +237,11 @@ export class LookupTask {
     }
   }
 
-  #marker(source: string, watermarkMs: number, idle: boolean): void {
-    const text = `${watermarkMs}:${idle}`
+  #marker(source: string, watermarkMs: number, idle: boolean, throughOffset: number): void {
+    const text = `${watermarkMs}:${idle}:${throughOffset}`
     if (this.#lastMarkers.get(source) === text) return
     this.#lastMarkers.set(source, text)
-    sendMarker(this.options.producer, this.options.topics.facts, this.options.factsPartitions, { kind: 'marker', source, watermarkMs, idle })
+    sendMarker(this.options.producer, this.options.topics.facts, this.options.factsPartitions, { kind: 'marker', source, watermarkMs, idle, throughOffset })
   }
 
   async #refreshHighWatermarks(): Promise<void> {

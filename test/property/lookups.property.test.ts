@@ -112,7 +112,7 @@ test('lookups through repartition, aggregators, markers and a table equal the or
           (pick: number) => {
             const source = sources[pick % sources.length]!
             const oldestWaiting = source.waiting.reduce((min, tx) => Math.min(min, tx.eventTimeMs), Infinity)
-            send({ kind: 'marker', source: source.id, watermarkMs: Math.min(source.maxSeenMs - LATENESS, oldestWaiting), idle: source.next >= source.txs.length && source.waiting.length === 0 })
+            send({ kind: 'marker', source: source.id, watermarkMs: Math.min(source.maxSeenMs - LATENESS, oldestWaiting), idle: source.next >= source.txs.length && source.waiting.length === 0, throughOffset: source.next - 1 })
           },
           () => {
             const label = labels[nextLabel]
@@ -123,7 +123,7 @@ test('lookups through repartition, aggregators, markers and a table equal the or
               routed.facts.forEach(send)
             }
           },
-          () => send({ kind: 'marker', source: sourceId('labels', 0), watermarkMs: router.watermarkMs, idle: nextLabel >= labels.length }),
+          () => send({ kind: 'marker', source: sourceId('labels', 0), watermarkMs: router.watermarkMs, idle: nextLabel >= labels.length, throughOffset: nextLabel - 1 }),
           (pick: number) => {
             const fact = queues[pick % AGGREGATOR_PARTITIONS]!.shift()
             if (fact) aggregators[pick % AGGREGATOR_PARTITIONS]!.apply(fact)

@@ -115,9 +115,13 @@ export class KafkaSource implements PartitionedSource {
           if (cooperative) this.#consumer.incrementalAssign(starts.map((s) => ({ ...s })))
           else this.#consumer.assign(starts.map((s) => ({ ...s })))
         } else if (err.code === REVOKE) {
-          if (partitions.length > 0) await this.#handlers!.onRevoke(partitions, { lost: false })
-          if (cooperative) this.#consumer.incrementalUnassign(assignment)
-          else this.#consumer.unassign()
+          try {
+            if (partitions.length > 0) await this.#handlers!.onRevoke(partitions, { lost: false })
+          } finally {
+            // Unassigned even when the handler failed: librdkafka waits for it, and a consumer closing would hang.
+            if (cooperative) this.#consumer.incrementalUnassign(assignment)
+            else this.#consumer.unassign()
+          }
         } else {
           // Any other code is an error of the group protocol; librdkafka expects the assignment dropped.
           this.options.log.warn({ err: err.message, code: err.code }, 'rebalance error; dropping the assignment')
@@ -141,6 +145,8 @@ export class KafkaSource implements PartitionedSource {
 
   async commit(offsets: readonly CommitOffset[], options: { sync: boolean }): Promise<boolean> {
     if (offsets.length === 0) return true
+    // The final revoke of a closing consumer: node-rdkafka refuses commits by then, and the caller committed before closing.
+    if (!this.#consumer.isConnected()) return false
     const toppars = offsets.map((o) => ({ ...o }))
     try {
       if (options.sync) this.#consumer.commitSync(toppars)

@@ -32,7 +32,6 @@ interface GroupView {
   readonly stats: WindowStats
   /** distinct_count groups: distinct values per span. */
   readonly distinct: Float64Array
-  readonly seen: Set<number>
   previousMs: number | undefined
   includesCurrent: boolean
 }
@@ -48,7 +47,7 @@ export type FeatureRowFn = (tx: Transaction, windows: ReadonlyMap<string, CardWi
 export function toFeatureRow(definitions: readonly FeatureDefinition[]): FeatureRowFn {
   // The primary group exists even without features (it decides lateness); a group no feature reads needs no scan.
   const groups = windowGroupsOf(definitions).filter((group) => group.spans.length > 0)
-  const views = new Map<string, GroupView>(groups.map((group) => [group.id, { group, stats: createWindowStats(group.spans.length), distinct: new Float64Array(group.spans.length), seen: new Set<number>(), previousMs: undefined, includesCurrent: false }]))
+  const views = new Map<string, GroupView>(groups.map((group) => [group.id, { group, stats: createWindowStats(group.spans.length), distinct: new Float64Array(group.spans.length), previousMs: undefined, includesCurrent: false }]))
   const columns = definitions.map((definition): ((tx: Transaction) => number) => {
     if (definition.kind === 'derived') return derive[definition.field]
     // Lookups read tables outside the partition: fillLookups writes them once the table is complete enough.
@@ -115,7 +114,7 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): Feature
       if (!store) throw new Error(`no window store ${group.storeId} for group ${group.id}`)
       const key = windowKeyOf(group.key, tx)
       const atMs = tx.eventTimeMs - group.delayMs
-      if (group.field) store.scanDistinct(key, atMs, group.spans, view.distinct, view.seen, view.includesCurrent ? current : undefined)
+      if (group.field) store.scanDistinct(key, atMs, group.spans, view.distinct, view.includesCurrent ? current : undefined)
       else view.previousMs = store.scan(key, atMs, group.spans, view.stats)
     }
     const row = new Float32Array(columns.length)

@@ -6,6 +6,7 @@ import type { LookupPlan } from './lookup-plan.js'
 export interface SourceMarker {
   readonly watermarkMs: number
   readonly idle: boolean
+  readonly throughOffset: number
 }
 
 /** What a table needs to know about an aggregator partition besides its keys: how complete it is. */
@@ -14,7 +15,8 @@ export interface AggregatorProgress {
   readonly txMs: number
   /** Every label reported before this is applied. */
   readonly labelsMs: number
-  readonly markers: readonly (readonly [string, number, boolean])[]
+  /** [source, watermarkMs, idle, throughOffset]. */
+  readonly markers: readonly (readonly [string, number, boolean, number])[]
 }
 
 /**
@@ -35,14 +37,15 @@ export class LookupAggregator {
   /** Loads what the tables topic holds for this partition: its records and its last progress record. */
   restore(entries: Iterable<TableEntry>, progress: AggregatorProgress | undefined): void {
     for (const entry of entries) putEntry(this.keys, structuredClone(entry))
-    for (const [source, watermarkMs, idle] of progress?.markers ?? []) this.markers.set(source, { watermarkMs, idle })
+    for (const [source, watermarkMs, idle, throughOffset] of progress?.markers ?? []) this.markers.set(source, { watermarkMs, idle, throughOffset })
   }
 
   apply(fact: LookupFact): 'applied' | 'duplicate' | 'expired' {
     if (fact.kind === 'marker') {
       const known = this.markers.get(fact.source)
       // Watermarks only move forward: a new owner's first marker may be behind its predecessor's last one.
-      this.markers.set(fact.source, { watermarkMs: Math.max(known?.watermarkMs ?? -Infinity, fact.watermarkMs), idle: fact.idle })
+      if (known && known.watermarkMs > fact.watermarkMs) this.markers.set(fact.source, { ...known, idle: fact.idle })
+      else this.markers.set(fact.source, { watermarkMs: fact.watermarkMs, idle: fact.idle, throughOffset: Math.max(known?.throughOffset ?? -1, fact.throughOffset) })
       return 'applied'
     }
     const kind = kindOf(fact.key)
@@ -70,7 +73,7 @@ export class LookupAggregator {
   }
 
   get progress(): AggregatorProgress {
-    return { txMs: this.#completeBelow('tx'), labelsMs: this.#completeBelow('labels'), markers: [...this.markers].map(([source, m]) => [source, m.watermarkMs, m.idle] as const) }
+    return { txMs: this.#completeBelow('tx'), labelsMs: this.#completeBelow('labels'), markers: [...this.markers].map(([source, m]) => [source, m.watermarkMs, m.idle, m.throughOffset] as const) }
   }
 
   #completeBelow(kind: SourceKind): number {

@@ -13,7 +13,8 @@ import { lookupKeyOf, type LookupPlan } from './lookup-plan.js'
 export type LookupFact =
   | { readonly kind: 'tx'; readonly key: string; readonly source: string; readonly offset: number; readonly eventTimeMs: number; readonly amount: number }
   | { readonly kind: 'label'; readonly key: string; readonly source: string; readonly offset: number; readonly transactionId: string; readonly eventTimeMs: number; readonly reportedAtMs: number; readonly isFraud: boolean }
-  | { readonly kind: 'marker'; readonly source: string; readonly watermarkMs: number; readonly idle: boolean }
+  /** `throughOffset`: the source offset the watermark is as of (labels: where a new owner resumes). */
+  | { readonly kind: 'marker'; readonly source: string; readonly watermarkMs: number; readonly idle: boolean; readonly throughOffset: number }
 
 export type KeyedFact = Exclude<LookupFact, { kind: 'marker' }>
 

@@ -33,6 +33,8 @@ export interface CardWindowsSnapshot {
 type CardHistory = number[]
 
 const CARD_OVERHEAD_BYTES = 160
+const SMALL_DISTINCT = 64
+const distinctScratch = new Float64Array(SMALL_DISTINCT)
 const EVENT_BYTES = 16
 
 /**
@@ -118,22 +120,38 @@ export class CardWindows {
 
   /**
    * Distinct stored values (field hashes of a distinct_count store) per span in (atMs − span, atMs], in one backward
-   * pass; `current` (the transaction being scored, when its window includes it) counts as seen.
+   * pass; `current` (the transaction being scored, when its window includes it) counts as seen. The values seen so
+   * far sit in a small array searched linearly (faster than a Set for the few values a card's window holds), moving
+   * to a Set past SMALL_DISTINCT of them.
    */
-  scanDistinct(key: string, atMs: number, spansAscending: readonly number[], out: Float64Array, seen: Set<number>, current: number | undefined): void {
-    seen.clear()
-    if (current !== undefined) seen.add(current)
+  scanDistinct(key: string, atMs: number, spansAscending: readonly number[], out: Float64Array, current: number | undefined): void {
+    const seen = distinctScratch
+    let n = 0
+    let overflow: Set<number> | undefined
+    if (current !== undefined) seen[n++] = current
     const history = this.#cards.get(key)
     const spanCount = spansAscending.length
     let k = 0
     if (history) {
       for (let i = upperBound(history, atMs) - 1; i >= 0 && k < spanCount; i--) {
         const age = atMs - history[2 * i]!
-        while (k < spanCount && age >= spansAscending[k]!) out[k++] = seen.size
-        seen.add(history[2 * i + 1]!)
+        while (k < spanCount && age >= spansAscending[k]!) out[k++] = overflow ? overflow.size : n
+        const value = history[2 * i + 1]!
+        if (overflow) {
+          overflow.add(value)
+          continue
+        }
+        let j = 0
+        while (j < n && seen[j] !== value) j++
+        if (j < n) continue
+        if (n < SMALL_DISTINCT) seen[n++] = value
+        else {
+          overflow = new Set(seen)
+          overflow.add(value)
+        }
       }
     }
-    while (k < spanCount) out[k++] = seen.size
+    while (k < spanCount) out[k++] = overflow ? overflow.size : n
   }
 
   /** Adds the event unless it is late; returns whether it was late. */
