@@ -3,10 +3,11 @@ import type { DeadLetterReason } from '../core/records.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import { decodeTransaction } from '../stages/decode/decode-transaction.js'
 import { Dedupe, type DedupeSnapshot } from '../stages/dedupe/dedupe.js'
-import { featureContractHash, type DistinctField, type FeatureDefinition, type WindowFilter, type WindowKey } from '../stages/features/feature-definition.js'
+import { featureContractHash, type FeatureDefinition } from '../stages/features/feature-definition.js'
 import { toFeatureRow, type FeatureRowFn } from '../stages/features/to-feature-row.js'
 import { CardWindows, type CardWindowsSnapshot } from '../stages/windows/card-windows.js'
-import { PRIMARY_STORE_ID, passesFilter, storedValueOf, windowGroupsOf, windowKeyOf, windowStoresOf } from '../stages/windows/window-groups.js'
+import { windowGroupsOf } from '../stages/windows/window-groups.js'
+import type { EventLayout } from '../stages/windows/window-scan.js'
 
 export interface PartitionStateOptions {
   readonly features: readonly FeatureDefinition[]
@@ -39,14 +40,13 @@ export function partitionStateOptions(config: Pick<Config, 'decode' | 'dedupe' |
 
 /** A partition's state after every record below `offset`: what recovery loads instead of replaying from the start. */
 export interface PartitionSnapshot {
-  readonly version: 1
+  readonly version: 2
   /** State computed under other feature definitions or settings would give other vectors: such snapshots are ignored. */
   readonly fingerprint: string
   readonly offset: number
   readonly sinceEviction: number
   readonly dedupe: DedupeSnapshot
-  /** One store per window key and filter, by store id. */
-  readonly windows: readonly (readonly [string, CardWindowsSnapshot])[]
+  readonly windows: CardWindowsSnapshot
 }
 
 /**
@@ -56,39 +56,30 @@ export interface PartitionSnapshot {
  */
 export class PartitionState {
   readonly dedupe: Dedupe
-  /** The unfiltered card store: it decides lateness for every store. */
+  /** The card log every window feature reads; it also decides lateness. */
   readonly windows: CardWindows
-  readonly stores: ReadonlyMap<string, CardWindows>
-  /** The stores other than the primary: each gets the transactions passing its filter. */
-  readonly #secondary: readonly { id: string; key: WindowKey; filter: WindowFilter | undefined; field: DistinctField | undefined }[]
+  readonly #layout: EventLayout
   readonly #toRow: FeatureRowFn
+  readonly #values: Float64Array
   #sinceEviction = 0
-  /** Keys dropped to stay within maxStateBytes: each one's next features start from empty. */
+  /** Cards dropped to stay within maxStateBytes: each one's next features start from empty. */
   budgetEvictions = 0
 
   constructor(readonly options: PartitionStateOptions, snapshot?: PartitionSnapshot) {
     const dedupeOptions = { horizonMs: options.dedupeHorizonMs, maxEntries: options.dedupeMaxEntries }
     this.dedupe = snapshot ? Dedupe.fromSnapshot(dedupeOptions, snapshot.dedupe) : new Dedupe(dedupeOptions)
-    const saved = new Map(snapshot?.windows ?? [])
-    const stores = new Map<string, CardWindows>()
-    const secondary: { id: string; key: WindowKey; filter: WindowFilter | undefined; field: DistinctField | undefined }[] = []
-    for (const [id, spec] of windowStoresOf(windowGroupsOf(options.features))) {
-      const windowOptions = { maxSpanMs: spec.horizonMs, allowedLatenessMs: options.allowedLatenessMs }
-      const state = saved.get(id)
-      stores.set(id, state ? CardWindows.fromSnapshot(windowOptions, state) : new CardWindows(windowOptions))
-      if (id !== PRIMARY_STORE_ID) secondary.push({ id, key: spec.key, filter: spec.filter, field: spec.field })
-    }
-    this.#secondary = secondary
-    this.stores = stores
-    this.windows = stores.get(PRIMARY_STORE_ID)!
+    const { layout, row } = toFeatureRow(options.features)
+    this.#layout = layout
+    this.#toRow = row
+    this.#values = new Float64Array(layout.valuesPerEvent)
+    const horizonMs = windowGroupsOf(options.features).reduce((longest, group) => Math.max(longest, group.horizonMs), 0)
+    const windowOptions = { maxSpanMs: horizonMs, allowedLatenessMs: options.allowedLatenessMs, valuesPerEvent: layout.valuesPerEvent }
+    this.windows = snapshot ? CardWindows.fromSnapshot(windowOptions, snapshot.windows) : new CardWindows(windowOptions)
     this.#sinceEviction = snapshot?.sinceEviction ?? 0
-    this.#toRow = toFeatureRow(options.features)
   }
 
   get estimatedBytes(): number {
-    let total = 0
-    for (const store of this.stores.values()) total += store.estimatedBytes
-    return total
+    return this.windows.estimatedBytes
   }
 
   /** Settings that change computed state; a snapshot is only valid for the same fingerprint. */
@@ -97,7 +88,7 @@ export class PartitionState {
   }
 
   toSnapshot(offset: number): PartitionSnapshot {
-    return { version: 1, fingerprint: PartitionState.fingerprint(this.options), offset, sinceEviction: this.#sinceEviction, dedupe: this.dedupe.toSnapshot(), windows: [...this.stores].map(([id, store]) => [id, store.toSnapshot()] as const) }
+    return { version: 2, fingerprint: PartitionState.fingerprint(this.options), offset, sinceEviction: this.#sinceEviction, dedupe: this.dedupe.toSnapshot(), windows: this.windows.toSnapshot() }
   }
 
   process(value: Uint8Array | null): ProcessedRecord {
@@ -113,25 +104,15 @@ export class PartitionState {
    * `process`, on its own for benchmarks and offline tools that already hold decoded transactions.
    */
   observe(tx: Transaction): { row: Float32Array; late: boolean } {
-    const row = this.#toRow(tx, this.stores)
-    const { late } = this.windows.add(tx.card_id, tx.eventTimeMs, tx.amount)
-    if (!late) {
-      // A store's watermark never passes the primary's, so what is on time there is on time in every store.
-      for (const store of this.#secondary) {
-        if (!passesFilter(store.filter, tx)) continue
-        const value = storedValueOf(store.field, tx)
-        if (value !== undefined) this.stores.get(store.id)!.add(windowKeyOf(store.key, tx), tx.eventTimeMs, value)
-      }
-    }
+    const values = this.#layout.fill(tx, this.#values)
+    const row = this.#toRow(tx, this.windows, values)
+    const { late } = this.windows.add(tx.card_id, tx.eventTimeMs, values)
     if (++this.#sinceEviction >= EVICTION_EVERY_RECORDS) {
       this.#sinceEviction = 0
-      const budgetPerStore = this.options.maxStateBytes === undefined ? undefined : this.options.maxStateBytes / this.stores.size
-      for (const store of this.stores.values()) {
-        // Twice as many keys as records since the last sweep: faster than keys can be created, so idle keys
-        // are found within a bounded number of records however many keys there are.
-        store.evictIdle(2 * EVICTION_EVERY_RECORDS)
-        if (budgetPerStore !== undefined) this.budgetEvictions += store.enforceBudget(budgetPerStore)
-      }
+      // Twice as many keys as records since the last sweep: faster than keys can be created, so idle keys are
+      // found within a bounded number of records however many keys there are.
+      this.windows.evictIdle(2 * EVICTION_EVERY_RECORDS)
+      if (this.options.maxStateBytes !== undefined) this.budgetEvictions += this.windows.enforceBudget(this.options.maxStateBytes)
     }
     return { row, late }
   }

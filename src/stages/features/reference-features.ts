@@ -3,7 +3,7 @@ import { passesFilter, windowKeyOf } from '../windows/window-groups.js'
 import type { Label } from '../../core/label-v1.js'
 import { lookupKeyOf } from '../lookups/lookup-plan.js'
 import type { FeatureDefinition, LookupFeature } from './feature-definition.js'
-import { populationStddev, toFeatureRow } from './to-feature-row.js'
+import { DERIVE, populationStddev } from './to-feature-row.js'
 
 /**
  * The oracle: every window feature recomputed from scratch over the events added so far, by a direct reading of
@@ -11,8 +11,7 @@ import { populationStddev, toFeatureRow } from './to-feature-row.js'
  * incremental stores against it and the window benchmark uses it as its baseline.
  */
 export function referenceFeatureRow(definitions: readonly FeatureDefinition[], added: readonly Transaction[], tx: Transaction): number[] {
-  const derivedOnly = toFeatureRow(definitions.filter((d) => d.kind === 'derived'))
-  const derived = Array.from(derivedOnly(tx, new Map()))
+  const derived = definitions.filter((d) => d.kind === 'derived').map((d) => DERIVE[d.field](tx))
   let nextDerived = 0
   return definitions.map((d) => {
     if (d.kind === 'derived') return derived[nextDerived++]!

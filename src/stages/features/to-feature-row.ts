@@ -1,7 +1,7 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { CardWindows } from '../windows/card-windows.js'
-import { createWindowStats, type WindowStats } from '../windows/card-windows.js'
-import { groupIdOf, passesFilter, storedValueOf, utcHour, windowGroupsOf, windowKeyOf, type WindowGroup } from '../windows/window-groups.js'
+import { groupIdOf, utcHour, windowGroupsOf } from '../windows/window-groups.js'
+import { eventLayoutOf, GroupScan, scanGroups, type EventLayout } from '../windows/window-scan.js'
 import type { DerivedField, FeatureDefinition } from './feature-definition.js'
 
 const DAY_MS = 86_400_000
@@ -9,7 +9,8 @@ const DAY_MS = 86_400_000
 const SATURDAY = 2
 const SUNDAY = 3
 
-const derive: Record<DerivedField, (tx: Transaction) => number> = {
+/** Each derived field's one implementation (the oracle uses it too). */
+export const DERIVE: Record<DerivedField, (tx: Transaction) => number> = {
   amount: (tx) => tx.amount,
   log1p_amount: (tx) => Math.log1p(tx.amount),
   is_night: (tx) => {
@@ -26,47 +27,35 @@ const derive: Record<DerivedField, (tx: Transaction) => number> = {
   },
 }
 
-/** One group's scan for the current transaction, and whether the transaction itself belongs in its windows. */
-interface GroupView {
-  readonly group: WindowGroup
-  readonly stats: WindowStats
-  /** distinct_count groups: distinct values per span. */
-  readonly distinct: Float64Array
-  previousMs: number | undefined
-  includesCurrent: boolean
-}
-
-export type FeatureRowFn = (tx: Transaction, windows: ReadonlyMap<string, CardWindows>) => Float32Array
+export type FeatureRowFn = (tx: Transaction, windows: CardWindows, values: Float64Array) => Float32Array
 
 /**
- * Transaction + the partition's window stores (before this transaction is added) → one row in the feature-contract
- * order. A window without delay whose filter the transaction passes includes it (count + 1, sum + amount, …), so
- * training and serving agree. Rows are float32 because that is what the model reads; the scores table stores these
- * same rounded values.
+ * Transaction + the partition's card log (before this transaction is added) + the transaction's event values
+ * (layout.fill) → one row in the feature-contract order. A window without delay whose filter the transaction passes
+ * includes it (count + 1, sum + amount, …), so training and serving agree. Rows are float32 because that is what the
+ * model reads; the scores table stores these same rounded values.
  */
-export function toFeatureRow(definitions: readonly FeatureDefinition[]): FeatureRowFn {
-  // The primary group exists even without features (it decides lateness); a group no feature reads needs no scan.
-  const groups = windowGroupsOf(definitions).filter((group) => group.spans.length > 0)
-  const views = new Map<string, GroupView>(groups.map((group) => [group.id, { group, stats: createWindowStats(group.spans.length), distinct: new Float64Array(group.spans.length), previousMs: undefined, includesCurrent: false }]))
+export function toFeatureRow(definitions: readonly FeatureDefinition[]): { readonly layout: EventLayout; readonly row: FeatureRowFn } {
+  const groups = windowGroupsOf(definitions)
+  const layout = eventLayoutOf(groups)
+  const views = new Map<string, GroupScan>(groups.map((group) => [group.id, new GroupScan(group, layout)]))
+  const scans = [...views.values()]
   const columns = definitions.map((definition): ((tx: Transaction) => number) => {
-    if (definition.kind === 'derived') return derive[definition.field]
+    if (definition.kind === 'derived') return DERIVE[definition.field]
     // Lookups read tables outside the partition: fillLookups writes them once the table is complete enough.
     if (definition.kind === 'lookup') return () => NaN
     const view = views.get(groupIdOf(definition))!
     const s = view.group.spans.indexOf(definition.spanMs)
     const { spanMs } = definition
-    const count = () => view.stats.counts[s]! + (view.includesCurrent ? 1 : 0)
-    const sum = (tx: Transaction) => view.stats.sums[s]! + (view.includesCurrent ? tx.amount : 0)
-    const mean = (tx: Transaction) => {
-      const n = count()
-      return n > 0 ? sum(tx) / n : 0
+    // The stats include the current transaction where the window does (GroupScan.finish).
+    const { counts, sums, sumSquares, mins, maxs } = view.stats
+    const count = () => counts[s]!
+    const sum = () => sums[s]!
+    const mean = () => {
+      const n = counts[s]!
+      return n > 0 ? sums[s]! / n : 0
     }
-    const stddev = (tx: Transaction) => {
-      const n = count()
-      if (n === 0) return 0
-      const squares = view.stats.sumSquares[s]! + (view.includesCurrent ? tx.amount * tx.amount : 0)
-      return populationStddev(n, sum(tx), squares)
-    }
+    const stddev = () => populationStddev(counts[s]!, sums[s]!, sumSquares[s]!)
     switch (definition.aggregation) {
       case 'count':
         return count
@@ -75,25 +64,19 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): Feature
       case 'mean':
         return mean
       case 'min':
-        return (tx) => {
-          const m = Math.min(view.stats.mins[s]!, view.includesCurrent ? tx.amount : Infinity)
-          return Number.isFinite(m) ? m : 0
-        }
+        return () => (Number.isFinite(mins[s]!) ? mins[s]! : 0)
       case 'max':
-        return (tx) => {
-          const m = Math.max(view.stats.maxs[s]!, view.includesCurrent ? tx.amount : -Infinity)
-          return Number.isFinite(m) ? m : 0
-        }
+        return () => (Number.isFinite(maxs[s]!) ? maxs[s]! : 0)
       case 'stddev':
         return stddev
       case 'zscore':
         return (tx) => {
-          const sd = stddev(tx)
-          return sd > 0 ? (tx.amount - mean(tx)) / sd : 0
+          const sd = stddev()
+          return sd > 0 ? (tx.amount - mean()) / sd : 0
         }
       case 'amount_over_mean':
         return (tx) => {
-          const m = mean(tx)
+          const m = mean()
           return m > 0 ? tx.amount / m : 1
         }
       case 'seconds_since_last':
@@ -105,22 +88,13 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): Feature
         return () => view.distinct[s]!
     }
   })
-  return (tx, windows) => {
-    for (const view of views.values()) {
-      const { group } = view
-      const current = storedValueOf(group.field, tx)
-      view.includesCurrent = group.delayMs === 0 && passesFilter(group.filter, tx) && current !== undefined
-      const store = windows.get(group.storeId)
-      if (!store) throw new Error(`no window store ${group.storeId} for group ${group.id}`)
-      const key = windowKeyOf(group.key, tx)
-      const atMs = tx.eventTimeMs - group.delayMs
-      if (group.field) store.scanDistinct(key, atMs, group.spans, view.distinct, view.includesCurrent ? current : undefined)
-      else view.previousMs = store.scan(key, atMs, group.spans, view.stats)
-    }
-    const row = new Float32Array(columns.length)
-    for (let i = 0; i < columns.length; i++) row[i] = columns[i]!(tx)
-    return row
+  const row: FeatureRowFn = (tx, windows, values) => {
+    if (scans.length > 0) scanGroups(windows.history(tx.card_id), windows.stride, tx, values, scans)
+    const out = new Float32Array(columns.length)
+    for (let i = 0; i < columns.length; i++) out[i] = columns[i]!(tx)
+    return out
   }
+  return { layout, row }
 }
 
 /**

@@ -1,61 +1,51 @@
 export interface CardWindowsOptions {
-  /** The longest span any feature reads; older events are dropped. */
+  /** The longest span + delay any feature reads; older events are dropped. */
   readonly maxSpanMs: number
   /** Events older than (max event time seen − allowedLatenessMs) are late: scored, but not added to state. */
   readonly allowedLatenessMs: number
-}
-
-/** Per-span aggregates filled by `scan`, one slot per span. */
-export interface WindowStats {
-  readonly counts: Float64Array
-  readonly sums: Float64Array
-  readonly sumSquares: Float64Array
-  readonly mins: Float64Array
-  readonly maxs: Float64Array
-}
-
-export function createWindowStats(spans: number): WindowStats {
-  return { counts: new Float64Array(spans), sums: new Float64Array(spans), sumSquares: new Float64Array(spans), mins: new Float64Array(spans), maxs: new Float64Array(spans) }
+  /** Numbers kept per event besides its time: the amount, then the attribute columns of the event layout. */
+  readonly valuesPerEvent?: number
 }
 
 /** Everything a CardWindows holds, as plain data for a snapshot. */
 export interface CardWindowsSnapshot {
   readonly maxEventTimeMs: number
   readonly late: number
-  /** [card_id, event times (ms, sorted), amounts] per card, in the map's insertion order. */
-  readonly cards: readonly (readonly [string, readonly number[], readonly number[]])[]
+  /** Numbers per event (time included): a snapshot of another layout cannot be loaded. */
+  readonly stride: number
+  /** [card_id, events] per card, in the map's insertion order; events as stored (see CardHistory). */
+  readonly cards: readonly (readonly [string, readonly number[]])[]
 }
 
 /**
- * One card's events sorted by event time, interleaved as [t0, amount0, t1, amount1, …] in one array of unboxed
- * doubles: 16 bytes per event and one array header per card (two parallel arrays cost ~70 bytes more per card).
+ * One card's events sorted by event time, interleaved as [t0, amount0, attributes0…, t1, …] in one array of
+ * unboxed doubles: one array header per card, `stride` × 8 bytes per event.
  */
-type CardHistory = number[]
+export type CardHistory = number[]
 
 const CARD_OVERHEAD_BYTES = 160
-const SMALL_DISTINCT = 64
-const distinctScratch = new Float64Array(SMALL_DISTINCT)
-const EVENT_BYTES = 16
 
 /**
- * Card-keyed event-time windows in partition-local memory.
+ * The card event log: every on-time event of each card, with the attributes its windows read (a merchant hash,
+ * packed flags…), in partition-local memory. One log serves every window group of the feature set, so a
+ * transaction costs one map lookup and one backward pass (see window-scan.ts) however many features it has.
  *
- * Semantics (DESIGN.md §4): a window of span W at event time t covers the card's events with time in (t − W, t].
- * `scan` answers over the events seen so far, excluding the current transaction; the feature stage adds the
- * current one where the window's filter and delay allow. Watermark = max event time − allowedLatenessMs. A late event (time
- * below the watermark) is scored with the state as it is and never added, so it cannot change later results.
- *
- * | arrivals (t, amount) | W = 10 | aggregate at the third arrival |
- * | (0, 5), (4, 7), (12, 1) | (2, 12] | count 1, sum 7: the event at 0 has left |
+ * Watermark = max event time − allowedLatenessMs. A late event (time below the watermark) is scored with the state
+ * as it is and never added, so it cannot change later results.
  */
 export class CardWindows {
   readonly #cards = new Map<string, CardHistory>()
+  readonly stride: number
   #sweep: MapIterator<[string, CardHistory]> | undefined
   #maxEventTimeMs = -Infinity
   #events = 0
   #late = 0
+  #lastCardId: string | undefined
+  #lastHistory: CardHistory | undefined
 
-  constructor(readonly options: CardWindowsOptions) {}
+  constructor(readonly options: CardWindowsOptions) {
+    this.stride = 1 + (options.valuesPerEvent ?? 1)
+  }
 
   get watermarkMs(): number {
     return this.#maxEventTimeMs - this.options.allowedLatenessMs
@@ -71,104 +61,42 @@ export class CardWindows {
 
   /** An estimate for the byte-budget metric: arrays and map entries, not exact V8 accounting. */
   get estimatedBytes(): number {
-    return this.#cards.size * CARD_OVERHEAD_BYTES + this.#events * EVENT_BYTES
+    return this.#cards.size * CARD_OVERHEAD_BYTES + this.#events * this.stride * 8
   }
 
   isLate(eventTimeMs: number): boolean {
     return eventTimeMs < this.watermarkMs
   }
 
-  /**
-   * All spans in one backward pass over the key's events (what a feature row needs): for each span (ascending)
-   * count, sum, sum of squares, min and max of the amounts in (atMs − span, atMs], written into `stats`.
-   * Returns the latest event time ≤ atMs, or undefined. One pass instead of one search per feature is what keeps
-   * updates near 1M/s.
-   */
-  scan(key: string, atMs: number, spansAscending: readonly number[], stats: WindowStats): number | undefined {
-    const { counts, sums, sumSquares, mins, maxs } = stats
-    counts.fill(0)
-    sums.fill(0)
-    sumSquares.fill(0)
-    mins.fill(Infinity)
-    maxs.fill(-Infinity)
-    const history = this.#cards.get(key)
-    if (!history) return undefined
-    const end = upperBound(history, atMs)
-    const spanCount = spansAscending.length
-    let k = 0
-    for (let i = end - 1; i >= 0; i--) {
-      const age = atMs - history[2 * i]!
-      while (k < spanCount && age >= spansAscending[k]!) k++
-      if (k === spanCount) break
-      const amount = history[2 * i + 1]!
-      counts[k]!++
-      sums[k]! += amount
-      sumSquares[k]! += amount * amount
-      if (amount < mins[k]!) mins[k] = amount
-      if (amount > maxs[k]!) maxs[k] = amount
-    }
-    // Each event was booked under the smallest span holding it; larger spans hold it too.
-    for (let j = 1; j < spanCount; j++) {
-      counts[j]! += counts[j - 1]!
-      sums[j]! += sums[j - 1]!
-      sumSquares[j]! += sumSquares[j - 1]!
-      if (mins[j - 1]! < mins[j]!) mins[j] = mins[j - 1]!
-      if (maxs[j - 1]! > maxs[j]!) maxs[j] = maxs[j - 1]!
-    }
-    return end > 0 ? history[2 * end - 2] : undefined
+  /** A card's events; remembered, so the `add` that follows a feature row's scan does not look the card up again. */
+  history(cardId: string): readonly number[] | undefined {
+    if (cardId === this.#lastCardId) return this.#lastHistory
+    const history = this.#cards.get(cardId)
+    this.#lastCardId = cardId
+    this.#lastHistory = history
+    return history
   }
 
-  /**
-   * Distinct stored values (field hashes of a distinct_count store) per span in (atMs − span, atMs], in one backward
-   * pass; `current` (the transaction being scored, when its window includes it) counts as seen. The values seen so
-   * far sit in a small array searched linearly (faster than a Set for the few values a card's window holds), moving
-   * to a Set past SMALL_DISTINCT of them.
-   */
-  scanDistinct(key: string, atMs: number, spansAscending: readonly number[], out: Float64Array, current: number | undefined): void {
-    const seen = distinctScratch
-    let n = 0
-    let overflow: Set<number> | undefined
-    if (current !== undefined) seen[n++] = current
-    const history = this.#cards.get(key)
-    const spanCount = spansAscending.length
-    let k = 0
-    if (history) {
-      for (let i = upperBound(history, atMs) - 1; i >= 0 && k < spanCount; i--) {
-        const age = atMs - history[2 * i]!
-        while (k < spanCount && age >= spansAscending[k]!) out[k++] = overflow ? overflow.size : n
-        const value = history[2 * i + 1]!
-        if (overflow) {
-          overflow.add(value)
-          continue
-        }
-        let j = 0
-        while (j < n && seen[j] !== value) j++
-        if (j < n) continue
-        if (n < SMALL_DISTINCT) seen[n++] = value
-        else {
-          overflow = new Set(seen)
-          overflow.add(value)
-        }
-      }
-    }
-    while (k < spanCount) out[k++] = overflow ? overflow.size : n
-  }
-
-  /** Adds the event unless it is late; returns whether it was late. */
-  add(cardId: string, eventTimeMs: number, amount: number): { late: boolean } {
+  /** Adds the event (`values`: the amount, then the attributes) unless it is late; returns whether it was late. */
+  add(cardId: string, eventTimeMs: number, values: ArrayLike<number>): { late: boolean } {
     if (this.isLate(eventTimeMs)) {
       this.#late++
       return { late: true }
     }
     if (eventTimeMs > this.#maxEventTimeMs) this.#maxEventTimeMs = eventTimeMs
-    let history = this.#cards.get(cardId)
+    let history = cardId === this.#lastCardId ? this.#lastHistory : this.#cards.get(cardId)
     if (!history) {
       history = []
       this.#cards.set(cardId, history)
     }
-    const at = upperBound(history, eventTimeMs)
-    if (2 * at === history.length) history.push(eventTimeMs, amount)
-    else history.splice(2 * at, 0, eventTimeMs, amount)
+    this.#lastCardId = cardId
+    this.#lastHistory = history
+    const stride = this.stride
+    const at = upperBound(history, stride, eventTimeMs)
+    if (stride * at === history.length) {
+      history.push(eventTimeMs)
+      for (let v = 0; v < stride - 1; v++) history.push(values[v]!)
+    } else history.splice(stride * at, 0, eventTimeMs, ...Array.from({ length: stride - 1 }, (_, v) => values[v]!))
     this.#events++
     this.#trim(history)
     return { late: false }
@@ -191,10 +119,11 @@ export class CardWindows {
         break
       }
       const [cardId, history] = next.value
-      const newest = history[history.length - 2]
+      const newest = history[history.length - this.stride]
       if (newest === undefined || newest <= horizonMs) {
-        this.#events -= history.length / 2
+        this.#events -= history.length / this.stride
         this.#cards.delete(cardId)
+        this.#lastCardId = undefined
         evicted++
       }
     }
@@ -202,16 +131,17 @@ export class CardWindows {
   }
 
   toSnapshot(): CardWindowsSnapshot {
-    return { maxEventTimeMs: this.#maxEventTimeMs, late: this.#late, cards: [...this.#cards].map(([id, h]) => [id, h.filter((_, i) => i % 2 === 0), h.filter((_, i) => i % 2 === 1)] as const) }
+    return { maxEventTimeMs: this.#maxEventTimeMs, late: this.#late, stride: this.stride, cards: [...this.#cards] }
   }
 
   static fromSnapshot(options: CardWindowsOptions, snapshot: CardWindowsSnapshot): CardWindows {
     const windows = new CardWindows(options)
+    if (snapshot.stride !== windows.stride) throw new Error(`snapshot stride ${snapshot.stride} does not match the event layout (${windows.stride})`)
     windows.#maxEventTimeMs = snapshot.maxEventTimeMs
     windows.#late = snapshot.late
-    for (const [id, timesMs, amounts] of snapshot.cards) {
-      windows.#cards.set(id, timesMs.flatMap((t, i) => [t, amounts[i]!]))
-      windows.#events += timesMs.length
+    for (const [id, history] of snapshot.cards) {
+      windows.#cards.set(id, [...history])
+      windows.#events += history.length / windows.stride
     }
     return windows
   }
@@ -225,11 +155,13 @@ export class CardWindows {
     if (this.estimatedBytes <= maxBytes) return 0
     let evicted = this.evictIdle()
     if (this.estimatedBytes <= maxBytes) return evicted
-    const byNewest = [...this.#cards].map(([id, h]) => [id, h[h.length - 2] ?? -Infinity, h.length / 2] as const).sort((a, b) => a[1] - b[1])
+    const stride = this.stride
+    const byNewest = [...this.#cards].map(([id, h]) => [id, h[h.length - stride] ?? -Infinity, h.length / stride] as const).sort((a, b) => a[1] - b[1])
     const target = maxBytes * 0.9
     for (const [id, , events] of byNewest) {
       if (this.estimatedBytes <= target) break
       this.#cards.delete(id)
+      this.#lastCardId = undefined
       this.#events -= events
       evicted++
     }
@@ -238,21 +170,21 @@ export class CardWindows {
 
   /** Events at or below watermark − maxSpan can never be inside a window of a non-late event. */
   #trim(history: CardHistory): void {
-    const cut = upperBound(history, this.watermarkMs - this.options.maxSpanMs)
+    const cut = upperBound(history, this.stride, this.watermarkMs - this.options.maxSpanMs)
     if (cut > 0) {
-      history.splice(0, 2 * cut)
+      history.splice(0, this.stride * cut)
       this.#events -= cut
     }
   }
 }
 
-/** Index (in events) of the first event later than value in an interleaved history. */
-function upperBound(history: CardHistory, value: number): number {
+/** Index (in events) of the first event later than `value` in an interleaved history. */
+export function upperBound(history: readonly number[], stride: number, value: number): number {
   let lo = 0
-  let hi = history.length / 2
+  let hi = history.length / stride
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if (history[2 * mid]! <= value) lo = mid + 1
+    if (history[stride * mid]! <= value) lo = mid + 1
     else hi = mid
   }
   return lo

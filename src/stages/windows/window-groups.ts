@@ -6,57 +6,30 @@ const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
 
 /**
- * Window features that share a key, a filter and a delay form a group: one scan per group and transaction, however
- * many spans and aggregations its features ask for. Groups that differ only in delay share one event store.
+ * Window features that share a key, a filter, a distinct field and a delay form a group: one set of running
+ * aggregates per group in the card log's single backward pass, however many spans and aggregations its features ask.
  */
 export interface WindowGroup {
   readonly id: string
-  /** The event store the group reads: one per key and filter. */
-  readonly storeId: string
   readonly key: WindowKey
   readonly filter: WindowFilter | undefined
-  /** Set for distinct_count groups: their store holds a hash of this field where others hold the amount. */
+  /** Set for distinct_count groups: they count different values of this field. */
   readonly field: DistinctField | undefined
   readonly delayMs: number
   /** Distinct spans of the group's features, ascending; a feature reads slot `spans.indexOf(spanMs)`. */
   readonly spans: readonly number[]
-  /** How much history its store must keep for this group: the longest span plus the delay. */
+  /** How much history the card log must keep for this group: the longest span plus the delay. */
   readonly horizonMs: number
-}
-
-/** The unfiltered card store: it exists for every feature set and decides lateness. */
-export const PRIMARY_STORE_ID = 'card|'
-const PRIMARY_GROUP_ID = 'card||0'
-
-export function storeIdOf(group: { key: WindowKey; filter?: WindowFilter | undefined; field?: DistinctField | undefined }): string {
-  return group.field ? `${group.key}|${group.filter ?? ''}|${group.field}` : `${group.key}|${group.filter ?? ''}`
-}
-
-export interface WindowStoreSpec {
-  readonly horizonMs: number
-  readonly key: WindowKey
-  readonly filter: WindowFilter | undefined
-  readonly field: DistinctField | undefined
-}
-
-/** Each store's id with the history it must keep: the longest horizon of the groups reading it. */
-export function windowStoresOf(groups: readonly WindowGroup[]): Map<string, WindowStoreSpec> {
-  const stores = new Map<string, WindowStoreSpec>()
-  for (const group of groups) {
-    const known = stores.get(group.storeId)
-    stores.set(group.storeId, { horizonMs: Math.max(known?.horizonMs ?? 0, group.horizonMs), key: group.key, filter: group.filter, field: group.field })
-  }
-  return stores
 }
 
 export function groupIdOf(definition: { key: WindowKey; filter?: WindowFilter | undefined; field?: DistinctField | undefined; delayMs?: number | undefined }): string {
-  return `${storeIdOf(definition)}|${definition.delayMs ?? 0}`
+  const base = `${definition.key}|${definition.filter ?? ''}`
+  return `${definition.field ? `${base}|${definition.field}` : base}|${definition.delayMs ?? 0}`
 }
 
 /** The groups a feature set needs; the unfiltered, undelayed card group always exists (it decides lateness). */
 export function windowGroupsOf(definitions: readonly FeatureDefinition[]): WindowGroup[] {
   const spansByGroup = new Map<string, { key: WindowKey; filter: WindowFilter | undefined; field: DistinctField | undefined; delayMs: number; spans: Set<number> }>()
-  spansByGroup.set(PRIMARY_GROUP_ID, { key: 'card', filter: undefined, field: undefined, delayMs: 0, spans: new Set() })
   for (const d of definitions) {
     if (d.kind !== 'window') continue
     if ((d.aggregation === 'distinct_count') !== (d.field !== undefined)) {
@@ -69,7 +42,7 @@ export function windowGroupsOf(definitions: readonly FeatureDefinition[]): Windo
   }
   return [...spansByGroup].map(([id, g]) => {
     const spans = [...g.spans].sort((a, b) => a - b)
-    return { id, storeId: storeIdOf(g), key: g.key, filter: g.filter, field: g.field, delayMs: g.delayMs, spans, horizonMs: (spans[spans.length - 1] ?? 0) + g.delayMs }
+    return { id, key: g.key, filter: g.filter, field: g.field, delayMs: g.delayMs, spans, horizonMs: (spans[spans.length - 1] ?? 0) + g.delayMs }
   })
 }
 
@@ -85,16 +58,6 @@ export function windowKeyOf(key: WindowKey, tx: Transaction): string {
     case 'card+country':
       return `${tx.card_id}\u0000${tx.country}`
   }
-}
-
-/**
- * What a store keeps per event besides its time: the amount, or for a distinct_count store a 52-bit hash of the
- * field (undefined when the transaction lacks it: it does not enter that store).
- */
-export function storedValueOf(field: DistinctField | undefined, tx: Transaction): number | undefined {
-  if (!field) return tx.amount
-  const value = tx[field]
-  return value === undefined ? undefined : hash52(value)
 }
 
 /** Two FNV-1a variants → 52 bits, exact in a double. */
