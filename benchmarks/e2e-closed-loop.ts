@@ -34,6 +34,8 @@ interface Leg {
   readonly txPerSecond: number
   readonly seconds: number
   readonly latency?: { p50: number; p99: number }
+  /** Transactions that waited for the lookup tables (complete) or gave up waiting (stale). */
+  readonly lookupWaits?: { complete: number; stale: number }
 }
 
 async function produce(topic: string, consumed: () => number): Promise<void> {
@@ -79,9 +81,11 @@ async function fullPipeline(): Promise<Leg> {
   const seconds = (performance.now() - firstMs) / 1000
   clearInterval(watch)
   const latency = { p50: pipeline.job.latency.percentile(50), p99: pipeline.job.latency.percentile(99) }
+  const waits = (await pipeline.metrics.lookupWaits.get()).values
+  const lookupWaits = { complete: waits.find((v) => v.labels.result === 'complete')?.value ?? 0, stale: waits.find((v) => v.labels.result === 'stale')?.value ?? 0 }
   await pipeline.close()
   rmSync(dataDir, { recursive: true, force: true })
-  return { name: 'pipeline (decode → … → ONNX → sinks → commit)', txPerSecond: count / seconds, seconds, latency }
+  return { name: 'pipeline (decode → … → ONNX → sinks → commit)', txPerSecond: count / seconds, seconds, latency, lookupWaits }
 }
 
 const transport = await transportOnly()
@@ -99,6 +103,7 @@ if (values.json) {
       `  ${transport.name.padEnd(48)} ${fmt(transport.txPerSecond).padStart(9)} tx/s`,
       `  ${pipeline.name.padEnd(48)} ${fmt(pipeline.txPerSecond).padStart(9)} tx/s  latency p50 ${pipeline.latency!.p50.toFixed(1)} ms, p99 ${pipeline.latency!.p99.toFixed(1)} ms`,
       `  pipeline/transport = ${ratio.toFixed(2)}x  (${fmt(pipeline.txPerSecond)} vs ${fmt(transport.txPerSecond)} tx/s)`,
+      `  lookups          ${fmt(pipeline.lookupWaits!.complete)} transactions waited for the tables, ${fmt(pipeline.lookupWaits!.stale)} gave up (stale)`,
     ].join('\n') + '\n',
   )
 }

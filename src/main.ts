@@ -31,10 +31,13 @@ import { join } from 'node:path'
  * The lookup side of the topology, when some feature reads a lookup table: this instance's copy of the tables
  * (read from the compacted tables topic) and its member of the lookup stage's group (label routing + aggregation).
  */
-async function startLookups(options: { config: Config; topology: ReturnType<typeof cardFraudTopology>; producer: KafkaProducerSink; bootstrapServers: string; instanceId: string; metrics: Metrics; log: Logger; closers: (() => Promise<void>)[] }): Promise<JobLookups | undefined> {
-  const { config, topology, producer, metrics, log, closers } = options
+async function startLookups(options: { config: Config; topology: ReturnType<typeof cardFraudTopology>; bootstrapServers: string; instanceId: string; metrics: Metrics; log: Logger; closers: (() => Promise<void>)[] }): Promise<JobLookups | undefined> {
+  const { config, topology, metrics, log, closers } = options
   const plan = lookupPlanOf(topology.features, config.windows.allowedLatenessMs)
   if (plan.columns.length === 0) return undefined
+  // Facts, table records and watermarks are many small records off the decision path: batched longer than decisions.
+  const producer = await KafkaProducerSink.connect({ config: { ...baseClientConfig(config, options.bootstrapServers, `${options.instanceId}-lookups-producer`), 'linger.ms': 50 }, metrics, log: log.child({ component: 'lookup-producer' }) })
+  closers.push(() => producer.close())
   const topics = topology.topics
   const [factsPartitions, tablePartitions, txPartitions, labelPartitions] = await Promise.all([topics.lookupFacts, topics.lookupTables, topics.transactions, topics.labels].map((t) => producer.partitionCount(t)))
   if (factsPartitions !== tablePartitions) {
@@ -51,7 +54,8 @@ async function startLookups(options: { config: Config; topology: ReturnType<type
     autoOffsetReset: 'earliest',
     sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
-    consumeBatchSize: config.kafka.consumeBatchSize,
+    consumeBatchSize: 1_000,
+    fetchWaitMaxMs: 50,
     log: log.child({ component: 'lookup-source' }),
   })
   const expectedSources = [...Array.from({ length: txPartitions! }, (_, p) => sourceId('tx', p)), ...Array.from({ length: labelPartitions! }, (_, p) => sourceId('labels', p))]
@@ -75,7 +79,7 @@ async function startLookups(options: { config: Config; topology: ReturnType<type
   })
   await task.start()
   closers.push(() => task.stop())
-  return { plan, table, factsTopic: topics.lookupFacts, factsPartitions: factsPartitions!, maxWaitMs: config.lookups.maxWaitMs, markerIntervalMs: config.lookups.flushIntervalMs, idleTimeoutMs: config.lookups.idleTimeoutMs }
+  return { producer, plan, table, factsTopic: topics.lookupFacts, factsPartitions: factsPartitions!, maxWaitMs: config.lookups.maxWaitMs, markerIntervalMs: config.lookups.flushIntervalMs, idleTimeoutMs: config.lookups.idleTimeoutMs }
 }
 
 export interface KafkaEndpoint {
@@ -175,7 +179,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       consumeBatchSize: config.kafka.consumeBatchSize,
       log: log.child({ component: 'source' }),
     })
-    const lookups = await startLookups({ config, topology, producer, bootstrapServers: options.kafka.bootstrapServers, instanceId, metrics, log, closers })
+    const lookups = await startLookups({ config, topology, bootstrapServers: options.kafka.bootstrapServers, instanceId, metrics, log, closers })
     const runId = 'live'
     const job = new Job({
       source,

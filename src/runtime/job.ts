@@ -35,6 +35,8 @@ export interface JobTopics {
 
 /** Lookup features: the tables every instance holds, and where this job's transactions go to feed them. */
 export interface JobLookups {
+  /** Where facts and watermarks go: a producer batching for throughput, apart from the decisions' one. */
+  readonly producer: RecordSink
   readonly plan: LookupPlan
   readonly table: LookupTable
   readonly factsTopic: string
@@ -350,7 +352,7 @@ export class Job {
       const facts = lookups && !processed.late ? transactionFacts(lookups.plan, processed.tx, sourceId('tx', record.partition), record.offset) : []
       // One placeholder ack until the record is scored; scoring then adds the acks of the sinks it writes to.
       run.tracker.register(record.offset, 1 + facts.length)
-      for (const fact of facts) producer.send({ topic: lookups!.factsTopic, key: fact.key, value: pack(fact) }, () => run.tracker.ack(record.offset))
+      for (const fact of facts) lookups!.producer.send({ topic: lookups!.factsTopic, key: fact.key, value: pack(fact) }, () => run.tracker.ack(record.offset))
       if (!lookups) this.#batcher.add(item)
       else if (processed.late) {
         // Scored with the tables as they are, like the windows.
@@ -406,7 +408,7 @@ export class Job {
       const text = `${watermarkMs}:${idle}`
       if (text === run.lastMarker) continue
       run.lastMarker = text
-      sendMarker(this.options.producer, lookups.factsTopic, lookups.factsPartitions, { kind: 'marker', source: sourceId('tx', run.tp.partition), watermarkMs, idle, throughOffset: run.nextOffset - 1 })
+      sendMarker(lookups.producer, lookups.factsTopic, lookups.factsPartitions, { kind: 'marker', source: sourceId('tx', run.tp.partition), watermarkMs, idle, throughOffset: run.nextOffset - 1 })
     }
     const completeness = lookups.table.completeness.txMs
     this.options.metrics.lookupTableKeys.set(lookups.table.size)

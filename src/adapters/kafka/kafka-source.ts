@@ -27,6 +27,8 @@ export interface KafkaSourceOptions {
   readonly sessionTimeoutMs: number
   readonly heartbeatIntervalMs: number
   readonly consumeBatchSize: number
+  /** How long a fetch may wait for data: ~1–5 ms where latency matters, longer for background stages. */
+  readonly fetchWaitMaxMs?: number
   readonly log: Logger
 }
 
@@ -57,7 +59,7 @@ export class KafkaSource implements PartitionedSource {
         'partition.assignment.strategy': 'cooperative-sticky',
         'session.timeout.ms': options.sessionTimeoutMs,
         'heartbeat.interval.ms': options.heartbeatIntervalMs,
-        'fetch.wait.max.ms': 5,
+        'fetch.wait.max.ms': options.fetchWaitMaxMs ?? 5,
         'isolation.level': 'read_committed',
         rebalance_cb: (err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]) => this.#onRebalance(err, assignment),
         offset_commit_cb: true,

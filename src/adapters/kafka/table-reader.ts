@@ -32,7 +32,8 @@ export class KafkaTableReader {
         'group.id': `${options.topic}.reader`,
         'enable.auto.commit': false,
         'enable.auto.offset.store': false,
-        'fetch.wait.max.ms': 5,
+        // Tables feed windows that end hours back: fewer, fuller fetches matter more than latency here.
+        'fetch.wait.max.ms': 100,
       } as Kafka.ConsumerGlobalConfig,
       {},
     )
