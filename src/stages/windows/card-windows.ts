@@ -180,8 +180,10 @@ export class CardWindows {
 
 /** Index (in events) of the first event later than `value` in an interleaved history. */
 export function upperBound(history: readonly number[], stride: number, value: number): number {
-  let lo = 0
   let hi = history.length / stride
+  // Events mostly arrive in time order: the newest one is usually at or before `value`.
+  if (hi === 0 || history[stride * (hi - 1)]! <= value) return hi
+  let lo = 0
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
     if (history[stride * mid]! <= value) lo = mid + 1
