@@ -8,7 +8,7 @@ import type { Metrics } from '../observability/metrics.js'
 import { createDecider, type Decide, type Thresholds } from '../stages/decide/decide.js'
 import { featureContractHash, type FeatureDefinition } from '../stages/features/feature-definition.js'
 import { MicroBatcher } from '../stages/infer/micro-batcher.js'
-import { toDeadLetter } from '../stages/sinks/dead-letter.js'
+import { deadLetterRecord } from '../stages/sinks/dead-letter.js'
 import { toScoreRow, type ScoreRow } from '../stages/sinks/score-row.js'
 import { sourceId, transactionFacts } from '../stages/lookups/lookup-facts.js'
 import { fillLookups, requirementOf, type LookupPlan } from '../stages/lookups/lookup-plan.js'
@@ -17,6 +17,8 @@ import { AckTracker } from './ack-tracker.js'
 import { sendMarker } from './lookup-markers.js'
 import { LatencyRecorder } from './latency-recorder.js'
 import { OffsetCommitter } from './offset-committer.js'
+import { waitUntil } from './wait-until.js'
+import { positionsOf } from './partition-positions.js'
 import { PartitionState, type PartitionSnapshot, type PartitionStateOptions } from './partition-state.js'
 
 /** Rows for ClickHouse, batched per source partition; `onAck` after the row's batch is acknowledged. */
@@ -242,11 +244,8 @@ export class Job {
     const { source, log, metrics } = this.options
     this.#committer.rebalanceEnded()
     if (partitions.length === 0) return []
-    const committed = await source.committed(partitions)
     const starts: PartitionStart[] = []
-    for (const [i, tp] of partitions.entries()) {
-      const { low, high } = await source.watermarks(tp)
-      const committedOffset = committed[i]
+    for (const { tp, low, high, committed: committedOffset } of await positionsOf(source, partitions)) {
       if (committedOffset === undefined && this.options.autoOffsetReset === 'error') {
         throw new FraudstreamError(ErrorCode.kafka, `no committed offset for ${tp.topic}[${tp.partition}] and autoOffsetReset=error`, 'external')
       }
@@ -287,7 +286,7 @@ export class Job {
     // Cut the open ClickHouse batches now; their acks are awaited through the tracker, within the drain timeout
     // (awaiting the flush itself would wait forever on a ClickHouse outage).
     for (const run of runs) void this.options.scores.flush(run.tp)
-    const drained = await this.#waitUntil(() => runs.every((r) => r.tracker.inFlight === 0), this.options.drainTimeoutMs)
+    const drained = await waitUntil(() => runs.every((r) => r.tracker.inFlight === 0), this.options.drainTimeoutMs, () => this.#failure !== undefined)
     if (!info.lost && !this.#failure) {
       await this.#commit({ sync: true, only: runs })
       // A drained partition's state covers exactly its committed offset: the next owner restores it without replay.
@@ -331,8 +330,7 @@ export class Job {
         metrics.transactions.inc({ outcome: 'invalid' })
         metrics.deadLetters.inc({ stage: 'decode', reason: processed.reason })
         run.tracker.register(record.offset, 1)
-        const letter = toDeadLetter({ raw: record.value, reason: processed.reason, message: processed.message, stage: 'decode', source: record })
-        producer.send({ topic: topics.dlq, key: record.key?.toString() ?? null, value: Buffer.from(JSON.stringify(letter)) }, () => run.tracker.ack(record.offset))
+        producer.send(deadLetterRecord(topics.dlq, record, processed, 'decode'), () => run.tracker.ack(record.offset))
         continue
       }
       this.stats.valid++
@@ -585,20 +583,11 @@ export class Job {
     this.#onFailure?.(this.#failure)
   }
 
-  async #waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-    const deadline = performance.now() + timeoutMs
-    while (!condition()) {
-      if (this.#failure || performance.now() > deadline) return false
-      await new Promise((resolve) => setTimeout(resolve, 5))
-    }
-    return true
-  }
-
   /** Resolves when every record consumed so far is acknowledged by every sink (the sinks are flushed on the way). */
   async drain(timeoutMs = this.options.drainTimeoutMs): Promise<boolean> {
     this.#batcher.flush()
     void this.options.scores.flush()
-    return this.#waitUntil(() => this.inFlight === 0 && this.#batcher.pending === 0, timeoutMs)
+    return waitUntil(() => this.inFlight === 0 && this.#batcher.pending === 0, timeoutMs, () => this.#failure !== undefined)
   }
 
   /**

@@ -9,10 +9,12 @@ import { LookupAggregator, type AggregatorProgress } from '../stages/lookups/loo
 import { sourceId, type LookupFact } from '../stages/lookups/lookup-facts.js'
 import type { LookupPlan } from '../stages/lookups/lookup-plan.js'
 import type { LookupTable } from '../stages/lookups/lookup-table.js'
-import { toDeadLetter } from '../stages/sinks/dead-letter.js'
+import { deadLetterRecord } from '../stages/sinks/dead-letter.js'
 import { AckTracker } from './ack-tracker.js'
 import { OffsetCommitter, type CommitTarget } from './offset-committer.js'
 import { sendMarker } from './lookup-markers.js'
+import { waitUntil } from './wait-until.js'
+import { positionsOf } from './partition-positions.js'
 
 /** The key of an aggregator partition's progress record in the tables topic; table keys all start with a kind. */
 export const PROGRESS_KEY = '~progress'
@@ -95,11 +97,9 @@ export class LookupTask {
     const { source, topics, table, log } = this.options
     this.#committer.rebalanceEnded()
     if (partitions.length === 0) return []
-    const committed = await source.committed(partitions)
     const starts: PartitionStart[] = []
-    for (const [i, tp] of partitions.entries()) {
-      const { low, high } = await source.watermarks(tp)
-      const offset = committed[i] ?? low
+    for (const { tp, low, high, committed } of await positionsOf(source, partitions)) {
+      const offset = committed ?? low
       if (tp.topic === topics.labels) {
         const router = new LabelRouter(this.options.plan, sourceId('labels', tp.partition), this.options.allowedLatenessMs)
         // Continue exactly after the predecessor's oldest published marker, with its watermark: every label after it
@@ -108,14 +108,14 @@ export class LookupTask {
         const resume = this.#labelResumePoint(router.source)
         if (resume) router.resumeFrom(resume.watermarkMs)
         const start = resume ? Math.max(low, resume.throughOffset + 1) : offset
-        this.#runs.set(keyOf(tp), { tp, tracker: new AckTracker(start), lastCommitted: committed[i] ?? -1, kind: 'labels', router, nextOffset: start, highWatermark: high, lastRecordAtMs: performance.now() })
+        this.#runs.set(keyOf(tp), { tp, tracker: new AckTracker(start), lastCommitted: committed ?? -1, kind: 'labels', router, nextOffset: start, highWatermark: high, lastRecordAtMs: performance.now() })
         starts.push({ ...tp, offset: start })
       } else {
         const restored = await this.#waitForTable(tp.partition)
         const aggregator = new LookupAggregator(this.options.plan, this.options.expectedSources)
         aggregator.restore(table.entriesOf(tp.partition), table.progressOf(tp.partition))
         this.#runs.set(keyOf(tp), { tp, tracker: new AckTracker(offset), lastCommitted: offset, kind: 'aggregator', aggregator, unpublished: [], flushes: 0 })
-        log.info({ partition: tp.partition, keys: aggregator.keys.size, restored, committed: committed[i] ?? null }, 'lookup aggregator assigned')
+        log.info({ partition: tp.partition, keys: aggregator.keys.size, restored, committed: committed ?? null }, 'lookup aggregator assigned')
         starts.push({ ...tp, offset })
       }
     }
@@ -139,23 +139,16 @@ export class LookupTask {
   /** Until the table has read everything the tables topic held for the partition when it was assigned. */
   async #waitForTable(partition: number): Promise<boolean> {
     const high = await this.options.tableReader.highWatermark(partition)
-    const deadline = performance.now() + this.options.drainTimeoutMs
-    while (this.options.tableReader.position(partition) < high) {
-      if (performance.now() > deadline) {
-        this.options.log.warn({ partition, high, position: this.options.tableReader.position(partition) }, 'lookup table not caught up; the aggregator restores from what it has and re-applies the rest from its facts')
-        return false
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-    return true
+    const caughtUp = await waitUntil(() => this.options.tableReader.position(partition) >= high, this.options.drainTimeoutMs)
+    if (!caughtUp) this.options.log.warn({ partition, high, position: this.options.tableReader.position(partition) }, 'lookup table not caught up; the aggregator restores from what it has and re-applies the rest from its facts')
+    return caughtUp
   }
 
   async #revoke(partitions: readonly TopicPartition[]): Promise<void> {
     this.#committer.rebalanceEnded()
     const runs = partitions.map((tp) => this.#runs.get(keyOf(tp))).filter((r): r is Run => r !== undefined)
     this.#flush()
-    const deadline = performance.now() + this.options.drainTimeoutMs
-    while (runs.some((r) => r.tracker.inFlight > 0) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+    await waitUntil(() => runs.every((r) => r.tracker.inFlight === 0), this.options.drainTimeoutMs)
     await this.#committer.commit(runs, { sync: true })
     for (const run of runs) this.#runs.delete(keyOf(run.tp))
   }
@@ -179,8 +172,7 @@ export class LookupTask {
       metrics.lookupLabels.inc({ outcome: 'invalid' })
       metrics.deadLetters.inc({ stage: 'labels', reason: decoded.reason })
       run.tracker.register(record.offset, 1)
-      const letter = toDeadLetter({ raw: record.value, reason: decoded.reason, message: decoded.message, stage: 'labels', source: record })
-      producer.send({ topic: topics.dlq, key: record.key?.toString() ?? null, value: Buffer.from(JSON.stringify(letter)) }, () => run.tracker.ack(record.offset))
+      producer.send(deadLetterRecord(topics.dlq, record, decoded, 'labels'), () => run.tracker.ack(record.offset))
       return
     }
     const routed = run.router.route(decoded.label, record.offset)
@@ -259,8 +251,7 @@ export class LookupTask {
     this.#stopped ??= (async () => {
       await this.options.source.stopPolling()
       this.#flush()
-      const deadline = performance.now() + this.options.drainTimeoutMs
-      while ([...this.#runs.values()].some((r) => r.tracker.inFlight > 0) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+      await waitUntil(() => [...this.#runs.values()].every((r) => r.tracker.inFlight === 0), this.options.drainTimeoutMs)
       for (const timer of this.#timers) clearInterval(timer)
       await this.#committer.commit(this.#runs.values(), { sync: true })
       await this.options.source.stop()

@@ -1,3 +1,4 @@
+import type { OutgoingRecord, SourceRecord } from '../../core/ports.js'
 import type { DeadLetter, DeadLetterReason, SourcePosition } from '../../core/records.js'
 import { redactPans } from '../decode/redact-pan.js'
 
@@ -18,4 +19,10 @@ export function toDeadLetter(input: { raw: Uint8Array | null; reason: DeadLetter
     partition: input.source.partition,
     offset: input.source.offset,
   }
+}
+
+/** The dead-letter topic's record for a source record that failed `stage`, keyed as the source record was. */
+export function deadLetterRecord(topic: string, record: SourceRecord, failure: { reason: DeadLetterReason; message: string }, stage: string): OutgoingRecord {
+  const letter = toDeadLetter({ raw: record.value, reason: failure.reason, message: failure.message, stage, source: record })
+  return { topic, key: record.key?.toString() ?? null, value: Buffer.from(JSON.stringify(letter)) }
 }
