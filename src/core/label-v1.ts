@@ -6,8 +6,8 @@ const time = z.union([z.iso.datetime({ offset: true }), z.number().int().min(0).
 /**
  * Label v1, the contract of the `labels` topic (key = transaction_id; DESIGN.md §3); the latest label per
  * transaction wins. The optional fields are the original transaction's, which fraud reports and chargebacks carry
- * (TC40/SAFE, dispute records): terminal and merchant risk features use labels that have them, others only reach
- * the scores views.
+ * (TC40/SAFE, dispute records): terminal, merchant, customer and device risk features use labels that have them;
+ * others only reach the scores views.
  */
 export const LabelV1Schema = z.object({
   transaction_id: id,
@@ -18,6 +18,8 @@ export const LabelV1Schema = z.object({
   transaction_time: time.optional(),
   terminal_id: id.optional(),
   merchant_id: id.optional(),
+  customer_id: id.optional(),
+  device_id: z.string().min(1).max(128).optional(),
 })
 export type LabelV1 = z.infer<typeof LabelV1Schema>
 

@@ -272,7 +272,7 @@ export class TransactionGenerator {
     const delayMs = isFraud ? Math.min(30, r.logNormal(5, 0.6)) * DAY_MS : r.uniform(1, 3) * DAY_MS
     const source = isFraud ? (r.chance(0.8) ? 'chargeback' : 'customer') : 'analyst'
     const reportedMs = timeMs + delayMs
-    this.#push({ kind: 'label', seq: this.#seq++, timeMs: reportedMs, label: { transaction_id: tx.transaction_id, card_id: tx.card_id, is_fraud: isFraud, source, reported_at: new Date(reportedMs).toISOString(), transaction_time: tx.event_time, terminal_id: tx.terminal_id, merchant_id: tx.merchant_id } })
+    this.#push({ kind: 'label', seq: this.#seq++, timeMs: reportedMs, label: { transaction_id: tx.transaction_id, card_id: tx.card_id, is_fraud: isFraud, source, reported_at: new Date(reportedMs).toISOString(), transaction_time: tx.event_time, terminal_id: tx.terminal_id, merchant_id: tx.merchant_id, customer_id: tx.customer_id, ...(tx.device_id ? { device_id: tx.device_id } : {}) } })
   }
 
   #encode(value: object): Buffer {

@@ -19,6 +19,7 @@ const FEATURES: readonly FeatureDefinition[] = [
   { kind: 'lookup', name: 'terminal_fraud_ratio', key: 'terminal', aggregation: 'fraud_ratio', resolutionMs: 5 * MINUTE, spanMs: 20 * MINUTE, delayMs: 10 * MINUTE, labelLagMs: 6 * MINUTE, description: '' },
   { kind: 'lookup', name: 'terminal_fraud_count_hourly', key: 'terminal', aggregation: 'fraud_count', resolutionMs: 15 * MINUTE, spanMs: 30 * MINUTE, delayMs: 15 * MINUTE, labelLagMs: 15 * MINUTE, description: '' },
   { kind: 'lookup', name: 'merchant_sum', key: 'merchant', aggregation: 'sum', resolutionMs: 15 * MINUTE, spanMs: 30 * MINUTE, delayMs: 20 * MINUTE, labelLagMs: 20 * MINUTE, description: '' },
+  { kind: 'lookup', name: 'device_fraud_count', key: 'device', aggregation: 'fraud_count', resolutionMs: 5 * MINUTE, spanMs: 30 * MINUTE, delayMs: 10 * MINUTE, labelLagMs: 10 * MINUTE, description: '' },
 ]
 const plan = lookupPlanOf(FEATURES, LATENESS)
 const AGGREGATOR_PARTITIONS = 2
@@ -28,17 +29,20 @@ const txStepArb = fc.record({
   dtMs: fc.integer({ min: -8 * MINUTE, max: 6 * MINUTE }),
   terminal: fc.constantFrom('t1', 't2', 't3'),
   merchant: fc.constantFrom('m1', 'm2'),
+  // device_id is optional: a transaction without one is in no device window.
+  device: fc.option(fc.constantFrom('d1', 'd2'), { nil: undefined }),
   amount: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 5_000, noNaN: true })),
 })
 const labelArb = fc.record({ of: fc.nat(), reportAfterMs: fc.integer({ min: 0, max: 40 * MINUTE }), jitterMs: fc.integer({ min: -7 * MINUTE, max: 0 }), isFraud: fc.boolean() })
 
-function transactions(source: number, steps: readonly { dtMs: number; terminal: string; merchant: string; amount: number }[]): Transaction[] {
+function transactions(source: number, steps: readonly { dtMs: number; terminal: string; merchant: string; device: string | undefined; amount: number }[]): Transaction[] {
   let clock = START
   return steps.map((step, i) => {
     clock += step.dtMs
     return {
       transaction_id: `s${source}-${i}`, card_id: 'c', customer_id: 'c', merchant_id: step.merchant, terminal_id: step.terminal, amount: step.amount,
       currency: 'EUR', mcc: '5411', country: 'FR', card_country: 'FR', channel: 'pos', event_time: clock, eventTimeMs: clock,
+      ...(step.device ? { device_id: step.device } : {}),
     }
   })
 }
@@ -68,7 +72,7 @@ test('lookups through repartition, aggregators, markers and a table equal the or
           .map((spec, i) => {
             const tx = all[spec.of % all.length]!
             const reportedAtMs = tx.eventTimeMs + spec.reportAfterMs
-            return { transaction_id: tx.transaction_id, is_fraud: spec.isFraud, source: 'analyst' as const, reported_at: reportedAtMs, reportedAtMs, transactionTimeMs: tx.eventTimeMs, terminal_id: tx.terminal_id, merchant_id: tx.merchant_id, order: reportedAtMs + spec.jitterMs + i * 1e-6 }
+            return { transaction_id: tx.transaction_id, is_fraud: spec.isFraud, source: 'analyst' as const, reported_at: reportedAtMs, reportedAtMs, transactionTimeMs: tx.eventTimeMs, terminal_id: tx.terminal_id, merchant_id: tx.merchant_id, device_id: tx.device_id, order: reportedAtMs + spec.jitterMs + i * 1e-6 }
           })
           .sort((a, b) => a.order - b.order)
         const router = new LabelRouter(plan, sourceId('labels', 0), LATENESS)

@@ -31,10 +31,11 @@ export const WindowFilter = ['abroad', 'card_not_present', 'night'] as const
 export type WindowFilter = (typeof WindowFilter)[number]
 
 /**
- * Keys of lookup tables: aggregates over every card's transactions at a terminal or merchant, computed in a second
- * keyed stage (repartitioned through an internal topic) and held by every scoring instance as an in-memory table.
+ * Keys of lookup tables: aggregates over every card's transactions at a terminal, merchant, customer (all their
+ * cards) or device, computed in a second keyed stage (repartitioned through an internal topic) and held by every
+ * scoring instance as an in-memory table. A transaction without the key's field (device_id is optional) has none.
  */
-export const LookupKey = ['terminal', 'merchant'] as const
+export const LookupKey = ['terminal', 'merchant', 'customer', 'device'] as const
 export type LookupKey = (typeof LookupKey)[number]
 
 /**

@@ -73,14 +73,14 @@ export function referenceLookup(feature: LookupFeature, transactions: readonly T
   const startMs = endMs - feature.spanMs
   const cutoffMs = Math.floor((tx.eventTimeMs - feature.labelLagMs) / feature.resolutionMs) * feature.resolutionMs
   const key = lookupKeyOf(feature.key, tx)
+  if (key === undefined) return 0
   const inWindow = transactions.filter((e) => lookupKeyOf(feature.key, e) === key && e.eventTimeMs >= startMs && e.eventTimeMs < endMs)
   if (feature.aggregation === 'count') return inWindow.length
   if (feature.aggregation === 'sum') return inWindow.reduce((total, e) => total + e.amount, 0)
   const latest = new Map<string, Label>()
   for (const label of labels) {
-    const ids = { terminal_id: label.terminal_id ?? '', merchant_id: label.merchant_id ?? '' }
-    if (label.transactionTimeMs === undefined || (feature.key === 'terminal' ? label.terminal_id : label.merchant_id) === undefined) continue
-    if (lookupKeyOf(feature.key, ids) !== key || label.transactionTimeMs < startMs || label.transactionTimeMs >= endMs || label.reportedAtMs >= cutoffMs) continue
+    if (label.transactionTimeMs === undefined) continue
+    if (lookupKeyOf(feature.key, label) !== key || label.transactionTimeMs < startMs || label.transactionTimeMs >= endMs || label.reportedAtMs >= cutoffMs) continue
     const known = latest.get(label.transaction_id)
     if (!known || label.reportedAtMs >= known.reportedAtMs) latest.set(label.transaction_id, label)
   }

@@ -1,5 +1,4 @@
-import type { LookupKey } from '../features/feature-definition.js'
-import { lookupKeyOf, type LookupPlan } from './lookup-plan.js'
+import { lookupKeyOf, type LookupIds, type LookupPlan } from './lookup-plan.js'
 
 /**
  * Records of the internal repartition topic, keyed by table key (`terminal:<id>`), produced by the scoring stage
@@ -29,18 +28,21 @@ export function sourceKindOf(source: string): SourceKind {
 }
 
 /** The facts one valid, on-time transaction contributes: one per key kind the lookup features read. */
-export function transactionFacts(plan: LookupPlan, tx: { terminal_id: string; merchant_id: string; eventTimeMs: number; amount: number }, source: string, offset: number): KeyedFact[] {
-  return plan.keys.map((kind) => ({ kind: 'tx', key: lookupKeyOf(kind, tx), source, offset, eventTimeMs: tx.eventTimeMs, amount: tx.amount }))
+export function transactionFacts(plan: LookupPlan, tx: LookupIds & { eventTimeMs: number; amount: number }, source: string, offset: number): KeyedFact[] {
+  const facts: KeyedFact[] = []
+  for (const kind of plan.keys) {
+    const key = lookupKeyOf(kind, tx)
+    if (key !== undefined) facts.push({ kind: 'tx', key, source, offset, eventTimeMs: tx.eventTimeMs, amount: tx.amount })
+  }
+  return facts
 }
 
 /** A label as the router sees it: Label v1 plus the original transaction's fields that fraud reports carry. */
-export interface RoutableLabel {
+export interface RoutableLabel extends LookupIds {
   readonly transaction_id: string
   readonly is_fraud: boolean
   readonly reportedAtMs: number
   readonly transactionTimeMs?: number | undefined
-  readonly terminal_id?: string | undefined
-  readonly merchant_id?: string | undefined
 }
 
 /** The facts of a label: one per key kind whose id the label carries (none without the transaction's time). */
@@ -48,13 +50,9 @@ export function labelFacts(plan: LookupPlan, label: RoutableLabel, source: strin
   if (label.transactionTimeMs === undefined) return []
   const facts: KeyedFact[] = []
   for (const kind of plan.keys) {
-    const id = idOf(kind, label)
-    if (id === undefined) continue
-    facts.push({ kind: 'label', key: lookupKeyOf(kind, { terminal_id: id, merchant_id: id }), source, offset, transactionId: label.transaction_id, eventTimeMs: label.transactionTimeMs, reportedAtMs: label.reportedAtMs, isFraud: label.is_fraud })
+    const key = lookupKeyOf(kind, label)
+    if (key === undefined) continue
+    facts.push({ kind: 'label', key, source, offset, transactionId: label.transaction_id, eventTimeMs: label.transactionTimeMs, reportedAtMs: label.reportedAtMs, isFraud: label.is_fraud })
   }
   return facts
-}
-
-function idOf(kind: LookupKey, label: RoutableLabel): string | undefined {
-  return kind === 'terminal' ? label.terminal_id : label.merchant_id
 }

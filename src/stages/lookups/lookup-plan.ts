@@ -21,9 +21,14 @@ export interface LookupRequirement {
   readonly labelsMs: number
 }
 
-/** The table key of a transaction for a key kind; kinds contain no ':' so keys cannot collide. */
-export function lookupKeyOf(kind: LookupKey, ids: { terminal_id: string; merchant_id: string }): string {
-  return kind === 'terminal' ? `terminal:${ids.terminal_id}` : `merchant:${ids.merchant_id}`
+/** The transaction field each lookup key reads (labels carry the same fields, optionally). */
+export const LOOKUP_KEY_FIELD = { terminal: 'terminal_id', merchant: 'merchant_id', customer: 'customer_id', device: 'device_id' } as const satisfies Record<LookupKey, string>
+export type LookupIds = { readonly [F in (typeof LOOKUP_KEY_FIELD)[LookupKey]]?: string | undefined }
+
+/** The table key of a transaction (or label) for a key kind, undefined without the field; kinds contain no ':'. */
+export function lookupKeyOf(kind: LookupKey, ids: LookupIds): string | undefined {
+  const id = ids[LOOKUP_KEY_FIELD[kind]]
+  return id === undefined ? undefined : `${kind}:${id}`
 }
 
 /**
@@ -73,7 +78,8 @@ export function requirementOf(plan: LookupPlan, eventTimeMs: number): LookupRequ
 /** Writes the lookup columns of a row from the tables as they are; the caller decides whether they are complete enough. */
 export function fillLookups(plan: LookupPlan, row: Float32Array, tx: Transaction, aggregateOf: (key: string) => KeyAggregate | undefined): void {
   for (const { index, feature } of plan.columns) {
-    const aggregate = aggregateOf(lookupKeyOf(feature.key, tx))
+    const key = lookupKeyOf(feature.key, tx)
+    const aggregate = key === undefined ? undefined : aggregateOf(key)
     row[index] = aggregate ? lookupValue(aggregate, feature, tx.eventTimeMs) : 0
   }
 }
