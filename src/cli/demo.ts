@@ -89,14 +89,12 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
       publishDone = true
     })
     const progress = options.progress
-    let firstConsumedMs: number | undefined
     let lastConsumed = 0
     let lastTickMs = performance.now()
     let rate = 0
     const tick = () => {
       const now = performance.now()
       const stats = job.stats
-      if (firstConsumedMs === undefined && stats.consumed > 0) firstConsumedMs = now
       rate = ((stats.consumed - lastConsumed) * 1000) / Math.max(1, now - lastTickMs)
       lastConsumed = stats.consumed
       lastTickMs = now
@@ -137,7 +135,9 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
     const rows = await pipeline.clickhouse.query({ query: `SELECT count() AS n FROM scores WHERE run_id = 'live'`, format: 'JSONEachRow' })
     const clickhouseRows = Number((await rows.json<{ n: string }>())[0]?.n ?? 0)
     const stats = job.stats
-    const processingS = firstConsumedMs === undefined ? 0 : (processingEndMs - firstConsumedMs) / 1000
+    // Ticks come every 500 ms, too coarse for a short run: the job knows when its first record came.
+    const firstMs = job.firstConsumedAtMs
+    const processingS = firstMs === undefined ? 0 : (processingEndMs - firstMs) / 1000
     return {
       ok: failed === undefined,
       generated: published.transactions,

@@ -30,7 +30,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const snapshotBytes = new Gauge({ name: 'fraudstream_state_snapshot_bytes', help: 'Size of the last state snapshot', labelNames: ['partition'] as const, registers })
   const snapshotFailures = new Counter({ name: 'fraudstream_state_snapshot_failures_total', help: 'State snapshots that could not be written', registers })
   const lookupLabels = new Counter({ name: 'fraudstream_lookup_labels_total', help: 'Labels read by the lookup stage by outcome (routed, late, unattributed, invalid)', labelNames: ['outcome'] as const, registers })
-  const lookupFacts = new Counter({ name: 'fraudstream_lookup_facts_total', help: 'Facts read by the lookup aggregator by outcome (applied, duplicate = a re-emission, expired = older than every window)', labelNames: ['outcome'] as const, registers })
+  const lookupFacts = new Counter({ name: 'fraudstream_lookup_facts_total', help: 'Facts read by the lookup aggregator by outcome (applied, duplicate = a re-emission, expired = older than every window, unreadable)', labelNames: ['outcome'] as const, registers })
   const lookupWaits = new Counter({ name: 'fraudstream_lookup_waits_total', help: 'Transactions that waited for the lookup tables, by how it ended (complete, stale = scored after lookups.maxWaitMs)', labelNames: ['result'] as const, registers })
   const lookupTableKeys = new Gauge({ name: 'fraudstream_lookup_table_keys', help: 'Keys (terminals, merchants) in this instance\'s lookup tables', registers })
   const lookupCompletenessLag = new Gauge({ name: 'fraudstream_lookup_completeness_lag_seconds', help: 'Wall clock minus the event time below which the lookup tables are complete', registers })

@@ -18,6 +18,7 @@ import { sendMarker } from './lookup-markers.js'
 import { LatencyRecorder } from './latency-recorder.js'
 import { OffsetCommitter } from './offset-committer.js'
 import { waitUntil } from './wait-until.js'
+import { FactBatches } from './fact-batches.js'
 import { positionsOf } from './partition-positions.js'
 import { PartitionState, type PartitionSnapshot, type PartitionStateOptions } from './partition-state.js'
 
@@ -161,6 +162,8 @@ export class Job {
   #stopping = false
   #failure: Error | undefined
   #timers: NodeJS.Timeout[] = []
+  #firstConsumedAtMs: number | undefined
+  readonly #factBatches: FactBatches | undefined
   /** Watermarks keep flowing while a stop drains: records waiting for the tables may depend on them. */
   #markerTimer: NodeJS.Timeout | undefined
   #onFailure: ((err: Error) => void) | undefined
@@ -172,6 +175,7 @@ export class Job {
     this.#featureNames = options.features.map((f) => f.name)
     this.#featureContract = featureContractHash(options.features)
     this.#decide = createDecider(options.thresholds, this.#featureNames)
+    this.#factBatches = options.lookups && new FactBatches(options.lookups.factsTopic, options.lookups.factsPartitions)
     this.#committer = new OffsetCommitter(options.source, (tp) => this.#runs.get(`${tp.topic}:${tp.partition}`), (ok) => options.metrics.commits.inc({ result: ok ? 'ok' : 'error' }))
     this.#batcher = new MicroBatcher<Scored>({
       maxRecords: options.inferMaxRecords,
@@ -189,6 +193,11 @@ export class Job {
     if (!this.#started || this.#failure || this.#stopping) return false
     for (const run of this.#runs.values()) if (run.nextOffset < run.liveFromOffset) return false
     return true
+  }
+
+  /** performance.now() when the first live record was consumed: where throughput measurements start. */
+  get firstConsumedAtMs(): number | undefined {
+    return this.#firstConsumedAtMs
   }
 
   get failure(): Error | undefined {
@@ -323,7 +332,7 @@ export class Job {
         metrics.restored.inc()
         continue
       }
-      this.stats.consumed++
+      if (this.stats.consumed++ === 0) this.#firstConsumedAtMs = polledAtMs
       const processed = run.state.process(record.value)
       if (processed.kind === 'invalid') {
         this.stats.invalid++
@@ -350,7 +359,7 @@ export class Job {
       const facts = lookups && !processed.late ? transactionFacts(lookups.plan, processed.tx, sourceId('tx', record.partition), record.offset) : []
       // One placeholder ack until the record is scored; scoring then adds the acks of the sinks it writes to.
       run.tracker.register(record.offset, 1 + facts.length)
-      for (const fact of facts) lookups!.producer.send({ topic: lookups!.factsTopic, key: fact.key, value: pack(fact) }, () => run.tracker.ack(record.offset))
+      for (const fact of facts) this.#factBatches!.add(fact, () => run.tracker.ack(record.offset))
       if (!lookups) this.#batcher.add(item)
       else if (processed.late) {
         // Scored with the tables as they are, like the windows.
@@ -358,6 +367,7 @@ export class Job {
         this.#batcher.add(item)
       } else run.waiting.push(item)
     }
+    if (this.options.lookups) this.#factBatches!.send(this.options.lookups.producer)
     this.#releaseWaiting()
     this.#applyBackpressure()
   }

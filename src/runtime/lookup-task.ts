@@ -14,6 +14,7 @@ import { AckTracker } from './ack-tracker.js'
 import { OffsetCommitter, type CommitTarget } from './offset-committer.js'
 import { sendMarker } from './lookup-markers.js'
 import { waitUntil } from './wait-until.js'
+import { FactBatches } from './fact-batches.js'
 import { positionsOf } from './partition-positions.js'
 
 /** The key of an aggregator partition's progress record in the tables topic; table keys all start with a kind. */
@@ -63,7 +64,7 @@ interface AggregatorRun extends CommitTarget {
 type Run = LabelRun | AggregatorRun
 
 /**
- * The second keyed stage of the topology. It routes labels to the terminal and merchant they concern (repartition
+ * The second keyed stage of the topology. It routes labels to the lookup keys they concern (repartition
  * through the lookup-facts topic, where the scoring stage sends its transactions too), and aggregates the facts of
  * its lookup-facts partitions. Changed keys and the partition's progress go to the compacted tables topic, which is
  * its changelog: a new owner restores from it and skips the facts it already holds (by source offset), so the
@@ -72,11 +73,14 @@ type Run = LabelRun | AggregatorRun
 export class LookupTask {
   readonly #runs = new Map<string, Run>()
   readonly #committer: OffsetCommitter
-  readonly #lastMarkers = new Map<string, string>()
+  readonly #factBatches: FactBatches
+  /** What was published last per label source (its marker) and per aggregator partition (its progress). */
+  readonly #lastPublished = new Map<string, string>()
   #timers: NodeJS.Timeout[] = []
   #stopped: Promise<void> | undefined
 
   constructor(readonly options: LookupTaskOptions) {
+    this.#factBatches = new FactBatches(options.topics.facts, options.factsPartitions)
     this.#committer = new OffsetCommitter(options.source, (tp) => this.#runs.get(keyOf(tp)), (ok) => options.metrics.commits.inc({ result: ok ? 'ok' : 'error' }))
   }
 
@@ -160,6 +164,7 @@ export class LookupTask {
       if (run.kind === 'labels') this.#routeLabel(run, record)
       else this.#aggregate(run, record)
     }
+    this.#factBatches.send(this.options.producer)
   }
 
   #routeLabel(run: LabelRun, record: SourceRecord): void {
@@ -184,20 +189,23 @@ export class LookupTask {
     }
     metrics.lookupLabels.inc({ outcome: 'routed' })
     run.tracker.register(record.offset, routed.facts.length)
-    for (const fact of routed.facts) producer.send({ topic: topics.facts, key: fact.key, value: pack(fact) }, () => run.tracker.ack(record.offset))
+    for (const fact of routed.facts) this.#factBatches.add(fact, () => run.tracker.ack(record.offset))
   }
 
   #aggregate(run: AggregatorRun, record: SourceRecord): void {
-    let fact: LookupFact
+    let facts: LookupFact[]
     try {
-      fact = unpack(record.value!) as LookupFact
+      // A record holds one poll's facts for this partition (FactBatches), or one watermark marker.
+      const value = unpack(record.value!) as LookupFact | LookupFact[]
+      facts = Array.isArray(value) ? value : [value]
     } catch (err) {
       // Only fraudstream writes this topic: an unreadable record is a bug or a foreign writer, and skipping it is safer than stopping every lookup.
       this.options.log.error({ err: (err as Error).message, partition: record.partition, offset: record.offset }, 'unreadable lookup fact skipped')
+      this.options.metrics.lookupFacts.inc({ outcome: 'unreadable' })
       run.tracker.register(record.offset, 0)
       return
     }
-    this.options.metrics.lookupFacts.inc({ outcome: run.aggregator.apply(fact) })
+    for (const fact of facts) this.options.metrics.lookupFacts.inc({ outcome: run.aggregator.apply(fact) })
     run.tracker.register(record.offset, 1)
     run.unpublished.push(record.offset)
   }
@@ -213,8 +221,8 @@ export class LookupTask {
       }
       const progress = run.aggregator.progress
       const progressText = JSON.stringify(progress)
-      if (run.unpublished.length === 0 && this.#lastMarkers.get(keyOf(run.tp)) === progressText) continue
-      this.#lastMarkers.set(keyOf(run.tp), progressText)
+      if (run.unpublished.length === 0 && this.#lastPublished.get(keyOf(run.tp)) === progressText) continue
+      this.#lastPublished.set(keyOf(run.tp), progressText)
       if (++run.flushes % EVICT_EVERY_FLUSHES === 0) run.aggregator.evict()
       const changes = run.aggregator.takeChanges()
       const offsets = run.unpublished
@@ -231,8 +239,8 @@ export class LookupTask {
 
   #marker(source: string, watermarkMs: number, idle: boolean, throughOffset: number): void {
     const text = `${watermarkMs}:${idle}:${throughOffset}`
-    if (this.#lastMarkers.get(source) === text) return
-    this.#lastMarkers.set(source, text)
+    if (this.#lastPublished.get(source) === text) return
+    this.#lastPublished.set(source, text)
     sendMarker(this.options.producer, this.options.topics.facts, this.options.factsPartitions, { kind: 'marker', source, watermarkMs, idle, throughOffset })
   }
 
