@@ -10,8 +10,9 @@ const DAY_MS = 24 * HOUR_MS
  *
  * Window semantics: at a transaction with event time t, a window of span W (and delay D, default 0) covers the
  * key's earlier events with time in (t − D − W, t − D], plus the current transaction when D = 0 and it passes the
- * window's filter, so training and serving see the same values. Events are kept exactly (no buckets) for the
- * longest span + delay of their store. Watermark = max event time − allowed lateness per partition; a late event is
+ * window's filter, so training and serving see the same values. Resolution: exact — each card's events are kept
+ * individually (no buckets) for the longest span + delay of this set. card+X keys and distinct counts compare 52-bit
+ * hashes of X (a collision within one card's window has odds near 1e-13). Watermark = max event time − allowed lateness per partition; a late event is
  * scored with the windows as they are and never enters them.
  *
  * Lookup semantics (terminal, merchant): aggregates over every card's transactions, bucketed at the declared
