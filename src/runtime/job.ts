@@ -14,7 +14,7 @@ import { sourceId, transactionFacts } from '../stages/lookups/lookup-facts.js'
 import { fillLookups, requirementOf, type LookupPlan } from '../stages/lookups/lookup-plan.js'
 import type { LookupTable } from '../stages/lookups/lookup-table.js'
 import { AckTracker } from './ack-tracker.js'
-import { sendMarker } from './lookup-markers.js'
+import { WatermarkMarkers } from './lookup-markers.js'
 import { LatencyRecorder } from './latency-recorder.js'
 import { OffsetCommitter } from './offset-committer.js'
 import { waitUntil } from './wait-until.js'
@@ -116,8 +116,6 @@ interface Run {
   revoked: boolean
   /** Records waiting, in offset order, for the lookup tables to be complete up to their windows. */
   readonly waiting: Scored[]
-  /** The watermark marker sent last, to send only changes. */
-  lastMarker: string
   lastRecordAtMs: number
 }
 
@@ -164,6 +162,7 @@ export class Job {
   #timers: NodeJS.Timeout[] = []
   #firstConsumedAtMs: number | undefined
   readonly #factBatches: FactBatches | undefined
+  readonly #markers: WatermarkMarkers | undefined
   /** Watermarks keep flowing while a stop drains: records waiting for the tables may depend on them. */
   #markerTimer: NodeJS.Timeout | undefined
   #onFailure: ((err: Error) => void) | undefined
@@ -176,6 +175,7 @@ export class Job {
     this.#featureContract = featureContractHash(options.features)
     this.#decide = createDecider(options.thresholds, this.#featureNames)
     this.#factBatches = options.lookups && new FactBatches(options.lookups.factsTopic, options.lookups.factsPartitions)
+    this.#markers = options.lookups && new WatermarkMarkers(options.lookups.producer, options.lookups.factsTopic, options.lookups.factsPartitions)
     this.#committer = new OffsetCommitter(options.source, (tp) => this.#runs.get(`${tp.topic}:${tp.partition}`), (ok) => options.metrics.commits.inc({ result: ok ? 'ok' : 'error' }))
     this.#batcher = new MicroBatcher<Scored>({
       maxRecords: options.inferMaxRecords,
@@ -277,7 +277,6 @@ export class Job {
         highWatermark: high,
         revoked: false,
         waiting: [],
-        lastMarker: '',
         lastRecordAtMs: performance.now(),
       }
       this.#runs.set(run.key, run)
@@ -413,10 +412,7 @@ export class Job {
       let watermarkMs = run.state.windows.watermarkMs
       for (const item of run.waiting) watermarkMs = Math.min(watermarkMs, item.tx.eventTimeMs)
       const idle = run.waiting.length === 0 && run.nextOffset >= run.highWatermark && nowMs - run.lastRecordAtMs >= lookups.idleTimeoutMs
-      const text = `${watermarkMs}:${idle}`
-      if (text === run.lastMarker) continue
-      run.lastMarker = text
-      sendMarker(lookups.producer, lookups.factsTopic, lookups.factsPartitions, { kind: 'marker', source: sourceId('tx', run.tp.partition), watermarkMs, idle, throughOffset: run.nextOffset - 1 })
+      this.#markers!.send({ kind: 'marker', source: sourceId('tx', run.tp.partition), watermarkMs, idle, throughOffset: run.nextOffset - 1 })
     }
     const completeness = lookups.table.completeness.txMs
     this.options.metrics.lookupTableKeys.set(lookups.table.size)

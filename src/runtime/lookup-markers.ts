@@ -2,12 +2,24 @@ import { pack } from 'msgpackr'
 import type { RecordSink } from '../core/ports.js'
 import type { LookupFact } from '../stages/lookups/lookup-facts.js'
 
+type Marker = Extract<LookupFact, { kind: 'marker' }>
+
 /**
- * A source's watermark goes to every lookup-facts partition, after the facts it covers: each aggregator learns
- * from it that no older fact of that source will follow. Markers carry no offsets to commit, so their acks only
- * matter for the producer's accounting.
+ * Sources' watermarks to every lookup-facts partition, after the facts they cover: each aggregator learns from them
+ * that no older fact of a source will follow. A marker goes out only when its watermark or idleness changed (its
+ * offset alone moving is no news: the last marker sent stays a consistent resume point). Markers carry no offsets
+ * to commit, so their acks only matter for the producer's accounting.
  */
-export function sendMarker(producer: RecordSink, topic: string, partitions: number, marker: Extract<LookupFact, { kind: 'marker' }>): void {
-  const value = pack(marker)
-  for (let partition = 0; partition < partitions; partition++) producer.send({ topic, partition, key: marker.source, value }, () => {})
+export class WatermarkMarkers {
+  readonly #sent = new Map<string, string>()
+
+  constructor(readonly producer: RecordSink, readonly topic: string, readonly partitions: number) {}
+
+  send(marker: Marker): void {
+    const state = `${marker.watermarkMs}:${marker.idle}`
+    if (this.#sent.get(marker.source) === state) return
+    this.#sent.set(marker.source, state)
+    const value = pack(marker)
+    for (let partition = 0; partition < this.partitions; partition++) this.producer.send({ topic: this.topic, partition, key: marker.source, value }, () => {})
+  }
 }

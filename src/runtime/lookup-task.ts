@@ -12,7 +12,7 @@ import type { LookupTable } from '../stages/lookups/lookup-table.js'
 import { deadLetterRecord } from '../stages/sinks/dead-letter.js'
 import { AckTracker } from './ack-tracker.js'
 import { OffsetCommitter, type CommitTarget } from './offset-committer.js'
-import { sendMarker } from './lookup-markers.js'
+import { WatermarkMarkers } from './lookup-markers.js'
 import { waitUntil } from './wait-until.js'
 import { FactBatches } from './fact-batches.js'
 import { positionsOf } from './partition-positions.js'
@@ -74,13 +74,15 @@ export class LookupTask {
   readonly #runs = new Map<string, Run>()
   readonly #committer: OffsetCommitter
   readonly #factBatches: FactBatches
-  /** What was published last per label source (its marker) and per aggregator partition (its progress). */
-  readonly #lastPublished = new Map<string, string>()
+  /** The progress published last per aggregator partition, to publish only changes. */
+  readonly #lastProgress = new Map<string, string>()
+  readonly #markers: WatermarkMarkers
   #timers: NodeJS.Timeout[] = []
   #stopped: Promise<void> | undefined
 
   constructor(readonly options: LookupTaskOptions) {
     this.#factBatches = new FactBatches(options.topics.facts, options.factsPartitions)
+    this.#markers = new WatermarkMarkers(options.producer, options.topics.facts, options.factsPartitions)
     this.#committer = new OffsetCommitter(options.source, (tp) => this.#runs.get(keyOf(tp)), (ok) => options.metrics.commits.inc({ result: ok ? 'ok' : 'error' }))
   }
 
@@ -216,13 +218,13 @@ export class LookupTask {
     for (const run of this.#runs.values()) {
       if (run.kind === 'labels') {
         const idle = run.nextOffset >= run.highWatermark && performance.now() - run.lastRecordAtMs >= this.options.idleTimeoutMs
-        this.#marker(run.router.source, run.router.watermarkMs, idle, run.nextOffset - 1)
+        this.#markers.send({ kind: 'marker', source: run.router.source, watermarkMs: run.router.watermarkMs, idle, throughOffset: run.nextOffset - 1 })
         continue
       }
       const progress = run.aggregator.progress
       const progressText = JSON.stringify(progress)
-      if (run.unpublished.length === 0 && this.#lastPublished.get(keyOf(run.tp)) === progressText) continue
-      this.#lastPublished.set(keyOf(run.tp), progressText)
+      if (run.unpublished.length === 0 && this.#lastProgress.get(keyOf(run.tp)) === progressText) continue
+      this.#lastProgress.set(keyOf(run.tp), progressText)
       if (++run.flushes % EVICT_EVERY_FLUSHES === 0) run.aggregator.evict()
       const changes = run.aggregator.takeChanges()
       const offsets = run.unpublished
@@ -235,13 +237,6 @@ export class LookupTask {
       for (const entry of changes) producer.send({ topic: topics.tables, partition, ...encodeTableEntry(entry) }, published)
       producer.send({ topic: topics.tables, partition, key: PROGRESS_KEY, value: pack(progress) }, published)
     }
-  }
-
-  #marker(source: string, watermarkMs: number, idle: boolean, throughOffset: number): void {
-    const text = `${watermarkMs}:${idle}:${throughOffset}`
-    if (this.#lastPublished.get(source) === text) return
-    this.#lastPublished.set(source, text)
-    sendMarker(this.options.producer, this.options.topics.facts, this.options.factsPartitions, { kind: 'marker', source, watermarkMs, idle, throughOffset })
   }
 
   async #refreshHighWatermarks(): Promise<void> {

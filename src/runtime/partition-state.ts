@@ -6,7 +6,6 @@ import { Dedupe, type DedupeSnapshot } from '../stages/dedupe/dedupe.js'
 import { featureContractHash, type FeatureDefinition } from '../stages/features/feature-definition.js'
 import { toFeatureRow, type FeatureRowFn } from '../stages/features/to-feature-row.js'
 import { CardWindows, type CardWindowsSnapshot } from '../stages/windows/card-windows.js'
-import { windowGroupsOf } from '../stages/windows/window-groups.js'
 import type { EventLayout } from '../stages/windows/window-scan.js'
 
 export interface PartitionStateOptions {
@@ -68,11 +67,10 @@ export class PartitionState {
   constructor(readonly options: PartitionStateOptions, snapshot?: PartitionSnapshot) {
     const dedupeOptions = { horizonMs: options.dedupeHorizonMs, maxEntries: options.dedupeMaxEntries }
     this.dedupe = snapshot ? Dedupe.fromSnapshot(dedupeOptions, snapshot.dedupe) : new Dedupe(dedupeOptions)
-    const { layout, row } = toFeatureRow(options.features)
+    const { layout, row, horizonMs } = toFeatureRow(options.features)
     this.#layout = layout
     this.#toRow = row
     this.#values = new Float64Array(layout.valuesPerEvent)
-    const horizonMs = windowGroupsOf(options.features).reduce((longest, group) => Math.max(longest, group.horizonMs), 0)
     const windowOptions = { maxSpanMs: horizonMs, allowedLatenessMs: options.allowedLatenessMs, valuesPerEvent: layout.valuesPerEvent }
     this.windows = snapshot ? CardWindows.fromSnapshot(windowOptions, snapshot.windows) : new CardWindows(windowOptions)
     this.#sinceEviction = snapshot?.sinceEviction ?? 0

@@ -2,6 +2,7 @@ import Kafka from 'node-rdkafka'
 import type { Logger } from 'pino'
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import type { CommitOffset, PartitionedSource, SourceHandlers, SourceRecord, TopicPartition } from '../../core/ports.js'
+import { queryWatermarks, toSourceRecord } from './consumer-helpers.js'
 
 const ASSIGN = Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS
 const REVOKE = Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS
@@ -176,12 +177,7 @@ export class KafkaSource implements PartitionedSource {
   }
 
   watermarks(partition: TopicPartition): Promise<{ low: number; high: number }> {
-    return new Promise((resolve, reject) => {
-      this.#consumer.queryWatermarkOffsets(partition.topic, partition.partition, 10_000, (err, offsets) => {
-        if (err) return reject(new FraudstreamError(ErrorCode.kafka, `cannot read watermarks: ${err.message}`, 'external', true, { cause: err }))
-        resolve({ low: offsets.lowOffset, high: offsets.highOffset })
-      })
-    })
+    return queryWatermarks(this.#consumer, partition.topic, partition.partition)
   }
 
   /** Stops polling; the caller drains and commits, then `disconnect()` lets the final revoke run. */
@@ -195,9 +191,4 @@ export class KafkaSource implements PartitionedSource {
     await new Promise<void>((resolve) => this.#consumer.disconnect(() => resolve()))
     await this.#rebalancing
   }
-}
-
-function toSourceRecord(m: Kafka.Message): SourceRecord {
-  const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(String(m.key))
-  return { topic: m.topic, partition: m.partition, offset: m.offset, key, value: m.value ?? null, timestampMs: m.timestamp ?? 0 }
 }

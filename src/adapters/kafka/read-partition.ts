@@ -1,6 +1,7 @@
 import Kafka from 'node-rdkafka'
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import type { SourceRecord } from '../../core/ports.js'
+import { queryWatermarks, toSourceRecord } from './consumer-helpers.js'
 
 /**
  * Every record of one partition from its low to its high watermark at call time, outside any group: restores
@@ -11,9 +12,7 @@ export async function readPartition(clientConfig: Record<string, string | number
   const fail = (what: string, err: { message: string }) => new FraudstreamError(ErrorCode.kafka, `${what} ${topic}[${partition}]: ${err.message}`, 'external', true, { cause: err })
   await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 30_000 }, (err) => (err ? reject(fail('cannot connect to read', err)) : resolve())))
   try {
-    const { lowOffset, highOffset } = await new Promise<Kafka.WatermarkOffsets>((resolve, reject) =>
-      consumer.queryWatermarkOffsets(topic, partition, 10_000, (err, offsets) => (err ? reject(fail('cannot read watermarks of', err)) : resolve(offsets))),
-    )
+    const { low: lowOffset, high: highOffset } = await queryWatermarks(consumer, topic, partition)
     const records: SourceRecord[] = []
     if (highOffset <= lowOffset) return records
     consumer.assign([{ topic, partition, offset: lowOffset }])
@@ -26,8 +25,7 @@ export async function readPartition(clientConfig: Record<string, string | number
       for (const m of batch) {
         if (m.offset >= highOffset) continue
         next = m.offset + 1
-        const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(String(m.key))
-        records.push({ topic, partition, offset: m.offset, key, value: m.value ?? null, timestampMs: m.timestamp ?? 0 })
+        records.push(toSourceRecord(m))
       }
     }
     return records

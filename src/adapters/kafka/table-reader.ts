@@ -2,6 +2,7 @@ import Kafka from 'node-rdkafka'
 import type { Logger } from 'pino'
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import type { SourceRecord } from '../../core/ports.js'
+import { queryWatermarks, toSourceRecord } from './consumer-helpers.js'
 
 /** librdkafka's logical offset "beginning" (RD_KAFKA_OFFSET_BEGINNING). */
 const OFFSET_BEGINNING = -2
@@ -63,7 +64,7 @@ export class KafkaTableReader {
         }),
       )
       if (messages.length === 0) continue
-      onRecords(messages.map((m) => ({ topic: m.topic, partition: m.partition, offset: m.offset, key: keyOf(m), value: m.value ?? null, timestampMs: m.timestamp ?? 0 })))
+      onRecords(messages.map(toSourceRecord))
       for (const m of messages) this.#positions.set(m.partition, m.offset + 1)
     }
   }
@@ -73,10 +74,8 @@ export class KafkaTableReader {
     return this.#positions.get(partition) ?? 0
   }
 
-  highWatermark(partition: number): Promise<number> {
-    return new Promise((resolve, reject) =>
-      this.#consumer.queryWatermarkOffsets(this.options.topic, partition, 10_000, (err, offsets) => (err ? reject(new FraudstreamError(ErrorCode.kafka, `cannot read watermarks: ${err.message}`, 'external', true, { cause: err })) : resolve(offsets.highOffset))),
-    )
+  async highWatermark(partition: number): Promise<number> {
+    return (await queryWatermarks(this.#consumer, this.options.topic, partition)).high
   }
 
   async stop(): Promise<void> {
@@ -84,8 +83,4 @@ export class KafkaTableReader {
     await this.#loopDone
     await new Promise<void>((resolve) => this.#consumer.disconnect(() => resolve()))
   }
-}
-
-function keyOf(m: Kafka.Message): Buffer | null {
-  return m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(String(m.key))
 }

@@ -35,7 +35,7 @@ export type FeatureRowFn = (tx: Transaction, windows: CardWindows, values: Float
  * includes it (count + 1, sum + amount, …), so training and serving agree. Rows are float32 because that is what the
  * model reads; the scores table stores these same rounded values.
  */
-export function toFeatureRow(definitions: readonly FeatureDefinition[]): { readonly layout: EventLayout; readonly row: FeatureRowFn } {
+export function toFeatureRow(definitions: readonly FeatureDefinition[]): { readonly layout: EventLayout; readonly row: FeatureRowFn; readonly horizonMs: number } {
   const groups = windowGroupsOf(definitions)
   const layout = eventLayoutOf(groups)
   const views = new Map<string, GroupScan>(groups.map((group) => [group.id, new GroupScan(group, layout)]))
@@ -55,7 +55,9 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): { reado
     for (let i = 0; i < columns.length; i++) out[i] = columnValue(columns[i]!, tx)
     return out
   }
-  return { layout, row }
+  // The history the card log must keep: the longest span + delay of any group.
+  const horizonMs = groups.reduce((longest, group) => Math.max(longest, group.horizonMs), 0)
+  return { layout, row, horizonMs }
 }
 
 interface Column {
