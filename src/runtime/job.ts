@@ -548,7 +548,7 @@ export class Job {
     if (!found) return undefined
     try {
       const snapshot = unpack(found.bytes) as PartitionSnapshot
-      if (snapshot.version === 2 && snapshot.offset === found.offset && snapshot.fingerprint === PartitionState.fingerprint(this.#stateOptions)) return snapshot
+      if (snapshot.version === 3 && snapshot.offset === found.offset && snapshot.fingerprint === PartitionState.fingerprint(this.#stateOptions)) return snapshot
       this.options.log.warn({ partition: tp.partition, offset: found.offset }, 'snapshot made with other feature definitions or settings; replaying instead')
     } catch (err) {
       this.options.log.warn({ err: (err as Error).message, partition: tp.partition, offset: found.offset }, 'unreadable snapshot; replaying instead')

@@ -6,7 +6,7 @@ import { Dedupe, type DedupeSnapshot } from '../stages/dedupe/dedupe.js'
 import { featureContractHash, type FeatureDefinition } from '../stages/features/feature-definition.js'
 import { toFeatureRow, type FeatureRowFn } from '../stages/features/to-feature-row.js'
 import { CardWindows, type CardWindowsSnapshot } from '../stages/windows/card-windows.js'
-import type { EventLayout } from '../stages/windows/window-scan.js'
+import type { EventLayout } from '../stages/windows/event-layout.js'
 
 export interface PartitionStateOptions {
   readonly features: readonly FeatureDefinition[]
@@ -39,7 +39,7 @@ export function partitionStateOptions(config: Pick<Config, 'decode' | 'dedupe' |
 
 /** A partition's state after every record below `offset`: what recovery loads instead of replaying from the start. */
 export interface PartitionSnapshot {
-  readonly version: 2
+  readonly version: 3
   /** State computed under other feature definitions or settings would give other vectors: such snapshots are ignored. */
   readonly fingerprint: string
   readonly offset: number
@@ -67,11 +67,11 @@ export class PartitionState {
   constructor(readonly options: PartitionStateOptions, snapshot?: PartitionSnapshot) {
     const dedupeOptions = { horizonMs: options.dedupeHorizonMs, maxEntries: options.dedupeMaxEntries }
     this.dedupe = snapshot ? Dedupe.fromSnapshot(dedupeOptions, snapshot.dedupe) : new Dedupe(dedupeOptions)
-    const { layout, row, horizonMs } = toFeatureRow(options.features)
+    const { layout, row, horizonMs, attributesHorizonMs } = toFeatureRow(options.features)
     this.#layout = layout
     this.#toRow = row
     this.#values = new Float64Array(layout.valuesPerEvent)
-    const windowOptions = { maxSpanMs: horizonMs, allowedLatenessMs: options.allowedLatenessMs, valuesPerEvent: layout.valuesPerEvent }
+    const windowOptions = { horizonMs, attributesHorizonMs, allowedLatenessMs: options.allowedLatenessMs, valuesPerEvent: layout.valuesPerEvent }
     this.windows = snapshot ? CardWindows.fromSnapshot(windowOptions, snapshot.windows) : new CardWindows(windowOptions)
     this.#sinceEviction = snapshot?.sinceEviction ?? 0
   }
@@ -86,7 +86,7 @@ export class PartitionState {
   }
 
   toSnapshot(offset: number): PartitionSnapshot {
-    return { version: 2, fingerprint: PartitionState.fingerprint(this.options), offset, sinceEviction: this.#sinceEviction, dedupe: this.dedupe.toSnapshot(), windows: this.windows.toSnapshot() }
+    return { version: 3, fingerprint: PartitionState.fingerprint(this.options), offset, sinceEviction: this.#sinceEviction, dedupe: this.dedupe.toSnapshot(), windows: this.windows.toSnapshot() }
   }
 
   process(value: Uint8Array | null): ProcessedRecord {

@@ -3,7 +3,10 @@ import { test } from 'node:test'
 import fc from 'fast-check'
 import type { Transaction } from '../../src/core/transaction-v1.js'
 import { CardWindows } from '../../src/stages/windows/card-windows.js'
-import { eventLayoutOf, GroupScan, scanGroups, type WindowStats } from '../../src/stages/windows/window-scan.js'
+import { compileWindows, populationStddev } from '../../src/stages/windows/compile-windows.js'
+import { eventLayoutOf } from '../../src/stages/windows/event-layout.js'
+import { windowGroupsOf } from '../../src/stages/windows/window-groups.js'
+import type { FeatureDefinition, WindowAggregation } from '../../src/stages/features/feature-definition.js'
 
 const SPANS = [10, 60, 300]
 const LATENESS = 20
@@ -20,12 +23,22 @@ function bruteForce(added: { card: string; t: number; amount: number }[], card: 
   }
 }
 
-/** The card's unfiltered windows over `spans` at t, with the current event of `amount`, and the newest event before. */
-function scan(w: CardWindows, card: string, t: number, spans: readonly number[], amount: number): { stats: WindowStats; previous: number | undefined } {
-  const group = { id: 'card||0', key: 'card' as const, filter: undefined, field: undefined, delayMs: 0, spans, horizonMs: Math.max(...spans) }
-  const view = new GroupScan(group, eventLayoutOf([group]))
-  scanGroups(w.history(card), w.stride, { card_id: card, eventTimeMs: t, amount } as Transaction, Float64Array.of(amount), [view])
-  return { stats: view.stats, previous: view.previousMs }
+const AGGREGATIONS = ['count', 'sum', 'min', 'max', 'stddev'] as const
+
+/** count, sum, min, max and stddev per span, then seconds_since_last over the longest span, of the card key. */
+function cardWindows(spans: readonly number[], delayMs = 0, aggregations: readonly WindowAggregation[] = AGGREGATIONS): FeatureDefinition[] {
+  return [
+    ...spans.flatMap((spanMs) => aggregations.map((aggregation): FeatureDefinition => ({ kind: 'window', name: `${aggregation}_${spanMs}`, key: 'card', aggregation, spanMs, delayMs, description: '' }))),
+    { kind: 'window', name: 'since_last', key: 'card', aggregation: 'seconds_since_last', spanMs: Math.max(...spans), delayMs, description: '' },
+  ]
+}
+
+/** The windows' values at t with the current event of `amount`: one number per definition (doubles, not float32). */
+function scan(w: CardWindows, card: string, t: number, amount: number, definitions: readonly FeatureDefinition[]): Float64Array {
+  const compiled = compileWindows(definitions, eventLayoutOf(windowGroupsOf(definitions)))
+  const row = new Float64Array(definitions.length)
+  compiled.columns(w.history(card), w.stride, { card_id: card, eventTimeMs: t, amount } as Transaction, Float64Array.of(amount), row)
+  return row
 }
 
 const streamArb = fc.array(
@@ -36,25 +49,27 @@ const streamArb = fc.array(
 test('one-pass window scans equal brute force over out-of-order, late and equal-time events; late events never enter state', () => {
   fc.assert(
     fc.property(streamArb, (steps) => {
-      const w = new CardWindows({ maxSpanMs: Math.max(...SPANS), allowedLatenessMs: LATENESS })
+      const w = new CardWindows({ horizonMs: Math.max(...SPANS), allowedLatenessMs: LATENESS })
       const added: { card: string; t: number; amount: number }[] = []
       let clock = 1_000
       let maxSeen = -Infinity
       for (const step of steps) {
         clock = Math.max(0, clock + step.dt)
         const t = clock
-        const { stats, previous } = scan(w, step.card, t, SPANS, step.amount)
+        const row = scan(w, step.card, t, step.amount, cardWindows(SPANS))
         SPANS.forEach((span, k) => {
           const want = bruteForce(added, step.card, t, span, step.amount)
-          assert.equal(stats.counts[k], want.count, 'one-pass scan count')
-          assert.ok(Math.abs(stats.sums[k]! - want.sum) <= 1e-9 * Math.max(1, want.sum), 'one-pass scan sum')
-          assert.ok(Math.abs(stats.sumSquares[k]! - want.sumSquares) <= 1e-9 * Math.max(1, want.sumSquares), 'one-pass scan sum of squares')
-          assert.equal(stats.mins[k], want.min)
-          assert.equal(stats.maxs[k], want.max)
+          const [count, sum, min, max, stddev] = row.subarray(k * AGGREGATIONS.length)
+          assert.equal(count, want.count, 'count')
+          assert.ok(Math.abs(sum! - want.sum) <= 1e-9 * Math.max(1, want.sum), 'sum')
+          assert.equal(min, want.min)
+          assert.equal(max, want.max)
+          const wantStddev = populationStddev(want.count, want.sum, want.sumSquares)
+          assert.ok(Math.abs(stddev! - wantStddev) <= 1e-9 * Math.max(1, wantStddev), 'stddev')
         })
-        // The newest earlier event inside the longest span (older ones are capped at the span by the features).
-        const earlier = added.filter((e) => e.card === step.card && e.t <= t && e.t > t - Math.max(...SPANS)).map((e) => e.t)
-        assert.equal(previous, earlier.length ? Math.max(...earlier) : undefined)
+        // The gap to the newest earlier event, capped at the longest span.
+        const earlier = added.filter((e) => e.card === step.card && e.t <= t).map((e) => e.t)
+        assert.equal(row.at(-1), Math.min(Math.max(...SPANS), earlier.length ? t - Math.max(...earlier) : Infinity) / 1000)
         const late = t < maxSeen - LATENESS
         assert.equal(w.add(step.card, t, [step.amount]).late, late)
         if (!late) {
@@ -67,8 +82,43 @@ test('one-pass window scans equal brute force over out-of-order, late and equal-
   )
 })
 
+test('events past the attributes horizon keep only their time, and delayed count windows reading them stay exact', () => {
+  // The undelayed windows need amounts for 300 ms; a count-only window 300 ms back reaches 600 ms.
+  const delayed = cardWindows([100, 300], 300, ['count'])
+  const undelayed = cardWindows(SPANS)
+  fc.assert(
+    fc.property(streamArb, (steps) => {
+      const w = new CardWindows({ horizonMs: 600, attributesHorizonMs: Math.max(...SPANS), allowedLatenessMs: LATENESS })
+      const added: { card: string; t: number; amount: number }[] = []
+      let clock = 1_000
+      let maxSeen = -Infinity
+      for (const step of steps) {
+        clock = Math.max(0, clock + step.dt * 4)
+        const t = clock
+        // A late event is scored with the state as it is, which may have lost what its windows reach: not checked.
+        if (t < maxSeen - LATENESS) continue
+        maxSeen = Math.max(maxSeen, t)
+        const recent = scan(w, step.card, t, step.amount, undelayed)
+        SPANS.forEach((span, k) => assert.equal(recent[k * AGGREGATIONS.length], bruteForce(added, step.card, t, span, step.amount).count))
+        const row = scan(w, step.card, t, step.amount, [...undelayed, ...delayed])
+        ;[100, 300].forEach((span, k) => {
+          const want = added.filter((e) => e.card === step.card && e.t > t - 300 - span && e.t <= t - 300).length
+          assert.equal(row[undelayed.length + k], want, `count over (${t - 300 - span}, ${t - 300}]`)
+        })
+        const earlier = added.filter((e) => e.card === step.card && e.t <= t - 300).map((e) => e.t)
+        assert.equal(row.at(-1), Math.min(300, earlier.length ? t - 300 - Math.max(...earlier) : Infinity) / 1000)
+        assert.equal(w.add(step.card, t, [step.amount]).late, false)
+        added.push({ card: step.card, t, amount: step.amount })
+      }
+      const fresh = CardWindows.fromSnapshot(w.options, w.toSnapshot())
+      for (const card of ['a', 'b', 'c']) assert.deepEqual(fresh.history(card)?.slice(0, fresh.history(card)![0]), w.history(card)?.slice(0, w.history(card)![0]), 'a snapshot restores the log')
+    }),
+    { numRuns: 300 },
+  )
+})
+
 test('idle cards are evicted after the longest span and byte accounting returns to zero', () => {
-  const w = new CardWindows({ maxSpanMs: 100, allowedLatenessMs: 0 })
+  const w = new CardWindows({ horizonMs: 100, allowedLatenessMs: 0 })
   w.add('a', 0, [1])
   w.add('b', 50, [1])
   assert.ok(w.estimatedBytes > 0)
@@ -80,22 +130,25 @@ test('idle cards are evicted after the longest span and byte accounting returns 
   w.add('d', 10_000, [1])
   w.evictIdle()
   assert.equal(w.cardCount, 1)
-  assert.equal(w.estimatedBytes, 160 + 16, 'one card with one event left')
+  const oneEvent = new CardWindows({ horizonMs: 100, allowedLatenessMs: 0 })
+  oneEvent.add('x', 0, [1])
+  assert.equal(w.estimatedBytes, oneEvent.estimatedBytes, 'one card with one event left')
 })
 
 test('over its byte budget the state drops idle cards, then the least recently active, and never throws', () => {
-  const w = new CardWindows({ maxSpanMs: 1_000_000, allowedLatenessMs: 0 })
+  const w = new CardWindows({ horizonMs: 1_000_000, allowedLatenessMs: 0 })
   for (let i = 0; i < 100; i++) w.add(`card-${i}`, i, [1])
   const full = w.estimatedBytes
   const evicted = w.enforceBudget(full / 2)
   assert.ok(evicted >= 50 && w.estimatedBytes <= full / 2)
-  assert.equal(scan(w, 'card-0', 100, [1_000_000], 1).stats.counts[0], 1, 'the least recently active cards went first (only the current event is left)')
-  assert.equal(scan(w, 'card-99', 100, [1_000_000], 1).stats.counts[0], 2, 'the most recent stayed')
+  const count = cardWindows([1_000_000], 0, ['count'])
+  assert.equal(scan(w, 'card-0', 100, 1, count)[0], 1, 'the least recently active cards went first (only the current event is left)')
+  assert.equal(scan(w, 'card-99', 100, 1, count)[0], 2, 'the most recent stayed')
   assert.equal(w.enforceBudget(full), 0, 'nothing to do under budget')
 })
 
 test('a sliced sweep finds every idle key across calls', () => {
-  const w = new CardWindows({ maxSpanMs: 10, allowedLatenessMs: 0 })
+  const w = new CardWindows({ horizonMs: 10, allowedLatenessMs: 0 })
   for (let i = 0; i < 50; i++) w.add(`old-${i}`, 0, [1])
   w.add('fresh', 1_000, [1])
   let evicted = 0

@@ -23,6 +23,9 @@ const EXTRA: readonly FeatureDefinition[] = [
   { kind: 'window', name: 'merchants_10m', key: 'card', aggregation: 'distinct_count', field: 'merchant_id', spanMs: 10 * MINUTE, description: '' },
   { kind: 'window', name: 'merchants_30m', key: 'card', aggregation: 'distinct_count', field: 'merchant_id', spanMs: 30 * MINUTE, description: '' },
   { kind: 'window', name: 'ecom_devices_30m', key: 'card', filter: 'card_not_present', aggregation: 'distinct_count', field: 'device_id', spanMs: 30 * MINUTE, description: '' },
+  // Count-only and further back than every other window: events past 30 minutes keep only their time for these.
+  { kind: 'window', name: 'delayed_count', key: 'card', aggregation: 'count', spanMs: 30 * MINUTE, delayMs: 30 * MINUTE, description: '' },
+  { kind: 'window', name: 'delayed_since_last', key: 'card', aggregation: 'seconds_since_last', spanMs: 20 * MINUTE, delayMs: 30 * MINUTE, description: '' },
   { kind: 'window', name: 'delayed_countries', key: 'card+terminal', aggregation: 'distinct_count', field: 'country', spanMs: 20 * MINUTE, delayMs: 5 * MINUTE, description: '' },
 ]
 

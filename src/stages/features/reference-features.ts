@@ -3,7 +3,8 @@ import { passesFilter, windowKeyOf } from '../windows/window-groups.js'
 import type { Label } from '../../core/label-v1.js'
 import { lookupKeyOf } from '../lookups/lookup-plan.js'
 import type { FeatureDefinition, LookupFeature } from './feature-definition.js'
-import { DERIVE, populationStddev } from './to-feature-row.js'
+import { populationStddev } from '../windows/compile-windows.js'
+import { DERIVE } from './to-feature-row.js'
 
 /**
  * The oracle: every window feature recomputed from scratch over the events added so far, by a direct reading of

@@ -1,6 +1,6 @@
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import type { Transaction } from '../../core/transaction-v1.js'
-import type { DistinctField, FeatureDefinition, WindowFilter, WindowKey } from '../features/feature-definition.js'
+import type { DistinctField, FeatureDefinition, WindowAggregation, WindowFilter, WindowKey } from '../features/feature-definition.js'
 
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
@@ -20,7 +20,14 @@ export interface WindowGroup {
   readonly spans: readonly number[]
   /** How much history the card log must keep for this group: the longest span plus the delay. */
   readonly horizonMs: number
+  /**
+   * Card key, no filter or field, and only count and seconds_since_last: the group reads event times alone, so it
+   * counts by binary search, and events older than every other group's horizon can shed their other values.
+   */
+  readonly readsTimesOnly: boolean
 }
+
+const TIME_ONLY_AGGREGATIONS: ReadonlySet<WindowAggregation> = new Set(['count', 'seconds_since_last'])
 
 export function groupIdOf(definition: { key: WindowKey; filter?: WindowFilter | undefined; field?: DistinctField | undefined; delayMs?: number | undefined }): string {
   const base = `${definition.key}|${definition.filter ?? ''}`
@@ -29,7 +36,7 @@ export function groupIdOf(definition: { key: WindowKey; filter?: WindowFilter | 
 
 /** The groups a feature set needs; the unfiltered, undelayed card group always exists (it decides lateness). */
 export function windowGroupsOf(definitions: readonly FeatureDefinition[]): WindowGroup[] {
-  const spansByGroup = new Map<string, { key: WindowKey; filter: WindowFilter | undefined; field: DistinctField | undefined; delayMs: number; spans: Set<number> }>()
+  const spansByGroup = new Map<string, { key: WindowKey; filter: WindowFilter | undefined; field: DistinctField | undefined; delayMs: number; spans: Set<number>; timesOnly: boolean }>()
   for (const d of definitions) {
     if (d.kind !== 'window') continue
     if ((d.aggregation === 'distinct_count') !== (d.field !== undefined)) {
@@ -37,12 +44,13 @@ export function windowGroupsOf(definitions: readonly FeatureDefinition[]): Windo
     }
     const id = groupIdOf(d)
     let group = spansByGroup.get(id)
-    if (!group) spansByGroup.set(id, (group = { key: d.key, filter: d.filter, field: d.field, delayMs: d.delayMs ?? 0, spans: new Set() }))
+    if (!group) spansByGroup.set(id, (group = { key: d.key, filter: d.filter, field: d.field, delayMs: d.delayMs ?? 0, spans: new Set(), timesOnly: d.key === 'card' && !d.filter && !d.field }))
     group.spans.add(d.spanMs)
+    if (!TIME_ONLY_AGGREGATIONS.has(d.aggregation)) group.timesOnly = false
   }
   return [...spansByGroup].map(([id, g]) => {
     const spans = [...g.spans].sort((a, b) => a - b)
-    return { id, key: g.key, filter: g.filter, field: g.field, delayMs: g.delayMs, spans, horizonMs: (spans[spans.length - 1] ?? 0) + g.delayMs }
+    return { id, key: g.key, filter: g.filter, field: g.field, delayMs: g.delayMs, spans, horizonMs: (spans[spans.length - 1] ?? 0) + g.delayMs, readsTimesOnly: g.timesOnly }
   })
 }
 

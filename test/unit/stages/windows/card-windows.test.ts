@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Transaction } from '../../../../src/core/transaction-v1.js'
+import type { FeatureDefinition } from '../../../../src/stages/features/feature-definition.js'
 import { CardWindows } from '../../../../src/stages/windows/card-windows.js'
-import { eventLayoutOf, GroupScan, scanGroups } from '../../../../src/stages/windows/window-scan.js'
+import { compileWindows } from '../../../../src/stages/windows/compile-windows.js'
+import { eventLayoutOf } from '../../../../src/stages/windows/event-layout.js'
+import { windowGroupsOf } from '../../../../src/stages/windows/window-groups.js'
 
 const MINUTE = 60_000
 
 test('distinct counts stay exact past the small-array fast path (a card seen at hundreds of merchants)', () => {
   const spans = [MINUTE, 10 * MINUTE, 30 * MINUTE, 60 * MINUTE]
-  const group = { id: 'distinct', key: 'card' as const, filter: undefined, field: 'merchant_id' as const, delayMs: 0, spans, horizonMs: 60 * MINUTE }
-  const layout = eventLayoutOf([group])
+  const definitions = spans.map((spanMs): FeatureDefinition => ({ kind: 'window', name: `merchants_${spanMs}`, key: 'card', aggregation: 'distinct_count', field: 'merchant_id', spanMs, description: '' }))
+  const layout = eventLayoutOf(windowGroupsOf(definitions))
   assert.equal(layout.valuesPerEvent, 2, 'amount and the merchant hash')
-  const windows = new CardWindows({ maxSpanMs: 60 * MINUTE, allowedLatenessMs: 0, valuesPerEvent: layout.valuesPerEvent })
+  const windows = new CardWindows({ horizonMs: 60 * MINUTE, allowedLatenessMs: 0, valuesPerEvent: layout.valuesPerEvent })
   const values: number[] = []
   for (let i = 0; i < 300; i++) {
     // 150 distinct values, each twice, 10 s apart.
@@ -20,12 +23,39 @@ test('distinct counts stay exact past the small-array fast path (a card seen at 
     windows.add('card', i * 10_000, [1, value])
   }
   const atMs = 299 * 10_000
-  const view = new GroupScan(group, layout)
-  const tx = { card_id: 'card', eventTimeMs: atMs } as Transaction
-  scanGroups(windows.history('card'), windows.stride, tx, Float64Array.of(1, 1_000), [view])
+  const { columns } = compileWindows(definitions, layout)
+  const row = new Float64Array(spans.length)
+  columns(windows.history('card'), windows.stride, { card_id: 'card', eventTimeMs: atMs, amount: 1 } as Transaction, Float64Array.of(1, 1_000), row)
   const expected = spans.map((span) => new Set([1_000, ...values.filter((_, i) => atMs - i * 10_000 < span)]).size)
-  assert.deepEqual(Array.from(view.distinct), expected)
+  assert.deepEqual(Array.from(row), expected)
   assert.ok(expected.at(-1)! > 64, 'the case crosses the fast-path bound')
-  scanGroups(windows.history('unknown'), windows.stride, { card_id: 'unknown', eventTimeMs: atMs } as Transaction, Float64Array.of(1, NaN), [view])
-  assert.deepEqual(Array.from(view.distinct), [0, 0, 0, 0], 'a transaction without the field does not count itself')
+  columns(windows.history('unknown'), windows.stride, { card_id: 'unknown', eventTimeMs: atMs, amount: 1 } as Transaction, Float64Array.of(1, NaN), row)
+  assert.deepEqual(Array.from(row), [0, 0, 0, 0], 'a transaction without the field does not count itself')
+})
+
+test('the codes column keeps country, mcc, currency and channel exactly, and the abroad and card-not-present flags', () => {
+  const fields = ['country', 'mcc', 'currency', 'channel'] as const
+  const definitions = fields.map((field): FeatureDefinition => ({ kind: 'window', name: field, key: 'card', aggregation: 'distinct_count', field, spanMs: MINUTE, description: '' }))
+  const layout = eventLayoutOf(windowGroupsOf(definitions))
+  assert.equal(layout.valuesPerEvent, 2, 'the amount and one codes column for four fields')
+  const base = { card_id: 'c', amount: 1, country: 'ZW', card_country: 'ZW', mcc: '9999', currency: 'ZWL', channel: 'moto', eventTimeMs: 0 } as Transaction
+  const windows = new CardWindows({ horizonMs: MINUTE, allowedLatenessMs: 0, valuesPerEvent: layout.valuesPerEvent })
+  const values = new Float64Array(layout.valuesPerEvent)
+  // Each field once at its largest value, then a second event differing in every field: each count must be 2.
+  windows.add('c', 0, layout.fill(base, values))
+  windows.add('c', 1, layout.fill({ ...base, country: 'AA', card_country: 'AA', mcc: '0000', currency: 'AAA', channel: 'pos' } as Transaction, values))
+  const row = new Float64Array(fields.length)
+  const { columns } = compileWindows(definitions, layout)
+  columns(windows.history('c'), windows.stride, { ...base, eventTimeMs: 2 } as Transaction, layout.fill(base, values), row)
+  assert.deepEqual(Array.from(row), [2, 2, 2, 2])
+  // The flags live in the same column: a filter reads them without a column of its own.
+  const abroad: FeatureDefinition[] = [{ kind: 'window', name: 'abroad', key: 'card', filter: 'abroad', aggregation: 'count', spanMs: MINUTE, description: '' }, { kind: 'window', name: 'cnp', key: 'card', filter: 'card_not_present', aggregation: 'count', spanMs: MINUTE, description: '' }]
+  const flagsLayout = eventLayoutOf(windowGroupsOf(abroad))
+  const flagged = new CardWindows({ horizonMs: MINUTE, allowedLatenessMs: 0, valuesPerEvent: flagsLayout.valuesPerEvent })
+  const flagValues = new Float64Array(flagsLayout.valuesPerEvent)
+  flagged.add('c', 0, flagsLayout.fill({ ...base, country: 'FR', card_country: 'DE', channel: 'pos' } as Transaction, flagValues))
+  flagged.add('c', 1, flagsLayout.fill({ ...base, channel: 'ecom' } as Transaction, flagValues))
+  const flagRow = new Float64Array(2)
+  compileWindows(abroad, flagsLayout).columns(flagged.history('c'), flagged.stride, { ...base, eventTimeMs: 2 } as Transaction, flagsLayout.fill(base, flagValues), flagRow)
+  assert.deepEqual(Array.from(flagRow), [1, 2], 'one event abroad; ecom and the current moto are card-not-present')
 })

@@ -1,0 +1,320 @@
+import type { Transaction } from '../../core/transaction-v1.js'
+import type { FeatureDefinition, WindowAggregation, WindowFeature } from '../features/feature-definition.js'
+import { countAtOrBefore, fullEventsStart, logEnd, timeAt, upperBound } from './card-windows.js'
+import { FLAG_ABROAD, FLAG_CARD_NOT_PRESENT, keyField, type EventLayout, type FieldReader } from './event-layout.js'
+import { groupIdOf, utcHour, windowGroupsOf, type WindowGroup } from './window-groups.js'
+
+/**
+ * Writes every window column of a transaction's row from its card's log (before the transaction is added).
+ * `current`: the transaction's event values as `layout.fill` wrote them.
+ */
+export type WindowColumnsFn = (log: readonly number[] | undefined, stride: number, tx: Transaction, current: Float64Array, row: Float32Array | Float64Array) => void
+
+export interface CompiledWindows {
+  readonly columns: WindowColumnsFn
+  /** The generated JavaScript, for reading and debugging (`fraudstream features --explain`). */
+  readonly source: string
+  readonly groups: readonly WindowGroup[]
+}
+
+/** Which running aggregates a group's features read. */
+interface Needs {
+  count: boolean
+  sum: boolean
+  sumSquares: boolean
+  min: boolean
+  max: boolean
+  previous: boolean
+}
+
+const NEEDS: Record<Exclude<WindowAggregation, 'distinct_count'>, (keyof Needs)[]> = {
+  count: ['count'],
+  sum: ['sum'],
+  mean: ['count', 'sum'],
+  min: ['min'],
+  max: ['max'],
+  stddev: ['count', 'sum', 'sumSquares'],
+  zscore: ['count', 'sum', 'sumSquares'],
+  amount_over_mean: ['count', 'sum'],
+  seconds_since_last: ['previous'],
+}
+
+/**
+ * The window features of a definition set, compiled into one JavaScript function: a single backward pass over the
+ * card's events (newest first) keeps each group's per-span aggregates in local variables, and time-only groups
+ * count by binary search. Generic per-group code (a loop or a method call per group and event, aggregates in
+ * arrays) cost ~3× as much per transaction; this is the hot path of every record. The generated code embeds only
+ * numbers and fixed identifiers, never a name or string from the definitions.
+ *
+ * Semantics (topology/features.ts): at event time t a window of span W and delay D covers the key's events with
+ * time in (t − D − W, t − D], plus the current transaction when D = 0 and it passes the filter (and has the field).
+ */
+export function compileWindows(definitions: readonly FeatureDefinition[], layout: EventLayout): CompiledWindows {
+  const groups = windowGroupsOf(definitions)
+  const index = new Map(groups.map((group, g) => [group.id, g]))
+  const needs = groups.map((): Needs => ({ count: false, sum: false, sumSquares: false, min: false, max: false, previous: false }))
+  const windowColumns: { column: number; feature: WindowFeature; g: number; k: number }[] = []
+  definitions.forEach((d, column) => {
+    if (d.kind !== 'window') return
+    const g = index.get(groupIdOf(d))!
+    if (d.aggregation !== 'distinct_count') for (const need of NEEDS[d.aggregation]) needs[g]![need] = true
+    windowColumns.push({ column, feature: d, g, k: groups[g]!.spans.indexOf(d.spanMs) })
+  })
+  const scanned = groups.map((group, g) => ({ group, g })).filter(({ group }) => !group.readsTimesOnly && group.spans.length > 0)
+  const lines: string[] = []
+  const emit = (line: string) => lines.push(line)
+
+  emit('const atMs = tx.eventTimeMs')
+  emit('const amount = tx.amount')
+  for (const { group, g } of groups.map((group, g) => ({ group, g }))) declareGroup(emit, group, g, needs[g]!, layout)
+
+  emit('if (log !== undefined) {')
+  if (scanned.length > 0) {
+    const maxAge = Math.max(...scanned.map(({ group }) => group.horizonMs))
+    emit('  const start = fullEventsStart(log)')
+    emit('  let end = logEnd(log)')
+    emit('  // Usually the newest event is at or before the transaction; otherwise skip the later ones.')
+    emit('  if (end > start && log[end - stride] > atMs) end = start + stride * upperBound(log, stride, atMs)')
+    emit('  for (let base = end - stride; base >= start; base -= stride) {')
+    emit('    const eventMs = log[base]')
+    emit('    const age = atMs - eventMs')
+    emit(`    if (age >= ${maxAge}) break`)
+    for (const { group, g } of scanned) scanGroup(emit, group, g, needs[g]!, layout, maxAge)
+    emit('  }')
+  }
+  for (const { group, g } of groups.map((group, g) => ({ group, g }))) if (group.readsTimesOnly) countGroup(emit, group, g, needs[g]!)
+  emit('}')
+  for (const { group, g } of groups.map((group, g) => ({ group, g }))) finishGroup(emit, group, g, needs[g]!, layout)
+  for (const { column, feature, g, k } of windowColumns) emit(`row[${column}] = ${columnExpression(feature, g, k)}`)
+
+  const body = lines.map((line) => `  ${line}`).join('\n')
+  const source = `function windowColumns(log, stride, tx, current, row) {\n${body}\n}`
+  const distinct = groups.map((group) => (group.field ? new DistinctValues() : undefined))
+  const helpers = { fullEventsStart, logEnd, upperBound, countAtOrBefore, timeAt, isNight, populationStddev, zscore, amountOverMean, distinct }
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see the function's comment: numbers and fixed identifiers only
+  const columns = new Function(...Object.keys(helpers), `return ${source}`)(...Object.values(helpers)) as WindowColumnsFn
+  return { columns, source, groups }
+}
+
+function declareGroup(emit: (line: string) => void, group: WindowGroup, g: number, needs: Needs, layout: EventLayout): void {
+  emit(`// group ${g}: key ${group.key}${group.filter ? `, filter ${group.filter}` : ''}${group.field ? `, distinct ${group.field}` : ''}, delay ${group.delayMs} ms, spans ${group.spans.join(', ')} ms`)
+  const slots = group.spans.map((_, k) => k)
+  if (group.field) {
+    emit(`const d${g} = distinct[${g}]`)
+    emit(`d${g}.clear()`)
+    // The current value belongs to every span: added first, so each span's count includes it.
+    const includes = includesCurrent(group, layout)
+    if (includes !== 'false') emit(`if (${includes}) d${g}.add(${fieldExpression(layout.reader(group.field), 'current')})`)
+    // n<g>_<k>: distinct values in span k, written when the pass first leaves the span.
+    for (const k of slots) emit(`let n${g}_${k} = -1`)
+  } else {
+    for (const k of slots) {
+      if (needs.count) emit(`let c${g}_${k} = 0`)
+      if (needs.sum) emit(`let s${g}_${k} = 0`)
+      if (needs.sumSquares) emit(`let q${g}_${k} = 0`)
+      if (needs.min) emit(`let lo${g}_${k} = Infinity`)
+      if (needs.max) emit(`let hi${g}_${k} = -Infinity`)
+    }
+    if (needs.previous) emit(`let p${g} = NaN`)
+  }
+  if (group.key !== 'card') emit(`const key${g} = ${fieldExpression(layout.reader(keyField(group.key)), 'current')}`)
+}
+
+function scanGroup(emit: (line: string) => void, group: WindowGroup, g: number, needs: Needs, layout: EventLayout, maxAge: number): void {
+  const spans = group.spans
+  const longest = spans[spans.length - 1]!
+  const age = group.delayMs === 0 ? 'age' : `age${g}`
+  emit(`    // group ${g}`)
+  if (group.delayMs > 0) emit(`    const ${age} = age - ${group.delayMs}`)
+  const conditions = [...(group.delayMs > 0 ? [`${age} >= 0`] : []), ...(group.horizonMs < maxAge ? [`${age} < ${longest}`] : [])]
+  if (group.key !== 'card') conditions.push(`${fieldExpression(layout.reader(keyField(group.key)), 'log')} === key${g}`)
+  if (group.filter) conditions.push(filterExpression(group.filter, `log[base + ${layout.codesOffset}]`, 'eventMs'))
+  emit(`    if (${conditions.length > 0 ? conditions.join(' && ') : 'true'}) {`)
+  if (group.field) {
+    // Entering span k + 1 closes span k: its distinct count is the values seen so far.
+    for (let k = 0; k < spans.length - 1; k++) emit(`      if (${age} >= ${spans[k]} && n${g}_${k} < 0) n${g}_${k} = d${g}.size`)
+    emit(`      d${g}.add(${fieldExpression(layout.reader(group.field), 'log')})`)
+  } else {
+    if (needs.previous) emit(`      if (p${g} !== p${g}) p${g} = eventMs`)
+    const amountNeeded = needs.sum || needs.sumSquares || needs.min || needs.max
+    if (amountNeeded) emit('      const a = log[base + 1]')
+    // Each event is booked under the smallest span holding it; finishing adds the smaller spans into the larger.
+    spans.forEach((span, k) => {
+      const branch = k === 0 ? `if (${age} < ${span}) {` : k === spans.length - 1 ? '} else {' : `} else if (${age} < ${span}) {`
+      if (spans.length > 1) emit(`      ${branch}`)
+      const indent = spans.length > 1 ? '        ' : '      '
+      if (needs.count) emit(`${indent}c${g}_${k}++`)
+      if (needs.sum) emit(`${indent}s${g}_${k} += a`)
+      if (needs.sumSquares) emit(`${indent}q${g}_${k} += a * a`)
+      if (needs.min) emit(`${indent}if (a < lo${g}_${k}) lo${g}_${k} = a`)
+      if (needs.max) emit(`${indent}if (a > hi${g}_${k}) hi${g}_${k} = a`)
+    })
+    if (spans.length > 1) emit('      }')
+  }
+  emit('    }')
+}
+
+/** Time-only groups: per span, the events in (t − D − W, t − D] by two binary searches over every event time. */
+function countGroup(emit: (line: string) => void, group: WindowGroup, g: number, needs: Needs): void {
+  const spans = group.spans
+  emit(`  // group ${g}: event times only`)
+  emit(`  const end${g} = atMs - ${group.delayMs}`)
+  emit(`  const upTo${g} = countAtOrBefore(log, stride, end${g})`)
+  if (needs.previous) emit(`  if (upTo${g} > 0 && end${g} - timeAt(log, stride, upTo${g} - 1) < ${spans[spans.length - 1]}) p${g} = timeAt(log, stride, upTo${g} - 1)`)
+  // Written per span (not cumulative yet), as the pass books them.
+  let newer = `upTo${g}`
+  spans.forEach((span, k) => {
+    emit(`  const from${g}_${k} = countAtOrBefore(log, stride, end${g} - ${span})`)
+    if (needs.count) emit(`  c${g}_${k} = ${newer} - from${g}_${k}`)
+    newer = `from${g}_${k}`
+  })
+}
+
+/** Whether the current transaction is in the group's windows: no delay, passes the filter, has the distinct field. */
+function includesCurrent(group: WindowGroup, layout: EventLayout): string {
+  if (group.delayMs > 0) return 'false'
+  const conditions: string[] = []
+  if (group.filter) conditions.push(filterExpression(group.filter, layout.codesOffset > 0 ? `current[${layout.codesOffset - 1}]` : '0', 'atMs'))
+  // Hashed optional fields are NaN when absent; coded fields always have a value.
+  if (group.field && layout.reader(group.field).shift < 0) conditions.push(`!Number.isNaN(${fieldExpression(layout.reader(group.field), 'current')})`)
+  return conditions.length === 0 ? 'true' : conditions.join(' && ')
+}
+
+function finishGroup(emit: (line: string) => void, group: WindowGroup, g: number, needs: Needs, layout: EventLayout): void {
+  const spans = group.spans
+  if (group.field) {
+    for (let k = 0; k < spans.length; k++) emit(`if (n${g}_${k} < 0) n${g}_${k} = d${g}.size`)
+    return
+  }
+  for (let k = 1; k < spans.length; k++) {
+    if (needs.count) emit(`c${g}_${k} += c${g}_${k - 1}`)
+    if (needs.sum) emit(`s${g}_${k} += s${g}_${k - 1}`)
+    if (needs.sumSquares) emit(`q${g}_${k} += q${g}_${k - 1}`)
+    if (needs.min) emit(`if (lo${g}_${k - 1} < lo${g}_${k}) lo${g}_${k} = lo${g}_${k - 1}`)
+    if (needs.max) emit(`if (hi${g}_${k - 1} > hi${g}_${k}) hi${g}_${k} = hi${g}_${k - 1}`)
+  }
+  const includes = includesCurrent(group, layout)
+  if (includes === 'false') return
+  const conditional = includes !== 'true'
+  const indent = conditional ? '  ' : ''
+  if (conditional) emit(`if (${includes}) {`)
+  for (let k = 0; k < spans.length; k++) {
+    if (needs.count) emit(`${indent}c${g}_${k}++`)
+    if (needs.sum) emit(`${indent}s${g}_${k} += amount`)
+    if (needs.sumSquares) emit(`${indent}q${g}_${k} += amount * amount`)
+    if (needs.min) emit(`${indent}if (amount < lo${g}_${k}) lo${g}_${k} = amount`)
+    if (needs.max) emit(`${indent}if (amount > hi${g}_${k}) hi${g}_${k} = amount`)
+  }
+  if (conditional) emit('}')
+}
+
+function columnExpression(feature: WindowFeature, g: number, k: number): string {
+  const c = `c${g}_${k}`
+  const s = `s${g}_${k}`
+  const q = `q${g}_${k}`
+  switch (feature.aggregation) {
+    case 'count':
+      return c
+    case 'sum':
+      return s
+    case 'mean':
+      return `${c} > 0 ? ${s} / ${c} : 0`
+    case 'min':
+      return `lo${g}_${k} === Infinity ? 0 : lo${g}_${k}`
+    case 'max':
+      return `hi${g}_${k} === -Infinity ? 0 : hi${g}_${k}`
+    case 'stddev':
+      return `populationStddev(${c}, ${s}, ${q})`
+    case 'zscore':
+      return `zscore(amount, ${c}, ${s}, ${q})`
+    case 'amount_over_mean':
+      return `amountOverMean(amount, ${c}, ${s})`
+    case 'seconds_since_last':
+      return `(p${g} !== p${g} ? ${feature.spanMs} : Math.min(${feature.spanMs}, atMs - ${(feature.delayMs ?? 0) > 0 ? `${feature.delayMs} - ` : ''}p${g})) / 1000`
+    case 'distinct_count':
+      return `n${g}_${k}`
+  }
+}
+
+/** A field of the event at `base` of `array`: its hash column, or its bits of the codes column. */
+function fieldExpression(reader: FieldReader, array: 'log' | 'current'): string {
+  // `current` holds an event without its time: every offset is one less.
+  const raw = array === 'log' ? `log[base + ${reader.offset}]` : `current[${reader.offset - 1}]`
+  if (reader.shift < 0) return raw
+  // `| 0` keeps the low 32 bits of an integer below 2^53 exactly; currency sits above them.
+  return reader.shift < 32 ? `(((${raw} | 0) >>> ${reader.shift}) & ${reader.mask})` : `(Math.floor(${raw} / 4294967296) & ${reader.mask})`
+}
+
+function filterExpression(filter: NonNullable<WindowGroup['filter']>, codes: string, eventMs: string): string {
+  switch (filter) {
+    case 'abroad':
+      return `(${codes} & ${FLAG_ABROAD}) !== 0`
+    case 'card_not_present':
+      return `(${codes} & ${FLAG_CARD_NOT_PRESENT}) !== 0`
+    case 'night':
+      return `isNight(${eventMs})`
+  }
+}
+
+function isNight(eventTimeMs: number): boolean {
+  const hour = utcHour(eventTimeMs)
+  return hour >= 22 || hour < 6
+}
+
+/**
+ * sqrt(E[x²] − E[x]²), with variances below 1e-9 · max(1, mean²) taken as 0: equal amounts leave a rounding
+ * residue there, and a z-score divided by that residue would be astronomically large instead of 0.
+ */
+export function populationStddev(n: number, sum: number, sumSquares: number): number {
+  if (n === 0) return 0
+  const mean = sum / n
+  const variance = sumSquares / n - mean * mean
+  return variance <= 1e-9 * Math.max(1, mean * mean) ? 0 : Math.sqrt(variance)
+}
+
+/** (amount − mean) / stddev of the window; 0 when the stddev is 0. */
+function zscore(amount: number, count: number, sum: number, sumSquares: number): number {
+  const sd = populationStddev(count, sum, sumSquares)
+  return sd > 0 ? (amount - sum / count) / sd : 0
+}
+
+/** amount / mean of the window; 1 when the mean is 0 (no history and a zero amount). */
+function amountOverMean(amount: number, count: number, sum: number): number {
+  const mean = count > 0 ? sum / count : 0
+  return mean > 0 ? amount / mean : 1
+}
+
+const SMALL_DISTINCT = 64
+
+/**
+ * The distinct values of one window pass: a small array searched linearly (faster than a Set for the few values a
+ * card's window holds), a Set past 64. NaN (an absent optional field) is never counted.
+ */
+export class DistinctValues {
+  readonly #small = new Float64Array(SMALL_DISTINCT)
+  #count = 0
+  #overflow: Set<number> | undefined
+
+  get size(): number {
+    return this.#overflow ? this.#overflow.size : this.#count
+  }
+
+  clear(): void {
+    this.#count = 0
+    this.#overflow = undefined
+  }
+
+  add(value: number): void {
+    if (value !== value) return
+    if (this.#overflow) {
+      this.#overflow.add(value)
+      return
+    }
+    for (let j = 0; j < this.#count; j++) if (this.#small[j] === value) return
+    if (this.#count < SMALL_DISTINCT) this.#small[this.#count++] = value
+    else {
+      this.#overflow = new Set(this.#small)
+      this.#overflow.add(value)
+    }
+  }
+}
