@@ -11,9 +11,11 @@ const DAY_MS = 24 * HOUR_MS
  * Window semantics: at a transaction with event time t, a window of span W (and delay D, default 0) covers the
  * key's earlier events with time in (t − D − W, t − D], plus the current transaction when D = 0 and it passes the
  * window's filter, so training and serving see the same values. Resolution: exact — each card's events are kept
- * individually (no buckets) for the longest span + delay of this set. card+X keys and distinct counts compare 52-bit
- * hashes of X (a collision within one card's window has odds near 1e-13). Watermark = max event time − allowed lateness per partition; a late event is
- * scored with the windows as they are and never enters them.
+ * individually (no buckets) for the longest span + delay of this set. card+X keys and distinct counts compare country,
+ * mcc and channel as exact codes, other fields as 52-bit hashes (a collision within one card's window has odds near
+ * 1e-13). Watermark = max event time − allowed lateness per partition; a late event is scored with the windows as
+ * they are, minus events at or below watermark − horizon (expired, whether or not eviction dropped them yet), and
+ * never enters them.
  *
  * Lookup semantics (terminal, merchant): aggregates over every card's transactions, bucketed at the declared
  * resolution R. With E = floor((t − delay) / R) · R, the window covers the key's transactions with event time in

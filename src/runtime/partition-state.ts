@@ -107,9 +107,9 @@ export class PartitionState {
     const { late } = this.windows.add(tx.card_id, tx.eventTimeMs, values)
     if (++this.#sinceEviction >= EVICTION_EVERY_RECORDS) {
       this.#sinceEviction = 0
-      // Twice as many keys as records since the last sweep: faster than keys can be created, so idle keys are
-      // found within a bounded number of records however many keys there are.
-      this.windows.evictIdle(2 * EVICTION_EVERY_RECORDS)
+      // Four table slots per record since the last sweep: a full table holds a key per two slots, so the sweep
+      // outpaces key creation (one per record at most) and finds idle keys within a bounded number of records.
+      this.windows.evictIdle(4 * EVICTION_EVERY_RECORDS)
       if (this.options.maxStateBytes !== undefined) this.budgetEvictions += this.windows.enforceBudget(this.options.maxStateBytes)
     }
     return { row, late }

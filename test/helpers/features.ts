@@ -17,6 +17,8 @@ export interface RunComparison {
   readonly doubled: string[]
   /** Rows whose feature vector differs from the uninterrupted run's. */
   readonly differing: string[]
+  /** For the first differing rows: each differing feature as `name: got vs expected`. */
+  readonly differences: string[]
 }
 
 /**
@@ -49,11 +51,18 @@ export async function compareWithUninterruptedRun(input: { client: ClickHouseCli
   const rows = await (await input.client.query({ query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}', query_params: { topic: input.topic }, format: 'JSONEachRow' })).json<{ transaction_id: string; features: Record<string, number> }>()
   const counts = new Map<string, number>()
   for (const row of rows) counts.set(row.transaction_id, (counts.get(row.transaction_id) ?? 0) + 1)
+  const differingRows = rows.filter((r) => JSON.stringify(names.map((n) => r.features[n])) !== expected.get(r.transaction_id))
+  const differences = differingRows.slice(0, 5).map((r) => {
+    const want = JSON.parse(expected.get(r.transaction_id) ?? '[]') as number[]
+    const features = names.flatMap((n, i) => (r.features[n] === want[i] ? [] : [`${n}: ${r.features[n]} vs ${want[i]}`]))
+    return `${r.transaction_id} (${features.join(', ')})`
+  })
   return {
     expected: expected.size,
     rows: rows.length,
     missing: [...expected.keys()].filter((id) => !counts.has(id)),
     doubled: [...counts].filter(([, n]) => n > 1).map(([id]) => id),
-    differing: rows.filter((r) => JSON.stringify(names.map((n) => r.features[n])) !== expected.get(r.transaction_id)).map((r) => r.transaction_id),
+    differing: differingRows.map((r) => r.transaction_id),
+    differences,
   }
 }

@@ -67,6 +67,6 @@ for (const stateStore of ['files', 'kafka'] as const) {
     // same PartitionState code path, and compare every vector.
     const run = await compareWithUninterruptedRun({ client: second.clickhouse, config, topic: topics.transactions, sent })
     assert.equal(run.rows, run.expected)
-    assert.deepEqual(run.differing.slice(0, 3), [], `${run.differing.length} feature vectors differ from an uninterrupted run`)
+    assert.deepEqual(run.differing.slice(0, 3), [], `${run.differing.length} feature vectors differ from an uninterrupted run: ${run.differences.join('; ')}`)
   })
 }

@@ -63,5 +63,5 @@ test('two members split the partitions, a third joins mid-stream and one leaves:
   const run = await compareWithUninterruptedRun({ client: members[1]!.clickhouse, config, topic: topics.transactions, sent })
   assert.deepEqual(run.missing.slice(0, 3), [], `${run.missing.length} transactions not scored`)
   assert.deepEqual(run.doubled.slice(0, 3), [], `${run.doubled.length} transactions scored twice`)
-  assert.deepEqual(run.differing.slice(0, 3), [], `${run.differing.length} vectors differ`)
+  assert.deepEqual(run.differing.slice(0, 3), [], `${run.differing.length} vectors differ: ${run.differences.join('; ')}`)
 })

@@ -14,7 +14,8 @@ export type WindowAggregation = (typeof WindowAggregation)[number]
 
 /**
  * Fields a distinct_count counts. Events without the field (device_id and ip are optional) do not enter its
- * window. Values are kept as 52-bit hashes: two values of one key colliding inside a window has odds near 1e-13.
+ * window. country, mcc and channel are compared as exact codes, the others as 52-bit hashes: two values of one key
+ * colliding inside a window has odds near 1e-13.
  */
 export const DistinctField = ['merchant_id', 'terminal_id', 'country', 'mcc', 'currency', 'channel', 'device_id', 'ip'] as const
 export type DistinctField = (typeof DistinctField)[number]

@@ -55,7 +55,7 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): {
     const out = rows.next()
     for (let i = 0; i < derived.length; i++) out[derived[i]!.column] = derived[i]!.derive(tx)
     for (let i = 0; i < lookups.length; i++) out[lookups[i]!] = NaN
-    if (hasWindows) windows.columns(cardWindows.history(tx.card_id), cardWindows.stride, tx, values, out)
+    if (hasWindows) windows.columns(cardWindows, tx, values, out)
     return out
   }
   // The history the card log must keep: the longest span + delay of any group; the attributes, of groups reading them.

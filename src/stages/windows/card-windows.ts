@@ -1,3 +1,5 @@
+import { CardArena } from './card-arena.js'
+
 export interface CardWindowsOptions {
   /** The longest span + delay any window reads: older events are dropped. */
   readonly horizonMs: number
@@ -10,6 +12,8 @@ export interface CardWindowsOptions {
   readonly allowedLatenessMs: number
   /** Numbers kept per event besides its time: the amount, then the attribute columns of the event layout. */
   readonly valuesPerEvent?: number
+  /** log2 of the slots of a memory page (CardArena; 2 MiB pages by default). */
+  readonly pageBits?: number
 }
 
 /** Everything a CardWindows holds, as plain data for a snapshot. */
@@ -18,57 +22,59 @@ export interface CardWindowsSnapshot {
   readonly late: number
   /** Numbers per event (time included): a snapshot of another layout cannot be loaded. */
   readonly stride: number
-  /** [card_id, log] per card, in the map's insertion order; each log as CardLog without its spare capacity. */
+  /** [card_id, log] per card, each log as described at CardWindows (without spare capacity). */
   readonly cards: readonly (readonly [string, readonly number[]])[]
 }
 
-/**
- * One card's on-time events, oldest first, in one array of unboxed doubles:
- *   [used length, n, time₁ … timeₙ, then events of `stride` numbers: time, amount, attribute columns…]
- * The n time-only events are older than the attributes horizon: only count windows reaching further back read them,
- * so their amounts and attributes are dropped. Slots from `used length` to the array's end are spare capacity.
- */
-export type CardLog = number[]
-
+/** Slots before a log's times: its used length and its count of time-only events. */
 export const LOG_HEADER = 2
-/** JS array object + its elements header + map entry + card id string, roughly. */
-const CARD_OVERHEAD_BYTES = 120
-
-/** Index of the first full event (time, amount, attributes) of a log. */
-export function fullEventsStart(log: readonly number[]): number {
-  return LOG_HEADER + log[1]!
-}
-
-export function logEnd(log: readonly number[]): number {
-  return log[0]!
-}
+/** Table slot + id + block header and spare capacity, roughly, per card. */
+const CARD_OVERHEAD_BYTES = 64
+const EMPTY = -1
+/** Open addressing stays at or below this load, so a lookup probes ~1.5 slots, mostly in one cache line. */
+const MAX_LOAD = 0.5
 
 /**
  * The card event log: every on-time event of each card, with the attributes its windows read (a merchant hash,
  * packed codes…), in partition-local memory. One log serves every window group of the feature set, so a
- * transaction costs one map lookup however many features it has (see window-scan.ts).
+ * transaction costs one lookup however many features it has (see compile-windows.ts).
+ *
+ * A card's log, at `base` of a page: [used length, n, time₁ … timeₙ, then events of `stride` numbers: time, amount,
+ * attribute columns…], oldest first. The n time-only events are older than the attributes horizon: only count
+ * windows reaching further back read them, so their amounts and attributes are dropped.
+ *
+ * Layout, for speed and memory: logs live in blocks of a CardArena, each block [capacity, id length, the card id
+ * (3 UTF-16 units per slot), log…]; an open-addressing table of (52-bit id hash, block) finds them. A lookup costs
+ * a table slot and the block's first cache line (the id is compared there); a Map of strings to arrays cost ~5
+ * dependent cache misses (bucket, entries, key strings of the chain, array, elements) and was a quarter of an update.
  *
  * Watermark = max event time − allowedLatenessMs. A late event (time below the watermark) is scored with the state
  * as it is and never added, so it cannot change later results.
- *
- * Memory: logs grow by a quarter of their events at a time (JS arrays grown by push keep up to half their capacity
- * spare), and events past the attributes horizon shrink to their time.
  */
 export class CardWindows {
-  readonly #cards = new Map<string, CardLog>()
   readonly stride: number
   readonly #horizonMs: number
   readonly #attributesHorizonMs: number
-  #sweep: MapIterator<[string, CardLog]> | undefined
+  readonly #arena: CardArena
+  /** [32-bit id hash, block reference] pairs; reference EMPTY marks a free slot. 8 bytes a slot. */
+  #table = new Int32Array(2 * 1024).fill(EMPTY)
+  #mask = 1023
+  #size = 0
+  #sweepSlot = 0
+  #sweepPausedUntilMs = -Infinity
   #maxEventTimeMs = -Infinity
   /** Slots in use over every log: what the byte estimate counts. */
   #usedSlots = 0
   #late = 0
+  /** The last card located: its id, table slot (-1 when absent) and block. */
   #lastCardId: string | undefined
-  #lastLog: CardLog | undefined
+  #lastSlot = -1
+  /** After `locate`: the page holding the card's log (read by the compiled window code). */
+  page: Float64Array = EMPTY_LOG
 
   constructor(readonly options: CardWindowsOptions) {
     this.stride = 1 + (options.valuesPerEvent ?? 1)
+    this.#arena = new CardArena(options.pageBits === undefined ? {} : { pageBits: options.pageBits })
     this.#horizonMs = options.horizonMs
     this.#attributesHorizonMs = Math.min(options.attributesHorizonMs ?? options.horizonMs, options.horizonMs)
   }
@@ -77,34 +83,56 @@ export class CardWindows {
     return this.#maxEventTimeMs - this.options.allowedLatenessMs
   }
 
+  /** Events at or below this time can be in no window of an on-time event: they are dropped (when swept or compacted) and no window reads them. */
+  get expiredAtOrBeforeMs(): number {
+    return this.watermarkMs - this.#horizonMs
+  }
+
   get lateEvents(): number {
     return this.#late
   }
 
   get cardCount(): number {
-    return this.#cards.size
+    return this.#size
   }
 
   /**
-   * An estimate for the byte-budget metric: slots in use (+1/8 for spare capacity) and a per-card overhead, not
-   * exact V8 accounting. It depends on the events held only, not on allocation history: budget evictions after a
-   * restore from a snapshot (whose logs come back without spare capacity) must be the same as without one.
+   * An estimate for the byte-budget metric: slots in use and a per-card overhead, not exact accounting. It depends
+   * on the events held only, not on allocation history: budget evictions after a restore from a snapshot (whose
+   * logs come back without spare capacity) must be the same as without one.
    */
   get estimatedBytes(): number {
-    return this.#cards.size * CARD_OVERHEAD_BYTES + this.#usedSlots * 9
+    return this.#size * CARD_OVERHEAD_BYTES + this.#usedSlots * 8
+  }
+
+  /** Bytes of the arena's pages and of the table. */
+  get allocatedBytes(): number {
+    return this.#arena.pageSlots * 8 + this.#table.byteLength
   }
 
   isLate(eventTimeMs: number): boolean {
     return eventTimeMs < this.watermarkMs
   }
 
-  /** A card's log; remembered, so the `add` that follows a feature row's scan does not look the card up again. */
-  history(cardId: string): readonly number[] | undefined {
-    if (cardId === this.#lastCardId) return this.#lastLog
-    const log = this.#cards.get(cardId)
-    this.#lastCardId = cardId
-    this.#lastLog = log
-    return log
+  /**
+   * Finds a card's log: returns its base in `this.page`, or -1 when the card has none. Remembered, so the `add`
+   * that follows a feature row's scan does not look the card up again.
+   */
+  locate(cardId: string): number {
+    if (cardId !== this.#lastCardId) {
+      this.#lastCardId = cardId
+      this.#lastSlot = this.#find(cardId)
+    }
+    if (this.#lastSlot < 0) return -1
+    const ref = this.#table[2 * this.#lastSlot + 1]!
+    this.page = this.#arena.pageOf(ref)
+    return logBase(this.page, this.#arena.offsetOf(ref))
+  }
+
+  /** A copy of a card's log (tests and snapshots). */
+  logOf(cardId: string): number[] | undefined {
+    const base = this.locate(cardId)
+    return base < 0 ? undefined : Array.from(this.page.subarray(base, base + this.page[base]!))
   }
 
   /** Adds the event (`values`: the amount, then the attributes) unless it is late; returns whether it was late. */
@@ -114,58 +142,86 @@ export class CardWindows {
       return { late: true }
     }
     if (eventTimeMs > this.#maxEventTimeMs) this.#maxEventTimeMs = eventTimeMs
-    let log = cardId === this.#lastCardId ? this.#lastLog : this.#cards.get(cardId)
-    if (log) this.#compact(log)
     const stride = this.stride
-    const used = log ? log[0]! : LOG_HEADER
-    const needed = used + stride
-    // Grown when full; copied smaller when under half used (a bursty card would otherwise keep its peak).
-    if (!log || needed > log.length || 2 * needed < log.length) {
-      log = this.#reallocate(log, needed)
-      this.#cards.set(cardId, log)
+    let base = this.locate(cardId)
+    if (base < 0) base = this.#insert(cardId, LOG_HEADER + stride)
+    else {
+      this.#compact(this.page, base)
+      const needed = this.page[base]! + stride
+      const offset = this.#arena.offsetOf(this.#table[2 * this.#lastSlot + 1]!)
+      const capacity = this.page[offset]! - (base - offset)
+      // Grown when full; moved to a smaller block when under half used (a bursty card would otherwise keep its peak).
+      if (needed > capacity || 2 * needed < capacity - 4) base = this.#move(needed)
     }
-    this.#lastCardId = cardId
-    this.#lastLog = log
+    const page = this.page
+    const used = page[base]!
     // Events mostly arrive in time order: the common case appends; an out-of-order one shifts the later events.
-    let at = used
-    if (used > fullEventsStart(log) && log[used - stride]! > eventTimeMs) {
-      at = fullEventsStart(log) + stride * upperBound(log, stride, eventTimeMs)
-      for (let i = used - 1; i >= at; i--) log[i + stride] = log[i]!
+    let at = base + used
+    if (used > fullEventsStart(page, base) - base && page[at - stride]! > eventTimeMs) {
+      at = fullEventsStart(page, base) + stride * upperBound(page, base, stride, eventTimeMs)
+      for (let i = base + used - 1; i >= at; i--) page[i + stride] = page[i]!
     }
-    log[at] = eventTimeMs
-    for (let v = 1; v < stride; v++) log[at + v] = values[v - 1]!
-    log[0] = used + stride
+    page[at] = eventTimeMs
+    for (let v = 1; v < stride; v++) page[at + v] = values[v - 1]!
+    page[base] = used + stride
     this.#usedSlots += stride
     return { late: false }
   }
 
   /**
-   * Drops keys whose newest event can no longer fall in any on-time window (the per-key TTL = the longest span).
-   * With `maxKeys`, visits at most that many keys, resuming where the last call stopped: a sweep in slices, so the
-   * cost per record stays constant with millions of keys (a Map iterator stays valid across deletions).
+   * Drops cards whose newest event can no longer fall in any on-time window (the per-key TTL = the longest span).
+   * With `maxSlots`, visits at most that many table slots, resuming where the last call stopped: a sweep in slices,
+   * so the cost per record stays constant with millions of cards. After a whole pass, slices wait until the
+   * watermark has moved 1/16 of the horizon (few cards can have turned idle before): an idle card stays at most that
+   * and one pass longer.
    */
-  evictIdle(maxKeys = Infinity): number {
+  evictIdle(maxSlots = Infinity): number {
     const horizonMs = this.watermarkMs - this.#horizonMs
-    if (maxKeys === Infinity) this.#sweep = undefined
+    if (maxSlots === Infinity) this.#sweepSlot = 0
+    const paused = maxSlots !== Infinity && this.watermarkMs < this.#sweepPausedUntilMs
+    const visits = paused ? 0 : Math.min(maxSlots, this.#mask + 1)
     let evicted = 0
-    for (let visited = 0; visited < maxKeys; visited++) {
-      this.#sweep ??= this.#cards.entries()
-      const next = this.#sweep.next()
-      if (next.done) {
-        this.#sweep = undefined
-        break
-      }
-      const [cardId, log] = next.value
-      if (newestEventMs(log, this.stride) <= horizonMs) {
-        this.#delete(cardId, log)
+    for (let advanced = 0; advanced < visits; ) {
+      const slot = this.#sweepSlot
+      if (this.#table[2 * slot + 1] !== EMPTY && this.#newestEventMs(slot) <= horizonMs) {
+        this.#deleteSlot(slot)
         evicted++
+        // Deleting shifts later entries of the probe run back: this slot may hold one now.
+        if (this.#table[2 * slot + 1] !== EMPTY) continue
       }
+      if (slot === this.#mask) {
+        this.#sweepSlot = 0
+        this.#sweepPausedUntilMs = this.watermarkMs + this.#horizonMs / 16
+        if (maxSlots !== Infinity) break
+      } else this.#sweepSlot = slot + 1
+      advanced++
     }
+    // Cards that grew or left freed their blocks: the emptiest pages move out, a few at a time.
+    if (this.#arena.compact((from, to) => this.#relocated(from, to)) > 0) this.#lastCardId = undefined
     return evicted
   }
 
+  /** The card whose block moved from `from` to `to` points to its new place. */
+  #relocated(from: number, to: number): void {
+    const hash = storedIdHash(this.#arena.pageOf(to), this.#arena.offsetOf(to))
+    for (let slot = hash & this.#mask; ; slot = (slot + 1) & this.#mask) {
+      if (this.#table[2 * slot + 1] === from && this.#table[2 * slot] === hash) {
+        this.#table[2 * slot + 1] = to
+        return
+      }
+      if (this.#table[2 * slot + 1] === EMPTY) throw new Error(`card arena: moved block ${from} has no table entry`)
+    }
+  }
+
   toSnapshot(): CardWindowsSnapshot {
-    return { maxEventTimeMs: this.#maxEventTimeMs, late: this.#late, stride: this.stride, cards: [...this.#cards].map(([id, log]) => [id, log.slice(0, log[0]!)] as const) }
+    const cards: (readonly [string, number[]])[] = []
+    for (let slot = 0; slot <= this.#mask; slot++) {
+      if (this.#table[2 * slot + 1] === EMPTY) continue
+      const { page, offset } = this.#block(slot)
+      const base = logBase(page, offset)
+      cards.push([readId(page, offset), Array.from(page.subarray(base, base + page[base]!))])
+    }
+    return { maxEventTimeMs: this.#maxEventTimeMs, late: this.#late, stride: this.stride, cards }
   }
 
   static fromSnapshot(options: CardWindowsOptions, snapshot: CardWindowsSnapshot): CardWindows {
@@ -174,124 +230,290 @@ export class CardWindows {
     windows.#maxEventTimeMs = snapshot.maxEventTimeMs
     windows.#late = snapshot.late
     for (const [id, log] of snapshot.cards) {
-      if (log.length !== log[0] || (log.length - fullEventsStart(log)) % windows.stride !== 0) throw new Error(`snapshot log of card ${id} is malformed`)
-      windows.#cards.set(id, [...log])
-      windows.#usedSlots += log.length
+      if (log.length !== log[0] || log[1]! < 0 || (log.length - LOG_HEADER - log[1]!) % windows.stride !== 0) throw new Error(`snapshot log of card ${id} is malformed`)
+      const base = windows.#insert(id, log.length)
+      windows.page.set(log, base)
+      windows.#usedSlots += log.length - LOG_HEADER
     }
+    windows.#lastCardId = undefined
     return windows
   }
 
   /**
    * Budget policy: when the estimate exceeds `maxBytes`, idle cards go first, then the cards whose newest event is
-   * oldest, until the estimate is under 90 % of the budget. Features of an evicted card restart from empty (as for a
-   * card never seen), so a budget that bites trades exactness for memory; the caller counts and logs it.
+   * oldest (ties by card id), until the estimate is under 90 % of the budget. Features of an evicted card restart
+   * from empty (as for a card never seen), so a budget that bites trades exactness for memory; the caller counts and
+   * logs it.
    */
   enforceBudget(maxBytes: number): number {
     if (this.estimatedBytes <= maxBytes) return 0
     let evicted = this.evictIdle()
     if (this.estimatedBytes <= maxBytes) return evicted
-    const byNewest = [...this.#cards].map(([id, log]) => [id, log, newestEventMs(log, this.stride)] as const).sort((a, b) => a[2] - b[2])
+    const byNewest: [string, number][] = []
+    for (let slot = 0; slot <= this.#mask; slot++) {
+      if (this.#table[2 * slot + 1] === EMPTY) continue
+      const { page, offset } = this.#block(slot)
+      byNewest.push([readId(page, offset), this.#newestEventMs(slot)])
+    }
+    byNewest.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     const target = maxBytes * 0.9
-    for (const [id, log] of byNewest) {
+    for (const [id] of byNewest) {
       if (this.estimatedBytes <= target) break
-      this.#delete(id, log)
+      this.#deleteSlot(this.#find(id))
       evicted++
     }
     return evicted
   }
 
-  #delete(cardId: string, log: CardLog): void {
-    this.#cards.delete(cardId)
-    this.#usedSlots -= log[0]!
-    if (cardId === this.#lastCardId) this.#lastCardId = undefined
+  #block(slot: number): { page: Float64Array; offset: number } {
+    const ref = this.#table[2 * slot + 1]!
+    return { page: this.#arena.pageOf(ref), offset: this.#arena.offsetOf(ref) }
   }
 
-  /**
-   * A copy of the log (or a new one) with room for `needed` slots and a quarter more, so appends reallocate
-   * O(log n) times per card while the spare capacity stays small.
-   */
-  #reallocate(log: CardLog | undefined, needed: number): CardLog {
-    const capacity = needed + this.stride * Math.floor((needed - LOG_HEADER) / (4 * this.stride))
-    const next = newLog(capacity)
-    if (log) {
-      for (let i = 0; i < log[0]!; i++) next[i] = log[i]!
-    } else this.#usedSlots += LOG_HEADER
-    return next
+  #newestEventMs(slot: number): number {
+    const { page, offset } = this.#block(slot)
+    const base = logBase(page, offset)
+    const start = fullEventsStart(page, base)
+    const end = base + page[base]!
+    if (end > start) return page[end - this.stride]!
+    return start > base + LOG_HEADER ? page[start - 1]! : -Infinity
+  }
+
+  /** The table slot of a card, or -1. */
+  #find(cardId: string): number {
+    const hash = idHash(cardId)
+    const table = this.#table
+    const mask = this.#mask
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const ref = table[2 * slot + 1]!
+      if (ref === EMPTY) return -1
+      if (table[2 * slot] === hash && idEquals(this.#arena.pageOf(ref), this.#arena.offsetOf(ref), cardId)) return slot
+    }
+  }
+
+  /** A new card with an empty log with room for `logSlots`: its log's base in `this.page`. */
+  #insert(cardId: string, logSlots: number): number {
+    if (this.#size + 1 > (this.#mask + 1) * MAX_LOAD) this.#growTable()
+    const ref = this.#arena.allocate(2 + idSlots(cardId) + logSlots)
+    const page = this.#arena.pageOf(ref)
+    const offset = this.#arena.offsetOf(ref)
+    writeId(page, offset, cardId)
+    const base = logBase(page, offset)
+    page[base] = LOG_HEADER
+    page[base + 1] = 0
+    const hash = idHash(cardId)
+    let slot = hash & this.#mask
+    while (this.#table[2 * slot + 1] !== EMPTY) slot = (slot + 1) & this.#mask
+    this.#table[2 * slot] = hash
+    this.#table[2 * slot + 1] = ref
+    this.#size++
+    this.#lastCardId = cardId
+    this.#lastSlot = slot
+    this.page = page
+    this.#usedSlots += LOG_HEADER
+    return base
+  }
+
+  /** Moves the last located card's log to a block with room for `needed` log slots and an eighth more. */
+  #move(needed: number): number {
+    const slot = this.#lastSlot
+    const oldRef = this.#table[2 * slot + 1]!
+    const oldPage = this.#arena.pageOf(oldRef)
+    const oldOffset = this.#arena.offsetOf(oldRef)
+    const oldBase = logBase(oldPage, oldOffset)
+    const ref = this.#arena.allocate(oldBase - oldOffset + needed + (needed >> 3))
+    const page = this.#arena.pageOf(ref)
+    const offset = this.#arena.offsetOf(ref)
+    // The id and the used part of the log; the new block's capacity stays in its slot 0.
+    page.set(oldPage.subarray(oldOffset + 1, oldBase + oldPage[oldBase]!), offset + 1)
+    this.#arena.free(oldRef)
+    this.#table[2 * slot + 1] = ref
+    this.page = page
+    return logBase(page, offset)
+  }
+
+  #deleteSlot(slot: number): void {
+    const table = this.#table
+    const mask = this.#mask
+    const { page, offset } = this.#block(slot)
+    this.#usedSlots -= page[logBase(page, offset)]!
+    this.#arena.free(table[2 * slot + 1]!)
+    this.#size--
+    this.#lastCardId = undefined
+    // Backward-shift deletion: later entries of the probe run move into the hole if their home allows it.
+    let hole = slot
+    for (let next = (hole + 1) & mask; table[2 * next + 1] !== EMPTY; next = (next + 1) & mask) {
+      const home = table[2 * next]! & mask
+      const reachable = hole <= next ? home <= hole || home > next : home <= hole && home > next
+      if (reachable) {
+        table[2 * hole] = table[2 * next]!
+        table[2 * hole + 1] = table[2 * next + 1]!
+        hole = next
+      }
+    }
+    table[2 * hole + 1] = EMPTY
+  }
+
+  #growTable(): void {
+    const old = this.#table
+    this.#table = new Int32Array(old.length * 2).fill(EMPTY)
+    this.#mask = this.#table.length / 2 - 1
+    for (let slot = 0; slot < old.length / 2; slot++) {
+      if (old[2 * slot + 1] === EMPTY) continue
+      const hash = old[2 * slot]!
+      let target = hash & this.#mask
+      while (this.#table[2 * target + 1] !== EMPTY) target = (target + 1) & this.#mask
+      this.#table[2 * target] = hash
+      this.#table[2 * target + 1] = old[2 * slot + 1]!
+    }
+    this.#lastCardId = undefined
+    this.#sweepSlot = 0
   }
 
   /**
    * In place: drops events at or below watermark − horizon, and strips events at or below watermark − attributes
    * horizon down to their time. Neither can be inside a window of a non-late event.
    */
-  #compact(log: CardLog): void {
+  #compact(page: Float64Array, base: number): void {
     const watermarkMs = this.watermarkMs
     const dropAtOrBefore = watermarkMs - this.#horizonMs
     const stripAtOrBefore = watermarkMs - this.#attributesHorizonMs
     const stride = this.stride
-    const timeOnly = log[1]!
-    const start = LOG_HEADER + timeOnly
-    const used = log[0]!
-    if (!(timeOnly > 0 && log[LOG_HEADER]! <= dropAtOrBefore) && !(used > start && log[start]! <= stripAtOrBefore)) return
-    let write = LOG_HEADER
-    for (let i = LOG_HEADER; i < start; i++) if (log[i]! > dropAtOrBefore) log[write++] = log[i]!
+    const timesStart = base + LOG_HEADER
+    const start = fullEventsStart(page, base)
+    const end = base + page[base]!
+    if (!(start > timesStart && page[timesStart]! <= dropAtOrBefore) && !(end > start && page[start]! <= stripAtOrBefore)) return
+    let write = timesStart
+    for (let i = timesStart; i < start; i++) if (page[i]! > dropAtOrBefore) page[write++] = page[i]!
     let read = start
-    for (; read < used && log[read]! <= stripAtOrBefore; read += stride) if (log[read]! > dropAtOrBefore) log[write++] = log[read]!
-    const newTimeOnly = write - LOG_HEADER
-    for (; read < used; read++) log[write++] = log[read]!
-    this.#usedSlots -= used - write
-    log[0] = write
-    log[1] = newTimeOnly
+    for (; read < end && page[read]! <= stripAtOrBefore; read += stride) if (page[read]! > dropAtOrBefore) page[write++] = page[read]!
+    const timeOnly = write - timesStart
+    for (; read < end; read++) page[write++] = page[read]!
+    this.#usedSlots -= end - write
+    page[base] = write - base
+    page[base + 1] = timeOnly
   }
 }
 
-/** The newest event's time: the last full event's, or the last time-only one's; -Infinity when the log is empty. */
-function newestEventMs(log: readonly number[], stride: number): number {
-  const start = fullEventsStart(log)
-  const used = log[0]!
-  if (used > start) return log[used - stride]!
-  return start > LOG_HEADER ? log[start - 1]! : -Infinity
+const EMPTY_LOG = new Float64Array(0)
+
+/** FNV-1a, 32 bits: the table compares it before the id. */
+function idHash(cardId: string): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < cardId.length; i++) hash = Math.imul(hash ^ cardId.charCodeAt(i), 0x01000193)
+  return hash
+}
+
+/** idHash of the id stored in a block, without making its string (evacuation moves thousands of blocks). */
+function storedIdHash(page: Float64Array, offset: number): number {
+  const header = page[offset + 1]!
+  const length = header >>> 1
+  const unitsPerSlot = header & 1 ? 3 : 6
+  const radix = unitsPerSlot === 3 ? 65_536 : 256
+  let hash = 0x811c9dc5
+  for (let i = 0, slot = offset + 2; i < length; i += unitsPerSlot, slot++) {
+    const units = Math.min(unitsPerSlot, length - i)
+    // The slot holds its units most significant first; the last slot's missing units are zeros at the bottom.
+    let divisor = radix ** (unitsPerSlot - 1)
+    for (let j = 0; j < units; j++, divisor /= radix) hash = Math.imul(hash ^ (Math.floor(page[slot]! / divisor) % radix), 0x01000193)
+  }
+  return hash
+}
+
+/**
+ * An id is stored as its length · 2 + 1 if it has a unit above 255, then its UTF-16 units packed 6 to a slot (8 bits
+ * each) or, when wide, 3 to a slot (16 bits each): 48 bits, exact in a double.
+ */
+function isWide(id: string): boolean {
+  for (let i = 0; i < id.length; i++) if (id.charCodeAt(i) > 255) return true
+  return false
+}
+
+function idSlots(id: string): number {
+  return Math.ceil(id.length / (isWide(id) ? 3 : 6))
+}
+
+/** Where the log starts in a block at `offset`: after its capacity, id header and id. */
+function logBase(page: Float64Array, offset: number): number {
+  const header = page[offset + 1]!
+  return offset + 2 + Math.ceil((header >>> 1) / (header & 1 ? 3 : 6))
+}
+
+function packedUnits(id: string, i: number, unitsPerSlot: number): number {
+  const radix = unitsPerSlot === 3 ? 65_536 : 256
+  let packed = 0
+  for (let j = i; j < i + unitsPerSlot; j++) packed = packed * radix + (j < id.length ? id.charCodeAt(j) : 0)
+  return packed
+}
+
+function writeId(page: Float64Array, offset: number, id: string): void {
+  const wide = isWide(id)
+  const unitsPerSlot = wide ? 3 : 6
+  page[offset + 1] = id.length * 2 + (wide ? 1 : 0)
+  for (let i = 0, slot = offset + 2; i < id.length; i += unitsPerSlot, slot++) page[slot] = packedUnits(id, i, unitsPerSlot)
+}
+
+function idEquals(page: Float64Array, offset: number, id: string): boolean {
+  const header = page[offset + 1]!
+  if (header >>> 1 !== id.length) return false
+  const unitsPerSlot = header & 1 ? 3 : 6
+  for (let i = 0, slot = offset + 2; i < id.length; i += unitsPerSlot, slot++) if (page[slot] !== packedUnits(id, i, unitsPerSlot)) return false
+  return true
+}
+
+function readId(page: Float64Array, offset: number): string {
+  const header = page[offset + 1]!
+  const length = header >>> 1
+  const unitsPerSlot = header & 1 ? 3 : 6
+  const radix = unitsPerSlot === 3 ? 65_536 : 256
+  const units: number[] = []
+  for (let i = 0, slot = offset + 2; i < length; i += unitsPerSlot, slot++) {
+    let packed = page[slot]!
+    const slotUnits: number[] = []
+    for (let j = 0; j < unitsPerSlot; j++) {
+      slotUnits.unshift(packed % radix)
+      packed = Math.floor(packed / radix)
+    }
+    units.push(...slotUnits.slice(0, Math.min(unitsPerSlot, length - i)))
+  }
+  return String.fromCharCode(...units)
+}
+
+/** Index of the first full event of the log at `base`. */
+export function fullEventsStart(page: Float64Array, base: number): number {
+  return base + LOG_HEADER + page[base + 1]!
 }
 
 /** Index (in full events) of the first full event later than `value`. */
-export function upperBound(log: readonly number[], stride: number, value: number): number {
-  const start = fullEventsStart(log)
+export function upperBound(page: Float64Array, base: number, stride: number, value: number): number {
+  const start = fullEventsStart(page, base)
   let lo = 0
-  let hi = (log[0]! - start) / stride
+  let hi = (base + page[base]! - start) / stride
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if (log[start + stride * mid]! <= value) lo = mid + 1
+    if (page[start + stride * mid]! <= value) lo = mid + 1
     else hi = mid
   }
   return lo
 }
 
 /** How many events of the log (time-only and full) have a time at or before `timeMs`. */
-export function countAtOrBefore(log: readonly number[], stride: number, timeMs: number): number {
-  const start = fullEventsStart(log)
-  const timeOnly = start - LOG_HEADER
-  if (log[0]! > start && log[start]! <= timeMs) return timeOnly + upperBound(log, stride, timeMs)
+export function countAtOrBefore(page: Float64Array, base: number, stride: number, timeMs: number): number {
+  const start = fullEventsStart(page, base)
+  const timeOnly = start - base - LOG_HEADER
+  if (base + page[base]! > start && page[start]! <= timeMs) return timeOnly + upperBound(page, base, stride, timeMs)
   let lo = 0
   let hi = timeOnly
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if (log[LOG_HEADER + mid]! <= timeMs) lo = mid + 1
+    if (page[base + LOG_HEADER + mid]! <= timeMs) lo = mid + 1
     else hi = mid
   }
   return lo
 }
 
 /** The time of the log's index-th event, counting the time-only events first. */
-export function timeAt(log: readonly number[], stride: number, index: number): number {
-  const timeOnly = fullEventsStart(log) - LOG_HEADER
-  return index < timeOnly ? log[LOG_HEADER + index]! : log[fullEventsStart(log) + stride * (index - timeOnly)]!
-}
-
-/** Packed-double arrays of exact length: a slice of a packed-double template (an Array(n) starts holey and small-integer). */
-const TEMPLATE: number[] = Array.from({ length: 4096 }, () => NaN)
-
-function newLog(capacity: number): CardLog {
-  const log = capacity <= TEMPLATE.length ? TEMPLATE.slice(0, capacity) : Array.from({ length: capacity }, () => NaN)
-  log[0] = LOG_HEADER
-  log[1] = 0
-  return log
+export function timeAt(page: Float64Array, base: number, stride: number, index: number): number {
+  const timeOnly = page[base + 1]!
+  return index < timeOnly ? page[base + LOG_HEADER + index]! : page[fullEventsStart(page, base) + stride * (index - timeOnly)]!
 }

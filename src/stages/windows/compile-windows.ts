@@ -1,6 +1,6 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { FeatureDefinition, WindowAggregation, WindowFeature } from '../features/feature-definition.js'
-import { countAtOrBefore, fullEventsStart, logEnd, timeAt, upperBound } from './card-windows.js'
+import { countAtOrBefore, fullEventsStart, timeAt, upperBound, type CardWindows } from './card-windows.js'
 import { FLAG_ABROAD, FLAG_CARD_NOT_PRESENT, keyField, type EventLayout, type FieldReader } from './event-layout.js'
 import { groupIdOf, utcHour, windowGroupsOf, type WindowGroup } from './window-groups.js'
 
@@ -8,7 +8,7 @@ import { groupIdOf, utcHour, windowGroupsOf, type WindowGroup } from './window-g
  * Writes every window column of a transaction's row from its card's log (before the transaction is added).
  * `current`: the transaction's event values as `layout.fill` wrote them.
  */
-export type WindowColumnsFn = (log: readonly number[] | undefined, stride: number, tx: Transaction, current: Float64Array, row: Float32Array | Float64Array) => void
+export type WindowColumnsFn = (windows: CardWindows, tx: Transaction, current: Float64Array, row: Float32Array | Float64Array) => void
 
 export interface CompiledWindows {
   readonly columns: WindowColumnsFn
@@ -68,29 +68,35 @@ export function compileWindows(definitions: readonly FeatureDefinition[], layout
   emit('const amount = tx.amount')
   for (const { group, g } of groups.map((group, g) => ({ group, g }))) declareGroup(emit, group, g, needs[g]!, layout)
 
-  emit('if (log !== undefined) {')
+  const stride = layout.valuesPerEvent + 1
+  emit('const base = windows.locate(tx.card_id)')
+  emit('if (base >= 0) {')
+  emit('  const page = windows.page')
+  // Events at or below this are expired: idle eviction may or may not have dropped them yet. A late transaction
+  // (the only kind whose windows reach that far) must not depend on when eviction ran.
+  emit('  const expiredMs = windows.expiredAtOrBeforeMs')
   if (scanned.length > 0) {
     const maxAge = Math.max(...scanned.map(({ group }) => group.horizonMs))
-    emit('  const start = fullEventsStart(log)')
-    emit('  let end = logEnd(log)')
+    emit('  const start = fullEventsStart(page, base)')
+    emit('  let end = base + page[base]')
     emit('  // Usually the newest event is at or before the transaction; otherwise skip the later ones.')
-    emit('  if (end > start && log[end - stride] > atMs) end = start + stride * upperBound(log, stride, atMs)')
-    emit('  for (let base = end - stride; base >= start; base -= stride) {')
-    emit('    const eventMs = log[base]')
+    emit(`  if (end > start && page[end - ${stride}] > atMs) end = start + ${stride} * upperBound(page, base, ${stride}, atMs)`)
+    emit(`  for (let e = end - ${stride}; e >= start; e -= ${stride}) {`)
+    emit('    const eventMs = page[e]')
     emit('    const age = atMs - eventMs')
-    emit(`    if (age >= ${maxAge}) break`)
+    emit(`    if (age >= ${maxAge} || eventMs <= expiredMs) break`)
     for (const { group, g } of scanned) scanGroup(emit, group, g, needs[g]!, layout, maxAge)
     emit('  }')
   }
-  for (const { group, g } of groups.map((group, g) => ({ group, g }))) if (group.readsTimesOnly) countGroup(emit, group, g, needs[g]!)
+  for (const { group, g } of groups.map((group, g) => ({ group, g }))) if (group.readsTimesOnly) countGroup(emit, group, g, needs[g]!, stride)
   emit('}')
   for (const { group, g } of groups.map((group, g) => ({ group, g }))) finishGroup(emit, group, g, needs[g]!, layout)
   for (const { column, feature, g, k } of windowColumns) emit(`row[${column}] = ${columnExpression(feature, g, k)}`)
 
   const body = lines.map((line) => `  ${line}`).join('\n')
-  const source = `function windowColumns(log, stride, tx, current, row) {\n${body}\n}`
+  const source = `function windowColumns(windows, tx, current, row) {\n${body}\n}`
   const distinct = groups.map((group) => (group.field ? new DistinctValues() : undefined))
-  const helpers = { fullEventsStart, logEnd, upperBound, countAtOrBefore, timeAt, isNight, populationStddev, zscore, amountOverMean, distinct }
+  const helpers = { fullEventsStart, upperBound, countAtOrBefore, timeAt, isNight, populationStddev, zscore, amountOverMean, distinct }
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see the function's comment: numbers and fixed identifiers only
   const columns = new Function(...Object.keys(helpers), `return ${source}`)(...Object.values(helpers)) as WindowColumnsFn
   return { columns, source, groups }
@@ -127,17 +133,17 @@ function scanGroup(emit: (line: string) => void, group: WindowGroup, g: number, 
   emit(`    // group ${g}`)
   if (group.delayMs > 0) emit(`    const ${age} = age - ${group.delayMs}`)
   const conditions = [...(group.delayMs > 0 ? [`${age} >= 0`] : []), ...(group.horizonMs < maxAge ? [`${age} < ${longest}`] : [])]
-  if (group.key !== 'card') conditions.push(`${fieldExpression(layout.reader(keyField(group.key)), 'log')} === key${g}`)
-  if (group.filter) conditions.push(filterExpression(group.filter, `log[base + ${layout.codesOffset}]`, 'eventMs'))
+  if (group.key !== 'card') conditions.push(`${fieldExpression(layout.reader(keyField(group.key)), 'page')} === key${g}`)
+  if (group.filter) conditions.push(filterExpression(group.filter, `page[e + ${layout.codesOffset}]`, 'eventMs'))
   emit(`    if (${conditions.length > 0 ? conditions.join(' && ') : 'true'}) {`)
   if (group.field) {
     // Entering span k + 1 closes span k: its distinct count is the values seen so far.
     for (let k = 0; k < spans.length - 1; k++) emit(`      if (${age} >= ${spans[k]} && n${g}_${k} < 0) n${g}_${k} = d${g}.size`)
-    emit(`      d${g}.add(${fieldExpression(layout.reader(group.field), 'log')})`)
+    emit(`      d${g}.add(${fieldExpression(layout.reader(group.field), 'page')})`)
   } else {
     if (needs.previous) emit(`      if (p${g} !== p${g}) p${g} = eventMs`)
     const amountNeeded = needs.sum || needs.sumSquares || needs.min || needs.max
-    if (amountNeeded) emit('      const a = log[base + 1]')
+    if (amountNeeded) emit('      const a = page[e + 1]')
     // Each event is booked under the smallest span holding it; finishing adds the smaller spans into the larger.
     spans.forEach((span, k) => {
       const branch = k === 0 ? `if (${age} < ${span}) {` : k === spans.length - 1 ? '} else {' : `} else if (${age} < ${span}) {`
@@ -155,16 +161,19 @@ function scanGroup(emit: (line: string) => void, group: WindowGroup, g: number, 
 }
 
 /** Time-only groups: per span, the events in (t − D − W, t − D] by two binary searches over every event time. */
-function countGroup(emit: (line: string) => void, group: WindowGroup, g: number, needs: Needs): void {
+function countGroup(emit: (line: string) => void, group: WindowGroup, g: number, needs: Needs, stride: number): void {
   const spans = group.spans
   emit(`  // group ${g}: event times only`)
   emit(`  const end${g} = atMs - ${group.delayMs}`)
-  emit(`  const upTo${g} = countAtOrBefore(log, stride, end${g})`)
-  if (needs.previous) emit(`  if (upTo${g} > 0 && end${g} - timeAt(log, stride, upTo${g} - 1) < ${spans[spans.length - 1]}) p${g} = timeAt(log, stride, upTo${g} - 1)`)
+  emit(`  const upTo${g} = countAtOrBefore(page, base, ${stride}, Math.max(end${g}, expiredMs))`)
+  if (needs.previous) {
+    emit(`  const last${g} = upTo${g} > 0 ? timeAt(page, base, ${stride}, upTo${g} - 1) : NaN`)
+    emit(`  if (last${g} > expiredMs && end${g} - last${g} < ${spans[spans.length - 1]}) p${g} = last${g}`)
+  }
   // Written per span (not cumulative yet), as the pass books them.
   let newer = `upTo${g}`
   spans.forEach((span, k) => {
-    emit(`  const from${g}_${k} = countAtOrBefore(log, stride, end${g} - ${span})`)
+    emit(`  const from${g}_${k} = countAtOrBefore(page, base, ${stride}, Math.max(end${g} - ${span}, expiredMs))`)
     if (needs.count) emit(`  c${g}_${k} = ${newer} - from${g}_${k}`)
     newer = `from${g}_${k}`
   })
@@ -237,12 +246,10 @@ function columnExpression(feature: WindowFeature, g: number, k: number): string 
 }
 
 /** A field of the event at `base` of `array`: its hash column, or its bits of the codes column. */
-function fieldExpression(reader: FieldReader, array: 'log' | 'current'): string {
+function fieldExpression(reader: FieldReader, array: 'page' | 'current'): string {
   // `current` holds an event without its time: every offset is one less.
-  const raw = array === 'log' ? `log[base + ${reader.offset}]` : `current[${reader.offset - 1}]`
-  if (reader.shift < 0) return raw
-  // `| 0` keeps the low 32 bits of an integer below 2^53 exactly; currency sits above them.
-  return reader.shift < 32 ? `(((${raw} | 0) >>> ${reader.shift}) & ${reader.mask})` : `(Math.floor(${raw} / 4294967296) & ${reader.mask})`
+  const raw = array === 'page' ? `page[e + ${reader.offset}]` : `current[${reader.offset - 1}]`
+  return reader.shift < 0 ? raw : `((${raw} >>> ${reader.shift}) & ${reader.mask})`
 }
 
 function filterExpression(filter: NonNullable<WindowGroup['filter']>, codes: string, eventMs: string): string {

@@ -5,16 +5,18 @@ import { hash52, type WindowGroup } from './window-groups.js'
 /** Fields a window key or a distinct_count compares. */
 export type EventField = DistinctField
 
-/** Fields with few possible values, kept exactly as small codes packed into one column (no hash, no collision). */
-type CodedField = 'country' | 'mcc' | 'currency' | 'channel'
+/**
+ * Fields with few possible values, kept exactly as small codes packed into one column (no hash, no collision):
+ * flags (2 bits) | channel (2) | country (10: 26² alpha-2 codes) | mcc (14: 4 digits) = 28 bits. Below 2^31, bit
+ * operations on the column stay on the CPU's fast integer path (a larger double takes V8's slow truncation).
+ * Currency, rarely compared, gets a hashed column when a window needs it.
+ */
+type CodedField = 'country' | 'mcc' | 'channel'
 const CODED: Record<CodedField, { readonly shift: number; readonly mask: number }> = {
-  // Low 32 bits: flags (2) | channel (2) | country (10: 26² alpha-2 codes) | mcc (14: 4 digits). Currency above.
   channel: { shift: 2, mask: 0x3 },
   country: { shift: 4, mask: 0x3ff },
   mcc: { shift: 14, mask: 0x3fff },
-  currency: { shift: 32, mask: 0x7fff },
 }
-const HIGH_WORD = 2 ** 32
 export const FLAG_ABROAD = 1
 export const FLAG_CARD_NOT_PRESENT = 2
 
@@ -34,16 +36,14 @@ export interface FieldReader {
 /** A field's value in an event stored at `base`: a hash (NaN when the optional field is absent) or an exact code. */
 export function fieldAt(events: ArrayLike<number>, base: number, reader: FieldReader): number {
   const raw = events[base + reader.offset]!
-  if (reader.shift < 0) return raw
-  // `| 0` keeps the low 32 bits of an integer below 2^53 exactly; currency sits above them.
-  return reader.shift < 32 ? ((raw | 0) >>> reader.shift) & reader.mask : Math.floor(raw / HIGH_WORD) & reader.mask
+  return reader.shift < 0 ? raw : (raw >>> reader.shift) & reader.mask
 }
 
 /**
- * What the card log keeps per event besides its time: the amount, a 52-bit hash per high-cardinality field a window
- * key or distinct_count compares (merchant, terminal, device, ip; NaN when an optional field is absent), and, when a
- * group needs country, mcc, currency, channel or the abroad / card-not-present flags, one column packing them all
- * exactly (43 bits of a double). card+merchant windows are the card's events whose merchant hash equals the current one's.
+ * What the card log keeps per event besides its time: the amount, a 52-bit hash per other field a window key or
+ * distinct_count compares (merchant, terminal, device, ip, currency; NaN when an optional field is absent), and,
+ * when a group needs country, mcc, channel or the abroad / card-not-present flags, one column packing them all
+ * exactly. card+merchant windows are the card's events whose merchant hash equals the current one's.
  */
 export interface EventLayout {
   readonly hashedFields: readonly EventField[]
@@ -102,11 +102,10 @@ export function keyField(key: Exclude<WindowGroup['key'], 'card'>): EventField {
 
 function codesOf(tx: Transaction): number {
   const flags = (tx.country !== tx.card_country ? FLAG_ABROAD : 0) | (tx.channel === 'ecom' || tx.channel === 'moto' ? FLAG_CARD_NOT_PRESENT : 0)
-  const low = flags | (Channel.indexOf(tx.channel) << CODED.channel.shift) | (letters(tx.country) << CODED.country.shift) | (digits(tx.mcc) << CODED.mcc.shift)
-  return (low >>> 0) + letters(tx.currency) * HIGH_WORD
+  return flags | (Channel.indexOf(tx.channel) << CODED.channel.shift) | (letters(tx.country) << CODED.country.shift) | (digits(tx.mcc) << CODED.mcc.shift)
 }
 
-/** A validated code of capital letters (country, currency) as a base-26 number. */
+/** A validated alpha-2 country code as a base-26 number. */
 function letters(code: string): number {
   let value = 0
   for (let i = 0; i < code.length; i++) value = value * 26 + (code.charCodeAt(i) - 65)

@@ -25,19 +25,19 @@ test('distinct counts stay exact past the small-array fast path (a card seen at 
   const atMs = 299 * 10_000
   const { columns } = compileWindows(definitions, layout)
   const row = new Float64Array(spans.length)
-  columns(windows.history('card'), windows.stride, { card_id: 'card', eventTimeMs: atMs, amount: 1 } as Transaction, Float64Array.of(1, 1_000), row)
+  columns(windows, { card_id: 'card', eventTimeMs: atMs, amount: 1 } as Transaction, Float64Array.of(1, 1_000), row)
   const expected = spans.map((span) => new Set([1_000, ...values.filter((_, i) => atMs - i * 10_000 < span)]).size)
   assert.deepEqual(Array.from(row), expected)
   assert.ok(expected.at(-1)! > 64, 'the case crosses the fast-path bound')
-  columns(windows.history('unknown'), windows.stride, { card_id: 'unknown', eventTimeMs: atMs, amount: 1 } as Transaction, Float64Array.of(1, NaN), row)
+  columns(windows, { card_id: 'unknown', eventTimeMs: atMs, amount: 1 } as Transaction, Float64Array.of(1, NaN), row)
   assert.deepEqual(Array.from(row), [0, 0, 0, 0], 'a transaction without the field does not count itself')
 })
 
-test('the codes column keeps country, mcc, currency and channel exactly, and the abroad and card-not-present flags', () => {
+test('the codes column keeps country, mcc and channel exactly, and the abroad and card-not-present flags', () => {
   const fields = ['country', 'mcc', 'currency', 'channel'] as const
   const definitions = fields.map((field): FeatureDefinition => ({ kind: 'window', name: field, key: 'card', aggregation: 'distinct_count', field, spanMs: MINUTE, description: '' }))
   const layout = eventLayoutOf(windowGroupsOf(definitions))
-  assert.equal(layout.valuesPerEvent, 2, 'the amount and one codes column for four fields')
+  assert.equal(layout.valuesPerEvent, 3, 'the amount, a currency hash and one codes column for three fields')
   const base = { card_id: 'c', amount: 1, country: 'ZW', card_country: 'ZW', mcc: '9999', currency: 'ZWL', channel: 'moto', eventTimeMs: 0 } as Transaction
   const windows = new CardWindows({ horizonMs: MINUTE, allowedLatenessMs: 0, valuesPerEvent: layout.valuesPerEvent })
   const values = new Float64Array(layout.valuesPerEvent)
@@ -46,7 +46,7 @@ test('the codes column keeps country, mcc, currency and channel exactly, and the
   windows.add('c', 1, layout.fill({ ...base, country: 'AA', card_country: 'AA', mcc: '0000', currency: 'AAA', channel: 'pos' } as Transaction, values))
   const row = new Float64Array(fields.length)
   const { columns } = compileWindows(definitions, layout)
-  columns(windows.history('c'), windows.stride, { ...base, eventTimeMs: 2 } as Transaction, layout.fill(base, values), row)
+  columns(windows, { ...base, eventTimeMs: 2 } as Transaction, layout.fill(base, values), row)
   assert.deepEqual(Array.from(row), [2, 2, 2, 2])
   // The flags live in the same column: a filter reads them without a column of its own.
   const abroad: FeatureDefinition[] = [{ kind: 'window', name: 'abroad', key: 'card', filter: 'abroad', aggregation: 'count', spanMs: MINUTE, description: '' }, { kind: 'window', name: 'cnp', key: 'card', filter: 'card_not_present', aggregation: 'count', spanMs: MINUTE, description: '' }]
@@ -56,6 +56,6 @@ test('the codes column keeps country, mcc, currency and channel exactly, and the
   flagged.add('c', 0, flagsLayout.fill({ ...base, country: 'FR', card_country: 'DE', channel: 'pos' } as Transaction, flagValues))
   flagged.add('c', 1, flagsLayout.fill({ ...base, channel: 'ecom' } as Transaction, flagValues))
   const flagRow = new Float64Array(2)
-  compileWindows(abroad, flagsLayout).columns(flagged.history('c'), flagged.stride, { ...base, eventTimeMs: 2 } as Transaction, flagsLayout.fill(base, flagValues), flagRow)
+  compileWindows(abroad, flagsLayout).columns(flagged, { ...base, eventTimeMs: 2 } as Transaction, flagsLayout.fill(base, flagValues), flagRow)
   assert.deepEqual(Array.from(flagRow), [1, 2], 'one event abroad; ecom and the current moto are card-not-present')
 })
