@@ -15,7 +15,9 @@ for (const stateStore of ['files', 'kafka'] as const) {
   test(`a job stopped gracefully mid-stream hands over to a new member of the group: one score row and one decision per transaction, state restored from its snapshot (${stateStore})`, async (t) => {
     const suffix = Math.random().toString(36).slice(2)
     const topics = { transactions: `tx-${suffix}`, decisions: `decisions-${suffix}`, alerts: `alerts-${suffix}`, dlq: `dlq-${suffix}`, labels: `labels-${suffix}` }
-    const { config, cleanup } = testConfig({ 'kafka.topics': topics, 'runtime.stateStore': stateStore })
+    // Labels reach every labels partition only seconds into a 1,500/s run: transactions wait for complete tables
+    // rather than the default 10 s (see the rebalance test).
+    const { config, cleanup } = testConfig({ 'kafka.topics': topics, 'runtime.stateStore': stateStore, 'lookups.maxWaitMs': 60_000 })
     t.after(cleanup)
     const { log, lines } = testLogger()
     const kafka = { bootstrapServers: cluster.bootstrapServers }

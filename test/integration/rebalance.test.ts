@@ -12,7 +12,10 @@ const cluster = useMockCluster()
 
 test('two members split the partitions, a third joins mid-stream and one leaves: one score row per transaction, every feature vector as in an uninterrupted run', async (t) => {
   const topics = { transactions: `tx-${Math.random().toString(36).slice(2)}`, decisions: 'decisions-rebalance', alerts: 'alerts-rebalance', dlq: 'dlq-rebalance', labels: 'labels-rebalance' }
-  const { config, cleanup } = testConfig({ 'kafka.topics': topics, 'runtime.snapshotIntervalMs': 1_000 })
+  // At 2,000 records/s the first labels reach every labels partition 6–12 s in; until each has sent a watermark the
+  // tables are incomplete, and after the default 10 s wait a transaction would be scored stale (counted, but not the
+  // uninterrupted run's vector). This test is about rebalances: transactions wait for complete tables.
+  const { config, cleanup } = testConfig({ 'kafka.topics': topics, 'runtime.snapshotIntervalMs': 1_000, 'lookups.maxWaitMs': 60_000 })
   t.after(cleanup)
   const { log, lines } = testLogger()
   const kafka = { bootstrapServers: cluster.bootstrapServers }

@@ -1,6 +1,6 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { CardWindows } from '../windows/card-windows.js'
-import { compileWindows } from '../windows/compile-windows.js'
+import { compileWindows, type PerTransactionColumn } from '../windows/compile-windows.js'
 import { utcHour, windowGroupsOf } from '../windows/window-groups.js'
 import { eventLayoutOf, type EventLayout } from '../windows/event-layout.js'
 import type { DerivedField, FeatureDefinition } from './feature-definition.js'
@@ -42,26 +42,22 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): {
   readonly row: FeatureRowFn
   readonly horizonMs: number
   readonly attributesHorizonMs: number
-  readonly windowsSource: string
+  readonly source: string
 } {
   const groups = windowGroupsOf(definitions)
   const layout = eventLayoutOf(groups)
-  const windows = compileWindows(definitions, layout)
-  const derived = definitions.flatMap((d, column) => (d.kind === 'derived' ? [{ column, derive: DERIVE[d.field] }] : []))
-  const lookups = definitions.flatMap((d, column) => (d.kind === 'lookup' ? [column] : []))
-  const hasWindows = groups.length > 0
+  const perTransaction = definitions.flatMap((d, column): PerTransactionColumn[] => (d.kind === 'derived' ? [{ column, value: DERIVE[d.field] }] : d.kind === 'lookup' ? [{ column, value: undefined }] : []))
+  const windows = compileWindows(definitions, layout, perTransaction)
   const rows = new RowSlab(definitions.length)
   const row: FeatureRowFn = (tx, cardWindows, values) => {
     const out = rows.next()
-    for (let i = 0; i < derived.length; i++) out[derived[i]!.column] = derived[i]!.derive(tx)
-    for (let i = 0; i < lookups.length; i++) out[lookups[i]!] = NaN
-    if (hasWindows) windows.columns(cardWindows, tx, values, out)
+    windows.columns(cardWindows, tx, values, out)
     return out
   }
   // The history the card log must keep: the longest span + delay of any group; the attributes, of groups reading them.
   const horizonMs = groups.reduce((longest, group) => Math.max(longest, group.horizonMs), 0)
   const attributesHorizonMs = groups.reduce((longest, group) => (group.readsTimesOnly ? longest : Math.max(longest, group.horizonMs)), 0)
-  return { layout, row, horizonMs, attributesHorizonMs, windowsSource: windows.source }
+  return { layout, row, horizonMs, attributesHorizonMs, source: windows.source }
 }
 
 /**

@@ -406,17 +406,9 @@ function idHash(cardId: string): number {
 
 /** idHash of the id stored in a block, without making its string (evacuation moves thousands of blocks). */
 function storedIdHash(page: Float64Array, offset: number): number {
-  const header = page[offset + 1]!
-  const length = header >>> 1
-  const unitsPerSlot = header & 1 ? 3 : 6
-  const radix = unitsPerSlot === 3 ? 65_536 : 256
+  const units = storedUnits(page, offset)
   let hash = 0x811c9dc5
-  for (let i = 0, slot = offset + 2; i < length; i += unitsPerSlot, slot++) {
-    const units = Math.min(unitsPerSlot, length - i)
-    // The slot holds its units most significant first; the last slot's missing units are zeros at the bottom.
-    let divisor = radix ** (unitsPerSlot - 1)
-    for (let j = 0; j < units; j++, divisor /= radix) hash = Math.imul(hash ^ (Math.floor(page[slot]! / divisor) % radix), 0x01000193)
-  }
+  for (let i = 0; i < units.length; i++) hash = Math.imul(hash ^ units[i]!, 0x01000193)
   return hash
 }
 
@@ -462,21 +454,22 @@ function idEquals(page: Float64Array, offset: number, id: string): boolean {
 }
 
 function readId(page: Float64Array, offset: number): string {
+  return String.fromCharCode(...storedUnits(page, offset))
+}
+
+/** The UTF-16 units of the id stored in a block. */
+function storedUnits(page: Float64Array, offset: number): number[] {
   const header = page[offset + 1]!
   const length = header >>> 1
   const unitsPerSlot = header & 1 ? 3 : 6
   const radix = unitsPerSlot === 3 ? 65_536 : 256
   const units: number[] = []
   for (let i = 0, slot = offset + 2; i < length; i += unitsPerSlot, slot++) {
-    let packed = page[slot]!
-    const slotUnits: number[] = []
-    for (let j = 0; j < unitsPerSlot; j++) {
-      slotUnits.unshift(packed % radix)
-      packed = Math.floor(packed / radix)
-    }
-    units.push(...slotUnits.slice(0, Math.min(unitsPerSlot, length - i)))
+    // Most significant first; the last slot's missing units are zeros at the bottom.
+    let divisor = radix ** (unitsPerSlot - 1)
+    for (let j = 0; j < Math.min(unitsPerSlot, length - i); j++, divisor /= radix) units.push(Math.floor(page[slot]! / divisor) % radix)
   }
-  return String.fromCharCode(...units)
+  return units
 }
 
 /** Index of the first full event of the log at `base`. */

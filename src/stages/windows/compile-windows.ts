@@ -17,6 +17,15 @@ export interface CompiledWindows {
   readonly groups: readonly WindowGroup[]
 }
 
+/**
+ * A column that needs no window: computed from the transaction alone, or NaN (lookups, written later). Compiled into
+ * the same function, each at its own call site: one loop calling seven different functions was megamorphic.
+ */
+export interface PerTransactionColumn {
+  readonly column: number
+  readonly value: ((tx: Transaction) => number) | undefined
+}
+
 /** Which running aggregates a group's features read. */
 interface Needs {
   count: boolean
@@ -49,7 +58,7 @@ const NEEDS: Record<Exclude<WindowAggregation, 'distinct_count'>, (keyof Needs)[
  * Semantics (topology/features.ts): at event time t a window of span W and delay D covers the key's events with
  * time in (t − D − W, t − D], plus the current transaction when D = 0 and it passes the filter (and has the field).
  */
-export function compileWindows(definitions: readonly FeatureDefinition[], layout: EventLayout): CompiledWindows {
+export function compileWindows(definitions: readonly FeatureDefinition[], layout: EventLayout, perTransaction: readonly PerTransactionColumn[] = []): CompiledWindows {
   const groups = windowGroupsOf(definitions)
   const index = new Map(groups.map((group, g) => [group.id, g]))
   const needs = groups.map((): Needs => ({ count: false, sum: false, sumSquares: false, min: false, max: false, previous: false }))
@@ -68,8 +77,9 @@ export function compileWindows(definitions: readonly FeatureDefinition[], layout
   emit('const amount = tx.amount')
   for (const { group, g } of groups.map((group, g) => ({ group, g }))) declareGroup(emit, group, g, needs[g]!, layout)
 
+  perTransaction.forEach(({ column, value }, i) => emit(`row[${column}] = ${value ? `perTransaction${i}(tx)` : 'NaN'}`))
   const stride = layout.valuesPerEvent + 1
-  emit('const base = windows.locate(tx.card_id)')
+  emit(`const base = ${groups.length > 0 ? 'windows.locate(tx.card_id)' : '-1'}`)
   emit('if (base >= 0) {')
   emit('  const page = windows.page')
   // Events at or below this are expired: idle eviction may or may not have dropped them yet. A late transaction
@@ -96,7 +106,8 @@ export function compileWindows(definitions: readonly FeatureDefinition[], layout
   const body = lines.map((line) => `  ${line}`).join('\n')
   const source = `function windowColumns(windows, tx, current, row) {\n${body}\n}`
   const distinct = groups.map((group) => (group.field ? new DistinctValues() : undefined))
-  const helpers = { fullEventsStart, upperBound, countAtOrBefore, timeAt, isNight, populationStddev, zscore, amountOverMean, distinct }
+  const perTransactionFns = Object.fromEntries(perTransaction.flatMap(({ value }, i) => (value ? [[`perTransaction${i}`, value]] : [])))
+  const helpers = { fullEventsStart, upperBound, countAtOrBefore, timeAt, isNight, populationStddev, zscore, amountOverMean, distinct, ...perTransactionFns }
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see the function's comment: numbers and fixed identifiers only
   const columns = new Function(...Object.keys(helpers), `return ${source}`)(...Object.values(helpers)) as WindowColumnsFn
   return { columns, source, groups }
