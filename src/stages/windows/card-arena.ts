@@ -95,9 +95,10 @@ export class CardArena {
   }
 
   /**
-   * While freed slots exceed a twelfth of all page slots, evacuates the page with the most freed slots (at most
-   * `maxPages`, bounding the pause: a 2 MiB page copies in a few milliseconds): each live block moves to fresh space
-   * and `moved(from, to)` lets the owner update its reference. Returns the pages evacuated.
+   * While freed slots exceed a twelfth of all page slots, evacuates the page with the most freed slots if at least
+   * a quarter of it is free (copying more live data than that frees is poor value), at most `maxPages` (bounding the
+   * pause: a 2 MiB page copies in a few milliseconds). Each live block moves to fresh space and `moved(from, to)` lets
+   * the owner update its reference. Returns the pages evacuated.
    */
   compact(moved: (from: number, to: number) => void, maxPages = 4): number {
     let evacuated = 0
@@ -107,7 +108,7 @@ export class CardArena {
         if (index === this.#bumpPage || this.#oversized[index] || this.pages[index]!.length === 0) continue
         if (victim < 0 || this.#pageFree[index]! > this.#pageFree[victim]!) victim = index
       }
-      if (victim < 0 || this.#pageFree[victim] === 0) break
+      if (victim < 0 || this.#pageFree[victim]! * 4 < this.#pageSlots) break
       this.#evacuate(victim, moved)
       evacuated++
     }

@@ -172,7 +172,7 @@ export class CardWindows {
    * Drops cards whose newest event can no longer fall in any on-time window (the per-key TTL = the longest span).
    * With `maxSlots`, visits at most that many table slots, resuming where the last call stopped: a sweep in slices,
    * so the cost per record stays constant with millions of cards. After a whole pass, slices wait until the
-   * watermark has moved 1/16 of the horizon (few cards can have turned idle before): an idle card stays at most that
+   * watermark has moved 1/8 of the horizon (few cards can have turned idle before): an idle card stays at most that
    * and one pass longer.
    */
   evictIdle(maxSlots = Infinity): number {
@@ -191,7 +191,7 @@ export class CardWindows {
       }
       if (slot === this.#mask) {
         this.#sweepSlot = 0
-        this.#sweepPausedUntilMs = this.watermarkMs + this.#horizonMs / 16
+        this.#sweepPausedUntilMs = this.watermarkMs + this.#horizonMs / 8
         if (maxSlots !== Infinity) break
       } else this.#sweepSlot = slot + 1
       advanced++
