@@ -314,14 +314,17 @@ export class CardWindows {
     return base
   }
 
-  /** Moves the last located card's log to a block with room for `needed` log slots and an eighth more. */
+  /**
+   * Moves the last located card's log to a block with room for `needed` log slots and an eighth more, at least one
+   * event (small logs would otherwise move on every add).
+   */
   #move(needed: number): number {
     const slot = this.#lastSlot
     const oldRef = this.#table[2 * slot + 1]!
     const oldPage = this.#arena.pageOf(oldRef)
     const oldOffset = this.#arena.offsetOf(oldRef)
     const oldBase = logBase(oldPage, oldOffset)
-    const ref = this.#arena.allocate(oldBase - oldOffset + needed + (needed >> 3))
+    const ref = this.#arena.allocate(oldBase - oldOffset + needed + Math.max(this.stride, needed >> 3))
     const page = this.#arena.pageOf(ref)
     const offset = this.#arena.offsetOf(ref)
     // The id and the used part of the log; the new block's capacity stays in its slot 0.
