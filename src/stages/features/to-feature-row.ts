@@ -42,7 +42,6 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): {
   readonly row: FeatureRowFn
   readonly horizonMs: number
   readonly attributesHorizonMs: number
-  readonly source: string
 } {
   const groups = windowGroupsOf(definitions)
   const layout = eventLayoutOf(groups)
@@ -57,7 +56,7 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): {
   // The history the card log must keep: the longest span + delay of any group; the attributes, of groups reading them.
   const horizonMs = groups.reduce((longest, group) => Math.max(longest, group.horizonMs), 0)
   const attributesHorizonMs = groups.reduce((longest, group) => (group.readsTimesOnly ? longest : Math.max(longest, group.horizonMs)), 0)
-  return { layout, row, horizonMs, attributesHorizonMs, source: windows.source }
+  return { layout, row, horizonMs, attributesHorizonMs }
 }
 
 /**

@@ -49,9 +49,9 @@ const NEEDS: Record<Exclude<WindowAggregation, 'distinct_count'>, (keyof Needs)[
 }
 
 /**
- * The window features of a definition set, compiled into one JavaScript function: a single backward pass over the
- * card's events (newest first) keeps each group's per-span aggregates in local variables, and time-only groups
- * count by binary search. Generic per-group code (a loop or a method call per group and event, aggregates in
+ * The window features of a definition set, compiled into one JavaScript function that writes the whole row: a single
+ * backward pass over the card's events (newest first) keeps each group's per-span aggregates in local variables,
+ * time-only groups count by binary search, and the other columns (`perTransaction`) are written in the same call. Generic per-group code (a loop or a method call per group and event, aggregates in
  * arrays) cost ~3× as much per transaction; this is the hot path of every record. The generated code embeds only
  * numbers and fixed identifiers, never a name or string from the definitions.
  *
@@ -69,13 +69,14 @@ export function compileWindows(definitions: readonly FeatureDefinition[], layout
     if (d.aggregation !== 'distinct_count') for (const need of NEEDS[d.aggregation]) needs[g]![need] = true
     windowColumns.push({ column, feature: d, g, k: groups[g]!.spans.indexOf(d.spanMs) })
   })
-  const scanned = groups.map((group, g) => ({ group, g })).filter(({ group }) => !group.readsTimesOnly && group.spans.length > 0)
+  const indexed = groups.map((group, g) => ({ group, g }))
+  const scanned = indexed.filter(({ group }) => !group.readsTimesOnly && group.spans.length > 0)
   const lines: string[] = []
   const emit = (line: string) => lines.push(line)
 
   emit('const atMs = tx.eventTimeMs')
   emit('const amount = tx.amount')
-  for (const { group, g } of groups.map((group, g) => ({ group, g }))) declareGroup(emit, group, g, needs[g]!, layout)
+  for (const { group, g } of indexed) declareGroup(emit, group, g, needs[g]!, layout)
 
   perTransaction.forEach(({ column, value }, i) => emit(`row[${column}] = ${value ? `perTransaction${i}(tx)` : 'NaN'}`))
   const stride = layout.valuesPerEvent + 1
@@ -98,13 +99,13 @@ export function compileWindows(definitions: readonly FeatureDefinition[], layout
     for (const { group, g } of scanned) scanGroup(emit, group, g, needs[g]!, layout, maxAge)
     emit('  }')
   }
-  for (const { group, g } of groups.map((group, g) => ({ group, g }))) if (group.readsTimesOnly) countGroup(emit, group, g, needs[g]!, stride)
+  for (const { group, g } of indexed) if (group.readsTimesOnly) countGroup(emit, group, g, needs[g]!, stride)
   emit('}')
-  for (const { group, g } of groups.map((group, g) => ({ group, g }))) finishGroup(emit, group, g, needs[g]!, layout)
+  for (const { group, g } of indexed) finishGroup(emit, group, g, needs[g]!, layout)
   for (const { column, feature, g, k } of windowColumns) emit(`row[${column}] = ${columnExpression(feature, g, k)}`)
 
   const body = lines.map((line) => `  ${line}`).join('\n')
-  const source = `function windowColumns(windows, tx, current, row) {\n${body}\n}`
+  const source = `function featureRow(windows, tx, current, row) {\n${body}\n}`
   const distinct = groups.map((group) => (group.field ? new DistinctValues() : undefined))
   const perTransactionFns = Object.fromEntries(perTransaction.flatMap(({ value }, i) => (value ? [[`perTransaction${i}`, value]] : [])))
   const helpers = { fullEventsStart, upperBound, countAtOrBefore, timeAt, isNight, populationStddev, zscore, amountOverMean, distinct, ...perTransactionFns }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Transaction } from '../../../../src/core/transaction-v1.js'
 import type { FeatureDefinition } from '../../../../src/stages/features/feature-definition.js'
+import { cardFraudFeatures } from '../../../../topology/features.js'
 import { CardWindows } from '../../../../src/stages/windows/card-windows.js'
 import { compileWindows } from '../../../../src/stages/windows/compile-windows.js'
 import { eventLayoutOf } from '../../../../src/stages/windows/event-layout.js'
@@ -58,4 +59,12 @@ test('the codes column keeps country, mcc and channel exactly, and the abroad an
   const flagRow = new Float64Array(2)
   compileWindows(abroad, flagsLayout).columns(flagged, { ...base, eventTimeMs: 2 } as Transaction, flagsLayout.fill(base, flagValues), flagRow)
   assert.deepEqual(Array.from(flagRow), [1, 2], 'one event abroad; ecom and the current moto are card-not-present')
+})
+
+test('the generated feature-row code embeds numbers and fixed identifiers, never a name or string of the definitions', () => {
+  const injected: FeatureDefinition = { kind: 'window', name: "x'); process.exit(1); ('", key: 'card', aggregation: 'count', spanMs: MINUTE, description: '`${process.exit(1)}`' }
+  const definitions = [...cardFraudFeatures, injected]
+  const { source } = compileWindows(definitions, eventLayoutOf(windowGroupsOf(definitions)))
+  assert.ok(!source.includes(injected.name) && !source.includes(injected.description))
+  assert.doesNotMatch(source, /['"`]/, 'no string literal at all')
 })
