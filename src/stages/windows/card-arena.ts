@@ -1,4 +1,5 @@
 const MAX_REF_BITS = 31
+const MIN_PAGE_SLOTS = 4_096
 
 /**
  * Block sizes: steps of 4 slots up to 64, then ~1/8 apart (a block wastes at most an eighth of itself).
@@ -108,7 +109,7 @@ export class CardArena {
         if (index === this.#bumpPage || this.#oversized[index] || this.pages[index]!.length === 0) continue
         if (victim < 0 || this.#pageFree[index]! > this.#pageFree[victim]!) victim = index
       }
-      if (victim < 0 || this.#pageFree[victim]! * 4 < this.#pageSlots) break
+      if (victim < 0 || this.#pageFree[victim]! * 4 < this.pages[victim]!.length) break
       this.#evacuate(victim, moved)
       evacuated++
     }
@@ -149,7 +150,12 @@ export class CardArena {
 
   /** Fresh space at the end of the bump page (a new page when it is full; its unused end stays unused). */
   #bump(capacity: number): number {
-    if (this.#bumpPage < 0 || this.#pageTop[this.#bumpPage]! + capacity > this.#pageSlots) this.#bumpPage = this.#addPage(this.#pageSlots, false)
+    if (this.#bumpPage < 0 || this.#pageTop[this.#bumpPage]! + capacity > this.pages[this.#bumpPage]!.length) {
+      // Pages start small and double up to the full size: a partition holding a few cards costs kilobytes, not a
+      // 2 MiB page (an instance may own hundreds of partitions).
+      const size = Math.min(this.#pageSlots, Math.max(MIN_PAGE_SLOTS, capacity, 2 ** Math.ceil(Math.log2(Math.max(1, this.#liveSlots)))))
+      this.#bumpPage = this.#addPage(size, false)
+    }
     const offset = this.#pageTop[this.#bumpPage]!
     this.#pageTop[this.#bumpPage] = offset + capacity
     return (this.#bumpPage << this.#pageBits) | offset
