@@ -51,6 +51,12 @@ interface LabelRun extends CommitTarget {
   nextOffset: number
   highWatermark: number
   lastRecordAtMs: number
+  /**
+   * Idle from assignment until its first record: the partition was empty, or its predecessor had called it idle and
+   * nothing came since. Otherwise a quiet label feed would hold every table back for idleTimeoutMs after each start
+   * or rebalance, making transactions wait up to lookups.maxWaitMs and score stale.
+   */
+  idleSinceAssignment: boolean
 }
 
 interface AggregatorRun extends CommitTarget {
@@ -114,7 +120,8 @@ export class LookupTask {
         const resume = this.#labelResumePoint(router.source)
         if (resume) router.resumeFrom(resume.watermarkMs)
         const start = resume ? Math.max(low, resume.throughOffset + 1) : offset
-        this.#runs.set(keyOf(tp), { tp, tracker: new AckTracker(start), lastCommitted: committed ?? -1, kind: 'labels', router, nextOffset: start, highWatermark: high, lastRecordAtMs: performance.now() })
+        const idleSinceAssignment = start >= high && (resume ? resume.idle : low === high)
+        this.#runs.set(keyOf(tp), { tp, tracker: new AckTracker(start), lastCommitted: committed ?? -1, kind: 'labels', router, nextOffset: start, highWatermark: high, lastRecordAtMs: performance.now(), idleSinceAssignment })
         starts.push({ ...tp, offset: start })
       } else {
         const restored = await this.#waitForTable(tp.partition)
@@ -132,14 +139,16 @@ export class LookupTask {
    * The oldest marker of a labels partition over the tables' partitions: each partition holds every fact of the
    * labels up to its own marker's offset, so up to the oldest one every partition has them.
    */
-  #labelResumePoint(source: string): { watermarkMs: number; throughOffset: number } | undefined {
+  #labelResumePoint(source: string): { watermarkMs: number; throughOffset: number; idle: boolean } | undefined {
     let oldest: { watermarkMs: number; throughOffset: number } | undefined
+    let idle = true
     for (let p = 0; p < this.options.table.partitions; p++) {
       const marker = this.options.table.progressOf(p)?.markers.find(([id]) => id === source)
       if (!marker) return undefined
       if (!oldest || marker[3] < oldest.throughOffset) oldest = { watermarkMs: marker[1], throughOffset: marker[3] }
+      idle &&= marker[2]
     }
-    return oldest
+    return oldest && { ...oldest, idle }
   }
 
   /** Until the table has read everything the tables topic held for the partition when it was assigned. */
@@ -174,6 +183,7 @@ export class LookupTask {
     if (record.offset < run.nextOffset) return
     run.nextOffset = record.offset + 1
     run.lastRecordAtMs = performance.now()
+    run.idleSinceAssignment = false
     const decoded = decodeLabel(record.value, { maxRecordBytes: this.options.maxRecordBytes })
     if (decoded.kind === 'invalid') {
       metrics.lookupLabels.inc({ outcome: 'invalid' })
@@ -217,7 +227,7 @@ export class LookupTask {
     const { producer, topics } = this.options
     for (const run of this.#runs.values()) {
       if (run.kind === 'labels') {
-        const idle = run.nextOffset >= run.highWatermark && performance.now() - run.lastRecordAtMs >= this.options.idleTimeoutMs
+        const idle = run.nextOffset >= run.highWatermark && (run.idleSinceAssignment || performance.now() - run.lastRecordAtMs >= this.options.idleTimeoutMs)
         this.#markers.send({ kind: 'marker', source: run.router.source, watermarkMs: run.router.watermarkMs, idle, throughOffset: run.nextOffset - 1 })
         continue
       }

@@ -87,3 +87,33 @@ test('terminal and merchant lookups: two instances splitting the partitions comp
   assert.ok(share('merchant_fraud_ratio_7d') > 0.05, `merchant fraud ratio: ${share('merchant_fraud_ratio_7d')}`)
   process.stdout.write(`# lookups non-zero: terminal count ${share('terminal_tx_count_7d').toFixed(3)}, terminal fraud ${share('terminal_fraud_count_7d').toFixed(3)}, merchant ratio ${share('merchant_fraud_ratio_7d').toFixed(3)}\n`)
 })
+
+test('an empty labels topic does not hold the lookup tables back: transactions are scored without waiting out lookups.maxWaitMs', async (t) => {
+  const suffix = Math.random().toString(36).slice(2)
+  const topics = { transactions: `tx-quiet-${suffix}`, labels: `labels-quiet-${suffix}`, decisions: 'decisions-quiet', alerts: 'alerts-quiet', dlq: 'dlq-quiet' }
+  // The default idle timeout (30 s) is longer than the default wait (10 s): before the fix, every transaction of the
+  // first half minute waited 10 s and was scored stale, since no label ever gave the labels partitions a watermark.
+  const { config, cleanup } = testConfig({ 'kafka.topics': topics })
+  t.after(cleanup)
+  const { log } = testLogger()
+  const pipeline = await createPipeline({ config, kafka: { bootstrapServers: cluster.bootstrapServers }, log, instanceId: 'quiet' })
+  t.after(() => pipeline.close())
+  await waitFor(() => pipeline.job.partitions().length > 0, { timeoutMs: 60_000, what: 'the job to own partitions' })
+  const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
+  t.after(() => producer.close())
+  const generator = new TransactionGenerator({ seed: 5 })
+  let sent = 0
+  while (sent < 2_000) {
+    const record = generator.next()
+    if (record.topic !== 'transactions') continue
+    producer.send({ topic: topics.transactions, key: record.key, value: record.value, timestampMs: Math.floor(record.eventTimeMs) }, () => undefined)
+    sent++
+  }
+  await producer.flush()
+  const started = performance.now()
+  const ends = await endOffsets(cluster.bootstrapServers, topics.transactions)
+  await waitFor(async () => (await committedOffsets(cluster.bootstrapServers, config.kafka.groupId, topics.transactions)).every((c, p) => c === ends[p]), { timeoutMs: 60_000, what: 'every transaction committed' })
+  const seconds = (performance.now() - started) / 1000
+  assert.equal(pipeline.job.stats.lookupStale, 0, 'no transaction gave up waiting for the tables')
+  assert.ok(seconds < config.lookups.maxWaitMs / 1000, `all ${sent} committed in ${seconds.toFixed(1)} s, less than one maxWait`)
+})
