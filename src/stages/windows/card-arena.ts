@@ -121,6 +121,8 @@ export class CardArena {
     const top = this.#pageTop[index]!
     for (let offset = 0; offset < top; ) {
       const capacity = page[offset]!
+      // Blocks tile a page up to its top, each starting with its (signed) capacity: a zero would loop forever.
+      if (capacity === 0) throw new Error(`card arena: page ${index} has no block at ${offset} below its top ${top}`)
       if (capacity > 0) {
         const to = this.#bump(capacity)
         const target = this.pageOf(to)
