@@ -4,8 +4,6 @@ import fc from 'fast-check'
 import type { Transaction } from '../../src/core/transaction-v1.js'
 import { CardWindows } from '../../src/stages/windows/card-windows.js'
 import { compileWindows, populationStddev } from '../../src/stages/windows/compile-windows.js'
-import { eventLayoutOf } from '../../src/stages/windows/event-layout.js'
-import { windowGroupsOf } from '../../src/stages/windows/window-groups.js'
 import type { FeatureDefinition, WindowAggregation } from '../../src/stages/features/feature-definition.js'
 
 const SPANS = [10, 60, 300]
@@ -35,7 +33,7 @@ function cardWindows(spans: readonly number[], delayMs = 0, aggregations: readon
 
 /** The windows' values at t with the current event of `amount`: one number per definition (doubles, not float32). */
 function scan(w: CardWindows, card: string, t: number, amount: number, definitions: readonly FeatureDefinition[]): Float64Array {
-  const compiled = compileWindows(definitions, eventLayoutOf(windowGroupsOf(definitions)))
+  const compiled = compileWindows(definitions)
   const row = new Float64Array(definitions.length)
   compiled.columns(w, { card_id: card, eventTimeMs: t, amount } as Transaction, Float64Array.of(amount), row)
   return row

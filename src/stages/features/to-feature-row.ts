@@ -1,8 +1,8 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { CardWindows } from '../windows/card-windows.js'
 import { compileWindows, type PerTransactionColumn } from '../windows/compile-windows.js'
-import { utcHour, windowGroupsOf } from '../windows/window-groups.js'
-import { eventLayoutOf, type EventLayout } from '../windows/event-layout.js'
+import { utcHour } from '../windows/window-groups.js'
+import type { EventLayout } from '../windows/event-layout.js'
 import type { DerivedField, FeatureDefinition } from './feature-definition.js'
 
 const DAY_MS = 86_400_000
@@ -43,10 +43,9 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): {
   readonly horizonMs: number
   readonly attributesHorizonMs: number
 } {
-  const groups = windowGroupsOf(definitions)
-  const layout = eventLayoutOf(groups)
   const perTransaction = definitions.flatMap((d, column): PerTransactionColumn[] => (d.kind === 'derived' ? [{ column, value: DERIVE[d.field] }] : d.kind === 'lookup' ? [{ column, value: undefined }] : []))
-  const windows = compileWindows(definitions, layout, perTransaction)
+  const windows = compileWindows(definitions, perTransaction)
+  const { groups, layout } = windows
   const rows = new RowSlab(definitions.length)
   const row: FeatureRowFn = (tx, cardWindows, values) => {
     const out = rows.next()

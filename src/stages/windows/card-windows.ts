@@ -105,11 +105,6 @@ export class CardWindows {
     return this.#size * CARD_OVERHEAD_BYTES + this.#usedSlots * 8
   }
 
-  /** Bytes of the arena's pages and of the table. */
-  get allocatedBytes(): number {
-    return this.#arena.pageSlots * 8 + this.#table.byteLength
-  }
-
   isLate(eventTimeMs: number): boolean {
     return eventTimeMs < this.watermarkMs
   }

@@ -1,7 +1,7 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { FeatureDefinition, WindowAggregation, WindowFeature } from '../features/feature-definition.js'
 import { countAtOrBefore, fullEventsStart, timeAt, upperBound, type CardWindows } from './card-windows.js'
-import { FLAG_ABROAD, FLAG_CARD_NOT_PRESENT, keyField, type EventLayout, type FieldReader } from './event-layout.js'
+import { eventLayoutOf, FLAG_ABROAD, FLAG_CARD_NOT_PRESENT, keyField, type EventLayout, type FieldReader } from './event-layout.js'
 import { groupIdOf, utcHour, windowGroupsOf, type WindowGroup } from './window-groups.js'
 
 /**
@@ -12,9 +12,11 @@ export type WindowColumnsFn = (windows: CardWindows, tx: Transaction, current: F
 
 export interface CompiledWindows {
   readonly columns: WindowColumnsFn
-  /** The generated JavaScript, for reading and debugging (`fraudstream features --explain`). */
+  /** The generated JavaScript, for reading and debugging (a test checks it holds no string literal). */
   readonly source: string
   readonly groups: readonly WindowGroup[]
+  /** What the card log keeps per event for these windows; `layout.fill` makes the `current` the function reads. */
+  readonly layout: EventLayout
 }
 
 /**
@@ -58,8 +60,9 @@ const NEEDS: Record<Exclude<WindowAggregation, 'distinct_count'>, (keyof Needs)[
  * Semantics (topology/features.ts): at event time t a window of span W and delay D covers the key's events with
  * time in (t − D − W, t − D], plus the current transaction when D = 0 and it passes the filter (and has the field).
  */
-export function compileWindows(definitions: readonly FeatureDefinition[], layout: EventLayout, perTransaction: readonly PerTransactionColumn[] = []): CompiledWindows {
+export function compileWindows(definitions: readonly FeatureDefinition[], perTransaction: readonly PerTransactionColumn[] = []): CompiledWindows {
   const groups = windowGroupsOf(definitions)
+  const layout = eventLayoutOf(groups)
   const index = new Map(groups.map((group, g) => [group.id, g]))
   const needs = groups.map((): Needs => ({ count: false, sum: false, sumSquares: false, min: false, max: false, previous: false }))
   const windowColumns: { column: number; feature: WindowFeature; g: number; k: number }[] = []
@@ -111,7 +114,7 @@ export function compileWindows(definitions: readonly FeatureDefinition[], layout
   const helpers = { fullEventsStart, upperBound, countAtOrBefore, timeAt, isNight, populationStddev, zscore, amountOverMean, distinct, ...perTransactionFns }
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see the function's comment: numbers and fixed identifiers only
   const columns = new Function(...Object.keys(helpers), `return ${source}`)(...Object.values(helpers)) as WindowColumnsFn
-  return { columns, source, groups }
+  return { columns, source, groups, layout }
 }
 
 function declareGroup(emit: (line: string) => void, group: WindowGroup, g: number, needs: Needs, layout: EventLayout): void {

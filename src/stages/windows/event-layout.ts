@@ -33,12 +33,6 @@ export interface FieldReader {
   readonly mask: number
 }
 
-/** A field's value in an event stored at `base`: a hash (NaN when the optional field is absent) or an exact code. */
-export function fieldAt(events: ArrayLike<number>, base: number, reader: FieldReader): number {
-  const raw = events[base + reader.offset]!
-  return reader.shift < 0 ? raw : (raw >>> reader.shift) & reader.mask
-}
-
 /**
  * What the card log keeps per event besides its time: the amount, a 52-bit hash per other field a window key or
  * distinct_count compares (merchant, terminal, device, ip, currency; NaN when an optional field is absent), and,
@@ -89,7 +83,7 @@ export function eventLayoutOf(groups: readonly WindowGroup[]): EventLayout {
 }
 
 /** The fields a group compares: its key's second part and its distinct field. */
-export function fieldsOf(group: WindowGroup): EventField[] {
+function fieldsOf(group: WindowGroup): EventField[] {
   const fields: EventField[] = []
   if (group.key !== 'card') fields.push(keyField(group.key))
   if (group.field) fields.push(group.field)

@@ -5,15 +5,13 @@ import type { FeatureDefinition } from '../../../../src/stages/features/feature-
 import { cardFraudFeatures } from '../../../../topology/features.js'
 import { CardWindows } from '../../../../src/stages/windows/card-windows.js'
 import { compileWindows } from '../../../../src/stages/windows/compile-windows.js'
-import { eventLayoutOf } from '../../../../src/stages/windows/event-layout.js'
-import { windowGroupsOf } from '../../../../src/stages/windows/window-groups.js'
 
 const MINUTE = 60_000
 
 test('distinct counts stay exact past the small-array fast path (a card seen at hundreds of merchants)', () => {
   const spans = [MINUTE, 10 * MINUTE, 30 * MINUTE, 60 * MINUTE]
   const definitions = spans.map((spanMs): FeatureDefinition => ({ kind: 'window', name: `merchants_${spanMs}`, key: 'card', aggregation: 'distinct_count', field: 'merchant_id', spanMs, description: '' }))
-  const layout = eventLayoutOf(windowGroupsOf(definitions))
+  const { columns, layout } = compileWindows(definitions)
   assert.equal(layout.valuesPerEvent, 2, 'amount and the merchant hash')
   const windows = new CardWindows({ horizonMs: 60 * MINUTE, allowedLatenessMs: 0, valuesPerEvent: layout.valuesPerEvent })
   const values: number[] = []
@@ -24,7 +22,6 @@ test('distinct counts stay exact past the small-array fast path (a card seen at 
     windows.add('card', i * 10_000, [1, value])
   }
   const atMs = 299 * 10_000
-  const { columns } = compileWindows(definitions, layout)
   const row = new Float64Array(spans.length)
   columns(windows, { card_id: 'card', eventTimeMs: atMs, amount: 1 } as Transaction, Float64Array.of(1, 1_000), row)
   const expected = spans.map((span) => new Set([1_000, ...values.filter((_, i) => atMs - i * 10_000 < span)]).size)
@@ -37,7 +34,7 @@ test('distinct counts stay exact past the small-array fast path (a card seen at 
 test('the codes column keeps country, mcc and channel exactly, and the abroad and card-not-present flags', () => {
   const fields = ['country', 'mcc', 'currency', 'channel'] as const
   const definitions = fields.map((field): FeatureDefinition => ({ kind: 'window', name: field, key: 'card', aggregation: 'distinct_count', field, spanMs: MINUTE, description: '' }))
-  const layout = eventLayoutOf(windowGroupsOf(definitions))
+  const { columns, layout } = compileWindows(definitions)
   assert.equal(layout.valuesPerEvent, 3, 'the amount, a currency hash and one codes column for three fields')
   const base = { card_id: 'c', amount: 1, country: 'ZW', card_country: 'ZW', mcc: '9999', currency: 'ZWL', channel: 'moto', eventTimeMs: 0 } as Transaction
   const windows = new CardWindows({ horizonMs: MINUTE, allowedLatenessMs: 0, valuesPerEvent: layout.valuesPerEvent })
@@ -46,25 +43,25 @@ test('the codes column keeps country, mcc and channel exactly, and the abroad an
   windows.add('c', 0, layout.fill(base, values))
   windows.add('c', 1, layout.fill({ ...base, country: 'AA', card_country: 'AA', mcc: '0000', currency: 'AAA', channel: 'pos' } as Transaction, values))
   const row = new Float64Array(fields.length)
-  const { columns } = compileWindows(definitions, layout)
   columns(windows, { ...base, eventTimeMs: 2 } as Transaction, layout.fill(base, values), row)
   assert.deepEqual(Array.from(row), [2, 2, 2, 2])
   // The flags live in the same column: a filter reads them without a column of its own.
   const abroad: FeatureDefinition[] = [{ kind: 'window', name: 'abroad', key: 'card', filter: 'abroad', aggregation: 'count', spanMs: MINUTE, description: '' }, { kind: 'window', name: 'cnp', key: 'card', filter: 'card_not_present', aggregation: 'count', spanMs: MINUTE, description: '' }]
-  const flagsLayout = eventLayoutOf(windowGroupsOf(abroad))
+  const flagsCompiled = compileWindows(abroad)
+  const flagsLayout = flagsCompiled.layout
   const flagged = new CardWindows({ horizonMs: MINUTE, allowedLatenessMs: 0, valuesPerEvent: flagsLayout.valuesPerEvent })
   const flagValues = new Float64Array(flagsLayout.valuesPerEvent)
   flagged.add('c', 0, flagsLayout.fill({ ...base, country: 'FR', card_country: 'DE', channel: 'pos' } as Transaction, flagValues))
   flagged.add('c', 1, flagsLayout.fill({ ...base, channel: 'ecom' } as Transaction, flagValues))
   const flagRow = new Float64Array(2)
-  compileWindows(abroad, flagsLayout).columns(flagged, { ...base, eventTimeMs: 2 } as Transaction, flagsLayout.fill(base, flagValues), flagRow)
+  flagsCompiled.columns(flagged, { ...base, eventTimeMs: 2 } as Transaction, flagsLayout.fill(base, flagValues), flagRow)
   assert.deepEqual(Array.from(flagRow), [1, 2], 'one event abroad; ecom and the current moto are card-not-present')
 })
 
 test('the generated feature-row code embeds numbers and fixed identifiers, never a name or string of the definitions', () => {
   const injected: FeatureDefinition = { kind: 'window', name: "x'); process.exit(1); ('", key: 'card', aggregation: 'count', spanMs: MINUTE, description: '`${process.exit(1)}`' }
   const definitions = [...cardFraudFeatures, injected]
-  const { source } = compileWindows(definitions, eventLayoutOf(windowGroupsOf(definitions)))
+  const { source } = compileWindows(definitions)
   assert.ok(!source.includes(injected.name) && !source.includes(injected.description))
   assert.doesNotMatch(source, /['"`]/, 'no string literal at all')
 })
