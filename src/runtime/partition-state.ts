@@ -94,7 +94,8 @@ export class PartitionState {
     if (decoded.kind === 'invalid') return decoded
     const tx = decoded.tx
     if (this.dedupe.isDuplicate(tx.transaction_id, tx.eventTimeMs)) return { kind: 'duplicate', tx }
-    return { kind: 'features', tx, ...this.observe(tx) }
+    const { row, late } = this.observe(tx)
+    return { kind: 'features', tx, row, late }
   }
 
   /**
@@ -104,7 +105,7 @@ export class PartitionState {
   observe(tx: Transaction): { row: Float32Array; late: boolean } {
     const values = this.#layout.fill(tx, this.#values)
     const row = this.#toRow(tx, this.windows, values)
-    const { late } = this.windows.add(tx.card_id, tx.eventTimeMs, values)
+    const late = this.windows.add(tx.card_id, tx.eventTimeMs, values)
     if (++this.#sinceEviction >= EVICTION_EVERY_RECORDS) {
       this.#sinceEviction = 0
       // Four table slots per record since the last sweep: a full table holds a key per two slots, so the sweep

@@ -27,6 +27,10 @@ const EXTRA: readonly FeatureDefinition[] = [
   { kind: 'window', name: 'delayed_count', key: 'card', aggregation: 'count', spanMs: 30 * MINUTE, delayMs: 30 * MINUTE, description: '' },
   { kind: 'window', name: 'delayed_since_last', key: 'card', aggregation: 'seconds_since_last', spanMs: 20 * MINUTE, delayMs: 30 * MINUTE, description: '' },
   { kind: 'window', name: 'delayed_countries', key: 'card+terminal', aggregation: 'distinct_count', field: 'country', spanMs: 20 * MINUTE, delayMs: 5 * MINUTE, description: '' },
+  // Coded fields count by stamps, over two spans of one group (a span's count is taken when the pass leaves it).
+  { kind: 'window', name: 'mccs_10m', key: 'card', aggregation: 'distinct_count', field: 'mcc', spanMs: 10 * MINUTE, description: '' },
+  { kind: 'window', name: 'mccs_30m', key: 'card', aggregation: 'distinct_count', field: 'mcc', spanMs: 30 * MINUTE, description: '' },
+  { kind: 'window', name: 'abroad_channels_30m', key: 'card', filter: 'abroad', aggregation: 'distinct_count', field: 'channel', spanMs: 30 * MINUTE, description: '' },
 ]
 
 const stepArb = fc.record({
@@ -36,6 +40,7 @@ const stepArb = fc.record({
   amount: fc.oneof(fc.constant(0), fc.constant(50), fc.double({ min: 0, max: 5_000, noNaN: true })),
   terminal: fc.constantFrom('t1', 't2'),
   country: fc.constantFrom('FR', 'DE'),
+  mcc: fc.constantFrom('5411', '5999', '0001', '9999'),
   channel: fc.constantFrom('pos', 'ecom'),
   merchant: fc.constantFrom('m1', 'm2', 'm3'),
   device: fc.option(fc.constantFrom('d1', 'd2'), { nil: undefined }),
@@ -44,7 +49,7 @@ const stepArb = fc.record({
 function transaction(i: number, step: typeof stepArb extends fc.Arbitrary<infer T> ? T : never, eventTimeMs: number): Transaction {
   return {
     transaction_id: `tx${i}`, card_id: step.card, customer_id: 'c', merchant_id: `${step.merchant}-${step.terminal}`, terminal_id: step.terminal, amount: step.amount,
-    currency: 'EUR', mcc: '5411', country: step.country, card_country: 'FR', channel: step.channel, event_time: eventTimeMs, eventTimeMs,
+    currency: 'EUR', mcc: step.mcc, country: step.country, card_country: 'FR', channel: step.channel, event_time: eventTimeMs, eventTimeMs,
     ...(step.device ? { device_id: step.device } : {}),
   }
 }

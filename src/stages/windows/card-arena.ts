@@ -126,7 +126,7 @@ export class CardArena {
       if (capacity > 0) {
         const to = this.#bump(capacity)
         const target = this.pageOf(to)
-        target.set(page.subarray(offset, offset + capacity), this.offsetOf(to))
+        copySlots(page, offset, offset + capacity, target, this.offsetOf(to))
         moved((index << this.#pageBits) | offset, to)
       }
       offset += Math.abs(capacity)
@@ -205,3 +205,8 @@ export class CardArena {
 }
 
 const EMPTY_PAGE = new Float64Array(0)
+
+/** Copies from[start, end) to `to` at `at` (ranges of different blocks: they never overlap). */
+export function copySlots(from: Float64Array, start: number, end: number, to: Float64Array, at: number): void {
+  for (let i = start; i < end; i++) to[at + i - start] = from[i]!
+}

@@ -1,4 +1,5 @@
-import { CardArena } from './card-arena.js'
+import { CardArena, copySlots } from './card-arena.js'
+import { CardKey, readStoredId, storedIdHash, storedIdSlots } from './card-key.js'
 
 export interface CardWindowsOptions {
   /** The longest span + delay any window reads: older events are dropped. */
@@ -43,10 +44,11 @@ const MAX_LOAD = 0.5
  * attribute columns…], oldest first. The n time-only events are older than the attributes horizon: only count
  * windows reaching further back read them, so their amounts and attributes are dropped.
  *
- * Layout, for speed and memory: logs live in blocks of a CardArena, each block [capacity, id length, the card id
- * (3 UTF-16 units per slot), log…]; an open-addressing table of (52-bit id hash, block) finds them. A lookup costs
- * a table slot and the block's first cache line (the id is compared there); a Map of strings to arrays cost ~5
- * dependent cache misses (bucket, entries, key strings of the chain, array, elements) and was a quarter of an update.
+ * Layout, for speed and memory: logs live in blocks of a CardArena, each block [capacity, the card id as CardKey
+ * stores it (6 latin-1 characters a slot), log…]; an open-addressing table of (32-bit id hash, block) finds them. A
+ * lookup costs a table slot and the block's first cache line (the id is compared there); a Map of strings to arrays
+ * cost ~5 dependent cache misses (bucket, entries, key strings of the chain, array, elements) and was a quarter of an
+ * update.
  *
  * Watermark = max event time − allowedLatenessMs. A late event (time below the watermark) is scored with the state
  * as it is and never added, so it cannot change later results.
@@ -66,6 +68,8 @@ export class CardWindows {
   /** Slots in use over every log: what the byte estimate counts. */
   #usedSlots = 0
   #late = 0
+  /** The id being looked up or inserted, encoded as blocks store it. */
+  readonly #key = new CardKey()
   /** The last card located: its id, table slot (-1 when absent) and block. */
   #lastCardId: string | undefined
   #lastSlot = -1
@@ -131,10 +135,10 @@ export class CardWindows {
   }
 
   /** Adds the event (`values`: the amount, then the attributes) unless it is late; returns whether it was late. */
-  add(cardId: string, eventTimeMs: number, values: ArrayLike<number>): { late: boolean } {
+  add(cardId: string, eventTimeMs: number, values: ArrayLike<number>): boolean {
     if (this.isLate(eventTimeMs)) {
       this.#late++
-      return { late: true }
+      return true
     }
     if (eventTimeMs > this.#maxEventTimeMs) this.#maxEventTimeMs = eventTimeMs
     const stride = this.stride
@@ -160,7 +164,7 @@ export class CardWindows {
     for (let v = 1; v < stride; v++) page[at + v] = values[v - 1]!
     page[base] = used + stride
     this.#usedSlots += stride
-    return { late: false }
+    return false
   }
 
   /**
@@ -198,7 +202,7 @@ export class CardWindows {
 
   /** The card whose block moved from `from` to `to` points to its new place. */
   #relocated(from: number, to: number): void {
-    const hash = storedIdHash(this.#arena.pageOf(to), this.#arena.offsetOf(to))
+    const hash = storedIdHash(this.#arena.pageOf(to), this.#arena.offsetOf(to) + 1)
     for (let slot = hash & this.#mask; ; slot = (slot + 1) & this.#mask) {
       if (this.#table[2 * slot + 1] === from && this.#table[2 * slot] === hash) {
         this.#table[2 * slot + 1] = to
@@ -214,7 +218,7 @@ export class CardWindows {
       if (this.#table[2 * slot + 1] === EMPTY) continue
       const { page, offset } = this.#block(slot)
       const base = logBase(page, offset)
-      cards.push([readId(page, offset), Array.from(page.subarray(base, base + page[base]!))])
+      cards.push([readStoredId(page, offset + 1), Array.from(page.subarray(base, base + page[base]!))])
     }
     return { maxEventTimeMs: this.#maxEventTimeMs, late: this.#late, stride: this.stride, cards }
   }
@@ -248,7 +252,7 @@ export class CardWindows {
     for (let slot = 0; slot <= this.#mask; slot++) {
       if (this.#table[2 * slot + 1] === EMPTY) continue
       const { page, offset } = this.#block(slot)
-      byNewest.push([readId(page, offset), this.#newestEventMs(slot)])
+      byNewest.push([readStoredId(page, offset + 1), this.#newestEventMs(slot)])
     }
     byNewest.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     const target = maxBytes * 0.9
@@ -276,27 +280,31 @@ export class CardWindows {
 
   /** The table slot of a card, or -1. */
   #find(cardId: string): number {
-    const hash = idHash(cardId)
+    const key = this.#key
+    key.set(cardId)
+    const hash = key.hash
     const table = this.#table
     const mask = this.#mask
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const ref = table[2 * slot + 1]!
       if (ref === EMPTY) return -1
-      if (table[2 * slot] === hash && idEquals(this.#arena.pageOf(ref), this.#arena.offsetOf(ref), cardId)) return slot
+      if (table[2 * slot] === hash && key.matches(this.#arena.pageOf(ref), this.#arena.offsetOf(ref) + 1)) return slot
     }
   }
 
   /** A new card with an empty log with room for `logSlots`: its log's base in `this.page`. */
   #insert(cardId: string, logSlots: number): number {
     if (this.#size + 1 > (this.#mask + 1) * MAX_LOAD) this.#growTable()
-    const ref = this.#arena.allocate(2 + idSlots(cardId) + logSlots)
+    const key = this.#key
+    key.set(cardId)
+    const ref = this.#arena.allocate(1 + key.storedSlots + logSlots)
     const page = this.#arena.pageOf(ref)
     const offset = this.#arena.offsetOf(ref)
-    writeId(page, offset, cardId)
+    key.write(page, offset + 1)
     const base = logBase(page, offset)
     page[base] = LOG_HEADER
     page[base + 1] = 0
-    const hash = idHash(cardId)
+    const hash = key.hash
     let slot = hash & this.#mask
     while (this.#table[2 * slot + 1] !== EMPTY) slot = (slot + 1) & this.#mask
     this.#table[2 * slot] = hash
@@ -322,8 +330,9 @@ export class CardWindows {
     const ref = this.#arena.allocate(oldBase - oldOffset + needed + Math.max(this.stride, needed >> 3))
     const page = this.#arena.pageOf(ref)
     const offset = this.#arena.offsetOf(ref)
-    // The id and the used part of the log; the new block's capacity stays in its slot 0.
-    page.set(oldPage.subarray(oldOffset + 1, oldBase + oldPage[oldBase]!), offset + 1)
+    // The id and the used part of the log; the new block's capacity stays in its slot 0. A loop, not set(subarray):
+    // a log is a few dozen slots, and the view object cost more than the copy.
+    copySlots(oldPage, oldOffset + 1, oldBase + oldPage[oldBase]!, page, offset + 1)
     this.#arena.free(oldRef)
     this.#table[2 * slot + 1] = ref
     this.page = page
@@ -395,79 +404,9 @@ export class CardWindows {
 
 const EMPTY_LOG = new Float64Array(0)
 
-/** FNV-1a, 32 bits: the table compares it before the id. */
-function idHash(cardId: string): number {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < cardId.length; i++) hash = Math.imul(hash ^ cardId.charCodeAt(i), 0x01000193)
-  return hash
-}
-
-/** idHash of the id stored in a block, without making its string (evacuation moves thousands of blocks). */
-function storedIdHash(page: Float64Array, offset: number): number {
-  const units = storedUnits(page, offset)
-  let hash = 0x811c9dc5
-  for (let i = 0; i < units.length; i++) hash = Math.imul(hash ^ units[i]!, 0x01000193)
-  return hash
-}
-
-/**
- * An id is stored as its length · 2 + 1 if it has a unit above 255, then its UTF-16 units packed 6 to a slot (8 bits
- * each) or, when wide, 3 to a slot (16 bits each): 48 bits, exact in a double.
- */
-function isWide(id: string): boolean {
-  for (let i = 0; i < id.length; i++) if (id.charCodeAt(i) > 255) return true
-  return false
-}
-
-function idSlots(id: string): number {
-  return Math.ceil(id.length / (isWide(id) ? 3 : 6))
-}
-
-/** Where the log starts in a block at `offset`: after its capacity, id header and id. */
+/** Where the log starts in a block at `offset`: after its capacity and stored id. */
 function logBase(page: Float64Array, offset: number): number {
-  const header = page[offset + 1]!
-  return offset + 2 + Math.ceil((header >>> 1) / (header & 1 ? 3 : 6))
-}
-
-function packedUnits(id: string, i: number, unitsPerSlot: number): number {
-  const radix = unitsPerSlot === 3 ? 65_536 : 256
-  let packed = 0
-  for (let j = i; j < i + unitsPerSlot; j++) packed = packed * radix + (j < id.length ? id.charCodeAt(j) : 0)
-  return packed
-}
-
-function writeId(page: Float64Array, offset: number, id: string): void {
-  const wide = isWide(id)
-  const unitsPerSlot = wide ? 3 : 6
-  page[offset + 1] = id.length * 2 + (wide ? 1 : 0)
-  for (let i = 0, slot = offset + 2; i < id.length; i += unitsPerSlot, slot++) page[slot] = packedUnits(id, i, unitsPerSlot)
-}
-
-function idEquals(page: Float64Array, offset: number, id: string): boolean {
-  const header = page[offset + 1]!
-  if (header >>> 1 !== id.length) return false
-  const unitsPerSlot = header & 1 ? 3 : 6
-  for (let i = 0, slot = offset + 2; i < id.length; i += unitsPerSlot, slot++) if (page[slot] !== packedUnits(id, i, unitsPerSlot)) return false
-  return true
-}
-
-function readId(page: Float64Array, offset: number): string {
-  return String.fromCharCode(...storedUnits(page, offset))
-}
-
-/** The UTF-16 units of the id stored in a block. */
-function storedUnits(page: Float64Array, offset: number): number[] {
-  const header = page[offset + 1]!
-  const length = header >>> 1
-  const unitsPerSlot = header & 1 ? 3 : 6
-  const radix = unitsPerSlot === 3 ? 65_536 : 256
-  const units: number[] = []
-  for (let i = 0, slot = offset + 2; i < length; i += unitsPerSlot, slot++) {
-    // Most significant first; the last slot's missing units are zeros at the bottom.
-    let divisor = radix ** (unitsPerSlot - 1)
-    for (let j = 0; j < Math.min(unitsPerSlot, length - i); j++, divisor /= radix) units.push(Math.floor(page[slot]! / divisor) % radix)
-  }
-  return units
+  return offset + 1 + storedIdSlots(page, offset + 1)
 }
 
 /** Index of the first full event of the log at `base`. */

@@ -109,7 +109,11 @@ export function compileWindows(definitions: readonly FeatureDefinition[], perTra
 
   const body = lines.map((line) => `  ${line}`).join('\n')
   const source = `function featureRow(windows, tx, current, row) {\n${body}\n}`
-  const distinct = groups.map((group) => (group.field ? new DistinctValues() : undefined))
+  const distinct = groups.map((group) => {
+    if (!group.field) return undefined
+    const reader = layout.reader(group.field)
+    return reader.shift >= 0 ? new DistinctCodes(reader.mask + 1) : new DistinctValues()
+  })
   const perTransactionFns = Object.fromEntries(perTransaction.flatMap(({ value }, i) => (value ? [[`perTransaction${i}`, value]] : [])))
   const helpers = { fullEventsStart, upperBound, countAtOrBefore, timeAt, isNight, populationStddev, zscore, amountOverMean, distinct, ...perTransactionFns }
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see the function's comment: numbers and fixed identifiers only
@@ -121,11 +125,19 @@ function declareGroup(emit: (line: string) => void, group: WindowGroup, g: numbe
   emit(`// group ${g}: key ${group.key}${group.filter ? `, filter ${group.filter}` : ''}${group.field ? `, distinct ${group.field}` : ''}, delay ${group.delayMs} ms, spans ${group.spans.join(', ')} ms`)
   const slots = group.spans.map((_, k) => k)
   if (group.field) {
-    emit(`const d${g} = distinct[${g}]`)
-    emit(`d${g}.clear()`)
+    const coded = layout.reader(group.field).shift >= 0
+    if (coded) {
+      // A small code: a value is new to this pass when its slot does not hold the pass's stamp yet.
+      emit(`const seen${g} = distinct[${g}].seen`)
+      emit(`const stamp${g} = distinct[${g}].nextStamp()`)
+      emit(`let u${g} = 0`)
+    } else {
+      emit(`const d${g} = distinct[${g}]`)
+      emit(`d${g}.clear()`)
+    }
     // The current value belongs to every span: added first, so each span's count includes it.
     const includes = includesCurrent(group, layout)
-    if (includes !== 'false') emit(`if (${includes}) d${g}.add(${fieldExpression(layout.reader(group.field), 'current')})`)
+    if (includes !== 'false') emit(`if (${includes}) {${addDistinct(group, g, layout, 'current')}}`)
     // n<g>_<k>: distinct values in span k, written when the pass first leaves the span.
     for (const k of slots) emit(`let n${g}_${k} = -1`)
   } else {
@@ -153,8 +165,8 @@ function scanGroup(emit: (line: string) => void, group: WindowGroup, g: number, 
   emit(`    if (${conditions.length > 0 ? conditions.join(' && ') : 'true'}) {`)
   if (group.field) {
     // Entering span k + 1 closes span k: its distinct count is the values seen so far.
-    for (let k = 0; k < spans.length - 1; k++) emit(`      if (${age} >= ${spans[k]} && n${g}_${k} < 0) n${g}_${k} = d${g}.size`)
-    emit(`      d${g}.add(${fieldExpression(layout.reader(group.field), 'page')})`)
+    for (let k = 0; k < spans.length - 1; k++) emit(`      if (${age} >= ${spans[k]} && n${g}_${k} < 0) n${g}_${k} = ${distinctSize(group, g, layout)}`)
+    emit(`      ${addDistinct(group, g, layout, 'page')}`)
   } else {
     if (needs.previous) emit(`      if (p${g} !== p${g}) p${g} = eventMs`)
     const amountNeeded = needs.sum || needs.sumSquares || needs.min || needs.max
@@ -194,6 +206,17 @@ function countGroup(emit: (line: string) => void, group: WindowGroup, g: number,
   })
 }
 
+/** Counts a distinct field's value of the event (`page`) or the transaction (`current`) unless seen in this pass. */
+function addDistinct(group: WindowGroup, g: number, layout: EventLayout, array: 'page' | 'current'): string {
+  const reader = layout.reader(group.field!)
+  const value = fieldExpression(reader, array)
+  return reader.shift >= 0 ? ` const v = ${value}; if (seen${g}[v] !== stamp${g}) { seen${g}[v] = stamp${g}; u${g}++ } ` : `d${g}.add(${value})`
+}
+
+function distinctSize(group: WindowGroup, g: number, layout: EventLayout): string {
+  return layout.reader(group.field!).shift >= 0 ? `u${g}` : `d${g}.size`
+}
+
 /** Whether the current transaction is in the group's windows: no delay, passes the filter, has the distinct field. */
 function includesCurrent(group: WindowGroup, layout: EventLayout): string {
   if (group.delayMs > 0) return 'false'
@@ -207,7 +230,7 @@ function includesCurrent(group: WindowGroup, layout: EventLayout): string {
 function finishGroup(emit: (line: string) => void, group: WindowGroup, g: number, needs: Needs, layout: EventLayout): void {
   const spans = group.spans
   if (group.field) {
-    for (let k = 0; k < spans.length; k++) emit(`if (n${g}_${k} < 0) n${g}_${k} = d${g}.size`)
+    for (let k = 0; k < spans.length; k++) emit(`if (n${g}_${k} < 0) n${g}_${k} = ${distinctSize(group, g, layout)}`)
     return
   }
   for (let k = 1; k < spans.length; k++) {
@@ -304,6 +327,32 @@ function zscore(amount: number, count: number, sum: number, sumSquares: number):
 function amountOverMean(amount: number, count: number, sum: number): number {
   const mean = count > 0 ? sum / count : 0
   return mean > 0 ? amount / mean : 1
+}
+
+/**
+ * The distinct values of one window pass over a coded field (country, mcc, channel: at most 2^14 values): one slot per
+ * code holding the stamp of the last pass that saw it, so a value costs one load and compare, with no search.
+ */
+export class DistinctCodes {
+  readonly seen: Int32Array
+  #stamp = 0
+
+  /** `maxStamp`: where stamps wrap around (tests lower it). */
+  constructor(
+    codes: number,
+    readonly maxStamp = 0x7fffffff,
+  ) {
+    this.seen = new Int32Array(codes)
+  }
+
+  /** A stamp no slot holds yet: every code is unseen for the new pass. */
+  nextStamp(): number {
+    if (this.#stamp === this.maxStamp) {
+      this.seen.fill(0)
+      this.#stamp = 0
+    }
+    return ++this.#stamp
+  }
 }
 
 const SMALL_DISTINCT = 64

@@ -4,7 +4,7 @@ import type { Transaction } from '../../../../src/core/transaction-v1.js'
 import type { FeatureDefinition } from '../../../../src/stages/features/feature-definition.js'
 import { cardFraudFeatures } from '../../../../topology/features.js'
 import { CardWindows } from '../../../../src/stages/windows/card-windows.js'
-import { compileWindows } from '../../../../src/stages/windows/compile-windows.js'
+import { compileWindows, DistinctCodes } from '../../../../src/stages/windows/compile-windows.js'
 
 const MINUTE = 60_000
 
@@ -64,4 +64,15 @@ test('the generated feature-row code embeds numbers and fixed identifiers, never
   const { source } = compileWindows(definitions)
   assert.ok(!source.includes(injected.name) && !source.includes(injected.description))
   assert.doesNotMatch(source, /['"`]/, 'no string literal at all')
+})
+
+test('distinct codes: a value seen before the stamps wrap around is unseen after it', () => {
+  const codes = new DistinctCodes(8, 3)
+  const seenIn = (stamp: number, value: number) => codes.seen[value] === stamp
+  let stamp = codes.nextStamp()
+  codes.seen[5] = stamp
+  for (let pass = 0; pass < 3; pass++) {
+    stamp = codes.nextStamp()
+    assert.equal(seenIn(stamp, 5), false, `pass ${pass + 2} (stamp ${stamp})`)
+  }
 })

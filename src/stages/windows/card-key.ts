@@ -1,0 +1,130 @@
+/**
+ * How a card id is kept in its block of the card arena, and its hash for the card table.
+ *
+ * Stored form: a header slot, then the id's words two to a slot (hi · 2^24 + lo, exact in a double). A word holds
+ * three latin-1 units (8 bits each) or, when the id has a unit above 255, one UTF-16 unit. Header = slots · 2^17 +
+ * length · 2 + wide, so the log's start is found without a division. The hash runs over the same words (integer
+ * operations only: a lookup hashes and compares ~4 words instead of 10 characters with float arithmetic).
+ */
+// Header bits: slots (≤ 8192 for a wide id of this length) from bit 17, length in bits 1–16, below 2^31.
+export const MAX_ID_LENGTH = 16_383
+const WORD = 16_777_216
+
+/** The id currently looked up: its header, hash and stored slots, computed once and compared against blocks. */
+export class CardKey {
+  header = 0
+  hash = 0
+  slotCount = 0
+  #slots = new Float64Array(16)
+  #id: string | undefined
+
+  /** Encodes `id` (a no-op when it is the id encoded last). */
+  set(id: string): void {
+    if (id === this.#id) return
+    this.#id = id
+    const length = id.length
+    if (length > MAX_ID_LENGTH) throw new RangeError(`card id of ${length} characters: at most ${MAX_ID_LENGTH}`)
+    let wide = false
+    for (let i = 0; i < length; i++) if (id.charCodeAt(i) > 255) wide = true
+    const words = wide ? length : Math.ceil(length / 3)
+    const slotCount = Math.ceil(words / 2)
+    if (slotCount > this.#slots.length) this.#slots = new Float64Array(slotCount)
+    let hash = FNV_OFFSET
+    let hi = 0
+    for (let w = 0; w < words; w++) {
+      const word = wide ? id.charCodeAt(w) : wordOf(id, 3 * w, length)
+      hash = Math.imul(hash ^ word, FNV_PRIME)
+      if ((w & 1) === 0) hi = word
+      else this.#slots[w >> 1] = hi * WORD + word
+    }
+    if ((words & 1) === 1) this.#slots[words >> 1] = hi * WORD
+    this.hash = finalize(hash)
+    this.slotCount = slotCount
+    this.header = slotCount * 131_072 + length * 2 + (wide ? 1 : 0)
+  }
+
+  /** Slots the stored form takes: the header and the words. */
+  get storedSlots(): number {
+    return 1 + this.slotCount
+  }
+
+  /** Writes the stored form at `at`. */
+  write(page: Float64Array, at: number): void {
+    page[at] = this.header
+    for (let i = 0; i < this.slotCount; i++) page[at + 1 + i] = this.#slots[i]!
+  }
+
+  /** Whether the stored form at `at` is this id. */
+  matches(page: Float64Array, at: number): boolean {
+    if (page[at] !== this.header) return false
+    for (let i = 0; i < this.slotCount; i++) if (page[at + 1 + i] !== this.#slots[i]) return false
+    return true
+  }
+}
+
+const FNV_OFFSET = 0x811c9dc5
+const FNV_PRIME = 0x01000193
+
+/** Three latin-1 units from `i` as one 24-bit word (zeros past the end). */
+function wordOf(id: string, i: number, length: number): number {
+  const a = id.charCodeAt(i)
+  const b = i + 1 < length ? id.charCodeAt(i + 1) : 0
+  const c = i + 2 < length ? id.charCodeAt(i + 2) : 0
+  return (a << 16) | (b << 8) | c
+}
+
+/**
+ * Murmur3's finalizer: FNV's multiply carries bits upward only, so without it the table's low index bits would ignore
+ * the high bits of every word.
+ */
+function finalize(hash: number): number {
+  hash ^= hash >>> 16
+  hash = Math.imul(hash, 0x85ebca6b)
+  hash ^= hash >>> 13
+  hash = Math.imul(hash, 0xc2b2ae35)
+  return hash ^ (hash >>> 16)
+}
+
+/** Slots of the stored form at `at` (header included). */
+export function storedIdSlots(page: Float64Array, at: number): number {
+  return 1 + (page[at]! >>> 17)
+}
+
+/** The words of the stored id at `at`, in order. */
+function storedWords(page: Float64Array, at: number): number[] {
+  const header = page[at]!
+  const length = (header >>> 1) & 0xffff
+  const words = header & 1 ? length : Math.ceil(length / 3)
+  const result: number[] = []
+  for (let w = 0; w < words; w++) {
+    const slot = page[at + 1 + (w >> 1)]!
+    const hi = Math.floor(slot / WORD)
+    result.push((w & 1) === 0 ? hi : slot - hi * WORD)
+  }
+  return result
+}
+
+/** CardKey.hash of the stored id at `at`, without making its string or an array (evacuation moves thousands of blocks). */
+export function storedIdHash(page: Float64Array, at: number): number {
+  const header = page[at]!
+  const length = (header >>> 1) & 0xffff
+  const words = header & 1 ? length : Math.ceil(length / 3)
+  let hash = FNV_OFFSET
+  for (let w = 0; w < words; w++) {
+    const slot = page[at + 1 + (w >> 1)]!
+    const hi = Math.floor(slot / WORD)
+    hash = Math.imul(hash ^ ((w & 1) === 0 ? hi : slot - hi * WORD), FNV_PRIME)
+  }
+  return finalize(hash)
+}
+
+/** The stored id at `at` as a string (snapshots, budget eviction order). */
+export function readStoredId(page: Float64Array, at: number): string {
+  const header = page[at]!
+  const length = (header >>> 1) & 0xffff
+  const words = storedWords(page, at)
+  if (header & 1) return String.fromCharCode(...words)
+  const units: number[] = []
+  for (const word of words) units.push(word >>> 16, (word >>> 8) & 0xff, word & 0xff)
+  return String.fromCharCode(...units.slice(0, length))
+}
