@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import type { Transaction } from '../../src/core/transaction-v1.js'
-import { CardWindows } from '../../src/stages/windows/card-windows.js'
+import { CardWindows, LOG_HEADER } from '../../src/stages/windows/card-windows.js'
 import { compileWindows, populationStddev } from '../../src/stages/windows/compile-windows.js'
 import type { FeatureDefinition, WindowAggregation } from '../../src/stages/features/feature-definition.js'
 
@@ -215,4 +215,48 @@ test('late events see the same windows whenever idle cards are evicted (eviction
   assert.ok(eager.isLate(late))
   assert.deepEqual(scan(eager, 'a', late, 1, definitions), scan(lazy, 'a', late, 1, definitions))
   assert.equal(scan(lazy, 'a', late, 1, definitions)[0], 1, 'the expired event is in no window: only the current one counts')
+})
+
+test('the idle sweep skips by each card\'s newest minute in the table, and still evicts exactly the cards idle past the horizon', () => {
+  const MINUTE = 60_000
+  const newestOf = (log: number[]) => Math.max(...log.slice(LOG_HEADER, LOG_HEADER + log[1]!), ...log.slice(LOG_HEADER + log[1]!).filter((_, i) => i % 2 === 0))
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          card: fc.integer({ min: 0, max: 2_000 }),
+          // Mostly seconds apart (hundreds of cards live at once: the table grows), sometimes a jump of up to two
+          // horizons (many turn idle; some newest events land in the cutoff's own minute).
+          dt: fc.oneof({ arbitrary: fc.integer({ min: -10_000, max: 10_000 }), weight: 300 }, { arbitrary: fc.integer({ min: 0, max: 120 * MINUTE }), weight: 1 }),
+          action: fc.oneof({ arbitrary: fc.constant('add' as const), weight: 12 }, { arbitrary: fc.constant('sweep' as const), weight: 3 }, { arbitrary: fc.constant('restore' as const), weight: 1 }),
+        }),
+        { minLength: 100, maxLength: 2_000, size: 'max' },
+      ),
+      (steps) => {
+        const options = { horizonMs: 60 * MINUTE, allowedLatenessMs: MINUTE }
+        let w = new CardWindows(options)
+        const seen = new Set<string>()
+        let clock = Date.UTC(2026, 0, 1)
+        for (const step of steps) {
+          clock += step.dt
+          if (step.action === 'sweep') w.evictIdle(64)
+          else if (step.action === 'restore') w = CardWindows.fromSnapshot(options, w.toSnapshot())
+          else {
+            w.add(`card-${step.card}`, clock, [1])
+            seen.add(`card-${step.card}`)
+          }
+        }
+        const cutoff = w.expiredAtOrBeforeMs
+        const idle = [...seen].filter((id) => {
+          const log = w.logOf(id)
+          return log !== undefined && newestOf(log) <= cutoff
+        })
+        const held = [...seen].filter((id) => w.logOf(id) !== undefined).length
+        assert.equal(w.evictIdle(), idle.length)
+        assert.equal(w.cardCount, held - idle.length)
+        for (const id of idle) assert.equal(w.logOf(id), undefined, `${id} is idle`)
+      },
+    ),
+    { numRuns: 40, endOnFailure: true },
+  )
 })
