@@ -4,6 +4,8 @@ import { pack, unpack } from 'msgpackr'
 import type { PartitionedSource, PartitionStart, RecordSink, Scorer, SnapshotStore, SourceRecord, TopicPartition } from '../core/ports.js'
 import { Decision, type AlertV1, type DecisionV1 } from '../core/records.js'
 import type { Transaction } from '../core/transaction-v1.js'
+import type { DecodeResult } from '../stages/decode/decode-transaction.js'
+import { WARM_MAX } from '../stages/windows/card-windows.js'
 import type { Metrics } from '../observability/metrics.js'
 import { createDecider, type Decide, type Thresholds } from '../stages/decide/decide.js'
 import { featureContractHash, type FeatureDefinition } from '../stages/features/feature-definition.js'
@@ -310,11 +312,29 @@ export class Job {
     this.options.metrics.assignedPartitions.set(this.#runs.size)
   }
 
+  /** Warms the card state of the valid transactions among records[from, to), per partition (PartitionState.warm). */
+  #warm(records: readonly SourceRecord[], decoded: readonly (DecodeResult | undefined)[], from: number, to: number): void {
+    const byRun = new Map<Run, Transaction[]>()
+    for (let i = from; i < to; i++) {
+      const result = decoded[i]
+      if (result?.kind !== 'ok') continue
+      const run = this.#runs.get(`${records[i]!.topic}:${records[i]!.partition}`)!
+      const txs = byRun.get(run)
+      if (txs) txs.push(result.tx)
+      else byRun.set(run, [result.tx])
+    }
+    for (const [run, txs] of byRun) run.state.warm(txs)
+  }
+
   #onRecords(records: readonly SourceRecord[]): void {
     if (this.#failure) return
     const { metrics, producer, topics } = this.options
     const polledAtMs = performance.now()
-    for (const record of records) {
+    // Decoded up front, so each stretch of WARM_MAX records can have its cards' state loaded before it is processed.
+    const decoded = records.map((record) => this.#runs.get(`${record.topic}:${record.partition}`)?.state.decode(record.value))
+    for (let i = 0; i < records.length; i++) {
+      if (i % WARM_MAX === 0) this.#warm(records, decoded, i, Math.min(records.length, i + WARM_MAX))
+      const record = records[i]!
       const run = this.#runs.get(`${record.topic}:${record.partition}`)
       // A record of a partition this member no longer owns (or owns anew, at another offset) must not be processed:
       // storing its offset or output would let the next owner skip or double it.
@@ -325,14 +345,15 @@ export class Job {
       }
       run.nextOffset = record.offset + 1
       run.lastRecordAtMs = polledAtMs
+      const input = decoded[i] ?? run.state.decode(record.value)
       if (record.offset < run.liveFromOffset) {
-        run.state.process(record.value)
+        run.state.processDecoded(input)
         this.stats.restored++
         metrics.restored.inc()
         continue
       }
       if (this.stats.consumed++ === 0) this.#firstConsumedAtMs = polledAtMs
-      const processed = run.state.process(record.value)
+      const processed = run.state.processDecoded(input)
       if (processed.kind === 'invalid') {
         this.stats.invalid++
         metrics.transactions.inc({ outcome: 'invalid' })

@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js'
 import type { DeadLetterReason } from '../core/records.js'
 import type { Transaction } from '../core/transaction-v1.js'
-import { decodeTransaction } from '../stages/decode/decode-transaction.js'
+import { decodeTransaction, type DecodeResult } from '../stages/decode/decode-transaction.js'
 import { Dedupe, type DedupeSnapshot } from '../stages/dedupe/dedupe.js'
 import { featureContractHash, type FeatureDefinition } from '../stages/features/feature-definition.js'
 import { toFeatureRow, type FeatureRowFn } from '../stages/features/to-feature-row.js'
@@ -61,6 +61,7 @@ export class PartitionState {
   readonly #toRow: FeatureRowFn
   readonly #values: Float64Array
   #sinceEviction = 0
+  readonly #warmIds: string[] = []
   /** Cards dropped to stay within maxStateBytes: each one's next features start from empty. */
   budgetEvictions = 0
 
@@ -90,12 +91,32 @@ export class PartitionState {
   }
 
   process(value: Uint8Array | null): ProcessedRecord {
-    const decoded = decodeTransaction(value, { maxRecordBytes: this.options.maxRecordBytes })
+    return this.processDecoded(this.decode(value))
+  }
+
+  /** The decode step of `process`, on its own so a batch can be decoded (and its cards warmed) before it is processed. */
+  decode(value: Uint8Array | null): DecodeResult {
+    return decodeTransaction(value, { maxRecordBytes: this.options.maxRecordBytes })
+  }
+
+  /** `process` after `decode`. */
+  processDecoded(decoded: DecodeResult): ProcessedRecord {
     if (decoded.kind === 'invalid') return decoded
     const tx = decoded.tx
     if (this.dedupe.isDuplicate(tx.transaction_id, tx.eventTimeMs)) return { kind: 'duplicate', tx }
     const { row, late } = this.observe(tx)
     return { kind: 'features', tx, row, late }
+  }
+
+  /**
+   * Starts loading the card state of transactions about to be processed (CardWindows.warm): batches of up to
+   * WARM_MAX, in the order they will be processed. Changes nothing.
+   */
+  warm(txs: readonly Transaction[]): void {
+    const ids = this.#warmIds
+    ids.length = 0
+    for (const tx of txs) ids.push(tx.card_id)
+    this.windows.warm(ids)
   }
 
   /**

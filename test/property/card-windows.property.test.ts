@@ -260,3 +260,30 @@ test('the idle sweep skips by each card\'s newest minute in the table, and still
     { numRuns: 40, endOnFailure: true },
   )
 })
+
+test('warming the cards of coming transactions changes no row, log or estimate', () => {
+  const definitions = cardWindows(SPANS)
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ card: fc.integer({ min: 0, max: 40 }), dt: fc.integer({ min: -5, max: 20 }), amount: fc.double({ min: 0, max: 1000, noNaN: true }), warm: fc.array(fc.integer({ min: 0, max: 60 }), { maxLength: 80 }) }), { maxLength: 300 }),
+      (steps) => {
+        const warmed = new CardWindows({ horizonMs: Math.max(...SPANS), allowedLatenessMs: LATENESS, pageBits: 6 })
+        const plain = new CardWindows({ horizonMs: Math.max(...SPANS), allowedLatenessMs: LATENESS, pageBits: 6 })
+        let clock = 1_000
+        for (const step of steps) {
+          clock = Math.max(0, clock + step.dt)
+          const card = `card-${step.card}`
+          // The coming card among others, known and unknown, more than one call loads.
+          warmed.warm([...step.warm.map((c) => `card-${c}`), card])
+          assert.deepEqual(scan(warmed, card, clock, step.amount, definitions), scan(plain, card, clock, step.amount, definitions))
+          assert.equal(warmed.add(card, clock, [step.amount]), plain.add(card, clock, [step.amount]))
+          warmed.evictIdle(8)
+          plain.evictIdle(8)
+        }
+        for (let card = 0; card <= 60; card++) assert.deepEqual(warmed.logOf(`card-${card}`), plain.logOf(`card-${card}`))
+        assert.equal(warmed.estimatedBytes, plain.estimatedBytes)
+      },
+    ),
+    { numRuns: 100, endOnFailure: true },
+  )
+})
