@@ -39,7 +39,7 @@ const EMPTY = -1
  */
 const ENTRY = 3
 const MINUTE_MS = 60_000
-/** Cards one `warm` call loads: more would be evicted before their turn, or wait in vain on a full CPU queue. */
+/** Cards one `warm` call loads: their table and block lines (8 KiB for 64) stay cached until their turn comes. */
 export const WARM_MAX = 64
 const NO_EVENT_MINUTE = -0x80000000
 /** Open addressing stays at or below this load, so a lookup probes ~1.5 slots, mostly in one cache line. */
