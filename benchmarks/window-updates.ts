@@ -191,7 +191,7 @@ else {
       `  steady state   ${fmt(steadyState)} updates/s over the next 14 days (${fmt(events)} more events, logs at full length)`,
       `  vs naive       card-windows/naive-scan = ${result.ratio.toFixed(1)}x on the same first ${fmt(naiveEvents)} events (${fmt(windowsOnNaiveInput)} vs ${fmt(naive)} updates/s)`,
       memory
-        ? `  memory         ${memory.bytesPerCard.toFixed(0)} bytes per active card, every window store (${fmt(Number(values['memory-cards']))} cards, ${fmt(Number(values['memory-events']))} events, ${memory.heapMiB.toFixed(0)} MiB heap and buffers)`
+        ? `  memory         ${memory.bytesPerCard.toFixed(0)} bytes per active card, every window store (${fmt(memoryCards)} cards, ${fmt(Number(values['memory-events']))} events, ${memory.heapMiB.toFixed(0)} MiB heap and buffers)`
         : `  memory         skipped: ${memoryCards > 0 ? 'run with node --expose-gc' : '--memory-cards 0'}`,
     ].join('\n') + '\n',
   )

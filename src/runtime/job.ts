@@ -312,13 +312,13 @@ export class Job {
     this.options.metrics.assignedPartitions.set(this.#runs.size)
   }
 
-  /** Warms the card state of the valid transactions among records[from, to), per partition (PartitionState.warm). */
-  #warm(records: readonly SourceRecord[], decoded: readonly (DecodeResult | undefined)[], from: number, to: number): void {
+  /** Warms the card state of the valid transactions among the records [from, to), per partition (PartitionState.warm). */
+  #warm(runs: readonly (Run | undefined)[], decoded: readonly (DecodeResult | undefined)[], from: number, to: number): void {
     const byRun = new Map<Run, Transaction[]>()
     for (let i = from; i < to; i++) {
       const result = decoded[i]
       if (result?.kind !== 'ok') continue
-      const run = this.#runs.get(`${records[i]!.topic}:${records[i]!.partition}`)!
+      const run = runs[i]!
       const txs = byRun.get(run)
       if (txs) txs.push(result.tx)
       else byRun.set(run, [result.tx])
@@ -330,12 +330,14 @@ export class Job {
     if (this.#failure) return
     const { metrics, producer, topics } = this.options
     const polledAtMs = performance.now()
-    // Decoded up front, so each stretch of WARM_MAX records can have its cards' state loaded before it is processed.
-    const decoded = records.map((record) => this.#runs.get(`${record.topic}:${record.partition}`)?.state.decode(record.value))
+    // Runs (no callback changes them during this loop) and decoded records up front, so each stretch of WARM_MAX
+    // records can have its cards' state loaded before it is processed.
+    const runs = records.map((record) => this.#runs.get(`${record.topic}:${record.partition}`))
+    const decoded = records.map((record, i) => runs[i]?.state.decode(record.value))
     for (let i = 0; i < records.length; i++) {
-      if (i % WARM_MAX === 0) this.#warm(records, decoded, i, Math.min(records.length, i + WARM_MAX))
+      if (i % WARM_MAX === 0) this.#warm(runs, decoded, i, Math.min(records.length, i + WARM_MAX))
       const record = records[i]!
-      const run = this.#runs.get(`${record.topic}:${record.partition}`)
+      const run = runs[i]
       // A record of a partition this member no longer owns (or owns anew, at another offset) must not be processed:
       // storing its offset or output would let the next owner skip or double it.
       if (!run || record.offset < run.nextOffset) {
@@ -345,7 +347,7 @@ export class Job {
       }
       run.nextOffset = record.offset + 1
       run.lastRecordAtMs = polledAtMs
-      const input = decoded[i] ?? run.state.decode(record.value)
+      const input = decoded[i]!
       if (record.offset < run.liveFromOffset) {
         run.state.processDecoded(input)
         this.stats.restored++

@@ -90,41 +90,38 @@ export function storedIdSlots(page: Float64Array, at: number): number {
   return 1 + (page[at]! >>> 17)
 }
 
-/** The words of the stored id at `at`, in order. */
-function storedWords(page: Float64Array, at: number): number[] {
+/** How many words the stored id at `at` has (the stored header says its length and width). */
+function storedWordCount(page: Float64Array, at: number): number {
   const header = page[at]!
   const length = (header >>> 1) & 0xffff
-  const words = header & 1 ? length : Math.ceil(length / 3)
-  const result: number[] = []
-  for (let w = 0; w < words; w++) {
-    const slot = page[at + 1 + (w >> 1)]!
-    const hi = Math.floor(slot / WORD)
-    result.push((w & 1) === 0 ? hi : slot - hi * WORD)
-  }
-  return result
+  return header & 1 ? length : Math.ceil(length / 3)
+}
+
+/** Word `w` of the stored id at `at`. */
+function storedWord(page: Float64Array, at: number, w: number): number {
+  const slot = page[at + 1 + (w >> 1)]!
+  const hi = Math.floor(slot / WORD)
+  return (w & 1) === 0 ? hi : slot - hi * WORD
 }
 
 /** CardKey.hash of the stored id at `at`, without making its string or an array (evacuation moves thousands of blocks). */
 export function storedIdHash(page: Float64Array, at: number): number {
-  const header = page[at]!
-  const length = (header >>> 1) & 0xffff
-  const words = header & 1 ? length : Math.ceil(length / 3)
+  const words = storedWordCount(page, at)
   let hash = FNV_OFFSET
-  for (let w = 0; w < words; w++) {
-    const slot = page[at + 1 + (w >> 1)]!
-    const hi = Math.floor(slot / WORD)
-    hash = Math.imul(hash ^ ((w & 1) === 0 ? hi : slot - hi * WORD), FNV_PRIME)
-  }
+  for (let w = 0; w < words; w++) hash = Math.imul(hash ^ storedWord(page, at, w), FNV_PRIME)
   return finalize(hash)
 }
 
 /** The stored id at `at` as a string (snapshots, budget eviction order). */
 export function readStoredId(page: Float64Array, at: number): string {
   const header = page[at]!
-  const length = (header >>> 1) & 0xffff
-  const words = storedWords(page, at)
-  if (header & 1) return String.fromCharCode(...words)
+  const wide = (header & 1) === 1
   const units: number[] = []
-  for (const word of words) units.push(word >>> 16, (word >>> 8) & 0xff, word & 0xff)
-  return String.fromCharCode(...units.slice(0, length))
+  for (let w = 0; w < storedWordCount(page, at); w++) {
+    const word = storedWord(page, at, w)
+    if (wide) units.push(word)
+    else units.push(word >>> 16, (word >>> 8) & 0xff, word & 0xff)
+  }
+  // A narrow id's last word is padded with zero units.
+  return String.fromCharCode(...units.slice(0, (header >>> 1) & 0xffff))
 }
