@@ -61,7 +61,6 @@ export class PartitionState {
   readonly #toRow: FeatureRowFn
   readonly #values: Float64Array
   #sinceEviction = 0
-  readonly #warmIds: string[] = []
   /** Cards dropped to stay within maxStateBytes: each one's next features start from empty. */
   budgetEvictions = 0
 
@@ -113,10 +112,7 @@ export class PartitionState {
    * WARM_MAX, in the order they will be processed. Changes nothing.
    */
   warm(txs: readonly Transaction[]): void {
-    const ids = this.#warmIds
-    ids.length = 0
-    for (const tx of txs) ids.push(tx.card_id)
-    this.windows.warm(ids)
+    this.windows.warm(txs)
   }
 
   /**

@@ -274,7 +274,7 @@ test('warming the cards of coming transactions changes no row, log or estimate',
           clock = Math.max(0, clock + step.dt)
           const card = `card-${step.card}`
           // The coming card among others, known and unknown, more than one call loads.
-          warmed.warm([...step.warm.map((c) => `card-${c}`), card])
+          warmed.warm([...step.warm, step.card].map((c) => ({ card_id: `card-${c}` })))
           assert.deepEqual(scan(warmed, card, clock, step.amount, definitions), scan(plain, card, clock, step.amount, definitions))
           assert.equal(warmed.add(card, clock, [step.amount]), plain.add(card, clock, [step.amount]))
           warmed.evictIdle(8)

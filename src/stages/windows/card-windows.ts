@@ -147,12 +147,12 @@ export class CardWindows {
    * nothing. A lookup waits on two cache misses (slot, block) that no computation hides; issued here for a few dozen
    * cards in tight loops of independent loads, the CPU overlaps them (measured: +11 % updates/s at 100k cards).
    */
-  warm(cardIds: readonly string[]): void {
-    const count = Math.min(cardIds.length, WARM_MAX)
+  warm(cards: readonly { readonly card_id: string }[]): void {
+    const count = Math.min(cards.length, WARM_MAX)
     const refs = this.#warmRefs
     const key = this.#key
     for (let i = 0; i < count; i++) {
-      key.set(cardIds[i]!)
+      key.set(cards[i]!.card_id)
       refs[i] = key.hash
     }
     const table = this.#table
