@@ -18,6 +18,11 @@ export class CardKey {
   #slots = new Float64Array(16)
   #id: string | undefined
 
+  /** The id encoded last. */
+  get id(): string | undefined {
+    return this.#id
+  }
+
   /** Encodes `id` (a no-op when it is the id encoded last). */
   set(id: string): void {
     if (id === this.#id) return

@@ -76,3 +76,23 @@ test('distinct codes: a value seen before the stamps wrap around is unseen after
     assert.equal(seenIn(stamp, 5), false, `pass ${pass + 2} (stamp ${stamp})`)
   }
 })
+
+test('cards found by a warm call are still found after idle eviction and table growth moved table entries', () => {
+  const options = { horizonMs: MINUTE, allowedLatenessMs: 2 * MINUTE, tableBits: 2 }
+  const warmed = new CardWindows(options)
+  const plain = new CardWindows(options)
+  const ids = Array.from({ length: 60 }, (_, i) => `card-${i}`)
+  // Odd cards are idle once the clock card moves the watermark; even cards stay active.
+  for (const windows of [warmed, plain]) ids.forEach((id, i) => windows.add(id, i % 2 === 1 ? 0 : 2 * MINUTE, [i]))
+  for (const windows of [warmed, plain]) windows.add('clock', 3.5 * MINUTE, [0])
+  const records = ids.filter((_, i) => i % 2 === 0).map((card_id) => ({ card_id }))
+  warmed.warm(records)
+  // Backward-shift deletion of 30 idle cards moves the entries after them in their probe runs.
+  assert.equal(warmed.evictIdle(), 30)
+  assert.equal(plain.evictIdle(), 30)
+  records.forEach(({ card_id }, i) => assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id), `${card_id} (${i}) after eviction`))
+  // New cards grow the table: every entry gets a new slot.
+  warmed.warm(records)
+  for (let i = 0; i < 200; i++) for (const windows of [warmed, plain]) windows.add(`new-${i}`, 3.5 * MINUTE, [i])
+  records.forEach(({ card_id }) => assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id), `${card_id} after growth`))
+})
