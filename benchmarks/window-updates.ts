@@ -2,6 +2,7 @@ import { cpus } from 'node:os'
 import { parseArgs } from 'node:util'
 import { Random } from '../src/generator/random.js'
 import type { Transaction } from '../src/core/transaction-v1.js'
+import { cardEvents, transactionChunks, transactionOf } from './card-stream.js'
 import { longestSpanMs } from '../src/stages/features/feature-definition.js'
 import { referenceFeatureRow } from '../src/stages/features/reference-features.js'
 import { PartitionState } from '../src/runtime/partition-state.js'
@@ -41,67 +42,14 @@ const features = cardFraudFeatures
 const maxSpanMs = longestSpanMs(features)
 const windowFeatures = features.filter((f) => f.kind === 'window').length
 
-/**
- * A seeded stream, in order: `count` events over `cardCount` cards, `totalEvents` of them per 14 days of event time (so
- * a shorter count is a prefix of the same stream, and a longer one continues it at the same rate).
- */
-function* stream(count: number, cardCount: number, streamSeed: number, totalEvents = count): Generator<{ card: string; t: number; amount: number }> {
-  const random = new Random(streamSeed)
-  const ids = Array.from({ length: cardCount }, (_, i) => `card_${i.toString(36)}`)
-  const stepMs = (14 * 86_400_000) / totalEvents
-  let t = Date.UTC(2026, 0, 1)
-  for (let i = 0; i < count; i++) {
-    t += random.exponential(stepMs)
-    yield { card: ids[Math.floor(random.next() * cardCount)]!, t: Math.floor(t), amount: Math.round(random.logNormal(40, 0.8) * 100) / 100 }
-  }
-}
-
+const streamOptions = { cards, eventsPer14Days: events, seed }
 const options = { features, maxRecordBytes: 65_536, dedupeHorizonMs: 86_400_000, dedupeMaxEntries: 10_000_000, allowedLatenessMs: 60_000 }
-const COUNTRIES = ['FR', 'FR', 'FR', 'DE', 'US'] as const
-const MERCHANTS = Array.from({ length: 50 }, (_, i) => `mer_${i}`)
-
-/** Like the generator's customers: a card mostly pays at a handful of regular merchants (its 5), sometimes elsewhere. */
-function merchantOf(card: string, random: Random): string {
-  if (random.chance(0.2)) return random.pick(MERCHANTS)
-  let h = 0
-  for (let i = 0; i < card.length; i++) h = (h * 31 + card.charCodeAt(i)) >>> 0
-  return MERCHANTS[(h + Math.floor(random.next() * 5)) % MERCHANTS.length]!
-}
-
-function transactionOf(e: { card: string; t: number; amount: number }, i: number, random: Random): Transaction {
-  return {
-    transaction_id: `tx${i}`, card_id: e.card, customer_id: 'c', merchant_id: merchantOf(e.card, random), terminal_id: 't', amount: e.amount,
-    currency: 'EUR', mcc: '5411', country: random.pick(COUNTRIES), card_country: 'FR', channel: random.chance(0.3) ? 'ecom' : 'pos',
-    event_time: e.t, eventTimeMs: e.t,
-  }
-}
-
-const CHUNK = 1_024
-
-/**
- * The stream's transactions in chunks of fresh objects, as a poll's freshly decoded records are (objects made long
- * before and read once would add cache misses the job never has): the timers cover only the window work.
- */
-function* chunksOf(count: number): Generator<Transaction[]> {
-  const random = new Random(seed + 7)
-  let chunk: Transaction[] = []
-  let i = 0
-  for (const e of stream(count, cards, seed, events)) {
-    // A fresh card id string per transaction, as decoding makes: the map compares its characters, not its address.
-    chunk.push(transactionOf({ ...e, card: e.card.slice(0, 1) + e.card.slice(1) }, i++, random))
-    if (chunk.length === CHUNK) {
-      yield chunk
-      chunk = []
-    }
-  }
-  if (chunk.length > 0) yield chunk
-}
 
 /** Updates per second of `update` over the first `count` transactions, timing only the chunks after the first `untimed` transactions. */
 function updatesPerSecond(count: number, update: (chunk: readonly Transaction[]) => void, untimed = 0): number {
   let elapsedMs = 0
   let done = 0
-  for (const chunk of chunksOf(count)) {
+  for (const chunk of transactionChunks(count, streamOptions)) {
     const timed = done >= untimed
     const started = performance.now()
     update(chunk)
@@ -159,7 +107,7 @@ function memoryPerCard(cardCount: number, eventCount: number): { bytesPerCard: n
   const state = new PartitionState(options)
   let i = 0
   // Transactions are made one at a time and dropped: only the window state stays on the heap.
-  for (const e of stream(eventCount, cardCount, seed + 1)) state.observe(transactionOf(e, i++, random))
+  for (const e of cardEvents(eventCount, { cards: cardCount, eventsPer14Days: eventCount, seed }, seed + 1)) state.observe(transactionOf(e, i++, random))
   gc()
   const used = bytesInUse() - before
   const cardsHeld = state.windows.cardCount

@@ -1,0 +1,63 @@
+import type { Transaction } from '../src/core/transaction-v1.js'
+import { Random } from '../src/generator/random.js'
+
+/** What the window benchmarks feed the card state: a seeded stream of card transactions, in event-time order. */
+export interface CardStreamOptions {
+  /** Distinct cards the events fall on, uniformly. */
+  readonly cards: number
+  /** Events per 14 days of event time: a shorter run is a prefix of the same stream, a longer one continues it. */
+  readonly eventsPer14Days: number
+  readonly seed: number
+}
+
+/** `count` events: a card, a time and an amount each. */
+export function* cardEvents(count: number, options: CardStreamOptions, seed = options.seed): Generator<{ card: string; t: number; amount: number }> {
+  const random = new Random(seed)
+  const ids = Array.from({ length: options.cards }, (_, i) => `card_${i.toString(36)}`)
+  const stepMs = (14 * 86_400_000) / options.eventsPer14Days
+  let t = Date.UTC(2026, 0, 1)
+  for (let i = 0; i < count; i++) {
+    t += random.exponential(stepMs)
+    yield { card: ids[Math.floor(random.next() * options.cards)]!, t: Math.floor(t), amount: Math.round(random.logNormal(40, 0.8) * 100) / 100 }
+  }
+}
+
+const COUNTRIES = ['FR', 'FR', 'FR', 'DE', 'US'] as const
+const MERCHANTS = Array.from({ length: 50 }, (_, i) => `mer_${i}`)
+
+/** Like the generator's customers: a card mostly pays at a handful of regular merchants (its 5), sometimes elsewhere. */
+function merchantOf(card: string, random: Random): string {
+  if (random.chance(0.2)) return random.pick(MERCHANTS)
+  let h = 0
+  for (let i = 0; i < card.length; i++) h = (h * 31 + card.charCodeAt(i)) >>> 0
+  return MERCHANTS[(h + Math.floor(random.next() * 5)) % MERCHANTS.length]!
+}
+
+export function transactionOf(e: { card: string; t: number; amount: number }, i: number, random: Random): Transaction {
+  return {
+    transaction_id: `tx${i}`, card_id: e.card, customer_id: 'c', merchant_id: merchantOf(e.card, random), terminal_id: 't', amount: e.amount,
+    currency: 'EUR', mcc: '5411', country: random.pick(COUNTRIES), card_country: 'FR', channel: random.chance(0.3) ? 'ecom' : 'pos',
+    event_time: e.t, eventTimeMs: e.t,
+  }
+}
+
+export const CHUNK = 1_024
+
+/**
+ * The stream's first `count` transactions in chunks of fresh objects, as a poll's freshly decoded records are
+ * (objects made long before and read once would add cache misses the job never has).
+ */
+export function* transactionChunks(count: number, options: CardStreamOptions): Generator<Transaction[]> {
+  const random = new Random(options.seed + 7)
+  let chunk: Transaction[] = []
+  let i = 0
+  for (const e of cardEvents(count, options)) {
+    // A fresh card id string per transaction, as decoding makes: the table compares its characters, not its address.
+    chunk.push(transactionOf({ ...e, card: e.card.slice(0, 1) + e.card.slice(1) }, i++, random))
+    if (chunk.length === CHUNK) {
+      yield chunk
+      chunk = []
+    }
+  }
+  if (chunk.length > 0) yield chunk
+}

@@ -1,0 +1,99 @@
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { pathToFileURL } from 'node:url'
+import type { Transaction } from '../src/core/transaction-v1.js'
+import { PartitionState, type PartitionStateOptions } from '../src/runtime/partition-state.js'
+import { WARM_MAX } from '../src/stages/windows/card-windows.js'
+import { cardFraudFeatures } from '../topology/features.js'
+import { CHUNK, transactionChunks } from './card-stream.js'
+
+const USAGE = `Question: is this tree's window code faster or slower than another version's, beyond this machine's noise?
+
+  npm run bench:windows-pair -- --base DIR [--cards 100000] [--events 2000000] [--rounds 8] [--seed 1] [--json]
+
+DIR is another checkout of fraudstream with its dependencies (a git worktree of the commit to compare, with a
+node_modules link, works). Both versions' card state run in this process on the same stream, chunk by chunk,
+alternating which goes first: separate benchmark runs here differ by up to ±20 % within minutes, paired rounds by
+about ±1 %. 28 days of events (2 × --events, the events of 14 days) run untimed, then --rounds rounds of a quarter of
+--events each are timed, in the steady state of bench:windows. Prints updates/s of both per round and the median
+ratio this/base.`
+
+const { values } = parseArgs({
+  options: {
+    base: { type: 'string' },
+    cards: { type: 'string', default: '100000' },
+    events: { type: 'string', default: '2000000' },
+    rounds: { type: 'string', default: '8' },
+    seed: { type: 'string', default: '1' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+})
+if (values.help || !values.base) {
+  process.stdout.write(`${USAGE}\n`)
+  process.exit(values.help ? 0 : 2)
+}
+
+/** What both versions must offer: the benchmark drives them through PartitionState, as bench:windows does. */
+interface Version {
+  readonly name: string
+  readonly state: { warm?(txs: readonly Transaction[]): void; observe(tx: Transaction): unknown }
+  readonly warmMax: number
+}
+
+const stateOptions = (features: PartitionStateOptions['features']): PartitionStateOptions => ({ features, maxRecordBytes: 65_536, dedupeHorizonMs: 86_400_000, dedupeMaxEntries: 10_000_000, allowedLatenessMs: 60_000 })
+
+async function baseVersion(dir: string): Promise<Version> {
+  const from = (path: string) => import(pathToFileURL(resolve(dir, path)).href)
+  const { PartitionState: BaseState } = await from('src/runtime/partition-state.ts')
+  const { WARM_MAX: baseWarmMax } = await from('src/stages/windows/card-windows.ts')
+  const { cardFraudFeatures: baseFeatures } = await from('topology/features.ts')
+  // Versions from before warming had no WARM_MAX: one record at a time then.
+  return { name: 'base', state: new BaseState(stateOptions(baseFeatures)), warmMax: typeof baseWarmMax === 'number' ? baseWarmMax : 1 }
+}
+
+/** The chunk through one version, as the job processes a poll: warm WARM_MAX cards, then process them. */
+function run(version: Version, chunk: readonly Transaction[]): number {
+  const started = performance.now()
+  for (let i = 0; i < chunk.length; i += version.warmMax) {
+    const stretch = chunk.slice(i, i + version.warmMax)
+    version.state.warm?.(stretch)
+    for (const tx of stretch) version.state.observe(tx)
+  }
+  return performance.now() - started
+}
+
+const events = Number(values.events)
+const rounds = Number(values.rounds)
+const versions: readonly [Version, Version] = [await baseVersion(values.base), { name: 'this', state: new PartitionState(stateOptions(cardFraudFeatures)), warmMax: WARM_MAX }]
+const untimed = 2 * events
+const roundEvents = Math.max(1, Math.floor(events / 4))
+const elapsedMs = [0, 0]
+const results: { base: number; this: number; ratio: number }[] = []
+let done = 0
+/** Where the round being timed started: rounds begin and end on chunk boundaries. */
+let roundStart: number | undefined
+if (!values.json) process.stdout.write(`window-pair  ${values.cards} cards, ${events.toLocaleString('en-US')} events per 14 days; 28 days untimed, then ${rounds} rounds of ${roundEvents.toLocaleString('en-US')}\n`)
+// A chunk more per round than needed: rounds round up to whole chunks.
+for (const chunk of transactionChunks(untimed + rounds * (roundEvents + CHUNK), { cards: Number(values.cards), eventsPer14Days: events, seed: Number(values.seed) })) {
+  if (results.length === rounds) break
+  if (done >= untimed) roundStart ??= done
+  const order = (done / CHUNK) % 2 === 0 ? [0, 1] : [1, 0]
+  for (const v of order) {
+    const ms = run(versions[v]!, chunk)
+    if (roundStart !== undefined) elapsedMs[v]! += ms
+  }
+  done += chunk.length
+  if (roundStart !== undefined && done >= roundStart + roundEvents) {
+    const timed = done - roundStart
+    const [base, mine] = elapsedMs.map((ms) => (timed / ms) * 1000) as [number, number]
+    results.push({ base, this: mine, ratio: mine / base })
+    if (!values.json) process.stdout.write(`  round ${results.length}: base ${Math.round(base).toLocaleString('en-US')}/s, this ${Math.round(mine).toLocaleString('en-US')}/s, this/base ${(mine / base).toFixed(3)}\n`)
+    elapsedMs.fill(0)
+    roundStart = done
+  }
+}
+const ratios = results.map((r) => r.ratio).sort((a, b) => a - b)
+const summary = { rounds: results, medianRatio: ratios[ratios.length >> 1], minRatio: ratios[0], maxRatio: ratios.at(-1) }
+if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
+else process.stdout.write(`  this/base median ${summary.medianRatio?.toFixed(3)} (rounds from ${summary.minRatio?.toFixed(3)} to ${summary.maxRatio?.toFixed(3)})\n`)
