@@ -263,20 +263,22 @@ test('the idle sweep skips by each card\'s newest minute in the table, and still
 
 test('warming the cards of coming transactions changes no row, log or estimate', () => {
   const definitions = cardWindows(SPANS)
-  const ids = Array.from({ length: 61 }, (_, card) => `card-${card}`)
-  // A processed card: one of the warmed ones (the job's case, in warm order or not), or any other.
+  const ids = Array.from({ length: 121 }, (_, card) => `card-${card}`)
+  // A processed card: the next warmed one, or one a few further (records of the poll skipped as duplicates or
+  // invalid: the job's case), or any card (out of warm order).
   const processArb = fc.record({
-    warmed: fc.option(fc.nat(), { nil: undefined }),
-    card: fc.integer({ min: 0, max: 60 }),
+    warmed: fc.option(fc.constantFrom(0, 0, 0, 1, 2), { nil: undefined, freq: 4 }),
+    card: fc.integer({ min: 0, max: 120 }),
     // The same string the warm call saw, or an equal one made anew.
     fresh: fc.boolean(),
-    dt: fc.integer({ min: -5, max: 20 }),
+    // Fast enough that cards turn idle within a step and eviction deletes them.
+    dt: fc.integer({ min: -5, max: 40 }),
     amount: fc.double({ min: 0, max: 1000, noNaN: true }),
     // Idle eviction between lookups deletes table entries: slots found by the warm call move.
     sweep: fc.constantFrom(0, 0, 4, 64, Infinity),
   })
   fc.assert(
-    fc.property(fc.array(fc.record({ warm: fc.array(fc.integer({ min: 0, max: 60 }), { maxLength: 80 }), process: fc.array(processArb, { maxLength: 30 }) }), { maxLength: 40 }), (steps) => {
+    fc.property(fc.array(fc.record({ warm: fc.array(fc.integer({ min: 0, max: 120 }), { minLength: 8, maxLength: 80 }), process: fc.array(processArb, { minLength: 4, maxLength: 40 }) }), { maxLength: 30 }), (steps) => {
       // A table of 4 slots at first: it grows, and its long probe runs shift on deletion.
       const options = { horizonMs: Math.max(...SPANS), allowedLatenessMs: LATENESS, pageBits: 6, tableBits: 2 }
       const warmed = new CardWindows(options)
@@ -285,9 +287,12 @@ test('warming the cards of coming transactions changes no row, log or estimate',
       for (const step of steps) {
         // Repeats, known and unknown cards, more than one call loads.
         warmed.warm(step.warm.map((c) => ({ card_id: ids[c]! })))
+        let next = 0
         for (const record of step.process) {
           clock = Math.max(0, clock + record.dt)
-          const index = record.warmed !== undefined && step.warm.length > 0 ? step.warm[record.warmed % step.warm.length]! : record.card
+          const inOrder = record.warmed !== undefined && next + record.warmed < step.warm.length
+          if (inOrder) next += record.warmed!
+          const index = inOrder ? step.warm[next++]! : record.card
           const card = record.fresh ? `card-${index}` : ids[index]!
           assert.deepEqual(scan(warmed, card, clock, record.amount, definitions), scan(plain, card, clock, record.amount, definitions))
           assert.equal(warmed.add(card, clock, [record.amount]), plain.add(card, clock, [record.amount]))

@@ -26,7 +26,6 @@ export class CardKey {
   /** Encodes `id` (a no-op when it is the id encoded last). */
   set(id: string): void {
     if (id === this.#id) return
-    this.#id = id
     const length = id.length
     if (length > MAX_ID_LENGTH) throw new RangeError(`card id of ${length} characters: at most ${MAX_ID_LENGTH}`)
     let wide = false
@@ -46,6 +45,8 @@ export class CardKey {
     this.hash = finalize(hash)
     this.slotCount = slotCount
     this.header = slotCount * 131_072 + length * 2 + (wide ? 1 : 0)
+    // Last: after a refused id, the key still describes the id before it.
+    this.#id = id
   }
 
   /** Slots the stored form takes: the header and the words. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
+import { CardWindows } from '../../../../src/stages/windows/card-windows.js'
 import { CardKey, MAX_ID_LENGTH, readStoredId, storedIdHash, storedIdSlots } from '../../../../src/stages/windows/card-key.js'
 
 /** Latin-1 and wider ids, of every length around the word (3 units) and slot (2 words) boundaries. */
@@ -47,7 +48,22 @@ test('the hash spreads sequential ids over the low bits the table indexes by', (
   assert.ok(Math.min(...buckets) > 50 && Math.max(...buckets) < 160, `bucket range ${Math.min(...buckets)}–${Math.max(...buckets)}`)
 })
 
-test('an id longer than the stored form allows is refused', () => {
-  assert.throws(() => new CardKey().set('x'.repeat(MAX_ID_LENGTH + 1)), RangeError)
+test('an id longer than the stored form allows is refused, every time, and leaves the key as it was', () => {
+  const key = new CardKey()
+  key.set('card-1')
+  const before = { hash: key.hash, header: key.header }
+  const tooLong = 'x'.repeat(MAX_ID_LENGTH + 1)
+  assert.throws(() => key.set(tooLong), RangeError)
+  assert.throws(() => key.set(tooLong), RangeError, 'refused again, not taken for the id encoded last')
+  assert.deepEqual({ hash: key.hash, header: key.header, id: key.id }, { ...before, id: 'card-1' })
   new CardKey().set('\u0100'.repeat(MAX_ID_LENGTH))
+  // Through the card table: a warm call refused for one id leaves no key that a later lookup could mistake.
+  const windows = new CardWindows({ horizonMs: 60_000, allowedLatenessMs: 0 })
+  windows.add('a', 0, [1])
+  windows.add('b', 0, [2])
+  windows.warm([{ card_id: 'a' }, { card_id: 'b' }])
+  assert.throws(() => windows.warm([{ card_id: 'a' }, { card_id: tooLong }]), RangeError)
+  assert.throws(() => windows.warm([{ card_id: 'a' }, { card_id: tooLong }]), RangeError)
+  assert.throws(() => windows.add(tooLong, 0, [3]), RangeError)
+  assert.deepEqual(windows.logOf('b'), [4, 0, 0, 2])
 })

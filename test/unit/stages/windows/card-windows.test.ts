@@ -96,3 +96,16 @@ test('cards found by a warm call are still found after idle eviction and table g
   for (let i = 0; i < 200; i++) for (const windows of [warmed, plain]) windows.add(`new-${i}`, 3.5 * MINUTE, [i])
   records.forEach(({ card_id }) => assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id), `${card_id} after growth`))
 })
+
+test('a warmed card with a long log (only its first lines are loaded) is found and read like any other', () => {
+  const warmed = new CardWindows({ horizonMs: 60 * MINUTE, allowedLatenessMs: 0 })
+  const plain = new CardWindows({ horizonMs: 60 * MINUTE, allowedLatenessMs: 0 })
+  for (const windows of [warmed, plain]) {
+    // 600 events: a block of over 1,200 slots, far past the lines warm loads of one block.
+    for (let i = 0; i < 600; i++) windows.add(i % 3 === 0 ? 'hot' : `card-${i % 7}`, i * 1_000, [i])
+  }
+  const records = ['card-1', 'hot', 'card-2', 'hot'].map((card_id) => ({ card_id }))
+  warmed.warm(records)
+  for (const { card_id } of records) assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id))
+  assert.equal(warmed.logOf('hot')!.length, 2 + 2 * 200)
+})
