@@ -162,10 +162,10 @@ export class CardWindows {
 
   /**
    * Loads the table slots, then the blocks, of the (first WARM_MAX) cards the next transactions will look up, and
-   * finds them; changes nothing a lookup returns. A lookup waits on cache misses (slot, block lines) that no computation hides; issued here for a few
-   * dozen cards in tight loops of independent loads, the CPU overlaps them (measured at 100k cards: +11 % updates/s
-   * for slots and first lines, +14 % more for every line). The lookups that follow, in the same order, take the slots
-   * found here instead of hashing each id again (+7 %).
+   * finds them; changes nothing a lookup returns. A lookup waits on cache misses (slot, block lines) that no
+   * computation hides; issued here for a few dozen cards in tight loops of independent loads, the CPU overlaps them
+   * (measured at 100k cards: +11 % updates/s for slots and first lines, +14 % more for every line). The lookups that
+   * follow, in the same order, take the slots found here instead of hashing each id again (+7 %).
    */
   warm(cards: readonly { readonly card_id: string }[]): void {
     const count = Math.min(cards.length, WARM_MAX)
