@@ -123,7 +123,8 @@ export function readStoredId(page: Float64Array, at: number): string {
   const header = page[at]!
   const wide = (header & 1) === 1
   const units: number[] = []
-  for (let w = 0; w < storedWordCount(page, at); w++) {
+  const words = storedWordCount(page, at)
+  for (let w = 0; w < words; w++) {
     const word = storedWord(page, at, w)
     if (wide) units.push(word)
     else units.push(word >>> 16, (word >>> 8) & 0xff, word & 0xff)

@@ -109,11 +109,7 @@ export function compileWindows(definitions: readonly FeatureDefinition[], perTra
 
   const body = lines.map((line) => `  ${line}`).join('\n')
   const source = `function featureRow(windows, tx, current, row) {\n${body}\n}`
-  const distinct = groups.map((group) => {
-    if (!group.field) return undefined
-    const reader = layout.reader(group.field)
-    return reader.shift >= 0 ? new DistinctCodes(reader.mask + 1) : new DistinctValues()
-  })
+  const distinct = groups.map((group, g) => (group.field ? distinctSet(group, g, layout).create() : undefined))
   const perTransactionFns = Object.fromEntries(perTransaction.flatMap(({ value }, i) => (value ? [[`perTransaction${i}`, value]] : [])))
   const helpers = { fullEventsStart, upperBound, countAtOrBefore, timeAt, isNight, populationStddev, zscore, amountOverMean, distinct, ...perTransactionFns }
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see the function's comment: numbers and fixed identifiers only
@@ -125,19 +121,11 @@ function declareGroup(emit: (line: string) => void, group: WindowGroup, g: numbe
   emit(`// group ${g}: key ${group.key}${group.filter ? `, filter ${group.filter}` : ''}${group.field ? `, distinct ${group.field}` : ''}, delay ${group.delayMs} ms, spans ${group.spans.join(', ')} ms`)
   const slots = group.spans.map((_, k) => k)
   if (group.field) {
-    const coded = layout.reader(group.field).shift >= 0
-    if (coded) {
-      // A small code: a value is new to this pass when its slot does not hold the pass's stamp yet.
-      emit(`const seen${g} = distinct[${g}].seen`)
-      emit(`const stamp${g} = distinct[${g}].nextStamp()`)
-      emit(`let u${g} = 0`)
-    } else {
-      emit(`const d${g} = distinct[${g}]`)
-      emit(`d${g}.clear()`)
-    }
+    const set = distinctSet(group, g, layout)
+    for (const line of set.declare) emit(line)
     // The current value belongs to every span: added first, so each span's count includes it.
     const includes = includesCurrent(group, layout)
-    if (includes !== 'false') emit(`if (${includes}) {${addDistinct(group, g, layout, 'current')}}`)
+    if (includes !== 'false') emit(`if (${includes}) {${set.add('current')}}`)
     // n<g>_<k>: distinct values in span k, written when the pass first leaves the span.
     for (const k of slots) emit(`let n${g}_${k} = -1`)
   } else {
@@ -165,8 +153,9 @@ function scanGroup(emit: (line: string) => void, group: WindowGroup, g: number, 
   emit(`    if (${conditions.length > 0 ? conditions.join(' && ') : 'true'}) {`)
   if (group.field) {
     // Entering span k + 1 closes span k: its distinct count is the values seen so far.
-    for (let k = 0; k < spans.length - 1; k++) emit(`      if (${age} >= ${spans[k]} && n${g}_${k} < 0) n${g}_${k} = ${distinctSize(group, g, layout)}`)
-    emit(`      ${addDistinct(group, g, layout, 'page')}`)
+    const set = distinctSet(group, g, layout)
+    for (let k = 0; k < spans.length - 1; k++) emit(`      if (${age} >= ${spans[k]} && n${g}_${k} < 0) n${g}_${k} = ${set.size}`)
+    emit(`      ${set.add('page')}`)
   } else {
     if (needs.previous) emit(`      if (p${g} !== p${g}) p${g} = eventMs`)
     const amountNeeded = needs.sum || needs.sumSquares || needs.min || needs.max
@@ -206,15 +195,28 @@ function countGroup(emit: (line: string) => void, group: WindowGroup, g: number,
   })
 }
 
-/** Counts a distinct field's value of the event (`page`) or the transaction (`current`) unless seen in this pass. */
-function addDistinct(group: WindowGroup, g: number, layout: EventLayout, array: 'page' | 'current'): string {
+/**
+ * The value set of a distinct-count group, decided once: for a coded field (country, mcc, channel) a DistinctCodes,
+ * whose slot per code holds the stamp of the last pass that saw it; for a hashed field a DistinctValues. `declare`
+ * starts a pass, `add` counts the field's value of the event (`page`) or the transaction (`current`) unless seen in
+ * this pass, `size` is the count so far, `create` makes the helper the generated code reads as `distinct[g]`.
+ */
+function distinctSet(group: WindowGroup, g: number, layout: EventLayout) {
   const reader = layout.reader(group.field!)
-  const value = fieldExpression(reader, array)
-  return reader.shift >= 0 ? ` const v = ${value}; if (seen${g}[v] !== stamp${g}) { seen${g}[v] = stamp${g}; u${g}++ } ` : `d${g}.add(${value})`
-}
-
-function distinctSize(group: WindowGroup, g: number, layout: EventLayout): string {
-  return layout.reader(group.field!).shift >= 0 ? `u${g}` : `d${g}.size`
+  if (reader.shift >= 0) {
+    return {
+      declare: [`const seen${g} = distinct[${g}].seen`, `const stamp${g} = distinct[${g}].nextStamp()`, `let u${g} = 0`],
+      add: (array: 'page' | 'current') => ` const v = ${fieldExpression(reader, array)}; if (seen${g}[v] !== stamp${g}) { seen${g}[v] = stamp${g}; u${g}++ } `,
+      size: `u${g}`,
+      create: (): DistinctCodes | DistinctValues => new DistinctCodes(reader.mask + 1),
+    }
+  }
+  return {
+    declare: [`const d${g} = distinct[${g}]`, `d${g}.clear()`],
+    add: (array: 'page' | 'current') => `d${g}.add(${fieldExpression(reader, array)})`,
+    size: `d${g}.size`,
+    create: (): DistinctCodes | DistinctValues => new DistinctValues(),
+  }
 }
 
 /** Whether the current transaction is in the group's windows: no delay, passes the filter, has the distinct field. */
@@ -230,7 +232,8 @@ function includesCurrent(group: WindowGroup, layout: EventLayout): string {
 function finishGroup(emit: (line: string) => void, group: WindowGroup, g: number, needs: Needs, layout: EventLayout): void {
   const spans = group.spans
   if (group.field) {
-    for (let k = 0; k < spans.length; k++) emit(`if (n${g}_${k} < 0) n${g}_${k} = ${distinctSize(group, g, layout)}`)
+    const { size } = distinctSet(group, g, layout)
+    for (let k = 0; k < spans.length; k++) emit(`if (n${g}_${k} < 0) n${g}_${k} = ${size}`)
     return
   }
   for (let k = 1; k < spans.length; k++) {
