@@ -191,7 +191,7 @@ export class CardWindows {
       if (ref === EMPTY) continue
       const page = this.#arena.pageOf(ref)
       const offset = this.#arena.offsetOf(ref)
-      const end = offset + Math.min(page[offset]!, WARM_SLOTS_MAX)
+      const end = offset + Math.min(page[offset]! | 0, WARM_SLOTS_MAX)
       for (let slot = offset + SLOTS_PER_LINE; slot < end; slot += SLOTS_PER_LINE) touched += page[slot]!
       touched += page[end - 1]!
     }
@@ -222,14 +222,14 @@ export class CardWindows {
     if (base < 0) base = this.#insert(cardId, LOG_HEADER + stride)
     else {
       this.#compact(this.page, base)
-      const needed = this.page[base]! + stride
+      const needed = logEnd(this.page, base) - base + stride
       const offset = this.#arena.offsetOf(this.#table[ENTRY * this.#lastSlot + 1]!)
-      const capacity = this.page[offset]! - (base - offset)
+      const capacity = (this.page[offset]! | 0) - (base - offset)
       // Grown when full; moved to a smaller block when under half used (a bursty card would otherwise keep its peak).
       if (needed > capacity || 2 * needed < capacity - 4) base = this.#move(needed)
     }
     const page = this.page
-    const used = page[base]!
+    const used = logEnd(page, base) - base
     // Events mostly arrive in time order: the common case appends; an out-of-order one shifts the later events.
     let at = base + used
     if (used > fullEventsStart(page, base) - base && page[at - stride]! > eventTimeMs) {
@@ -354,7 +354,7 @@ export class CardWindows {
     const { page, offset } = this.#block(slot)
     const base = logBase(page, offset)
     const start = fullEventsStart(page, base)
-    const end = base + page[base]!
+    const end = logEnd(page, base)
     if (end > start) return page[end - this.stride]!
     return start > base + LOG_HEADER ? page[start - 1]! : -Infinity
   }
@@ -431,7 +431,7 @@ export class CardWindows {
     const offset = this.#arena.offsetOf(ref)
     // The id and the used part of the log; the new block's capacity stays in its slot 0. A loop, not set(subarray):
     // a log is a few dozen slots, and the view object cost more than the copy.
-    copySlots(oldPage, oldOffset + 1, oldBase + oldPage[oldBase]!, page, offset + 1)
+    copySlots(oldPage, oldOffset + 1, logEnd(oldPage, oldBase), page, offset + 1)
     this.#arena.free(oldRef)
     this.#table[ENTRY * slot + 1] = ref
     this.page = page
@@ -491,7 +491,7 @@ export class CardWindows {
     const stride = this.stride
     const timesStart = base + LOG_HEADER
     const start = fullEventsStart(page, base)
-    const end = base + page[base]!
+    const end = logEnd(page, base)
     if (!(start > timesStart && page[timesStart]! <= dropAtOrBefore) && !(end > start && page[start]! <= stripAtOrBefore)) return
     let write = timesStart
     for (let i = timesStart; i < start; i++) if (page[i]! > dropAtOrBefore) page[write++] = page[i]!
@@ -518,16 +518,25 @@ function logBase(page: Float64Array, offset: number): number {
   return offset + 1 + storedIdSlots(page, offset + 1)
 }
 
+/**
+ * One past the last slot of the log at `base`. Every index into a log derives from this or fullEventsStart: both are
+ * int32 (`| 0`), or V8 keeps the doubles a page holds as doubles and converts every index computed from them (a float
+ * add, a truncation and a check per access in the window pass).
+ */
+export function logEnd(page: Float64Array, base: number): number {
+  return (base + page[base]!) | 0
+}
+
 /** Index of the first full event of the log at `base`. */
 export function fullEventsStart(page: Float64Array, base: number): number {
-  return base + LOG_HEADER + page[base + 1]!
+  return (base + LOG_HEADER + page[base + 1]!) | 0
 }
 
 /** Index (in full events) of the first full event later than `value`. */
 export function upperBound(page: Float64Array, base: number, stride: number, value: number): number {
   const start = fullEventsStart(page, base)
   let lo = 0
-  let hi = (base + page[base]! - start) / stride
+  let hi = ((logEnd(page, base) - start) / stride) | 0
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
     if (page[start + stride * mid]! <= value) lo = mid + 1
@@ -540,7 +549,7 @@ export function upperBound(page: Float64Array, base: number, stride: number, val
 export function countAtOrBefore(page: Float64Array, base: number, stride: number, timeMs: number): number {
   const start = fullEventsStart(page, base)
   const timeOnly = start - base - LOG_HEADER
-  if (base + page[base]! > start && page[start]! <= timeMs) return timeOnly + upperBound(page, base, stride, timeMs)
+  if (logEnd(page, base) > start && page[start]! <= timeMs) return timeOnly + upperBound(page, base, stride, timeMs)
   let lo = 0
   let hi = timeOnly
   while (lo < hi) {
@@ -553,6 +562,6 @@ export function countAtOrBefore(page: Float64Array, base: number, stride: number
 
 /** The time of the log's index-th event, counting the time-only events first. */
 export function timeAt(page: Float64Array, base: number, stride: number, index: number): number {
-  const timeOnly = page[base + 1]!
+  const timeOnly = page[base + 1]! | 0
   return index < timeOnly ? page[base + LOG_HEADER + index]! : page[fullEventsStart(page, base) + stride * (index - timeOnly)]!
 }

@@ -1,6 +1,6 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { FeatureDefinition, WindowAggregation, WindowFeature } from '../features/feature-definition.js'
-import { countAtOrBefore, fullEventsStart, timeAt, upperBound, type CardWindows } from './card-windows.js'
+import { countAtOrBefore, fullEventsStart, logEnd, timeAt, upperBound, type CardWindows } from './card-windows.js'
 import { eventLayoutOf, FLAG_ABROAD, FLAG_CARD_NOT_PRESENT, keyField, type EventLayout, type FieldReader } from './event-layout.js'
 import { groupIdOf, utcHour, windowGroupsOf, type WindowGroup } from './window-groups.js'
 
@@ -92,7 +92,7 @@ export function compileWindows(definitions: readonly FeatureDefinition[], perTra
   if (scanned.length > 0) {
     const maxAge = Math.max(...scanned.map(({ group }) => group.horizonMs))
     emit('  const start = fullEventsStart(page, base)')
-    emit('  let end = base + page[base]')
+    emit('  let end = logEnd(page, base)')
     emit('  // Usually the newest event is at or before the transaction; otherwise skip the later ones.')
     emit(`  if (end > start && page[end - ${stride}] > atMs) end = start + ${stride} * upperBound(page, base, ${stride}, atMs)`)
     emit(`  for (let e = end - ${stride}; e >= start; e -= ${stride}) {`)
@@ -111,7 +111,7 @@ export function compileWindows(definitions: readonly FeatureDefinition[], perTra
   const source = `function featureRow(windows, tx, current, row) {\n${body}\n}`
   const distinct = groups.map((group, g) => (group.field ? distinctSet(group, g, layout).create() : undefined))
   const perTransactionFns = Object.fromEntries(perTransaction.flatMap(({ value }, i) => (value ? [[`perTransaction${i}`, value]] : [])))
-  const helpers = { fullEventsStart, upperBound, countAtOrBefore, timeAt, isNight, populationStddev, zscore, amountOverMean, distinct, ...perTransactionFns }
+  const helpers = { fullEventsStart, logEnd, upperBound, countAtOrBefore, timeAt, isNight, populationStddev, zscore, amountOverMean, distinct, ...perTransactionFns }
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see the function's comment: numbers and fixed identifiers only
   const columns = new Function(...Object.keys(helpers), `return ${source}`)(...Object.values(helpers)) as WindowColumnsFn
   return { columns, source, groups, layout }
