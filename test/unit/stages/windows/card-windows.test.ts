@@ -109,3 +109,21 @@ test('a warmed card with a long log (only its first lines are loaded) is found a
   for (const { card_id } of records) assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id))
   assert.equal(warmed.logOf('hot')!.length, 2 + 2 * 200)
 })
+
+test('warm finds cards whose 32-bit id hash another card shares, and knows an absent card from a present one with its hash', () => {
+  // Found by search: each pair has one CardKey hash.
+  const [first, second] = ['c1095', 'c8060']
+  const [present, absent] = ['c1094', 'c8061']
+  const warmed = new CardWindows({ horizonMs: 60 * MINUTE, allowedLatenessMs: 0, tableBits: 2 })
+  const plain = new CardWindows({ horizonMs: 60 * MINUTE, allowedLatenessMs: 0, tableBits: 2 })
+  for (const windows of [warmed, plain]) [first, second, present].forEach((id, i) => windows.add(id, i * 1_000, [i + 1]))
+  const records = [second, absent, first, present].map((card_id) => ({ card_id }))
+  warmed.warm(records)
+  for (const { card_id } of records) assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id), card_id)
+  assert.equal(warmed.logOf(absent), undefined)
+  assert.deepEqual(warmed.logOf(second)!.slice(-2), [1_000, 2])
+  // The absent card arrives after the warm call: it is found, not mistaken for its hash's other card.
+  warmed.warm(records)
+  for (const windows of [warmed, plain]) windows.add(absent, 5_000, [9])
+  for (const { card_id } of records) assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id), `${card_id} after the add`)
+})
