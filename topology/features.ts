@@ -12,8 +12,8 @@ const DAY_MS = 24 * HOUR_MS
  * key's earlier events with time in (t − D − W, t − D], plus the current transaction when D = 0 and it passes the
  * window's filter, so training and serving see the same values. Resolution: exact — each card's events are kept
  * individually (no buckets) for the longest span + delay of this set. card+X keys and distinct counts compare country,
- * mcc and channel as exact codes, other fields as 52-bit hashes (a collision within one card's window has odds near
- * 1e-13). Watermark = max event time − allowed lateness per partition; a late event is scored with the windows as
+ * mcc and channel as exact codes, other fields as hashes (merchant_id: 41 bits, its column also holding the codes; a
+ * collision among ten merchants of one card's window has odds near 2e-11). Watermark = max event time − allowed lateness per partition; a late event is scored with the windows as
  * they are, minus events at or below watermark − horizon (expired, whether or not eviction dropped them yet), and
  * never enters them.
  *

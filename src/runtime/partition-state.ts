@@ -6,7 +6,8 @@ import { Dedupe, type DedupeSnapshot } from '../stages/dedupe/dedupe.js'
 import { featureContractHash, type FeatureDefinition } from '../stages/features/feature-definition.js'
 import { toFeatureRow, type FeatureRowFn } from '../stages/features/to-feature-row.js'
 import { CardWindows, type CardWindowsSnapshot } from '../stages/windows/card-windows.js'
-import type { EventLayout } from '../stages/windows/event-layout.js'
+import { eventLayoutOf, type EventLayout } from '../stages/windows/event-layout.js'
+import { windowGroupsOf } from '../stages/windows/window-groups.js'
 
 export interface PartitionStateOptions {
   readonly features: readonly FeatureDefinition[]
@@ -80,9 +81,9 @@ export class PartitionState {
     return this.windows.estimatedBytes
   }
 
-  /** Settings that change computed state; a snapshot is only valid for the same fingerprint. */
+  /** Settings that change computed state, and the card log's columns; a snapshot is only valid for the same fingerprint. */
   static fingerprint(options: PartitionStateOptions): string {
-    return `${featureContractHash(options.features)}:${options.dedupeHorizonMs}:${options.dedupeMaxEntries}:${options.allowedLatenessMs}:${options.maxRecordBytes}:${options.maxStateBytes ?? 'unbounded'}`
+    return `${featureContractHash(options.features)}:${eventLayoutOf(windowGroupsOf(options.features)).signature}:${options.dedupeHorizonMs}:${options.dedupeMaxEntries}:${options.allowedLatenessMs}:${options.maxRecordBytes}:${options.maxStateBytes ?? 'unbounded'}`
   }
 
   toSnapshot(offset: number): PartitionSnapshot {

@@ -14,8 +14,9 @@ export type WindowAggregation = (typeof WindowAggregation)[number]
 
 /**
  * Fields a distinct_count counts. Events without the field (device_id and ip are optional) do not enter its
- * window. country, mcc and channel are compared as exact codes, the others as 52-bit hashes: two values of one key
- * colliding inside a window has odds near 1e-13.
+ * window. country, mcc and channel are compared as exact codes, the others as hashes of 52 bits, or 40–51 when the
+ * field's column also holds the codes (event-layout.ts): two of ten values in one key's window colliding has odds
+ * near 1e-14 (52 bits) or 2e-11 (41 bits, merchant_id in the default features).
  */
 export const DistinctField = ['merchant_id', 'terminal_id', 'country', 'mcc', 'currency', 'channel', 'device_id', 'ip'] as const
 export type DistinctField = (typeof DistinctField)[number]

@@ -290,7 +290,9 @@ function columnExpression(feature: WindowFeature, g: number, k: number): string 
 function fieldExpression(reader: FieldReader, array: 'page' | 'current'): string {
   // `current` holds an event without its time: every offset is one less.
   const raw = array === 'page' ? `page[e + ${reader.offset}]` : `current[${reader.offset - 1}]`
-  return reader.shift < 0 ? raw : `((${raw} >>> ${reader.shift}) & ${reader.mask})`
+  if (reader.shift >= 0) return `((${raw} >>> ${reader.shift}) & ${reader.mask})`
+  // A hash above the codes word: the column without its low bits (& takes a double's low 32 bits exactly).
+  return reader.codeBits > 0 ? `(${raw} - (${raw} & ${2 ** reader.codeBits - 1}))` : raw
 }
 
 function filterExpression(filter: NonNullable<WindowGroup['filter']>, codes: string, eventMs: string): string {

@@ -5,6 +5,7 @@ import type { FeatureDefinition } from '../../../../src/stages/features/feature-
 import { cardFraudFeatures } from '../../../../topology/features.js'
 import { CardWindows } from '../../../../src/stages/windows/card-windows.js'
 import { compileWindows, DistinctCodes } from '../../../../src/stages/windows/compile-windows.js'
+import { hash52 } from '../../../../src/stages/windows/window-groups.js'
 
 const MINUTE = 60_000
 
@@ -56,6 +57,27 @@ test('the codes column keeps country, mcc and channel exactly, and the abroad an
   const flagRow = new Float64Array(2)
   flagsCompiled.columns(flagged, { ...base, eventTimeMs: 2 } as Transaction, flagsLayout.fill(base, flagValues), flagRow)
   assert.deepEqual(Array.from(flagRow), [1, 2], 'one event abroad; ecom and the current moto are card-not-present')
+})
+
+test('a codes word of up to 13 bits shares the column of a required hashed field, and both read back exactly', () => {
+  // The default features: the flags and country (12 bits) under a 41-bit merchant hash, one column for both.
+  const { layout } = compileWindows(cardFraudFeatures)
+  assert.equal(layout.valuesPerEvent, 2, 'the amount and the merchant column')
+  assert.equal(layout.signature, 'merchant_id/41+codes(flags+country)')
+  const tx = { card_id: 'c', amount: 1, merchant_id: 'merchant-with-a-long-id', country: 'ZZ', card_country: 'FR', channel: 'moto', mcc: '5411', eventTimeMs: 0 } as Transaction
+  const column = layout.fill(tx, new Float64Array(layout.valuesPerEvent))[1]!
+  const country = layout.reader('country')
+  assert.equal((column >>> country.shift) & country.mask, 25 * 26 + 25, 'ZZ, the largest country code')
+  assert.equal(column & 3, 3, 'abroad and card-not-present')
+  const merchant = layout.reader('merchant_id')
+  assert.equal(merchant.codeBits, 12)
+  assert.equal(column - (column & 4095), Math.floor(hash52(tx.merchant_id) / 2 ** 11) * 2 ** 12, 'the top 41 bits of the hash, exact')
+  assert.ok(column < 2 ** 53)
+  // An optional field cannot carry the codes (an absent one is NaN): a device count with a filter keeps a codes column.
+  const devices: FeatureDefinition = { kind: 'window', name: 'd', key: 'card', filter: 'abroad', aggregation: 'distinct_count', field: 'device_id', spanMs: MINUTE, description: '' }
+  assert.equal(compileWindows([devices]).layout.signature, 'device_id,codes(flags)')
+  const merchants: FeatureDefinition = { kind: 'window', name: 'm', key: 'card+merchant', aggregation: 'count', spanMs: MINUTE, description: '' }
+  assert.equal(compileWindows([devices, merchants]).layout.signature, 'device_id,merchant_id/51+codes(flags)', 'the flags alone (2 bits) leave a 51-bit hash')
 })
 
 test('the generated feature-row code embeds numbers and fixed identifiers, never a name or string of the definitions', () => {
