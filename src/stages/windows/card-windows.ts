@@ -88,6 +88,9 @@ export class CardWindows {
   #usedSlots = 0
   #late = 0
   readonly #warmRefs = new Int32Array(WARM_MAX)
+  /** Block moves of the running compaction not yet in the table: [id hash, from, to] each (see #relocated). */
+  readonly #moves = new Int32Array(3 * WARM_MAX)
+  #moveCount = 0
   #warmTouched = 0
   /** The cards of the last `warm`, encoded, and their table slots (-1: absent then, so unknown now). */
   readonly #warmKeys = Array.from({ length: WARM_MAX }, () => new CardKey())
@@ -291,20 +294,50 @@ export class CardWindows {
       advanced++
     }
     // Cards that grew or left freed their blocks: the emptiest pages move out, a few at a time.
-    if (this.#arena.compact((from, to) => this.#relocated(from, to)) > 0) this.#lastCardId = undefined
+    if (this.#arena.compact((from, to) => this.#relocated(from, to)) > 0) {
+      this.#applyMoves()
+      this.#lastCardId = undefined
+    }
     return evicted
   }
 
-  /** The card whose block moved from `from` to `to` points to its new place. */
+  /**
+   * The card whose block moved from `from` to `to` will point to its new place: noted now (the id is read at `to`
+   * while it is there: a page emptied later in the same compaction can be reused), applied in order, in batches.
+   */
   #relocated(from: number, to: number): void {
-    const hash = storedIdHash(this.#arena.pageOf(to), this.#arena.offsetOf(to) + 1)
-    for (let slot = hash & this.#mask; ; slot = (slot + 1) & this.#mask) {
-      if (this.#table[ENTRY * slot + 1] === from && this.#table[ENTRY * slot] === hash) {
-        this.#table[ENTRY * slot + 1] = to
-        return
+    const moves = this.#moves
+    const at = 3 * this.#moveCount
+    moves[at] = storedIdHash(this.#arena.pageOf(to), this.#arena.offsetOf(to) + 1)
+    moves[at + 1] = from
+    moves[at + 2] = to
+    if (++this.#moveCount === WARM_MAX) this.#applyMoves()
+  }
+
+  /**
+   * Points the table entries of the noted moves to their blocks' new places, in the order the moves happened. Each
+   * entry was a cache miss on its own (an evacuated page moves thousands of blocks); the home slots of a batch are
+   * loaded first, in a loop of independent loads, as warm does.
+   */
+  #applyMoves(): void {
+    const moves = this.#moves
+    const table = this.#table
+    const mask = this.#mask
+    let touched = 0
+    for (let i = 0; i < this.#moveCount; i++) touched += table[ENTRY * (moves[3 * i]! & mask) + 1]!
+    this.#warmTouched = touched
+    for (let i = 0; i < this.#moveCount; i++) {
+      const hash = moves[3 * i]!
+      const from = moves[3 * i + 1]!
+      for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+        if (table[ENTRY * slot + 1] === from && table[ENTRY * slot] === hash) {
+          table[ENTRY * slot + 1] = moves[3 * i + 2]!
+          break
+        }
+        if (table[ENTRY * slot + 1] === EMPTY) throw new Error(`card arena: moved block ${from} has no table entry`)
       }
-      if (this.#table[ENTRY * slot + 1] === EMPTY) throw new Error(`card arena: moved block ${from} has no table entry`)
     }
+    this.#moveCount = 0
   }
 
   toSnapshot(): CardWindowsSnapshot {
@@ -441,7 +474,7 @@ export class CardWindows {
     const oldPage = this.#arena.pageOf(oldRef)
     const oldOffset = this.#arena.offsetOf(oldRef)
     const oldBase = logBase(oldPage, oldOffset)
-    const ref = this.#arena.allocate(oldBase - oldOffset + needed + Math.max(this.stride, needed >> 3))
+    const ref = this.#arena.allocate(oldBase - oldOffset + needed + Math.max(2 * this.stride, needed >> 3))
     const page = this.#arena.pageOf(ref)
     const offset = this.#arena.offsetOf(ref)
     // The id and the used part of the log; the new block's capacity stays in its slot 0. A loop, not set(subarray):

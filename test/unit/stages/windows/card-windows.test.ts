@@ -149,3 +149,21 @@ test('warm finds cards whose 32-bit id hash another card shares, and knows an ab
   for (const windows of [warmed, plain]) windows.add(absent, 5_000, [9])
   for (const { card_id } of records) assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id), `${card_id} after the add`)
 })
+
+test('after a compaction that moves more blocks than one batch of table updates, every card is found with its log', () => {
+  const options = { horizonMs: MINUTE, allowedLatenessMs: 2 * MINUTE }
+  // 1,024-slot pages hold ~80 one-event logs: evacuating four half-empty pages moves ~160 blocks in one call.
+  const small = new CardWindows({ ...options, pageBits: 10 })
+  const plain = new CardWindows(options)
+  const ids = Array.from({ length: 2_000 }, (_, i) => `card-${i}`)
+  for (const windows of [small, plain]) {
+    ids.forEach((id, i) => windows.add(id, i % 2 === 1 ? 0 : 2 * MINUTE, [i]))
+    windows.add('clock', 3.5 * MINUTE, [0])
+  }
+  assert.equal(small.evictIdle(), 1_000)
+  assert.equal(plain.evictIdle(), 1_000)
+  // More calls evacuate more pages; the table must follow every move.
+  for (let i = 0; i < 5; i++) small.evictIdle()
+  ids.forEach((id) => assert.deepEqual(small.logOf(id), plain.logOf(id), id))
+  assert.equal(small.cardCount, plain.cardCount)
+})
