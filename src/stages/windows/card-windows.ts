@@ -465,8 +465,9 @@ export class CardWindows {
   }
 
   /**
-   * Moves the last located card's log to a block with room for `needed` log slots and an eighth more, at least one
-   * event (small logs would otherwise move on every add).
+   * Moves the last located card's log to a block with room for `needed` log slots and an eighth more, at least two
+   * events (small logs would otherwise move on every add or every other: from empty, +8–10 % with the batched
+   * relocations of evacuation).
    */
   #move(needed: number): number {
     const slot = this.#lastSlot
