@@ -53,6 +53,8 @@ const SLOTS_PER_LINE = 8
 const WARM_SLOTS_MAX = 32 * SLOTS_PER_LINE
 /** Open addressing stays at or below this load, so a lookup probes ~1.5 slots, mostly in one cache line. */
 const MAX_LOAD = 0.5
+/** Block moves of one compaction noted before the table follows them (see #applyMoves). */
+const MOVES_BATCH = 64
 
 /**
  * The card event log: every on-time event of each card, with the attributes its windows read (a merchant hash,
@@ -89,9 +91,13 @@ export class CardWindows {
   #late = 0
   readonly #warmRefs = new Int32Array(WARM_MAX)
   /** Block moves of the running compaction not yet in the table: [id hash, from, to] each (see #relocated). */
-  readonly #moves = new Int32Array(3 * WARM_MAX)
+  readonly #moves = new Int32Array(3 * MOVES_BATCH)
   #moveCount = 0
-  #warmTouched = 0
+  /**
+   * The sum of values loaded only to bring their lines into the cache (warm, #applyMoves): kept so the loads are not
+   * optimised away as dead.
+   */
+  #loadSink = 0
   /** The cards of the last `warm`, encoded, and their table slots (-1: absent then, so unknown now). */
   readonly #warmKeys = Array.from({ length: WARM_MAX }, () => new CardKey())
   readonly #warmSlots = new Int32Array(WARM_MAX)
@@ -209,8 +215,7 @@ export class CardWindows {
       for (let slot = offset + SLOTS_PER_LINE; slot < end; slot += SLOTS_PER_LINE) touched += page[slot]!
       touched += page[end - 1]!
     }
-    // Kept so the loads are not optimised away as dead.
-    this.#warmTouched = touched
+    this.#loadSink = touched
     // With every line at hand, the ids: a slot whose block holds another id (a hash shared) is searched on from the start.
     for (let i = 0; i < count; i++) {
       const ref = refs[i]!
@@ -225,7 +230,7 @@ export class CardWindows {
   /** A copy of a card's log (tests and snapshots). */
   logOf(cardId: string): number[] | undefined {
     const base = this.locate(cardId)
-    return base < 0 ? undefined : Array.from(this.page.subarray(base, base + this.page[base]!))
+    return base < 0 ? undefined : Array.from(this.page.subarray(base, logEnd(this.page, base)))
   }
 
   /** Adds the event (`values`: the amount, then the attributes) unless it is late; returns whether it was late. */
@@ -311,7 +316,7 @@ export class CardWindows {
     moves[at] = storedIdHash(this.#arena.pageOf(to), this.#arena.offsetOf(to) + 1)
     moves[at + 1] = from
     moves[at + 2] = to
-    if (++this.#moveCount === WARM_MAX) this.#applyMoves()
+    if (++this.#moveCount === MOVES_BATCH) this.#applyMoves()
   }
 
   /**
@@ -325,7 +330,7 @@ export class CardWindows {
     const mask = this.#mask
     let touched = 0
     for (let i = 0; i < this.#moveCount; i++) touched += table[ENTRY * (moves[3 * i]! & mask) + 1]!
-    this.#warmTouched = touched
+    this.#loadSink = touched
     for (let i = 0; i < this.#moveCount; i++) {
       const hash = moves[3 * i]!
       const from = moves[3 * i + 1]!
@@ -346,7 +351,7 @@ export class CardWindows {
       if (this.#table[ENTRY * slot + 1] === EMPTY) continue
       const { page, offset } = this.#block(slot)
       const base = logBase(page, offset)
-      cards.push([readStoredId(page, offset + 1), Array.from(page.subarray(base, base + page[base]!))])
+      cards.push([readStoredId(page, offset + 1), Array.from(page.subarray(base, logEnd(page, base)))])
     }
     return { maxEventTimeMs: this.#maxEventTimeMs, late: this.#late, stride: this.stride, cards }
   }
