@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import fc from 'fast-check'
 import type { Transaction } from '../../../../src/core/transaction-v1.js'
 import type { FeatureDefinition } from '../../../../src/stages/features/feature-definition.js'
 import { cardFraudFeatures } from '../../../../topology/features.js'
-import { CardWindows } from '../../../../src/stages/windows/card-windows.js'
+import { CardWindows, countAtOrBefore, LOG_HEADER } from '../../../../src/stages/windows/card-windows.js'
 import { compileWindows, DistinctCodes } from '../../../../src/stages/windows/compile-windows.js'
 import { hash52 } from '../../../../src/stages/windows/window-groups.js'
 
@@ -166,4 +167,27 @@ test('after a compaction that moves more blocks than one batch of table updates,
   for (let i = 0; i < 5; i++) small.evictIdle()
   ids.forEach((id) => assert.deepEqual(small.logOf(id), plain.logOf(id), id))
   assert.equal(small.cardCount, plain.cardCount)
+})
+
+test('countAtOrBefore equals a count of every event time, wherever the bound falls among time-only and full events', () => {
+  const stride = 3
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 30 }),
+      fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 12 }),
+      fc.integer({ min: 0, max: 5 }),
+      fc.integer({ min: -2, max: 85 }),
+      (timeOnly, full, offset, timeMs) => {
+        const times = [...timeOnly].sort((a, b) => a - b)
+        // Time-only events are the oldest: full events are at or after the newest of them.
+        const fullTimes = full.map((t) => t + (times.at(-1) ?? 0)).sort((a, b) => a - b)
+        // A log at `offset` of its page: [used, n, times…, then full events of `stride` numbers].
+        const log = [LOG_HEADER + times.length + stride * fullTimes.length, times.length, ...times, ...fullTimes.flatMap((t) => [t, -1, -1])]
+        const page = Float64Array.from([...Array.from({ length: offset }, () => -7), ...log, 99, 99])
+        const expected = [...times, ...fullTimes].filter((t) => t <= timeMs).length
+        assert.equal(countAtOrBefore(page, offset, stride, timeMs), expected)
+      },
+    ),
+    { numRuns: 3_000 },
+  )
 })
