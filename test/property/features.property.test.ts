@@ -20,6 +20,8 @@ const EXTRA: readonly FeatureDefinition[] = [
   { kind: 'window', name: 'country_last_30m', key: 'card+country', aggregation: 'seconds_since_last', spanMs: 30 * MINUTE, description: '' },
   { kind: 'window', name: 'delayed_zscore', key: 'card', aggregation: 'zscore', spanMs: 20 * MINUTE, delayMs: 10 * MINUTE, description: '' },
   { kind: 'window', name: 'delayed_abroad_count', key: 'card', filter: 'abroad', aggregation: 'count', spanMs: 20 * MINUTE, delayMs: 5 * MINUTE, description: '' },
+  // A count under a key and a filter: both conditions, as 0 or 1, must hold.
+  { kind: 'window', name: 'terminal_cnp_count_30m', key: 'card+terminal', filter: 'card_not_present', aggregation: 'count', spanMs: 30 * MINUTE, description: '' },
   { kind: 'window', name: 'merchants_10m', key: 'card', aggregation: 'distinct_count', field: 'merchant_id', spanMs: 10 * MINUTE, description: '' },
   { kind: 'window', name: 'merchants_30m', key: 'card', aggregation: 'distinct_count', field: 'merchant_id', spanMs: 30 * MINUTE, description: '' },
   { kind: 'window', name: 'ecom_devices_30m', key: 'card', filter: 'card_not_present', aggregation: 'distinct_count', field: 'device_id', spanMs: 30 * MINUTE, description: '' },
