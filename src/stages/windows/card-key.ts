@@ -30,8 +30,9 @@ export class CardKey {
   set(id: string): void {
     const length = id.length
     if (length > MAX_ID_LENGTH) throw new RangeError(`card id of ${length} characters: at most ${MAX_ID_LENGTH}`)
-    // Read as latin-1 in one pass, each unit once (the words and the hash as they come: warm encodes 64 ids per batch
-    // and charCodeAt was most of the cost); an id with a wider unit is encoded again below, one unit per word.
+    // Read as latin-1 in one pass, each unit once, the words and the hash as they come (a first pass looking for wide
+    // units read each twice; warm encodes 64 ids per batch); an id with a wider unit is encoded again below, one unit
+    // per word.
     const narrowWords = Math.ceil(length / 3)
     this.#reserve(Math.ceil(narrowWords / 2))
     let units = 0
