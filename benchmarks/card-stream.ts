@@ -1,4 +1,5 @@
 import type { Transaction } from '../src/core/transaction-v1.js'
+import type { PartitionStateOptions } from '../src/runtime/partition-state.js'
 import { Random } from '../src/generator/random.js'
 
 /** What the window benchmarks feed the card state: a seeded stream of card transactions, in event-time order. */
@@ -39,6 +40,11 @@ export function transactionOf(e: { card: string; t: number; amount: number }, i:
     currency: 'EUR', mcc: '5411', country: random.pick(COUNTRIES), card_country: 'FR', channel: random.chance(0.3) ? 'ecom' : 'pos',
     event_time: e.t, eventTimeMs: e.t,
   }
+}
+
+/** The partition state both window benchmarks measure: the job's settings, one minute of allowed lateness. */
+export function windowStateOptions(features: PartitionStateOptions['features']): PartitionStateOptions {
+  return { features, maxRecordBytes: 65_536, dedupeHorizonMs: 86_400_000, dedupeMaxEntries: 10_000_000, allowedLatenessMs: 60_000 }
 }
 
 export const CHUNK = 1_024

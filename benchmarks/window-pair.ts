@@ -2,10 +2,10 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import type { Transaction } from '../src/core/transaction-v1.js'
-import { PartitionState, type PartitionStateOptions } from '../src/runtime/partition-state.js'
+import { PartitionState } from '../src/runtime/partition-state.js'
 import { WARM_MAX } from '../src/stages/windows/card-windows.js'
 import { cardFraudFeatures } from '../topology/features.js'
-import { CHUNK, transactionChunks } from './card-stream.js'
+import { CHUNK, transactionChunks, windowStateOptions } from './card-stream.js'
 
 const USAGE = `Question: is this tree's window code faster or slower than another version's, beyond this machine's noise?
 
@@ -46,15 +46,13 @@ interface Version {
   readonly warmMax: number
 }
 
-const stateOptions = (features: PartitionStateOptions['features']): PartitionStateOptions => ({ features, maxRecordBytes: 65_536, dedupeHorizonMs: 86_400_000, dedupeMaxEntries: 10_000_000, allowedLatenessMs: 60_000 })
-
 async function baseVersion(dir: string): Promise<Version> {
   const from = (path: string) => import(pathToFileURL(resolve(dir, path)).href)
   const { PartitionState: BaseState } = await from('src/runtime/partition-state.ts')
   const { WARM_MAX: baseWarmMax } = await from('src/stages/windows/card-windows.ts')
   const { cardFraudFeatures: baseFeatures } = await from('topology/features.ts')
   // Versions from before warming had no WARM_MAX: one record at a time then.
-  return { name: 'base', state: new BaseState(stateOptions(baseFeatures)), warmMax: typeof baseWarmMax === 'number' ? baseWarmMax : 1 }
+  return { name: 'base', state: new BaseState(windowStateOptions(baseFeatures)), warmMax: typeof baseWarmMax === 'number' ? baseWarmMax : 1 }
 }
 
 /**
@@ -74,7 +72,7 @@ function run(version: Version, chunk: readonly Transaction[]): number {
 
 const events = Number(values.events)
 const rounds = Number(values.rounds)
-const versions: readonly [Version, Version] = [await baseVersion(values.base), { name: 'this', state: new PartitionState(stateOptions(cardFraudFeatures)), warmMax: WARM_MAX }]
+const versions: readonly [Version, Version] = [await baseVersion(values.base), { name: 'this', state: new PartitionState(windowStateOptions(cardFraudFeatures)), warmMax: WARM_MAX }]
 const untimed = values['from-empty'] ? 0 : 2 * events
 const roundEvents = Math.max(1, Math.floor(events / 4))
 const elapsedMs = [0, 0]

@@ -2,7 +2,7 @@ import { cpus } from 'node:os'
 import { parseArgs } from 'node:util'
 import { Random } from '../src/generator/random.js'
 import type { Transaction } from '../src/core/transaction-v1.js'
-import { cardEvents, transactionChunks, transactionOf } from './card-stream.js'
+import { cardEvents, transactionChunks, transactionOf, windowStateOptions } from './card-stream.js'
 import { longestSpanMs } from '../src/stages/features/feature-definition.js'
 import { referenceFeatureRow } from '../src/stages/features/reference-features.js'
 import { PartitionState } from '../src/runtime/partition-state.js'
@@ -43,7 +43,7 @@ const maxSpanMs = longestSpanMs(features)
 const windowFeatures = features.filter((f) => f.kind === 'window').length
 
 const streamOptions = { cards, eventsPer14Days: events, seed }
-const options = { features, maxRecordBytes: 65_536, dedupeHorizonMs: 86_400_000, dedupeMaxEntries: 10_000_000, allowedLatenessMs: 60_000 }
+const options = windowStateOptions(features)
 
 /** Updates per second of `update` over the first `count` transactions, timing only the chunks after the first `untimed` transactions. */
 function updatesPerSecond(count: number, update: (chunk: readonly Transaction[]) => void, untimed = 0): number {
