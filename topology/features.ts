@@ -13,9 +13,9 @@ const DAY_MS = 24 * HOUR_MS
  * window's filter, so training and serving see the same values. Resolution: exact — each card's events are kept
  * individually (no buckets) for the longest span + delay of this set. card+X keys and distinct counts compare country,
  * mcc and channel as exact codes, other fields as hashes (merchant_id: 41 bits, its column also holding the codes; a
- * collision among ten merchants of one card's window has odds near 2e-11). Watermark = max event time − allowed lateness per partition; a late event is scored with the windows as
- * they are, minus events at or below watermark − horizon (expired, whether or not eviction dropped them yet), and
- * never enters them.
+ * collision among ten merchants of one card's window has odds near 2e-11). Watermark = max event time − allowed
+ * lateness per partition; a late event is scored with the windows as they are, minus events at or below watermark −
+ * horizon (expired, whether or not eviction dropped them yet), and never enters them.
  *
  * Lookup semantics (terminal, merchant): aggregates over every card's transactions, bucketed at the declared
  * resolution R. With E = floor((t − delay) / R) · R, the window covers the key's transactions with event time in

@@ -142,7 +142,7 @@ function declareGroup(emit: (line: string) => void, group: WindowGroup, g: numbe
     for (const line of set.declare) emit(line)
     // The current value belongs to every span: added first, so each span's count includes it.
     const includes = includesCurrent(group, layout)
-    if (includes !== 'false') emit(`if (${includes}) {${set.add('current')}}`)
+    if (includes !== 'false') emit(`if (${includes}) { ${set.add('current')} }`)
     // n<g>_<k>: distinct values in span k, written when the pass first leaves the span.
     for (const k of slots) emit(`let n${g}_${k} = -1`)
   } else {
@@ -198,7 +198,7 @@ function scanGroup(emit: (line: string) => void, group: WindowGroup, g: number, 
   }
   const indent = conditions.length > 0 ? '      ' : '    '
   if (conditions.length > 0) emit(`    if (${conditions.join(' && ')}) {`)
-  if (group.field) emit(`${indent}${distinctSet(group, g, layout).add(columns).trim()}`)
+  if (group.field) emit(`${indent}${distinctSet(group, g, layout).add(columns)}`)
   else {
     if (needs.previous) emit(`${indent}if (p${g} !== p${g}) p${g} = eventMs`)
     // Each event is booked under the smallest span holding it; finishing adds the smaller spans into the larger.
@@ -243,7 +243,7 @@ function distinctSet(group: WindowGroup, g: number, layout: EventLayout) {
     return {
       declare: [`const seen${g} = distinct[${g}].seen`, `const stamp${g} = distinct[${g}].nextStamp()`, `let u${g} = 0`],
       // Without a branch (a value's first sighting is as good as random): counted when its slot held another stamp.
-      add: (source: EventSource) => ` const v${g} = ${fieldExpression(reader, source)}; const x${g} = seen${g}[v${g}] ^ stamp${g}; u${g} += (x${g} | -x${g}) >>> 31; seen${g}[v${g}] = stamp${g} `,
+      add: (source: EventSource) => `const v${g} = ${fieldExpression(reader, source)}; const x${g} = seen${g}[v${g}] ^ stamp${g}; u${g} += (x${g} | -x${g}) >>> 31; seen${g}[v${g}] = stamp${g}`,
       size: `u${g}`,
       create: (): DistinctCodes | DistinctValues => new DistinctCodes(reader.mask + 1),
     }
