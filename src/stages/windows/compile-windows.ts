@@ -188,7 +188,8 @@ function scanGroup(emit: (line: string) => void, group: WindowGroup, g: number, 
   emit(`    // group ${g}${group.field ? '' : `, span ${group.spans[k]} ms`}`)
   const conditions: string[] = []
   if (group.key !== 'card') conditions.push(`${fieldExpression(layout.reader(keyField(group.key)), columns)} === key${g}`)
-  if (group.filter) conditions.push(filterExpression(group.filter, columns.column(layout.codesOffset), 'eventMs'))
+  // A night filter reads the event time only: a feature set may have no codes column to read.
+  if (group.filter) conditions.push(filterExpression(group.filter, group.filter === 'night' ? '0' : columns.column(layout.codesOffset), 'eventMs'))
   const countsOnly = needs.count && !group.field && !needs.sum && !needs.sumSquares && !needs.min && !needs.max && !needs.previous
   if (countsOnly && conditions.length > 0) {
     // Each condition as 0 or 1, without a branch: a merchant match or a flag is as good as random from event to

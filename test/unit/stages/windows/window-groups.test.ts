@@ -2,7 +2,11 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { DERIVE } from '../../../../src/stages/features/to-feature-row.js'
-import { utcHour } from '../../../../src/stages/windows/window-groups.js'
+import { utcHour, windowGroupsOf } from '../../../../src/stages/windows/window-groups.js'
+import { compileWindows } from '../../../../src/stages/windows/compile-windows.js'
+import { CardWindows } from '../../../../src/stages/windows/card-windows.js'
+import { ErrorCode, FraudstreamError } from '../../../../src/core/errors.js'
+import type { FeatureDefinition } from '../../../../src/stages/features/feature-definition.js'
 import type { Transaction } from '../../../../src/core/transaction-v1.js'
 
 const DAY_MS = 86_400_000
@@ -29,4 +33,29 @@ test('UTC hour and weekend equal the Date API over the whole Date range, at day 
     ),
     { numRuns: 2_000 },
   )
+})
+
+test('window spans and delays outside whole milliseconds up to 30 days are refused with the feature named', () => {
+  const window = (spanMs: number, delayMs?: number): FeatureDefinition => ({ kind: 'window', name: 'w', key: 'card', aggregation: 'count', spanMs, ...(delayMs === undefined ? {} : { delayMs }), description: '' })
+  for (const [spanMs, delayMs] of [[90_000.5], [0], [-60_000], [1e21], [31 * DAY_MS], [Number.NaN], [60_000, -1], [60_000, 0.5], [60_000, 31 * DAY_MS]] as const) {
+    assert.throws(() => windowGroupsOf([window(spanMs, delayMs)]), (err: Error) => err instanceof FraudstreamError && err.code === ErrorCode.configInvalid && /window feature w: (span|delay)Ms/.test(err.message), `span ${spanMs}, delay ${delayMs}`)
+  }
+  assert.equal(windowGroupsOf([window(30 * DAY_MS, 30 * DAY_MS), window(1)]).length, 2)
+})
+
+test('a night filter compiles and counts without any codes column in the event layout', () => {
+  const nightCount: FeatureDefinition = { kind: 'window', name: 'night_count', key: 'card', filter: 'night', aggregation: 'count', spanMs: DAY_MS, description: '' }
+  const compiled = compileWindows([nightCount])
+  assert.equal(compiled.layout.codesOffset, -1)
+  const windows = new CardWindows({ horizonMs: DAY_MS, allowedLatenessMs: 0, valuesPerEvent: compiled.layout.valuesPerEvent })
+  const night = Date.UTC(2026, 0, 1, 23, 0)
+  const values = new Float64Array(compiled.layout.valuesPerEvent)
+  const row = new Float64Array(1)
+  for (const [i, eventTimeMs] of [night, night + 30 * 60_000, night + 8 * 3_600_000].entries()) {
+    const tx = { card_id: 'c', amount: 1, eventTimeMs } as Transaction
+    compiled.columns(windows, tx, compiled.layout.fill(tx, values), row)
+    // 07:00 is not night: the two night events of the last day, without the current one.
+    assert.equal(row[0], [1, 2, 2][i], `night count at ${new Date(eventTimeMs).toISOString()}`)
+    windows.add('c', eventTimeMs, values)
+  }
 })
