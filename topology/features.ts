@@ -14,8 +14,11 @@ const DAY_MS = 24 * HOUR_MS
  * individually (no buckets) for the longest span + delay of this set. card+X keys and distinct counts compare country,
  * mcc and channel as exact codes, other fields as hashes (merchant_id: 41 bits, its column also holding the codes; a
  * collision among ten merchants of one card's window has odds near 2e-11). Watermark = max event time − allowed
- * lateness per partition; a late event is scored with the windows as they are, minus events at or below watermark −
- * horizon (expired, whether or not eviction dropped them yet), and never enters them.
+ * lateness per partition; a late event is scored with the windows as they are, minus the events at or below watermark
+ * − H, whether or not eviction or compaction removed them yet (so a replay scores it the same), and never enters them.
+ * H is the longest span + delay of the set for a count or time since last of the card alone (no filter); for every
+ * other window, the longest span + delay among those other windows (older events keep only their time). With this
+ * set: 14 days for card_count_prior_week, card_count_* and card_seconds_since_last, 7 days for the rest.
  *
  * Lookup semantics (terminal, merchant): aggregates over every card's transactions, bucketed at the declared
  * resolution R. With E = floor((t − delay) / R) · R, the window covers the key's transactions with event time in

@@ -1,22 +1,26 @@
 import type { Transaction } from '../../core/transaction-v1.js'
-import { passesFilter, windowKeyOf } from '../windows/window-groups.js'
+import { groupIdOf, passesFilter, windowGroupsOf, windowKeyOf } from '../windows/window-groups.js'
 import type { Label } from '../../core/label-v1.js'
 import { lookupKeyOf } from '../lookups/lookup-plan.js'
-import type { FeatureDefinition, LookupFeature } from './feature-definition.js'
+import type { FeatureDefinition, LookupFeature, WindowFeature } from './feature-definition.js'
 import { populationStddev } from '../windows/compile-windows.js'
 import { DERIVE } from './to-feature-row.js'
 
 /**
  * The oracle: every window feature recomputed from scratch over the events added so far, by a direct reading of
  * the semantics in topology/features.ts. Slow on purpose (a full scan per feature); property tests compare the
- * incremental stores against it and the window benchmark uses it as its baseline.
+ * incremental stores against it and the window benchmark uses it as its baseline. `watermarkMs`: the partition's
+ * watermark, for a late transaction's windows, which leave out the events the contract calls expired.
  */
-export function referenceFeatureRow(definitions: readonly FeatureDefinition[], added: readonly Transaction[], tx: Transaction): number[] {
+export function referenceFeatureRow(definitions: readonly FeatureDefinition[], added: readonly Transaction[], tx: Transaction, watermarkMs = -Infinity): number[] {
   const derived = definitions.filter((d) => d.kind === 'derived').map((d) => DERIVE[d.field](tx))
+  // Only a late transaction's windows reach back this far (and the baseline of bench:windows passes no watermark).
+  const expiry = watermarkMs === -Infinity ? undefined : expiryHorizons(definitions)
   let nextDerived = 0
   return definitions.map((d) => {
     if (d.kind === 'derived') return derived[nextDerived++]!
     if (d.kind === 'lookup') return NaN
+    const expiredAtOrBeforeMs = expiry ? watermarkMs - expiry(d) : -Infinity
     const delayMs = d.delayMs ?? 0
     const endMs = tx.eventTimeMs - delayMs
     const key = windowKeyOf(d.key, tx)
@@ -25,7 +29,7 @@ export function referenceFeatureRow(definitions: readonly FeatureDefinition[], a
     const counted = (e: Transaction) => passesFilter(d.filter, e) && (d.field === undefined || e[d.field] !== undefined)
     let previousMs: number | undefined
     for (const e of added) {
-      if (windowKeyOf(d.key, e) !== key || !counted(e) || e.eventTimeMs > endMs) continue
+      if (windowKeyOf(d.key, e) !== key || !counted(e) || e.eventTimeMs > endMs || e.eventTimeMs <= expiredAtOrBeforeMs) continue
       if (previousMs === undefined || e.eventTimeMs > previousMs) previousMs = e.eventTimeMs
       if (e.eventTimeMs > endMs - d.spanMs) {
         amounts.push(e.amount)
@@ -63,6 +67,18 @@ export function referenceFeatureRow(definitions: readonly FeatureDefinition[], a
         return values.size
     }
   })
+}
+
+/**
+ * Per window feature, how far behind the watermark its events expire (topology/features.ts): the longest span + delay
+ * of the set for a count or time since last of the card alone; the longest among the other windows for the others.
+ */
+function expiryHorizons(definitions: readonly FeatureDefinition[]): (d: WindowFeature) => number {
+  const groups = windowGroupsOf(definitions)
+  const horizonMs = Math.max(0, ...groups.map((g) => g.horizonMs))
+  const attributesHorizonMs = Math.max(0, ...groups.filter((g) => !g.readsTimesOnly).map((g) => g.horizonMs))
+  const timesOnly = new Set(groups.filter((g) => g.readsTimesOnly).map((g) => g.id))
+  return (d) => (timesOnly.has(groupIdOf(d)) ? horizonMs : attributesHorizonMs)
 }
 
 /**

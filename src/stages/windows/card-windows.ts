@@ -133,6 +133,14 @@ export class CardWindows {
     return this.watermarkMs - this.#horizonMs
   }
 
+  /**
+   * Events at or below this time may have kept only their time (compaction strips them): windows reading more than
+   * times ignore them, so a late event's windows do not depend on when its card was last compacted.
+   */
+  get strippedAtOrBeforeMs(): number {
+    return this.watermarkMs - this.#attributesHorizonMs
+  }
+
   get lateEvents(): number {
     return this.#late
   }

@@ -91,6 +91,8 @@ export function compileWindows(definitions: readonly FeatureDefinition[], perTra
   // (the only kind whose windows reach that far) must not depend on when eviction ran.
   emit('  const expiredMs = windows.expiredAtOrBeforeMs')
   if (scanned.length > 0) {
+    // Likewise for the pass: events at or below this may have lost all but their time.
+    emit('  const strippedMs = windows.strippedAtOrBeforeMs')
     emit('  const start = fullEventsStart(page, base)')
     emit('  let end = logEnd(page, base)')
     emit('  // Usually the newest event is at or before the transaction; otherwise skip the later ones.')
@@ -99,7 +101,7 @@ export function compileWindows(definitions: readonly FeatureDefinition[], perTra
     let newerMs = 0
     for (const olderMs of ageBoundaries(scanned.map(({ group }) => group))) {
       emit(`  // events ${newerMs} to ${olderMs} ms old`)
-      emit(`  const after${olderMs} = Math.max(expiredMs, atMs - ${olderMs})`)
+      emit(`  const after${olderMs} = Math.max(strippedMs, atMs - ${olderMs})`)
       emit(`  for (; e >= start; e -= ${stride}) {`)
       emit('    const eventMs = page[e]')
       emit(`    if (eventMs <= after${olderMs}) break`)
