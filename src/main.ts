@@ -31,7 +31,7 @@ import { join } from 'node:path'
  * The lookup side of the topology, when some feature reads a lookup table: this instance's copy of the tables
  * (read from the compacted tables topic) and its member of the lookup stage's group (label routing + aggregation).
  */
-async function startLookups(options: { config: Config; topology: ReturnType<typeof cardFraudTopology>; bootstrapServers: string; instanceId: string; metrics: Metrics; log: Logger; closers: (() => Promise<void>)[] }): Promise<JobLookups | undefined> {
+async function startLookups(options: { config: Config; topology: ReturnType<typeof cardFraudTopology>; bootstrapServers: string; instanceId: string; metrics: Metrics; log: Logger; closers: (() => Promise<void>)[]; onFailure: ((err: Error) => void) | undefined }): Promise<JobLookups | undefined> {
   const { config, topology, metrics, log, closers } = options
   const plan = lookupPlanOf(topology.features, config.windows.allowedLatenessMs)
   if (plan.columns.length === 0) return undefined
@@ -76,6 +76,7 @@ async function startLookups(options: { config: Config; topology: ReturnType<type
     drainTimeoutMs: config.runtime.shutdownTimeoutMs,
     metrics,
     log: log.child({ component: 'lookups' }),
+    ...(options.onFailure ? { onFailure: options.onFailure } : {}),
   })
   await task.start()
   closers.push(() => task.stop())
@@ -179,7 +180,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       consumeBatchSize: config.kafka.consumeBatchSize,
       log: log.child({ component: 'source' }),
     })
-    const lookups = await startLookups({ config, topology, bootstrapServers: options.kafka.bootstrapServers, instanceId, metrics, log, closers })
+    const lookups = await startLookups({ config, topology, bootstrapServers: options.kafka.bootstrapServers, instanceId, metrics, log, closers, onFailure: options.onFailure })
     const runId = 'live'
     const job = new Job({
       source,

@@ -91,7 +91,11 @@ export interface Scorer {
  * offset can be used.
  */
 export interface SnapshotStore {
-  save(partition: TopicPartition, offset: number, bytes: Uint8Array): Promise<void>
+  /**
+   * Stores a snapshot covering the records below `offset`, then deletes older ones as snapshotsToDelete says, keeping
+   * the newest at or below `committedOffset` (the partition's committed offset now).
+   */
+  save(partition: TopicPartition, offset: number, bytes: Uint8Array, committedOffset: number): Promise<void>
   /** The newest snapshot whose offset is ≤ maxOffset. */
   loadLatest(partition: TopicPartition, maxOffset: number): Promise<{ offset: number; bytes: Uint8Array } | undefined>
   /** Forgets every snapshot: used when the log behind them is gone (a new embedded cluster). */

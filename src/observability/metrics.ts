@@ -29,6 +29,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const budgetEvictions = new Counter({ name: 'fraudstream_window_budget_evictions_total', help: 'Cards dropped from window state to stay within the byte budget', labelNames: ['partition'] as const, registers })
   const snapshotBytes = new Gauge({ name: 'fraudstream_state_snapshot_bytes', help: 'Size of the last state snapshot', labelNames: ['partition'] as const, registers })
   const snapshotFailures = new Counter({ name: 'fraudstream_state_snapshot_failures_total', help: 'State snapshots that could not be written', registers })
+  const snapshotsSkipped = new Counter({ name: 'fraudstream_state_snapshots_skipped_total', help: 'Snapshots passed over on restore (other settings, unreadable, malformed): an older one or a longer replay was used', registers })
   const lookupLabels = new Counter({ name: 'fraudstream_lookup_labels_total', help: 'Labels read by the lookup stage by outcome (routed, late, unattributed, invalid)', labelNames: ['outcome'] as const, registers })
   const lookupFacts = new Counter({ name: 'fraudstream_lookup_facts_total', help: 'Facts read by the lookup aggregator by outcome (applied, duplicate = a re-emission, expired = older than every window, unreadable)', labelNames: ['outcome'] as const, registers })
   const lookupWaits = new Counter({ name: 'fraudstream_lookup_waits_total', help: 'Transactions that waited for the lookup tables, by how it ended (complete, stale = scored after lookups.maxWaitMs)', labelNames: ['result'] as const, registers })
@@ -42,7 +43,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     inferenceBatch,
     inferenceDuration: { observeMs: (model: string, ms: number) => inferenceDuration.observe({ model }, ms / 1000) },
     clickhouseInserts, clickhouseRows, producerErrors, commits, inFlight, paused,
-    windowStateBytes, watermarkLag, consumerLag, assignedPartitions, snapshotBytes, snapshotFailures, budgetEvictions,
+    windowStateBytes, watermarkLag, consumerLag, assignedPartitions, snapshotBytes, snapshotFailures, snapshotsSkipped, budgetEvictions,
     lookupLabels, lookupFacts, lookupWaits, lookupTableKeys, lookupCompletenessLag,
   }
 }

@@ -21,7 +21,7 @@ import { LatencyRecorder } from './latency-recorder.js'
 import { OffsetCommitter } from './offset-committer.js'
 import { waitUntil } from './wait-until.js'
 import { FactBatches } from './fact-batches.js'
-import { positionsOf } from './partition-positions.js'
+import { positionsOf, readStartOf } from './partition-positions.js'
 import { PartitionState, type PartitionSnapshot, type PartitionStateOptions } from './partition-state.js'
 
 /** Rows for ClickHouse, batched per source partition; `onAck` after the row's batch is acknowledged. */
@@ -230,7 +230,7 @@ export class Job {
       onRevoke: (partitions, info) => this.#revoke(partitions, info),
       onRecords: (records) => this.#onRecords(records),
       onCommitted: (result) => this.#committer.onCommitted(result),
-      onError: (err) => this.options.log.warn({ err: err.message, code: (err as FraudstreamError).code }, 'source error'),
+      onError: (err) => this.#onSourceError(err),
     })
     this.#timers.push(setInterval(() => this.#commit({ sync: false }).catch((err: unknown) => this.#fail(err)), this.options.commitIntervalMs))
     this.#timers.push(setInterval(() => this.#applyBackpressure(), 25))
@@ -262,12 +262,16 @@ export class Job {
       }
       const liveFromOffset = committedOffset ?? (this.options.autoOffsetReset === 'latest' ? high : low)
       const clickhouseHighOffset = await this.options.scoresHighOffset(tp)
-      const snapshot = await this.#loadSnapshot(tp, liveFromOffset)
-      const nextOffset = snapshot ? snapshot.offset : Math.min(low, liveFromOffset)
+      const { state, snapshot } = await this.#restore(tp, liveFromOffset)
+      const nextOffset = readStartOf({ low, snapshotOffset: snapshot?.offset })
+      if (nextOffset > (snapshot?.offset ?? liveFromOffset)) {
+        // Retention deleted records the state or the outputs needed: nothing brings them back; said loudly.
+        log.warn({ topic: tp.topic, partition: tp.partition, low, committed: committedOffset ?? null, snapshotOffset: snapshot?.offset ?? null }, 'the log starts after the snapshot or the committed offset: the records before it are gone, and the state and outputs miss them')
+      }
       const run: Run = {
         tp,
         key: `${tp.topic}:${tp.partition}`,
-        state: new PartitionState(this.#stateOptions, snapshot),
+        state,
         tracker: new AckTracker(liveFromOffset),
         liveFromOffset,
         clickhouseHighOffset,
@@ -565,18 +569,39 @@ export class Job {
     }
   }
 
-  /** The newest usable snapshot at or below the committed offset; one of other settings or a bad file is skipped. */
-  async #loadSnapshot(tp: TopicPartition, committedOffset: number): Promise<PartitionSnapshot | undefined> {
-    const found = await this.options.snapshots?.loadLatest(tp, committedOffset)
-    if (!found) return undefined
-    try {
-      const snapshot = unpack(found.bytes) as PartitionSnapshot
-      if (snapshot.version === 3 && snapshot.offset === found.offset && snapshot.fingerprint === PartitionState.fingerprint(this.#stateOptions)) return snapshot
-      this.options.log.warn({ partition: tp.partition, offset: found.offset }, 'snapshot made with other feature definitions or settings; replaying instead')
-    } catch (err) {
-      this.options.log.warn({ err: (err as Error).message, partition: tp.partition, offset: found.offset }, 'unreadable snapshot; replaying instead')
+  /**
+   * The partition's state from the newest usable snapshot at or below the committed offset, or empty. A snapshot of
+   * other settings, or one that cannot be read or loaded, is passed over for the one before it: replaying further
+   * costs time, a partition left unassigned costs every record. Errors of the store itself are not caught: the job
+   * fails, and a restart tries again.
+   */
+  async #restore(tp: TopicPartition, committedOffset: number): Promise<{ state: PartitionState; snapshot: PartitionSnapshot | undefined }> {
+    const store = this.options.snapshots
+    for (let maxOffset = committedOffset; store; ) {
+      const found = await store.loadLatest(tp, maxOffset)
+      if (!found) break
+      try {
+        const snapshot = unpack(found.bytes) as PartitionSnapshot
+        if (snapshot.version === 3 && snapshot.offset === found.offset && snapshot.fingerprint === PartitionState.fingerprint(this.#stateOptions)) {
+          return { state: new PartitionState(this.#stateOptions, snapshot), snapshot }
+        }
+        this.options.log.warn({ partition: tp.partition, offset: found.offset }, 'snapshot made with other feature definitions or settings; trying an older one')
+      } catch (err) {
+        this.options.log.warn({ err: (err as Error).message, partition: tp.partition, offset: found.offset }, 'unusable snapshot; trying an older one')
+      }
+      this.options.metrics.snapshotsSkipped.inc()
+      maxOffset = found.offset - 1
     }
-    return undefined
+    return { state: new PartitionState(this.#stateOptions), snapshot: undefined }
+  }
+
+  /**
+   * A failed consume is retried by the next poll; a rebalance the job could not handle (assignment failed) leaves its
+   * partitions unassigned, which only a restart mends: the job fails.
+   */
+  #onSourceError(err: Error): void {
+    if (err instanceof FraudstreamError && err.retryable) this.options.log.warn({ err: err.message, code: err.code }, 'source error')
+    else this.#fail(err)
   }
 
   /**
@@ -591,7 +616,7 @@ export class Job {
     try {
       const startedMs = performance.now()
       const bytes = pack(run.state.toSnapshot(offset))
-      await store.save(run.tp, offset, bytes)
+      await store.save(run.tp, offset, bytes, run.lastCommitted)
       run.lastSnapshotOffset = offset
       this.options.metrics.snapshotBytes.set({ partition: String(run.tp.partition) }, bytes.length)
       this.options.log.debug({ partition: run.tp.partition, offset, bytes: bytes.length, ms: performance.now() - startedMs }, 'state snapshot written')

@@ -1,5 +1,6 @@
 import { pack, unpack } from 'msgpackr'
 import type { Logger } from 'pino'
+import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { PartitionedSource, PartitionStart, RecordSink, SourceRecord, TopicPartition } from '../core/ports.js'
 import type { Metrics } from '../observability/metrics.js'
 import { decodeLabel } from '../stages/decode/decode-transaction.js'
@@ -43,6 +44,8 @@ export interface LookupTaskOptions {
   readonly drainTimeoutMs: number
   readonly metrics: Metrics
   readonly log: Logger
+  /** Runs when the task cannot go on (an assignment it could not take): the process should stop and restart. */
+  readonly onFailure?: (err: Error) => void
 }
 
 interface LabelRun extends CommitTarget {
@@ -98,7 +101,7 @@ export class LookupTask {
       onRevoke: (partitions) => this.#revoke(partitions),
       onRecords: (records) => this.#onRecords(records),
       onCommitted: (result) => this.#committer.onCommitted(result),
-      onError: (err) => this.options.log.warn({ err: err.message }, 'lookup source error'),
+      onError: (err) => this.#onSourceError(err),
     })
     this.#timers.push(setInterval(() => this.#flush(), this.options.flushIntervalMs))
     this.#timers.push(setInterval(() => void this.#committer.commit(this.#runs.values(), { sync: false }).catch((err: unknown) => this.options.log.warn({ err: (err as Error).message }, 'lookup commit failed')), this.options.commitIntervalMs))
@@ -124,11 +127,11 @@ export class LookupTask {
         this.#runs.set(keyOf(tp), { tp, tracker: new AckTracker(start), lastCommitted: committed ?? -1, kind: 'labels', router, nextOffset: start, highWatermark: high, lastRecordAtMs: performance.now(), idleSinceAssignment })
         starts.push({ ...tp, offset: start })
       } else {
-        const restored = await this.#waitForTable(tp.partition)
+        await this.#waitForTable(tp.partition)
         const aggregator = new LookupAggregator(this.options.plan, this.options.expectedSources)
         aggregator.restore(table.entriesOf(tp.partition), table.progressOf(tp.partition))
         this.#runs.set(keyOf(tp), { tp, tracker: new AckTracker(offset), lastCommitted: offset, kind: 'aggregator', aggregator, unpublished: [], flushes: 0 })
-        log.info({ partition: tp.partition, keys: aggregator.keys.size, restored, committed: committed ?? null }, 'lookup aggregator assigned')
+        log.info({ partition: tp.partition, keys: aggregator.keys.size, committed: committed ?? null }, 'lookup aggregator assigned')
         starts.push({ ...tp, offset })
       }
     }
@@ -151,12 +154,25 @@ export class LookupTask {
     return oldest && { ...oldest, idle }
   }
 
-  /** Until the table has read everything the tables topic held for the partition when it was assigned. */
-  async #waitForTable(partition: number): Promise<boolean> {
+  /**
+   * Until the table has read everything the tables topic held for the partition when it was assigned. An aggregator
+   * restored from part of it would resume at the committed facts offset without the counts of the part not read, and
+   * publish buckets that overwrite its predecessor's: the assignment fails instead (and with it the task).
+   */
+  async #waitForTable(partition: number): Promise<void> {
     const high = await this.options.tableReader.highWatermark(partition)
-    const caughtUp = await waitUntil(() => this.options.tableReader.position(partition) >= high, this.options.drainTimeoutMs)
-    if (!caughtUp) this.options.log.warn({ partition, high, position: this.options.tableReader.position(partition) }, 'lookup table not caught up; the aggregator restores from what it has and re-applies the rest from its facts')
-    return caughtUp
+    if (await waitUntil(() => this.options.tableReader.position(partition) >= high, this.options.drainTimeoutMs)) return
+    throw new FraudstreamError(ErrorCode.kafka, `lookup table partition ${partition} not read up to offset ${high} within ${this.options.drainTimeoutMs} ms (at ${this.options.tableReader.position(partition)}): an aggregator restored from part of it would lose counts`, 'external', true)
+  }
+
+  /** As the job does (Job.#onSourceError): a failed consume is retried; a failed rebalance leaves partitions unassigned, and fails the task. */
+  #onSourceError(err: Error): void {
+    if (err instanceof FraudstreamError && err.retryable) {
+      this.options.log.warn({ err: err.message, code: err.code }, 'lookup source error')
+      return
+    }
+    this.options.log.fatal({ err, code: (err as FraudstreamError).code }, 'lookup task failed')
+    this.options.onFailure?.(err)
   }
 
   async #revoke(partitions: readonly TopicPartition[]): Promise<void> {

@@ -1,4 +1,5 @@
 import type { RecordSink, SnapshotStore, TopicPartition } from '../../core/ports.js'
+import { snapshotsToDelete } from '../../core/snapshot-retention.js'
 import { readPartition } from './read-partition.js'
 
 const OFFSET_DIGITS = 20
@@ -19,7 +20,8 @@ export interface KafkaSnapshotStoreOptions {
  * Snapshots in a compacted topic, for deployments where an instance has no disk of its own (the Kafka deployment
  * of DESIGN.md §4). Record key `<topic>/<partition>/<offset>/<chunk>/<chunks>`; a snapshot is usable only with all
  * its chunks, so a crash mid-write leaves an incomplete one that loading skips. The newest `keep` per partition
- * stay; older ones are deleted with tombstones once a newer one is acknowledged.
+ * stay, and the newest at or below the committed offset (snapshotsToDelete); older ones are deleted with tombstones
+ * once a newer one is acknowledged.
  */
 export class KafkaSnapshotStore implements SnapshotStore {
   /** Record keys of the snapshots known per source partition, by offset: what to tombstone later. */
@@ -37,7 +39,7 @@ export class KafkaSnapshotStore implements SnapshotStore {
     return tp.partition % this.options.partitions
   }
 
-  async save(tp: TopicPartition, offset: number, bytes: Uint8Array): Promise<void> {
+  async save(tp: TopicPartition, offset: number, bytes: Uint8Array, committedOffset: number): Promise<void> {
     const chunkBytes = this.options.chunkBytes ?? 512 * 1024
     const chunks = Math.max(1, Math.ceil(bytes.length / chunkBytes))
     const partition = this.#statePartition(tp)
@@ -55,10 +57,9 @@ export class KafkaSnapshotStore implements SnapshotStore {
     })
     const known = this.#knownOf(tp)
     known.set(offset, keys)
-    const offsets = [...known.keys()].sort((a, b) => a - b)
     const obsolete = this.#torn.get(`${tp.topic}:${tp.partition}`) ?? []
     this.#torn.delete(`${tp.topic}:${tp.partition}`)
-    for (const old of offsets.slice(0, Math.max(0, offsets.length - (this.options.keep ?? 3)))) {
+    for (const old of snapshotsToDelete([...known.keys()], this.options.keep ?? 3, committedOffset)) {
       obsolete.push(...known.get(old)!)
       known.delete(old)
     }

@@ -1,12 +1,14 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { SnapshotStore, TopicPartition } from '../../core/ports.js'
+import { snapshotsToDelete } from '../../core/snapshot-retention.js'
 
 const OFFSET_DIGITS = 20
 
 /**
  * Snapshots as files: `<dir>/<group>/<topic>/<partition>/<offset>.snap`, written to a temporary name and renamed,
- * so a crash mid-write never leaves a torn snapshot behind. Keeps the newest `keep` per partition.
+ * so a crash mid-write never leaves a torn snapshot behind. Keeps the newest `keep` per partition, and the newest at or
+ * below the committed offset (snapshotsToDelete).
  */
 export class FileSnapshotStore implements SnapshotStore {
   constructor(readonly options: { dir: string; groupId: string; keep?: number }) {}
@@ -15,15 +17,14 @@ export class FileSnapshotStore implements SnapshotStore {
     return join(this.options.dir, encodeURIComponent(this.options.groupId), encodeURIComponent(tp.topic), String(tp.partition))
   }
 
-  async save(tp: TopicPartition, offset: number, bytes: Uint8Array): Promise<void> {
+  async save(tp: TopicPartition, offset: number, bytes: Uint8Array, committedOffset: number): Promise<void> {
     const dir = this.#partitionDir(tp)
     await mkdir(dir, { recursive: true })
     const name = `${String(offset).padStart(OFFSET_DIGITS, '0')}.snap`
     const temporary = join(dir, `.${name}.${process.pid}.tmp`)
     await writeFile(temporary, bytes)
     await rename(temporary, join(dir, name))
-    const offsets = await this.#offsets(dir)
-    for (const old of offsets.slice(0, Math.max(0, offsets.length - (this.options.keep ?? 3)))) {
+    for (const old of snapshotsToDelete(await this.#offsets(dir), this.options.keep ?? 3, committedOffset)) {
       await rm(join(dir, `${String(old).padStart(OFFSET_DIGITS, '0')}.snap`), { force: true })
     }
   }
