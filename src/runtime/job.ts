@@ -112,7 +112,10 @@ interface Run {
   lastCommitted: number
   nextOffset: number
   lastSnapshotOffset: number
-  snapshotting: boolean
+  /** The snapshot being written, if any: the revocation's final snapshot waits for it instead of being skipped. */
+  snapshotting: Promise<void> | undefined
+  /** Being revoked: paused, and left paused by backpressure's resume, until its in-flight records are done. */
+  draining: boolean
   reportedBudgetEvictions: number
   highWatermark: number
   revoked: boolean
@@ -278,7 +281,8 @@ export class Job {
         lastCommitted: liveFromOffset,
         nextOffset,
         lastSnapshotOffset: snapshot?.offset ?? -1,
-        snapshotting: false,
+        snapshotting: undefined,
+        draining: false,
         reportedBudgetEvictions: 0,
         highWatermark: high,
         revoked: false,
@@ -286,6 +290,7 @@ export class Job {
         lastRecordAtMs: performance.now(),
       }
       this.#runs.set(run.key, run)
+      this.#markers?.forget(sourceId('tx', tp.partition))
       starts.push({ ...tp, offset: run.nextOffset })
       log.info({ topic: tp.topic, partition: tp.partition, low, high, committed: committedOffset ?? null, liveFromOffset, snapshotOffset: snapshot?.offset ?? null, restoreRecords: Math.max(0, liveFromOffset - nextOffset), clickhouseHighOffset }, 'partition assigned')
     }
@@ -296,6 +301,10 @@ export class Job {
   async #revoke(partitions: readonly TopicPartition[], info: { lost: boolean }): Promise<void> {
     this.#committer.rebalanceEnded()
     const runs = partitions.map((tp) => this.#runs.get(`${tp.topic}:${tp.partition}`)).filter((r): r is Run => r !== undefined)
+    // No more of their records: under steady load the in-flight count of a partition still fetching would seldom
+    // reach 0, and the revocation would wait out the drain timeout, without a final snapshot.
+    for (const run of runs) run.draining = true
+    if (!info.lost) this.options.source.pause(runs.map((run) => run.tp))
     this.#batcher.flush()
     // Cut the open ClickHouse batches now; their acks are awaited through the tracker, within the drain timeout
     // (awaiting the flush itself would wait forever on a ClickHouse outage).
@@ -304,7 +313,15 @@ export class Job {
     if (!info.lost && !this.#failure) {
       await this.#commit({ sync: true, only: runs })
       // A drained partition's state covers exactly its committed offset: the next owner restores it without replay.
-      if (drained) await Promise.all(runs.map((run) => this.#snapshot(run)))
+      // A periodic snapshot still being written is of an older offset: this one follows it.
+      if (drained) {
+        await Promise.all(
+          runs.map(async (run) => {
+            await run.snapshotting
+            await this.#snapshot(run)
+          }),
+        )
+      }
     }
     for (const run of runs) {
       run.revoked = true
@@ -526,7 +543,7 @@ export class Job {
   #applyBackpressure(): void {
     const inFlight = this.inFlight
     this.options.metrics.inFlight.set(inFlight)
-    const owned = [...this.#runs.values()].map((r) => r.tp)
+    const owned = [...this.#runs.values()].filter((r) => !r.draining).map((r) => r.tp)
     if (!this.#paused && inFlight > this.options.maxInFlight) {
       this.options.source.pause(owned)
       this.#paused = true
@@ -611,7 +628,13 @@ export class Job {
   async #snapshot(run: Run): Promise<void> {
     const store = this.options.snapshots
     if (!store || run.snapshotting || run.nextOffset <= run.lastSnapshotOffset) return
-    run.snapshotting = true
+    const writing = this.#writeSnapshot(run, store)
+    run.snapshotting = writing
+    await writing
+    if (run.snapshotting === writing) run.snapshotting = undefined
+  }
+
+  async #writeSnapshot(run: Run, store: SnapshotStore): Promise<void> {
     const offset = run.nextOffset
     try {
       const startedMs = performance.now()
@@ -623,8 +646,6 @@ export class Job {
     } catch (err) {
       this.options.metrics.snapshotFailures.inc()
       this.options.log.warn({ err: (err as Error).message, partition: run.tp.partition, offset }, 'state snapshot failed; recovery will replay further back')
-    } finally {
-      run.snapshotting = false
     }
   }
 

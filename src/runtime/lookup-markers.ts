@@ -15,6 +15,14 @@ export class WatermarkMarkers {
 
   constructor(readonly producer: RecordSink, readonly topic: string, readonly partitions: number) {}
 
+  /**
+   * A source (partition) assigned afresh: another owner may have sent other markers for it meanwhile, so the next
+   * marker goes out even if it equals the last one this instance sent.
+   */
+  forget(source: string): void {
+    this.#sent.delete(source)
+  }
+
   send(marker: Marker): void {
     const state = `${marker.watermarkMs}:${marker.idle}`
     if (this.#sent.get(marker.source) === state) return

@@ -117,6 +117,7 @@ export class LookupTask {
       const offset = committed ?? low
       if (tp.topic === topics.labels) {
         const router = new LabelRouter(this.options.plan, sourceId('labels', tp.partition), this.options.allowedLatenessMs)
+        this.#markers.forget(router.source)
         // Continue exactly after the predecessor's oldest published marker, with its watermark: every label after it
         // is judged late or not as the predecessor judged it, and every one before it is applied in every table
         // partition already. Without a marker (a first start), from the committed offset.

@@ -40,6 +40,10 @@ export class KafkaProducerSink implements RecordSink {
   static async connect(options: { config: Record<string, string | number | boolean>; metrics?: Metrics; log: Logger }): Promise<KafkaProducerSink> {
     const producer = new Kafka.Producer({
       'enable.idempotence': true,
+      // Never expire a record: librdkafka retries it in order for as long as it takes. An expired one would come back
+      // through the re-produce below, behind records sent since: a lookup aggregator would then drop its fact as a
+      // duplicate (it keeps the highest offset per source), and a compacted tables topic keep an older bucket.
+      'message.timeout.ms': 0,
       'linger.ms': 5,
       'compression.type': 'lz4',
       dr_cb: true,

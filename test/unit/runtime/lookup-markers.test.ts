@@ -1,0 +1,19 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { OutgoingRecord, RecordSink } from '../../../src/core/ports.js'
+import { WatermarkMarkers } from '../../../src/runtime/lookup-markers.js'
+
+test('a marker goes out when its watermark or idleness changed, and again after the source was assigned afresh', () => {
+  const sent: OutgoingRecord[] = []
+  const sink: RecordSink = { send: (record, onAck) => (sent.push(record), onAck()), flush: async () => {}, close: async () => {} }
+  const markers = new WatermarkMarkers(sink, 'facts', 4)
+  const marker = { kind: 'marker' as const, source: 'tx:0', watermarkMs: 1_000, idle: true, throughOffset: 10 }
+  markers.send(marker)
+  assert.equal(sent.length, 4, 'one per facts partition')
+  markers.send({ ...marker, throughOffset: 20 })
+  assert.equal(sent.length, 4, 'no news')
+  // Another instance owned tx:0 meanwhile and may have told the aggregators otherwise (not idle).
+  markers.forget('tx:0')
+  markers.send({ ...marker, throughOffset: 30 })
+  assert.equal(sent.length, 8)
+})
