@@ -15,7 +15,9 @@ function bruteForce(added: { card: string; t: number; amount: number }[], card: 
   return {
     count: inWindow.length,
     sum: inWindow.reduce((s, e) => s + e.amount, 0),
-    sumSquares: inWindow.reduce((s, e) => s + e.amount * e.amount, 0),
+    // Deviations from the current amount, as populationStddev takes them.
+    sumOfDeviations: inWindow.reduce((s, e) => s + (e.amount - amount), 0),
+    sumOfSquaredDeviations: inWindow.reduce((s, e) => s + (e.amount - amount) ** 2, 0),
     min: Math.min(...inWindow.map((e) => e.amount)),
     max: Math.max(...inWindow.map((e) => e.amount)),
   }
@@ -62,7 +64,7 @@ test('one-pass window scans equal brute force over out-of-order, late and equal-
           assert.ok(Math.abs(sum! - want.sum) <= 1e-9 * Math.max(1, want.sum), 'sum')
           assert.equal(min, want.min)
           assert.equal(max, want.max)
-          const wantStddev = populationStddev(want.count, want.sum, want.sumSquares)
+          const wantStddev = populationStddev(want.count, want.sumOfDeviations, want.sumOfSquaredDeviations)
           assert.ok(Math.abs(stddev! - wantStddev) <= 1e-9 * Math.max(1, wantStddev), 'stddev')
         })
         // The gap to the newest earlier event, capped at the longest span.

@@ -5,7 +5,8 @@ export const DerivedField = ['amount', 'log1p_amount', 'is_night', 'is_abroad', 
 export type DerivedField = (typeof DerivedField)[number]
 
 /**
- * Aggregations over the amounts in a window. stddev is the population standard deviation; zscore is
+ * Aggregations over the amounts in a window. stddev is the population standard deviation (0 when its square is at or
+ * below 1e-11 of the mean squared deviation from the current amount: the rounding residue of equal amounts); zscore is
  * (amount − mean) / stddev of the window (0 when stddev is 0); amount_over_mean is amount / mean (1 when the mean
  * is 0); seconds_since_last is the gap to the previous event of the key, capped at the span.
  */

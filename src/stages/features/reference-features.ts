@@ -43,7 +43,9 @@ export function referenceFeatureRow(definitions: readonly FeatureDefinition[], a
     const n = amounts.length
     const sum = amounts.reduce((a, b) => a + b, 0)
     const mean = n ? sum / n : 0
-    const stddev = populationStddev(n, sum, amounts.reduce((a, b) => a + b * b, 0))
+    // Deviations from the current amount, as the definition of stddev says (populationStddev).
+    const deviations = amounts.map((a) => a - tx.amount)
+    const stddev = populationStddev(n, deviations.reduce((a, b) => a + b, 0), deviations.reduce((a, b) => a + b * b, 0))
     switch (d.aggregation) {
       case 'count':
         return n

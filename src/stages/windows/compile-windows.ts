@@ -32,7 +32,8 @@ export interface PerTransactionColumn {
 interface Needs {
   count: boolean
   sum: boolean
-  sumSquares: boolean
+  /** Σ(a − amount) and Σ(a − amount)²: deviations from the current amount (see populationStddev). */
+  deviations: boolean
   min: boolean
   max: boolean
   previous: boolean
@@ -44,8 +45,8 @@ const NEEDS: Record<Exclude<WindowAggregation, 'distinct_count'>, (keyof Needs)[
   mean: ['count', 'sum'],
   min: ['min'],
   max: ['max'],
-  stddev: ['count', 'sum', 'sumSquares'],
-  zscore: ['count', 'sum', 'sumSquares'],
+  stddev: ['count', 'deviations'],
+  zscore: ['count', 'deviations'],
   amount_over_mean: ['count', 'sum'],
   seconds_since_last: ['previous'],
 }
@@ -65,7 +66,7 @@ export function compileWindows(definitions: readonly FeatureDefinition[], perTra
   const groups = windowGroupsOf(definitions)
   const layout = eventLayoutOf(groups)
   const index = new Map(groups.map((group, g) => [group.id, g]))
-  const needs = groups.map((): Needs => ({ count: false, sum: false, sumSquares: false, min: false, max: false, previous: false }))
+  const needs = groups.map((): Needs => ({ count: false, sum: false, deviations: false, min: false, max: false, previous: false }))
   const windowColumns: { column: number; feature: WindowFeature; g: number; k: number }[] = []
   definitions.forEach((d, column) => {
     if (d.kind !== 'window') return
@@ -151,7 +152,10 @@ function declareGroup(emit: (line: string) => void, group: WindowGroup, g: numbe
     for (const k of slots) {
       if (needs.count) emit(`let c${g}_${k} = 0`)
       if (needs.sum) emit(`let s${g}_${k} = 0`)
-      if (needs.sumSquares) emit(`let q${g}_${k} = 0`)
+      if (needs.deviations) {
+        emit(`let o${g}_${k} = 0`)
+        emit(`let q${g}_${k} = 0`)
+      }
       if (needs.min) emit(`let lo${g}_${k} = Infinity`)
       if (needs.max) emit(`let hi${g}_${k} = -Infinity`)
     }
@@ -192,7 +196,7 @@ function scanGroup(emit: (line: string) => void, group: WindowGroup, g: number, 
   if (group.key !== 'card') conditions.push(`${fieldExpression(layout.reader(keyField(group.key)), columns)} === key${g}`)
   // A night filter reads the event time only: a feature set may have no codes column to read.
   if (group.filter) conditions.push(filterExpression(group.filter, group.filter === 'night' ? '0' : columns.column(layout.codesOffset), 'eventMs'))
-  const countsOnly = needs.count && !group.field && !needs.sum && !needs.sumSquares && !needs.min && !needs.max && !needs.previous
+  const countsOnly = needs.count && !group.field && !needs.sum && !needs.deviations && !needs.min && !needs.max && !needs.previous
   if (countsOnly && conditions.length > 0) {
     // Each condition as 0 or 1, without a branch: a merchant match or a flag is as good as random from event to
     // event, and a branch on it mispredicted about one event in five.
@@ -208,7 +212,11 @@ function scanGroup(emit: (line: string) => void, group: WindowGroup, g: number, 
     const a = columns.column(1)
     if (needs.count) emit(`${indent}c${g}_${k}++`)
     if (needs.sum) emit(`${indent}s${g}_${k} += ${a}`)
-    if (needs.sumSquares) emit(`${indent}q${g}_${k} += ${a} * ${a}`)
+    if (needs.deviations) {
+      const deviation = columns.derived('deviation', `${a} - amount`)
+      emit(`${indent}o${g}_${k} += ${deviation}`)
+      emit(`${indent}q${g}_${k} += ${deviation} * ${deviation}`)
+    }
     if (needs.min) emit(`${indent}if (${a} < lo${g}_${k}) lo${g}_${k} = ${a}`)
     if (needs.max) emit(`${indent}if (${a} > hi${g}_${k}) hi${g}_${k} = ${a}`)
   }
@@ -279,7 +287,10 @@ function finishGroup(emit: (line: string) => void, group: WindowGroup, g: number
   for (let k = 1; k < spans.length; k++) {
     if (needs.count) emit(`c${g}_${k} += c${g}_${k - 1}`)
     if (needs.sum) emit(`s${g}_${k} += s${g}_${k - 1}`)
-    if (needs.sumSquares) emit(`q${g}_${k} += q${g}_${k - 1}`)
+    if (needs.deviations) {
+      emit(`o${g}_${k} += o${g}_${k - 1}`)
+      emit(`q${g}_${k} += q${g}_${k - 1}`)
+    }
     if (needs.min) emit(`if (lo${g}_${k - 1} < lo${g}_${k}) lo${g}_${k} = lo${g}_${k - 1}`)
     if (needs.max) emit(`if (hi${g}_${k - 1} > hi${g}_${k}) hi${g}_${k} = hi${g}_${k - 1}`)
   }
@@ -291,7 +302,6 @@ function finishGroup(emit: (line: string) => void, group: WindowGroup, g: number
   for (let k = 0; k < spans.length; k++) {
     if (needs.count) emit(`${indent}c${g}_${k}++`)
     if (needs.sum) emit(`${indent}s${g}_${k} += amount`)
-    if (needs.sumSquares) emit(`${indent}q${g}_${k} += amount * amount`)
     if (needs.min) emit(`${indent}if (amount < lo${g}_${k}) lo${g}_${k} = amount`)
     if (needs.max) emit(`${indent}if (amount > hi${g}_${k}) hi${g}_${k} = amount`)
   }
@@ -301,6 +311,7 @@ function finishGroup(emit: (line: string) => void, group: WindowGroup, g: number
 function columnExpression(feature: WindowFeature, g: number, k: number): string {
   const c = `c${g}_${k}`
   const s = `s${g}_${k}`
+  const o = `o${g}_${k}`
   const q = `q${g}_${k}`
   switch (feature.aggregation) {
     case 'count':
@@ -314,9 +325,9 @@ function columnExpression(feature: WindowFeature, g: number, k: number): string 
     case 'max':
       return `hi${g}_${k} === -Infinity ? 0 : hi${g}_${k}`
     case 'stddev':
-      return `populationStddev(${c}, ${s}, ${q})`
+      return `populationStddev(${c}, ${o}, ${q})`
     case 'zscore':
-      return `zscore(amount, ${c}, ${s}, ${q})`
+      return `zscore(${c}, ${o}, ${q})`
     case 'amount_over_mean':
       return `amountOverMean(amount, ${c}, ${s})`
     case 'seconds_since_last':
@@ -386,20 +397,24 @@ function isNight(eventTimeMs: number): boolean {
 }
 
 /**
- * sqrt(E[x²] − E[x]²), with variances below 1e-9 · max(1, mean²) taken as 0: equal amounts leave a rounding
- * residue there, and a z-score divided by that residue would be astronomically large instead of 0.
+ * The population standard deviation of n amounts from the sums of their deviations d = a − K from a reference K (the
+ * current amount): sqrt(E[d²] − E[d]²). Shifted, E[x²] − E[x]² cancels only what separates the amounts from K, not
+ * their whole magnitude: unshifted, a spread under ~3e-5 of the mean was lost to rounding and had to read as 0 (a
+ * cent over ten payments of 100). A variance at or below 1e-11 · E[d²] is taken as 0: equal amounts leave a rounding
+ * residue of about n · 1e-16 · E[d²] there, and a z-score divided by it would be astronomically large instead of 0.
  */
-export function populationStddev(n: number, sum: number, sumSquares: number): number {
+export function populationStddev(n: number, sumOfDeviations: number, sumOfSquaredDeviations: number): number {
   if (n === 0) return 0
-  const mean = sum / n
-  const variance = sumSquares / n - mean * mean
-  return variance <= 1e-9 * Math.max(1, mean * mean) ? 0 : Math.sqrt(variance)
+  const meanDeviation = sumOfDeviations / n
+  const meanSquaredDeviation = sumOfSquaredDeviations / n
+  const variance = meanSquaredDeviation - meanDeviation * meanDeviation
+  return variance <= 1e-11 * meanSquaredDeviation ? 0 : Math.sqrt(variance)
 }
 
-/** (amount − mean) / stddev of the window; 0 when the stddev is 0. */
-function zscore(amount: number, count: number, sum: number, sumSquares: number): number {
-  const sd = populationStddev(count, sum, sumSquares)
-  return sd > 0 ? (amount - sum / count) / sd : 0
+/** (amount − mean) / stddev of the window, from deviations from the amount (amount − mean = −E[d]); 0 when the stddev is 0. */
+export function zscore(n: number, sumOfDeviations: number, sumOfSquaredDeviations: number): number {
+  const sd = populationStddev(n, sumOfDeviations, sumOfSquaredDeviations)
+  return sd > 0 ? -(sumOfDeviations / n) / sd : 0
 }
 
 /** amount / mean of the window; 1 when the mean is 0 (no history and a zero amount). */

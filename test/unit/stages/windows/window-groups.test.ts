@@ -59,3 +59,26 @@ test('a night filter compiles and counts without any codes column in the event l
     windows.add('c', eventTimeMs, values)
   }
 })
+
+test('a z-score sees a spread of a cent at 100 and of 100 at a million, and is 0 over equal amounts', () => {
+  const zscore7d: FeatureDefinition = { kind: 'window', name: 'z', key: 'card', aggregation: 'zscore', spanMs: 7 * DAY_MS, description: '' }
+  const delayed: FeatureDefinition = { ...zscore7d, name: 'z_delayed', delayMs: DAY_MS }
+  const compiled = compileWindows([zscore7d, delayed])
+  const zscoresAfter = (history: readonly number[], amount: number): number[] => {
+    const windows = new CardWindows({ horizonMs: 8 * DAY_MS, allowedLatenessMs: 0, valuesPerEvent: compiled.layout.valuesPerEvent })
+    const values = new Float64Array(compiled.layout.valuesPerEvent)
+    const start = Date.UTC(2026, 0, 1)
+    history.forEach((a, i) => windows.add('c', start + i * 60_000, compiled.layout.fill({ card_id: 'c', amount: a, eventTimeMs: start + i * 60_000 } as Transaction, values)))
+    const tx = { card_id: 'c', amount, eventTimeMs: start + 2 * DAY_MS } as Transaction
+    const row = new Float64Array(2)
+    compiled.columns(windows, tx, compiled.layout.fill(tx, values), row)
+    return Array.from(row)
+  }
+  // Ten payments of 100, then 100.01: the window holds all eleven, and the new one is √10 standard deviations out.
+  assert.ok(Math.abs(zscoresAfter(Array(10).fill(100), 100.01)[0]! - Math.sqrt(10)) < 1e-6)
+  assert.ok(Math.abs(zscoresAfter(Array(10).fill(1e6), 1_000_100)[0]! - Math.sqrt(10)) < 1e-6)
+  // Equal amounts: exactly 0, not a rounding residue divided into astronomy; a delayed window of equal amounts too,
+  // whatever the current amount.
+  assert.deepEqual(zscoresAfter(Array(200).fill(0.1), 0.1), [0, 0])
+  assert.deepEqual(zscoresAfter(Array(200).fill(12.34), 98_765.43)[1], 0)
+})
