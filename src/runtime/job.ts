@@ -114,8 +114,6 @@ interface Run {
   lastSnapshotOffset: number
   /** The snapshot being written, if any: the revocation's final snapshot waits for it instead of being skipped. */
   snapshotting: Promise<void> | undefined
-  /** Being revoked: paused, and left paused by backpressure's resume, until its in-flight records are done. */
-  draining: boolean
   reportedBudgetEvictions: number
   highWatermark: number
   revoked: boolean
@@ -282,7 +280,6 @@ export class Job {
         nextOffset,
         lastSnapshotOffset: snapshot?.offset ?? -1,
         snapshotting: undefined,
-        draining: false,
         reportedBudgetEvictions: 0,
         highWatermark: high,
         revoked: false,
@@ -301,10 +298,6 @@ export class Job {
   async #revoke(partitions: readonly TopicPartition[], info: { lost: boolean }): Promise<void> {
     this.#committer.rebalanceEnded()
     const runs = partitions.map((tp) => this.#runs.get(`${tp.topic}:${tp.partition}`)).filter((r): r is Run => r !== undefined)
-    // No more of their records: under steady load the in-flight count of a partition still fetching would seldom
-    // reach 0, and the revocation would wait out the drain timeout, without a final snapshot.
-    for (const run of runs) run.draining = true
-    if (!info.lost) this.options.source.pause(runs.map((run) => run.tp))
     this.#batcher.flush()
     // Cut the open ClickHouse batches now; their acks are awaited through the tracker, within the drain timeout
     // (awaiting the flush itself would wait forever on a ClickHouse outage).
@@ -543,7 +536,7 @@ export class Job {
   #applyBackpressure(): void {
     const inFlight = this.inFlight
     this.options.metrics.inFlight.set(inFlight)
-    const owned = [...this.#runs.values()].filter((r) => !r.draining).map((r) => r.tp)
+    const owned = [...this.#runs.values()].map((r) => r.tp)
     if (!this.#paused && inFlight > this.options.maxInFlight) {
       this.options.source.pause(owned)
       this.#paused = true
