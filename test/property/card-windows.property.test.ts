@@ -15,7 +15,7 @@ function bruteForce(added: { card: string; t: number; amount: number }[], card: 
   return {
     count: inWindow.length,
     sum: inWindow.reduce((s, e) => s + e.amount, 0),
-    // Deviations from the current amount, as populationStddev takes them.
+    // Deviations from one of the amounts, as populationStddev takes them.
     sumOfDeviations: inWindow.reduce((s, e) => s + (e.amount - amount), 0),
     sumOfSquaredDeviations: inWindow.reduce((s, e) => s + (e.amount - amount) ** 2, 0),
     min: Math.min(...inWindow.map((e) => e.amount)),

@@ -5,8 +5,7 @@ export const DerivedField = ['amount', 'log1p_amount', 'is_night', 'is_abroad', 
 export type DerivedField = (typeof DerivedField)[number]
 
 /**
- * Aggregations over the amounts in a window. stddev is the population standard deviation (0 when its square is at or
- * below 1e-11 of the mean squared deviation from the current amount: the rounding residue of equal amounts); zscore is
+ * Aggregations over the amounts in a window. stddev is the population standard deviation; zscore is
  * (amount − mean) / stddev of the window (0 when stddev is 0); amount_over_mean is amount / mean (1 when the mean
  * is 0); seconds_since_last is the gap to the previous event of the key, capped at the span.
  */
@@ -42,9 +41,11 @@ export const LookupKey = ['terminal', 'merchant', 'customer', 'device'] as const
 export type LookupKey = (typeof LookupKey)[number]
 
 /**
- * count and sum of the key's transactions in the window; fraud_count = those of them whose label, as known at the
- * label cutoff, says fraud (the latest label reported before the cutoff wins); fraud_ratio = fraud_count / count
- * (0 when count is 0).
+ * count and sum of the key's transactions in the window; fraud_count = the transactions whose label, as known at the
+ * label cutoff, says fraud (the latest label reported before the cutoff wins), placed by the label's own
+ * transaction_time and fields: only labels carrying them count (a correction without them changes nothing), and they
+ * can include transactions the count never saw (late, or never scored here); fraud_ratio = fraud_count / count, at
+ * most 1 (0 when count is 0).
  */
 export const LookupAggregation = ['count', 'sum', 'fraud_count', 'fraud_ratio'] as const
 export type LookupAggregation = (typeof LookupAggregation)[number]

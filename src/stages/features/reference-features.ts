@@ -3,7 +3,7 @@ import { groupIdOf, passesFilter, windowGroupsOf, windowKeyOf } from '../windows
 import type { Label } from '../../core/label-v1.js'
 import { lookupKeyOf } from '../lookups/lookup-plan.js'
 import type { FeatureDefinition, LookupFeature, WindowFeature } from './feature-definition.js'
-import { populationStddev } from '../windows/compile-windows.js'
+import { populationStddev, zscore } from '../windows/compile-windows.js'
 import { DERIVE } from './to-feature-row.js'
 
 /**
@@ -43,9 +43,12 @@ export function referenceFeatureRow(definitions: readonly FeatureDefinition[], a
     const n = amounts.length
     const sum = amounts.reduce((a, b) => a + b, 0)
     const mean = n ? sum / n : 0
-    // Deviations from the current amount, as the definition of stddev says (populationStddev).
-    const deviations = amounts.map((a) => a - tx.amount)
-    const stddev = populationStddev(n, deviations.reduce((a, b) => a + b, 0), deviations.reduce((a, b) => a + b * b, 0))
+    // From deviations from one of the amounts, as populationStddev takes them (any one will do): amount − sum / n
+    // loses to rounding what separates two amounts a few ulps apart, and the z-score divides by just that.
+    const reference = amounts[0] ?? 0
+    const deviations = amounts.map((a) => a - reference)
+    const sumOfDeviations = deviations.reduce((a, b) => a + b, 0)
+    const sumOfSquaredDeviations = deviations.reduce((a, b) => a + b * b, 0)
     switch (d.aggregation) {
       case 'count':
         return n
@@ -58,9 +61,9 @@ export function referenceFeatureRow(definitions: readonly FeatureDefinition[], a
       case 'max':
         return n ? Math.max(...amounts) : 0
       case 'stddev':
-        return stddev
+        return populationStddev(n, sumOfDeviations, sumOfSquaredDeviations)
       case 'zscore':
-        return stddev > 0 ? (tx.amount - mean) / stddev : 0
+        return zscore(tx.amount, n, reference, sumOfDeviations, sumOfSquaredDeviations)
       case 'amount_over_mean':
         return mean > 0 ? tx.amount / mean : 1
       case 'seconds_since_last':
@@ -105,5 +108,5 @@ export function referenceLookup(feature: LookupFeature, transactions: readonly T
   }
   const fraud = [...latest.values()].filter((l) => l.is_fraud).length
   if (feature.aggregation === 'fraud_count') return fraud
-  return inWindow.length > 0 ? fraud / inWindow.length : 0
+  return inWindow.length > 0 ? Math.min(1, fraud / inWindow.length) : 0
 }

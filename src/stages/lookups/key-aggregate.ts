@@ -73,7 +73,15 @@ export function lookupValue(aggregate: KeyAggregate, feature: LookupFeature, eve
   if (feature.aggregation === 'sum') return sum
   const fraud = knownFraudIn(aggregate, startMs, endMs, labelCutoffMs(feature, eventTimeMs))
   if (feature.aggregation === 'fraud_count') return fraud
-  return count > 0 ? fraud / count : 0
+  return fraudRatio(fraud, count)
+}
+
+/**
+ * fraud / count, at most 1: labels are placed by their own transaction time and fields, so the fraud among them can
+ * include transactions the count never saw (late ones, which enter no table, or ones never scored here).
+ */
+export function fraudRatio(fraud: number, count: number): number {
+  return count > 0 ? Math.min(1, fraud / count) : 0
 }
 
 /** Transactions in [startMs, endMs) whose latest label reported before the cutoff says fraud. */

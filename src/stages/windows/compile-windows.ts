@@ -32,7 +32,7 @@ export interface PerTransactionColumn {
 interface Needs {
   count: boolean
   sum: boolean
-  /** Σ(a − amount) and Σ(a − amount)²: deviations from the current amount (see populationStddev). */
+  /** Σ(a − K) and Σ(a − K)², K = ref<g>, an amount of the window (see populationStddev). */
   deviations: boolean
   min: boolean
   max: boolean
@@ -160,6 +160,11 @@ function declareGroup(emit: (line: string) => void, group: WindowGroup, g: numbe
       if (needs.max) emit(`let hi${g}_${k} = -Infinity`)
     }
     if (needs.previous) emit(`let p${g} = NaN`)
+    // The deviations' reference: the current amount when the transaction is in the window, else the newest event's.
+    if (needs.deviations) {
+      const includes = includesCurrent(group, layout)
+      emit(includes === 'true' ? `const ref${g} = amount` : `let ref${g} = ${includes === 'false' ? 'NaN' : `${includes} ? amount : NaN`}`)
+    }
   }
   if (group.key !== 'card') emit(`const key${g} = ${fieldExpression(layout.reader(keyField(group.key)), 'current')}`)
 }
@@ -213,9 +218,10 @@ function scanGroup(emit: (line: string) => void, group: WindowGroup, g: number, 
     if (needs.count) emit(`${indent}c${g}_${k}++`)
     if (needs.sum) emit(`${indent}s${g}_${k} += ${a}`)
     if (needs.deviations) {
-      const deviation = columns.derived('deviation', `${a} - amount`)
-      emit(`${indent}o${g}_${k} += ${deviation}`)
-      emit(`${indent}q${g}_${k} += ${deviation} * ${deviation}`)
+      if (includesCurrent(group, layout) !== 'true') emit(`${indent}if (ref${g} !== ref${g}) ref${g} = ${a}`)
+      emit(`${indent}const d${g} = ${a} - ref${g}`)
+      emit(`${indent}o${g}_${k} += d${g}`)
+      emit(`${indent}q${g}_${k} += d${g} * d${g}`)
     }
     if (needs.min) emit(`${indent}if (${a} < lo${g}_${k}) lo${g}_${k} = ${a}`)
     if (needs.max) emit(`${indent}if (${a} > hi${g}_${k}) hi${g}_${k} = ${a}`)
@@ -299,6 +305,7 @@ function finishGroup(emit: (line: string) => void, group: WindowGroup, g: number
   const conditional = includes !== 'true'
   const indent = conditional ? '  ' : ''
   if (conditional) emit(`if (${includes}) {`)
+  // The transaction's deviation is 0: it is the deviations' reference when it is in the window.
   for (let k = 0; k < spans.length; k++) {
     if (needs.count) emit(`${indent}c${g}_${k}++`)
     if (needs.sum) emit(`${indent}s${g}_${k} += amount`)
@@ -327,7 +334,7 @@ function columnExpression(feature: WindowFeature, g: number, k: number): string 
     case 'stddev':
       return `populationStddev(${c}, ${o}, ${q})`
     case 'zscore':
-      return `zscore(${c}, ${o}, ${q})`
+      return `zscore(amount, ${c}, ref${g}, ${o}, ${q})`
     case 'amount_over_mean':
       return `amountOverMean(amount, ${c}, ${s})`
     case 'seconds_since_last':
@@ -397,24 +404,29 @@ function isNight(eventTimeMs: number): boolean {
 }
 
 /**
- * The population standard deviation of n amounts from the sums of their deviations d = a − K from a reference K (the
- * current amount): sqrt(E[d²] − E[d]²). Shifted, E[x²] − E[x]² cancels only what separates the amounts from K, not
- * their whole magnitude: unshifted, a spread under ~3e-5 of the mean was lost to rounding and had to read as 0 (a
- * cent over ten payments of 100). A variance at or below 1e-11 · E[d²] is taken as 0: equal amounts leave a rounding
- * residue of about n · 1e-16 · E[d²] there, and a z-score divided by it would be astronomically large instead of 0.
+ * The population standard deviation of n amounts from the sums of their deviations d = a − K from K, one of them:
+ * sqrt(E[d²] − E[d]²). With K in the window, that difference cancels at most what separates K from the mean, not the
+ * amounts' whole magnitude (unshifted, a spread under ~3e-5 of the mean was lost to rounding: a cent over ten
+ * payments of 100), and equal amounts give deviations of exactly 0, hence 0, not a rounding residue that a z-score
+ * would divide into astronomy.
  */
 export function populationStddev(n: number, sumOfDeviations: number, sumOfSquaredDeviations: number): number {
   if (n === 0) return 0
   const meanDeviation = sumOfDeviations / n
-  const meanSquaredDeviation = sumOfSquaredDeviations / n
-  const variance = meanSquaredDeviation - meanDeviation * meanDeviation
-  return variance <= 1e-11 * meanSquaredDeviation ? 0 : Math.sqrt(variance)
+  const variance = sumOfSquaredDeviations / n - meanDeviation * meanDeviation
+  return variance > MIN_VARIANCE ? Math.sqrt(variance) : 0
 }
 
-/** (amount − mean) / stddev of the window, from deviations from the amount (amount − mean = −E[d]); 0 when the stddev is 0. */
-export function zscore(n: number, sumOfDeviations: number, sumOfSquaredDeviations: number): number {
+/**
+ * Below this a variance reads as 0: the squares of deviations under ~1e-140 (far below any currency's unit) lose their
+ * precision to underflow, and two orders of summation would disagree on them.
+ */
+const MIN_VARIANCE = 1e-280
+
+/** (amount − mean) / stddev of the window, from deviations from `reference` (mean = reference + E[d]); 0 when the stddev is 0. */
+export function zscore(amount: number, n: number, reference: number, sumOfDeviations: number, sumOfSquaredDeviations: number): number {
   const sd = populationStddev(n, sumOfDeviations, sumOfSquaredDeviations)
-  return sd > 0 ? -(sumOfDeviations / n) / sd : 0
+  return sd > 0 ? (amount - reference - sumOfDeviations / n) / sd : 0
 }
 
 /** amount / mean of the window; 1 when the mean is 0 (no history and a zero amount). */
