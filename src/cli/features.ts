@@ -3,7 +3,8 @@ import { createInterface } from 'node:readline'
 import type { Command } from 'commander'
 import { cardFraudFeatures } from '../../topology/features.js'
 import { featureContractHash } from '../stages/features/feature-definition.js'
-import { PartitionState, partitionStateOptions } from '../runtime/partition-state.js'
+import { PartitionState, partitionStateOptions, type PartitionStateOptions, type ProcessedRecord } from '../runtime/partition-state.js'
+import { partitionOf, Partitioner } from '../adapters/kafka/partitioner.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { Label } from '../core/label-v1.js'
 import { decodeLabel } from '../stages/decode/decode-transaction.js'
@@ -15,37 +16,57 @@ interface FeaturesOptions extends CommonOptions {
   input: string
   labels?: string
   out: string
+  partitions: string
+  labelPartitions: string
+  partitioner: string
 }
 
 /**
  * Point-in-time feature vectors for a file of transactions, through the same PartitionState the stream uses
  * (decode → dedupe → windows → feature row), so a model trained on this CSV sees exactly what serving computes.
- * Records are processed in file order, which must be the per-card order the topic would have. Lookup features
- * (terminal, merchant) read tables built from the whole file and the labels, as the stream's tables are once
- * complete up to each window; without --labels their label-based values are 0.
+ * As in the stream, each partition of the transactions topic (by card_id, as the producer's partitioner put it) has
+ * its own watermark, dedupe and state, and each labels partition (by transaction_id) its own label watermark: the
+ * file must hold each partition's records in the topic's order (a dump of the topic, or event order). Lookup
+ * features (terminal, merchant) read tables built from the whole file and the labels, as the stream's tables are
+ * once complete up to each window; without --labels their label-based values are 0.
  */
 export function registerFeatures(program: Command): void {
   const command = program
     .command('features')
     .description('point-in-time feature vectors for an NDJSON file of transactions, computed by the stream’s own code path, as CSV')
-    .requiredOption('--input <tx.ndjson>', 'transactions, one JSON object per line, in event order')
+    .requiredOption('--input <tx.ndjson>', 'transactions, one JSON object per line, in topic order within each partition (a topic dump, or event order)')
     .option('--labels <labels.ndjson>', 'Label v1 records in topic order: they feed the label-based lookup features as in the stream, and add is_fraud (latest label wins, empty when unlabelled)')
     .requiredOption('--out <features.csv>', 'where to write the CSV')
+    .option('--partitions <n>', 'partitions of the transactions topic: each has its own watermark, dedupe and window state, as in the stream (the embedded cluster has 4)', '4')
+    .option('--label-partitions <n>', 'partitions of the labels topic: each has its own label watermark', '4')
+    .option('--partitioner <name>', `how the topics' producers chose a partition from the key (card_id, transaction_id): ${Partitioner.join(' or ')} (murmur2: Java clients, Kafka Streams and fraudstream's own; crc32: librdkafka's default)`, 'murmur2')
   withCommonOptions(command, { logLevel: 'warn' }).action(async (opts: FeaturesOptions) => {
     await runCommand(opts, async () => {
       const { config } = loadCliConfig(opts, {}, { logLevel: 'warn' })
       const started = performance.now()
+      const partitions = positiveInt(opts.partitions, '--partitions')
+      const labelPartitions = positiveInt(opts.labelPartitions, '--label-partitions')
+      const partitioner = opts.partitioner as Partitioner
+      if (!Partitioner.includes(partitioner)) throw new FraudstreamError(ErrorCode.usage, `--partitioner ${opts.partitioner}: expected ${Partitioner.join(' or ')}`, 'input')
+      // Opened first: an unwritable path fails now, not after a pass over the whole input.
+      const out = await openForWriting(opts.out)
       const stateOptions = partitionStateOptions(config, cardFraudFeatures)
-      const lookups = new OfflineLookups(lookupPlanOf(cardFraudFeatures, config.windows.allowedLatenessMs), config.windows.allowedLatenessMs)
-      // The latest label per transaction, for the is_fraud column; every label (in file order) feeds the lookups.
+      const lateness = config.windows.allowedLatenessMs
+      const lookups = new OfflineLookups(lookupPlanOf(cardFraudFeatures, lateness), lateness, (label) => partitionOf(label.transaction_id, labelPartitions, partitioner))
+      // The latest label per transaction, for the is_fraud column; every valid label (in file order) feeds the lookups.
       const labels = new Map<string, Label>()
+      const invalidLabelLines: number[] = []
       if (opts.labels) {
         let lineNumber = 0
         for await (const line of createInterface({ input: createReadStream(opts.labels) })) {
           lineNumber++
           if (!line.trim()) continue
           const decoded = decodeLabel(Buffer.from(line), { maxRecordBytes: config.decode.maxRecordBytes })
-          if (decoded.kind === 'invalid') throw new FraudstreamError(ErrorCode.usage, `${opts.labels}:${lineNumber}: not a Label v1 (${decoded.reason}: ${decoded.message})`, 'input')
+          // The stream dead-letters an invalid label and goes on: so does this, and says which lines.
+          if (decoded.kind === 'invalid') {
+            invalidLabelLines.push(lineNumber)
+            continue
+          }
           const label = decoded.label
           lookups.addLabel(label)
           const known = labels.get(label.transaction_id)
@@ -53,23 +74,20 @@ export function registerFeatures(program: Command): void {
         }
       }
       // Pass 1 feeds the lookup tables with every on-time transaction; pass 2 recomputes each row (the same
-      // PartitionState from scratch gives the same rows) and reads the complete tables, without holding rows in memory.
-      const firstPass = new PartitionState(stateOptions)
-      for await (const line of createInterface({ input: createReadStream(opts.input) })) {
-        const processed = firstPass.process(Buffer.from(line))
+      // states from scratch give the same rows) and reads the complete tables, without holding rows in memory.
+      await forEachTransaction(opts.input, stateOptions, partitions, partitioner, (processed) => {
         if (processed.kind === 'features') lookups.addTransaction(processed.tx, processed.late)
-      }
-      const state = new PartitionState(stateOptions)
+      })
       const names = cardFraudFeatures.map((f) => f.name)
-      const out = createWriteStream(opts.out)
-      const write = (text: string) => (out.write(text) ? Promise.resolve() : new Promise<void>((resolve) => out.once('drain', () => resolve())))
-      await write(`${['transaction_id', 'card_id', 'event_time', ...names, ...(opts.labels ? ['is_fraud'] : [])].join(',')}\n`)
-      const counts = { lines: 0, rows: 0, invalid: 0, duplicates: 0, late: 0, late_labels: lookups.lateLabels, unattributed_labels: lookups.unattributedLabels }
-      for await (const line of createInterface({ input: createReadStream(opts.input) })) {
+      await out.write(`${['transaction_id', 'card_id', 'event_time', ...names, ...(opts.labels ? ['is_fraud'] : [])].join(',')}\n`)
+      const counts = { lines: 0, rows: 0, invalid: 0, duplicates: 0, late: 0, budget_evictions: 0, late_labels: lookups.lateLabels, unattributed_labels: lookups.unattributedLabels, invalid_labels: invalidLabelLines.length }
+      const invalidLines: number[] = []
+      const states = await forEachTransaction(opts.input, stateOptions, partitions, partitioner, async (processed, lineNumber) => {
         counts.lines++
-        const processed = state.process(Buffer.from(line))
-        if (processed.kind === 'invalid') counts.invalid++
-        else if (processed.kind === 'duplicate') counts.duplicates++
+        if (processed.kind === 'invalid') {
+          counts.invalid++
+          invalidLines.push(lineNumber)
+        } else if (processed.kind === 'duplicate') counts.duplicates++
         else {
           if (processed.late) counts.late++
           const { tx, row } = processed
@@ -77,18 +95,87 @@ export function registerFeatures(program: Command): void {
           const label = labels.get(tx.transaction_id)
           const cells = [csv(tx.transaction_id), csv(tx.card_id), new Date(tx.eventTimeMs).toISOString(), ...Array.from(row, String)]
           if (opts.labels) cells.push(label ? (label.is_fraud ? '1' : '0') : '')
-          await write(`${cells.join(',')}\n`)
+          await out.write(`${cells.join(',')}\n`)
           counts.rows++
         }
-      }
-      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())))
-      const summary = { ok: true, ...counts, features: names.length, feature_contract: featureContractHash(cardFraudFeatures), out: opts.out, elapsed_s: Math.round(performance.now() - started) / 1000 }
+      })
+      counts.budget_evictions = states.reduce((total, state) => total + state.budgetEvictions, 0)
+      await out.end()
+      const summary = { ok: true, ...counts, partitions, label_partitions: labelPartitions, partitioner, features: names.length, feature_contract: featureContractHash(cardFraudFeatures), out: opts.out, elapsed_s: Math.round(performance.now() - started) / 1000 }
       if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
-      else process.stdout.write(`wrote ${formatInt(counts.rows)} feature rows (${names.length} features, contract ${summary.feature_contract}) to ${opts.out}; skipped ${formatInt(counts.invalid)} invalid and ${formatInt(counts.duplicates)} duplicate lines in ${summary.elapsed_s}s\n`)
+      else {
+        process.stdout.write(`wrote ${formatInt(counts.rows)} feature rows (${names.length} features, contract ${summary.feature_contract}) to ${opts.out}; skipped ${formatInt(counts.invalid)} invalid and ${formatInt(counts.duplicates)} duplicate lines; ${formatInt(counts.late)} late (scored, not in the windows) in ${summary.elapsed_s}s\n`)
+        if (invalidLines.length > 0) process.stdout.write(`invalid transaction lines: ${firstLines(invalidLines)}\n`)
+        if (invalidLabelLines.length > 0) process.stdout.write(`invalid label lines: ${firstLines(invalidLabelLines)}\n`)
+        if (counts.budget_evictions > 0) process.stdout.write(`${formatInt(counts.budget_evictions)} cards evicted by windows.maxStateBytesPerPartition: their features restarted from empty, as in the stream\n`)
+      }
     })
   })
 }
 
+/**
+ * Every line of the file through the PartitionState of its card's partition (invalid lines through the first: a line
+ * that does not decode has no card); returns the states.
+ */
+async function forEachTransaction(
+  path: string,
+  options: PartitionStateOptions,
+  partitions: number,
+  partitioner: Partitioner,
+  onRecord: (processed: ProcessedRecord, lineNumber: number) => void | Promise<void>,
+): Promise<PartitionState[]> {
+  const states = Array.from({ length: partitions }, () => new PartitionState(options))
+  let lineNumber = 0
+  for await (const line of createInterface({ input: createReadStream(path) })) {
+    lineNumber++
+    const decoded = states[0]!.decode(Buffer.from(line))
+    const state = decoded.kind === 'ok' ? states[partitionOf(decoded.tx.card_id, partitions, partitioner)]! : states[0]!
+    await onRecord(state.processDecoded(decoded), lineNumber)
+  }
+  return states
+}
+
+function positiveInt(text: string, option: string): number {
+  const value = Number(text)
+  if (!Number.isInteger(value) || value < 1) throw new FraudstreamError(ErrorCode.usage, `${option} ${text}: expected a whole number of at least 1`, 'input')
+  return value
+}
+
+/** The first line numbers, for a person to look at. */
+function firstLines(lineNumbers: readonly number[]): string {
+  return `${lineNumbers.slice(0, 10).join(', ')}${lineNumbers.length > 10 ? `, … (${formatInt(lineNumbers.length)} in all)` : ''}`
+}
+
+/** A file opened for writing, with backpressure, whose errors reject the write or end that meets them. */
+async function openForWriting(path: string): Promise<{ write(text: string): Promise<void>; end(): Promise<void> }> {
+  const stream = createWriteStream(path)
+  let failure: Error | undefined
+  stream.on('error', (err) => (failure = err))
+  await new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve())
+    stream.once('error', (err) => reject(new FraudstreamError(ErrorCode.usage, `cannot write ${path}: ${err.message}`, 'input', false, { cause: err })))
+  })
+  const check = () => {
+    if (failure) throw new FraudstreamError(ErrorCode.usage, `writing ${path} failed: ${failure.message}`, 'input', false, { cause: failure })
+  }
+  return {
+    async write(text) {
+      check()
+      if (!stream.write(text)) {
+        await new Promise<void>((resolve) => {
+          stream.once('drain', resolve)
+          stream.once('error', () => resolve())
+        })
+      }
+      check()
+    },
+    async end() {
+      await new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())))
+      check()
+    },
+  }
+}
+
 function csv(value: string): string {
-  return /[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value
 }

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { partitionOf } from '../../src/adapters/kafka/partitioner.js'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import { createPipeline } from '../../src/main.js'
 import { waitFor, useMockCluster } from '../helpers/kafka.js'
@@ -26,23 +27,29 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
   t.after(() => pipeline.close())
   const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
   t.after(() => producer.close())
-  const lines = readFileSync(input, 'utf8').split('\n').slice(0, -1)
+  // Partition 0's records 300 lines (hours of event time) behind the others': in order within each partition, as a
+  // topic is, but far out of order across them. Each partition has its own watermark, in the stream and in the CLI.
+  const generated = readFileSync(input, 'utf8').split('\n').slice(0, -1)
+  const cardOf = (line: string) => /"card_id":"([^"]+)"/.exec(line)?.[1]
+  const inPartition0 = (line: string) => cardOf(line) !== undefined && partitionOf(cardOf(line)!, 4, 'murmur2') === 0
+  const lines = generated
+    .map((line, i) => ({ line, at: i + (inPartition0(line) ? 300 : 0) }))
+    .sort((a, b) => a.at - b.at)
+    .map(({ line }) => line)
+  writeFileSync(input, `${lines.join('\n')}\n`)
   const labelsPath = join(dataDir, 'tx.labels.ndjson')
   // Labels first: the stream's lookups then never wait for them, and read the same labels the file gives.
   for (const line of readFileSync(labelsPath, 'utf8').split('\n').filter(Boolean)) {
     producer.send({ topic: topics.labels, key: /"transaction_id":"([^"]+)"/.exec(line)![1]!, value: Buffer.from(line) }, () => undefined)
   }
-  for (const line of lines) {
-    const key = /"card_id":"([^"]+)"/.exec(line)?.[1] ?? null
-    producer.send({ topic: topics.transactions, key, value: Buffer.from(line) }, () => undefined)
-  }
+  for (const line of lines) producer.send({ topic: topics.transactions, key: cardOf(line) ?? null, value: Buffer.from(line) }, () => undefined)
   await producer.flush()
   await waitFor(() => pipeline.job.stats.consumed >= lines.length, { timeoutMs: 60_000, what: 'the job to consume the file' })
   await pipeline.job.stop()
 
   const csvPath = join(dataDir, 'features.csv')
   const { stdout } = await run(process.execPath, [BIN, 'features', '--input', input, '--labels', labelsPath, '--out', csvPath, '--json'])
-  const summary = JSON.parse(stdout) as { rows: number; invalid: number; duplicates: number }
+  const summary = JSON.parse(stdout) as { rows: number; invalid: number; duplicates: number; late: number }
   const [header, ...rows] = readFileSync(csvPath, 'utf8').split('\n').filter(Boolean)
   const columns = header!.split(',')
   assert.equal(columns.at(-1), 'is_fraud')
@@ -51,6 +58,7 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
   assert.equal(summary.rows, pipeline.job.stats.scored)
   assert.equal(summary.duplicates, pipeline.job.stats.duplicates)
   assert.equal(summary.invalid, pipeline.job.stats.invalid)
+  assert.equal(summary.late, pipeline.job.stats.late)
 
   const logged = await (await pipeline.clickhouse.query({ query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}', query_params: { topic: topics.transactions }, format: 'JSONEachRow' })).json<{ transaction_id: string; features: Record<string, number> }>()
   const byId = new Map(logged.map((r) => [r.transaction_id, names.map((n) => r.features[n])]))

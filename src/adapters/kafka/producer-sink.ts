@@ -48,7 +48,10 @@ export class KafkaProducerSink implements RecordSink {
       'compression.type': 'lz4',
       dr_cb: true,
       ...options.config,
-    } as Kafka.ProducerGlobalConfig)
+    } as Kafka.ProducerGlobalConfig,
+    // A topic setting in node-rdkafka (ignored in the global one): the Java client's partitioning, so keyed records
+    // land where Kafka Streams and most producers would put them, and `fraudstream features --partitioner` defaults to it.
+    { partitioner: 'murmur2_random' } as Kafka.ProducerTopicConfig)
     await new Promise<void>((resolve, reject) =>
       producer.connect({ timeout: 30_000 }, (err) => (err ? reject(new FraudstreamError(ErrorCode.kafka, `producer cannot connect: ${err.message}`, 'external', true, { cause: err })) : resolve())),
     )

@@ -13,14 +13,19 @@ import { fillLookups, type LookupPlan } from './lookup-plan.js'
  */
 export class OfflineLookups {
   readonly #aggregator: LookupAggregator
-  readonly #labels: LabelRouter
+  /** One per labels partition, as the stream has: each judges lateness by its own partition's watermark. */
+  readonly #routers = new Map<number, LabelRouter>()
   #sequence = 0
   lateLabels = 0
   unattributedLabels = 0
 
-  constructor(readonly plan: LookupPlan, allowedLatenessMs: number) {
+  /** `labelPartitionOf`: the labels partition a label was (or would be) in; one partition by default. */
+  constructor(
+    readonly plan: LookupPlan,
+    readonly allowedLatenessMs: number,
+    readonly labelPartitionOf: (label: Label) => number = () => 0,
+  ) {
     this.#aggregator = new LookupAggregator(plan, [])
-    this.#labels = new LabelRouter(plan, sourceId('labels', 0), allowedLatenessMs)
   }
 
   addTransaction(tx: Transaction, late: boolean): void {
@@ -28,9 +33,12 @@ export class OfflineLookups {
     for (const fact of transactionFacts(this.plan, tx, sourceId('tx', 0), this.#sequence++)) this.#aggregator.apply(fact)
   }
 
-  /** Labels in the order the `labels` topic would hold them. */
+  /** Labels in the order the `labels` topic would hold them, within each of its partitions. */
   addLabel(label: Label): void {
-    const routed = this.#labels.route(label, this.#sequence++)
+    const partition = this.labelPartitionOf(label)
+    let router = this.#routers.get(partition)
+    if (!router) this.#routers.set(partition, (router = new LabelRouter(this.plan, sourceId('labels', partition), this.allowedLatenessMs)))
+    const routed = router.route(label, this.#sequence++)
     if (routed.kind === 'late') this.lateLabels++
     else if (routed.kind === 'unattributed') this.unattributedLabels++
     else for (const fact of routed.facts) this.#aggregator.apply(fact)
