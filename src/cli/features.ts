@@ -3,7 +3,8 @@ import { createInterface } from 'node:readline'
 import type { Command } from 'commander'
 import { cardFraudFeatures } from '../../topology/features.js'
 import { featureContractHash } from '../stages/features/feature-definition.js'
-import { PartitionState, partitionStateOptions, type PartitionStateOptions, type ProcessedRecord } from '../runtime/partition-state.js'
+import { partitionStateOptions, type ProcessedRecord } from '../runtime/partition-state.js'
+import { PartitionedStates } from '../runtime/partitioned-states.js'
 import { partitionOf, Partitioner } from '../adapters/kafka/partitioner.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { Label } from '../core/label-v1.js'
@@ -75,14 +76,14 @@ export function registerFeatures(program: Command): void {
       }
       // Pass 1 feeds the lookup tables with every on-time transaction; pass 2 recomputes each row (the same
       // states from scratch give the same rows) and reads the complete tables, without holding rows in memory.
-      await forEachTransaction(opts.input, stateOptions, partitions, partitioner, (processed) => {
+      await forEachTransaction(opts.input, new PartitionedStates(stateOptions, partitions, partitioner), (processed) => {
         if (processed.kind === 'features') lookups.addTransaction(processed.tx, processed.late)
       })
       const names = cardFraudFeatures.map((f) => f.name)
       await out.write(`${['transaction_id', 'card_id', 'event_time', ...names, ...(opts.labels ? ['is_fraud'] : [])].join(',')}\n`)
       const counts = { lines: 0, rows: 0, invalid: 0, duplicates: 0, late: 0, budget_evictions: 0, late_labels: lookups.lateLabels, unattributed_labels: lookups.unattributedLabels, invalid_labels: invalidLabelLines.length }
       const invalidLines: number[] = []
-      const states = await forEachTransaction(opts.input, stateOptions, partitions, partitioner, async (processed, lineNumber) => {
+      const states = await forEachTransaction(opts.input, new PartitionedStates(stateOptions, partitions, partitioner), async (processed, lineNumber) => {
         counts.lines++
         if (processed.kind === 'invalid') {
           counts.invalid++
@@ -99,7 +100,7 @@ export function registerFeatures(program: Command): void {
           counts.rows++
         }
       })
-      counts.budget_evictions = states.reduce((total, state) => total + state.budgetEvictions, 0)
+      counts.budget_evictions = states.budgetEvictions
       await out.end()
       const summary = { ok: true, ...counts, partitions, label_partitions: labelPartitions, partitioner, features: names.length, feature_contract: featureContractHash(cardFraudFeatures), out: opts.out, elapsed_s: Math.round(performance.now() - started) / 1000 }
       if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
@@ -113,25 +114,14 @@ export function registerFeatures(program: Command): void {
   })
 }
 
-/**
- * Every line of the file through the PartitionState of its card's partition (invalid lines through the first: a line
- * that does not decode has no card); returns the states.
- */
+/** Every line of the file through its partition's state (PartitionedStates); returns the states. */
 async function forEachTransaction(
   path: string,
-  options: PartitionStateOptions,
-  partitions: number,
-  partitioner: Partitioner,
+  states: PartitionedStates,
   onRecord: (processed: ProcessedRecord, lineNumber: number) => void | Promise<void>,
-): Promise<PartitionState[]> {
-  const states = Array.from({ length: partitions }, () => new PartitionState(options))
+): Promise<PartitionedStates> {
   let lineNumber = 0
-  for await (const line of createInterface({ input: createReadStream(path) })) {
-    lineNumber++
-    const decoded = states[0]!.decode(Buffer.from(line))
-    const state = decoded.kind === 'ok' ? states[partitionOf(decoded.tx.card_id, partitions, partitioner)]! : states[0]!
-    await onRecord(state.processDecoded(decoded), lineNumber)
-  }
+  for await (const line of createInterface({ input: createReadStream(path) })) await onRecord(states.process(Buffer.from(line)), ++lineNumber)
   return states
 }
 

@@ -1,7 +1,9 @@
 import type { ClickHouseClient } from '../../src/adapters/clickhouse/client.js'
 import type { Config } from '../../src/config/schema.js'
 import type { GeneratedRecord } from '../../src/generator/transaction-generator.js'
-import { PartitionState, partitionStateOptions } from '../../src/runtime/partition-state.js'
+import { partitionOf } from '../../src/adapters/kafka/partitioner.js'
+import { partitionStateOptions } from '../../src/runtime/partition-state.js'
+import { PartitionedStates } from '../../src/runtime/partitioned-states.js'
 import { cardFraudFeatures } from '../../topology/features.js'
 import type { Transaction } from '../../src/core/transaction-v1.js'
 import { decodeLabel } from '../../src/stages/decode/decode-transaction.js'
@@ -23,13 +25,14 @@ export interface RunComparison {
 
 /**
  * What the job logged to `scores` for a topic, against one uninterrupted pass of the same records, in send order,
- * through the same PartitionState, with lookups read from complete tables: the oracle for restarts, handovers and
+ * through the same PartitionState per partition, with lookups read from complete tables: the oracle for restarts, handovers and
  * rebalances. `sent` holds everything published, transactions and labels.
  */
 export async function compareWithUninterruptedRun(input: { client: ClickHouseClient; config: Config; topic: string; sent: readonly GeneratedRecord[] }): Promise<RunComparison> {
-  const reference = new PartitionState(partitionStateOptions(input.config, cardFraudFeatures))
+  // The test topics' 4 partitions (the mock's), filled by fraudstream's producer (murmur2), each with its own state.
+  const reference = new PartitionedStates(partitionStateOptions(input.config, cardFraudFeatures), 4, 'murmur2')
   const lateness = input.config.windows.allowedLatenessMs
-  const lookups = new OfflineLookups(lookupPlanOf(cardFraudFeatures, lateness), lateness)
+  const lookups = new OfflineLookups(lookupPlanOf(cardFraudFeatures, lateness), lateness, (label) => partitionOf(label.transaction_id, 4, 'murmur2'))
   const scored: { tx: Transaction; row: Float32Array }[] = []
   for (const record of input.sent) {
     if (record.topic === 'labels') {
