@@ -23,7 +23,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const commits = new Counter({ name: 'fraudstream_offset_commits_total', help: 'Offset commits by result', labelNames: ['result'] as const, registers })
   const inFlight = new Gauge({ name: 'fraudstream_in_flight_records', help: 'Records consumed and not yet acknowledged by every sink', registers })
   const paused = new Gauge({ name: 'fraudstream_paused', help: '1 while the source is paused for backpressure', registers })
-  const windowStateBytes = new Gauge({ name: 'fraudstream_window_state_bytes', help: 'Estimated bytes of window state', labelNames: ['partition'] as const, registers })
+  const windowStateBytes = new Gauge({ name: 'fraudstream_window_state_bytes', help: 'Estimated bytes of window state (what windows.maxStateBytesPerPartition bounds)', labelNames: ['partition'] as const, registers })
+  const windowStateAllocatedBytes = new Gauge({ name: 'fraudstream_window_state_allocated_bytes', help: 'Bytes the window state holds in memory: its pages, free space included, and its card table', labelNames: ['partition'] as const, registers })
   const watermarkLag = new Gauge({ name: 'fraudstream_watermark_lag_seconds', help: 'Wall clock minus the partition watermark (event time)', labelNames: ['partition'] as const, registers })
   const consumerLag = new Gauge({ name: 'fraudstream_consumer_lag_records', help: 'High watermark minus the next offset to process', labelNames: ['partition'] as const, registers })
   const budgetEvictions = new Counter({ name: 'fraudstream_window_budget_evictions_total', help: 'Cards dropped from window state to stay within the byte budget', labelNames: ['partition'] as const, registers })
@@ -43,7 +44,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     inferenceBatch,
     inferenceDuration: { observeMs: (model: string, ms: number) => inferenceDuration.observe({ model }, ms / 1000) },
     clickhouseInserts, clickhouseRows, producerErrors, commits, inFlight, paused,
-    windowStateBytes, watermarkLag, consumerLag, assignedPartitions, snapshotBytes, snapshotFailures, snapshotsSkipped, budgetEvictions,
+    windowStateBytes, windowStateAllocatedBytes, watermarkLag, consumerLag, assignedPartitions, snapshotBytes, snapshotFailures, snapshotsSkipped, budgetEvictions,
     lookupLabels, lookupFacts, lookupWaits, lookupTableKeys, lookupCompletenessLag,
   }
 }

@@ -320,7 +320,9 @@ export class Job {
       run.revoked = true
       this.#runs.delete(run.key)
       this.options.scores.drop(run.tp.topic, run.tp.partition)
-      this.options.metrics.windowStateBytes.remove({ partition: String(run.tp.partition) })
+      // Its last evictions reported, then its series removed: the next owner exports its own.
+      this.#reportState(run)
+      for (const gauge of [this.options.metrics.windowStateBytes, this.options.metrics.windowStateAllocatedBytes, this.options.metrics.watermarkLag, this.options.metrics.consumerLag, this.options.metrics.snapshotBytes]) gauge.remove({ partition: String(run.tp.partition) })
       this.options.log.info({ topic: run.tp.topic, partition: run.tp.partition, committed: run.lastCommitted, drained, lost: info.lost }, 'partition revoked')
     }
     this.options.metrics.assignedPartitions.set(this.#runs.size)
@@ -551,20 +553,31 @@ export class Job {
 
   async #refreshLag(): Promise<void> {
     for (const run of this.#runs.values()) {
+      this.#reportState(run)
       try {
         const { high } = await this.options.source.watermarks(run.tp)
+        // Revoked meanwhile: its series are gone and stay gone.
+        if (run.revoked) continue
         run.highWatermark = high
         this.options.metrics.consumerLag.set({ partition: String(run.tp.partition) }, Math.max(0, high - run.tracker.committable))
-        this.options.metrics.windowStateBytes.set({ partition: String(run.tp.partition) }, run.state.estimatedBytes)
-        const evicted = run.state.budgetEvictions - run.reportedBudgetEvictions
-        if (evicted > 0) {
-          run.reportedBudgetEvictions = run.state.budgetEvictions
-          this.options.metrics.budgetEvictions.inc({ partition: String(run.tp.partition) }, evicted)
-          this.options.log.warn({ partition: run.tp.partition, evicted, maxStateBytes: this.options.maxStateBytesPerPartition }, 'window state over budget: oldest cards dropped, their next features start from empty')
-        }
       } catch (err) {
         this.options.log.debug({ err: (err as Error).message, partition: run.tp.partition }, 'watermark query failed; lag not refreshed')
       }
+    }
+  }
+
+  /** A partition's state size, watermark lag and budget evictions since the last report, to the metrics and the log. */
+  #reportState(run: Run): void {
+    const partition = String(run.tp.partition)
+    this.options.metrics.windowStateBytes.set({ partition }, run.state.estimatedBytes)
+    this.options.metrics.windowStateAllocatedBytes.set({ partition }, run.state.windows.allocatedBytes)
+    const watermarkMs = run.state.windows.watermarkMs
+    if (Number.isFinite(watermarkMs)) this.options.metrics.watermarkLag.set({ partition }, (Date.now() - watermarkMs) / 1000)
+    const evicted = run.state.budgetEvictions - run.reportedBudgetEvictions
+    if (evicted > 0) {
+      run.reportedBudgetEvictions = run.state.budgetEvictions
+      this.options.metrics.budgetEvictions.inc({ partition }, evicted)
+      this.options.log.warn({ partition: run.tp.partition, evicted, maxStateBytes: this.options.maxStateBytesPerPartition }, 'window state over budget: oldest cards dropped, their next features start from empty')
     }
   }
 

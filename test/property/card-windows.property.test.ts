@@ -147,6 +147,14 @@ test('over its byte budget the state drops idle cards, then the least recently a
   assert.equal(w.enforceBudget(full), 0, 'nothing to do under budget')
 })
 
+test('a budget met by dropping idle cards (past their TTL) reports no budget eviction', () => {
+  const w = new CardWindows({ horizonMs: 1_000, allowedLatenessMs: 0 })
+  for (let i = 0; i < 100; i++) w.add(`idle-${i}`, i, [1])
+  for (let i = 0; i < 10; i++) w.add(`active-${i}`, 5_000 + i, [1])
+  assert.equal(w.enforceBudget(w.estimatedBytes / 2), 0)
+  assert.equal(w.cardCount, 10, 'the idle cards went, the active ones stayed')
+})
+
 test('a sliced sweep finds every idle key across calls', () => {
   const w = new CardWindows({ horizonMs: 10, allowedLatenessMs: 0 })
   for (let i = 0; i < 50; i++) w.add(`old-${i}`, 0, [1])

@@ -31,8 +31,11 @@ export interface CardWindowsSnapshot {
 
 /** Slots before a log's times: its used length and its count of time-only events. */
 export const LOG_HEADER = 2
-/** Table slot + id + block header and spare capacity, roughly, per card. */
-const CARD_OVERHEAD_BYTES = 64
+/**
+ * Per card, besides its log and id: the block's capacity slot (8 B) and a table entry at the table's average load
+ * (12 B at 3/8: 32 B). Its spare capacity is estimated apart (see estimatedBytes).
+ */
+const CARD_OVERHEAD_BYTES = 40
 const EMPTY = -1
 /**
  * A table entry: [32-bit id hash, block reference, minute of the card's newest event]. The minute lets the idle sweep
@@ -82,12 +85,16 @@ export class CardWindows {
   /** Entries of ENTRY ints (see there); reference EMPTY marks a free slot. 12 bytes a slot. */
   #table: Int32Array
   #mask: number
+  /** The table's first size: it never shrinks below it. */
+  readonly #minSlots: number
   #size = 0
   #sweepSlot = 0
   #sweepPausedUntilMs = -Infinity
   #maxEventTimeMs = -Infinity
   /** Slots in use over every log: what the byte estimate counts. */
   #usedSlots = 0
+  /** Slots of the stored card ids, over every block. */
+  #idSlots = 0
   #late = 0
   readonly #warmRefs = new Int32Array(WARM_MAX)
   /** Block moves of the running compaction not yet in the table: [id hash, from, to] each (see #relocated). */
@@ -118,7 +125,8 @@ export class CardWindows {
   constructor(readonly options: CardWindowsOptions) {
     this.stride = 1 + (options.valuesPerEvent ?? 1)
     this.#arena = new CardArena(options.pageBits === undefined ? {} : { pageBits: options.pageBits })
-    this.#mask = (1 << (options.tableBits ?? 10)) - 1
+    this.#minSlots = 1 << (options.tableBits ?? 10)
+    this.#mask = this.#minSlots - 1
     this.#table = new Int32Array(ENTRY * (this.#mask + 1)).fill(EMPTY)
     this.#horizonMs = options.horizonMs
     this.#attributesHorizonMs = Math.min(options.attributesHorizonMs ?? options.horizonMs, options.horizonMs)
@@ -149,13 +157,30 @@ export class CardWindows {
     return this.#size
   }
 
+  /** Slots of the card table (at most twice the cards over its load, after a peak as well). */
+  get tableSlots(): number {
+    return this.#mask + 1
+  }
+
   /**
-   * An estimate for the byte-budget metric: slots in use and a per-card overhead, not exact accounting. It depends
-   * on the events held only, not on allocation history: budget evictions after a restore from a snapshot (whose
-   * logs come back without spare capacity) must be the same as without one.
+   * An estimate for the byte budget: the logs' and ids' slots, a table entry and a block header per card, and the
+   * spare capacity blocks keep on average; free space in the pages is not counted (allocatedBytes has it). It depends
+   * on the events and ids held only, not on allocation history: budget evictions after a restore from a snapshot
+   * (whose logs come back without spare capacity) must be the same as without one.
    */
   get estimatedBytes(): number {
-    return this.#size * CARD_OVERHEAD_BYTES + this.#usedSlots * 8
+    // Spare capacity: a block grows by two events at least and an eighth of its log, so on average about one event
+    // and a sixteenth of the log is unused.
+    const spareSlots = this.#size * this.stride + this.#usedSlots / 16
+    return this.#size * CARD_OVERHEAD_BYTES + (this.#usedSlots + this.#idSlots + spareSlots) * 8
+  }
+
+  /**
+   * What the state holds in memory: its pages (free space included: freed blocks wait for reuse or evacuation) and
+   * its table. Unlike estimatedBytes it depends on allocation history, so it is for operators, not for the budget.
+   */
+  get allocatedBytes(): number {
+    return this.#arena.pageSlots * 8 + this.#table.byteLength
   }
 
   isLate(eventTimeMs: number): boolean {
@@ -302,6 +327,8 @@ export class CardWindows {
       if (slot === this.#mask) {
         this.#sweepSlot = 0
         this.#sweepPausedUntilMs = this.watermarkMs + this.#horizonMs / 8
+        // At the end of a pass, not mid-way: rebuilding the table restarts the sweep from slot 0.
+        this.#shrinkTableIfSparse()
         if (maxSlots !== Infinity) break
       } else this.#sweepSlot = slot + 1
       advanced++
@@ -383,13 +410,15 @@ export class CardWindows {
   /**
    * Budget policy: when the estimate exceeds `maxBytes`, idle cards go first, then the cards whose newest event is
    * oldest (ties by card id), until the estimate is under 90 % of the budget. Features of an evicted card restart
-   * from empty (as for a card never seen), so a budget that bites trades exactness for memory; the caller counts and
-   * logs it.
+   * from empty (as for a card never seen), so a budget that bites trades exactness for memory; returns how many
+   * active cards it dropped (idle ones are not counted), which the caller counts and logs.
    */
   enforceBudget(maxBytes: number): number {
     if (this.estimatedBytes <= maxBytes) return 0
-    let evicted = this.evictIdle()
-    if (this.estimatedBytes <= maxBytes) return evicted
+    // Idle cards are past their TTL: dropping them now is no budget eviction (their features start from empty anyway).
+    this.evictIdle()
+    if (this.estimatedBytes <= maxBytes) return 0
+    let evicted = 0
     const byNewest: [string, number][] = []
     for (let slot = 0; slot <= this.#mask; slot++) {
       if (this.#table[ENTRY * slot + 1] === EMPTY) continue
@@ -403,6 +432,7 @@ export class CardWindows {
       this.#deleteSlot(this.#find(id))
       evicted++
     }
+    this.#shrinkTableIfSparse()
     return evicted
   }
 
@@ -471,6 +501,7 @@ export class CardWindows {
     this.#table[ENTRY * slot + 1] = ref
     this.#table[ENTRY * slot + 2] = NO_EVENT_MINUTE
     this.#size++
+    this.#idSlots += key.storedSlots
     this.#lastCardId = cardId
     this.#lastSlot = slot
     this.page = page
@@ -506,6 +537,7 @@ export class CardWindows {
     const mask = this.#mask
     const { page, offset } = this.#block(slot)
     this.#usedSlots -= page[logBase(page, offset)]!
+    this.#idSlots -= storedIdSlots(page, offset + 1)
     this.#arena.free(table[ENTRY * slot + 1]!)
     this.#size--
     this.#lastCardId = undefined
@@ -526,8 +558,24 @@ export class CardWindows {
   }
 
   #growTable(): void {
+    this.#resizeTable(2 * (this.#mask + 1))
+  }
+
+  /**
+   * After mass eviction (a traffic peak over, a budget that bit), a table far emptier than it needs to be is rebuilt
+   * at half its size or less: it would otherwise keep its peak size (12 B a slot) for good.
+   */
+  #shrinkTableIfSparse(): void {
+    const slots = this.#mask + 1
+    if (slots <= this.#minSlots || this.#size >= (slots * MAX_LOAD) / 4) return
+    let target = slots
+    while (target > this.#minSlots && this.#size < (target * MAX_LOAD) / 4) target /= 2
+    this.#resizeTable(target)
+  }
+
+  #resizeTable(slots: number): void {
     const old = this.#table
-    this.#table = new Int32Array(old.length * 2).fill(EMPTY)
+    this.#table = new Int32Array(ENTRY * slots).fill(EMPTY)
     this.#mask = this.#table.length / ENTRY - 1
     for (let slot = 0; slot < old.length / ENTRY; slot++) {
       if (old[ENTRY * slot + 1] === EMPTY) continue

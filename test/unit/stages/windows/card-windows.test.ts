@@ -120,6 +120,20 @@ test('cards found by a warm call are still found after idle eviction and table g
   records.forEach(({ card_id }) => assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id), `${card_id} after growth`))
 })
 
+test('after mass eviction the card table shrinks, and the cards left are found with their logs, warmed or not', () => {
+  const windows = new CardWindows({ horizonMs: MINUTE, allowedLatenessMs: 0, tableBits: 4 })
+  for (let i = 0; i < 5_000; i++) windows.add(`peak-${i}`, 0, [i])
+  for (let i = 0; i < 20; i++) windows.add(`steady-${i}`, 2 * MINUTE, [i])
+  assert.equal(windows.tableSlots, 16_384)
+  windows.warm(Array.from({ length: 20 }, (_, i) => ({ card_id: `steady-${i}` })))
+  assert.equal(windows.evictIdle(), 5_000)
+  assert.ok(windows.tableSlots <= 256, `${windows.tableSlots} table slots for 20 cards`)
+  for (let i = 0; i < 20; i++) assert.deepEqual(windows.logOf(`steady-${i}`)?.slice(-2), [2 * MINUTE, i])
+  assert.equal(windows.logOf('peak-0'), undefined)
+  windows.add('after', 2 * MINUTE, [7])
+  assert.equal(windows.cardCount, 21)
+})
+
 test('a warmed card with a long log (only its first lines are loaded) is found and read like any other', () => {
   const warmed = new CardWindows({ horizonMs: 60 * MINUTE, allowedLatenessMs: 0 })
   const plain = new CardWindows({ horizonMs: 60 * MINUTE, allowedLatenessMs: 0 })
