@@ -193,6 +193,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       thresholds: pkg.manifest.thresholds ?? config.thresholds,
       autoOffsetReset: config.kafka.autoOffsetReset,
       maxRecordBytes: config.decode.maxRecordBytes,
+      maxEventTimeAheadMs: config.decode.maxEventTimeAheadMs,
       dedupeHorizonMs: config.dedupe.horizonMs,
       dedupeMaxEntries: config.dedupe.maxEntriesPerPartition,
       allowedLatenessMs: config.windows.allowedLatenessMs,

@@ -73,7 +73,17 @@ export const ConfigSchema = z
         threads: positiveInt.default(2),
       })
       .prefault({}),
-    decode: z.object({ maxRecordBytes: positiveInt.default(64 * 1024) }).prefault({}),
+    decode: z
+      .object({
+        maxRecordBytes: positiveInt.default(64 * 1024),
+        /**
+         * A transaction whose event_time is further ahead of its record's Kafka timestamp (CreateTime, or the broker's
+         * LogAppendTime) goes to the dead-letter topic: one far-future time would otherwise move the partition's
+         * watermark for good, making every later record late and expiring the dedupe store.
+         */
+        maxEventTimeAheadMs: positiveInt.default(24 * 60 * 60 * 1000),
+      })
+      .prefault({}),
     dedupe: z
       .object({
         horizonMs: positiveInt.default(24 * 60 * 60 * 1000),

@@ -14,6 +14,8 @@ export const DeadLetterReason = {
   unknownEnum: 'unknown_enum',
   panInCardId: 'pan_in_card_id',
   invalidValue: 'invalid_value',
+  /** event_time further ahead of the record's Kafka timestamp than decode.maxEventTimeAheadMs (see PartitionState.decode). */
+  eventTimeAhead: 'event_time_ahead',
 } as const
 export type DeadLetterReason = (typeof DeadLetterReason)[keyof typeof DeadLetterReason]
 

@@ -65,6 +65,8 @@ export interface JobOptions {
   readonly thresholds: Thresholds
   readonly autoOffsetReset: 'earliest' | 'latest' | 'error'
   readonly maxRecordBytes: number
+  /** decode.maxEventTimeAheadMs: see PartitionState.decode. */
+  readonly maxEventTimeAheadMs?: number
   readonly dedupeHorizonMs: number
   readonly dedupeMaxEntries: number
   readonly allowedLatenessMs: number
@@ -349,7 +351,7 @@ export class Job {
     // Runs (no callback changes them during this loop) and decoded records up front, so each stretch of WARM_MAX
     // records can have its cards' state loaded before it is processed.
     const runs = records.map((record) => this.#runs.get(`${record.topic}:${record.partition}`))
-    const decoded = records.map((record, i) => runs[i]?.state.decode(record.value))
+    const decoded = records.map((record, i) => runs[i]?.state.decode(record.value, record.timestampMs))
     for (let i = 0; i < records.length; i++) {
       if (i % WARM_MAX === 0) this.#warm(runs, decoded, i, Math.min(records.length, i + WARM_MAX))
       const record = records[i]!
@@ -589,6 +591,7 @@ export class Job {
       dedupeMaxEntries: this.options.dedupeMaxEntries,
       allowedLatenessMs: this.options.allowedLatenessMs,
       maxStateBytes: this.options.maxStateBytesPerPartition,
+      maxEventTimeAheadMs: this.options.maxEventTimeAheadMs,
     }
   }
 

@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js'
-import type { DeadLetterReason } from '../core/records.js'
+import { DeadLetterReason } from '../core/records.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import { decodeTransaction, type DecodeResult } from '../stages/decode/decode-transaction.js'
 import { Dedupe, type DedupeSnapshot } from '../stages/dedupe/dedupe.js'
@@ -17,6 +17,8 @@ export interface PartitionStateOptions {
   readonly allowedLatenessMs: number
   /** Window-state budget per partition (estimated bytes); see CardWindows.enforceBudget for the policy. */
   readonly maxStateBytes?: number
+  /** How far an event_time may be ahead of its record's timestamp (see decode); unbounded without. */
+  readonly maxEventTimeAheadMs?: number
 }
 
 export type ProcessedRecord =
@@ -35,6 +37,7 @@ export function partitionStateOptions(config: Pick<Config, 'decode' | 'dedupe' |
     dedupeMaxEntries: config.dedupe.maxEntriesPerPartition,
     allowedLatenessMs: config.windows.allowedLatenessMs,
     maxStateBytes: config.windows.maxStateBytesPerPartition,
+    maxEventTimeAheadMs: config.decode.maxEventTimeAheadMs,
   }
 }
 
@@ -83,7 +86,7 @@ export class PartitionState {
 
   /** Settings that change computed state, and the card log's columns; a snapshot is only valid for the same fingerprint. */
   static fingerprint(options: PartitionStateOptions): string {
-    return `${featureContractHash(options.features)}:${eventLayoutOf(windowGroupsOf(options.features)).signature}:${options.dedupeHorizonMs}:${options.dedupeMaxEntries}:${options.allowedLatenessMs}:${options.maxRecordBytes}:${options.maxStateBytes ?? 'unbounded'}`
+    return `${featureContractHash(options.features)}:${eventLayoutOf(windowGroupsOf(options.features)).signature}:${options.dedupeHorizonMs}:${options.dedupeMaxEntries}:${options.allowedLatenessMs}:${options.maxRecordBytes}:${options.maxStateBytes ?? 'unbounded'}:${options.maxEventTimeAheadMs ?? 'unbounded'}`
   }
 
   toSnapshot(offset: number): PartitionSnapshot {
@@ -94,9 +97,22 @@ export class PartitionState {
     return this.processDecoded(this.decode(value))
   }
 
-  /** The decode step of `process`, on its own so a batch can be decoded (and its cards warmed) before it is processed. */
-  decode(value: Uint8Array | null): DecodeResult {
-    return decodeTransaction(value, { maxRecordBytes: this.options.maxRecordBytes })
+  /**
+   * The decode step of `process`, on its own so a batch can be decoded (and its cards warmed) before it is processed.
+   * With the record's Kafka timestamp, an event_time more than maxEventTimeAheadMs ahead of it is invalid: the
+   * timestamp is in the log, so a replay decides as the first run did (a wall-clock bound would not).
+   */
+  decode(value: Uint8Array | null, recordTimestampMs?: number): DecodeResult {
+    const decoded = decodeTransaction(value, { maxRecordBytes: this.options.maxRecordBytes })
+    const aheadMs = this.options.maxEventTimeAheadMs
+    // A timestamp of 0 or less: none recorded (old message formats).
+    if (decoded.kind !== 'ok' || aheadMs === undefined || recordTimestampMs === undefined || recordTimestampMs <= 0) return decoded
+    if (decoded.tx.eventTimeMs <= recordTimestampMs + aheadMs) return decoded
+    return {
+      kind: 'invalid',
+      reason: DeadLetterReason.eventTimeAhead,
+      message: `event_time ${new Date(decoded.tx.eventTimeMs).toISOString()} is more than decode.maxEventTimeAheadMs=${aheadMs} ahead of the record's timestamp ${new Date(recordTimestampMs).toISOString()}`,
+    }
   }
 
   /** `process` after `decode`. */

@@ -44,6 +44,8 @@ test('bad input lands in the DLQ with a distinct reason each, and the job keeps 
     { name: '1 MB value', value: Buffer.from(JSON.stringify({ ...valid('t6'), note: 'x'.repeat(1_048_576) })), reason: 'too_large' },
     { name: 'empty message', value: Buffer.alloc(0), reason: 'empty' },
     { name: 'negative amount', value: Buffer.from(JSON.stringify({ ...valid('t7'), amount: -1 })), reason: 'invalid_value' },
+    // Years ahead of the record's timestamp (now): let in, it would make every later transaction of the partition late.
+    { name: 'far-future event time', value: Buffer.from(JSON.stringify({ ...valid('t8'), event_time: '2999-01-01T00:00:00Z' })), reason: 'event_time_ahead' },
   ]
   const good = [
     Buffer.from(JSON.stringify(valid('ok-json'))),

@@ -32,3 +32,16 @@ test('the snapshot fingerprint changes with anything that changes state', () => 
   assert.notEqual(PartitionState.fingerprint({ ...options, features: cardFraudFeatures.slice(1) }), base)
   assert.equal(new PartitionState(options).toSnapshot(0).fingerprint, base)
 })
+
+test("an event_time further ahead of the record's timestamp than maxEventTimeAheadMs is invalid; without a timestamp it is not checked", () => {
+  const state = new PartitionState({ ...options, maxEventTimeAheadMs: 3_600_000 })
+  const generator = new TransactionGenerator({ seed: 4 })
+  let record = generator.next()
+  while (record.topic !== 'transactions' || record.intent.kind !== 'valid') record = generator.next()
+  const timeMs = record.eventTimeMs
+  assert.equal(state.decode(record.value, timeMs - 3_600_000).kind, 'ok', 'exactly the bound ahead')
+  const ahead = state.decode(record.value, timeMs - 3_600_001)
+  assert.equal(ahead.kind === 'invalid' && ahead.reason, 'event_time_ahead')
+  assert.equal(state.decode(record.value).kind, 'ok')
+  assert.equal(state.decode(record.value, 0).kind, 'ok', 'no timestamp recorded')
+})
