@@ -27,6 +27,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const windowStateAllocatedBytes = new Gauge({ name: 'fraudstream_window_state_allocated_bytes', help: 'Bytes the window state holds in memory: its pages, free space included, and its card table', labelNames: ['partition'] as const, registers })
   const watermarkLag = new Gauge({ name: 'fraudstream_watermark_lag_seconds', help: 'Wall clock minus the partition watermark (event time)', labelNames: ['partition'] as const, registers })
   const consumerLag = new Gauge({ name: 'fraudstream_consumer_lag_records', help: 'High watermark minus the next offset to process', labelNames: ['partition'] as const, registers })
+  const dedupeIds = new Gauge({ name: 'fraudstream_dedupe_ids', help: 'Transaction ids the dedupe store remembers (about 100 bytes each)', labelNames: ['partition'] as const, registers })
+  const dedupeEvictedEarly = new Counter({ name: 'fraudstream_dedupe_evicted_early_total', help: 'Ids forgotten before dedupe.horizonMs because of dedupe.maxEntriesPerPartition: duplicates of them would pass', labelNames: ['partition'] as const, registers })
   const budgetEvictions = new Counter({ name: 'fraudstream_window_budget_evictions_total', help: 'Cards dropped from window state to stay within the byte budget', labelNames: ['partition'] as const, registers })
   const snapshotBytes = new Gauge({ name: 'fraudstream_state_snapshot_bytes', help: 'Size of the last state snapshot', labelNames: ['partition'] as const, registers })
   const snapshotFailures = new Counter({ name: 'fraudstream_state_snapshot_failures_total', help: 'State snapshots that could not be written', registers })
@@ -44,7 +46,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     inferenceBatch,
     inferenceDuration: { observeMs: (model: string, ms: number) => inferenceDuration.observe({ model }, ms / 1000) },
     clickhouseInserts, clickhouseRows, producerErrors, commits, inFlight, paused,
-    windowStateBytes, windowStateAllocatedBytes, watermarkLag, consumerLag, assignedPartitions, snapshotBytes, snapshotFailures, snapshotsSkipped, budgetEvictions,
+    windowStateBytes, windowStateAllocatedBytes, watermarkLag, consumerLag, assignedPartitions, snapshotBytes, snapshotFailures, snapshotsSkipped, budgetEvictions, dedupeIds, dedupeEvictedEarly,
     lookupLabels, lookupFacts, lookupWaits, lookupTableKeys, lookupCompletenessLag,
   }
 }

@@ -117,6 +117,8 @@ interface Run {
   /** The snapshot being written, if any: the revocation's final snapshot waits for it instead of being skipped. */
   snapshotting: Promise<void> | undefined
   reportedBudgetEvictions: number
+  /** The dedupe store's early evictions already counted (a restored store brings its own total). */
+  reportedDedupeEvictedEarly: number
   highWatermark: number
   revoked: boolean
   /** Records waiting, in offset order, for the lookup tables to be complete up to their windows. */
@@ -283,6 +285,7 @@ export class Job {
         lastSnapshotOffset: snapshot?.offset ?? -1,
         snapshotting: undefined,
         reportedBudgetEvictions: 0,
+        reportedDedupeEvictedEarly: state.dedupe.evictedEarly,
         highWatermark: high,
         revoked: false,
         waiting: [],
@@ -324,7 +327,7 @@ export class Job {
       this.options.scores.drop(run.tp.topic, run.tp.partition)
       // Its last evictions reported, then its series removed: the next owner exports its own.
       this.#reportState(run)
-      for (const gauge of [this.options.metrics.windowStateBytes, this.options.metrics.windowStateAllocatedBytes, this.options.metrics.watermarkLag, this.options.metrics.consumerLag, this.options.metrics.snapshotBytes]) gauge.remove({ partition: String(run.tp.partition) })
+      for (const gauge of [this.options.metrics.windowStateBytes, this.options.metrics.windowStateAllocatedBytes, this.options.metrics.watermarkLag, this.options.metrics.consumerLag, this.options.metrics.snapshotBytes, this.options.metrics.dedupeIds]) gauge.remove({ partition: String(run.tp.partition) })
       this.options.log.info({ topic: run.tp.topic, partition: run.tp.partition, committed: run.lastCommitted, drained, lost: info.lost }, 'partition revoked')
     }
     this.options.metrics.assignedPartitions.set(this.#runs.size)
@@ -568,7 +571,7 @@ export class Job {
     }
   }
 
-  /** A partition's state size, watermark lag and budget evictions since the last report, to the metrics and the log. */
+  /** A partition's state sizes, watermark lag, and budget and dedupe evictions since the last report, to the metrics and the log. */
   #reportState(run: Run): void {
     const partition = String(run.tp.partition)
     this.options.metrics.windowStateBytes.set({ partition }, run.state.estimatedBytes)
@@ -580,6 +583,13 @@ export class Job {
       run.reportedBudgetEvictions = run.state.budgetEvictions
       this.options.metrics.budgetEvictions.inc({ partition }, evicted)
       this.options.log.warn({ partition: run.tp.partition, evicted, maxStateBytes: this.options.maxStateBytesPerPartition }, 'window state over budget: oldest cards dropped, their next features start from empty')
+    }
+    this.options.metrics.dedupeIds.set({ partition }, run.state.dedupe.size)
+    const forgotten = run.state.dedupe.evictedEarly - run.reportedDedupeEvictedEarly
+    if (forgotten > 0) {
+      run.reportedDedupeEvictedEarly = run.state.dedupe.evictedEarly
+      this.options.metrics.dedupeEvictedEarly.inc({ partition }, forgotten)
+      this.options.log.warn({ partition: run.tp.partition, forgotten, maxEntries: this.options.dedupeMaxEntries, horizonMs: this.options.dedupeHorizonMs }, 'dedupe store full: ids forgotten before their horizon, their duplicates would pass')
     }
   }
 

@@ -40,11 +40,19 @@ for (const stateStore of ['files', 'kafka'] as const) {
     await waitFor(() => first.job.stats.consumed >= 2_000, { timeoutMs: 60_000, what: 'the first job to get going' })
     await first.close()
     assert.ok(first.job.stats.consumed < 12_000, 'the first job stopped mid-stream')
+    const firstMetrics = await first.metrics.registry.metrics()
+    for (const series of ['consumer_lag_records', 'window_state_bytes', 'watermark_lag_seconds', 'dedupe_ids', 'state_snapshot_bytes']) {
+      assert.ok(!firstMetrics.includes(`fraudstream_${series}{partition=`), `${series}: no series left for partitions the first job gave up`)
+    }
 
     second = await createPipeline({ config, kafka, log, instanceId: 'second' })
     t.after(() => second?.close())
     await publishing
     await waitFor(() => consumed() >= 12_000 || second!.job.failure !== undefined, { timeoutMs: 120_000, what: 'the second job to consume the rest' })
+    // Exported at least every second: wait for a report after the last records.
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    const secondMetrics = await second.metrics.registry.metrics()
+    for (const series of ['watermark_lag_seconds', 'dedupe_ids', 'window_state_allocated_bytes']) assert.match(secondMetrics, new RegExp(`fraudstream_${series}\\{partition="\\d+"\\} [0-9.e+]+`), series)
     await second.job.stop()
     assert.equal(second.job.failure, undefined)
 

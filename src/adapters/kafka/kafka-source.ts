@@ -43,6 +43,8 @@ export class KafkaSource implements PartitionedSource {
   readonly #consumer: Kafka.KafkaConsumer
   #handlers: SourceHandlers | undefined
   #running = false
+  /** Set once `stop` disconnects: a rebalance failing after it is the disconnect's doing, not the job's. */
+  #disconnecting = false
   #loopDone: Promise<void> = Promise.resolve()
   /** Serialises rebalance work: librdkafka will not start a new rebalance before assign/unassign returns. */
   #rebalancing: Promise<void> = Promise.resolve()
@@ -132,8 +134,10 @@ export class KafkaSource implements PartitionedSource {
           this.#consumer.unassign()
         }
       } catch (cause) {
-        // During disconnect the consumer refuses (un)assign; anything else is a real failure of the job.
-        if (this.#consumer.isConnected()) this.#handlers!.onError(new FraudstreamError(ErrorCode.kafka, `rebalance handling failed: ${(cause as Error).message}`, 'internal', false, { cause }))
+        // During disconnect the consumer refuses (un)assign (isConnected can still say yes then): expected, logged;
+        // anything else is a real failure of the job.
+        if (this.#consumer.isConnected() && !this.#disconnecting) this.#handlers!.onError(new FraudstreamError(ErrorCode.kafka, `rebalance handling failed: ${(cause as Error).message}`, 'internal', false, { cause }))
+        else this.options.log.info({ err: (cause as Error).message }, 'rebalance during disconnect not completed')
       }
     })
   }
@@ -188,6 +192,7 @@ export class KafkaSource implements PartitionedSource {
 
   async stop(): Promise<void> {
     await this.stopPolling()
+    this.#disconnecting = true
     await new Promise<void>((resolve) => this.#consumer.disconnect(() => resolve()))
     await this.#rebalancing
   }
