@@ -37,6 +37,8 @@ export const LOG_HEADER = 2
  */
 const CARD_OVERHEAD_BYTES = 40
 const EMPTY = -1
+/** A table entry whose card enforceBudget dropped, until the table is rebuilt without it (block references are ≥ 0). */
+const EVICTED = -2
 /**
  * A table entry: [32-bit id hash, block reference, minute of the card's newest event]. The minute lets the idle sweep
  * pass over active cards reading the table alone: reading each card's block cost a cache miss per card and a twentieth
@@ -418,22 +420,37 @@ export class CardWindows {
     // Idle cards are past their TTL: dropping them now is no budget eviction (their features start from empty anyway).
     this.evictIdle()
     if (this.estimatedBytes <= maxBytes) return 0
-    let evicted = 0
-    const byNewest: [string, number][] = []
+    // The cards in eviction order: the one whose newest event is oldest first, ties by card id (read only for ties).
+    // Typed arrays and indexes, not an [id, time] pair per card: with a million cards those took seconds and hundreds
+    // of MB in the event loop.
+    const slots = new Int32Array(this.#size)
+    const newest = new Float64Array(this.#size)
+    let n = 0
     for (let slot = 0; slot <= this.#mask; slot++) {
       if (this.#table[ENTRY * slot + 1] === EMPTY) continue
-      const { page, offset } = this.#block(slot)
-      byNewest.push([readStoredId(page, offset + 1), this.#newestEventMs(slot)])
+      slots[n] = slot
+      newest[n++] = this.#newestEventMs(slot)
     }
-    byNewest.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    const order = Array.from({ length: n }, (_, i) => i)
+    order.sort((a, b) => newest[a]! - newest[b]! || compareIds(this.#idAt(slots[a]!), this.#idAt(slots[b]!)))
+    // Until the estimate is under 90 % of the budget. Entries are marked, then the table is rebuilt once: deleting one
+    // card at a time shifted the entries after it and took seconds for a few hundred thousand.
     const target = maxBytes * 0.9
-    for (const [id] of byNewest) {
+    let evicted = 0
+    for (const i of order) {
       if (this.estimatedBytes <= target) break
-      this.#deleteSlot(this.#find(id))
+      this.#release(slots[i]!)
+      this.#table[ENTRY * slots[i]! + 1] = EVICTED
       evicted++
     }
-    this.#shrinkTableIfSparse()
+    this.#resizeTable(this.#sparseTableSlots() ?? this.#mask + 1)
     return evicted
+  }
+
+  /** The card id in a table slot's block. */
+  #idAt(slot: number): string {
+    const { page, offset } = this.#block(slot)
+    return readStoredId(page, offset + 1)
   }
 
   #block(slot: number): { page: Float64Array; offset: number } {
@@ -532,15 +549,20 @@ export class CardWindows {
     return logBase(page, offset)
   }
 
-  #deleteSlot(slot: number): void {
-    const table = this.#table
-    const mask = this.#mask
+  /** Frees a card's block and takes it out of the counts; its table entry is the caller's to remove. */
+  #release(slot: number): void {
     const { page, offset } = this.#block(slot)
     this.#usedSlots -= page[logBase(page, offset)]!
     this.#idSlots -= storedIdSlots(page, offset + 1)
-    this.#arena.free(table[ENTRY * slot + 1]!)
+    this.#arena.free(this.#table[ENTRY * slot + 1]!)
     this.#size--
     this.#lastCardId = undefined
+  }
+
+  #deleteSlot(slot: number): void {
+    const table = this.#table
+    const mask = this.#mask
+    this.#release(slot)
     this.#tableLayout++
     // Backward-shift deletion: later entries of the probe run move into the hole if their home allows it.
     let hole = slot
@@ -566,11 +588,17 @@ export class CardWindows {
    * at half its size or less: it would otherwise keep its peak size (12 B a slot) for good.
    */
   #shrinkTableIfSparse(): void {
+    const slots = this.#sparseTableSlots()
+    if (slots !== undefined) this.#resizeTable(slots)
+  }
+
+  /** The smaller size a table far emptier than it needs to be should have; undefined when it is not so empty. */
+  #sparseTableSlots(): number | undefined {
     const slots = this.#mask + 1
-    if (slots <= this.#minSlots || this.#size >= (slots * MAX_LOAD) / 4) return
+    if (slots <= this.#minSlots || this.#size >= (slots * MAX_LOAD) / 4) return undefined
     let target = slots
     while (target > this.#minSlots && this.#size < (target * MAX_LOAD) / 4) target /= 2
-    this.#resizeTable(target)
+    return target
   }
 
   #resizeTable(slots: number): void {
@@ -578,7 +606,8 @@ export class CardWindows {
     this.#table = new Int32Array(ENTRY * slots).fill(EMPTY)
     this.#mask = this.#table.length / ENTRY - 1
     for (let slot = 0; slot < old.length / ENTRY; slot++) {
-      if (old[ENTRY * slot + 1] === EMPTY) continue
+      // EMPTY or EVICTED: no card.
+      if (old[ENTRY * slot + 1]! < 0) continue
       const hash = old[ENTRY * slot]!
       let target = hash & this.#mask
       while (this.#table[ENTRY * target + 1] !== EMPTY) target = (target + 1) & this.#mask
@@ -687,4 +716,9 @@ export function countAtOrBefore(page: Float64Array, base: number, stride: number
 export function timeAt(page: Float64Array, base: number, stride: number, index: number): number {
   const timeOnly = page[base + 1]! | 0
   return index < timeOnly ? page[base + LOG_HEADER + index]! : page[fullEventsStart(page, base) + stride * (index - timeOnly)]!
+}
+
+/** Card ids in JavaScript's string order (UTF-16 code units), as the budget's ties are broken. */
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
 }
