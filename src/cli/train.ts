@@ -37,6 +37,7 @@ export function registerTrain(program: Command): void {
         epochs: opts.epochs,
         positiveWeight: opts.positiveWeight,
         thresholds: config.thresholds,
+        config,
         promote: opts.promote ?? false,
         onProgress: opts.json ? undefined : (phase, done, total) => process.stderr.write(`  ${phase} ${done}/${total}\n`),
       })

@@ -6,7 +6,8 @@ import type { ModelManifest, ModelRegistry } from '../adapters/onnx/model-packag
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import { featureContractHash } from '../stages/features/feature-definition.js'
 import { TransactionGenerator } from '../generator/transaction-generator.js'
-import { PartitionState } from '../runtime/partition-state.js'
+import { PartitionState, partitionStateOptions } from '../runtime/partition-state.js'
+import type { Config } from '../config/schema.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import { decodeLabel } from '../stages/decode/decode-transaction.js'
 import { OfflineLookups } from '../stages/lookups/offline-lookups.js'
@@ -24,6 +25,8 @@ export interface TrainCommandOptions {
   readonly epochs: number
   readonly positiveWeight: number
   readonly thresholds: { readonly review: number; readonly decline: number }
+  /** The state settings the job runs with (lateness, dedupe, budget): training computes features as the job does. */
+  readonly config: Pick<Config, 'decode' | 'dedupe' | 'windows'>
   /** Make the new version the registry's champion. */
   readonly promote: boolean
   readonly onProgress?: (phase: string, done: number, total: number) => void
@@ -48,8 +51,9 @@ export interface TrainResult {
 export async function trainModel(options: TrainCommandOptions): Promise<TrainResult> {
   const features = cardFraudFeatures
   const generator = new TransactionGenerator({ seed: options.seed, fraudRate: options.fraudRate })
-  const allowedLatenessMs = 60_000
-  const state = new PartitionState({ features, maxRecordBytes: 1 << 20, dedupeHorizonMs: 86_400_000, dedupeMaxEntries: 5_000_000, allowedLatenessMs })
+  const stateOptions = partitionStateOptions(options.config, features)
+  const { allowedLatenessMs, maxRecordBytes } = stateOptions
+  const state = new PartitionState(stateOptions)
   // Lookup columns are filled once every transaction and label is in: their windows end in the past, so the
   // complete tables give what the stream reads at scoring time.
   const lookups = new OfflineLookups(lookupPlanOf(features, allowedLatenessMs), allowedLatenessMs)
@@ -61,7 +65,7 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
   while (rows.length < options.transactions) {
     const record = generator.next()
     if (record.topic === 'labels') {
-      const decoded = decodeLabel(record.value, { maxRecordBytes: 1 << 20 })
+      const decoded = decodeLabel(record.value, { maxRecordBytes })
       if (decoded.kind === 'ok') lookups.addLabel(decoded.label)
       continue
     }

@@ -7,12 +7,13 @@ import { fileURLToPath } from 'node:url'
 import { assertContract, loadModelPackage } from '../../../src/adapters/onnx/model-package.js'
 import { featureContractHash } from '../../../src/stages/features/feature-definition.js'
 import { trainModel } from '../../../src/training/train.js'
+import { loadConfig } from '../../../src/config/load.js'
 import { cardFraudFeatures } from '../../../topology/features.js'
 
 test('training writes a complete model package whose ONNX export scores like the TypeScript model', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fs-models-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const options = { modelsDir: dir, name: 'm', seed: 2, transactions: 20_000, fraudRate: 0.02, epochs: 60, positiveWeight: 5, thresholds: { review: 0.4, decline: 0.7 }, promote: false }
+  const options = { modelsDir: dir, name: 'm', seed: 2, transactions: 20_000, fraudRate: 0.02, epochs: 60, positiveWeight: 5, thresholds: { review: 0.4, decline: 0.7 }, config: loadConfig({ overrides: { environment: 'test' } }), promote: false }
   const first = await trainModel(options)
   assert.equal(first.ref, 'm@1')
   assert.equal(first.promoted, true, 'the first model becomes champion')
