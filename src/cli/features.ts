@@ -56,7 +56,9 @@ export function registerFeatures(program: Command): void {
       const lookups = new OfflineLookups(lookupPlanOf(cardFraudFeatures, lateness), lateness, (label) => partitionOf(label.transaction_id, labelPartitions, partitioner))
       // The latest label per transaction, for the is_fraud column; every valid label (in file order) feeds the lookups.
       const labels = new Map<string, Label>()
+      // The first few line numbers of each kind of skipped line, for a person to look at.
       const invalidLabelLines: number[] = []
+      let invalidLabels = 0
       if (opts.labels) {
         let lineNumber = 0
         for await (const line of createInterface({ input: createReadStream(opts.labels) })) {
@@ -65,7 +67,7 @@ export function registerFeatures(program: Command): void {
           const decoded = decodeLabel(Buffer.from(line), { maxRecordBytes: config.decode.maxRecordBytes })
           // The stream dead-letters an invalid label and goes on: so does this, and says which lines.
           if (decoded.kind === 'invalid') {
-            invalidLabelLines.push(lineNumber)
+            if (invalidLabels++ < SHOWN_LINES) invalidLabelLines.push(lineNumber)
             continue
           }
           const label = decoded.label
@@ -81,13 +83,12 @@ export function registerFeatures(program: Command): void {
       })
       const names = cardFraudFeatures.map((f) => f.name)
       await out.write(`${['transaction_id', 'card_id', 'event_time', ...names, ...(opts.labels ? ['is_fraud'] : [])].join(',')}\n`)
-      const counts = { lines: 0, rows: 0, invalid: 0, duplicates: 0, late: 0, budget_evictions: 0, late_labels: lookups.lateLabels, unattributed_labels: lookups.unattributedLabels, invalid_labels: invalidLabelLines.length }
+      const counts = { lines: 0, rows: 0, invalid: 0, duplicates: 0, late: 0, budget_evictions: 0, late_labels: lookups.lateLabels, unattributed_labels: lookups.unattributedLabels, invalid_labels: invalidLabels }
       const invalidLines: number[] = []
       const states = await forEachTransaction(opts.input, new PartitionedStates(stateOptions, partitions, partitioner), async (processed, lineNumber) => {
         counts.lines++
         if (processed.kind === 'invalid') {
-          counts.invalid++
-          invalidLines.push(lineNumber)
+          if (counts.invalid++ < SHOWN_LINES) invalidLines.push(lineNumber)
         } else if (processed.kind === 'duplicate') counts.duplicates++
         else {
           if (processed.late) counts.late++
@@ -106,8 +107,8 @@ export function registerFeatures(program: Command): void {
       if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
       else {
         process.stdout.write(`wrote ${formatInt(counts.rows)} feature rows (${names.length} features, contract ${summary.feature_contract}) to ${opts.out}; skipped ${formatInt(counts.invalid)} invalid and ${formatInt(counts.duplicates)} duplicate lines; ${formatInt(counts.late)} late (scored, not in the windows) in ${summary.elapsed_s}s\n`)
-        if (invalidLines.length > 0) process.stdout.write(`invalid transaction lines: ${firstLines(invalidLines)}\n`)
-        if (invalidLabelLines.length > 0) process.stdout.write(`invalid label lines: ${firstLines(invalidLabelLines)}\n`)
+        if (counts.invalid > 0) process.stdout.write(`invalid transaction lines: ${firstLines(invalidLines, counts.invalid)}\n`)
+        if (invalidLabels > 0) process.stdout.write(`invalid label lines: ${firstLines(invalidLabelLines, invalidLabels)}\n`)
         if (counts.budget_evictions > 0) process.stdout.write(`${formatInt(counts.budget_evictions)} cards evicted by windows.maxStateBytesPerPartition: their features restarted from empty, as in the stream\n`)
       }
     })
@@ -131,9 +132,10 @@ function positiveInt(text: string, option: string): number {
   return value
 }
 
-/** The first line numbers, for a person to look at. */
-function firstLines(lineNumbers: readonly number[]): string {
-  return `${lineNumbers.slice(0, 10).join(', ')}${lineNumbers.length > 10 ? `, … (${formatInt(lineNumbers.length)} in all)` : ''}`
+const SHOWN_LINES = 10
+
+function firstLines(lineNumbers: readonly number[], total: number): string {
+  return `${lineNumbers.join(', ')}${total > lineNumbers.length ? `, … (${formatInt(total)} in all)` : ''}`
 }
 
 /** A file opened for writing, with backpressure, whose errors reject the write or end that meets them. */
