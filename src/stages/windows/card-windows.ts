@@ -159,7 +159,7 @@ export class CardWindows {
     return this.#size
   }
 
-  /** Slots of the card table (at most twice the cards over its load, after a peak as well). */
+  /** Slots of the card table: it doubles at half full and, after a peak, halves while under an eighth full. */
   get tableSlots(): number {
     return this.#mask + 1
   }
