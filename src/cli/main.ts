@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { runCommand } from './common.js'
 import { registerDemo } from './demo.js'
 import { registerFeatures } from './features.js'
 import { registerGenerate } from './generate.js'
@@ -19,4 +20,10 @@ registerTrain(program)
 registerFeatures(program)
 registerSql(program)
 registerMigrate(program)
-await program.parseAsync(process.argv)
+try {
+  await program.parseAsync(process.argv)
+} catch (err) {
+  // An option refused while parsing (parseNumber…), before any command ran: reported as a command's error is, with
+  // the --json summary when asked, instead of an uncaught stack.
+  await runCommand({ json: process.argv.includes('--json') }, () => Promise.reject(err))
+}

@@ -65,4 +65,6 @@ test('a failing command exits non-zero with its error code', async (t) => {
   t.after(cleanup)
   await assert.rejects(cli('sql', 'SELECT * FROM no_such_table', '--data-dir', dataDir, '--json'), (err: { code: number; stdout: string }) => err.code === 1 && /FS_ERR_SINK_CLICKHOUSE/.test(err.stdout))
   await assert.rejects(cli('generate', '--count', 'lots'), (err: { code: number }) => err.code !== 0)
+  // Refused while parsing options: the same summary and exit code, not an uncaught stack.
+  await assert.rejects(cli('features', '--input', 'tx.ndjson', '--out', 'f.csv', '--partitions', '2.5', '--json'), (err: { code: number; stdout: string }) => err.code === 1 && JSON.parse(err.stdout).error.code === 'FS_ERR_USAGE')
 })
