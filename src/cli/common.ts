@@ -58,6 +58,16 @@ export function parseNumber(name: string, min: number, max = Infinity) {
   }
 }
 
+/** parseNumber for counts: whole numbers only. */
+export function parseInteger(name: string, min: number, max = Infinity) {
+  const parse = parseNumber(name, min, max)
+  return (value: string): number => {
+    const n = parse(value)
+    if (!Number.isInteger(n)) throw new FraudstreamError(ErrorCode.usage, `${name} must be a whole number, got "${value}"`, 'input')
+    return n
+  }
+}
+
 /** Parses --format, naming the allowed values when it is not one. */
 export function parseFormat(value: string): ValueFormat {
   if (value === 'json' || value === 'msgpack' || value === 'mixed') return value

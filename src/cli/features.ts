@@ -11,15 +11,15 @@ import type { Label } from '../core/label-v1.js'
 import { decodeLabel } from '../stages/decode/decode-transaction.js'
 import { OfflineLookups } from '../stages/lookups/offline-lookups.js'
 import { lookupPlanOf } from '../stages/lookups/lookup-plan.js'
-import { formatInt, loadCliConfig, runCommand, withCommonOptions, type CommonOptions } from './common.js'
+import { formatInt, loadCliConfig, parseInteger, runCommand, withCommonOptions, type CommonOptions } from './common.js'
 
 interface FeaturesOptions extends CommonOptions {
   input: string
   labels?: string
   out: string
-  partitions: string
-  labelPartitions: string
-  partitioner: string
+  partitions: number
+  labelPartitions: number
+  partitioner: Partitioner
 }
 
 /**
@@ -38,17 +38,14 @@ export function registerFeatures(program: Command): void {
     .requiredOption('--input <tx.ndjson>', 'transactions, one JSON object per line, in topic order within each partition (a topic dump, or event order)')
     .option('--labels <labels.ndjson>', 'Label v1 records in topic order: they feed the label-based lookup features as in the stream, and add is_fraud (latest label wins, empty when unlabelled)')
     .requiredOption('--out <features.csv>', 'where to write the CSV')
-    .option('--partitions <n>', 'partitions of the transactions topic: each has its own watermark, dedupe and window state, as in the stream (the embedded cluster has 4)', '4')
-    .option('--label-partitions <n>', 'partitions of the labels topic: each has its own label watermark', '4')
-    .option('--partitioner <name>', `how the topics' producers chose a partition from the key (card_id, transaction_id): ${Partitioner.join(' or ')} (murmur2: Java clients, Kafka Streams and fraudstream's own; crc32: librdkafka's default)`, 'murmur2')
+    .option('--partitions <n>', 'partitions of the transactions topic: each has its own watermark, dedupe and window state, as in the stream (the embedded cluster has 4)', parseInteger('--partitions', 1), 4)
+    .option('--label-partitions <n>', 'partitions of the labels topic: each has its own label watermark', parseInteger('--label-partitions', 1), 4)
+    .option('--partitioner <name>', `how the topics' producers chose a partition from the key (card_id, transaction_id): ${Partitioner.join(' or ')} (murmur2: Java clients, Kafka Streams and fraudstream's own; crc32: librdkafka's default)`, parsePartitioner, 'murmur2' as Partitioner)
   withCommonOptions(command, { logLevel: 'warn' }).action(async (opts: FeaturesOptions) => {
     await runCommand(opts, async () => {
       const { config } = loadCliConfig(opts, {}, { logLevel: 'warn' })
       const started = performance.now()
-      const partitions = positiveInt(opts.partitions, '--partitions')
-      const labelPartitions = positiveInt(opts.labelPartitions, '--label-partitions')
-      const partitioner = opts.partitioner as Partitioner
-      if (!Partitioner.includes(partitioner)) throw new FraudstreamError(ErrorCode.usage, `--partitioner ${opts.partitioner}: expected ${Partitioner.join(' or ')}`, 'input')
+      const { partitions, labelPartitions, partitioner } = opts
       // Opened first: an unwritable path fails now, not after a pass over the whole input.
       const out = await openForWriting(opts.out)
       const stateOptions = partitionStateOptions(config, cardFraudFeatures)
@@ -126,10 +123,10 @@ async function forEachTransaction(
   return states
 }
 
-function positiveInt(text: string, option: string): number {
-  const value = Number(text)
-  if (!Number.isInteger(value) || value < 1) throw new FraudstreamError(ErrorCode.usage, `${option} ${text}: expected a whole number of at least 1`, 'input')
-  return value
+/** Parses --partitioner, naming the allowed values when it is not one. */
+function parsePartitioner(value: string): Partitioner {
+  if ((Partitioner as readonly string[]).includes(value)) return value as Partitioner
+  throw new FraudstreamError(ErrorCode.usage, `--partitioner must be ${Partitioner.join(' or ')}, got "${value}"`, 'input')
 }
 
 const SHOWN_LINES = 10
