@@ -2,6 +2,7 @@ import type { Transaction } from '../../core/transaction-v1.js'
 import { groupIdOf, passesFilter, windowGroupsOf, windowKeyOf } from '../windows/window-groups.js'
 import type { Label } from '../../core/label-v1.js'
 import { lookupKeyOf } from '../lookups/lookup-plan.js'
+import { fraudRatio } from '../lookups/key-aggregate.js'
 import type { FeatureDefinition, LookupFeature, WindowFeature } from './feature-definition.js'
 import { populationStddev, zscore } from '../windows/compile-windows.js'
 import { DERIVE } from './to-feature-row.js'
@@ -108,5 +109,5 @@ export function referenceLookup(feature: LookupFeature, transactions: readonly T
   }
   const fraud = [...latest.values()].filter((l) => l.is_fraud).length
   if (feature.aggregation === 'fraud_count') return fraud
-  return inWindow.length > 0 ? Math.min(1, fraud / inWindow.length) : 0
+  return fraudRatio(fraud, inWindow.length)
 }
