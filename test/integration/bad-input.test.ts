@@ -6,6 +6,7 @@ import type { DeadLetter, DecisionV1 } from '../../src/core/records.js'
 import { createPipeline } from '../../src/main.js'
 import { readTopic, waitFor, useMockCluster } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
+import { teardown } from '../helpers/teardown.js'
 
 const cluster = useMockCluster()
 
@@ -27,12 +28,12 @@ const valid = (id: string) => ({
 test('bad input lands in the DLQ with a distinct reason each, and the job keeps scoring what follows', async (t) => {
   const topics = { transactions: `tx-${Math.random().toString(36).slice(2)}`, decisions: 'decisions-bad', alerts: 'alerts-bad', dlq: 'dlq-bad', labels: 'labels-bad' }
   const { config, cleanup } = testConfig({ 'kafka.topics': topics })
-  t.after(cleanup)
+  teardown(t, cleanup)
   const { log } = testLogger()
   const pipeline = await createPipeline({ config, kafka: { bootstrapServers: cluster.bootstrapServers }, log })
-  t.after(() => pipeline.close())
+  teardown(t, () => pipeline.close())
   const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers, 'message.max.bytes': 4_000_000 }, log })
-  t.after(() => producer.close())
+  teardown(t, () => producer.close())
 
   const cases: { name: string; value: Buffer; reason: string }[] = [
     { name: 'non-JSON bytes', value: Buffer.from([0xff, 0xfe, 0x00, 0x41]), reason: 'malformed' },

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import type { DemoSummary } from '../../src/cli/demo.js'
 import { testConfig } from '../helpers/pipeline.js'
+import { teardown } from '../helpers/teardown.js'
 
 const run = promisify(execFile)
 const BIN = fileURLToPath(new URL('../../bin/fraudstream.js', import.meta.url))
@@ -22,7 +23,7 @@ test('every command answers --help', async () => {
 
 test('generate --out writes seeded NDJSON transactions with labels beside them', async (t) => {
   const { dataDir, cleanup } = testConfig()
-  t.after(cleanup)
+  teardown(t, cleanup)
   const out = join(dataDir, 'tx.ndjson')
   const { stdout } = await cli('generate', '--count', '3000', '--seed', '5', '--invalid-rate', '0.01', '--out', out, '--json')
   const summary = JSON.parse(stdout) as { transactions: number; valid: number; invalid: number; labels: number }
@@ -38,7 +39,7 @@ test('generate --out writes seeded NDJSON transactions with labels beside them',
 
 test('demo --count --json prints a summary that agrees with itself and with `fraudstream sql`', async (t) => {
   const { dataDir, cleanup } = testConfig()
-  t.after(cleanup)
+  teardown(t, cleanup)
   const { stdout } = await cli('demo', '--count', '4000', '--rate', 'max', '--invalid-rate', '0.01', '--duplicate-rate', '0.01', '--data-dir', dataDir, '--port', '0', '--json')
   const s = JSON.parse(stdout) as DemoSummary
   assert.equal(s.ok, true)
@@ -62,7 +63,7 @@ test('demo --count --json prints a summary that agrees with itself and with `fra
 
 test('a failing command exits non-zero with its error code', async (t) => {
   const { dataDir, cleanup } = testConfig()
-  t.after(cleanup)
+  teardown(t, cleanup)
   await assert.rejects(cli('sql', 'SELECT * FROM no_such_table', '--data-dir', dataDir, '--json'), (err: { code: number; stdout: string }) => err.code === 1 && /FS_ERR_SINK_CLICKHOUSE/.test(err.stdout))
   await assert.rejects(cli('generate', '--count', 'lots'), (err: { code: number }) => err.code !== 0)
   // Refused while parsing options: the same summary and exit code, not an uncaught stack.

@@ -11,6 +11,7 @@ import { cardFraudFeatures } from '../../topology/features.js'
 import { createPipeline } from '../../src/main.js'
 import { committedOffsets, endOffsets, readTopic, waitFor, useMockCluster } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
+import { teardown } from '../helpers/teardown.js'
 
 const QUERIES_DIR = fileURLToPath(new URL('../../clickhouse/queries/', import.meta.url))
 const cluster = useMockCluster()
@@ -18,13 +19,13 @@ const cluster = useMockCluster()
 test('20,000 transactions with 1 % invalid and 1 % duplicates: one decision and one score row per valid unique transaction, every invalid one dead-lettered, offsets committed to the end', async (t) => {
   const topics = { transactions: `tx-${Math.random().toString(36).slice(2)}`, decisions: 'decisions-e2e', alerts: 'alerts-e2e', dlq: 'dlq-e2e', labels: 'labels-e2e' }
   const { config, cleanup } = testConfig({ 'kafka.topics': topics })
-  t.after(cleanup)
+  teardown(t, cleanup)
   const { log } = testLogger()
   const kafka = { bootstrapServers: cluster.bootstrapServers }
   const pipeline = await createPipeline({ config, kafka, log })
-  t.after(() => pipeline.close())
+  teardown(t, () => pipeline.close())
   const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
-  t.after(() => producer.close())
+  teardown(t, () => producer.close())
 
   const sent: GeneratedRecord[] = []
   const generator = new TransactionGenerator({ seed: 11, invalidRate: 0.01, duplicateRate: 0.01 })

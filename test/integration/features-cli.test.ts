@@ -10,6 +10,7 @@ import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import { createPipeline } from '../../src/main.js'
 import { waitFor, useMockCluster } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
+import { teardown } from '../helpers/teardown.js'
 
 const run = promisify(execFile)
 const BIN = fileURLToPath(new URL('../../bin/fraudstream.js', import.meta.url))
@@ -18,15 +19,15 @@ const cluster = useMockCluster()
 test('`fraudstream features` writes, for a file of transactions, exactly the feature vectors the stream logged to ClickHouse', async (t) => {
   const topics = { transactions: `tx-${Math.random().toString(36).slice(2)}`, decisions: 'decisions-fcli', alerts: 'alerts-fcli', dlq: 'dlq-fcli', labels: 'labels-fcli' }
   const { config, dataDir, cleanup } = testConfig({ 'kafka.topics': topics })
-  t.after(cleanup)
+  teardown(t, cleanup)
   const input = join(dataDir, 'tx.ndjson')
   // Few customers: eight days of event time, so the lookups (windows ending a day back) hold history and labels.
   await run(process.execPath, [BIN, 'generate', '--count', '6000', '--seed', '17', '--customers', '300', '--merchants', '50', '--fraud-rate', '0.02', '--invalid-rate', '0.01', '--duplicate-rate', '0.01', '--out', input, '--json'])
   const { log } = testLogger()
   const pipeline = await createPipeline({ config, kafka: { bootstrapServers: cluster.bootstrapServers }, log })
-  t.after(() => pipeline.close())
+  teardown(t, () => pipeline.close())
   const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
-  t.after(() => producer.close())
+  teardown(t, () => producer.close())
   // Partition 0's records 300 lines (hours of event time) behind the others': in order within each partition, as a
   // topic is, but far out of order across them. Each partition has its own watermark, in the stream and in the CLI.
   const generated = readFileSync(input, 'utf8').split('\n').slice(0, -1)

@@ -8,6 +8,7 @@ import { createPipeline } from '../../src/main.js'
 import { committedOffsets, endOffsets, readTopic, waitFor, useMockCluster } from '../helpers/kafka.js'
 import { compareWithUninterruptedRun } from '../helpers/features.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
+import { teardown } from '../helpers/teardown.js'
 
 const cluster = useMockCluster()
 
@@ -18,11 +19,11 @@ for (const stateStore of ['files', 'kafka'] as const) {
     // Labels reach every labels partition only seconds into a 1,500/s run: transactions wait for complete tables
     // rather than the default 10 s (see the rebalance test).
     const { config, cleanup } = testConfig({ 'kafka.topics': topics, 'runtime.stateStore': stateStore, 'lookups.maxWaitMs': 60_000 })
-    t.after(cleanup)
+    teardown(t, cleanup)
     const { log, lines } = testLogger()
     const kafka = { bootstrapServers: cluster.bootstrapServers }
     const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
-    t.after(() => producer.close())
+    teardown(t, () => producer.close())
 
     const first = await createPipeline({ config, kafka, log, instanceId: 'first' })
     let second: Awaited<ReturnType<typeof createPipeline>> | undefined
@@ -46,7 +47,7 @@ for (const stateStore of ['files', 'kafka'] as const) {
     }
 
     second = await createPipeline({ config, kafka, log, instanceId: 'second' })
-    t.after(() => second?.close())
+    teardown(t, () => second?.close())
     await publishing
     await waitFor(() => consumed() >= 12_000 || second!.job.failure !== undefined, { timeoutMs: 120_000, what: 'the second job to consume the rest' })
     // Exported at least every second: wait for a report after the last records.

@@ -4,13 +4,14 @@ import { KafkaSnapshotStore } from '../../src/adapters/kafka/kafka-snapshot-stor
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import { readTopic, useMockCluster } from '../helpers/kafka.js'
 import { testLogger } from '../helpers/pipeline.js'
+import { teardown } from '../helpers/teardown.js'
 
 const cluster = useMockCluster()
 
 test('snapshots in a compacted topic: chunked, the newest at or below an offset wins, torn ones are skipped, old ones get tombstones', async (t) => {
   const { log } = testLogger()
   const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
-  t.after(() => producer.close())
+  teardown(t, () => producer.close())
   const topic = `state-${Math.random().toString(36).slice(2)}`
   const partitions = await producer.partitionCount(topic)
   const options = { sink: producer, clientConfig: { 'bootstrap.servers': cluster.bootstrapServers }, topic, partitions, keep: 2, chunkBytes: 1_000 }

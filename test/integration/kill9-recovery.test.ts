@@ -14,6 +14,7 @@ import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/
 import { committedOffsets, endOffsets, waitFor, useMockCluster } from '../helpers/kafka.js'
 import { compareWithUninterruptedRun } from '../helpers/features.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
+import { teardown } from '../helpers/teardown.js'
 
 const BIN = fileURLToPath(new URL('../../bin/fraudstream.js', import.meta.url))
 const TOTAL = 50_000
@@ -43,12 +44,12 @@ const exited = (child: ChildProcess) =>
 test(`kill -9 of the job at ${KILLS} random points in a ${TOTAL.toLocaleString('en-US')}-transaction run: every transaction has exactly one score row, with the features of an uninterrupted run`, async (t) => {
   const topics = { transactions: `tx-${Math.random().toString(36).slice(2)}`, decisions: 'decisions-kill9', alerts: 'alerts-kill9', dlq: 'dlq-kill9', labels: 'labels-kill9' }
   const { config, dataDir, cleanup } = testConfig({ 'kafka.topics': topics })
-  t.after(cleanup)
+  teardown(t, cleanup)
   const configFile = join(dataDir, 'fraudstream.yaml')
   writeFileSync(configFile, stringify({ environment: 'test', dataDir, kafka: { brokers: [cluster.bootstrapServers], groupId: config.kafka.groupId, topics, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 }, http: { port: 0 }, runtime: { snapshotIntervalMs: 1_000 } }))
   const { log } = testLogger()
   const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
-  t.after(() => producer.close())
+  teardown(t, () => producer.close())
 
   let committed = 0
   const poll = setInterval(() => {
@@ -57,7 +58,7 @@ test(`kill -9 of the job at ${KILLS} random points in a ${TOTAL.toLocaleString('
       () => undefined,
     )
   }, 250)
-  t.after(() => clearInterval(poll))
+  teardown(t, () => clearInterval(poll))
 
   const sent: GeneratedRecord[] = []
   // The mock keeps ~5 MiB per partition: the producer may run at most 16k records ahead of the group's commits.
@@ -88,7 +89,7 @@ test(`kill -9 of the job at ${KILLS} random points in a ${TOTAL.toLocaleString('
   assert.equal(await exited(job), 'code 0', 'the final job stops gracefully')
 
   const clickhouse = await createClickhouseClient(config)
-  t.after(() => clickhouse.close())
+  teardown(t, () => clickhouse.close())
   const { rows, expected, missing, doubled, differing, differences } = await compareWithUninterruptedRun({ client: clickhouse, config, topic: topics.transactions, sent })
   process.stdout.write(`# kill -9 at committed offsets ${killPoints.join(', ')}: rows ${rows}, expected ${expected}, missing ${missing.length}, doubled ${doubled.length}, differing features ${differing.length}\n`)
   const fromSnapshot = assignments.filter((a) => a.snapshotOffset !== null)

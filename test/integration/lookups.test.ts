@@ -6,6 +6,7 @@ import { createPipeline, type Pipeline } from '../../src/main.js'
 import { compareWithUninterruptedRun } from '../helpers/features.js'
 import { committedOffsets, endOffsets, useMockCluster, waitFor } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
+import { teardown } from '../helpers/teardown.js'
 
 const cluster = useMockCluster()
 const LOOKUPS = ['terminal_tx_count_7d', 'terminal_fraud_count_7d', 'terminal_fraud_ratio_7d', 'merchant_fraud_ratio_7d']
@@ -17,13 +18,13 @@ test('terminal and merchant lookups: two instances splitting the partitions comp
   const topicsOne = { ...shared, transactions: `tx-one-${suffix}` }
   const topicsTwo = { ...shared, transactions: `tx-two-${suffix}` }
   const one = testConfig({ 'kafka.topics': topicsOne })
-  t.after(one.cleanup)
+  teardown(t, one.cleanup)
   // One embedded ClickHouse for the process: both runs write to it, told apart by source topic.
   const two = testConfig({ 'kafka.topics': topicsTwo, dataDir: one.dataDir })
   const { log } = testLogger()
   const kafka = { bootstrapServers: cluster.bootstrapServers }
   const members: Pipeline[] = []
-  t.after(async () => {
+  teardown(t, async () => {
     for (const member of members) await member.close()
   })
   members.push(await createPipeline({ config: one.config, kafka, log, instanceId: 'single' }))
@@ -36,7 +37,7 @@ test('terminal and merchant lookups: two instances splitting the partitions comp
   while (sent.filter((r) => r.topic === 'transactions').length < 12_000) sent.push(generator.next())
   sent.push(...generator.drainLabels())
   const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
-  t.after(() => producer.close())
+  teardown(t, () => producer.close())
   // At ~3,000 records/s, as a live feed: both runs read while it is written.
   for (const [i, record] of sent.entries()) {
     const targets = record.topic === 'labels' ? [labels] : [topicsOne.transactions, topicsTwo.transactions]
@@ -94,13 +95,13 @@ test('an empty labels topic does not hold the lookup tables back: transactions a
   // The default idle timeout (30 s) is longer than the default wait (10 s): before the fix, every transaction of the
   // first half minute waited 10 s and was scored stale, since no label ever gave the labels partitions a watermark.
   const { config, cleanup } = testConfig({ 'kafka.topics': topics })
-  t.after(cleanup)
+  teardown(t, cleanup)
   const { log } = testLogger()
   const pipeline = await createPipeline({ config, kafka: { bootstrapServers: cluster.bootstrapServers }, log, instanceId: 'quiet' })
-  t.after(() => pipeline.close())
+  teardown(t, () => pipeline.close())
   await waitFor(() => pipeline.job.partitions().length > 0, { timeoutMs: 60_000, what: 'the job to own partitions' })
   const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
-  t.after(() => producer.close())
+  teardown(t, () => producer.close())
   const generator = new TransactionGenerator({ seed: 5 })
   let sent = 0
   while (sent < 2_000) {

@@ -7,6 +7,7 @@ import { createPipeline, type Pipeline } from '../../src/main.js'
 import { committedOffsets, endOffsets, waitFor, useMockCluster } from '../helpers/kafka.js'
 import { compareWithUninterruptedRun } from '../helpers/features.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
+import { teardown } from '../helpers/teardown.js'
 
 const cluster = useMockCluster()
 
@@ -16,16 +17,16 @@ test('two members split the partitions, a third joins mid-stream and one leaves:
   // tables are incomplete, and after the default 10 s wait a transaction would be scored stale (counted, but not the
   // uninterrupted run's vector). This test is about rebalances: transactions wait for complete tables.
   const { config, cleanup } = testConfig({ 'kafka.topics': topics, 'runtime.snapshotIntervalMs': 1_000, 'lookups.maxWaitMs': 60_000 })
-  t.after(cleanup)
+  teardown(t, cleanup)
   const { log, lines } = testLogger()
   const kafka = { bootstrapServers: cluster.bootstrapServers }
   const members: Pipeline[] = []
-  t.after(async () => {
+  teardown(t, async () => {
     for (const member of members) await member.close()
   })
   const consumed = () => members.reduce((sum, m) => sum + m.job.stats.consumed, 0)
   const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
-  t.after(() => producer.close())
+  teardown(t, () => producer.close())
 
   members.push(await createPipeline({ config, kafka, log, instanceId: 'a' }), await createPipeline({ config, kafka, log, instanceId: 'b' }))
   const sent: GeneratedRecord[] = []

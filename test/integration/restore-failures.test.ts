@@ -11,6 +11,7 @@ import { createPipeline } from '../../src/main.js'
 import { useMockCluster, waitFor } from '../helpers/kafka.js'
 import { compareWithUninterruptedRun } from '../helpers/features.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
+import { teardown } from '../helpers/teardown.js'
 
 const cluster = useMockCluster()
 
@@ -18,11 +19,11 @@ test('a snapshot that cannot be loaded is passed over for a replay that gives th
   const suffix = Math.random().toString(36).slice(2)
   const topics = { transactions: `tx-${suffix}`, decisions: `decisions-${suffix}`, alerts: `alerts-${suffix}`, dlq: `dlq-${suffix}`, labels: `labels-${suffix}` }
   const { config, dataDir, cleanup } = testConfig({ 'kafka.topics': topics, 'runtime.stateStore': 'files', 'lookups.maxWaitMs': 60_000 })
-  t.after(cleanup)
+  teardown(t, cleanup)
   const { log, lines } = testLogger()
   const kafka = { bootstrapServers: cluster.bootstrapServers }
   const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
-  t.after(() => producer.close())
+  teardown(t, () => producer.close())
   const generator = new TransactionGenerator({ seed: 11, duplicateRate: 0.01 })
   const sent: GeneratedRecord[] = []
   const publish = (count: number, consumed: () => number) =>
@@ -62,7 +63,7 @@ test('a snapshot that cannot be loaded is passed over for a replay that gives th
   writeFileSync(partitionDirs[0]!, 'not a directory')
   let reported: Error | undefined
   const third = await createPipeline({ config, kafka, log, instanceId: 'third', onFailure: (err) => (reported = err) })
-  t.after(() => third.close())
+  teardown(t, () => third.close())
   await waitFor(() => reported !== undefined, { timeoutMs: 60_000, what: 'the job to fail on the unreadable snapshot store' })
   assert.match(reported!.message, /rebalance handling failed: .*ENOTDIR/)
   assert.equal(third.job.failure, reported)
