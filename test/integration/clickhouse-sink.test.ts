@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { test } from 'node:test'
 import { ClickhouseBatchSink } from '../../src/adapters/clickhouse/batch-sink.js'
 import { createClickhouseClient, type ClickHouseClient } from '../../src/adapters/clickhouse/client.js'
 import { checkDedupWindow, migrate } from '../../src/adapters/clickhouse/migrate.js'
 import { createMetrics } from '../../src/observability/metrics.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
+import { teardown } from '../helpers/teardown.js'
 
 /** Lets the first `failures` inserts reach ClickHouse, then throws as if the response had been lost. */
 function losingAcks(client: ClickHouseClient, failures: number): { client: ClickHouseClient; tokens: string[] } {
@@ -22,9 +25,9 @@ function losingAcks(client: ClickHouseClient, failures: number): { client: Click
 
 test('an insert whose ack is lost is retried with the same token and ClickHouse keeps one copy', async (t) => {
   const { config, cleanup } = testConfig()
-  t.after(cleanup)
+  teardown(t, cleanup)
   const real = await createClickhouseClient(config)
-  t.after(() => real.close())
+  teardown(t, () => real.close())
   await migrate(real)
   assert.equal((await migrate(real)).applied.length, 0, 'migrations are idempotent')
   await checkDedupWindow(real, 'scores', 1_000)
@@ -43,10 +46,32 @@ test('an insert whose ack is lost is retried with the same token and ClickHouse 
 
 test('the sink refuses a scores table whose dedup window is too small to make retries idempotent', async (t) => {
   const { config, cleanup } = testConfig()
-  t.after(cleanup)
+  teardown(t, cleanup)
   const client = await createClickhouseClient(config)
-  t.after(() => client.close())
+  teardown(t, () => client.close())
   await migrate(client)
   await client.command({ query: 'ALTER TABLE scores MODIFY SETTING non_replicated_deduplication_window = 3' })
   await assert.rejects(checkDedupWindow(client, 'scores', 1_000), (err: { code?: string; message: string }) => err.code === 'FS_ERR_SINK_CLICKHOUSE' && /MODIFY SETTING/.test(err.message))
+})
+
+test('a native abort ends a process with embedded ClickHouse, also after the client was opened twice (chDB alone leaves it hanging)', async (t) => {
+  const { config, cleanup } = testConfig()
+  teardown(t, cleanup)
+  const clientModule = new URL('../../src/adapters/clickhouse/client.js', import.meta.url).href
+  const script = `
+    const { createClickhouseClient } = await import(${JSON.stringify(clientModule)})
+    const config = ${JSON.stringify({ clickhouse: config.clickhouse, dataDir: config.dataDir })}
+    const first = await createClickhouseClient(config)
+    await first.query({ query: 'SELECT 1' })
+    await first.close()
+    const second = await createClickhouseClient(config)
+    await second.query({ query: 'SELECT 1' })
+    process.abort()`
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+  teardown(t, () => clearTimeout(timer))
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null]
+  assert.equal(signal, 'SIGABRT', `the child ended by ${signal ?? `exit code ${code}`}, not by its abort: ${stderr.slice(-500)}`)
 })

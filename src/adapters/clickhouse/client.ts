@@ -30,8 +30,25 @@ export async function createClickhouseClient(config: Pick<Config, 'clickhouse' |
   } catch (err) {
     throw new FraudstreamError(ErrorCode.configInvalid, 'embedded ClickHouse needs the optional chdb package (npm install chdb), or set clickhouse.url to a ClickHouse server', 'input', false, { cause: err })
   }
+  const connection = createChdbConnection({ path })
+  endProcessOnAbort()
   // chDB's connection implements the client's Connection interface; the client's own types predate that hook.
-  return createClient({ connection: createChdbConnection({ path }) } as Parameters<typeof createClient>[0])
+  return createClient({ connection } as Parameters<typeof createClient>[0])
+}
+
+const abortNow = () => process.abort()
+
+/**
+ * Opening chDB installs ClickHouse's handlers for fatal signals, and its SIGABRT handler never returns in a Node
+ * process: a native abort anywhere (std::terminate in an addon, "pure virtual method called") left a live process
+ * that did nothing, where a supervisor or a test runner must see a crash. A Node listener takes the signal back;
+ * abort() then ends the process as it does without chDB (a handler that returns makes abort() re-raise with the
+ * default action). Re-added after every opening, because each one installs ClickHouse's handler again and Node
+ * only installs its own when a first listener arrives.
+ */
+function endProcessOnAbort(): void {
+  process.off('SIGABRT', abortNow)
+  process.on('SIGABRT', abortNow)
 }
 
 export function describeClickhouse(config: Pick<Config, 'clickhouse' | 'dataDir'>): string {
