@@ -147,6 +147,49 @@ test('over its byte budget the state drops idle cards, then the least recently a
   assert.equal(w.enforceBudget(full), 0, 'nothing to do under budget')
 })
 
+test('over budget, exactly the cards first in (newest event, card id) order go, as few as bring the estimate under 90 % of the budget', () => {
+  fc.assert(
+    fc.property(
+      // Times a quarter minute apart over ten minutes: several cards per minute, and equal newest times.
+      fc.array(fc.record({ card: fc.integer({ min: 0, max: 40 }), t: fc.integer({ min: 0, max: 40 }).map((k) => k * 15_000), values: fc.integer({ min: 1, max: 3 }) }), { minLength: 1, maxLength: 200 }),
+      fc.double({ min: 0.05, max: 1, noNaN: true }),
+      (events, share) => {
+        const options = { horizonMs: 3_600_000, allowedLatenessMs: 3_600_000 }
+        const w = new CardWindows(options)
+        const byCard = new Map<string, { t: number; values: number[] }[]>()
+        for (const e of events) {
+          // Ids of several lengths: a card's bytes include its stored id.
+          const card = `c${'x'.repeat(e.card % 7)}${e.card}`
+          const values = Array.from({ length: e.values }, (_, i) => i + 1)
+          w.add(card, e.t, values.slice(0, 1))
+          byCard.set(card, [...(byCard.get(card) ?? []), { t: e.t, values }])
+        }
+        // The oracle: each card's bytes measured alone (the estimate is linear in the cards), then the old sort.
+        const cards = [...byCard].map(([card, list]) => {
+          const alone = new CardWindows(options)
+          for (const e of list) alone.add(card, e.t, e.values.slice(0, 1))
+          return { card, newest: Math.max(...list.map((e) => e.t)), bytes: alone.estimatedBytes }
+        })
+        cards.sort((a, b) => a.newest - b.newest || (a.card < b.card ? -1 : a.card > b.card ? 1 : 0))
+        const budget = w.estimatedBytes * share
+        let estimate = w.estimatedBytes
+        const expectedGone = new Set<string>()
+        if (estimate > budget) {
+          for (const c of cards) {
+            if (estimate <= budget * 0.9) break
+            estimate -= c.bytes
+            expectedGone.add(c.card)
+          }
+        }
+        assert.equal(w.enforceBudget(budget), expectedGone.size)
+        assert.deepEqual(cards.filter((c) => w.locate(c.card) < 0).map((c) => c.card), cards.filter((c) => expectedGone.has(c.card)).map((c) => c.card))
+        assert.equal(w.estimatedBytes, estimate)
+      },
+    ),
+    { numRuns: 300 },
+  )
+})
+
 test('a budget met by dropping idle cards (past their TTL) reports no budget eviction', () => {
   const w = new CardWindows({ horizonMs: 1_000, allowedLatenessMs: 0 })
   for (let i = 0; i < 100; i++) w.add(`idle-${i}`, i, [1])

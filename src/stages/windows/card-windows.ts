@@ -420,27 +420,56 @@ export class CardWindows {
     // Idle cards are past their TTL: dropping them now is no budget eviction (their features start from empty anyway).
     this.evictIdle()
     if (this.estimatedBytes <= maxBytes) return 0
-    // The cards in eviction order: the one whose newest event is oldest first, ties by card id (read only for ties).
-    // Typed arrays and indexes, not an [id, time] pair per card: with a million cards those took seconds and hundreds
-    // of MB in the event loop.
+    // Eviction order: the card whose newest event is oldest first, ties by card id. Dropped until the estimate is
+    // under 90 % of the budget, so the cards to drop are those whose newest event is in a minute before a cut-off
+    // minute, then of the cards in that minute the first in order. The minute is in the table; the cut-off is found
+    // by bisecting the sorted minutes over the bytes each card frees, and only the cut-off minute's cards are read for
+    // their time and id. Sorting every card with a comparator, reading each one's newest event, took 1.3 s for a
+    // million, in the event loop. Typed arrays and indexes throughout, not an object per card.
+    const target = maxBytes * 0.9
+    const before = this.estimatedBytes
     const slots = new Int32Array(this.#size)
-    const newest = new Float64Array(this.#size)
+    const minutes = new Int32Array(this.#size)
+    const freed = new Float64Array(this.#size)
     let n = 0
     for (let slot = 0; slot <= this.#mask; slot++) {
       if (this.#table[ENTRY * slot + 1] === EMPTY) continue
       slots[n] = slot
-      newest[n++] = this.#newestEventMs(slot)
+      minutes[n] = this.#table[ENTRY * slot + 2]!
+      freed[n++] = this.#bytesOf(slot)
     }
-    const order = Array.from({ length: n }, (_, i) => i)
-    order.sort((a, b) => newest[a]! - newest[b]! || compareIds(this.#idAt(slots[a]!), this.#idAt(slots[b]!)))
-    // Until the estimate is under 90 % of the budget. Entries are marked, then the table is rebuilt once: deleting one
-    // card at a time shifted the entries after it and took seconds for a few hundred thousand.
-    const target = maxBytes * 0.9
-    let evicted = 0
-    for (const i of order) {
+    const sortedMinutes = minutes.slice(0, n).sort()
+    const freedUpTo = (minute: number) => {
+      let bytes = 0
+      for (let i = 0; i < n; i++) if (minutes[i]! <= minute) bytes += freed[i]!
+      return bytes
+    }
+    // The first minute in order by which dropping every card up to it frees enough (the newest if none does).
+    let low = 0
+    let high = n - 1
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      // As the check below reads it after the drops: the estimate is a sum of halves, so both are exact.
+      if (before - freedUpTo(sortedMinutes[mid]!) <= target) high = mid
+      else low = mid + 1
+    }
+    const cutoff = sortedMinutes[low]!
+    // Entries are marked, then the table is rebuilt once: deleting one card at a time shifted the entries after it
+    // and took seconds for a few hundred thousand.
+    const evict = (slot: number) => {
+      this.#release(slot)
+      this.#table[ENTRY * slot + 1] = EVICTED
+    }
+    const atCutoff: { slot: number; newest: number; id: string }[] = []
+    for (let i = 0; i < n; i++) {
+      if (minutes[i]! < cutoff) evict(slots[i]!)
+      else if (minutes[i] === cutoff) atCutoff.push({ slot: slots[i]!, newest: this.#newestEventMs(slots[i]!), id: this.#idAt(slots[i]!) })
+    }
+    let evicted = n - this.#size
+    atCutoff.sort((a, b) => a.newest - b.newest || compareIds(a.id, b.id))
+    for (const { slot } of atCutoff) {
       if (this.estimatedBytes <= target) break
-      this.#release(slots[i]!)
-      this.#table[ENTRY * slots[i]! + 1] = EVICTED
+      evict(slot)
       evicted++
     }
     this.#resizeTable(this.#sparseTableSlots() ?? this.#mask + 1)
@@ -557,6 +586,13 @@ export class CardWindows {
     this.#arena.free(this.#table[ENTRY * slot + 1]!)
     this.#size--
     this.#lastCardId = undefined
+  }
+
+  /** What the card in a slot counts for in estimatedBytes (which is linear in the cards, their slots and ids). */
+  #bytesOf(slot: number): number {
+    const { page, offset } = this.#block(slot)
+    const used = page[logBase(page, offset)]!
+    return CARD_OVERHEAD_BYTES + (used + storedIdSlots(page, offset + 1) + this.stride + used / 16) * 8
   }
 
   #deleteSlot(slot: number): void {
