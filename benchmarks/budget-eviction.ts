@@ -1,10 +1,10 @@
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { Random } from '../src/generator/random.js'
 import { PartitionState } from '../src/runtime/partition-state.js'
 import { cardFraudFeatures } from '../topology/features.js'
 import { cardEvents, transactionOf, windowStateOptions } from './card-stream.js'
+import { benchmarkArgs } from './args.js'
 
 const USAGE = `Question: how long does the card state stop the event loop when its byte budget bites, with a million cards?
 
@@ -15,22 +15,13 @@ bench:windows does), then times one enforceBudget to --share of its estimate: th
 --base DIR (another checkout with its dependencies, e.g. a git worktree with a node_modules link) the other version
 runs the same, alternating with this one round by round, and the ratio of their pauses is printed.`
 
-const { values } = parseArgs({
-  options: {
-    cards: { type: 'string', default: '1000000' },
-    events: { type: 'string', default: '10000000' },
-    share: { type: 'string', default: '0.5' },
-    rounds: { type: 'string', default: '2' },
-    base: { type: 'string' },
-    seed: { type: 'string', default: '1' },
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
+const values = benchmarkArgs(USAGE, {
+  cards: { type: 'string', default: '1000000' },
+  events: { type: 'string', default: '10000000' },
+  share: { type: 'string', default: '0.5' },
+  rounds: { type: 'string', default: '2' },
+  base: { type: 'string' },
 })
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`)
-  process.exit(0)
-}
 const cards = Number(values.cards)
 const events = Number(values.events)
 const share = Number(values.share)

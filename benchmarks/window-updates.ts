@@ -1,5 +1,4 @@
 import { cpus } from 'node:os'
-import { parseArgs } from 'node:util'
 import { Random } from '../src/generator/random.js'
 import type { Transaction } from '../src/core/transaction-v1.js'
 import { cardEvents, transactionChunks, transactionOf, windowStateOptions } from './card-stream.js'
@@ -8,6 +7,7 @@ import { referenceFeatureRow } from '../src/stages/features/reference-features.j
 import { PartitionState } from '../src/runtime/partition-state.js'
 import { WARM_MAX } from '../src/stages/windows/card-windows.js'
 import { cardFraudFeatures } from '../topology/features.js'
+import { benchmarkArgs } from './args.js'
 
 const USAGE = `Questions: (1) how many window updates per second per core does the card-window state sustain with the default
 feature set (one update = compute the transaction's window features, then add it), from empty and in the steady
@@ -20,21 +20,12 @@ feature set, with 1,000,000 cards and 10,000,000 events?
 --events is the events of 14 days (the steady state runs 28 days of them); --memory-cards 0 skips the memory figure,
 which needs node --expose-gc (the npm script sets it).`
 
-const { values } = parseArgs({
-  options: {
-    events: { type: 'string', default: '2000000' },
-    cards: { type: 'string', default: '100000' },
-    'memory-cards': { type: 'string', default: '1000000' },
-    'memory-events': { type: 'string', default: '10000000' },
-    seed: { type: 'string', default: '1' },
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
+const values = benchmarkArgs(USAGE, {
+  events: { type: 'string', default: '2000000' },
+  cards: { type: 'string', default: '100000' },
+  'memory-cards': { type: 'string', default: '1000000' },
+  'memory-events': { type: 'string', default: '10000000' },
 })
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`)
-  process.exit(0)
-}
 const events = Number(values.events)
 const cards = Number(values.cards)
 const seed = Number(values.seed)
