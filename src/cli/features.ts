@@ -11,6 +11,7 @@ import type { Label } from '../core/label-v1.js'
 import { decodeLabel } from '../stages/decode/decode-transaction.js'
 import { OfflineLookups } from '../stages/lookups/offline-lookups.js'
 import { lookupPlanOf } from '../stages/lookups/lookup-plan.js'
+import { parseDumpLine } from './dump-line.js'
 import { formatInt, loadCliConfig, parseInteger, runCommand, withCommonOptions, type CommonOptions } from './common.js'
 
 interface FeaturesOptions extends CommonOptions {
@@ -27,7 +28,9 @@ interface FeaturesOptions extends CommonOptions {
  * (decode → dedupe → windows → feature row), so a model trained on this CSV sees exactly what serving computes.
  * As in the stream, each partition of the transactions topic (by card_id, as the producer's partitioner put it) has
  * its own watermark, dedupe and state, and each labels partition (by transaction_id) its own label watermark: the
- * file must hold each partition's records in the topic's order (a dump of the topic, or event order). Lookup
+ * file must hold each partition's records in the topic's order (a dump of the topic, or event order). A dump by
+ * `kcat -C -J` gives each record its partition, so no partitioner is assumed, and its Kafka timestamp, so event times
+ * too far ahead of it are invalid as in the stream (decode.maxEventTimeAheadMs); bare values have neither. Lookup
  * features (terminal, merchant) read tables built from the whole file and the labels, as the stream's tables are
  * once complete up to each window; without --labels their label-based values are 0.
  */
@@ -35,8 +38,8 @@ export function registerFeatures(program: Command): void {
   const command = program
     .command('features')
     .description('point-in-time feature vectors for an NDJSON file of transactions, computed by the stream’s own code path, as CSV')
-    .requiredOption('--input <tx.ndjson>', 'transactions, one JSON object per line, in topic order within each partition (a topic dump, or event order)')
-    .option('--labels <labels.ndjson>', 'Label v1 records in topic order: they feed the label-based lookup features as in the stream, and add is_fraud (latest label wins, empty when unlabelled)')
+    .requiredOption('--input <tx.ndjson>', 'transactions, one JSON object per line, in topic order within each partition (event order will do); or a dump of the topic by kcat -C -J, whose envelopes give each record its partition and timestamp')
+    .option('--labels <labels.ndjson>', 'Label v1 records in topic order, one a line or as kcat -C -J envelopes: they feed the label-based lookup features as in the stream, and add is_fraud (latest label wins, empty when unlabelled)')
     .requiredOption('--out <features.csv>', 'where to write the CSV')
     .option('--partitions <n>', 'partitions of the transactions topic: each has its own watermark, dedupe and window state, as in the stream (the embedded cluster has 4)', parseInteger('--partitions', 1), 4)
     .option('--label-partitions <n>', 'partitions of the labels topic: each has its own label watermark', parseInteger('--label-partitions', 1), 4)
@@ -61,14 +64,18 @@ export function registerFeatures(program: Command): void {
         for await (const line of createInterface({ input: createReadStream(opts.labels) })) {
           lineNumber++
           if (!line.trim()) continue
-          const decoded = decodeLabel(Buffer.from(line), { maxRecordBytes: config.decode.maxRecordBytes })
+          const record = parseDumpLine(line)
+          if (record.partition !== undefined && !(record.partition < labelPartitions)) {
+            throw new FraudstreamError(ErrorCode.usage, `line ${lineNumber} of ${opts.labels} is a record of labels partition ${record.partition}, with --label-partitions ${labelPartitions}: give the topic's partition count`, 'input')
+          }
+          const decoded = decodeLabel(record.value, { maxRecordBytes: config.decode.maxRecordBytes })
           // The stream dead-letters an invalid label and goes on: so does this, and says which lines.
           if (decoded.kind === 'invalid') {
             if (invalidLabels++ < SHOWN_LINES) invalidLabelLines.push(lineNumber)
             continue
           }
           const label = decoded.label
-          lookups.addLabel(label)
+          lookups.addLabel(label, record.partition)
           const known = labels.get(label.transaction_id)
           if (!known || known.reportedAtMs <= label.reportedAtMs) labels.set(label.transaction_id, label)
         }
@@ -112,14 +119,25 @@ export function registerFeatures(program: Command): void {
   })
 }
 
-/** Every line of the file through its partition's state (PartitionedStates); returns the states. */
+/** Every line of the file (a value, or a dump's envelope) through its partition's state; returns the states. */
 async function forEachTransaction(
   path: string,
   states: PartitionedStates,
   onRecord: (processed: ProcessedRecord, lineNumber: number) => void | Promise<void>,
 ): Promise<PartitionedStates> {
   let lineNumber = 0
-  for await (const line of createInterface({ input: createReadStream(path) })) await onRecord(states.process(Buffer.from(line)), ++lineNumber)
+  for await (const line of createInterface({ input: createReadStream(path) })) {
+    const record = parseDumpLine(line)
+    lineNumber++
+    let processed: ProcessedRecord
+    try {
+      processed = states.process(record.value, record)
+    } catch (err) {
+      if (!(err instanceof FraudstreamError)) throw err
+      throw new FraudstreamError(err.code, `line ${lineNumber} of ${path}: ${err.message}`, err.domain, err.retryable, { cause: err })
+    }
+    await onRecord(processed, lineNumber)
+  }
   return states
 }
 

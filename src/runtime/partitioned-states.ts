@@ -1,4 +1,5 @@
 import { partitionOf, type Partitioner } from '../adapters/kafka/partitioner.js'
+import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import { PartitionState, type PartitionStateOptions, type ProcessedRecord } from './partition-state.js'
 
 /**
@@ -14,11 +15,18 @@ export class PartitionedStates {
     this.states = Array.from({ length: partitions }, () => new PartitionState(options))
   }
 
-  /** As PartitionState.process; a record that does not decode has no card, and goes through the first partition. */
-  process(value: Uint8Array | null): ProcessedRecord {
-    const decoded = this.states[0]!.decode(value)
-    const state = decoded.kind === 'ok' ? this.states[partitionOf(decoded.tx.card_id, this.partitions, this.partitioner)]! : this.states[0]!
-    return state.processDecoded(decoded)
+  /**
+   * As PartitionState.process. `record.partition`, when known (a topic dump says it), is used instead of the
+   * partitioner; `record.timestampMs` is the record's Kafka timestamp, which decode checks the event time against. A
+   * record that does not decode and has no known partition goes through the first one.
+   */
+  process(value: Uint8Array | null, record: { partition?: number; timestampMs?: number } = {}): ProcessedRecord {
+    if (record.partition !== undefined && !(record.partition < this.partitions)) {
+      throw new FraudstreamError(ErrorCode.usage, `a record of partition ${record.partition} with ${this.partitions} partitions: give the topic's partition count`, 'input')
+    }
+    const decoded = this.states[0]!.decode(value, record.timestampMs)
+    const partition = record.partition ?? (decoded.kind === 'ok' ? partitionOf(decoded.tx.card_id, this.partitions, this.partitioner) : 0)
+    return this.states[partition]!.processDecoded(decoded)
   }
 
   get budgetEvictions(): number {

@@ -7,6 +7,8 @@ export interface ReadRecord {
   readonly offset: number
   readonly key: string | null
   readonly value: Buffer
+  /** The record's Kafka timestamp (ms). */
+  readonly timestampMs: number
 }
 
 /** Every record of a topic from offset 0 to the current end of each partition, read by plain assignment (no group). */
@@ -30,7 +32,7 @@ export async function readTopic(bootstrapServers: string, topic: string, options
       for (const m of batch) {
         if (m.offset >= ends[m.partition]!) continue
         next[m.partition] = m.offset + 1
-        records.push({ partition: m.partition, offset: m.offset, key: m.key === undefined || m.key === null ? null : String(m.key), value: m.value ?? Buffer.alloc(0) })
+        records.push({ partition: m.partition, offset: m.offset, key: m.key === undefined || m.key === null ? null : String(m.key), value: m.value ?? Buffer.alloc(0), timestampMs: m.timestamp ?? -1 })
       }
     }
     return records

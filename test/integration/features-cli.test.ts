@@ -8,7 +8,7 @@ import { promisify } from 'node:util'
 import { partitionOf } from '../../src/adapters/kafka/partitioner.js'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import { createPipeline } from '../../src/main.js'
-import { waitFor, useMockCluster } from '../helpers/kafka.js'
+import { readTopic, waitFor, useMockCluster } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
 
@@ -43,35 +43,51 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
   for (const line of readFileSync(labelsPath, 'utf8').split('\n').filter(Boolean)) {
     producer.send({ topic: topics.labels, key: /"transaction_id":"([^"]+)"/.exec(line)![1]!, value: Buffer.from(line) }, () => undefined)
   }
-  for (const line of lines) producer.send({ topic: topics.transactions, key: cardOf(line) ?? null, value: Buffer.from(line) }, () => undefined)
+  // One transaction whose event time is days ahead of its record's timestamp, in the topic only: the stream
+  // dead-letters it (event_time_ahead). A bare line cannot say so; a kcat envelope carries the timestamp.
+  const ahead = lines.find((line) => cardOf(line) !== undefined)!.replace(/"transaction_id":"[^"]+"/, '"transaction_id":"tx-ahead"').replace(/"event_time":"[^"]+"/, `"event_time":"${new Date(Date.now() + 3 * 86_400_000).toISOString()}"`)
+  for (const line of [...lines.slice(0, 100), ahead, ...lines.slice(100)]) producer.send({ topic: topics.transactions, key: cardOf(line) ?? null, value: Buffer.from(line) }, () => undefined)
   await producer.flush()
-  await waitFor(() => pipeline.job.stats.consumed >= lines.length, { timeoutMs: 60_000, what: 'the job to consume the file' })
+  await waitFor(() => pipeline.job.stats.consumed >= lines.length + 1, { timeoutMs: 60_000, what: 'the job to consume the file' })
   await pipeline.job.stop()
 
-  const csvPath = join(dataDir, 'features.csv')
-  const { stdout } = await run(process.execPath, [BIN, 'features', '--input', input, '--labels', labelsPath, '--out', csvPath, '--json'])
-  const summary = JSON.parse(stdout) as { rows: number; invalid: number; duplicates: number; late: number }
-  const [header, ...rows] = readFileSync(csvPath, 'utf8').split('\n').filter(Boolean)
-  const columns = header!.split(',')
-  assert.equal(columns.at(-1), 'is_fraud')
-  const names = columns.slice(3, -1)
-  assert.equal(rows.length, summary.rows)
-  assert.equal(summary.rows, pipeline.job.stats.scored)
-  assert.equal(summary.duplicates, pipeline.job.stats.duplicates)
-  assert.equal(summary.invalid, pipeline.job.stats.invalid)
-  assert.equal(summary.late, pipeline.job.stats.late)
-
   const logged = await (await pipeline.clickhouse.query({ query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}', query_params: { topic: topics.transactions }, format: 'JSONEachRow' })).json<{ transaction_id: string; features: Record<string, number> }>()
-  const byId = new Map(logged.map((r) => [r.transaction_id, names.map((n) => r.features[n])]))
-  let compared = 0
-  for (const row of rows) {
-    const cells = row.split(',')
-    const fromFile = cells.slice(3, -1).map(Number)
-    assert.deepEqual(byId.get(cells[0]!), fromFile, `features of ${cells[0]}`)
-    compared++
+  const features = async (name: string, inputPath: string, labels: string) => {
+    const csvPath = join(dataDir, `${name}.csv`)
+    const { stdout } = await run(process.execPath, [BIN, 'features', '--input', inputPath, '--labels', labels, '--out', csvPath, '--json'])
+    const summary = JSON.parse(stdout) as { rows: number; invalid: number; duplicates: number; late: number }
+    const [header, ...rows] = readFileSync(csvPath, 'utf8').split('\n').filter(Boolean)
+    const columns = header!.split(',')
+    assert.equal(columns.at(-1), 'is_fraud')
+    const names = columns.slice(3, -1)
+    assert.equal(rows.length, summary.rows)
+    assert.equal(summary.rows, pipeline.job.stats.scored, name)
+    assert.equal(summary.duplicates, pipeline.job.stats.duplicates, name)
+    assert.equal(summary.late, pipeline.job.stats.late, name)
+    const byId = new Map(logged.map((r) => [r.transaction_id, names.map((n) => r.features[n])]))
+    let compared = 0
+    for (const row of rows) {
+      const cells = row.split(',')
+      const fromFile = cells.slice(3, -1).map(Number)
+      assert.deepEqual(byId.get(cells[0]!), fromFile, `${name}: features of ${cells[0]}`)
+      compared++
+    }
+    assert.equal(compared, logged.length)
+    assert.ok(rows.some((r) => r.endsWith(',1')), 'fraud labels are joined')
+    const fraudRatio = names.indexOf('terminal_fraud_ratio_7d')
+    assert.ok(rows.filter((r) => Number(r.split(',')[3 + fraudRatio]) > 0).length > 50, 'label-based lookups are in the comparison')
+    return summary
   }
-  assert.equal(compared, logged.length)
-  assert.ok(rows.some((r) => r.endsWith(',1')), 'fraud labels are joined')
-  const fraudRatio = names.indexOf('terminal_fraud_ratio_7d')
-  assert.ok(rows.filter((r) => Number(r.split(',')[3 + fraudRatio]) > 0).length > 50, 'label-based lookups are in the comparison')
+  // The generated file, bare values: its partitions from the partitioner. It lacks the record that is ahead.
+  assert.equal((await features('from-file', input, labelsPath)).invalid, pipeline.job.stats.invalid - 1)
+  // The topics dumped as `kcat -C -J` prints them, one partition after another (far out of order across them):
+  // partitions and timestamps from the envelopes, and the record ahead of its timestamp is invalid, as in the stream.
+  const dump = async (topic: string, path: string) => {
+    const records = (await readTopic(cluster.bootstrapServers, topic)).sort((a, b) => b.partition - a.partition || a.offset - b.offset)
+    const envelope = (r: (typeof records)[number]) => JSON.stringify({ topic, partition: r.partition, offset: r.offset, tstype: 'create', ts: r.timestampMs, broker: 1, key: r.key, payload: r.value.toString() })
+    writeFileSync(path, `${records.map(envelope).join('\n')}\n`)
+  }
+  await dump(topics.transactions, join(dataDir, 'tx.kcat.ndjson'))
+  await dump(topics.labels, join(dataDir, 'labels.kcat.ndjson'))
+  assert.equal((await features('from-dump', join(dataDir, 'tx.kcat.ndjson'), join(dataDir, 'labels.kcat.ndjson'))).invalid, pipeline.job.stats.invalid)
 })

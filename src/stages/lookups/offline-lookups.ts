@@ -33,9 +33,8 @@ export class OfflineLookups {
     for (const fact of transactionFacts(this.plan, tx, sourceId('tx', 0), this.#sequence++)) this.#aggregator.apply(fact)
   }
 
-  /** Labels in the order the `labels` topic would hold them, within each of its partitions. */
-  addLabel(label: Label): void {
-    const partition = this.labelPartitionOf(label)
+  /** Labels in the order the `labels` topic would hold them, within each of its partitions; `partition` when known. */
+  addLabel(label: Label, partition = this.labelPartitionOf(label)): void {
     let router = this.#routers.get(partition)
     if (!router) this.#routers.set(partition, (router = new LabelRouter(this.plan, sourceId('labels', partition), this.allowedLatenessMs)))
     const routed = router.route(label, this.#sequence++)
