@@ -6,7 +6,7 @@ import { publishGenerated, type PublishResult } from '../generator/publish.js'
 import { TransactionGenerator, type ValueFormat } from '../generator/transaction-generator.js'
 import { createPipeline, resolveKafka, type Pipeline } from '../main.js'
 import type { Logger } from '../observability/logger.js'
-import { formatInt, formatMs, loadCliConfig, parseFormat, parseNumber, runCommand, withCommonOptions, type CommonOptions } from './common.js'
+import { formatInt, formatMs, loadCliConfig, parseFormat, parseInteger, parseNumber, runCommand, withCommonOptions, type CommonOptions } from './common.js'
 import { Progress } from './progress.js'
 
 export interface DemoOptions {
@@ -197,13 +197,13 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('embedded run: mock Kafka cluster, transaction generator, the job and chDB in one process (what `npm start` runs)')
     .option('--rate <tx/s|max>', 'transactions per second, or "max" for as fast as the job keeps up', '1000')
-    .option('--count <n>', 'generate n transactions, wait until every output is sunk, then exit', parseNumber('--count', 1))
-    .option('--seed <n>', 'generator seed', parseNumber('--seed', 0), 42)
+    .option('--count <n>', 'generate n transactions, wait until every output is sunk, then exit', parseInteger('--count', 1))
+    .option('--seed <n>', 'generator seed', parseInteger('--seed', 0), 42)
     .option('--fraud-rate <p>', 'share of fraudulent transactions', parseNumber('--fraud-rate', 0, 0.5), 0.01)
     .option('--invalid-rate <p>', 'share of invalid records (to the dead-letter topic)', parseNumber('--invalid-rate', 0, 1), 0)
     .option('--duplicate-rate <p>', 'share of re-sent duplicate records', parseNumber('--duplicate-rate', 0, 1), 0)
     .option('--format <json|msgpack|mixed>', 'value encoding', 'json')
-    .option('--port <n>', 'HTTP port for /metrics, /health, /ready (0 = any free port)', parseNumber('--port', 0, 65535))
+    .option('--port <n>', 'HTTP port for /metrics, /health, /ready (0 = any free port)', parseInteger('--port', 0, 65535))
   withCommonOptions(command, { logLevel: 'warn' }).action(async (opts: CommonOptions & { rate: string; count?: number; seed: number; fraudRate: number; invalidRate: number; duplicateRate: number; format: string; port?: number }) => {
     await runCommand(opts, async () => {
       const { config, log } = loadCliConfig(opts, opts.port !== undefined ? { 'http.port': opts.port } : {}, { logLevel: 'warn' })

@@ -4,7 +4,7 @@ import { KafkaProducerSink } from '../adapters/kafka/producer-sink.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import { publishGenerated } from '../generator/publish.js'
 import { defaultGeneratorOptions, TransactionGenerator, type GeneratedRecord } from '../generator/transaction-generator.js'
-import { formatInt, loadCliConfig, parseFormat, parseNumber, runCommand, withCommonOptions, type CommonOptions } from './common.js'
+import { formatInt, loadCliConfig, parseFormat, parseInteger, parseNumber, runCommand, withCommonOptions, type CommonOptions } from './common.js'
 
 interface GenerateOptions extends CommonOptions {
   count: number
@@ -25,14 +25,14 @@ export function registerGenerate(program: Command): void {
   const command = program
     .command('generate')
     .description('seeded, deterministic Transaction v1 records (with labels days later in event time) to Kafka or an NDJSON file')
-    .option('--count <n>', 'records on the transactions topic (valid, invalid and duplicates together)', parseNumber('--count', 1), 10_000)
+    .option('--count <n>', 'records on the transactions topic (valid, invalid and duplicates together)', parseInteger('--count', 1), 10_000)
     .option('--rate <tx/s|max>', 'records per second when writing to Kafka', 'max')
-    .option('--seed <n>', 'seed: the same seed gives the same records', parseNumber('--seed', 0), 42)
+    .option('--seed <n>', 'seed: the same seed gives the same records', parseInteger('--seed', 0), 42)
     .option('--fraud-rate <p>', 'share of fraudulent transactions (0.005–0.02 is realistic)', parseNumber('--fraud-rate', 0, 0.5), 0.01)
     .option('--invalid-rate <p>', 'share of invalid records', parseNumber('--invalid-rate', 0, 1), 0)
     .option('--duplicate-rate <p>', 'share of re-sent duplicates', parseNumber('--duplicate-rate', 0, 1), 0)
-    .option('--customers <n>', 'simulated customers (each ~2.4 transactions a day): fewer customers = more days of event time', parseNumber('--customers', 1), defaultGeneratorOptions.customers)
-    .option('--merchants <n>', 'simulated merchants', parseNumber('--merchants', 1), defaultGeneratorOptions.merchants)
+    .option('--customers <n>', 'simulated customers (each ~2.4 transactions a day): fewer customers = more days of event time', parseInteger('--customers', 1), defaultGeneratorOptions.customers)
+    .option('--merchants <n>', 'simulated merchants', parseInteger('--merchants', 1), defaultGeneratorOptions.merchants)
     .option('--format <json|msgpack|mixed>', 'value encoding on Kafka (files are always JSON)', 'json')
     .option('--out <file.ndjson>', 'write transactions to this file instead of Kafka')
     .option('--labels-out <file.ndjson>', 'where labels go with --out (default: beside it, *.labels.ndjson)')

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { trainModel } from '../training/train.js'
-import { loadCliConfig, parseNumber, runCommand, withCommonOptions, type CommonOptions } from './common.js'
+import { loadCliConfig, parseInteger, parseNumber, runCommand, withCommonOptions, type CommonOptions } from './common.js'
 
 interface TrainOptions extends CommonOptions {
   name: string
@@ -18,8 +18,8 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train the card-fraud logistic model on generated transactions (features from the stream code path) and export it to ONNX')
     .option('--name <name>', 'model name under models/', 'card-fraud-lr')
-    .option('--seed <n>', 'generator seed of the training data', parseNumber('--seed', 0), 1)
-    .option('--transactions <n>', 'training + holdout transactions', parseNumber('--transactions', 1_000), 150_000)
+    .option('--seed <n>', 'generator seed of the training data', parseInteger('--seed', 0), 1)
+    .option('--transactions <n>', 'training + holdout transactions', parseInteger('--transactions', 1_000), 150_000)
     .option('--fraud-rate <p>', 'fraud share of the training data', parseNumber('--fraud-rate', 0.001, 0.5), 0.01)
     .option('--epochs <n>', 'full-batch Adam epochs', parseNumber('--epochs', 1), 300)
     .option('--positive-weight <w>', 'weight of a fraud example', parseNumber('--positive-weight', 1), 5)

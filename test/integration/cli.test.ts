@@ -67,5 +67,10 @@ test('a failing command exits non-zero with its error code', async (t) => {
   await assert.rejects(cli('sql', 'SELECT * FROM no_such_table', '--data-dir', dataDir, '--json'), (err: { code: number; stdout: string }) => err.code === 1 && /FS_ERR_SINK_CLICKHOUSE/.test(err.stdout))
   await assert.rejects(cli('generate', '--count', 'lots'), (err: { code: number }) => err.code !== 0)
   // Refused while parsing options: the same summary and exit code, not an uncaught stack.
-  await assert.rejects(cli('features', '--input', 'tx.ndjson', '--out', 'f.csv', '--partitions', '2.5', '--json'), (err: { code: number; stdout: string }) => err.code === 1 && JSON.parse(err.stdout).error.code === 'FS_ERR_USAGE')
+  const refused = (err: { code: number; stdout: string }) => err.code === 1 && JSON.parse(err.stdout).error.code === 'FS_ERR_USAGE'
+  await assert.rejects(cli('features', '--input', 'tx.ndjson', '--out', 'f.csv', '--partitions', '2.5', '--json'), refused)
+  // Counts are whole numbers in every command.
+  await assert.rejects(cli('generate', '--count', '2.5', '--json'), refused)
+  await assert.rejects(cli('demo', '--count', '10.5', '--json'), refused)
+  await assert.rejects(cli('train', '--transactions', '5000.5', '--json'), refused)
 })
