@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs'
+
 /** One line of an input file: the record's value, and where the topic had it when the line is a dump's envelope. */
 export interface DumpRecord {
   readonly value: Buffer
@@ -6,25 +8,52 @@ export interface DumpRecord {
   readonly timestampMs?: number
 }
 
-/** How `kcat -C -J` starts each record: `{"topic":…,"partition":…,"offset":…,"tstype":…,"ts":…,…,"payload":…}`. */
-const ENVELOPE_START = '{"topic":'
+/** How `kcat -C -J` starts each record: `{"topic":…,"partition":…,"offset":…,["tstype":…,"ts":…,]…,"payload":…}`. */
+const ENVELOPE_START = Buffer.from('{"topic":')
+const NEWLINE = 0x0a
 
 /**
  * A line of a topic dump made with `kcat -C -J` (an envelope with the partition, the timestamp and the value as
- * `payload`), or a bare record value. An envelope gives what a bare value cannot: the record's partition (no
- * partitioner to assume) and its timestamp, which the stream's decode compares the event time with. A line that
- * starts like an envelope but is not one is passed on whole, so it fails validation and is counted as invalid.
+ * `payload`), or a bare record value, as bytes. An envelope gives what a bare value cannot: the record's partition (no
+ * partitioner to assume) and its timestamp, which the stream's decode compares the event time with. kcat writes a
+ * payload's bytes into the JSON string as they are (only quotes, backslashes and control characters escaped), so a
+ * msgpack value is not UTF-8: the envelope is read as latin1, one character a byte, and the value rebuilt from it
+ * byte for byte. A line that starts like an envelope but is not one is passed on whole, so it fails validation and
+ * is counted as invalid.
  */
-export function parseDumpLine(line: string): DumpRecord {
-  if (!line.startsWith(ENVELOPE_START)) return { value: Buffer.from(line) }
+export function parseDumpLine(line: Buffer): DumpRecord {
+  if (!line.subarray(0, ENVELOPE_START.length).equals(ENVELOPE_START)) return { value: line }
   let envelope: unknown
   try {
-    envelope = JSON.parse(line)
+    envelope = JSON.parse(line.toString('latin1'))
   } catch {
-    return { value: Buffer.from(line) }
+    return { value: line }
   }
-  const { partition, ts, tstype, payload } = envelope as { partition?: unknown; ts?: unknown; tstype?: unknown; payload?: unknown }
-  if (!Number.isInteger(partition) || (partition as number) < 0 || !(typeof payload === 'string' || payload === null)) return { value: Buffer.from(line) }
-  const timestamped = typeof ts === 'number' && ts > 0 && tstype !== 'none'
-  return { value: Buffer.from(payload ?? ''), partition: partition as number, ...(timestamped ? { timestampMs: ts } : {}) }
+  const { partition, ts, payload } = envelope as { partition?: unknown; ts?: unknown; payload?: unknown }
+  if (!Number.isInteger(partition) || (partition as number) < 0 || !(typeof payload === 'string' || payload === null)) return { value: line }
+  // kcat leaves ts out when a record has no timestamp; 0 or less means none, as in the stream.
+  const timestamped = typeof ts === 'number' && ts > 0
+  return { value: Buffer.from(payload ?? '', 'latin1'), partition: partition as number, ...(timestamped ? { timestampMs: ts } : {}) }
+}
+
+/**
+ * The lines of a file as bytes (readline would decode them as UTF-8 and replace the bytes of a binary value). A
+ * trailing carriage return is dropped, as readline drops it.
+ */
+export async function* readLines(path: string): AsyncGenerator<Buffer> {
+  let rest: Buffer = Buffer.alloc(0)
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk
+    let start = 0
+    for (let end = data.indexOf(NEWLINE, start); end >= 0; end = data.indexOf(NEWLINE, start)) {
+      yield lineOf(data.subarray(start, end))
+      start = end + 1
+    }
+    rest = Buffer.from(data.subarray(start))
+  }
+  if (rest.length > 0) yield lineOf(rest)
+}
+
+function lineOf(bytes: Buffer): Buffer {
+  return bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.subarray(0, -1) : bytes
 }

@@ -1,5 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs'
-import { createInterface } from 'node:readline'
+import { createWriteStream } from 'node:fs'
 import type { Command } from 'commander'
 import { cardFraudFeatures } from '../../topology/features.js'
 import { featureContractHash } from '../stages/features/feature-definition.js'
@@ -11,7 +10,7 @@ import type { Label } from '../core/label-v1.js'
 import { decodeLabel } from '../stages/decode/decode-transaction.js'
 import { OfflineLookups } from '../stages/lookups/offline-lookups.js'
 import { lookupPlanOf } from '../stages/lookups/lookup-plan.js'
-import { parseDumpLine } from './dump-line.js'
+import { parseDumpLine, readLines } from './dump-line.js'
 import { formatInt, loadCliConfig, parseInteger, runCommand, withCommonOptions, type CommonOptions } from './common.js'
 
 interface FeaturesOptions extends CommonOptions {
@@ -61,9 +60,9 @@ export function registerFeatures(program: Command): void {
       let invalidLabels = 0
       if (opts.labels) {
         let lineNumber = 0
-        for await (const line of createInterface({ input: createReadStream(opts.labels) })) {
+        for await (const line of readLines(opts.labels)) {
           lineNumber++
-          if (!line.trim()) continue
+          if (line.toString('latin1').trim() === '') continue
           const record = parseDumpLine(line)
           if (record.partition !== undefined && !(record.partition < labelPartitions)) {
             throw new FraudstreamError(ErrorCode.usage, `line ${lineNumber} of ${opts.labels} is a record of labels partition ${record.partition}, with --label-partitions ${labelPartitions}: give the topic's partition count`, 'input')
@@ -126,7 +125,7 @@ async function forEachTransaction(
   onRecord: (processed: ProcessedRecord, lineNumber: number) => void | Promise<void>,
 ): Promise<PartitionedStates> {
   let lineNumber = 0
-  for await (const line of createInterface({ input: createReadStream(path) })) {
+  for await (const line of readLines(path)) {
     const record = parseDumpLine(line)
     lineNumber++
     let processed: ProcessedRecord

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { pack } from 'msgpackr'
 import { partitionOf } from '../../src/adapters/kafka/partitioner.js'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import { createPipeline } from '../../src/main.js'
@@ -46,7 +47,16 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
   // One transaction whose event time is days ahead of its record's timestamp, in the topic only: the stream
   // dead-letters it (event_time_ahead). A bare line cannot say so; a kcat envelope carries the timestamp.
   const ahead = lines.find((line) => cardOf(line) !== undefined)!.replace(/"transaction_id":"[^"]+"/, '"transaction_id":"tx-ahead"').replace(/"event_time":"[^"]+"/, `"event_time":"${new Date(Date.now() + 3 * 86_400_000).toISOString()}"`)
-  for (const line of [...lines.slice(0, 100), ahead, ...lines.slice(100)]) producer.send({ topic: topics.transactions, key: cardOf(line) ?? null, value: Buffer.from(line) }, () => undefined)
+  // Every fourth valid one as msgpack, which the stream decodes alike: a dump must carry its bytes unchanged.
+  const valueOf = (line: string, i: number) => {
+    if (i % 4 !== 0) return Buffer.from(line)
+    try {
+      return pack(JSON.parse(line))
+    } catch {
+      return Buffer.from(line)
+    }
+  }
+  for (const [i, line] of [...lines.slice(0, 100), ahead, ...lines.slice(100)].entries()) producer.send({ topic: topics.transactions, key: cardOf(line) ?? null, value: valueOf(line, i) }, () => undefined)
   await producer.flush()
   await waitFor(() => pipeline.job.stats.consumed >= lines.length + 1, { timeoutMs: 60_000, what: 'the job to consume the file' })
   await pipeline.job.stop()
@@ -84,8 +94,9 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
   // partitions and timestamps from the envelopes, and the record ahead of its timestamp is invalid, as in the stream.
   const dump = async (topic: string, path: string) => {
     const records = (await readTopic(cluster.bootstrapServers, topic)).sort((a, b) => b.partition - a.partition || a.offset - b.offset)
-    const envelope = (r: (typeof records)[number]) => JSON.stringify({ topic, partition: r.partition, offset: r.offset, tstype: 'create', ts: r.timestampMs, broker: 1, key: r.key, payload: r.value.toString() })
-    writeFileSync(path, `${records.map(envelope).join('\n')}\n`)
+    // As kcat writes them: the value's bytes as they are inside the JSON string (msgpack is not UTF-8).
+    const envelope = (r: (typeof records)[number]) => Buffer.from(JSON.stringify({ topic, partition: r.partition, offset: r.offset, tstype: 'create', ts: r.timestampMs, broker: 1, key: r.key, payload: r.value.toString('latin1') }), 'latin1')
+    writeFileSync(path, Buffer.concat(records.flatMap((r) => [envelope(r), Buffer.from('\n')])))
   }
   await dump(topics.transactions, join(dataDir, 'tx.kcat.ndjson'))
   await dump(topics.labels, join(dataDir, 'labels.kcat.ndjson'))
