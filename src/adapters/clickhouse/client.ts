@@ -36,21 +36,24 @@ export async function createClickhouseClient(config: Pick<Config, 'clickhouse' |
   return createClient({ connection } as Parameters<typeof createClient>[0])
 }
 
-const abortNow = () => process.abort()
+export function describeClickhouse(config: Pick<Config, 'clickhouse' | 'dataDir'>): string {
+  return config.clickhouse.url ? config.clickhouse.url.replace(/\/\/[^@/]*@/, '//') : `embedded chDB at ${join(config.dataDir, 'clickhouse')}`
+}
+
+const noop = () => undefined
 
 /**
  * Opening chDB installs ClickHouse's handlers for fatal signals, and its SIGABRT handler never returns in a Node
  * process: a native abort anywhere (std::terminate in an addon, "pure virtual method called") left a live process
- * that did nothing, where a supervisor or a test runner must see a crash. A Node listener takes the signal back;
- * abort() then ends the process as it does without chDB (a handler that returns makes abort() re-raise with the
- * default action). Re-added after every opening, because each one installs ClickHouse's handler again and Node
- * only installs its own when a first listener arrives.
+ * that did nothing, where a supervisor or a test runner must see a crash. Adding a Node listener and removing it at
+ * once puts the default action back (libuv installs its handler for a first listener and resets the signal to
+ * SIG_DFL when the last goes), so an abort, or an operator's kill -ABRT for a core dump, ends the process at once,
+ * even with the event loop stuck. Done after every opening, because each one installs ClickHouse's handler again.
+ * If something else listens for SIGABRT, its listener keeps Node's handler and is left alone. chDB's SIGSEGV and
+ * SIGBUS handlers hang the same way; JavaScript cannot reset those.
  */
 function endProcessOnAbort(): void {
-  process.off('SIGABRT', abortNow)
-  process.on('SIGABRT', abortNow)
-}
-
-export function describeClickhouse(config: Pick<Config, 'clickhouse' | 'dataDir'>): string {
-  return config.clickhouse.url ? config.clickhouse.url.replace(/\/\/[^@/]*@/, '//') : `embedded chDB at ${join(config.dataDir, 'clickhouse')}`
+  if (process.listenerCount('SIGABRT') > 0) return
+  process.on('SIGABRT', noop)
+  process.off('SIGABRT', noop)
 }
