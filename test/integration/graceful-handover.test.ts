@@ -26,6 +26,7 @@ for (const stateStore of ['files', 'kafka'] as const) {
     teardown(t, () => producer.close())
 
     const first = await createPipeline({ config, kafka, log, instanceId: 'first' })
+    teardown(t, () => first.close())
     let second: Awaited<ReturnType<typeof createPipeline>> | undefined
     const consumed = () => first.job.stats.consumed + (second?.job.stats.consumed ?? 0)
     const sent: GeneratedRecord[] = []

@@ -75,6 +75,8 @@ test(`kill -9 of the job at ${KILLS} random points in a ${TOTAL.toLocaleString('
   const random = new Random(2026)
   const killPoints = Array.from({ length: KILLS }, () => Math.floor(random.uniform(0.05, 0.9) * TOTAL)).sort((a, b) => a - b)
   let job = startJob(configFile)
+  // Else, when an assertion fails, the job outlives the test run.
+  teardown(t, () => job.kill('SIGKILL'))
   for (const point of killPoints) {
     await waitFor(() => committed >= point || job.exitCode !== null, { timeoutMs: 120_000, what: `commits to pass ${point}` })
     assert.equal(job.exitCode, null, 'the job is still running when it is killed')

@@ -31,6 +31,7 @@ test('a snapshot that cannot be loaded is passed over for a replay that gives th
 
   // A first job processes 3,000 transactions and stops gracefully: a snapshot per partition at its final commit.
   const first = await createPipeline({ config, kafka, log, instanceId: 'first' })
+  teardown(t, () => first.close())
   await publish(3_000, () => first.job.stats.consumed)
   await waitFor(() => first.job.stats.consumed >= 3_000, { timeoutMs: 60_000, what: 'the first job to consume everything' })
   await first.close()
@@ -47,6 +48,7 @@ test('a snapshot that cannot be loaded is passed over for a replay that gives th
   }
 
   const second = await createPipeline({ config, kafka, log, instanceId: 'second' })
+  teardown(t, () => second.close())
   await publish(2_000, () => second.job.stats.consumed)
   await waitFor(() => second.job.stats.consumed >= 2_000 || second.job.failure !== undefined, { timeoutMs: 120_000, what: 'the second job to consume the rest' })
   await second.job.stop()
