@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import { KafkaSource } from '../../src/adapters/kafka/kafka-source.js'
-import type { SourceHandlers, TopicPartition } from '../../src/core/ports.js'
+import type { SourceHandlers } from '../../src/core/ports.js'
 import { useMockCluster, waitFor } from '../helpers/kafka.js'
 import { testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
@@ -32,10 +32,16 @@ test('a member whose assignment failed holds no partition: a healthy member that
   // The failed member never answers its assignment, so it takes no part in the next rebalance and drops out of the
   // group: all its partitions move. (Answering with an empty assignment instead kept half of them, unconsumed, with
   // the failed member until its process ended.)
-  const owned: TopicPartition[] = []
-  const healthy = member({ onAssign: async (partitions) => (owned.push(...partitions), partitions.map((p) => ({ ...p, offset: 0 }))) })
+  const owned = new Set<number>()
+  const healthy = member({
+    onAssign: async (partitions) => {
+      for (const p of partitions) owned.add(p.partition)
+      return partitions.map((p) => ({ ...p, offset: 0 }))
+    },
+    onRevoke: async (partitions) => void partitions.forEach((p) => owned.delete(p.partition)),
+  })
   teardown(t, () => healthy.source.stop())
   await healthy.started
-  await waitFor(() => owned.length === 4, { timeoutMs: 45_000, what: 'the healthy member to be given all four partitions' })
+  await waitFor(() => owned.size === 4, { timeoutMs: 45_000, what: 'the healthy member to be given all four partitions' })
   assert.deepEqual(healthy.errors, [])
 })
