@@ -115,6 +115,10 @@ export class KafkaProducerSink implements RecordSink {
 
   async close(): Promise<void> {
     await this.flush()
+    // Polling stops first: node-rdkafka's poll calls the native client without its connection lock, while disconnect
+    // deletes that client on a libuv thread, so a poll landing mid-delete called a destroyed RdKafka::Handle ("pure
+    // virtual method called", abort: CI's restore-failures crash). Every delivery report is in by now (flush).
+    this.#producer.setPollInterval(0)
     await new Promise<void>((resolve) => this.#producer.disconnect(() => resolve()))
   }
 }
