@@ -2,7 +2,7 @@ import { Piscina } from 'piscina'
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import type { Scorer } from '../../core/ports.js'
 import type { ModelRef } from '../../core/records.js'
-import type { InferTask } from './infer-worker.js'
+import type { InferTask, WarmupTask } from './infer-worker.js'
 import type { ModelPackage } from './model-package.js'
 
 const WORKER_URL = new URL('./infer-worker.ts', import.meta.url)
@@ -29,7 +29,15 @@ export class OnnxScorer implements Scorer {
       // Model workers need no credentials; an explicit env keeps secrets out of them.
       env: {},
     })
+    // A worker terminated while onnxruntime's binding registers, or while it creates a session, aborts the whole
+    // process ("terminate called after throwing an instance of 'Napi::Error'"): close() waits for every worker to
+    // have loaded (one start-up probe each) and for the batches in flight.
+    const warmup: WarmupTask = { warmup: new SharedArrayBuffer(4), workers: options.threads, timeoutMs: 60_000 }
+    this.#started = Promise.allSettled(Array.from({ length: options.threads }, () => this.#pool.run(warmup)))
   }
+
+  readonly #started: Promise<unknown>
+  readonly #inFlight = new Set<Promise<unknown>>()
 
   get queueFull(): boolean {
     return this.#pool.needsDrain
@@ -44,14 +52,20 @@ export class OnnxScorer implements Scorer {
       rowCount,
       width: this.featureNames.length,
     }
+    const running = this.#pool.run(task, { transferList: [rows.buffer as ArrayBuffer] }) as Promise<Float32Array>
+    this.#inFlight.add(running)
     try {
-      return (await this.#pool.run(task, { transferList: [rows.buffer as ArrayBuffer] })) as Float32Array
+      return await running
     } catch (err) {
       throw new FraudstreamError(ErrorCode.infer, `inference with ${this.model.name}@${this.model.version} failed: ${(err as Error).message}`, 'internal', false, { cause: err })
+    } finally {
+      this.#inFlight.delete(running)
     }
   }
 
   async close(): Promise<void> {
+    await this.#started
+    await Promise.allSettled([...this.#inFlight])
     await this.#pool.destroy()
   }
 }
