@@ -171,10 +171,15 @@ export class CardWindows {
    * (whose logs come back without spare capacity) must be the same as without one.
    */
   get estimatedBytes(): number {
+    return this.#estimate(this.#size, this.#usedSlots, this.#idSlots)
+  }
+
+  /** The estimate of `cards` cards holding `usedSlots` log slots and `idSlots` id slots: linear in all three. */
+  #estimate(cards: number, usedSlots: number, idSlots: number): number {
     // Spare capacity: a block grows by two events at least and an eighth of its log, so on average about one event
     // and a sixteenth of the log is unused.
-    const spareSlots = this.#size * this.stride + this.#usedSlots / 16
-    return this.#size * CARD_OVERHEAD_BYTES + (this.#usedSlots + this.#idSlots + spareSlots) * 8
+    const spareSlots = cards * this.stride + usedSlots / 16
+    return cards * CARD_OVERHEAD_BYTES + (usedSlots + idSlots + spareSlots) * 8
   }
 
   /**
@@ -588,11 +593,10 @@ export class CardWindows {
     this.#lastCardId = undefined
   }
 
-  /** What the card in a slot counts for in estimatedBytes (which is linear in the cards, their slots and ids). */
+  /** What the card in a slot counts for in estimatedBytes. */
   #bytesOf(slot: number): number {
     const { page, offset } = this.#block(slot)
-    const used = page[logBase(page, offset)]!
-    return CARD_OVERHEAD_BYTES + (used + storedIdSlots(page, offset + 1) + this.stride + used / 16) * 8
+    return this.#estimate(1, page[logBase(page, offset)]!, storedIdSlots(page, offset + 1))
   }
 
   #deleteSlot(slot: number): void {
