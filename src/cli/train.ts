@@ -21,7 +21,7 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'generator seed of the training data', parseInteger('--seed', 0), 1)
     .option('--transactions <n>', 'training + holdout transactions', parseInteger('--transactions', 1_000), 150_000)
     .option('--fraud-rate <p>', 'fraud share of the training data', parseNumber('--fraud-rate', 0.001, 0.5), 0.01)
-    .option('--epochs <n>', 'full-batch Adam epochs', parseNumber('--epochs', 1), 300)
+    .option('--epochs <n>', 'full-batch Adam epochs', parseInteger('--epochs', 1), 300)
     .option('--positive-weight <w>', 'weight of a fraud example', parseNumber('--positive-weight', 1), 5)
     .option('--promote', 'make the new version the champion in models/registry.json')
     .option('--models-dir <dir>', 'model registry directory (default: model.dir from config, ./models)')
