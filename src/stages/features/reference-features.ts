@@ -1,5 +1,5 @@
 import type { Transaction } from '../../core/transaction-v1.js'
-import { groupIdOf, passesFilter, windowGroupsOf, windowKeyOf } from '../windows/window-groups.js'
+import { groupIdOf, logHorizonsOf, passesFilter, windowGroupsOf, windowKeyOf } from '../windows/window-groups.js'
 import type { Label } from '../../core/label-v1.js'
 import { lookupKeyOf } from '../lookups/lookup-plan.js'
 import { fraudRatio } from '../lookups/key-aggregate.js'
@@ -81,8 +81,7 @@ export function referenceFeatureRow(definitions: readonly FeatureDefinition[], a
  */
 function expiryHorizons(definitions: readonly FeatureDefinition[]): (d: WindowFeature) => number {
   const groups = windowGroupsOf(definitions)
-  const horizonMs = Math.max(0, ...groups.map((g) => g.horizonMs))
-  const attributesHorizonMs = Math.max(0, ...groups.filter((g) => !g.readsTimesOnly).map((g) => g.horizonMs))
+  const { horizonMs, attributesHorizonMs } = logHorizonsOf(groups)
   const timesOnly = new Set(groups.filter((g) => g.readsTimesOnly).map((g) => g.id))
   return (d) => (timesOnly.has(groupIdOf(d)) ? horizonMs : attributesHorizonMs)
 }

@@ -1,7 +1,7 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { CardWindows } from '../windows/card-windows.js'
 import { compileWindows, type PerTransactionColumn } from '../windows/compile-windows.js'
-import { utcHour } from '../windows/window-groups.js'
+import { logHorizonsOf, utcHour } from '../windows/window-groups.js'
 import type { EventLayout } from '../windows/event-layout.js'
 import type { DerivedField, FeatureDefinition } from './feature-definition.js'
 
@@ -52,10 +52,7 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): {
     windows.columns(cardWindows, tx, values, out)
     return out
   }
-  // The history the card log must keep: the longest span + delay of any group; the attributes, of groups reading them.
-  const horizonMs = groups.reduce((longest, group) => Math.max(longest, group.horizonMs), 0)
-  const attributesHorizonMs = groups.reduce((longest, group) => (group.readsTimesOnly ? longest : Math.max(longest, group.horizonMs)), 0)
-  return { layout, row, horizonMs, attributesHorizonMs }
+  return { layout, row, ...logHorizonsOf(groups) }
 }
 
 /**

@@ -55,6 +55,17 @@ export function windowGroupsOf(definitions: readonly FeatureDefinition[]): Windo
   })
 }
 
+/**
+ * The history the card log keeps, from the window groups: `horizonMs`, the longest span + delay of any group (an
+ * event older than that behind the watermark expires); `attributesHorizonMs`, the longest of the groups that read
+ * more than times (an event older than that keeps only its time).
+ */
+export function logHorizonsOf(groups: readonly WindowGroup[]): { horizonMs: number; attributesHorizonMs: number } {
+  const horizonMs = groups.reduce((longest, group) => Math.max(longest, group.horizonMs), 0)
+  const attributesHorizonMs = groups.reduce((longest, group) => (group.readsTimesOnly ? longest : Math.max(longest, group.horizonMs)), 0)
+  return { horizonMs, attributesHorizonMs }
+}
+
 /** The longest span or delay: 30 days, the longest the feature definitions promise. */
 const MAX_WINDOW_MS = 30 * DAY_MS
 
