@@ -41,6 +41,14 @@ export class FraudstreamError extends Error {
   }
 }
 
+/**
+ * Whether `err` asks to be retried: a FraudstreamError raised retryable, recognised by its fields (see above: one
+ * cloned across a worker boundary has lost its class).
+ */
+export function isRetryable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true && typeof errorCodeOf(err) === 'string'
+}
+
 export function errorCodeOf(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
     const code = (err as { code: unknown }).code

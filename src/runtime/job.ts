@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { ErrorCode, FraudstreamError } from '../core/errors.js'
+import { ErrorCode, errorCodeOf, FraudstreamError, isRetryable } from '../core/errors.js'
 import { pack, unpack } from 'msgpackr'
 import type { PartitionedSource, PartitionStart, RecordSink, Scorer, SnapshotStore, SourceRecord, TopicPartition } from '../core/ports.js'
 import { Decision, type AlertV1, type DecisionV1 } from '../core/records.js'
@@ -636,7 +636,7 @@ export class Job {
    * partitions unassigned, which only a restart mends: the job fails.
    */
   #onSourceError(err: Error): void {
-    if (err instanceof FraudstreamError && err.retryable) this.options.log.warn({ err: err.message, code: err.code }, 'source error')
+    if (isRetryable(err)) this.options.log.warn({ err: err.message, code: errorCodeOf(err) }, 'source error')
     else this.#fail(err)
   }
 
@@ -671,7 +671,7 @@ export class Job {
   #fail(err: unknown): void {
     if (this.#failure) return
     this.#failure = err instanceof Error ? err : new Error(String(err))
-    this.options.log.fatal({ err: this.#failure, code: (err as FraudstreamError).code }, 'job failed; no further offsets will be committed')
+    this.options.log.fatal({ err: this.#failure, code: errorCodeOf(err) }, 'job failed; no further offsets will be committed')
     for (const timer of this.#timers) clearInterval(timer)
     clearInterval(this.#markerTimer)
     this.#onFailure?.(this.#failure)

@@ -1,6 +1,6 @@
 import { pack, unpack } from 'msgpackr'
 import type { Logger } from 'pino'
-import { ErrorCode, FraudstreamError } from '../core/errors.js'
+import { ErrorCode, errorCodeOf, FraudstreamError, isRetryable } from '../core/errors.js'
 import type { PartitionedSource, PartitionStart, RecordSink, SourceRecord, TopicPartition } from '../core/ports.js'
 import type { Metrics } from '../observability/metrics.js'
 import { decodeLabel } from '../stages/decode/decode-transaction.js'
@@ -168,11 +168,11 @@ export class LookupTask {
 
   /** As the job does (Job.#onSourceError): a failed consume is retried; a failed rebalance leaves partitions unassigned, and fails the task. */
   #onSourceError(err: Error): void {
-    if (err instanceof FraudstreamError && err.retryable) {
-      this.options.log.warn({ err: err.message, code: err.code }, 'lookup source error')
+    if (isRetryable(err)) {
+      this.options.log.warn({ err: err.message, code: errorCodeOf(err) }, 'lookup source error')
       return
     }
-    this.options.log.fatal({ err, code: (err as FraudstreamError).code }, 'lookup task failed')
+    this.options.log.fatal({ err, code: errorCodeOf(err) }, 'lookup task failed')
     this.options.onFailure?.(err)
   }
 

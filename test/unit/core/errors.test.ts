@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ErrorCode, FraudstreamError, isRetryable } from '../../../src/core/errors.js'
+
+test('isRetryable: a retryable FraudstreamError, also once structured-cloned (as from a worker) and without its class', () => {
+  const retryable = new FraudstreamError(ErrorCode.kafka, 'broker down', 'external', true)
+  assert.equal(isRetryable(retryable), true)
+  const cloned = structuredClone({ ...retryable, message: retryable.message })
+  assert.equal(cloned instanceof FraudstreamError, false)
+  assert.equal(isRetryable(cloned), true)
+})
+
+test('isRetryable: anything else is not', () => {
+  assert.equal(isRetryable(new FraudstreamError(ErrorCode.kafka, 'bad config', 'external')), false)
+  assert.equal(isRetryable(new Error('plain')), false)
+  // A foreign error claiming to be retryable without a code is not ours to retry.
+  assert.equal(isRetryable(Object.assign(new Error('foreign'), { retryable: true })), false)
+  assert.equal(isRetryable(Object.assign(new Error('truthy'), { retryable: 'yes', code: ErrorCode.kafka })), false)
+  assert.equal(isRetryable(undefined), false)
+  assert.equal(isRetryable('retryable'), false)
+})
