@@ -3,7 +3,7 @@ import { Random } from '../src/generator/random.js'
 import type { Transaction } from '../src/core/transaction-v1.js'
 import { cardEvents, transactionChunks, transactionOf, windowStateOptions } from './card-stream.js'
 import { longestSpanMs } from '../src/stages/features/feature-definition.js'
-import { referenceFeatureRow } from '../src/stages/features/reference-features.js'
+import { doubleMoments, referenceFeatureRow } from '../src/stages/features/reference-features.js'
 import { PartitionState } from '../src/runtime/partition-state.js'
 import { WARM_MAX } from '../src/stages/windows/card-windows.js'
 import { cardFraudFeatures } from '../topology/features.js'
@@ -77,7 +77,7 @@ function naiveRate(count: number): number {
     for (const tx of chunk) {
       let list = history.get(tx.card_id)
       if (!list) history.set(tx.card_id, (list = []))
-      sink += referenceFeatureRow(features, list, tx)[0]!
+      sink += referenceFeatureRow(features, list, tx, -Infinity, doubleMoments)[0]!
       list.push(tx)
       while (list.length > 0 && list[0]!.eventTimeMs <= tx.eventTimeMs - maxSpanMs) list.shift()
     }

@@ -16,9 +16,11 @@ const DAY_MS = 24 * HOUR_MS
  * collision among ten merchants of one card's window has odds near 2e-11). Watermark = max event time − allowed
  * lateness per partition; a late event is scored with the windows as they are, minus the events at or below watermark
  * − H, whether or not eviction or compaction removed them yet (so a replay scores it the same), and never enters them.
- * H is the longest span + delay of the set for a count or time since last of the card alone (no filter); for every
- * other window, the longest span + delay among those other windows (older events keep only their time). With this
- * set: 14 days for card_count_prior_week, card_count_* and card_seconds_since_last, 7 days for the rest.
+ * Windows of one key, filter, distinct field and delay are read together; H is the longest span + delay of the set
+ * for those that are all counts or times since last of the card alone, without filter (they read event times only),
+ * and for every other window the longest span + delay among the others (older events keep only their time). With
+ * this set: 14 days for card_count_prior_week; 7 days for the rest, card_count_1h/24h/7d and card_seconds_since_last
+ * included, since they are read with the card's sums and maxima.
  *
  * Lookup semantics (terminal, merchant): aggregates over every card's transactions, bucketed at the declared
  * resolution R. With E = floor((t − delay) / R) · R, the window covers the key's transactions with event time in

@@ -1,36 +1,34 @@
 import type { Transaction } from '../../core/transaction-v1.js'
-import { groupIdOf, logHorizonsOf, passesFilter, windowGroupsOf, windowKeyOf } from '../windows/window-groups.js'
 import type { Label } from '../../core/label-v1.js'
 import { lookupKeyOf } from '../lookups/lookup-plan.js'
 import { fraudRatio } from '../lookups/key-aggregate.js'
-import type { FeatureDefinition, LookupFeature, WindowFeature } from './feature-definition.js'
-import { populationStddev, zscore } from '../windows/compile-windows.js'
-import { DERIVE } from './to-feature-row.js'
+import type { DerivedField, FeatureDefinition, LookupFeature, WindowFeature, WindowFilter, WindowKey } from './feature-definition.js'
+import { MIN_VARIANCE } from '../windows/compile-windows.js'
 
 /**
  * The oracle: every window feature recomputed from scratch over the events added so far, by a direct reading of
- * the semantics in topology/features.ts. Slow on purpose (a full scan per feature); property tests compare the
- * incremental stores against it and the window benchmark uses it as its baseline. `watermarkMs`: the partition's
- * watermark, for a late transaction's windows, which leave out the events the contract calls expired.
+ * the semantics in topology/features.ts, sharing no code with the incremental path (its keys are strings, its
+ * filters and derived fields its own, its arithmetic exact: see exactMoments). Slow on purpose (a full scan per
+ * feature); property tests compare the incremental stores against it, and the window benchmark uses it with
+ * `doubleMoments` as its naive baseline. `watermarkMs`: the partition's watermark, for a late transaction's windows,
+ * which leave out the events the contract calls expired.
  */
-export function referenceFeatureRow(definitions: readonly FeatureDefinition[], added: readonly Transaction[], tx: Transaction, watermarkMs = -Infinity): number[] {
-  const derived = definitions.filter((d) => d.kind === 'derived').map((d) => DERIVE[d.field](tx))
+export function referenceFeatureRow(definitions: readonly FeatureDefinition[], added: readonly Transaction[], tx: Transaction, watermarkMs = -Infinity, moments: MomentsFn = exactMoments): number[] {
   // Only a late transaction's windows reach back this far (and the baseline of bench:windows passes no watermark).
   const expiry = watermarkMs === -Infinity ? undefined : expiryHorizons(definitions)
-  let nextDerived = 0
   return definitions.map((d) => {
-    if (d.kind === 'derived') return derived[nextDerived++]!
+    if (d.kind === 'derived') return referenceDerived(d.field, tx)
     if (d.kind === 'lookup') return NaN
     const expiredAtOrBeforeMs = expiry ? watermarkMs - expiry(d) : -Infinity
     const delayMs = d.delayMs ?? 0
     const endMs = tx.eventTimeMs - delayMs
-    const key = windowKeyOf(d.key, tx)
+    const key = keyOf(d.key, tx)
     const amounts: number[] = []
     const values = new Set<string>()
-    const counted = (e: Transaction) => passesFilter(d.filter, e) && (d.field === undefined || e[d.field] !== undefined)
+    const counted = (e: Transaction) => passes(d.filter, e) && (d.field === undefined || e[d.field] !== undefined)
     let previousMs: number | undefined
     for (const e of added) {
-      if (windowKeyOf(d.key, e) !== key || !counted(e) || e.eventTimeMs > endMs || e.eventTimeMs <= expiredAtOrBeforeMs) continue
+      if (keyOf(d.key, e) !== key || !counted(e) || e.eventTimeMs > endMs || e.eventTimeMs <= expiredAtOrBeforeMs) continue
       if (previousMs === undefined || e.eventTimeMs > previousMs) previousMs = e.eventTimeMs
       if (e.eventTimeMs > endMs - d.spanMs) {
         amounts.push(e.amount)
@@ -42,31 +40,25 @@ export function referenceFeatureRow(definitions: readonly FeatureDefinition[], a
       if (d.field) values.add(tx[d.field]!)
     }
     const n = amounts.length
-    const sum = amounts.reduce((a, b) => a + b, 0)
-    const mean = n ? sum / n : 0
-    // From deviations from one of the amounts, as populationStddev takes them (any one will do): amount − sum / n
-    // loses to rounding what separates two amounts a few ulps apart, and the z-score divides by just that.
-    const reference = amounts[0] ?? 0
-    const deviations = amounts.map((a) => a - reference)
-    const sumOfDeviations = deviations.reduce((a, b) => a + b, 0)
-    const sumOfSquaredDeviations = deviations.reduce((a, b) => a + b * b, 0)
     switch (d.aggregation) {
       case 'count':
         return n
       case 'sum':
-        return sum
+        return moments(amounts).sum
       case 'mean':
-        return mean
+        return moments(amounts).mean
       case 'min':
         return n ? Math.min(...amounts) : 0
       case 'max':
         return n ? Math.max(...amounts) : 0
       case 'stddev':
-        return populationStddev(n, sumOfDeviations, sumOfSquaredDeviations)
+        return moments(amounts).stddev
       case 'zscore':
-        return zscore(tx.amount, n, reference, sumOfDeviations, sumOfSquaredDeviations)
-      case 'amount_over_mean':
+        return moments(amounts).zscore(tx.amount)
+      case 'amount_over_mean': {
+        const mean = moments(amounts).mean
         return mean > 0 ? tx.amount / mean : 1
+      }
       case 'seconds_since_last':
         return (previousMs === undefined ? d.spanMs : Math.min(d.spanMs, endMs - previousMs)) / 1000
       case 'distinct_count':
@@ -75,15 +67,156 @@ export function referenceFeatureRow(definitions: readonly FeatureDefinition[], a
   })
 }
 
+/** A window's amounts as its features read them; 0 for every one of an empty window. */
+export interface Moments {
+  readonly sum: number
+  readonly mean: number
+  /** Population standard deviation; 0 when the variance is at most MIN_VARIANCE (the contract's floor). */
+  readonly stddev: number
+  /** (amount − mean) / stddev, 0 when the stddev is 0. */
+  zscore(amount: number): number
+}
+
+export type MomentsFn = (amounts: readonly number[]) => Moments
+
 /**
- * Per window feature, how far behind the watermark its events expire (topology/features.ts): the longest span + delay
- * of the set for a count or time since last of the card alone; the longest among the other windows for the others.
+ * The moments in exact arithmetic: each amount is an integer number of 2^-1074 (every finite double is), so the sums
+ * of amounts and of their squares are exact BigInts, and mean, variance and the z-score's numerator are exact
+ * fractions rounded once. The incremental windows must come within 1e-9 of these.
+ */
+export function exactMoments(amounts: readonly number[]): Moments {
+  const n = BigInt(amounts.length)
+  if (n === 0n) return EMPTY_MOMENTS
+  let sum = 0n
+  let sumOfSquares = 0n
+  for (const amount of amounts) {
+    const x = asUnits(amount)
+    sum += x
+    sumOfSquares += x * x
+  }
+  const variance = ratio(n * sumOfSquares - sum * sum, n * n * UNIT * UNIT)
+  const stddev = variance > MIN_VARIANCE ? Math.sqrt(variance) : 0
+  return {
+    sum: ratio(sum, UNIT),
+    mean: ratio(sum, n * UNIT),
+    stddev,
+    zscore: (amount) => (stddev > 0 ? ratio(n * asUnits(amount) - sum, n * UNIT) / stddev : 0),
+  }
+}
+
+/** The moments as a naive implementation computes them, in doubles (two passes): bench:windows' baseline. */
+export function doubleMoments(amounts: readonly number[]): Moments {
+  const n = amounts.length
+  if (n === 0) return EMPTY_MOMENTS
+  let sum = 0
+  for (const amount of amounts) sum += amount
+  const mean = sum / n
+  let squares = 0
+  for (const amount of amounts) squares += (amount - mean) ** 2
+  const stddev = squares / n > MIN_VARIANCE ? Math.sqrt(squares / n) : 0
+  return { sum, mean, stddev, zscore: (amount) => (stddev > 0 ? (amount - mean) / stddev : 0) }
+}
+
+const EMPTY_MOMENTS: Moments = { sum: 0, mean: 0, stddev: 0, zscore: () => 0 }
+
+/** 2^1074: a finite double times this is an integer. */
+const UNIT = 1n << 1074n
+
+/** A finite double as an exact integer number of 2^-1074. */
+function asUnits(value: number): bigint {
+  const view = new DataView(new ArrayBuffer(8))
+  view.setFloat64(0, value)
+  const bits = view.getBigUint64(0)
+  const exponent = Number((bits >> 52n) & 0x7ffn)
+  const fraction = bits & ((1n << 52n) - 1n)
+  // Normal: (2^52 + fraction) · 2^(exponent − 1075); subnormal: fraction · 2^-1074.
+  const units = exponent === 0 ? fraction : (fraction | (1n << 52n)) << BigInt(exponent - 1)
+  return bits >> 63n ? -units : units
+}
+
+/** numerator / denominator (> 0) as the nearest double, give or take an ulp. */
+function ratio(numerator: bigint, denominator: bigint): number {
+  if (numerator === 0n) return 0
+  const negative = numerator < 0n
+  const magnitude = negative ? -numerator : numerator
+  // A quotient of 64 to 65 bits: its conversion to a double rounds once.
+  const shift = 64 - (magnitude.toString(2).length - denominator.toString(2).length)
+  const quotient = shift >= 0 ? (magnitude << BigInt(shift)) / denominator : magnitude / (denominator << BigInt(-shift))
+  let value = Number(quotient)
+  // × 2^-shift in steps a double can hold (a tiny variance has a shift past 1074).
+  let exponent = -shift
+  for (; exponent < -1000; exponent += 1000) value *= 2 ** -1000
+  for (; exponent > 1000; exponent -= 1000) value *= 2 ** 1000
+  value *= 2 ** exponent
+  return negative ? -value : value
+}
+
+/** The derived fields as topology/features.ts describes them, through Date (the incremental path does its own arithmetic). */
+function referenceDerived(field: DerivedField, tx: Transaction): number {
+  const at = new Date(tx.eventTimeMs)
+  switch (field) {
+    case 'amount':
+      return tx.amount
+    case 'log1p_amount':
+      return Math.log1p(tx.amount)
+    case 'is_night':
+      return at.getUTCHours() >= 22 || at.getUTCHours() < 6 ? 1 : 0
+    case 'is_abroad':
+      return tx.country !== tx.card_country ? 1 : 0
+    case 'is_card_not_present':
+      return tx.channel === 'ecom' || tx.channel === 'moto' ? 1 : 0
+    case 'is_zero_amount':
+      return tx.amount === 0 ? 1 : 0
+    case 'hour_of_day':
+      return at.getUTCHours()
+    case 'is_weekend':
+      return at.getUTCDay() === 0 || at.getUTCDay() === 6 ? 1 : 0
+  }
+}
+
+/** A transaction's key in a window, as a string (the incremental path compares hashes and codes). */
+function keyOf(key: WindowKey, tx: Transaction): string {
+  switch (key) {
+    case 'card':
+      return tx.card_id
+    case 'card+merchant':
+      return `${tx.card_id}\u0000${tx.merchant_id}`
+    case 'card+terminal':
+      return `${tx.card_id}\u0000${tx.terminal_id}`
+    case 'card+country':
+      return `${tx.card_id}\u0000${tx.country}`
+  }
+}
+
+function passes(filter: WindowFilter | undefined, tx: Transaction): boolean {
+  switch (filter) {
+    case undefined:
+      return true
+    case 'abroad':
+      return tx.country !== tx.card_country
+    case 'card_not_present':
+      return tx.channel === 'ecom' || tx.channel === 'moto'
+    case 'night': {
+      const hour = new Date(tx.eventTimeMs).getUTCHours()
+      return hour >= 22 || hour < 6
+    }
+  }
+}
+
+/**
+ * Per window feature, how far behind the watermark its events expire (topology/features.ts): windows that share
+ * key, filter, field and delay read event times only when all of them are counts or times since last of the card
+ * alone, with no filter; those keep the longest span + delay of the set, every other window the longest span +
+ * delay among the others.
  */
 function expiryHorizons(definitions: readonly FeatureDefinition[]): (d: WindowFeature) => number {
-  const groups = windowGroupsOf(definitions)
-  const { horizonMs, attributesHorizonMs } = logHorizonsOf(groups)
-  const timesOnly = new Set(groups.filter((g) => g.readsTimesOnly).map((g) => g.id))
-  return (d) => (timesOnly.has(groupIdOf(d)) ? horizonMs : attributesHorizonMs)
+  const windows = definitions.filter((d): d is WindowFeature => d.kind === 'window')
+  const sharing = (d: WindowFeature) => `${d.key}|${d.filter ?? ''}|${d.field ?? ''}|${d.delayMs ?? 0}`
+  const readsMore = new Set(windows.filter((d) => d.key !== 'card' || d.filter || d.field || (d.aggregation !== 'count' && d.aggregation !== 'seconds_since_last')).map(sharing))
+  const reach = (d: WindowFeature) => d.spanMs + (d.delayMs ?? 0)
+  const horizonMs = Math.max(0, ...windows.map(reach))
+  const attributesHorizonMs = Math.max(0, ...windows.filter((d) => readsMore.has(sharing(d))).map(reach))
+  return (d) => (readsMore.has(sharing(d)) ? attributesHorizonMs : horizonMs)
 }
 
 /**
@@ -98,7 +231,7 @@ export function referenceLookup(feature: LookupFeature, transactions: readonly T
   if (key === undefined) return 0
   const inWindow = transactions.filter((e) => lookupKeyOf(feature.key, e) === key && e.eventTimeMs >= startMs && e.eventTimeMs < endMs)
   if (feature.aggregation === 'count') return inWindow.length
-  if (feature.aggregation === 'sum') return inWindow.reduce((total, e) => total + e.amount, 0)
+  if (feature.aggregation === 'sum') return exactMoments(inWindow.map((e) => e.amount)).sum
   const latest = new Map<string, Label>()
   for (const label of labels) {
     if (label.transactionTimeMs === undefined) continue

@@ -1,6 +1,6 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { CardWindows } from '../windows/card-windows.js'
-import { compileWindows, type PerTransactionColumn } from '../windows/compile-windows.js'
+import { compileWindows, type PerTransactionColumn, type WindowColumnsFn } from '../windows/compile-windows.js'
 import { logHorizonsOf, utcHour } from '../windows/window-groups.js'
 import type { EventLayout } from '../windows/event-layout.js'
 import type { DerivedField, FeatureDefinition } from './feature-definition.js'
@@ -40,6 +40,8 @@ export type FeatureRowFn = (tx: Transaction, windows: CardWindows, values: Float
 export function toFeatureRow(definitions: readonly FeatureDefinition[]): {
   readonly layout: EventLayout
   readonly row: FeatureRowFn
+  /** What `row` runs: writes the row into any array, so a test can read the values before their float32 rounding. */
+  readonly columns: WindowColumnsFn
   readonly horizonMs: number
   readonly attributesHorizonMs: number
 } {
@@ -52,7 +54,7 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): {
     windows.columns(cardWindows, tx, values, out)
     return out
   }
-  return { layout, row, ...logHorizonsOf(groups) }
+  return { layout, row, columns: windows.columns, ...logHorizonsOf(groups) }
 }
 
 /**

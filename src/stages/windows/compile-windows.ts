@@ -421,7 +421,7 @@ export function populationStddev(n: number, sumOfDeviations: number, sumOfSquare
  * Below this a variance reads as 0: the squares of deviations under ~1e-140 (far below any currency's unit) lose their
  * precision to underflow, and two orders of summation would disagree on them.
  */
-const MIN_VARIANCE = 1e-280
+export const MIN_VARIANCE = 1e-280
 
 /** (amount − mean) / stddev of the window, from deviations from `reference` (mean = reference + E[d]); 0 when the stddev is 0. */
 export function zscore(amount: number, n: number, reference: number, sumOfDeviations: number, sumOfSquaredDeviations: number): number {

@@ -1,5 +1,4 @@
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
-import type { Transaction } from '../../core/transaction-v1.js'
 import type { DistinctField, FeatureDefinition, WindowAggregation, WindowFeature, WindowFilter, WindowKey } from '../features/feature-definition.js'
 
 const HOUR_MS = 3_600_000
@@ -83,20 +82,6 @@ function validateTimes(d: WindowFeature): void {
   }
 }
 
-/** The store key of a transaction in a group. NUL cannot occur in ids, so composite keys cannot collide. */
-export function windowKeyOf(key: WindowKey, tx: Transaction): string {
-  switch (key) {
-    case 'card':
-      return tx.card_id
-    case 'card+merchant':
-      return `${tx.card_id}\u0000${tx.merchant_id}`
-    case 'card+terminal':
-      return `${tx.card_id}\u0000${tx.terminal_id}`
-    case 'card+country':
-      return `${tx.card_id}\u0000${tx.country}`
-  }
-}
-
 /** Two FNV-1a variants → 52 bits, exact in a double. */
 export function hash52(text: string): number {
   let a = 0x811c9dc5
@@ -107,21 +92,6 @@ export function hash52(text: string): number {
     b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15)
   }
   return (a >>> 0) * 0x100000 + ((b >>> 0) & 0xfffff)
-}
-
-export function passesFilter(filter: WindowFilter | undefined, tx: Transaction): boolean {
-  switch (filter) {
-    case undefined:
-      return true
-    case 'abroad':
-      return tx.country !== tx.card_country
-    case 'card_not_present':
-      return tx.channel === 'ecom' || tx.channel === 'moto'
-    case 'night': {
-      const hour = utcHour(tx.eventTimeMs)
-      return hour >= 22 || hour < 6
-    }
-  }
 }
 
 export function utcHour(eventTimeMs: number): number {
