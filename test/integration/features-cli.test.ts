@@ -9,6 +9,7 @@ import { pack } from 'msgpackr'
 import { partitionOf } from '../../src/adapters/kafka/partitioner.js'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import { createPipeline } from '../../src/main.js'
+import { decodeTransaction } from '../../src/stages/decode/decode-transaction.js'
 import { readTopic, waitFor, useMockCluster } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
@@ -34,8 +35,19 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
   const generated = readFileSync(input, 'utf8').split('\n').slice(0, -1)
   const cardOf = (line: string) => /"card_id":"([^"]+)"/.exec(line)?.[1]
   const inPartition0 = (line: string) => cardOf(line) !== undefined && partitionOf(cardOf(line)!, 4, 'murmur2') === 0
-  const lines = generated
-    .map((line, i) => ({ line, at: i + (inPartition0(line) ? 300 : 0) }))
+  // And five late ones (partitions 1–3): copies of a transaction two hours back, 200 lines (hours of event time)
+  // after it, when their partition's watermark is past them. Both score them with the windows as they are.
+  const late = generated
+    .map((line, i) => ({ line, i }))
+    .filter(({ line, i }) => i >= 1_000 && i % 100 === 0 && decodeTransaction(Buffer.from(line), { maxRecordBytes: 65_536 }).kind === 'ok' && !inPartition0(line))
+    .slice(0, 5)
+    .map(({ line, i }, n) => {
+      const eventTime = /"event_time":"([^"]+)"/.exec(line)![1]!
+      const lateLine = line.replace(/"transaction_id":"[^"]+"/, `"transaction_id":"tx-late-${n}"`).replace(`"event_time":"${eventTime}"`, `"event_time":"${new Date(Date.parse(eventTime) - 7_200_000).toISOString()}"`)
+      return { line: lateLine, at: i + 200.5 }
+    })
+  assert.equal(late.length, 5)
+  const lines = [...generated.map((line, i) => ({ line, at: i + (inPartition0(line) ? 300 : 0) })), ...late]
     .sort((a, b) => a.at - b.at)
     .map(({ line }) => line)
   writeFileSync(input, `${lines.join('\n')}\n`)
@@ -60,6 +72,8 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
   await producer.flush()
   await waitFor(() => pipeline.job.stats.consumed >= lines.length + 1, { timeoutMs: 60_000, what: 'the job to consume the file' })
   await pipeline.job.stop()
+  assert.equal(pipeline.job.stats.late, 5, 'the late copies, and nothing else, are late')
+  assert.match(await pipeline.metrics.registry.metrics(), /fraudstream_transactions_total\{outcome="late"\} 5\b/)
 
   const logged = await (await pipeline.clickhouse.query({ query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}', query_params: { topic: topics.transactions }, format: 'JSONEachRow' })).json<{ transaction_id: string; features: Record<string, number> }>()
   const features = async (name: string, inputPath: string, labels: string) => {
@@ -75,6 +89,7 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
     assert.equal(summary.duplicates, pipeline.job.stats.duplicates, name)
     assert.equal(summary.late, pipeline.job.stats.late, name)
     const byId = new Map(logged.map((r) => [r.transaction_id, names.map((n) => r.features[n])]))
+    assert.equal(rows.filter((r) => r.startsWith('tx-late-')).length, 5, `${name}: the late transactions are scored`)
     let compared = 0
     for (const row of rows) {
       const cells = row.split(',')
