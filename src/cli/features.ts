@@ -1,4 +1,5 @@
-import { createWriteStream } from 'node:fs'
+import { constants, createWriteStream } from 'node:fs'
+import { access } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { cardFraudFeatures } from '../../topology/features.js'
 import { featureContractHash } from '../stages/features/feature-definition.js'
@@ -48,7 +49,10 @@ export function registerFeatures(program: Command): void {
       const { config } = loadCliConfig(opts, {}, { logLevel: 'warn' })
       const started = performance.now()
       const { partitions, labelPartitions, partitioner } = opts
-      // Opened first: an unwritable path fails now, not after a pass over the whole input.
+      // Inputs checked before --out is opened: a mistyped path must not truncate or leave behind the output file.
+      await assertReadable('--input', opts.input)
+      if (opts.labels) await assertReadable('--labels', opts.labels)
+      // Opened before the passes: an unwritable path fails now, not after a pass over the whole input.
       const out = await openForWriting(opts.out)
       const stateOptions = partitionStateOptions(config, cardFraudFeatures)
       const lateness = config.windows.allowedLatenessMs
@@ -146,6 +150,16 @@ function parsePartitioner(value: string): Partitioner {
   throw new FraudstreamError(ErrorCode.usage, `--partitioner must be ${Partitioner.join(' or ')}, got "${value}"`, 'input')
 }
 
+/** Rejects an input option whose file cannot be read, naming the option, as a usage error. */
+async function assertReadable(option: string, path: string): Promise<void> {
+  try {
+    await access(path, constants.R_OK)
+  } catch (err) {
+    const reason = (err as { code?: string }).code ?? String(err)
+    throw new FraudstreamError(ErrorCode.usage, `${option} ${path} cannot be read (${reason}): give the path of a readable NDJSON file`, 'input', false, { cause: err })
+  }
+}
+
 const SHOWN_LINES = 10
 
 function firstLines(lineNumbers: readonly number[], total: number): string {
@@ -168,9 +182,16 @@ async function openForWriting(path: string): Promise<{ write(text: string): Prom
     async write(text) {
       check()
       if (!stream.write(text)) {
+        // Each wait removes both of its listeners, whichever fires: a listener left behind per wait would pile up
+        // on the stream for the whole run (MaxListenersExceededWarning after ten waits).
         await new Promise<void>((resolve) => {
-          stream.once('drain', resolve)
-          stream.once('error', () => resolve())
+          const done = () => {
+            stream.off('drain', done)
+            stream.off('error', done)
+            resolve()
+          }
+          stream.once('drain', done)
+          stream.once('error', done)
         })
       }
       check()

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -73,4 +73,33 @@ test('a failing command exits non-zero with its error code', async (t) => {
   await assert.rejects(cli('generate', '--count', '2.5', '--json'), refused)
   await assert.rejects(cli('demo', '--count', '10.5', '--json'), refused)
   await assert.rejects(cli('train', '--transactions', '5000.5', '--json'), refused)
+  // A missing input file is a usage error naming the option, found before --out is created or truncated.
+  const input = join(dataDir, 'tx.ndjson')
+  await cli('generate', '--count', '100', '--seed', '5', '--out', input, '--json')
+  for (const args of [['--input', join(dataDir, 'missing.ndjson')], ['--input', input, '--labels', join(dataDir, 'missing.labels.ndjson')]]) {
+    const out = join(dataDir, 'missing.csv')
+    const option = args.at(-2)!
+    await assert.rejects(cli('features', ...args, '--out', out, '--json'), (err: { code: number; stdout: string; stderr: string }) => {
+      const { error } = JSON.parse(err.stdout) as { error: { code: string; message: string } }
+      assert.equal(err.code, 1)
+      assert.equal(error.code, 'FS_ERR_USAGE')
+      assert.match(error.message, new RegExp(`^${option} .*missing`))
+      assert.doesNotMatch(err.stderr, /MaxListenersExceededWarning/)
+      return true
+    })
+    await assert.rejects(cli('features', ...args, '--out', out), (err: { code: number; stderr: string }) => err.code === 1 && /\[FS_ERR_USAGE\]\n$/.test(err.stderr))
+    assert.equal(existsSync(out), false, `no ${out} left behind for ${option}`)
+  }
+})
+
+test('features waits out the CSV stream’s backpressure without piling listeners on it', async (t) => {
+  const { dataDir, cleanup } = testConfig()
+  teardown(t, cleanup)
+  const input = join(dataDir, 'tx.ndjson')
+  await cli('generate', '--count', '3000', '--seed', '5', '--out', input, '--json')
+  const out = join(dataDir, 'features.csv')
+  // 3,000 rows fill the write stream's buffer many more than ten times, the warning's threshold.
+  const { stdout, stderr } = await cli('features', '--input', input, '--labels', join(dataDir, 'tx.labels.ndjson'), '--out', out, '--json')
+  assert.equal(readFileSync(out, 'utf8').split('\n').filter(Boolean).length, (JSON.parse(stdout) as { rows: number }).rows + 1)
+  assert.doesNotMatch(stderr, /MaxListenersExceededWarning/)
 })
