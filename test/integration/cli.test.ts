@@ -14,7 +14,7 @@ const BIN = fileURLToPath(new URL('../../bin/fraudstream.js', import.meta.url))
 const cli = (...args: string[]) => run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, env: { ...process.env, FRAUDSTREAM_LOG_LEVEL: 'warn' } })
 
 test('every command answers --help', async () => {
-  for (const command of ['demo', 'run', 'generate', 'train', 'sql', 'migrate']) {
+  for (const command of ['demo', 'run', 'generate', 'train', 'features', 'sql', 'migrate']) {
     const { stdout } = await cli(command, '--help')
     assert.match(stdout, new RegExp(`Usage: fraudstream ${command}`))
     assert.match(stdout, /--json/)
