@@ -2,10 +2,10 @@ import { cpus } from 'node:os'
 import { Random } from '../src/generator/random.js'
 import type { Transaction } from '../src/core/transaction-v1.js'
 import { cardEvents, transactionChunks, transactionOf, windowStateOptions } from './card-stream.js'
-import { longestSpanMs } from '../src/stages/features/feature-definition.js'
 import { doubleMoments, referenceFeatureRow } from '../src/stages/features/reference-features.js'
 import { PartitionState } from '../src/runtime/partition-state.js'
 import { WARM_MAX } from '../src/stages/windows/card-windows.js'
+import { logHorizonsOf, windowGroupsOf } from '../src/stages/windows/window-groups.js'
 import { cardFraudFeatures } from '../topology/features.js'
 import { benchmarkArgs } from './args.js'
 
@@ -30,7 +30,7 @@ const events = Number(values.events)
 const cards = Number(values.cards)
 const seed = Number(values.seed)
 const features = cardFraudFeatures
-const maxSpanMs = longestSpanMs(features)
+const maxSpanMs = logHorizonsOf(windowGroupsOf(features)).horizonMs
 const windowFeatures = features.filter((f) => f.kind === 'window').length
 
 const streamOptions = { cards, eventsPer14Days: events, seed }

@@ -112,10 +112,3 @@ export function featureContractHash(definitions: readonly FeatureDefinition[]): 
   })
   return createHash('sha256').update(JSON.stringify(semantic)).digest('hex').slice(0, 16)
 }
-
-/** The longest card-window span: the history a key must keep, and the horizon a restore must replay. */
-export function longestSpanMs(definitions: readonly FeatureDefinition[]): number {
-  let longest = 0
-  for (const d of definitions) if (d.kind === 'window' && d.spanMs + (d.delayMs ?? 0) > longest) longest = d.spanMs + (d.delayMs ?? 0)
-  return longest
-}
