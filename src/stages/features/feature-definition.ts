@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 
 /** Per-transaction values that need no state. A closed set: each has one implementation in `to-feature-row.ts`. */
 export const DerivedField = ['amount', 'log1p_amount', 'is_night', 'is_abroad', 'is_card_not_present', 'is_zero_amount', 'hour_of_day', 'is_weekend'] as const
@@ -94,6 +95,27 @@ export type FeatureDefinition =
 
 export type WindowFeature = Extract<FeatureDefinition, { kind: 'window' }>
 export type LookupFeature = Extract<FeatureDefinition, { kind: 'lookup' }>
+
+/** The longest span, delay or label lag: 30 days, the longest the feature definitions promise. */
+const MAX_FEATURE_MS = 30 * 86_400_000
+
+/**
+ * Spans and resolutions of 1 ms to 30 days, delays and label lags of 0 to 30 days, whole milliseconds, for window
+ * and lookup features alike. Whole: the compiled window pass writes its times into its source as numbers (a fraction
+ * or an exponent there is a syntax error), and lookup buckets are window ends compared exactly. 30 days bounds the
+ * history the card log and the lookup tables keep per key, and a negative delay would reach into the future.
+ */
+export function validateFeatureTimes(d: WindowFeature | LookupFeature): void {
+  const times: [field: string, ms: number, minMs: number][] =
+    d.kind === 'window'
+      ? [['spanMs', d.spanMs, 1], ['delayMs', d.delayMs ?? 0, 0]]
+      : [['resolutionMs', d.resolutionMs, 1], ['spanMs', d.spanMs, 1], ['delayMs', d.delayMs, 0], ['labelLagMs', d.labelLagMs, 0]]
+  for (const [field, ms, minMs] of times) {
+    if (!Number.isInteger(ms) || ms < minMs || ms > MAX_FEATURE_MS) {
+      throw new FraudstreamError(ErrorCode.configInvalid, `${d.kind} feature ${d.name}: ${field} ${ms} must be a whole number of milliseconds from ${minMs} to ${MAX_FEATURE_MS} (30 days)`, 'input')
+    }
+  }
+}
 
 /**
  * The feature-contract version: a hash of everything that changes a value (names, order, aggregations, spans),

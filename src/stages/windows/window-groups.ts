@@ -1,5 +1,5 @@
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
-import type { DistinctField, FeatureDefinition, WindowAggregation, WindowFeature, WindowFilter, WindowKey } from '../features/feature-definition.js'
+import { validateFeatureTimes, type DistinctField, type FeatureDefinition, type WindowAggregation, type WindowFilter, type WindowKey } from '../features/feature-definition.js'
 
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
@@ -41,7 +41,7 @@ export function windowGroupsOf(definitions: readonly FeatureDefinition[]): Windo
     if ((d.aggregation === 'distinct_count') !== (d.field !== undefined)) {
       throw new FraudstreamError(ErrorCode.configInvalid, `window feature ${d.name}: ${d.field ? 'field is only for distinct_count' : 'distinct_count needs a field'}`, 'input')
     }
-    validateTimes(d)
+    validateFeatureTimes(d)
     const id = groupIdOf(d)
     let group = spansByGroup.get(id)
     if (!group) spansByGroup.set(id, (group = { key: d.key, filter: d.filter, field: d.field, delayMs: d.delayMs ?? 0, spans: new Set(), timesOnly: d.key === 'card' && !d.filter && !d.field }))
@@ -63,23 +63,6 @@ export function logHorizonsOf(groups: readonly WindowGroup[]): { horizonMs: numb
   const horizonMs = groups.reduce((longest, group) => Math.max(longest, group.horizonMs), 0)
   const attributesHorizonMs = groups.reduce((longest, group) => (group.readsTimesOnly ? longest : Math.max(longest, group.horizonMs)), 0)
   return { horizonMs, attributesHorizonMs }
-}
-
-/** The longest span or delay: 30 days, the longest the feature definitions promise. */
-const MAX_WINDOW_MS = 30 * DAY_MS
-
-/**
- * Spans of 1 ms to 30 days and delays of 0 to 30 days, whole milliseconds: the compiled pass writes them into its
- * source as numbers (a fraction or an exponent there is a syntax error), and a negative delay would reach into the future.
- */
-function validateTimes(d: WindowFeature): void {
-  const delayMs = d.delayMs ?? 0
-  if (!Number.isInteger(d.spanMs) || d.spanMs < 1 || d.spanMs > MAX_WINDOW_MS) {
-    throw new FraudstreamError(ErrorCode.configInvalid, `window feature ${d.name}: spanMs ${d.spanMs} must be a whole number of milliseconds from 1 to ${MAX_WINDOW_MS} (30 days)`, 'input')
-  }
-  if (!Number.isInteger(delayMs) || delayMs < 0 || delayMs > MAX_WINDOW_MS) {
-    throw new FraudstreamError(ErrorCode.configInvalid, `window feature ${d.name}: delayMs ${delayMs} must be a whole number of milliseconds from 0 to ${MAX_WINDOW_MS} (30 days)`, 'input')
-  }
 }
 
 /** Two FNV-1a variants → 52 bits, exact in a double. */
