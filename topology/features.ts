@@ -24,7 +24,7 @@ const DAY_MS = 24 * HOUR_MS
  *
  * Lookup semantics (terminal, merchant): aggregates over every card's transactions, bucketed at the declared
  * resolution R. With E = floor((t − delay) / R) · R, the window covers the key's transactions with event time in
- * [E − span, E); a label counts when it was reported before floor((t − labelLag) / R) · R, the latest such label of
+ * [E − span, E) (the aggregations: LookupAggregation in src/stages/features/feature-definition.ts); a label counts when it was reported before floor((t − labelLag) / R) · R, the latest such label of
  * a transaction winning. A transaction is scored once the tables are complete up to those times (see
  * `lookups.maxWaitMs`); a late transaction enters no table.
  */

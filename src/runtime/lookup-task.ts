@@ -5,7 +5,7 @@ import type { PartitionedSource, PartitionStart, RecordSink, SourceRecord, Topic
 import type { Metrics } from '../observability/metrics.js'
 import { decodeLabel } from '../stages/decode/decode-transaction.js'
 import { LabelRouter } from '../stages/lookups/label-router.js'
-import type { LabelEntry, TableEntry } from '../stages/lookups/key-aggregate.js'
+import type { Bucket, LabelEntry, TableEntry } from '../stages/lookups/key-aggregate.js'
 import { LookupAggregator, type AggregatorProgress } from '../stages/lookups/lookup-aggregator.js'
 import { sourceId, type LookupFact } from '../stages/lookups/lookup-facts.js'
 import type { LookupPlan } from '../stages/lookups/lookup-plan.js'
@@ -295,12 +295,22 @@ function keyOf(tp: TopicPartition): string {
 }
 
 /**
- * A tables-topic record per bucket (`<key>|b|<start>` → [count, sum, applied]) and per label (`<key>|l|<id>` →
- * the label entry), so an update rewrites a few dozen bytes, not a terminal's whole history; null = deleted.
+ * A tables-topic record per bucket (`<key>|b|<start>` → [count, sum, applied, min, max, lastMs, ref, deviations,
+ * squaredDeviations, distinct]) and per label (`<key>|l|<id>` → the label entry), so an update rewrites a few dozen
+ * bytes (plus the bucket's distinct values), not a terminal's whole history; null = deleted.
  */
 export function encodeTableEntry(entry: TableEntry): { key: string; value: Buffer | null } {
-  if (entry.kind === 'bucket') return { key: `${entry.key}|b|${entry.start}`, value: entry.value ? pack([entry.value.count, entry.value.sum, entry.value.applied]) : null }
+  if (entry.kind === 'bucket') {
+    const b = entry.value
+    return { key: `${entry.key}|b|${entry.start}`, value: b ? pack([b.count, b.sum, b.applied, b.min, b.max, b.lastMs, b.ref, b.deviations, b.squaredDeviations, b.distinct]) : null }
+  }
   return { key: `${entry.key}|l|${entry.id}`, value: entry.value ? pack(entry.value) : null }
+}
+
+type EncodedBucket = [number, number, Record<string, number>, number, number, number, number, number, number, Bucket['distinct']]
+
+function decodeBucket([count, sum, applied, min, max, lastMs, ref, deviations, squaredDeviations, distinct]: EncodedBucket): Bucket {
+  return { count, sum, applied, min, max, lastMs, ref, deviations, squaredDeviations, distinct }
 }
 
 const TABLE_RECORD_KEY = /^(.*)\|([bl])\|([^|]+)$/
@@ -318,8 +328,7 @@ export function applyTableRecords(table: LookupTable, records: readonly SourceRe
     if (!match) continue
     const [, key, kind, id] = match as unknown as [string, string, 'b' | 'l', string]
     if (kind === 'b') {
-      const value = record.value ? (unpack(record.value) as [number, number, Record<string, number>]) : undefined
-      table.put(record.partition, { kind: 'bucket', key, start: Number(id), value: value && { count: value[0], sum: value[1], applied: value[2] } })
+      table.put(record.partition, { kind: 'bucket', key, start: Number(id), value: record.value ? decodeBucket(unpack(record.value) as EncodedBucket) : undefined })
     } else table.put(record.partition, { kind: 'label', key, id, value: record.value ? (unpack(record.value) as LabelEntry) : undefined })
   }
 }

@@ -42,14 +42,24 @@ export const LookupKey = ['terminal', 'merchant', 'customer', 'device'] as const
 export type LookupKey = (typeof LookupKey)[number]
 
 /**
- * count and sum of the key's transactions in the window; fraud_count = the transactions whose label, as known at the
- * label cutoff, says fraud (the latest label reported before the cutoff wins), placed by the label's own
- * transaction_time and fields: only labels carrying them count (a correction without them changes nothing), and they
- * can include transactions the count never saw (late, or never scored here); fraud_ratio = fraud_count / count, at
- * most 1 (0 when count is 0).
+ * The window aggregations (see WindowAggregation), over the key's transactions in the lookup window, which never holds
+ * the current one: count, sum, mean, min, max, stddev, zscore and amount_over_mean of their amounts (0, or 1 for
+ * amount_over_mean, when the window is empty); seconds_since_last = from the newest of them to the window's end E,
+ * capped at the span; distinct_count = different values of `field` among those that have it. And from labels:
+ * fraud_count = the transactions whose label, as known at the label cutoff, says fraud (the latest label reported
+ * before the cutoff wins), placed by the label's own transaction_time and fields: only labels carrying them count (a
+ * correction without them changes nothing), and they can include transactions the count never saw (late, or never
+ * scored here); fraud_ratio = fraud_count / count, at most 1 (0 when count is 0).
  */
-export const LookupAggregation = ['count', 'sum', 'fraud_count', 'fraud_ratio'] as const
+export const LookupAggregation = ['count', 'sum', 'mean', 'min', 'max', 'stddev', 'zscore', 'amount_over_mean', 'seconds_since_last', 'distinct_count', 'fraud_count', 'fraud_ratio'] as const
 export type LookupAggregation = (typeof LookupAggregation)[number]
+
+/**
+ * Fields a lookup distinct_count counts, compared as they are (cards per terminal or device, devices per customer…).
+ * A bucket keeps each value it saw, so a busy key's record grows with its distinct values.
+ */
+export const LookupDistinctField = ['card_id', 'customer_id', 'merchant_id', 'terminal_id', 'device_id', 'ip', 'country', 'currency', 'mcc', 'channel'] as const
+export type LookupDistinctField = (typeof LookupDistinctField)[number]
 
 export type FeatureDefinition =
   | { readonly kind: 'derived'; readonly name: string; readonly field: DerivedField; readonly description: string }
@@ -90,6 +100,8 @@ export type FeatureDefinition =
        * up to labelLagMs behind the transactions changes no feature and makes no transaction wait.
        */
       readonly labelLagMs: number
+      /** The field a distinct_count counts (required for it, refused for the other aggregations). */
+      readonly field?: LookupDistinctField
       readonly description: string
     }
 
@@ -129,7 +141,7 @@ export function featureContractHash(definitions: readonly FeatureDefinition[]): 
       case 'window':
         return ['window', d.name, d.key, d.aggregation, d.spanMs, d.delayMs ?? 0, d.filter ?? null, ...(d.field ? [d.field] : [])]
       case 'lookup':
-        return ['lookup', d.name, d.key, d.aggregation, d.resolutionMs, d.spanMs, d.delayMs, d.labelLagMs]
+        return ['lookup', d.name, d.key, d.aggregation, d.resolutionMs, d.spanMs, d.delayMs, d.labelLagMs, ...(d.field ? [d.field] : [])]
     }
   })
   return createHash('sha256').update(JSON.stringify(semantic)).digest('hex').slice(0, 16)

@@ -221,25 +221,54 @@ function expiryHorizons(definitions: readonly FeatureDefinition[]): (d: WindowFe
 
 /**
  * The lookup oracle: a direct reading of LookupFeature over every on-time transaction and every label, with no
- * buckets, tables or watermarks.
+ * buckets, tables or watermarks. A transaction without the key's field reads an empty window.
  */
 export function referenceLookup(feature: LookupFeature, transactions: readonly Transaction[], labels: readonly Label[], tx: Transaction): number {
   const endMs = Math.floor((tx.eventTimeMs - feature.delayMs) / feature.resolutionMs) * feature.resolutionMs
   const startMs = endMs - feature.spanMs
   const cutoffMs = Math.floor((tx.eventTimeMs - feature.labelLagMs) / feature.resolutionMs) * feature.resolutionMs
   const key = lookupKeyOf(feature.key, tx)
-  if (key === undefined) return 0
-  const inWindow = transactions.filter((e) => lookupKeyOf(feature.key, e) === key && e.eventTimeMs >= startMs && e.eventTimeMs < endMs)
-  if (feature.aggregation === 'count') return inWindow.length
-  if (feature.aggregation === 'sum') return exactMoments(inWindow.map((e) => e.amount)).sum
+  const inWindow = key === undefined ? [] : transactions.filter((e) => lookupKeyOf(feature.key, e) === key && e.eventTimeMs >= startMs && e.eventTimeMs < endMs)
+  const amounts = inWindow.map((e) => e.amount)
+  const n = amounts.length
+  switch (feature.aggregation) {
+    case 'count':
+      return n
+    case 'sum':
+      return exactMoments(amounts).sum
+    case 'mean':
+      return exactMoments(amounts).mean
+    case 'min':
+      return n ? Math.min(...amounts) : 0
+    case 'max':
+      return n ? Math.max(...amounts) : 0
+    case 'stddev':
+      return exactMoments(amounts).stddev
+    case 'zscore':
+      return exactMoments(amounts).zscore(tx.amount)
+    case 'amount_over_mean': {
+      const mean = exactMoments(amounts).mean
+      return mean > 0 ? tx.amount / mean : 1
+    }
+    case 'seconds_since_last':
+      return (n ? Math.min(feature.spanMs, endMs - Math.max(...inWindow.map((e) => e.eventTimeMs))) : feature.spanMs) / 1000
+    case 'distinct_count':
+      return new Set(inWindow.flatMap((e) => (e[feature.field!] === undefined ? [] : [e[feature.field!]]))).size
+    case 'fraud_count':
+      return knownFraud(feature, labels, key, startMs, endMs, cutoffMs)
+    case 'fraud_ratio':
+      return fraudRatio(knownFraud(feature, labels, key, startMs, endMs, cutoffMs), n)
+  }
+}
+
+/** Transactions of the key in [startMs, endMs) whose latest label reported before the cutoff says fraud. */
+function knownFraud(feature: LookupFeature, labels: readonly Label[], key: string | undefined, startMs: number, endMs: number, cutoffMs: number): number {
   const latest = new Map<string, Label>()
   for (const label of labels) {
-    if (label.transactionTimeMs === undefined) continue
+    if (key === undefined || label.transactionTimeMs === undefined) continue
     if (lookupKeyOf(feature.key, label) !== key || label.transactionTimeMs < startMs || label.transactionTimeMs >= endMs || label.reportedAtMs >= cutoffMs) continue
     const known = latest.get(label.transaction_id)
     if (!known || label.reportedAtMs >= known.reportedAtMs) latest.set(label.transaction_id, label)
   }
-  const fraud = [...latest.values()].filter((l) => l.is_fraud).length
-  if (feature.aggregation === 'fraud_count') return fraud
-  return fraudRatio(fraud, inWindow.length)
+  return [...latest.values()].filter((l) => l.is_fraud).length
 }

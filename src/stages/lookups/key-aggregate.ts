@@ -1,4 +1,5 @@
-import type { LookupFeature } from '../features/feature-definition.js'
+import type { LookupDistinctField, LookupFeature } from '../features/feature-definition.js'
+import { populationStddev, zscore } from '../windows/compile-windows.js'
 import { labelCutoffMs, windowEndMs } from './lookup-plan.js'
 
 /**
@@ -10,7 +11,39 @@ import { labelCutoffMs, windowEndMs } from './lookup-plan.js'
 export interface Bucket {
   count: number
   sum: number
+  min: number
+  max: number
+  /** The newest event time in the bucket. */
+  lastMs: number
+  /**
+   * Σ(a − ref) and Σ(a − ref)² over the amounts, ref = the bucket's first amount: buckets merge into a window's
+   * stddev without the cancellation a plain sum of squares suffers (see populationStddev).
+   */
+  ref: number
+  deviations: number
+  squaredDeviations: number
+  /** Per field the key kind's distinct_count features count: the values seen, as keys. */
+  distinct: Partial<Record<LookupDistinctField, Record<string, 1>>>
   applied: Record<string, number>
+}
+
+export function emptyBucket(): Bucket {
+  return { count: 0, sum: 0, min: Infinity, max: -Infinity, lastMs: -Infinity, ref: 0, deviations: 0, squaredDeviations: 0, distinct: {}, applied: {} }
+}
+
+/** Counts a transaction (its amount, time and distinct values) in the bucket. */
+export function addToBucket(bucket: Bucket, fact: { readonly amount: number; readonly eventTimeMs: number; readonly values?: Readonly<Partial<Record<LookupDistinctField, string>>> | undefined }): void {
+  const amount = fact.amount
+  if (bucket.count === 0) bucket.ref = amount
+  bucket.count++
+  bucket.sum += amount
+  if (amount < bucket.min) bucket.min = amount
+  if (amount > bucket.max) bucket.max = amount
+  if (fact.eventTimeMs > bucket.lastMs) bucket.lastMs = fact.eventTimeMs
+  const deviation = amount - bucket.ref
+  bucket.deviations += deviation
+  bucket.squaredDeviations += deviation * deviation
+  for (const [field, value] of Object.entries(fact.values ?? {}) as [LookupDistinctField, string][]) (bucket.distinct[field] ??= {})[value] = 1
 }
 
 /**
@@ -57,23 +90,77 @@ export function* entriesOf(key: string, aggregate: KeyAggregate): Generator<Tabl
   for (const [id, value] of aggregate.labels) yield { kind: 'label', key, id, value }
 }
 
-/** A lookup feature's value at event time t; see LookupFeature for the semantics. */
-export function lookupValue(aggregate: KeyAggregate, feature: LookupFeature, eventTimeMs: number): number {
-  const endMs = windowEndMs(feature, eventTimeMs)
+/** A key without history: what a transaction whose key has no aggregate (or no key field) reads. */
+export const EMPTY_AGGREGATE: KeyAggregate = { buckets: new Map(), labels: new Map() }
+
+/** A lookup feature's value for a transaction (its event time t and amount); see LookupAggregation for the semantics. */
+export function lookupValue(aggregate: KeyAggregate, feature: LookupFeature, tx: { readonly eventTimeMs: number; readonly amount: number }): number {
+  const endMs = windowEndMs(feature, tx.eventTimeMs)
   const startMs = endMs - feature.spanMs
+  const aggregation = feature.aggregation
+  const keepsBuckets = aggregation === 'stddev' || aggregation === 'zscore' || aggregation === 'distinct_count'
+  const buckets: Bucket[] = []
   let count = 0
   let sum = 0
+  let min = Infinity
+  let max = -Infinity
+  let lastMs = -Infinity
+  let earliestStart = Infinity
+  let reference = 0
   // Stored buckets nest inside the feature's (its resolution is a multiple of the stored one).
   for (const [start, bucket] of aggregate.buckets) {
     if (start < startMs || start >= endMs) continue
+    if (keepsBuckets) buckets.push(bucket)
     count += bucket.count
     sum += bucket.sum
+    if (bucket.min < min) min = bucket.min
+    if (bucket.max > max) max = bucket.max
+    if (bucket.lastMs > lastMs) lastMs = bucket.lastMs
+    // The deviations' reference: the earliest bucket's, whatever order the buckets are held in.
+    if (start < earliestStart) {
+      earliestStart = start
+      reference = bucket.ref
+    }
   }
-  if (feature.aggregation === 'count') return count
-  if (feature.aggregation === 'sum') return sum
-  const fraud = knownFraudIn(aggregate, startMs, endMs, labelCutoffMs(feature, eventTimeMs))
-  if (feature.aggregation === 'fraud_count') return fraud
-  return fraudRatio(fraud, count)
+  const mean = count > 0 ? sum / count : 0
+  switch (aggregation) {
+    case 'count':
+      return count
+    case 'sum':
+      return sum
+    case 'mean':
+      return mean
+    case 'min':
+      return count > 0 ? min : 0
+    case 'max':
+      return count > 0 ? max : 0
+    case 'amount_over_mean':
+      return mean > 0 ? tx.amount / mean : 1
+    case 'seconds_since_last':
+      return (count > 0 ? Math.min(feature.spanMs, endMs - lastMs) : feature.spanMs) / 1000
+    case 'stddev':
+    case 'zscore': {
+      // Each bucket's sums moved from its reference to the window's: a − K = (a − ref) + (ref − K).
+      let deviations = 0
+      let squaredDeviations = 0
+      for (const bucket of buckets) {
+        const shift = bucket.ref - reference
+        deviations += bucket.deviations + bucket.count * shift
+        squaredDeviations += bucket.squaredDeviations + 2 * shift * bucket.deviations + bucket.count * shift * shift
+      }
+      return aggregation === 'stddev' ? populationStddev(count, deviations, squaredDeviations) : zscore(tx.amount, count, reference, deviations, squaredDeviations)
+    }
+    case 'distinct_count': {
+      const values = new Set<string>()
+      for (const bucket of buckets) for (const value in bucket.distinct[feature.field!]) values.add(value)
+      return values.size
+    }
+    case 'fraud_count':
+    case 'fraud_ratio': {
+      const fraud = knownFraudIn(aggregate, startMs, endMs, labelCutoffMs(feature, tx.eventTimeMs))
+      return aggregation === 'fraud_count' ? fraud : fraudRatio(fraud, count)
+    }
+  }
 }
 
 /**

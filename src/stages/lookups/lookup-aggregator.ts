@@ -1,5 +1,5 @@
 import type { LookupKey } from '../features/feature-definition.js'
-import { emptyAggregate, putEntry, type KeyAggregate, type TableEntry } from './key-aggregate.js'
+import { addToBucket, emptyAggregate, emptyBucket, putEntry, type KeyAggregate, type TableEntry } from './key-aggregate.js'
 import { sourceKindOf, type LookupFact, type SourceKind } from './lookup-facts.js'
 import type { LookupPlan } from './lookup-plan.js'
 
@@ -58,9 +58,8 @@ export class LookupAggregator {
       const start = Math.floor(fact.eventTimeMs / resolutionMs) * resolutionMs
       let bucket = aggregate.buckets.get(start)
       if (bucket && (bucket.applied[fact.source] ?? -1) >= fact.offset) return 'duplicate'
-      if (!bucket) aggregate.buckets.set(start, (bucket = { count: 0, sum: 0, applied: {} }))
-      bucket.count++
-      bucket.sum += fact.amount
+      if (!bucket) aggregate.buckets.set(start, (bucket = emptyBucket()))
+      addToBucket(bucket, fact)
       bucket.applied[fact.source] = fact.offset
       this.#markDirty(fact.key, `b${start}`)
     } else {

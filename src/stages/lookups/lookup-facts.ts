@@ -1,3 +1,4 @@
+import type { LookupDistinctField } from '../features/feature-definition.js'
 import { lookupKeyOf, type LookupIds, type LookupPlan } from './lookup-plan.js'
 
 /**
@@ -10,7 +11,8 @@ import { lookupKeyOf, type LookupIds, type LookupPlan } from './lookup-plan.js'
  * through a shuffle). An idle source (caught up, nothing waiting) does not hold the others back.
  */
 export type LookupFact =
-  | { readonly kind: 'tx'; readonly key: string; readonly source: string; readonly offset: number; readonly eventTimeMs: number; readonly amount: number }
+  /** `values`: the transaction's values of the fields distinct_count features of the key's kind count. */
+  | { readonly kind: 'tx'; readonly key: string; readonly source: string; readonly offset: number; readonly eventTimeMs: number; readonly amount: number; readonly values?: Readonly<Partial<Record<LookupDistinctField, string>>> }
   | { readonly kind: 'label'; readonly key: string; readonly source: string; readonly offset: number; readonly transactionId: string; readonly eventTimeMs: number; readonly reportedAtMs: number; readonly isFraud: boolean }
   /** `throughOffset`: the source offset the watermark is as of (labels: where a new owner resumes). */
   | { readonly kind: 'marker'; readonly source: string; readonly watermarkMs: number; readonly idle: boolean; readonly throughOffset: number }
@@ -28,11 +30,19 @@ export function sourceKindOf(source: string): SourceKind {
 }
 
 /** The facts one valid, on-time transaction contributes: one per key kind the lookup features read. */
-export function transactionFacts(plan: LookupPlan, tx: LookupIds & { eventTimeMs: number; amount: number }, source: string, offset: number): KeyedFact[] {
+export function transactionFacts(plan: LookupPlan, tx: LookupIds & Partial<Record<LookupDistinctField, string>> & { eventTimeMs: number; amount: number }, source: string, offset: number): KeyedFact[] {
   const facts: KeyedFact[] = []
   for (const kind of plan.keys) {
     const key = lookupKeyOf(kind, tx)
-    if (key !== undefined) facts.push({ kind: 'tx', key, source, offset, eventTimeMs: tx.eventTimeMs, amount: tx.amount })
+    if (key === undefined) continue
+    const fields = plan.distinctFields.get(kind)
+    if (!fields) {
+      facts.push({ kind: 'tx', key, source, offset, eventTimeMs: tx.eventTimeMs, amount: tx.amount })
+      continue
+    }
+    const values: Partial<Record<LookupDistinctField, string>> = {}
+    for (const field of fields) if (tx[field] !== undefined) values[field] = tx[field]
+    facts.push({ kind: 'tx', key, source, offset, eventTimeMs: tx.eventTimeMs, amount: tx.amount, values })
   }
   return facts
 }

@@ -1,7 +1,7 @@
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import type { Transaction } from '../../core/transaction-v1.js'
-import { validateFeatureTimes, type FeatureDefinition, type LookupFeature, type LookupKey } from '../features/feature-definition.js'
-import { lookupValue, type KeyAggregate } from './key-aggregate.js'
+import { validateFeatureTimes, type FeatureDefinition, type LookupDistinctField, type LookupFeature, type LookupKey } from '../features/feature-definition.js'
+import { EMPTY_AGGREGATE, lookupValue, type KeyAggregate } from './key-aggregate.js'
 
 /** What the lookup features of a feature set need from the tables, worked out once. */
 export interface LookupPlan {
@@ -13,6 +13,8 @@ export interface LookupPlan {
   readonly resolutionMs: ReadonlyMap<LookupKey, number>
   /** History per key kind: a bucket older than (complete-below − horizon) can be in no future window. */
   readonly horizonMs: ReadonlyMap<LookupKey, number>
+  /** Per key kind, the fields its distinct_count features count: a transaction's fact carries their values. */
+  readonly distinctFields: ReadonlyMap<LookupKey, readonly LookupDistinctField[]>
 }
 
 /** Table completeness a transaction's lookups need: every fact with event time below `txMs`, every label reported before `labelsMs`. */
@@ -39,23 +41,29 @@ export function lookupPlanOf(definitions: readonly FeatureDefinition[], allowedL
   const columns: { index: number; feature: LookupFeature }[] = []
   const resolutionMs = new Map<LookupKey, number>()
   const horizonMs = new Map<LookupKey, number>()
+  const distinctFields = new Map<LookupKey, LookupDistinctField[]>()
   definitions.forEach((feature, index) => {
     if (feature.kind !== 'lookup') return
     const invalid = (why: string) => new FraudstreamError(ErrorCode.configInvalid, `lookup feature ${feature.name}: ${why}`, 'input')
     validateFeatureTimes(feature)
+    if ((feature.aggregation === 'distinct_count') !== (feature.field !== undefined)) throw invalid(feature.field ? 'field is only for distinct_count' : 'distinct_count needs a field')
     if (feature.spanMs % feature.resolutionMs !== 0) throw invalid(`spanMs (${feature.spanMs}) must be a multiple of resolutionMs (${feature.resolutionMs})`)
     if (feature.delayMs <= allowedLatenessMs) throw invalid(`delayMs (${feature.delayMs}) must exceed the allowed lateness (${allowedLatenessMs})`)
     if (feature.labelLagMs <= allowedLatenessMs) throw invalid(`labelLagMs (${feature.labelLagMs}) must exceed the allowed lateness (${allowedLatenessMs})`)
     columns.push({ index, feature })
     resolutionMs.set(feature.key, Math.min(resolutionMs.get(feature.key) ?? Infinity, feature.resolutionMs))
     horizonMs.set(feature.key, Math.max(horizonMs.get(feature.key) ?? 0, feature.delayMs + feature.spanMs + feature.resolutionMs))
+    if (feature.field) {
+      const fields = distinctFields.get(feature.key) ?? []
+      if (!fields.includes(feature.field)) distinctFields.set(feature.key, [...fields, feature.field])
+    }
   })
   for (const { feature } of columns) {
     if (feature.resolutionMs % resolutionMs.get(feature.key)! !== 0) {
       throw new FraudstreamError(ErrorCode.configInvalid, `lookup feature ${feature.name}: resolutionMs must be a multiple of ${resolutionMs.get(feature.key)} (the finest ${feature.key} resolution)`, 'input')
     }
   }
-  return { columns, keys: [...resolutionMs.keys()], resolutionMs, horizonMs }
+  return { columns, keys: [...resolutionMs.keys()], resolutionMs, horizonMs, distinctFields }
 }
 
 export function windowEndMs(feature: LookupFeature, eventTimeMs: number): number {
@@ -81,6 +89,6 @@ export function fillLookups(plan: LookupPlan, row: Float32Array, tx: Transaction
   for (const { index, feature } of plan.columns) {
     const key = lookupKeyOf(feature.key, tx)
     const aggregate = key === undefined ? undefined : aggregateOf(key)
-    row[index] = aggregate ? lookupValue(aggregate, feature, tx.eventTimeMs) : 0
+    row[index] = lookupValue(aggregate ?? EMPTY_AGGREGATE, feature, tx)
   }
 }

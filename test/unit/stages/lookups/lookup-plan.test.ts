@@ -31,3 +31,11 @@ test('lookup spans, resolutions, delays and label lags outside whole millisecond
   assert.equal(lookupPlanOf([lookup({ resolutionMs: 1, spanMs: 1 })], LATENESS_MS).columns.length, 1)
   assert.throws(() => lookupPlanOf([lookup({ spanMs: 7 * DAY_MS + 1 })], LATENESS_MS), /lookup feature l: spanMs \(604800001\) must be a multiple of resolutionMs \(3600000\)/)
 })
+
+test('a lookup distinct_count needs a field, and only it takes one; the plan lists the fields per key kind once each', () => {
+  assert.throws(() => lookupPlanOf([{ ...lookup({}), aggregation: 'distinct_count' }], LATENESS_MS), /lookup feature l: distinct_count needs a field/)
+  assert.throws(() => lookupPlanOf([{ ...lookup({}), field: 'card_id' }], LATENESS_MS), /lookup feature l: field is only for distinct_count/)
+  const cards = { ...lookup({}), aggregation: 'distinct_count', field: 'card_id' } as const
+  const plan = lookupPlanOf([cards, { ...cards, name: 'cards_1d', spanMs: DAY_MS }, { ...cards, name: 'devices', field: 'device_id' }, { ...lookup({}), key: 'merchant' }], LATENESS_MS)
+  assert.deepEqual([...plan.distinctFields], [['terminal', ['card_id', 'device_id']]])
+})
