@@ -1,71 +1,101 @@
 import assert from 'node:assert/strict'
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import { publishGenerated } from '../../src/generator/publish.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
 import { createPipeline, type Pipeline } from '../../src/main.js'
-import { committedOffsets, endOffsets, waitFor, useMockCluster } from '../helpers/kafka.js'
+import { committedOffsets, endOffsets, readTopic, waitFor, useMockCluster } from '../helpers/kafka.js'
 import { compareWithUninterruptedRun } from '../helpers/features.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
 
 const cluster = useMockCluster()
 
-test('two members split the partitions, a third joins mid-stream and one leaves: one score row per transaction, every feature vector as in an uninterrupted run', async (t) => {
-  const topics = { transactions: `tx-${Math.random().toString(36).slice(2)}`, decisions: 'decisions-rebalance', alerts: 'alerts-rebalance', dlq: 'dlq-rebalance', labels: 'labels-rebalance' }
-  // At 2,000 records/s the first labels reach every labels partition 6–12 s in; until each has sent a watermark the
-  // tables are incomplete, and after the default 10 s wait a transaction would be scored stale (counted, but not the
-  // uninterrupted run's vector). This test is about rebalances: transactions wait for complete tables.
-  const { config, cleanup } = testConfig({ 'kafka.topics': topics, 'runtime.snapshotIntervalMs': 1_000, 'lookups.maxWaitMs': 60_000 })
-  teardown(t, cleanup)
-  const { log, lines } = testLogger()
-  const kafka = { bootstrapServers: cluster.bootstrapServers }
-  const members: Pipeline[] = []
-  teardown(t, async () => {
-    for (const member of members) await member.close()
-  })
-  const consumed = () => members.reduce((sum, m) => sum + m.job.stats.consumed, 0)
-  const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
-  teardown(t, () => producer.close())
+// kafka: what a group across hosts has, where a partition's next owner gets its state only from the state topic.
+// files: the embedded deployment's store; the members here share one data directory, which only one host can.
+for (const stateStore of ['kafka', 'files'] as const) {
+  test(`two members split the partitions, a third joins mid-stream and one leaves: one score row per transaction, every feature vector as in an uninterrupted run, moved partitions restored from snapshots in the ${stateStore} store`, async (t) => {
+    // Unique per run: both variants share the mock cluster, and a labels topic holding the other run's labels would
+    // feed this run's lookup tables.
+    const suffix = Math.random().toString(36).slice(2)
+    const topics = { transactions: `tx-${suffix}`, decisions: `decisions-${suffix}`, alerts: `alerts-${suffix}`, dlq: `dlq-${suffix}`, labels: `labels-${suffix}` }
+    // At 2,000 records/s the first labels reach every labels partition 6–12 s in; until each has sent a watermark the
+    // tables are incomplete, and after the default 10 s wait a transaction would be scored stale (counted, but not the
+    // uninterrupted run's vector). This test is about rebalances: transactions wait for complete tables.
+    const { config, dataDir, cleanup } = testConfig({ 'kafka.topics': topics, 'runtime.stateStore': stateStore, 'runtime.snapshotIntervalMs': 1_000, 'lookups.maxWaitMs': 60_000 })
+    teardown(t, cleanup)
+    const { log, lines } = testLogger()
+    const kafka = { bootstrapServers: cluster.bootstrapServers }
+    const members: Pipeline[] = []
+    teardown(t, async () => {
+      for (const member of members) await member.close()
+    })
+    const consumed = () => members.reduce((sum, m) => sum + m.job.stats.consumed, 0)
+    const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
+    teardown(t, () => producer.close())
 
-  members.push(await createPipeline({ config, kafka, log, instanceId: 'a' }), await createPipeline({ config, kafka, log, instanceId: 'b' }))
-  const sent: GeneratedRecord[] = []
-  const publishing = publishGenerated({
-    generator: new TransactionGenerator({ seed: 77, duplicateRate: 0.01 }),
-    sink: producer,
-    topics,
-    count: 24_000,
-    rate: 2_000,
-    maxLead: { records: 15_000, consumed },
-    onRecord: (r) => void sent.push(r),
-  })
-  await waitFor(() => members.every((m) => m.job.partitions().length > 0), { timeoutMs: 60_000, what: 'both members to own partitions' })
-  await waitFor(() => consumed() >= 6_000, { timeoutMs: 60_000, what: 'progress before the third member joins' })
-  members.push(await createPipeline({ config, kafka, log, instanceId: 'c' }))
-  await waitFor(() => members[2]!.job.partitions().length > 0, { timeoutMs: 60_000, what: 'the third member to receive partitions' })
-  await waitFor(() => consumed() >= 14_000, { timeoutMs: 60_000, what: 'progress before a member leaves' })
-  await members[0]!.close()
-  await publishing
-  const ends = await endOffsets(cluster.bootstrapServers, topics.transactions)
-  let committed: (number | undefined)[] = []
-  try {
-    await waitFor(async () => {
-      committed = await committedOffsets(cluster.bootstrapServers, config.kafka.groupId, topics.transactions)
-      return committed.every((c, p) => c === ends[p])
-    }, { timeoutMs: 60_000, what: 'every partition committed to its end' })
-  } catch (err) {
-    process.stdout.write(`# ends ${JSON.stringify(ends)} committed ${JSON.stringify(committed)}\n`)
-    for (const l of lines.filter((x) => /partition|commit|rebalance/.test(String(x.msg)))) process.stdout.write(`# ${JSON.stringify(l)}\n`)
-    for (const m of members) process.stdout.write(`# member ${JSON.stringify(m.job.partitions())} inflight ${m.job.inFlight}\n`)
-    throw err
-  }
-  for (const member of members) await member.job.stop()
-  for (const member of members) assert.equal(member.job.failure, undefined)
+    members.push(await createPipeline({ config, kafka, log: log.child({ instance: 'a' }), instanceId: 'a' }), await createPipeline({ config, kafka, log: log.child({ instance: 'b' }), instanceId: 'b' }))
+    const sent: GeneratedRecord[] = []
+    const publishing = publishGenerated({
+      generator: new TransactionGenerator({ seed: 77, duplicateRate: 0.01 }),
+      sink: producer,
+      topics,
+      count: 24_000,
+      rate: 2_000,
+      maxLead: { records: 15_000, consumed },
+      onRecord: (r) => void sent.push(r),
+    })
+    await waitFor(() => members.every((m) => m.job.partitions().length > 0), { timeoutMs: 60_000, what: 'both members to own partitions' })
+    await waitFor(() => consumed() >= 6_000, { timeoutMs: 60_000, what: 'progress before the third member joins' })
+    members.push(await createPipeline({ config, kafka, log: log.child({ instance: 'c' }), instanceId: 'c' }))
+    await waitFor(() => members[2]!.job.partitions().length > 0, { timeoutMs: 60_000, what: 'the third member to receive partitions' })
+    await waitFor(() => consumed() >= 14_000, { timeoutMs: 60_000, what: 'progress before a member leaves' })
+    await members[0]!.close()
+    await publishing
+    const ends = await endOffsets(cluster.bootstrapServers, topics.transactions)
+    let committed: (number | undefined)[] = []
+    try {
+      await waitFor(async () => {
+        committed = await committedOffsets(cluster.bootstrapServers, config.kafka.groupId, topics.transactions)
+        return committed.every((c, p) => c === ends[p])
+      }, { timeoutMs: 60_000, what: 'every partition committed to its end' })
+    } catch (err) {
+      process.stdout.write(`# ends ${JSON.stringify(ends)} committed ${JSON.stringify(committed)}\n`)
+      for (const l of lines.filter((x) => /partition|commit|rebalance/.test(String(x.msg)))) process.stdout.write(`# ${JSON.stringify(l)}\n`)
+      for (const m of members) process.stdout.write(`# member ${JSON.stringify(m.job.partitions())} inflight ${m.job.inFlight}\n`)
+      throw err
+    }
+    for (const member of members) await member.job.stop()
+    for (const member of members) assert.equal(member.job.failure, undefined)
 
-  const revoked = lines.filter((l) => l.msg === 'partition revoked')
-  assert.ok(revoked.length >= 2 && revoked.every((l) => l.drained === true), 'every revoked partition was drained before it moved')
-  const run = await compareWithUninterruptedRun({ client: members[1]!.clickhouse, config, topic: topics.transactions, sent })
-  assert.deepEqual(run.missing.slice(0, 3), [], `${run.missing.length} transactions not scored`)
-  assert.deepEqual(run.doubled.slice(0, 3), [], `${run.doubled.length} transactions scored twice`)
-  assert.deepEqual(run.differing.slice(0, 3), [], `${run.differing.length} vectors differ: ${run.differences.join('; ')}`)
-})
+    const revoked = lines.filter((l) => l.msg === 'partition revoked')
+    assert.ok(revoked.length >= 2 && revoked.every((l) => l.drained === true), 'every revoked partition was drained before it moved')
+    // A partition that moves with a committed offset starts from the newest snapshot at or below it, in the store
+    // under test, and replays the rest (nothing when its last owner's final commit and snapshot landed). At least one
+    // must have restored from a non-empty snapshot: otherwise full replays would pass the comparison below.
+    const moved = lines.filter((l) => l.msg === 'partition assigned' && l.committed !== null)
+    const history = lines.flatMap((l) => (l.msg === 'partition assigned' || l.msg === 'partition revoked' ? [`${String(l.instance)} ${l.msg === 'partition assigned' ? '+' : '-'}${String(l.partition)}@${String(l.committed)}/${String(l.snapshotOffset ?? '')}`] : []))
+    const fromSnapshot = moved.filter((l) => typeof l.snapshotOffset === 'number' && l.snapshotOffset > 0 && l.snapshotOffset <= Number(l.committed))
+    assert.ok(fromSnapshot.length > 0, `no moved partition restored from a snapshot: ${history.join(', ')}`)
+    if (stateStore === 'kafka') {
+      assert.equal(existsSync(join(dataDir, 'state')), false, 'no snapshot files')
+      const snapshotKey = (l: Record<string, unknown>) => `${String(l.topic)}/${String(l.partition)}/${String(l.snapshotOffset).padStart(20, '0')}`
+      const stateKeys = new Set((await readTopic(cluster.bootstrapServers, `${config.kafka.groupId}.state`)).flatMap((r) => (r.value.length > 0 && r.key ? [r.key.split('/').slice(0, 3).join('/')] : [])))
+      assert.deepEqual(fromSnapshot.map(snapshotKey).filter((k) => !stateKeys.has(k)), [], 'each restored snapshot is a record of the state topic')
+    } else {
+      const dirs = fromSnapshot.map((l) => join(dataDir, 'state', encodeURIComponent(config.kafka.groupId), encodeURIComponent(String(l.topic)), String(l.partition)))
+      assert.ok(dirs.every((dir) => readdirSync(dir).length > 0), 'each restored partition has snapshot files')
+    }
+    // Not asserted: on the mock cluster, commits are refused (ILLEGAL_GENERATION, UNKNOWN_MEMBER) for seconds around
+    // each rebalance, a revoked partition's final commit among them, and its next owner then processes live again
+    // the records after the commit before (duplicate decisions; ClickHouse dedupes the scores). Shown, to be counted.
+    t.diagnostic(`moves ${history.join(', ')}; consumed ${consumed()} of ${sent.filter((r) => r.topic !== 'labels').length}; replayed ${members.reduce((sum, m) => sum + m.job.stats.restored, 0)}`)
+
+    const run = await compareWithUninterruptedRun({ client: members[1]!.clickhouse, config, topic: topics.transactions, sent })
+    assert.deepEqual(run.missing.slice(0, 3), [], `${run.missing.length} transactions not scored`)
+    assert.deepEqual(run.doubled.slice(0, 3), [], `${run.doubled.length} transactions scored twice`)
+    assert.deepEqual(run.differing.slice(0, 3), [], `${run.differing.length} vectors differ: ${run.differences.join('; ')}`)
+  })
+}
