@@ -53,7 +53,10 @@ export interface PartitionedSource {
   /** Committed offsets of the group; undefined where none is committed. */
   committed(partitions: readonly TopicPartition[]): Promise<(number | undefined)[]>
   watermarks(partition: TopicPartition): Promise<{ low: number; high: number }>
-  /** Stops delivering records but stays in the group, so the caller can drain and commit. */
+  /**
+   * Stops delivering records but stays in the group, taking part in its rebalances, so the caller can drain and
+   * commit (OffsetCommitter.commitBeforeLeaving).
+   */
   stopPolling(): Promise<void>
   /** Leaves the group; a final revoke runs first. */
   stop(): Promise<void>

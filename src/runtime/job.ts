@@ -223,8 +223,9 @@ export class Job {
   }
 
   /** Owned partitions with the offset committed last and the log end, for progress and lag. */
-  partitions(): { topic: string; partition: number; committed: number; high: number; restoring: boolean }[] {
-    return [...this.#runs.values()].map((r) => ({ ...r.tp, committed: r.lastCommitted, high: r.highWatermark, restoring: r.nextOffset < r.liveFromOffset }))
+  /** Per owned partition: the committed offset, the offset below which every sink has acknowledged every record, the high watermark. */
+  partitions(): { topic: string; partition: number; committed: number; acknowledged: number; high: number; restoring: boolean }[] {
+    return [...this.#runs.values()].map((r) => ({ ...r.tp, committed: r.lastCommitted, acknowledged: r.tracker.committable, high: r.highWatermark, restoring: r.nextOffset < r.liveFromOffset }))
   }
 
   /** `onFailure` runs once if the job hits an internal error; the job has stopped committing by then. */
@@ -701,10 +702,11 @@ export class Job {
     if (!this.#failure) {
       const drained = await this.drain()
       clearInterval(this.#markerTimer)
-      await this.#commit({ sync: true })
+      const committed = await this.#committer.commitBeforeLeaving(() => this.#runs.values(), this.options.drainTimeoutMs)
       await this.#refreshLag()
       this.#finalPartitions = this.partitions()
-      this.options.log.info({ drained, partitions: this.#finalPartitions }, 'drained and committed')
+      if (committed) this.options.log.info({ drained, partitions: this.#finalPartitions }, 'drained and committed')
+      else this.options.log.warn({ drained, partitions: this.#finalPartitions }, 'drained, but the last commit was refused: the next owners process again the records since the one before')
     }
     clearInterval(this.#markerTimer)
     await source.stop()

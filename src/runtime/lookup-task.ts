@@ -283,7 +283,7 @@ export class LookupTask {
       this.#flush()
       await waitUntil(() => [...this.#runs.values()].every((r) => r.tracker.inFlight === 0), this.options.drainTimeoutMs)
       for (const timer of this.#timers) clearInterval(timer)
-      await this.#committer.commit(this.#runs.values(), { sync: true })
+      await this.#committer.commitBeforeLeaving(() => this.#runs.values(), this.options.drainTimeoutMs)
       await this.options.source.stop()
     })()
     return this.#stopped

@@ -1,5 +1,6 @@
 import type { CommitResult, PartitionedSource, TopicPartition } from '../core/ports.js'
 import type { AckTracker } from './ack-tracker.js'
+import { waitUntil } from './wait-until.js'
 
 /** A commit whose answer has not come by then is taken as lost, and the next tick sends a new one. */
 const ASYNC_COMMIT_TIMEOUT_MS = 10_000
@@ -25,6 +26,8 @@ export interface CommitTarget {
 export class OffsetCommitter {
   #asyncSentMs: number | undefined
   #blockedUntilMs = 0
+  /** Rebalance callbacks seen: a final commit refused mid-rebalance waits for the next one. */
+  #rebalances = 0
 
   constructor(
     readonly source: PartitionedSource,
@@ -35,18 +38,41 @@ export class OffsetCommitter {
   /** Call on every assignment or revocation: the rebalance that blocked commits is over. */
   rebalanceEnded(): void {
     this.#blockedUntilMs = 0
+    this.#rebalances++
   }
 
-  async commit(targets: Iterable<CommitTarget>, options: { sync: boolean }): Promise<void> {
+  /**
+   * Resolves false when a synchronous commit was refused (the group is rebalancing, or the source left it), or an
+   * asynchronous one was not sent; true otherwise, also when there was nothing to commit.
+   */
+  async commit(targets: Iterable<CommitTarget>, options: { sync: boolean }): Promise<boolean> {
     if (!options.sync) {
       const pendingMs = this.#asyncSentMs === undefined ? undefined : performance.now() - this.#asyncSentMs
-      if (performance.now() < this.#blockedUntilMs || (pendingMs !== undefined && pendingMs < ASYNC_COMMIT_TIMEOUT_MS)) return
+      if (performance.now() < this.#blockedUntilMs || (pendingMs !== undefined && pendingMs < ASYNC_COMMIT_TIMEOUT_MS)) return false
     }
     const offsets = [...targets].filter((t) => t.tracker.committable > t.lastCommitted).map((t) => ({ ...t.tp, offset: t.tracker.committable }))
-    if (offsets.length === 0) return
+    if (offsets.length === 0) return true
     if (!options.sync) this.#asyncSentMs = performance.now()
     const accepted = await this.source.commit(offsets, { sync: options.sync })
     if (accepted && options.sync) this.onCommitted({ offsets })
+    return accepted
+  }
+
+  /**
+   * The last commit of a member about to leave the group, after it drained. When the group refuses it because a
+   * rebalance is under way (a member joined or left while this one drained), it is sent again after each rebalance
+   * callback of this member (a cooperative rebalance has two rounds), until accepted or `timeoutMs` has passed:
+   * given up, the next owners would process live again every record since the previous commit. Not sooner: a
+   * refused commit makes librdkafka rejoin. `targets` is read at each try, as a revocation in between commits and
+   * removes its partitions. Resolves whether everything got committed.
+   */
+  async commitBeforeLeaving(targets: () => Iterable<CommitTarget>, timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs
+    for (;;) {
+      const rebalances = this.#rebalances
+      if (await this.commit(targets(), { sync: true })) return true
+      if (!(await waitUntil(() => this.#rebalances !== rebalances, deadline - performance.now()))) return false
+    }
   }
 
   /** The broker's answer to a commit (the source's `onCommitted`). */

@@ -43,6 +43,8 @@ export class KafkaSource implements PartitionedSource {
   readonly #consumer: Kafka.KafkaConsumer
   #handlers: SourceHandlers | undefined
   #running = false
+  /** Cleared by stopPolling: polls go on (they serve the group's rebalances) but hand no record on. */
+  #delivering = false
   /** Set once `stop` disconnects: a rebalance failing after it is the disconnect's doing, not the job's. */
   #disconnecting = false
   #loopDone: Promise<void> = Promise.resolve()
@@ -86,6 +88,7 @@ export class KafkaSource implements PartitionedSource {
     this.#consumer.setDefaultConsumeTimeout(20)
     this.#consumer.subscribe([...this.options.topics])
     this.#running = true
+    this.#delivering = true
     this.#loopDone = this.#loop()
   }
 
@@ -104,7 +107,7 @@ export class KafkaSource implements PartitionedSource {
           resolve(messages.map(toSourceRecord))
         })
       })
-      if (records.length > 0 && this.#running) this.#handlers!.onRecords(records)
+      if (records.length > 0 && this.#delivering) this.#handlers!.onRecords(records)
     }
   }
 
@@ -184,14 +187,20 @@ export class KafkaSource implements PartitionedSource {
     return queryWatermarks(this.#consumer, partition.topic, partition.partition)
   }
 
-  /** Stops polling; the caller drains and commits, then `disconnect()` lets the final revoke run. */
-  async stopPolling(): Promise<void> {
-    this.#running = false
-    await this.#loopDone
+  /**
+   * Stops handing records on; the caller drains and commits, then `stop` lets the final revoke run. Polls go on
+   * meanwhile, each record they fetch dropped uncommitted: librdkafka serves rebalance callbacks from the poll, and a
+   * member that stops polling holds up a rebalance under way, which the caller's last commit may have to wait for.
+   */
+  stopPolling(): Promise<void> {
+    this.#delivering = false
+    return Promise.resolve()
   }
 
   async stop(): Promise<void> {
-    await this.stopPolling()
+    this.#delivering = false
+    this.#running = false
+    await this.#loopDone
     this.#disconnecting = true
     await new Promise<void>((resolve) => this.#consumer.disconnect(() => resolve()))
     await this.#rebalancing
