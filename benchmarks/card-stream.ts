@@ -14,7 +14,9 @@ export interface CardStreamOptions {
 /** `count` events: a card, a time and an amount each. */
 export function* cardEvents(count: number, options: CardStreamOptions, seed = options.seed): Generator<{ card: string; t: number; amount: number }> {
   const random = new Random(seed)
-  const ids = Array.from({ length: options.cards }, (_, i) => `card_${i.toString(36)}`)
+  // Ids as the generator makes them (card_ and 16 hex digits): their length is part of a card's bytes and hashing.
+  const idRandom = new Random(seed + 3)
+  const ids = Array.from({ length: options.cards }, () => `card_${idRandom.hex()}${idRandom.hex()}`)
   const stepMs = (14 * 86_400_000) / options.eventsPer14Days
   let t = Date.UTC(2026, 0, 1)
   for (let i = 0; i < count; i++) {
@@ -24,7 +26,9 @@ export function* cardEvents(count: number, options: CardStreamOptions, seed = op
 }
 
 const COUNTRIES = ['FR', 'FR', 'FR', 'DE', 'US'] as const
-const MERCHANTS = Array.from({ length: 50 }, (_, i) => `mer_${i}`)
+// Merchant ids as the generator makes them: merchant_id is hashed per transaction.
+const merchantRandom = new Random(50)
+const MERCHANTS = Array.from({ length: 50 }, () => `mer_${merchantRandom.hex()}${merchantRandom.hex()}`)
 
 /** Like the generator's customers: a card mostly pays at a handful of regular merchants (its 5), sometimes elsewhere. */
 function merchantOf(card: string, random: Random): string {
@@ -58,8 +62,9 @@ export function* transactionChunks(count: number, options: CardStreamOptions): G
   let chunk: Transaction[] = []
   let i = 0
   for (const e of cardEvents(count, options)) {
-    // A fresh card id string per transaction, as decoding makes: the table compares its characters, not its address.
-    chunk.push(transactionOf({ ...e, card: e.card.slice(0, 1) + e.card.slice(1) }, i++, random))
+    // A fresh card id string per transaction, flat, as decoding makes it: the table compares its characters, not its
+    // address (a concatenation of 13 or more characters would be a rope that the first read flattens).
+    chunk.push(transactionOf({ ...e, card: JSON.parse(JSON.stringify(e.card)) as string }, i++, random))
     if (chunk.length === CHUNK) {
       yield chunk
       chunk = []
