@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import { publishGenerated } from '../../src/generator/publish.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
@@ -13,30 +13,38 @@ import { teardown } from '../helpers/teardown.js'
 
 const cluster = useMockCluster()
 
+/** Fresh topics, members a and b of one group running, a producer, and a way to add members: where both tests start. */
+async function startGroup(t: TestContext, overrides: Record<string, unknown>) {
+  // Unique per run: the tests share the mock cluster, and a labels topic holding another run's labels would feed this
+  // run's lookup tables.
+  const suffix = Math.random().toString(36).slice(2)
+  const topics = { transactions: `tx-${suffix}`, decisions: `decisions-${suffix}`, alerts: `alerts-${suffix}`, dlq: `dlq-${suffix}`, labels: `labels-${suffix}` }
+  // At 2,000 records/s the first labels reach every labels partition 6–12 s in; until each has sent a watermark the
+  // tables are incomplete, and after the default 10 s wait a transaction would be scored stale (counted, but not the
+  // uninterrupted run's vector). These tests are about rebalances: transactions wait for complete tables.
+  const { config, dataDir, cleanup } = testConfig({ 'kafka.topics': topics, 'lookups.maxWaitMs': 60_000, ...overrides })
+  teardown(t, cleanup)
+  const { log, lines } = testLogger()
+  const members: Pipeline[] = []
+  teardown(t, async () => {
+    for (const member of members) await member.close()
+  })
+  const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
+  teardown(t, () => producer.close())
+  const addMember = async (instance: string) => {
+    members.push(await createPipeline({ config, kafka: { bootstrapServers: cluster.bootstrapServers }, log: log.child({ instance }), instanceId: instance }))
+  }
+  await addMember('a')
+  await addMember('b')
+  const consumed = () => members.reduce((sum, m) => sum + m.job.stats.consumed, 0)
+  return { topics, config, dataDir, lines, members, producer, addMember, consumed }
+}
+
 // kafka: what a group across hosts has, where a partition's next owner gets its state only from the state topic.
 // files: the embedded deployment's store; the members here share one data directory, which only one host can.
 for (const stateStore of ['kafka', 'files'] as const) {
   test(`two members split the partitions, a third joins mid-stream and one leaves: one score row per transaction, every feature vector as in an uninterrupted run, moved partitions restored from snapshots in the ${stateStore} store`, async (t) => {
-    // Unique per run: both variants share the mock cluster, and a labels topic holding the other run's labels would
-    // feed this run's lookup tables.
-    const suffix = Math.random().toString(36).slice(2)
-    const topics = { transactions: `tx-${suffix}`, decisions: `decisions-${suffix}`, alerts: `alerts-${suffix}`, dlq: `dlq-${suffix}`, labels: `labels-${suffix}` }
-    // At 2,000 records/s the first labels reach every labels partition 6–12 s in; until each has sent a watermark the
-    // tables are incomplete, and after the default 10 s wait a transaction would be scored stale (counted, but not the
-    // uninterrupted run's vector). This test is about rebalances: transactions wait for complete tables.
-    const { config, dataDir, cleanup } = testConfig({ 'kafka.topics': topics, 'runtime.stateStore': stateStore, 'runtime.snapshotIntervalMs': 1_000, 'lookups.maxWaitMs': 60_000 })
-    teardown(t, cleanup)
-    const { log, lines } = testLogger()
-    const kafka = { bootstrapServers: cluster.bootstrapServers }
-    const members: Pipeline[] = []
-    teardown(t, async () => {
-      for (const member of members) await member.close()
-    })
-    const consumed = () => members.reduce((sum, m) => sum + m.job.stats.consumed, 0)
-    const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
-    teardown(t, () => producer.close())
-
-    members.push(await createPipeline({ config, kafka, log: log.child({ instance: 'a' }), instanceId: 'a' }), await createPipeline({ config, kafka, log: log.child({ instance: 'b' }), instanceId: 'b' }))
+    const { topics, config, dataDir, lines, members, producer, addMember, consumed } = await startGroup(t, { 'runtime.stateStore': stateStore, 'runtime.snapshotIntervalMs': 1_000 })
     const sent: GeneratedRecord[] = []
     const publishing = publishGenerated({
       generator: new TransactionGenerator({ seed: 77, duplicateRate: 0.01 }),
@@ -49,7 +57,7 @@ for (const stateStore of ['kafka', 'files'] as const) {
     })
     await waitFor(() => members.every((m) => m.job.partitions().length > 0), { timeoutMs: 60_000, what: 'both members to own partitions' })
     await waitFor(() => consumed() >= 6_000, { timeoutMs: 60_000, what: 'progress before the third member joins' })
-    members.push(await createPipeline({ config, kafka, log: log.child({ instance: 'c' }), instanceId: 'c' }))
+    await addMember('c')
     await waitFor(() => members[2]!.job.partitions().length > 0, { timeoutMs: 60_000, what: 'the third member to receive partitions' })
     await waitFor(() => consumed() >= 14_000, { timeoutMs: 60_000, what: 'progress before a member leaves' })
     await members[0]!.close()
@@ -103,27 +111,14 @@ for (const stateStore of ['kafka', 'files'] as const) {
 }
 
 test('a member that leaves while the group rebalances (a member joining) commits everything it processed, and its partitions\' next owners start there', async (t) => {
-  const suffix = Math.random().toString(36).slice(2)
-  const topics = { transactions: `tx-${suffix}`, decisions: `decisions-${suffix}`, alerts: `alerts-${suffix}`, dlq: `dlq-${suffix}`, labels: `labels-${suffix}` }
-  const { config, cleanup } = testConfig({ 'kafka.topics': topics, 'runtime.stateStore': 'kafka', 'lookups.maxWaitMs': 60_000 })
-  teardown(t, cleanup)
-  const { log, lines } = testLogger()
-  const kafka = { bootstrapServers: cluster.bootstrapServers }
-  const members: Pipeline[] = []
-  teardown(t, async () => {
-    for (const member of members) await member.close()
-  })
-  const consumed = () => members.reduce((sum, m) => sum + m.job.stats.consumed, 0)
-  const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
-  teardown(t, () => producer.close())
-  members.push(await createPipeline({ config, kafka, log: log.child({ instance: 'a' }), instanceId: 'a' }), await createPipeline({ config, kafka, log: log.child({ instance: 'b' }), instanceId: 'b' }))
+  const { topics, config, lines, members, producer, addMember, consumed } = await startGroup(t, { 'runtime.stateStore': 'kafka' })
   const sent: GeneratedRecord[] = []
   const publishing = publishGenerated({ generator: new TransactionGenerator({ seed: 78 }), sink: producer, topics, count: 16_000, rate: 1_000, maxLead: { records: 10_000, consumed }, onRecord: (r) => void sent.push(r) })
   await waitFor(() => members.every((m) => m.job.partitions().length > 0) && consumed() >= 3_000, { timeoutMs: 60_000, what: 'both members owning partitions and consuming' })
   // The third member's join starts a rebalance that takes seconds; the first member leaves during it, mid-stream,
   // with records processed since its last periodic commit. Its last commit is refused until it has taken part in
   // the rebalance; committed only before that, its next owners would process those records again.
-  members.push(await createPipeline({ config, kafka, log: log.child({ instance: 'c' }), instanceId: 'c' }))
+  await addMember('c')
   assert.ok(sent.length < 16_000, 'the member leaves mid-stream')
   await members[0]!.close()
   await publishing
