@@ -41,10 +41,7 @@ export class FraudstreamError extends Error {
   }
 }
 
-/**
- * Whether `err` asks to be retried: a FraudstreamError raised retryable, recognised by its fields (see above: one
- * cloned across a worker boundary has lost its class).
- */
+/** Whether `err` asks to be retried: a FraudstreamError raised retryable, recognised by its fields, as above. */
 export function isRetryable(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true && typeof errorCodeOf(err) === 'string'
 }

@@ -699,16 +699,22 @@ export class Job {
     for (const timer of this.#timers) clearInterval(timer)
     const { source } = this.options
     await source.stopPolling()
-    if (!this.#failure) {
-      const drained = await this.drain()
+    try {
+      if (!this.#failure) {
+        // Draining and the last commit share the shutdown timeout.
+        const deadline = performance.now() + this.options.drainTimeoutMs
+        const drained = await this.drain()
+        clearInterval(this.#markerTimer)
+        const committed = await this.#committer.commitBeforeLeaving(() => this.#runs.values(), deadline - performance.now())
+        await this.#refreshLag()
+        this.#finalPartitions = this.partitions()
+        if (committed) this.options.log.info({ drained, partitions: this.#finalPartitions }, 'drained and committed')
+        else this.options.log.warn({ drained, partitions: this.#finalPartitions }, 'drained, but the last commit was refused: the next owners process again the records since the one before')
+      }
+    } finally {
       clearInterval(this.#markerTimer)
-      const committed = await this.#committer.commitBeforeLeaving(() => this.#runs.values(), this.options.drainTimeoutMs)
-      await this.#refreshLag()
-      this.#finalPartitions = this.partitions()
-      if (committed) this.options.log.info({ drained, partitions: this.#finalPartitions }, 'drained and committed')
-      else this.options.log.warn({ drained, partitions: this.#finalPartitions }, 'drained, but the last commit was refused: the next owners process again the records since the one before')
+      // Whatever failed above, the member leaves the group: its polls go on until then, and its partitions with it.
+      await source.stop()
     }
-    clearInterval(this.#markerTimer)
-    await source.stop()
   }
 }

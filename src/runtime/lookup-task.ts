@@ -280,11 +280,17 @@ export class LookupTask {
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
       await this.options.source.stopPolling()
-      this.#flush()
-      await waitUntil(() => [...this.#runs.values()].every((r) => r.tracker.inFlight === 0), this.options.drainTimeoutMs)
-      for (const timer of this.#timers) clearInterval(timer)
-      await this.#committer.commitBeforeLeaving(() => this.#runs.values(), this.options.drainTimeoutMs)
-      await this.options.source.stop()
+      try {
+        const deadline = performance.now() + this.options.drainTimeoutMs
+        this.#flush()
+        await waitUntil(() => [...this.#runs.values()].every((r) => r.tracker.inFlight === 0), this.options.drainTimeoutMs)
+        for (const timer of this.#timers) clearInterval(timer)
+        await this.#committer.commitBeforeLeaving(() => this.#runs.values(), deadline - performance.now())
+      } finally {
+        // As the job does: the task leaves the group whatever failed above.
+        for (const timer of this.#timers) clearInterval(timer)
+        await this.options.source.stop()
+      }
     })()
     return this.#stopped
   }
@@ -297,20 +303,22 @@ function keyOf(tp: TopicPartition): string {
 /**
  * A tables-topic record per bucket (`<key>|b|<start>` → [count, sum, applied, min, max, lastMs, ref, deviations,
  * squaredDeviations, distinct]) and per label (`<key>|l|<id>` → the label entry), so an update rewrites a few dozen
- * bytes (plus the bucket's distinct values), not a terminal's whole history; null = deleted.
+ * bytes, not a terminal's whole history; null = deleted. A bucket's distinct values are 9 bytes each (hashes): about
+ * 100,000 of them fill Kafka's default 1 MB record.
  */
 export function encodeTableEntry(entry: TableEntry): { key: string; value: Buffer | null } {
   if (entry.kind === 'bucket') {
     const b = entry.value
-    return { key: `${entry.key}|b|${entry.start}`, value: b ? pack([b.count, b.sum, b.applied, b.min, b.max, b.lastMs, b.ref, b.deviations, b.squaredDeviations, b.distinct]) : null }
+    const distinct = b && Object.fromEntries(Object.entries(b.distinct).map(([field, hashes]) => [field, [...hashes]]))
+    return { key: `${entry.key}|b|${entry.start}`, value: b ? pack([b.count, b.sum, b.applied, b.min, b.max, b.lastMs, b.ref, b.deviations, b.squaredDeviations, distinct]) : null }
   }
   return { key: `${entry.key}|l|${entry.id}`, value: entry.value ? pack(entry.value) : null }
 }
 
-type EncodedBucket = [number, number, Record<string, number>, number, number, number, number, number, number, Bucket['distinct']]
+type EncodedBucket = [number, number, Record<string, number>, number, number, number, number, number, number, Record<string, number[]>]
 
 function decodeBucket([count, sum, applied, min, max, lastMs, ref, deviations, squaredDeviations, distinct]: EncodedBucket): Bucket {
-  return { count, sum, applied, min, max, lastMs, ref, deviations, squaredDeviations, distinct }
+  return { count, sum, applied, min, max, lastMs, ref, deviations, squaredDeviations, distinct: Object.fromEntries(Object.entries(distinct).map(([field, hashes]) => [field, new Set(hashes)])) }
 }
 
 const TABLE_RECORD_KEY = /^(.*)\|([bl])\|([^|]+)$/

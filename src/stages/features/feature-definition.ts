@@ -55,8 +55,8 @@ export const LookupAggregation = ['count', 'sum', 'mean', 'min', 'max', 'stddev'
 export type LookupAggregation = (typeof LookupAggregation)[number]
 
 /**
- * Fields a lookup distinct_count counts, compared as they are (cards per terminal or device, devices per customer…).
- * A bucket keeps each value it saw, so a busy key's record grows with its distinct values.
+ * Fields a lookup distinct_count counts (cards per terminal or device, devices per customer…), compared as 52-bit
+ * hashes: a bucket keeps the hash of each value it saw, so a busy key's record grows by 9 bytes per distinct value.
  */
 export const LookupDistinctField = ['card_id', 'customer_id', 'merchant_id', 'terminal_id', 'device_id', 'ip', 'country', 'currency', 'mcc', 'channel'] as const
 export type LookupDistinctField = (typeof LookupDistinctField)[number]

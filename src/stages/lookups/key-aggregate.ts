@@ -1,5 +1,6 @@
 import type { LookupDistinctField, LookupFeature } from '../features/feature-definition.js'
 import { populationStddev, zscore } from '../windows/compile-windows.js'
+import { hash52 } from '../windows/window-groups.js'
 import { labelCutoffMs, windowEndMs } from './lookup-plan.js'
 
 /**
@@ -22,8 +23,11 @@ export interface Bucket {
   ref: number
   deviations: number
   squaredDeviations: number
-  /** Per field the key kind's distinct_count features count: the values seen, as keys. */
-  distinct: Partial<Record<LookupDistinctField, Record<string, 1>>>
+  /**
+   * Per field the key kind's distinct_count features count: the 52-bit hashes of the values seen (a plain object
+   * keyed by the values themselves let a device_id of "__proto__" go uncounted, and took each value's length).
+   */
+  distinct: Partial<Record<LookupDistinctField, Set<number>>>
   applied: Record<string, number>
 }
 
@@ -43,7 +47,7 @@ export function addToBucket(bucket: Bucket, fact: { readonly amount: number; rea
   const deviation = amount - bucket.ref
   bucket.deviations += deviation
   bucket.squaredDeviations += deviation * deviation
-  for (const [field, value] of Object.entries(fact.values ?? {}) as [LookupDistinctField, string][]) (bucket.distinct[field] ??= {})[value] = 1
+  for (const [field, value] of Object.entries(fact.values ?? {}) as [LookupDistinctField, string][]) (bucket.distinct[field] ??= new Set()).add(hash52(value))
 }
 
 /**
@@ -151,8 +155,8 @@ export function lookupValue(aggregate: KeyAggregate, feature: LookupFeature, tx:
       return aggregation === 'stddev' ? populationStddev(count, deviations, squaredDeviations) : zscore(tx.amount, count, reference, deviations, squaredDeviations)
     }
     case 'distinct_count': {
-      const values = new Set<string>()
-      for (const bucket of buckets) for (const value in bucket.distinct[feature.field!]) values.add(value)
+      const values = new Set<number>()
+      for (const bucket of buckets) for (const value of bucket.distinct[feature.field!] ?? []) values.add(value)
       return values.size
     }
     case 'fraud_count':
