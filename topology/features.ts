@@ -24,9 +24,11 @@ const DAY_MS = 24 * HOUR_MS
  *
  * Lookup semantics (terminal, merchant): aggregates over every card's transactions, bucketed at the declared
  * resolution R. With E = floor((t − delay) / R) · R, the window covers the key's transactions with event time in
- * [E − span, E) (the aggregations: LookupAggregation in src/stages/features/feature-definition.ts); a label counts when it was reported before floor((t − labelLag) / R) · R, the latest such label of
- * a transaction winning. A transaction is scored once the tables are complete up to those times (see
- * `lookups.maxWaitMs`); a late transaction enters no table.
+ * [E − span, E) (the aggregations: LookupAggregation in src/stages/features/feature-definition.ts); a label counts
+ * when it was reported before floor((t − labelLag) / R) · R, the latest such label of a transaction winning. A
+ * transaction is scored once the tables are complete up to those times (see `lookups.maxWaitMs`). A late transaction
+ * enters no table, and t is its partition's watermark instead of its event time: the tables may have dropped the
+ * older windows its own time would read, depending on how far other partitions had got, which no replay repeats.
  */
 export const cardFraudFeatures: readonly FeatureDefinition[] = [
   { kind: 'derived', name: 'amount', field: 'amount', description: 'transaction amount in major units' },

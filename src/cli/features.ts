@@ -100,7 +100,7 @@ export function registerFeatures(program: Command): void {
         else {
           if (processed.late) counts.late++
           const { tx, row } = processed
-          lookups.fill(row, tx)
+          lookups.fill(row, tx, processed.lookupAtMs)
           const label = labels.get(tx.transaction_id)
           const cells = [csv(tx.transaction_id), csv(tx.card_id), new Date(tx.eventTimeMs).toISOString(), ...Array.from(row, String)]
           if (opts.labels) cells.push(label ? (label.is_fraud ? '1' : '0') : '')

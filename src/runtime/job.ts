@@ -132,6 +132,7 @@ interface Scored {
   readonly tx: Transaction
   readonly row: Float32Array
   readonly late: boolean
+  readonly lookupAtMs: number
   readonly polledAtMs: number
   waited?: boolean
 }
@@ -397,19 +398,16 @@ export class Job {
         this.stats.late++
         metrics.transactions.inc({ outcome: 'late' })
       }
-      const item: Scored = { run, record, tx: processed.tx, row: processed.row, late: processed.late, polledAtMs }
+      const item: Scored = { run, record, tx: processed.tx, row: processed.row, late: processed.late, lookupAtMs: processed.lookupAtMs, polledAtMs }
       const lookups = this.options.lookups
       // An on-time transaction feeds the lookup tables; a late one entered no window and enters no table either.
       const facts = lookups && !processed.late ? transactionFacts(lookups.plan, processed.tx, sourceId('tx', record.partition), record.offset) : []
       // One placeholder ack until the record is scored; scoring then adds the acks of the sinks it writes to.
       run.tracker.register(record.offset, 1 + facts.length)
       for (const fact of facts) this.#factBatches!.add(fact, () => run.tracker.ack(record.offset))
+      // A late one waits too: its lookups are read at the watermark (PartitionState.observe).
       if (!lookups) this.#batcher.add(item)
-      else if (processed.late) {
-        // Scored with the tables as they are, like the windows.
-        fillLookups(lookups.plan, item.row, item.tx, (key) => lookups.table.get(key))
-        this.#batcher.add(item)
-      } else run.waiting.push(item)
+      else run.waiting.push(item)
     }
     if (this.options.lookups) this.#factBatches!.send(this.options.lookups.producer)
     this.#releaseWaiting()
@@ -427,7 +425,7 @@ export class Job {
     for (const run of this.#runs.values()) {
       while (run.waiting.length > 0) {
         const item = run.waiting[0]!
-        const complete = lookups.table.covers(requirementOf(lookups.plan, item.tx.eventTimeMs))
+        const complete = lookups.table.covers(requirementOf(lookups.plan, item.lookupAtMs))
         if (!complete && nowMs - item.polledAtMs < lookups.maxWaitMs) {
           item.waited = true
           break
@@ -438,7 +436,7 @@ export class Job {
           this.options.log.warn({ partition: run.tp.partition, offset: item.record.offset, completeness: lookups.table.completeness }, 'lookup tables incomplete after lookups.maxWaitMs; scoring with the tables as they are')
         }
         if (item.waited || !complete) this.options.metrics.lookupWaits.inc({ result: complete ? 'complete' : 'stale' })
-        fillLookups(lookups.plan, item.row, item.tx, (key) => lookups.table.get(key))
+        fillLookups(lookups.plan, item.row, item.tx, item.lookupAtMs, (key) => lookups.table.get(key))
         this.#batcher.add(item)
       }
     }
@@ -455,7 +453,7 @@ export class Job {
     for (const run of this.#runs.values()) {
       if (run.nextOffset < run.liveFromOffset) continue
       let watermarkMs = run.state.windows.watermarkMs
-      for (const item of run.waiting) watermarkMs = Math.min(watermarkMs, item.tx.eventTimeMs)
+      for (const item of run.waiting) watermarkMs = Math.min(watermarkMs, item.lookupAtMs)
       const idle = run.waiting.length === 0 && run.nextOffset >= run.highWatermark && nowMs - run.lastRecordAtMs >= lookups.idleTimeoutMs
       this.#markers!.send({ kind: 'marker', source: sourceId('tx', run.tp.partition), watermarkMs, idle, throughOffset: run.nextOffset - 1 })
     }

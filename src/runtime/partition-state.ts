@@ -24,7 +24,8 @@ export interface PartitionStateOptions {
 export type ProcessedRecord =
   | { readonly kind: 'invalid'; readonly reason: DeadLetterReason; readonly message: string }
   | { readonly kind: 'duplicate'; readonly tx: Transaction }
-  | { readonly kind: 'features'; readonly tx: Transaction; readonly row: Float32Array; readonly late: boolean }
+  /** `lookupAtMs`: the time the transaction's lookup features are read at (see observe). */
+  | { readonly kind: 'features'; readonly tx: Transaction; readonly row: Float32Array; readonly late: boolean; readonly lookupAtMs: number }
 
 const EVICTION_EVERY_RECORDS = 5_000
 
@@ -120,8 +121,8 @@ export class PartitionState {
     if (decoded.kind === 'invalid') return decoded
     const tx = decoded.tx
     if (this.dedupe.isDuplicate(tx.transaction_id, tx.eventTimeMs)) return { kind: 'duplicate', tx }
-    const { row, late } = this.observe(tx)
-    return { kind: 'features', tx, row, late }
+    const { row, late, lookupAtMs } = this.observe(tx)
+    return { kind: 'features', tx, row, late, lookupAtMs }
   }
 
   /**
@@ -136,7 +137,11 @@ export class PartitionState {
    * A valid, unique transaction → its feature row, then into the windows (unless late). The windows part of
    * `process`, on its own for benchmarks and offline tools that already hold decoded transactions.
    */
-  observe(tx: Transaction): { row: Float32Array; late: boolean } {
+  observe(tx: Transaction): { row: Float32Array; late: boolean; lookupAtMs: number } {
+    // Lookups are read at the event time, or a late transaction's at the partition's watermark: the tables may no
+    // longer hold the older windows its own time would read, and what they still hold depends on how far the other
+    // partitions have got, which a replay would not repeat. The watermark is this partition's alone.
+    const lookupAtMs = Math.max(tx.eventTimeMs, this.windows.watermarkMs)
     const values = this.#layout.fill(tx, this.#values)
     const row = this.#toRow(tx, this.windows, values)
     const late = this.windows.add(tx.card_id, tx.eventTimeMs, values)
@@ -147,6 +152,6 @@ export class PartitionState {
       this.windows.evictIdle(4 * EVICTION_EVERY_RECORDS)
       if (this.options.maxStateBytes !== undefined) this.budgetEvictions += this.windows.enforceBudget(this.options.maxStateBytes)
     }
-    return { row, late }
+    return { row, late, lookupAtMs }
   }
 }

@@ -58,6 +58,7 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
   // complete tables give what the stream reads at scoring time.
   const lookups = new OfflineLookups(lookupPlanOf(features, allowedLatenessMs), allowedLatenessMs)
   const transactions: Transaction[] = []
+  const lookupTimes: number[] = []
   const rows: Float32Array[] = []
   const labels: boolean[] = []
   let firstEventMs = Infinity
@@ -74,13 +75,14 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
     if (processed.kind !== 'features') continue
     lookups.addTransaction(processed.tx, processed.late)
     transactions.push(processed.tx)
+    lookupTimes.push(processed.lookupAtMs)
     rows.push(processed.row)
     labels.push(record.intent.isFraud)
     firstEventMs = Math.min(firstEventMs, processed.tx.eventTimeMs)
     lastEventMs = Math.max(lastEventMs, processed.tx.eventTimeMs)
     if (rows.length % 10_000 === 0) options.onProgress?.('features', rows.length, options.transactions)
   }
-  rows.forEach((row, i) => lookups.fill(row, transactions[i]!))
+  rows.forEach((row, i) => lookups.fill(row, transactions[i]!, lookupTimes[i]!))
   const split = Math.floor(rows.length * 0.7)
   options.onProgress?.('training', 0, options.epochs)
   const model = trainLogistic(rows.slice(0, split), labels.slice(0, split), { epochs: options.epochs, learningRate: 0.05, l2: 1e-4, positiveWeight: options.positiveWeight })

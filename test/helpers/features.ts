@@ -33,7 +33,7 @@ export async function compareWithUninterruptedRun(input: { client: ClickHouseCli
   const reference = new PartitionedStates(partitionStateOptions(input.config, cardFraudFeatures), 4, 'murmur2')
   const lateness = input.config.windows.allowedLatenessMs
   const lookups = new OfflineLookups(lookupPlanOf(cardFraudFeatures, lateness), lateness, (label) => partitionOf(label.transaction_id, 4, 'murmur2'))
-  const scored: { tx: Transaction; row: Float32Array }[] = []
+  const scored: { tx: Transaction; row: Float32Array; lookupAtMs: number }[] = []
   for (const record of input.sent) {
     if (record.topic === 'labels') {
       const decoded = decodeLabel(record.value, { maxRecordBytes: input.config.decode.maxRecordBytes })
@@ -46,8 +46,8 @@ export async function compareWithUninterruptedRun(input: { client: ClickHouseCli
     scored.push(processed)
   }
   const expected = new Map<string, string>()
-  for (const { tx, row } of scored) {
-    lookups.fill(row, tx)
+  for (const { tx, row, lookupAtMs } of scored) {
+    lookups.fill(row, tx, lookupAtMs)
     expected.set(tx.transaction_id, JSON.stringify(Array.from(row)))
   }
   const names = cardFraudFeatures.map((f) => f.name)

@@ -64,11 +64,12 @@ interface ScoringSource {
   readonly txs: Transaction[]
   next: number
   maxSeenMs: number
-  readonly waiting: Transaction[]
+  /** In offset order, each with the time its lookups are read at: its own, or a late one's watermark (as the job does). */
+  readonly waiting: { tx: Transaction; atMs: number }[]
   readonly emitted: LookupFact[]
 }
 
-test('lookups through repartition, aggregators, markers and a table equal the oracle, whatever the interleaving, re-emissions and evictions', () => {
+test('lookups through repartition, aggregators, markers and a table equal the oracle, whatever the interleaving, re-emissions and evictions, for late transactions too (read at their watermark)', () => {
   fc.assert(
     fc.property(
       fc.array(txStepArb, { minLength: 5, maxLength: 80 }),
@@ -92,14 +93,15 @@ test('lookups through repartition, aggregators, markers and a table equal the or
         const aggregators = queues.map(() => new LookupAggregator(plan, expectedSources))
         const table = new LookupTable(AGGREGATOR_PARTITIONS)
         const onTime: Transaction[] = []
+        const scoredAt = new Map<string, { tx: Transaction; atMs: number }>()
         const routedLabels: Label[] = []
         const got = new Map<string, Float32Array>()
         const send = (fact: LookupFact) => (fact.kind === 'marker' ? queues.forEach((q) => q.push(fact)) : queues[partitionOf(fact.key)]!.push(fact))
         const score = (source: ScoringSource) => {
-          while (source.waiting.length > 0 && table.covers(requirementOf(plan, source.waiting[0]!.eventTimeMs))) {
-            const tx = source.waiting.shift()!
+          while (source.waiting.length > 0 && table.covers(requirementOf(plan, source.waiting[0]!.atMs))) {
+            const { tx, atMs } = source.waiting.shift()!
             const row = new Float32Array(FEATURES.length)
-            fillLookups(plan, row, tx, (key) => table.get(key))
+            fillLookups(plan, row, tx, atMs, (key) => table.get(key))
             got.set(tx.transaction_id, row)
           }
         }
@@ -110,13 +112,16 @@ test('lookups through repartition, aggregators, markers and a table equal the or
             const tx = source.txs[source.next]
             if (!tx) return
             const offset = source.next++
+            const atMs = Math.max(tx.eventTimeMs, source.maxSeenMs - LATENESS)
+            scoredAt.set(tx.transaction_id, { tx, atMs })
+            source.waiting.push({ tx, atMs })
+            // A late one feeds no table.
             if (tx.eventTimeMs < source.maxSeenMs - LATENESS) return
             source.maxSeenMs = Math.max(source.maxSeenMs, tx.eventTimeMs)
             onTime.push(tx)
             const facts = transactionFacts(plan, tx, source.id, offset)
             facts.forEach(send)
             source.emitted.push(...facts)
-            source.waiting.push(tx)
           },
           // A source restarted and sends its recent facts again.
           (pick: number) => {
@@ -125,7 +130,7 @@ test('lookups through repartition, aggregators, markers and a table equal the or
           },
           (pick: number) => {
             const source = sources[pick % sources.length]!
-            const oldestWaiting = source.waiting.reduce((min, tx) => Math.min(min, tx.eventTimeMs), Infinity)
+            const oldestWaiting = source.waiting.reduce((min, { atMs }) => Math.min(min, atMs), Infinity)
             send({ kind: 'marker', source: source.id, watermarkMs: Math.min(source.maxSeenMs - LATENESS, oldestWaiting), idle: source.next >= source.txs.length && source.waiting.length === 0, throughOffset: source.next - 1 })
           },
           () => {
@@ -154,20 +159,21 @@ test('lookups through repartition, aggregators, markers and a table equal the or
         ]
         for (const choice of schedule) actions[choice % actions.length]!(Math.floor(choice / actions.length))
         // Run everything out in a fixed order.
-        for (let round = 0; round < 10_000 && got.size < onTime.length + 0; round++) {
+        for (let round = 0; round < 10_000 && got.size < scoredAt.size; round++) {
           for (const a of [0, 0, 3, 5, 5, 2, 4, 6, 7]) for (let p = 0; p < 4; p++) actions[a]!(p)
           if (sources.every((s) => s.next >= s.txs.length && s.waiting.length === 0) && nextLabel >= labels.length && queues.every((q) => q.length === 0)) break
         }
-        assert.equal(got.size, onTime.length, 'every on-time transaction was scored')
+        assert.equal(got.size, scoredAt.size, 'every transaction was scored, on time or late')
         const offline = new OfflineLookups(plan, LATENESS)
         for (const tx of onTime) offline.addTransaction(tx, false)
         for (const label of labels) offline.addLabel(label)
-        for (const tx of onTime) {
+        for (const { tx, atMs } of scoredAt.values()) {
           const row = got.get(tx.transaction_id)!
           const offlineRow = new Float32Array(FEATURES.length)
-          offline.fill(offlineRow, tx)
+          offline.fill(offlineRow, tx, atMs)
           FEATURES.forEach((feature, j) => {
-            const want = referenceLookup(feature as never, onTime, routedLabels, tx)
+            // A late transaction's lookups: those of its watermark, whatever the aggregators had evicted by then.
+            const want = referenceLookup(feature as never, onTime, routedLabels, { ...tx, eventTimeMs: atMs })
             // The row is float32: the stream's value (within 1e-9 of the oracle's) rounded to it, or both overflow it
             // (an amount over the mean of amounts near 1e-300).
             assert.ok(row[j] === Math.fround(want) || Math.abs(row[j]! - want) <= Math.abs(want) * 2 ** -24 + 1e-9 * Math.max(1, Math.abs(want)), `${feature.name} of ${tx.transaction_id}: stream ${row[j]} vs oracle ${want}`)

@@ -84,11 +84,14 @@ export function requirementOf(plan: LookupPlan, eventTimeMs: number): LookupRequ
   return { txMs, labelsMs }
 }
 
-/** Writes the lookup columns of a row from the tables as they are; the caller decides whether they are complete enough. */
-export function fillLookups(plan: LookupPlan, row: Float32Array, tx: Transaction, aggregateOf: (key: string) => KeyAggregate | undefined): void {
+/**
+ * Writes the lookup columns of a row from the tables as they are, read at `atMs` (PartitionState.observe's
+ * lookupAtMs); the caller decides whether they are complete enough.
+ */
+export function fillLookups(plan: LookupPlan, row: Float32Array, tx: Transaction, atMs: number, aggregateOf: (key: string) => KeyAggregate | undefined): void {
   for (const { index, feature } of plan.columns) {
     const key = lookupKeyOf(feature.key, tx)
     const aggregate = key === undefined ? undefined : aggregateOf(key)
-    row[index] = lookupValue(aggregate ?? EMPTY_AGGREGATE, feature, tx)
+    row[index] = lookupValue(aggregate ?? EMPTY_AGGREGATE, feature, { eventTimeMs: atMs, amount: tx.amount })
   }
 }

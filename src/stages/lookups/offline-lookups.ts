@@ -43,7 +43,8 @@ export class OfflineLookups {
     else for (const fact of routed.facts) this.#aggregator.apply(fact)
   }
 
-  fill(row: Float32Array, tx: Transaction): void {
-    fillLookups(this.plan, row, tx, (key) => this.#aggregator.keys.get(key))
+  /** `atMs`: when the stream reads the transaction's lookups (PartitionState.observe's lookupAtMs). */
+  fill(row: Float32Array, tx: Transaction, atMs: number): void {
+    fillLookups(this.plan, row, tx, atMs, (key) => this.#aggregator.keys.get(key))
   }
 }
