@@ -223,8 +223,10 @@ export class Job {
     return this.#finalPartitions
   }
 
-  /** Owned partitions with the offset committed last and the log end, for progress and lag. */
-  /** Per owned partition: the committed offset, the offset below which every sink has acknowledged every record, the high watermark. */
+  /**
+   * Owned partitions, for progress and lag: the offset committed last, the offset below which every sink has
+   * acknowledged every record, and the log end.
+   */
   partitions(): { topic: string; partition: number; committed: number; acknowledged: number; high: number; restoring: boolean }[] {
     return [...this.#runs.values()].map((r) => ({ ...r.tp, committed: r.lastCommitted, acknowledged: r.tracker.committable, high: r.highWatermark, restoring: r.nextOffset < r.liveFromOffset }))
   }

@@ -24,8 +24,8 @@ export interface Bucket {
   deviations: number
   squaredDeviations: number
   /**
-   * Per field the key kind's distinct_count features count: the 52-bit hashes of the values seen (a plain object
-   * keyed by the values themselves let a device_id of "__proto__" go uncounted, and took each value's length).
+   * Per field the key kind's distinct_count features count: the 52-bit hashes of the values seen, 9 bytes each in the
+   * record whatever a value's length (values as an object's keys would also meet its own, a device_id "__proto__").
    */
   distinct: Partial<Record<LookupDistinctField, Set<number>>>
   applied: Record<string, number>
@@ -97,7 +97,10 @@ export function* entriesOf(key: string, aggregate: KeyAggregate): Generator<Tabl
 /** A key without history: what a transaction whose key has no aggregate (or no key field) reads. */
 export const EMPTY_AGGREGATE: KeyAggregate = { buckets: new Map(), labels: new Map() }
 
-/** A lookup feature's value for a transaction (its event time t and amount); see LookupAggregation for the semantics. */
+/**
+ * A lookup feature's value for a transaction read at time t (`eventTimeMs`: PartitionState.observe's lookupAtMs) with
+ * its amount; see LookupAggregation for the semantics.
+ */
 export function lookupValue(aggregate: KeyAggregate, feature: LookupFeature, tx: { readonly eventTimeMs: number; readonly amount: number }): number {
   const endMs = windowEndMs(feature, tx.eventTimeMs)
   const startMs = endMs - feature.spanMs
