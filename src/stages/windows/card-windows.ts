@@ -518,15 +518,10 @@ export class CardWindows {
       this.#loadSink = touched
       for (let j = from; j < to; j++) {
         const i = indexes[j]!
-        const entry = ENTRY * slots[i]!
-        this.#usedSlots -= usedSlots[i]!
-        this.#idSlots -= idSlots[i]!
-        this.#arena.free(this.#table[entry + 1]!)
-        this.#table[entry + 1] = EVICTED
+        this.#releaseCounted(slots[i]!, usedSlots[i]!, idSlots[i]!)
+        this.#table[ENTRY * slots[i]! + 1] = EVICTED
       }
     }
-    this.#size -= indexes.length
-    this.#lastCardId = undefined
   }
 
   /** The card id in a table slot's block. */
@@ -634,8 +629,13 @@ export class CardWindows {
   /** Frees a card's block and takes it out of the counts; its table entry is the caller's to remove. */
   #release(slot: number): void {
     const { page, offset } = this.#block(slot)
-    this.#usedSlots -= page[logBase(page, offset)]!
-    this.#idSlots -= storedIdSlots(page, offset + 1)
+    this.#releaseCounted(slot, page[logBase(page, offset)]!, storedIdSlots(page, offset + 1))
+  }
+
+  /** #release of a card whose log and id slots the caller has read already. */
+  #releaseCounted(slot: number, usedSlots: number, idSlots: number): void {
+    this.#usedSlots -= usedSlots
+    this.#idSlots -= idSlots
     this.#arena.free(this.#table[ENTRY * slot + 1]!)
     this.#size--
     this.#lastCardId = undefined
