@@ -1,5 +1,5 @@
 import type { LookupDistinctField, LookupFeature } from '../features/feature-definition.js'
-import { populationStddev, zscore } from '../windows/compile-windows.js'
+import { amountOverMean, populationStddev, zscore } from '../windows/compile-windows.js'
 import { hash52 } from '../windows/window-groups.js'
 import { labelCutoffMs, windowEndMs } from './lookup-plan.js'
 
@@ -129,20 +129,19 @@ export function lookupValue(aggregate: KeyAggregate, feature: LookupFeature, tx:
       reference = bucket.ref
     }
   }
-  const mean = count > 0 ? sum / count : 0
   switch (aggregation) {
     case 'count':
       return count
     case 'sum':
       return sum
     case 'mean':
-      return mean
+      return count > 0 ? sum / count : 0
     case 'min':
       return count > 0 ? min : 0
     case 'max':
       return count > 0 ? max : 0
     case 'amount_over_mean':
-      return mean > 0 ? tx.amount / mean : 1
+      return amountOverMean(tx.amount, count, sum)
     case 'seconds_since_last':
       return (count > 0 ? Math.min(feature.spanMs, endMs - lastMs) : feature.spanMs) / 1000
     case 'stddev':

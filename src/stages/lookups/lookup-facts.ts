@@ -35,14 +35,9 @@ export function transactionFacts(plan: LookupPlan, tx: LookupIds & Partial<Recor
   for (const kind of plan.keys) {
     const key = lookupKeyOf(kind, tx)
     if (key === undefined) continue
+    const fact: KeyedFact = { kind: 'tx', key, source, offset, eventTimeMs: tx.eventTimeMs, amount: tx.amount }
     const fields = plan.distinctFields.get(kind)
-    if (!fields) {
-      facts.push({ kind: 'tx', key, source, offset, eventTimeMs: tx.eventTimeMs, amount: tx.amount })
-      continue
-    }
-    const values: Partial<Record<LookupDistinctField, string>> = {}
-    for (const field of fields) if (tx[field] !== undefined) values[field] = tx[field]
-    facts.push({ kind: 'tx', key, source, offset, eventTimeMs: tx.eventTimeMs, amount: tx.amount, values })
+    facts.push(fields ? { ...fact, values: Object.fromEntries(fields.flatMap((field) => (tx[field] === undefined ? [] : [[field, tx[field]]]))) } : fact)
   }
   return facts
 }

@@ -430,7 +430,7 @@ export function zscore(amount: number, n: number, reference: number, sumOfDeviat
 }
 
 /** amount / mean of the window; 1 when the mean is 0 (no history and a zero amount). */
-function amountOverMean(amount: number, count: number, sum: number): number {
+export function amountOverMean(amount: number, count: number, sum: number): number {
   const mean = count > 0 ? sum / count : 0
   return mean > 0 ? amount / mean : 1
 }
