@@ -2,7 +2,7 @@ import type { Transaction } from '../../core/transaction-v1.js'
 import type { Label } from '../../core/label-v1.js'
 import { lookupKeyOf } from '../lookups/lookup-plan.js'
 import { fraudRatio } from '../lookups/key-aggregate.js'
-import type { DerivedField, FeatureDefinition, LookupFeature, WindowFeature, WindowFilter, WindowKey } from './feature-definition.js'
+import type { DerivedField, FeatureDefinition, LookupFeature, WindowAggregation, WindowFeature, WindowFilter, WindowKey } from './feature-definition.js'
 import { MIN_VARIANCE } from '../windows/compile-windows.js'
 
 /**
@@ -39,32 +39,49 @@ export function referenceFeatureRow(definitions: readonly FeatureDefinition[], a
       amounts.push(tx.amount)
       if (d.field) values.add(tx[d.field]!)
     }
-    const n = amounts.length
-    switch (d.aggregation) {
-      case 'count':
-        return n
-      case 'sum':
-        return moments(amounts).sum
-      case 'mean':
-        return moments(amounts).mean
-      case 'min':
-        return n ? Math.min(...amounts) : 0
-      case 'max':
-        return n ? Math.max(...amounts) : 0
-      case 'stddev':
-        return moments(amounts).stddev
-      case 'zscore':
-        return moments(amounts).zscore(tx.amount)
-      case 'amount_over_mean': {
-        const mean = moments(amounts).mean
-        return mean > 0 ? tx.amount / mean : 1
-      }
-      case 'seconds_since_last':
-        return (previousMs === undefined ? d.spanMs : Math.min(d.spanMs, endMs - previousMs)) / 1000
-      case 'distinct_count':
-        return values.size
-    }
+    return aggregate(d.aggregation, { amounts, newestMs: previousMs, endMs, spanMs: d.spanMs, values }, tx.amount, moments)
   })
+}
+
+/** What a window holds, as the aggregations read it. */
+interface WindowContents {
+  readonly amounts: readonly number[]
+  /** The newest event at or before the window's end, undefined when none. */
+  readonly newestMs: number | undefined
+  readonly endMs: number
+  readonly spanMs: number
+  /** The distinct values of the feature's field among the events. */
+  readonly values: ReadonlySet<string>
+}
+
+/** A window aggregation, as window and lookup features both define it; `amount`: the transaction's. */
+function aggregate(aggregation: WindowAggregation, window: WindowContents, amount: number, moments: MomentsFn): number {
+  const { amounts, newestMs, endMs, spanMs } = window
+  const n = amounts.length
+  switch (aggregation) {
+    case 'count':
+      return n
+    case 'sum':
+      return moments(amounts).sum
+    case 'mean':
+      return moments(amounts).mean
+    case 'min':
+      return n ? Math.min(...amounts) : 0
+    case 'max':
+      return n ? Math.max(...amounts) : 0
+    case 'stddev':
+      return moments(amounts).stddev
+    case 'zscore':
+      return moments(amounts).zscore(amount)
+    case 'amount_over_mean': {
+      const mean = moments(amounts).mean
+      return mean > 0 ? amount / mean : 1
+    }
+    case 'seconds_since_last':
+      return (newestMs === undefined ? spanMs : Math.min(spanMs, endMs - newestMs)) / 1000
+    case 'distinct_count':
+      return window.values.size
+  }
 }
 
 /** A window's amounts as its features read them; 0 for every one of an empty window. */
@@ -229,36 +246,17 @@ export function referenceLookup(feature: LookupFeature, transactions: readonly T
   const cutoffMs = Math.floor((tx.eventTimeMs - feature.labelLagMs) / feature.resolutionMs) * feature.resolutionMs
   const key = lookupKeyOf(feature.key, tx)
   const inWindow = key === undefined ? [] : transactions.filter((e) => lookupKeyOf(feature.key, e) === key && e.eventTimeMs >= startMs && e.eventTimeMs < endMs)
-  const amounts = inWindow.map((e) => e.amount)
-  const n = amounts.length
-  switch (feature.aggregation) {
-    case 'count':
-      return n
-    case 'sum':
-      return exactMoments(amounts).sum
-    case 'mean':
-      return exactMoments(amounts).mean
-    case 'min':
-      return n ? Math.min(...amounts) : 0
-    case 'max':
-      return n ? Math.max(...amounts) : 0
-    case 'stddev':
-      return exactMoments(amounts).stddev
-    case 'zscore':
-      return exactMoments(amounts).zscore(tx.amount)
-    case 'amount_over_mean': {
-      const mean = exactMoments(amounts).mean
-      return mean > 0 ? tx.amount / mean : 1
-    }
-    case 'seconds_since_last':
-      return (n ? Math.min(feature.spanMs, endMs - Math.max(...inWindow.map((e) => e.eventTimeMs))) : feature.spanMs) / 1000
-    case 'distinct_count':
-      return new Set(inWindow.flatMap((e) => (e[feature.field!] === undefined ? [] : [e[feature.field!]]))).size
-    case 'fraud_count':
-      return knownFraud(feature, labels, key, startMs, endMs, cutoffMs)
-    case 'fraud_ratio':
-      return fraudRatio(knownFraud(feature, labels, key, startMs, endMs, cutoffMs), n)
+  if (feature.aggregation === 'fraud_count') return knownFraud(feature, labels, key, startMs, endMs, cutoffMs)
+  if (feature.aggregation === 'fraud_ratio') return fraudRatio(knownFraud(feature, labels, key, startMs, endMs, cutoffMs), inWindow.length)
+  const field = feature.field
+  const contents: WindowContents = {
+    amounts: inWindow.map((e) => e.amount),
+    newestMs: inWindow.length > 0 ? Math.max(...inWindow.map((e) => e.eventTimeMs)) : undefined,
+    endMs,
+    spanMs: feature.spanMs,
+    values: new Set(field ? inWindow.flatMap((e) => (e[field] === undefined ? [] : [e[field]])) : []),
   }
+  return aggregate(feature.aggregation, contents, tx.amount, exactMoments)
 }
 
 /** Transactions of the key in [startMs, endMs) whose latest label reported before the cutoff says fraud. */
