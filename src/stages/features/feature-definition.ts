@@ -112,12 +112,15 @@ export type LookupFeature = Extract<FeatureDefinition, { kind: 'lookup' }>
 const MAX_FEATURE_MS = 30 * 86_400_000
 
 /**
- * Spans and resolutions of 1 ms to 30 days, delays and label lags of 0 to 30 days, whole milliseconds, for window
- * and lookup features alike. Whole: the compiled window pass writes its times into its source as numbers (a fraction
+ * What window and lookup features must both be: a field given exactly for distinct_count, and spans and resolutions
+ * of 1 ms to 30 days, delays and label lags of 0 to 30 days, whole milliseconds. Whole: the compiled window pass writes its times into its source as numbers (a fraction
  * or an exponent there is a syntax error), and lookup buckets are window ends compared exactly. 30 days bounds the
  * history the card log and the lookup tables keep per key, and a negative delay would reach into the future.
  */
-export function validateFeatureTimes(d: WindowFeature | LookupFeature): void {
+export function validateFeature(d: WindowFeature | LookupFeature): void {
+  if ((d.aggregation === 'distinct_count') !== (d.field !== undefined)) {
+    throw new FraudstreamError(ErrorCode.configInvalid, `${d.kind} feature ${d.name}: ${d.field ? 'field is only for distinct_count' : 'distinct_count needs a field'}`, 'input')
+  }
   const times: [field: string, ms: number, minMs: number][] =
     d.kind === 'window'
       ? [['spanMs', d.spanMs, 1], ['delayMs', d.delayMs ?? 0, 0]]

@@ -1,6 +1,6 @@
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import type { Transaction } from '../../core/transaction-v1.js'
-import { validateFeatureTimes, type FeatureDefinition, type LookupDistinctField, type LookupFeature, type LookupKey } from '../features/feature-definition.js'
+import { validateFeature, type FeatureDefinition, type LookupDistinctField, type LookupFeature, type LookupKey } from '../features/feature-definition.js'
 import { EMPTY_AGGREGATE, lookupValue, type KeyAggregate } from './key-aggregate.js'
 
 /** What the lookup features of a feature set need from the tables, worked out once. */
@@ -45,8 +45,7 @@ export function lookupPlanOf(definitions: readonly FeatureDefinition[], allowedL
   definitions.forEach((feature, index) => {
     if (feature.kind !== 'lookup') return
     const invalid = (why: string) => new FraudstreamError(ErrorCode.configInvalid, `lookup feature ${feature.name}: ${why}`, 'input')
-    validateFeatureTimes(feature)
-    if ((feature.aggregation === 'distinct_count') !== (feature.field !== undefined)) throw invalid(feature.field ? 'field is only for distinct_count' : 'distinct_count needs a field')
+    validateFeature(feature)
     if (feature.spanMs % feature.resolutionMs !== 0) throw invalid(`spanMs (${feature.spanMs}) must be a multiple of resolutionMs (${feature.resolutionMs})`)
     if (feature.delayMs <= allowedLatenessMs) throw invalid(`delayMs (${feature.delayMs}) must exceed the allowed lateness (${allowedLatenessMs})`)
     if (feature.labelLagMs <= allowedLatenessMs) throw invalid(`labelLagMs (${feature.labelLagMs}) must exceed the allowed lateness (${allowedLatenessMs})`)

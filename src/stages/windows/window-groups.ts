@@ -1,5 +1,4 @@
-import { ErrorCode, FraudstreamError } from '../../core/errors.js'
-import { validateFeatureTimes, type DistinctField, type FeatureDefinition, type WindowAggregation, type WindowFilter, type WindowKey } from '../features/feature-definition.js'
+import { validateFeature, type DistinctField, type FeatureDefinition, type WindowAggregation, type WindowFilter, type WindowKey } from '../features/feature-definition.js'
 
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
@@ -38,10 +37,7 @@ export function windowGroupsOf(definitions: readonly FeatureDefinition[]): Windo
   const spansByGroup = new Map<string, { key: WindowKey; filter: WindowFilter | undefined; field: DistinctField | undefined; delayMs: number; spans: Set<number>; timesOnly: boolean }>()
   for (const d of definitions) {
     if (d.kind !== 'window') continue
-    if ((d.aggregation === 'distinct_count') !== (d.field !== undefined)) {
-      throw new FraudstreamError(ErrorCode.configInvalid, `window feature ${d.name}: ${d.field ? 'field is only for distinct_count' : 'distinct_count needs a field'}`, 'input')
-    }
-    validateFeatureTimes(d)
+    validateFeature(d)
     const id = groupIdOf(d)
     let group = spansByGroup.get(id)
     if (!group) spansByGroup.set(id, (group = { key: d.key, filter: d.filter, field: d.field, delayMs: d.delayMs ?? 0, spans: new Set(), timesOnly: d.key === 'card' && !d.filter && !d.field }))
