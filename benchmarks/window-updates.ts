@@ -36,27 +36,52 @@ const windowFeatures = features.filter((f) => f.kind === 'window').length
 const streamOptions = { cards, eventsPer14Days: events, seed }
 const options = windowStateOptions(features)
 
-/** Updates per second of `update` over the first `count` transactions, timing only the chunks after the first `untimed` transactions. */
-function updatesPerSecond(count: number, update: (chunk: readonly Transaction[]) => void, untimed = 0): number {
+/** A timed run: updates per second, and the minor page faults its timed chunks took per thousand updates. */
+interface Rate {
+  readonly updatesPerSecond: number
+  readonly faultsPer1000: number
+}
+
+/** `update` over the first `count` transactions, timing only the chunks after the first `untimed` transactions. */
+function timedRate(count: number, update: (chunk: readonly Transaction[]) => void, untimed = 0): Rate {
   let elapsedMs = 0
+  let faults = 0
   let done = 0
   for (const chunk of transactionChunks(count, streamOptions)) {
     const timed = done >= untimed
+    const faultsBefore = process.resourceUsage().minorPageFault
     const started = performance.now()
     update(chunk)
-    if (timed) elapsedMs += performance.now() - started
+    if (timed) {
+      elapsedMs += performance.now() - started
+      faults += process.resourceUsage().minorPageFault - faultsBefore
+    }
     done += chunk.length
   }
-  return (count - untimed) / (elapsedMs / 1000)
+  return { updatesPerSecond: (count - untimed) / (elapsedMs / 1000), faultsPer1000: (1000 * faults) / (count - untimed) }
+}
+
+/**
+ * What a minor page fault (the first touch of a 4 KiB page of fresh memory) costs here, in microseconds: state that
+ * grows pays one per 4 KiB of new pages. About 0.1–0.5 µs on bare metal; some virtual machines take 10 µs and more,
+ * which then weighs on every figure taken from empty.
+ */
+function pageFaultMicros(): number {
+  const faultsBefore = process.resourceUsage().minorPageFault
+  const started = performance.now()
+  const fresh = new Float64Array(16 * 2 ** 17)
+  for (let i = 0; i < fresh.length; i += 512) fresh[i] = 1
+  const elapsedMs = performance.now() - started
+  return (1000 * elapsedMs) / Math.max(1, process.resourceUsage().minorPageFault - faultsBefore)
 }
 
 /**
  * One update = the transaction's feature row from the card log, then the transaction into the log. As the job does
  * with a poll's records: the cards of each WARM_MAX transactions are warmed, then the transactions processed.
  */
-function windowsRate(count: number, untimed = 0): number {
+function windowsRate(count: number, untimed = 0): Rate {
   const state = new PartitionState(options)
-  return updatesPerSecond(
+  return timedRate(
     count,
     (chunk) => {
       for (let i = 0; i < chunk.length; i += WARM_MAX) {
@@ -76,7 +101,7 @@ function windowsRate(count: number, untimed = 0): number {
 function naiveRate(count: number): number {
   const history = new Map<string, Transaction[]>()
   let sink = 0
-  const rate = updatesPerSecond(count, (chunk) => {
+  const { updatesPerSecond } = timedRate(count, (chunk) => {
     for (const tx of chunk) {
       let list = history.get(tx.card_id)
       if (!list) history.set(tx.card_id, (list = []))
@@ -86,7 +111,7 @@ function naiveRate(count: number): number {
     }
   })
   if (sink === -1) process.stdout.write('')
-  return rate
+  return updatesPerSecond
 }
 
 /** Heap and ArrayBuffer bytes of every window store of the default feature set (all keys, filters and distinct stores), per card. */
@@ -118,20 +143,30 @@ const steadyState = windowsRate(2 * events, events)
 // The naive scan is too slow for the whole stream: both are also timed on the same first events, side by side.
 const naiveEvents = Math.min(events, 200_000)
 const naive = naiveRate(naiveEvents)
-const windowsOnNaiveInput = windowsRate(naiveEvents)
+const windowsOnNaiveInput = windowsRate(naiveEvents).updatesPerSecond
+const faultMicros = pageFaultMicros()
 const memoryCards = Number(values['memory-cards'])
 const memory = memoryCards > 0 ? memoryPerCard(memoryCards, Number(values['memory-events'])) : undefined
-const environment = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', events, cards, seed, features: features.length, windowFeatures }
-const result = { environment, updatesPerSecond: { windows, steadyState, windowsOnNaiveInput, naive }, ratio: windowsOnNaiveInput / naive, memory }
+const environment = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', events, cards, seed, features: features.length, windowFeatures, pageFaultMicros: faultMicros }
+const result = {
+  environment,
+  updatesPerSecond: { windows: windows.updatesPerSecond, steadyState: steadyState.updatesPerSecond, windowsOnNaiveInput, naive },
+  pageFaultsPer1000Updates: { windows: windows.faultsPer1000, steadyState: steadyState.faultsPer1000 },
+  ratio: windowsOnNaiveInput / naive,
+  memory,
+}
 if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`)
 else {
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
+  /** The share of a run's time its page faults took, at this machine's cost per fault. */
+  const faultShare = (rate: Rate) => `${rate.faultsPer1000.toFixed(1)} page faults per 1,000 updates, ~${((rate.faultsPer1000 / 1000) * faultMicros * rate.updatesPerSecond / 1e4).toFixed(0)} % of the time`
   process.stdout.write(
     [
       `window-updates  node ${environment.node}, ${environment.cpus} cpus (${environment.cpu}), ${fmt(events)} events over ${fmt(cards)} cards, seed ${seed}, ${features.length} features (${windowFeatures} windowed)`,
-      `  window.update  ${fmt(windows)} updates/s on one core over all ${fmt(events)} events (14 days from empty), every window feature`,
-      `  steady state   ${fmt(steadyState)} updates/s over the next 14 days (${fmt(events)} more events, logs at full length)`,
+      `  window.update  ${fmt(windows.updatesPerSecond)} updates/s on one core over all ${fmt(events)} events (14 days from empty), every window feature; ${faultShare(windows)}`,
+      `  steady state   ${fmt(steadyState.updatesPerSecond)} updates/s over the next 14 days (${fmt(events)} more events, logs at full length); ${faultShare(steadyState)}`,
       `  vs naive       card-windows/naive-scan = ${result.ratio.toFixed(1)}x on the same first ${fmt(naiveEvents)} events (${fmt(windowsOnNaiveInput)} vs ${fmt(naive)} updates/s; naive: an event array per card, scanned once per window feature)`,
+      `  page faults    ${faultMicros.toFixed(1)} µs each on this machine (first touch of 16 MiB of fresh memory)`,
       memory
         ? `  memory         ${memory.bytesPerCard.toFixed(0)} bytes per active card, every window store (${fmt(memoryCards)} cards, ${fmt(Number(values['memory-events']))} events, ${memory.heapMiB.toFixed(0)} MiB heap and buffers)`
         : `  memory         skipped: ${memoryCards > 0 ? 'run with node --expose-gc' : '--memory-cards 0'}`,
