@@ -13,7 +13,9 @@ const USAGE = `Questions: (1) how many window updates per second per core does t
 feature set (one update = compute the transaction's window features, then add it), from empty and in the steady
 state of a job running longer than its longest window, against a naive per-card event array scanned for every
 feature in the same run? (2) how many heap bytes does an active card cost in all the window stores of the default
-feature set, with 1,000,000 cards and 10,000,000 events?
+feature set, with 1,000,000 cards and 10,000,000 events? With the rates: the minor page faults of each timed run and
+what one costs on this machine, since from empty the state grows into new memory (some virtual machines take 10 µs
+and more a fault).
 
   npm run bench:windows -- [--events 2000000] [--cards 100000] [--memory-cards 1000000] [--memory-events 10000000] [--seed 1] [--json]
 
@@ -63,8 +65,8 @@ function timedRate(count: number, update: (chunk: readonly Transaction[]) => voi
 
 /**
  * What a minor page fault (the first touch of a 4 KiB page of fresh memory) costs here, in microseconds: state that
- * grows pays one per 4 KiB of new pages. About 0.1–0.5 µs on bare metal; some virtual machines take 10 µs and more,
- * which then weighs on every figure taken from empty.
+ * grows pays one per 4 KiB of new pages. Commonly well under a microsecond on bare metal; some virtual machines take
+ * 10 µs and more, which then weighs on every figure taken from empty.
  */
 function pageFaultMicros(): number {
   const faultsBefore = process.resourceUsage().minorPageFault
