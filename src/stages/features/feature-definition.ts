@@ -113,9 +113,10 @@ const MAX_FEATURE_MS = 30 * 86_400_000
 
 /**
  * What window and lookup features must both be: a field given exactly for distinct_count, and spans and resolutions
- * of 1 ms to 30 days, delays and label lags of 0 to 30 days, whole milliseconds. Whole: the compiled window pass writes its times into its source as numbers (a fraction
- * or an exponent there is a syntax error), and lookup buckets are window ends compared exactly. 30 days bounds the
- * history the card log and the lookup tables keep per key, and a negative delay would reach into the future.
+ * of 1 ms to 30 days, delays and label lags of 0 to 30 days, whole milliseconds. Whole: the compiled window pass
+ * writes its times into its source as numbers (a fraction or an exponent there is a syntax error), and lookup buckets
+ * are window ends compared exactly. 30 days bounds the history the card log and the lookup tables keep per key, and a
+ * negative delay would reach into the future.
  */
 export function validateFeature(d: WindowFeature | LookupFeature): void {
   if ((d.aggregation === 'distinct_count') !== (d.field !== undefined)) {
