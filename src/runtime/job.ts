@@ -130,7 +130,9 @@ interface Scored {
   readonly run: Run
   readonly record: SourceRecord
   readonly tx: Transaction
-  readonly row: Float32Array
+  /** The poll's feature rows: this record's is at `rowAt` (see #onRecords). */
+  readonly rows: Float32Array
+  readonly rowAt: number
   readonly late: boolean
   readonly lookupAtMs: number
   readonly polledAtMs: number
@@ -157,6 +159,8 @@ export class Job {
   readonly #batcher: MicroBatcher<Scored>
   readonly #decide: Decide
   readonly #featureNames: readonly string[]
+  /** Where the restore replay writes the feature rows it discards. */
+  readonly #replayRow: Float32Array
   readonly #featureContract: string
   /** Inference batches finish out of order; results are applied in submission order so each partition's
    * ClickHouse rows arrive in offset order (the resume point relies on it). */
@@ -180,6 +184,7 @@ export class Job {
 
   constructor(readonly options: JobOptions) {
     this.#featureNames = options.features.map((f) => f.name)
+    this.#replayRow = new Float32Array(this.#featureNames.length)
     this.#featureContract = featureContractHash(options.features)
     this.#decide = createDecider(options.thresholds, this.#featureNames)
     this.#factBatches = options.lookups && new FactBatches(options.lookups.factsTopic, options.lookups.factsPartitions)
@@ -359,6 +364,10 @@ export class Job {
     // records can have its cards' state loaded before it is processed.
     const runs = records.map((record) => this.#runs.get(`${record.topic}:${record.partition}`))
     const decoded = records.map((record, i) => runs[i]?.state.decode(record.value, record.timestampMs))
+    // The poll's feature rows side by side, record i's at i × width: one array, not a view per record (see
+    // PartitionState.observe).
+    const width = this.#featureNames.length
+    const rows = new Float32Array(records.length * width)
     for (let i = 0; i < records.length; i++) {
       if (i % WARM_MAX === 0) this.#warm(runs, decoded, i, Math.min(records.length, i + WARM_MAX))
       const record = records[i]!
@@ -374,13 +383,13 @@ export class Job {
       run.lastRecordAtMs = polledAtMs
       const input = decoded[i]!
       if (record.offset < run.liveFromOffset) {
-        run.state.processDecoded(input)
+        run.state.processDecoded(input, this.#replayRow, 0)
         this.stats.restored++
         metrics.restored.inc()
         continue
       }
       if (this.stats.consumed++ === 0) this.#firstConsumedAtMs = polledAtMs
-      const processed = run.state.processDecoded(input)
+      const processed = run.state.processDecoded(input, rows, i * width)
       if (processed.kind === 'invalid') {
         this.stats.invalid++
         metrics.transactions.inc({ outcome: 'invalid' })
@@ -400,7 +409,7 @@ export class Job {
         this.stats.late++
         metrics.transactions.inc({ outcome: 'late' })
       }
-      const item: Scored = { run, record, tx: processed.tx, row: processed.row, late: processed.late, lookupAtMs: processed.lookupAtMs, polledAtMs }
+      const item: Scored = { run, record, tx: processed.tx, rows, rowAt: i * width, late: processed.late, lookupAtMs: processed.lookupAtMs, polledAtMs }
       const lookups = this.options.lookups
       // An on-time transaction feeds the lookup tables; a late one entered no window and enters no table either.
       const facts = lookups && !processed.late ? transactionFacts(lookups.plan, processed.tx, sourceId('tx', record.partition), record.offset) : []
@@ -438,7 +447,7 @@ export class Job {
           this.options.log.warn({ partition: run.tp.partition, offset: item.record.offset, completeness: lookups.table.completeness }, 'lookup tables incomplete after lookups.maxWaitMs; scoring with the tables as they are')
         }
         if (item.waited || !complete) this.options.metrics.lookupWaits.inc({ result: complete ? 'complete' : 'stale' })
-        fillLookups(lookups.plan, item.row, item.tx, item.lookupAtMs, (key) => lookups.table.get(key))
+        fillLookups(lookups.plan, item.rows, item.tx, item.lookupAtMs, (key) => lookups.table.get(key), item.rowAt)
         this.#batcher.add(item)
       }
     }
@@ -468,7 +477,10 @@ export class Job {
     const { scorer, metrics } = this.options
     const width = this.#featureNames.length
     const rows = new Float32Array(items.length * width)
-    items.forEach((item, i) => rows.set(item.row, i * width))
+    // A loop, not set(subarray): the view would cost more than copying the row.
+    items.forEach((item, i) => {
+      for (let j = 0; j < width; j++) rows[i * width + j] = item.rows[item.rowAt + j]!
+    })
     const sequence = this.#submitted++
     const startedMs = performance.now()
     metrics.inferenceBatch.observe({ model: scorer.model.name }, items.length)
@@ -492,7 +504,7 @@ export class Job {
       const { run, record, tx } = item
       if (run.revoked || this.#runs.get(run.key) !== run) continue
       const score = scores[i]!
-      const outcome = this.#decide(score, item.row)
+      const outcome = this.#decide(score, item.rows, item.rowAt)
       const decidedAtMs = Date.now()
       const latencyMs = performance.now() - item.polledAtMs
       const decision: DecisionV1 = {
@@ -519,7 +531,7 @@ export class Job {
         metrics.alerts.inc()
       }
       if (toClickhouse) {
-        const row = toScoreRow({ tx, decision, featureNames: this.#featureNames, row: item.row, featureContract: this.#featureContract, late: item.late, source: record, runId: this.options.runId })
+        const row = toScoreRow({ tx, decision, featureNames: this.#featureNames, row: item.rows, rowAt: item.rowAt, featureContract: this.#featureContract, late: item.late, source: record, runId: this.options.runId })
         scoreSink.add(record.topic, record.partition, record.offset, row, () => {
           this.stats.clickhouseRows++
           ack()

@@ -28,17 +28,17 @@ const REASONS: readonly { readonly code: string; readonly feature: string; reado
 ]
 
 /**
- * score + feature row → approve | review | decline with reason codes. Seed thresholds: < 0.40 approve,
- * 0.40–0.70 review, ≥ 0.70 decline.
+ * score + feature row (at `rowAt` of `row`) → approve | review | decline with reason codes. Seed thresholds:
+ * < 0.40 approve, 0.40–0.70 review, ≥ 0.70 decline.
  */
 export function createDecider(thresholds: Thresholds, featureNames: readonly string[]) {
   const reasonColumns = REASONS.map((r) => ({ ...r, column: featureNames.indexOf(r.feature) })).filter((r) => r.column >= 0)
-  return function decide(score: number, row: Float32Array): DecisionOutcome {
+  return function decide(score: number, row: Float32Array, rowAt = 0): DecisionOutcome {
     const decision = score >= thresholds.decline ? Decision.decline : score >= thresholds.review ? Decision.review : Decision.approve
     if (decision === Decision.approve) return { decision, reasons: [], rules: [] }
     const reasons: string[] = []
     for (const r of reasonColumns) {
-      const value = row[r.column]!
+      const value = row[rowAt + r.column]!
       if ((r.atLeast !== undefined && value >= r.atLeast) || (r.atMost !== undefined && value <= r.atMost)) reasons.push(r.code)
     }
     if (reasons.length === 0) reasons.push('model_score')

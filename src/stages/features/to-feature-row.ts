@@ -28,7 +28,11 @@ export const DERIVE: Record<DerivedField, (tx: Transaction) => number> = {
   },
 }
 
-export type FeatureRowFn = (tx: Transaction, windows: CardWindows, values: Float64Array) => Float32Array
+/**
+ * Writes the row at `at` of `rows` and returns `rows`; without `rows`, into a new row of its own (a view of a shared
+ * buffer, see RowSlab) at 0.
+ */
+export type FeatureRowFn = (tx: Transaction, windows: CardWindows, values: Float64Array, rows?: Float32Array, at?: number) => Float32Array
 
 /**
  * Transaction + the partition's card log (before this transaction is added) + the transaction's event values
@@ -48,19 +52,21 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): {
   const perTransaction = definitions.flatMap((d, column): PerTransactionColumn[] => (d.kind === 'derived' ? [{ column, value: DERIVE[d.field] }] : d.kind === 'lookup' ? [{ column, value: undefined }] : []))
   const windows = compileWindows(definitions, perTransaction)
   const { groups, layout } = windows
-  const rows = new RowSlab(definitions.length)
-  const row: FeatureRowFn = (tx, cardWindows, values) => {
-    const out = rows.next()
-    windows.columns(cardWindows, tx, values, out)
+  const slab = new RowSlab(definitions.length)
+  const row: FeatureRowFn = (tx, cardWindows, values, into, at = 0) => {
+    const out = into ?? slab.next()
+    windows.columns(cardWindows, tx, values, out, into ? at : 0)
     return out
   }
   return { layout, row, columns: windows.columns, ...logHorizonsOf(groups) }
 }
 
 /**
- * Rows as views into shared 256 KiB buffers: `new Float32Array(27)` allocates its 108 bytes outside the heap and
- * cost 0.3–1.3 µs here, as much as a window update; a view made with `new Float32Array(buffer, offset, length)` costs
- * ~45 ns (`subarray`, which looks up a species constructor, ~120 ns). A buffer is freed once no row of it is referenced.
+ * Rows of their own for callers that pass no array, as views into shared 256 KiB buffers: `new Float32Array(27)`
+ * allocates its 108 bytes outside the heap and cost 0.3–1.3 µs here, as much as a window update; a view made with
+ * `new Float32Array(buffer, offset, length)` costs ~45 ns (`subarray`, which looks up a species constructor, ~120 ns),
+ * more with the collections its garbage brings (the job passes one array per poll instead). A buffer is freed once no
+ * row of it is referenced.
  */
 class RowSlab {
   static readonly #FLOATS = 65_536

@@ -84,13 +84,13 @@ export function requirementOf(plan: LookupPlan, eventTimeMs: number): LookupRequ
 }
 
 /**
- * Writes the lookup columns of a row from the tables as they are, read at `atMs` (PartitionState.observe's
- * lookupAtMs); the caller decides whether they are complete enough.
+ * Writes the lookup columns of the row at `rowAt` of `row` from the tables as they are, read at `atMs`
+ * (PartitionState.observe's lookupAtMs); the caller decides whether they are complete enough.
  */
-export function fillLookups(plan: LookupPlan, row: Float32Array, tx: Transaction, atMs: number, aggregateOf: (key: string) => KeyAggregate | undefined): void {
+export function fillLookups(plan: LookupPlan, row: Float32Array, tx: Transaction, atMs: number, aggregateOf: (key: string) => KeyAggregate | undefined, rowAt = 0): void {
   for (const { index, feature } of plan.columns) {
     const key = lookupKeyOf(feature.key, tx)
     const aggregate = key === undefined ? undefined : aggregateOf(key)
-    row[index] = lookupValue(aggregate ?? EMPTY_AGGREGATE, feature, { eventTimeMs: atMs, amount: tx.amount })
+    row[rowAt + index] = lookupValue(aggregate ?? EMPTY_AGGREGATE, feature, { eventTimeMs: atMs, amount: tx.amount })
   }
 }

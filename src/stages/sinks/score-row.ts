@@ -21,15 +21,17 @@ export function toScoreRow(input: {
   tx: Transaction
   decision: DecisionV1
   featureNames: readonly string[]
+  /** The feature row, at `rowAt` (default 0). */
   row: Float32Array
+  rowAt?: number
   featureContract: string
   late: boolean
   source: SourcePosition
   runId: string
 }): ScoreRow {
-  const { tx, decision, row } = input
+  const { tx, decision, row, rowAt = 0 } = input
   const features: Record<string, number> = {}
-  input.featureNames.forEach((name, i) => (features[name] = row[i]!))
+  input.featureNames.forEach((name, i) => (features[name] = row[rowAt + i]!))
   return {
     transaction_id: tx.transaction_id,
     card_id: tx.card_id,

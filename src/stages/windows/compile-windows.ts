@@ -5,10 +5,11 @@ import { eventLayoutOf, FLAG_ABROAD, FLAG_CARD_NOT_PRESENT, keyField, type Event
 import { groupIdOf, utcHour, windowGroupsOf, type WindowGroup } from './window-groups.js'
 
 /**
- * Writes every window column of a transaction's row from its card's log (before the transaction is added).
+ * Writes every window column of a transaction's row from its card's log (before the transaction is added), at `at`
+ * (default 0) of `row`: a caller keeping many rows in one array passes where this one starts.
  * `current`: the transaction's event values as `layout.fill` wrote them.
  */
-export type WindowColumnsFn = (windows: CardWindows, tx: Transaction, current: Float64Array, row: Float32Array | Float64Array) => void
+export type WindowColumnsFn = (windows: CardWindows, tx: Transaction, current: Float64Array, row: Float32Array | Float64Array, at?: number) => void
 
 export interface CompiledWindows {
   readonly columns: WindowColumnsFn
@@ -83,7 +84,7 @@ export function compileWindows(definitions: readonly FeatureDefinition[], perTra
   emit('const amount = tx.amount')
   for (const { group, g } of indexed) declareGroup(emit, group, g, needs[g]!, layout)
 
-  perTransaction.forEach(({ column, value }, i) => emit(`row[${column}] = ${value ? `perTransaction${i}(tx)` : 'NaN'}`))
+  perTransaction.forEach(({ column, value }, i) => emit(`row[at + ${column}] = ${value ? `perTransaction${i}(tx)` : 'NaN'}`))
   const stride = layout.valuesPerEvent + 1
   emit(`const base = ${groups.length > 0 ? 'windows.locate(tx.card_id)' : '-1'}`)
   emit('if (base >= 0) {')
@@ -125,10 +126,10 @@ export function compileWindows(definitions: readonly FeatureDefinition[], perTra
   for (const { group, g } of indexed) if (group.readsTimesOnly) countGroup(emit, group, g, needs[g]!, stride)
   emit('}')
   for (const { group, g } of indexed) finishGroup(emit, group, g, needs[g]!, layout)
-  for (const { column, feature, g, k } of windowColumns) emit(`row[${column}] = ${columnExpression(feature, g, k)}`)
+  for (const { column, feature, g, k } of windowColumns) emit(`row[at + ${column}] = ${columnExpression(feature, g, k)}`)
 
   const body = lines.map((line) => `  ${line}`).join('\n')
-  const source = `function featureRow(windows, tx, current, row) {\n${body}\n}`
+  const source = `function featureRow(windows, tx, current, row, at = 0) {\n${body}\n}`
   const distinct = groups.map((group, g) => (group.field ? distinctSet(group, g, layout).create() : undefined))
   const perTransactionFns = Object.fromEntries(perTransaction.flatMap(({ value }, i) => (value ? [[`perTransaction${i}`, value]] : [])))
   const helpers = { fullEventsStart, logEnd, upperBound, countAtOrBefore, timeAt, isNight, populationStddev, zscore, amountOverMean, distinct, ...perTransactionFns }

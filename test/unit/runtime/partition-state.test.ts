@@ -26,6 +26,31 @@ test('a state restored from its msgpack snapshot computes the same vectors as th
   assert.equal(restored.windows.estimatedBytes, uninterrupted.windows.estimatedBytes)
 })
 
+test("rows written into a caller's array, side by side, equal rows of their own and touch nothing around them", () => {
+  const records = Array.from({ length: 6_000 }, ((g) => () => g.next())(new TransactionGenerator({ seed: 32, duplicateRate: 0.02, invalidRate: 0.01 }))).filter((r) => r.topic === 'transactions')
+  const own = new PartitionState(options)
+  const shared = new PartitionState(options)
+  const width = cardFraudFeatures.length
+  // Polls of 100 records: a sentinel everywhere first, so a write outside a record's own row shows.
+  for (let from = 0; from < records.length; from += 100) {
+    const poll = records.slice(from, from + 100)
+    const rows = new Float32Array(poll.length * width).fill(-7)
+    const written = new Set<number>()
+    poll.forEach((r, i) => {
+      const a = own.process(r.value)
+      const b = shared.process(r.value, rows, i * width)
+      assert.equal(b.kind, a.kind)
+      if (a.kind !== 'features' || b.kind !== 'features') return
+      assert.equal(b.row, rows)
+      assert.deepEqual(Array.from(rows.subarray(i * width, (i + 1) * width)), Array.from(a.row))
+      written.add(i)
+    })
+    poll.forEach((_, i) => {
+      if (!written.has(i)) assert.ok(rows.subarray(i * width, (i + 1) * width).every((v) => v === -7), `record ${from + i} wrote no row`)
+    })
+  }
+})
+
 test('the snapshot fingerprint changes with anything that changes state', () => {
   const base = PartitionState.fingerprint(options)
   assert.notEqual(PartitionState.fingerprint({ ...options, allowedLatenessMs: 1 }), base)
