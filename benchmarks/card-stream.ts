@@ -62,9 +62,12 @@ export function* transactionChunks(count: number, options: CardStreamOptions): G
   let chunk: Transaction[] = []
   let i = 0
   for (const e of cardEvents(count, options)) {
-    // A fresh card id string per transaction, flat, as decoding makes it: the table compares its characters, not its
-    // address (a concatenation of 13 or more characters would be a rope that the first read flattens).
-    chunk.push(transactionOf({ ...e, card: JSON.parse(JSON.stringify(e.card)) as string }, i++, random))
+    // Fresh card and merchant id strings per transaction, flat, as decoding makes them: the table compares the card's
+    // characters, not its address (a concatenation of 13 or more characters would be a rope that the first read
+    // flattens), and the merchant's are hashed; shared strings would stay in the cache, where decoded ones are not.
+    const tx = transactionOf({ ...e, card: JSON.parse(JSON.stringify(e.card)) as string }, i++, random)
+    tx.merchant_id = JSON.parse(JSON.stringify(tx.merchant_id)) as string
+    chunk.push(tx)
     if (chunk.length === CHUNK) {
       yield chunk
       chunk = []

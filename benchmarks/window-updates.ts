@@ -17,19 +17,24 @@ feature set, with 1,000,000 cards and 10,000,000 events? With the rates: the min
 what one costs on this machine, since from empty the state grows into new memory (some virtual machines take 10 µs
 and more a fault).
 
-  npm run bench:windows -- [--events 2000000] [--cards 100000] [--memory-cards 1000000] [--memory-events 10000000] [--seed 1] [--json]
+  npm run bench:windows -- [--events 2000000] [--cards 100000] [--runs 3] [--memory-cards 1000000] [--memory-events 10000000] [--seed 1] [--json]
 
---events is the events of 14 days (the steady state runs 28 days of them); --memory-cards 0 skips the memory figure,
-which needs node --expose-gc (the npm script sets it).`
+--events is the events of 14 days (the steady state runs 28 days of them); --runs is how often each of the two is
+timed, each time with a new state: the median is printed with the range (a shared machine slows some runs by a
+quarter and more), and the page faults of the median run (runs after the first mostly reuse memory the states before
+them freed); --memory-cards 0 skips the memory figure, which needs node --expose-gc (the npm script sets it).`
 
 const values = benchmarkArgs(USAGE, {
   events: { type: 'string', default: '2000000' },
   cards: { type: 'string', default: '100000' },
+  runs: { type: 'string', default: '3' },
   'memory-cards': { type: 'string', default: '1000000' },
   'memory-events': { type: 'string', default: '10000000' },
 })
 const events = Number(values.events)
 const cards = Number(values.cards)
+const runs = Number(values.runs)
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number of at least 1, got ${values.runs}`)
 const seed = Number(values.seed)
 const features = cardFraudFeatures
 const maxSpanMs = logHorizonsOf(windowGroupsOf(features)).horizonMs
@@ -42,6 +47,13 @@ const options = windowStateOptions(features)
 interface Rate {
   readonly updatesPerSecond: number
   readonly faultsPer1000: number
+}
+
+/** `runs` runs of one measurement: the median run (by updates/s) and every run's rate, in the order taken. */
+function repeated(measure: () => Rate): Rate & { readonly runs: readonly number[] } {
+  const taken = Array.from({ length: runs }, measure)
+  const sorted = [...taken].sort((a, b) => a.updatesPerSecond - b.updatesPerSecond)
+  return { ...sorted[(sorted.length - 1) >> 1]!, runs: taken.map((r) => r.updatesPerSecond) }
 }
 
 /** `update` over the first `count` transactions, timing only the chunks after the first `untimed` transactions. */
@@ -141,10 +153,10 @@ function memoryPerCard(cardCount: number, eventCount: number): { bytesPerCard: n
 
 windowsRate(200_000)
 naiveRate(20_000)
-const windows = windowsRate(events)
+const windows = repeated(() => windowsRate(events))
 // A job that has run for longer than the longest window: every card's log is as long as it gets, and most moves of
 // growing logs are over. The first 14 days run untimed, the next 14 are timed.
-const steadyState = windowsRate(2 * events, events)
+const steadyState = repeated(() => windowsRate(2 * events, events))
 // The naive scan is too slow for the whole stream: both are also timed on the same first events, side by side.
 const naiveEvents = Math.min(events, 200_000)
 const naive = naiveRate(naiveEvents)
@@ -152,10 +164,12 @@ const windowsOnNaiveInput = windowsRate(naiveEvents).updatesPerSecond
 const faultMicros = pageFaultMicros()
 const memoryCards = Number(values['memory-cards'])
 const memory = memoryCards > 0 ? memoryPerCard(memoryCards, Number(values['memory-events'])) : undefined
-const environment = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', events, cards, seed, features: features.length, windowFeatures, pageFaultMicros: faultMicros }
+const environment = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', events, cards, runs, seed, features: features.length, windowFeatures, pageFaultMicros: faultMicros }
 const result = {
   environment,
+  /** windows and steadyState: the median of the runs. */
   updatesPerSecond: { windows: windows.updatesPerSecond, steadyState: steadyState.updatesPerSecond, windowsOnNaiveInput, naive },
+  runs: { windows: windows.runs, steadyState: steadyState.runs },
   pageFaultsPer1000Updates: { windows: windows.faultsPer1000, steadyState: steadyState.faultsPer1000 },
   ratio: windowsOnNaiveInput / naive,
   memory,
@@ -164,12 +178,13 @@ if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`)
 else {
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
   /** The share of a run's time its page faults took, at this machine's cost per fault. */
+  const spread = (rate: { runs: readonly number[] }) => (rate.runs.length > 1 ? `median of ${rate.runs.length} runs (${fmt(Math.min(...rate.runs))}–${fmt(Math.max(...rate.runs))})` : 'one run')
   const faultShare = (rate: Rate) => `${rate.faultsPer1000.toFixed(1)} page faults per 1,000 updates, ~${((rate.faultsPer1000 / 1000) * faultMicros * rate.updatesPerSecond / 1e4).toFixed(0)} % of the time`
   process.stdout.write(
     [
       `window-updates  node ${environment.node}, ${environment.cpus} cpus (${environment.cpu}), ${fmt(events)} events over ${fmt(cards)} cards, seed ${seed}, ${features.length} features (${windowFeatures} windowed)`,
-      `  window.update  ${fmt(windows.updatesPerSecond)} updates/s on one core over all ${fmt(events)} events (14 days from empty), every window feature; ${faultShare(windows)}`,
-      `  steady state   ${fmt(steadyState.updatesPerSecond)} updates/s over the next 14 days (${fmt(events)} more events, logs at full length); ${faultShare(steadyState)}`,
+      `  window.update  ${fmt(windows.updatesPerSecond)} updates/s on one core over all ${fmt(events)} events (14 days from empty), every window feature, ${spread(windows)}; ${faultShare(windows)}`,
+      `  steady state   ${fmt(steadyState.updatesPerSecond)} updates/s over the next 14 days (${fmt(events)} more events, logs at full length), ${spread(steadyState)}; ${faultShare(steadyState)}`,
       `  vs naive       card-windows/naive-scan = ${result.ratio.toFixed(1)}x on the same first ${fmt(naiveEvents)} events (${fmt(windowsOnNaiveInput)} vs ${fmt(naive)} updates/s; naive: an event array per card, scanned once per window feature)`,
       `  page faults    ${faultMicros.toFixed(1)} µs each on this machine (first touch of 16 MiB of fresh memory)`,
       memory
