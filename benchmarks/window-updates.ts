@@ -78,7 +78,9 @@ function timedRate(count: number, update: (chunk: readonly Transaction[]) => voi
 /**
  * What a minor page fault (the first touch of a 4 KiB page of fresh memory) costs here, in microseconds: state that
  * grows pays one per 4 KiB of new pages. Commonly well under a microsecond on bare metal; some virtual machines take
- * 10 µs and more, which then weighs on every figure taken from empty.
+ * 10 µs and more, which then weighs on every figure taken from empty. Taken before any state exists: 16 MiB allocated
+ * later can be memory freed by earlier states, mapped already, and the time per fault would divide by next to none
+ * (NaN when fewer than a quarter of its pages faulted).
  */
 function pageFaultMicros(): number {
   const faultsBefore = process.resourceUsage().minorPageFault
@@ -86,7 +88,8 @@ function pageFaultMicros(): number {
   const fresh = new Float64Array(16 * 2 ** 17)
   for (let i = 0; i < fresh.length; i += 512) fresh[i] = 1
   const elapsedMs = performance.now() - started
-  return (1000 * elapsedMs) / Math.max(1, process.resourceUsage().minorPageFault - faultsBefore)
+  const faults = process.resourceUsage().minorPageFault - faultsBefore
+  return faults >= fresh.length / 512 / 4 ? (1000 * elapsedMs) / faults : NaN
 }
 
 /**
@@ -151,6 +154,7 @@ function memoryPerCard(cardCount: number, eventCount: number): { bytesPerCard: n
   return { bytesPerCard: used / cardsHeld, heapMiB: used / 2 ** 20 }
 }
 
+const faultMicros = pageFaultMicros()
 windowsRate(200_000)
 naiveRate(20_000)
 const windows = repeated(() => windowsRate(events))
@@ -161,7 +165,6 @@ const steadyState = repeated(() => windowsRate(2 * events, events))
 const naiveEvents = Math.min(events, 200_000)
 const naive = naiveRate(naiveEvents)
 const windowsOnNaiveInput = windowsRate(naiveEvents).updatesPerSecond
-const faultMicros = pageFaultMicros()
 const memoryCards = Number(values['memory-cards'])
 const memory = memoryCards > 0 ? memoryPerCard(memoryCards, Number(values['memory-events'])) : undefined
 const environment = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', events, cards, runs, seed, features: features.length, windowFeatures, pageFaultMicros: faultMicros }
@@ -179,14 +182,17 @@ else {
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
   /** The share of a run's time its page faults took, at this machine's cost per fault. */
   const spread = (rate: { runs: readonly number[] }) => (rate.runs.length > 1 ? `median of ${rate.runs.length} runs (${fmt(Math.min(...rate.runs))}–${fmt(Math.max(...rate.runs))})` : 'one run')
-  const faultShare = (rate: Rate) => `${rate.faultsPer1000.toFixed(1)} page faults per 1,000 updates, ~${((rate.faultsPer1000 / 1000) * faultMicros * rate.updatesPerSecond / 1e4).toFixed(0)} % of the time`
+  const faultShare = (rate: Rate) =>
+    `${rate.faultsPer1000.toFixed(1)} page faults per 1,000 updates${Number.isNaN(faultMicros) ? '' : `, ~${((rate.faultsPer1000 / 1000) * faultMicros * rate.updatesPerSecond / 1e4).toFixed(0)} % of the time`}`
   process.stdout.write(
     [
       `window-updates  node ${environment.node}, ${environment.cpus} cpus (${environment.cpu}), ${fmt(events)} events over ${fmt(cards)} cards, seed ${seed}, ${features.length} features (${windowFeatures} windowed)`,
       `  window.update  ${fmt(windows.updatesPerSecond)} updates/s on one core over all ${fmt(events)} events (14 days from empty), every window feature, ${spread(windows)}; ${faultShare(windows)}`,
       `  steady state   ${fmt(steadyState.updatesPerSecond)} updates/s over the next 14 days (${fmt(events)} more events, logs at full length), ${spread(steadyState)}; ${faultShare(steadyState)}`,
       `  vs naive       card-windows/naive-scan = ${result.ratio.toFixed(1)}x on the same first ${fmt(naiveEvents)} events (${fmt(windowsOnNaiveInput)} vs ${fmt(naive)} updates/s; naive: an event array per card, scanned once per window feature)`,
-      `  page faults    ${faultMicros.toFixed(1)} µs each on this machine (first touch of 16 MiB of fresh memory)`,
+      Number.isNaN(faultMicros)
+        ? '  page faults    their cost not measured: 16 MiB of fresh memory took few faults'
+        : `  page faults    ${faultMicros.toFixed(1)} µs each on this machine (first touch of 16 MiB of fresh memory)`,
       memory
         ? `  memory         ${memory.bytesPerCard.toFixed(0)} bytes per active card, every window store (${fmt(memoryCards)} cards, ${fmt(Number(values['memory-events']))} events, ${memory.heapMiB.toFixed(0)} MiB heap and buffers)`
         : `  memory         skipped: ${memoryCards > 0 ? 'run with node --expose-gc' : '--memory-cards 0'}`,
