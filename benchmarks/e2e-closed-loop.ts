@@ -1,18 +1,6 @@
-/**
- * Question: how many transactions per second does the whole job sustain end to end (mock Kafka → decode → dedupe →
- * windows → ONNX on Piscina → decide → decisions/alerts topics + ClickHouse → commit), and what share of the bare
- * transport (mock Kafka → a consumer group that does nothing) is that?
- *
- * Both legs run in this one process, one after the other, with the same seeded generator producing as fast as the
- * consumer keeps up (bounded lead, as the mock drops data beyond 5 MiB per partition). Throughput is measured from
- * the first consumed record to the last one acknowledged by every sink, so the group join is not counted.
- *
- *   npm run bench:e2e -- [--count 50000] [--json]
- */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { KafkaProducerSink } from '../src/adapters/kafka/producer-sink.js'
 import { KafkaSource } from '../src/adapters/kafka/kafka-source.js'
 import { startMockCluster } from '../src/adapters/kafka/mock-cluster.js'
@@ -21,8 +9,19 @@ import { publishGenerated } from '../src/generator/publish.js'
 import { TransactionGenerator } from '../src/generator/transaction-generator.js'
 import { createPipeline } from '../src/main.js'
 import { createLogger } from '../src/observability/logger.js'
+import { benchmarkArgs } from './args.js'
 
-const { values } = parseArgs({ options: { count: { type: 'string', default: '50000' }, seed: { type: 'string', default: '7' }, json: { type: 'boolean', default: false } } })
+const USAGE = `Question: how many transactions per second does the whole job sustain end to end (mock Kafka → decode → dedupe →
+windows → ONNX on Piscina → decide → decisions/alerts topics + ClickHouse → commit), and what share of the bare
+transport (mock Kafka → a consumer group that does nothing) is that?
+
+  npm run bench:e2e -- [--count 50000] [--seed 7] [--json]
+
+Both legs run in this one process, one after the other, with the same seeded generator producing as fast as the
+consumer keeps up (bounded lead, as the mock drops data beyond 5 MiB per partition). Throughput is measured from the
+first consumed record to the last one acknowledged by every sink, so the group join is not counted.`
+
+const values = benchmarkArgs(USAGE, { count: { type: 'string', default: '50000' } }, '7')
 const count = Number(values.count)
 const seed = Number(values.seed)
 const log = createLogger({ level: 'warn' })
