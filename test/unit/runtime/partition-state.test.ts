@@ -46,7 +46,7 @@ test("rows written into a caller's array, side by side, equal rows of their own 
       written.add(i)
     })
     poll.forEach((_, i) => {
-      if (!written.has(i)) assert.ok(rows.subarray(i * width, (i + 1) * width).every((v) => v === -7), `record ${from + i} wrote no row`)
+      if (!written.has(i)) assert.ok(rows.subarray(i * width, (i + 1) * width).every((v) => v === -7), `record ${from + i}, without features, wrote into its slot`)
     })
   }
 })
