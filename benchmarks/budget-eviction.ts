@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Random } from '../src/generator/random.js'
-import { PartitionState } from '../src/runtime/partition-state.js'
+import { PartitionState } from '../src/offline/partition-state.js'
 import { cardFraudFeatures } from '../topology/features.js'
 import { cardEvents, transactionOf, windowStateOptions } from './card-stream.js'
 import { benchmarkArgs } from './args.js'

@@ -1,5 +1,5 @@
 import type { Transaction } from '../src/core/transaction-v1.js'
-import type { PartitionStateOptions } from '../src/runtime/partition-state.js'
+import type { PartitionStateOptions } from '../src/offline/partition-state.js'
 import { Random } from '../src/generator/random.js'
 
 /** What the window benchmarks feed the card state: a seeded stream of card transactions, in event-time order. */

@@ -79,7 +79,7 @@ async function fullPipeline(): Promise<Leg> {
   await pipeline.job.drain()
   const seconds = (performance.now() - firstMs) / 1000
   clearInterval(watch)
-  const latency = { p50: pipeline.job.latency.percentile(50), p99: pipeline.job.latency.percentile(99) }
+  const latency = { p50: pipeline.latency.percentile(50), p99: pipeline.latency.percentile(99) }
   const waits = (await pipeline.metrics.lookupWaits.get()).values
   const lookupWaits = { complete: waits.find((v) => v.labels.result === 'complete')?.value ?? 0, stale: waits.find((v) => v.labels.result === 'stale')?.value ?? 0 }
   await pipeline.close()

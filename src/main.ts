@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { cardFraudTopology, topicsOf } from '../topology/card-fraud.js'
+import { cardFraud, cardFraudStats, topicsOf, type CardFraudGraph, type CardFraudIO, type CardFraudStats } from '../topology/card-fraud.js'
+import { cardFraudFeatures } from '../topology/features.js'
+import { cardFraudObserver } from './card-fraud-observer.js'
+import type { ModelRef } from './core/records.js'
+import { LatencyRecorder } from './runtime/latency-recorder.js'
+import type { FeatureDefinition } from './stages/features/feature-definition.js'
 import { ClickhouseBatchSink } from './adapters/clickhouse/batch-sink.js'
 import { createClickhouseClient, type ClickHouseClient } from './adapters/clickhouse/client.js'
 import { checkDedupWindow, migrate } from './adapters/clickhouse/migrate.js'
@@ -16,10 +21,10 @@ import type { Logger } from './observability/logger.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { featureContractHash } from './stages/features/feature-definition.js'
 import type { ScoreRow } from './stages/sinks/score-row.js'
-import { Job, type JobLookups } from './runtime/job.js'
-import { applyTableRecords, LookupTask } from './runtime/lookup-task.js'
+import { Job } from './runtime/job.js'
+import { applyTableRecords, LookupTask } from './stages/lookups/lookup-task.js'
 import { KafkaTableReader } from './adapters/kafka/table-reader.js'
-import { lookupPlanOf } from './stages/lookups/lookup-plan.js'
+import { lookupPlanOf, type LookupPlan } from './stages/lookups/lookup-plan.js'
 import { LookupTable } from './stages/lookups/lookup-table.js'
 import { sourceId } from './stages/lookups/lookup-facts.js'
 import { ErrorCode, FraudstreamError } from './core/errors.js'
@@ -31,14 +36,13 @@ import { join } from 'node:path'
  * The lookup side of the topology, when some feature reads a lookup table: this instance's copy of the tables
  * (read from the compacted tables topic) and its member of the lookup stage's group (label routing + aggregation).
  */
-async function startLookups(options: { config: Config; topology: ReturnType<typeof cardFraudTopology>; bootstrapServers: string; instanceId: string; metrics: Metrics; log: Logger; closers: (() => Promise<void>)[]; onFailure: ((err: Error) => void) | undefined }): Promise<JobLookups | undefined> {
-  const { config, topology, metrics, log, closers } = options
-  const plan = lookupPlanOf(topology.features, config.windows.allowedLatenessMs)
+async function startLookups(options: { config: Config; plan: LookupPlan; bootstrapServers: string; instanceId: string; metrics: Metrics; log: Logger; closers: (() => Promise<void>)[]; onFailure: ((err: Error) => void) | undefined }): Promise<CardFraudIO['lookups']> {
+  const { config, plan, metrics, log, closers } = options
   if (plan.columns.length === 0) return undefined
   // Facts, table records and watermarks are many small records off the decision path: batched longer than decisions.
   const producer = await KafkaProducerSink.connect({ config: { ...baseClientConfig(config, options.bootstrapServers, `${options.instanceId}-lookups-producer`), 'linger.ms': 50 }, metrics, log: log.child({ component: 'lookup-producer' }) })
   closers.push(() => producer.close())
-  const topics = topology.topics
+  const topics = topicsOf(config)
   const [factsPartitions, tablePartitions, txPartitions, labelPartitions] = await Promise.all([topics.lookupFacts, topics.lookupTables, topics.transactions, topics.labels].map((t) => producer.partitionCount(t)))
   if (factsPartitions !== tablePartitions) {
     throw new FraudstreamError(ErrorCode.kafka, `${topics.lookupTables} has ${tablePartitions} partitions and ${topics.lookupFacts} ${factsPartitions}: the tables topic is the aggregators' changelog and needs as many`, 'external')
@@ -80,7 +84,11 @@ async function startLookups(options: { config: Config; topology: ReturnType<type
   })
   await task.start()
   closers.push(() => task.stop())
-  return { producer, plan, table, factsTopic: topics.lookupFacts, factsPartitions: factsPartitions!, maxWaitMs: config.lookups.maxWaitMs, markerIntervalMs: config.lookups.flushIntervalMs, idleTimeoutMs: config.lookups.idleTimeoutMs }
+  const onTables = (keys: number, completeMs: number) => {
+    metrics.lookupTableKeys.set(keys)
+    if (Number.isFinite(completeMs)) metrics.lookupCompletenessLag.set((Date.now() - completeMs) / 1000)
+  }
+  return { producer, table, factsPartitions: factsPartitions!, onTables }
 }
 
 export interface KafkaEndpoint {
@@ -98,7 +106,11 @@ export async function resolveKafka(config: Config): Promise<KafkaEndpoint> {
 }
 
 export interface Pipeline extends AsyncDisposable {
-  readonly job: Job
+  readonly job: Job<CardFraudStats>
+  readonly graph: CardFraudGraph
+  readonly model: ModelRef
+  /** Poll → decision latency of every decision (HDR-free summary samples; Prometheus has the histogram). */
+  readonly latency: LatencyRecorder
   readonly metrics: Metrics
   readonly clickhouse: ClickHouseClient
   readonly http?: HttpServer
@@ -111,6 +123,8 @@ export interface PipelineOptions {
   readonly kafka: KafkaEndpoint
   readonly log: Logger
   readonly metrics?: Metrics
+  /** The feature set; topology/features.ts by default (see loadFeatures for `--features`). */
+  readonly features?: readonly FeatureDefinition[]
   /** Instance name for client ids and logs; defaults to a random one. */
   readonly instanceId?: string
   readonly onFailure?: (err: Error) => void
@@ -122,8 +136,8 @@ export interface PipelineOptions {
 }
 
 /**
- * The composition root: config → adapters (Kafka, ClickHouse, ONNX, HTTP) → the card-fraud job. Nothing below
- * this function knows whether it runs embedded (mock cluster + chDB) or against Kafka and a ClickHouse server.
+ * The composition root: config → adapters (Kafka, ClickHouse, ONNX, HTTP) → the card-fraud topology → a job. Nothing
+ * below this function knows whether it runs embedded (mock cluster + chDB) or against Kafka and a ClickHouse server.
  *
  * @example
  *   await using pipeline = await createPipeline({ config, kafka: await resolveKafka(config), log })
@@ -132,14 +146,15 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   const { config, log } = options
   const instanceId = options.instanceId ?? `fraudstream-${randomUUID().slice(0, 8)}`
   const metrics = options.metrics ?? createMetrics()
-  const topology = cardFraudTopology(config)
+  const features = options.features ?? cardFraudFeatures
+  const topics = topicsOf(config)
   const closers: (() => Promise<void>)[] = []
   const closeAll = async () => {
     for (const close of closers.splice(0).reverse()) await close()
   }
   try {
     const pkg = loadModelPackage(config.model.dir, config.model.champion)
-    assertContract(pkg.manifest, featureContractHash(topology.features), topology.features.map((f) => f.name))
+    assertContract(pkg.manifest, featureContractHash(features), features.map((f) => f.name))
 
     const clickhouse = await createClickhouseClient(config)
     closers.push(() => clickhouse.close())
@@ -153,7 +168,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     const stateStore = config.runtime.stateStore === 'auto' ? (config.kafka.brokers.length > 0 ? 'kafka' : 'files') : config.runtime.stateStore
     const snapshots =
       stateStore === 'kafka'
-        ? new KafkaSnapshotStore({ sink: producer, clientConfig: baseClientConfig(config, options.kafka.bootstrapServers, `${instanceId}-state`), topic: topology.topics.state, partitions: await producer.partitionCount(topology.topics.state) })
+        ? new KafkaSnapshotStore({ sink: producer, clientConfig: baseClientConfig(config, options.kafka.bootstrapServers, `${instanceId}-state`), topic: topics.state, partitions: await producer.partitionCount(topics.state) })
         : new FileSnapshotStore({ dir: join(config.dataDir, 'state'), groupId: config.kafka.groupId })
     if (options.resetState) {
       await clickhouse.command({ query: `ALTER TABLE scores DELETE WHERE run_id = 'live' SETTINGS mutations_sync = 1` })
@@ -173,42 +188,47 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     const source = new KafkaSource({
       clientConfig: baseClientConfig(config, options.kafka.bootstrapServers, `${instanceId}-consumer`),
       groupId: config.kafka.groupId,
-      topics: [topology.topics.transactions],
+      topics: [topics.transactions],
       autoOffsetReset: config.kafka.autoOffsetReset,
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
       consumeBatchSize: config.kafka.consumeBatchSize,
       log: log.child({ component: 'source' }),
     })
-    const lookups = await startLookups({ config, topology, bootstrapServers: options.kafka.bootstrapServers, instanceId, metrics, log, closers, onFailure: options.onFailure })
+    const plan = lookupPlanOf(features, config.windows.allowedLatenessMs)
+    const lookups = await startLookups({ config, plan, bootstrapServers: options.kafka.bootstrapServers, instanceId, metrics, log, closers, onFailure: options.onFailure })
     const runId = 'live'
+    const latency = new LatencyRecorder()
+    const graph = cardFraud(
+      { producer, scores: scores as CardFraudIO['scores'], scoresHighOffset: (tp) => scoresHighOffset(clickhouse, tp, runId), scorer, ...(lookups ? { lookups } : {}) },
+      {
+        config,
+        features,
+        thresholds: pkg.manifest.thresholds ?? config.thresholds,
+        runId,
+        onDecided: (decision) => {
+          latency.record(decision.latency_ms)
+          metrics.decisionLatency.observeMs(decision.latency_ms)
+        },
+        onInferenceBatch: (records, ms) => {
+          metrics.inferenceBatch.observe({ model: scorer.model.name }, records)
+          metrics.inferenceDuration.observeMs(scorer.model.name, ms)
+        },
+      },
+    )
+    const jobLog = log.child({ component: 'job' })
     const job = new Job({
+      topology: graph.topology,
       source,
-      producer,
-      scores,
-      scoresHighOffset: (tp) => scoresHighOffset(clickhouse, tp, runId),
-      scorer,
-      features: topology.features,
-      topics: topology.topics,
-      thresholds: pkg.manifest.thresholds ?? config.thresholds,
       autoOffsetReset: config.kafka.autoOffsetReset,
-      maxRecordBytes: config.decode.maxRecordBytes,
-      maxEventTimeAheadMs: config.decode.maxEventTimeAheadMs,
-      dedupeHorizonMs: config.dedupe.horizonMs,
-      dedupeMaxEntries: config.dedupe.maxEntriesPerPartition,
-      allowedLatenessMs: config.windows.allowedLatenessMs,
-      maxStateBytesPerPartition: config.windows.maxStateBytesPerPartition,
-      inferMaxRecords: config.infer.maxRecords,
-      inferLingerMs: config.infer.lingerMs,
-      maxInFlight: config.runtime.maxInFlight,
       commitIntervalMs: config.runtime.commitIntervalMs,
       drainTimeoutMs: config.runtime.shutdownTimeoutMs,
-      runId,
+      maxInFlight: config.runtime.maxInFlight,
       snapshots,
       snapshotIntervalMs: config.runtime.snapshotIntervalMs,
-      ...(lookups ? { lookups } : {}),
-      metrics,
-      log: log.child({ component: 'job' }),
+      log: jobLog,
+      ...cardFraudObserver(graph, metrics, jobLog, { maxStateBytes: config.windows.maxStateBytesPerPartition, dedupeMaxEntries: config.dedupe.maxEntriesPerPartition, dedupeHorizonMs: config.dedupe.horizonMs }),
+      stats: cardFraudStats,
     })
     closers.push(() => job.stop())
     await job.start(options.onFailure ? { onFailure: options.onFailure } : {})
@@ -231,7 +251,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     }
     let closed: Promise<void> | undefined
     const close = () => (closed ??= closeAll())
-    return { job, metrics, clickhouse, ...(http ? { http } : {}), close, [Symbol.asyncDispose]: close }
+    return { job, graph, model: scorer.model, latency, metrics, clickhouse, ...(http ? { http } : {}), close, [Symbol.asyncDispose]: close }
   } catch (err) {
     await closeAll()
     throw err

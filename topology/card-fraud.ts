@@ -1,25 +1,19 @@
 import type { Config } from '../src/config/schema.js'
-import type { FeatureDefinition } from '../src/stages/features/feature-definition.js'
-import { cardFraudFeatures } from './features.js'
-
-/** The stages of the card-fraud dataflow in order; names appear in logs, metric labels and dead letters. */
-export const CARD_FRAUD_STAGES = [
-  { name: 'transactions', kind: 'source', what: 'consumer group on the transactions topic, key = card_id' },
-  { name: 'decode', kind: 'map', what: 'JSON or msgpack → Transaction v1 (zod); failures → transactions.dlq with a reason' },
-  { name: 'dedupe', kind: 'filter', what: 'transaction_id seen within the dedupe horizon → dropped and counted' },
-  { name: 'card-windows', kind: 'window', what: 'card-keyed event-time windows in partition-local memory' },
-  { name: 'lookup-facts', kind: 'sink', what: 'on-time transactions repartitioned by terminal and merchant (internal topic)' },
-  { name: 'labels', kind: 'source', what: 'labels → the terminal and merchant they concern, into the same internal topic' },
-  { name: 'lookup-agg', kind: 'window', what: 'second keyed stage: bucketed terminal/merchant aggregates → compacted tables topic' },
-  { name: 'lookups', kind: 'table', what: 'every instance holds the tables; a transaction waits until they cover its window' },
-  { name: 'features', kind: 'map', what: 'one float32 row in the model feature-contract order' },
-  { name: 'score', kind: 'infer', what: 'micro-batches to ONNX sessions on Piscina worker threads' },
-  { name: 'decide', kind: 'map', what: 'thresholds → approve | review | decline with reason codes' },
-  { name: 'decisions', kind: 'sink', what: 'Decision v1 to the decisions topic, key = card_id' },
-  { name: 'alerts', kind: 'sink', what: 'declines to the alerts topic' },
-  { name: 'scores', kind: 'sink', what: 'every score with its features into ClickHouse, batched per partition' },
-  { name: 'commit', kind: 'commit', what: 'offsets committed up to the highest offset every sink acknowledged' },
-] as const
+import type { RecordSink, Scorer, ScoreSink, TopicPartition } from '../src/core/ports.js'
+import type { DecisionV1 } from '../src/core/records.js'
+import { describeTopology, topology, type Topology } from '../src/core/topology.js'
+import { decideStage } from '../src/stages/decide/decide-stage.js'
+import { decodeStage } from '../src/stages/decode/decode-stage.js'
+import { dedupeStage, type DedupeStage } from '../src/stages/dedupe/dedupe-stage.js'
+import { featureContractHash, type FeatureDefinition } from '../src/stages/features/feature-definition.js'
+import { scoreStage } from '../src/stages/infer/score-stage.js'
+import { lookupPlanOf, type LookupPlan } from '../src/stages/lookups/lookup-plan.js'
+import { lookupsStage } from '../src/stages/lookups/lookups-stage.js'
+import { LookupTable } from '../src/stages/lookups/lookup-table.js'
+import { deadLetterPort } from '../src/stages/sinks/dead-letter.js'
+import { scoresSink } from '../src/stages/sinks/scores-sink.js'
+import { alertsSink, decisionsSink } from '../src/stages/sinks/topic-sinks.js'
+import { cardWindowsStage, type CardWindowsStage } from '../src/stages/windows/card-windows-stage.js'
 
 export interface CardFraudTopics {
   readonly transactions: string
@@ -38,20 +32,147 @@ export function topicsOf(config: Pick<Config, 'kafka'>): CardFraudTopics {
   return { ...topics, lookupFacts: topics.lookupFacts ?? `${groupId}.lookup-facts`, lookupTables: topics.lookupTables ?? `${groupId}.lookup-tables`, state: topics.state ?? `${groupId}.state` }
 }
 
-export interface CardFraudTopology {
-  readonly name: 'card-fraud'
+/** The I/O edges of the graph: the same graph runs on Kafka and ClickHouse, or on the test driver's memory ports. */
+export interface CardFraudIO {
+  /** Decisions, alerts and dead letters: acknowledged from delivery reports. */
+  readonly producer: RecordSink
+  readonly scores: ScoreSink
+  /** The highest source offset of a partition already in `scores` (−1 if none). */
+  readonly scoresHighOffset: (tp: TopicPartition) => Promise<number>
+  readonly scorer: Scorer
+  /** The lookup tables this instance holds, when some feature reads one (see lookupPlanOf). */
+  readonly lookups?: {
+    /** Facts and watermarks: a producer batching for throughput, apart from the decisions' one. */
+    readonly producer: RecordSink
+    readonly table: LookupTable
+    readonly factsPartitions: number
+    readonly onTables?: (keys: number, completeMs: number) => void
+  }
+}
+
+export interface CardFraudOptions {
+  readonly config: Config
+  /** The feature set: topology/features.ts by default, or a user's module (`--features`). */
   readonly features: readonly FeatureDefinition[]
+  readonly thresholds: { readonly review: number; readonly decline: number }
+  readonly runId: string
+  readonly onDecided?: (decision: DecisionV1) => void
+  readonly onInferenceBatch?: (records: number, ms: number) => void
+}
+
+export interface CardFraudGraph {
+  readonly topology: Topology
   readonly topics: CardFraudTopics
-  readonly stages: typeof CARD_FRAUD_STAGES
+  readonly features: readonly FeatureDefinition[]
+  readonly lookupPlan: LookupPlan
+  /** Stages whose partition state the job reports as metrics. */
+  readonly dedupe: DedupeStage
+  readonly windows: CardWindowsStage
 }
 
-/** The card-fraud graph for a configuration: its topics, stages and feature definitions. */
-export function cardFraudTopology(config: Pick<Config, 'kafka'>): CardFraudTopology {
-  return { name: 'card-fraud', features: cardFraudFeatures, topics: topicsOf(config), stages: CARD_FRAUD_STAGES }
+/**
+ * The card-fraud dataflow: the graph the runtime executes, node by node, in this order. Names appear in logs,
+ * metric labels and dead letters.
+ */
+export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraudGraph {
+  const { config, features } = options
+  const topics = topicsOf(config)
+  const featureNames = features.map((f) => f.name)
+  const lookupPlan = lookupPlanOf(features, config.windows.allowedLatenessMs)
+  const dedupe = dedupeStage('dedupe', { horizonMs: config.dedupe.horizonMs, maxEntries: config.dedupe.maxEntriesPerPartition })
+  const windows = cardWindowsStage('card-windows', { features, allowedLatenessMs: config.windows.allowedLatenessMs, maxStateBytes: config.windows.maxStateBytesPerPartition })
+
+  let graph = topology('card-fraud')
+    .source('transactions', topics.transactions, 'consumer group, key = card_id, per-partition order')
+    .map('decode', decodeStage('decode', config.decode), 'JSON or msgpack → Transaction v1 (zod); failures → dead letters with a reason')
+    .filter('dedupe', dedupe, 'transaction_id seen within the dedupe horizon → dropped, counted')
+    .window('card-windows', windows, `card-keyed event-time windows in partition-local memory → ${features.length} features, lookups still empty`)
+  if (lookupPlan.columns.length > 0) {
+    const lookups = io.lookups
+    if (!lookups) throw new TypeError(`the features read lookup tables (${lookupPlan.columns.length} columns): CardFraudIO.lookups is required`)
+    graph = graph.lookup(
+      'lookups',
+      lookupsStage('lookups', {
+        producer: lookups.producer,
+        plan: lookupPlan,
+        table: lookups.table,
+        factsTopic: topics.lookupFacts,
+        factsPartitions: lookups.factsPartitions,
+        maxWaitMs: config.lookups.maxWaitMs,
+        markerIntervalMs: config.lookups.flushIntervalMs,
+        idleTimeoutMs: config.lookups.idleTimeoutMs,
+        watermarkOf: (tp) => windows.featuresOf(tp)?.windows.watermarkMs ?? -Infinity,
+        ...(lookups.onTables ? { onTables: lookups.onTables } : {}),
+      }),
+      'facts to the lookup aggregators; waits until the terminal/merchant tables cover the window, then fills them',
+    )
+  }
+  const built = graph
+    .infer('score', scoreStage('score', { scorer: io.scorer, ...(options.onInferenceBatch ? { onBatch: options.onInferenceBatch } : {}) }), 'ONNX sessions on Piscina worker threads', { maxRecords: config.infer.maxRecords, lingerMs: config.infer.lingerMs })
+    .map('decide', decideStage('decide', { thresholds: options.thresholds, featureNames, model: io.scorer.model, ...(options.onDecided ? { onDecided: options.onDecided } : {}) }), 'thresholds → approve | review | decline with reason codes; declines get an alert')
+    .sink('decisions', decisionsSink('decisions', { producer: io.producer, topic: topics.decisions }), `Decision v1, key = card_id (topic ${topics.decisions})`)
+    .sink('alerts', alertsSink('alerts', { producer: io.producer, topic: topics.alerts }), `declines, immediately (topic ${topics.alerts})`)
+    .sink('scores', scoresSink('scores', { sink: io.scores, highOffsetOf: io.scoresHighOffset, featureNames, featureContract: featureContractHash(features), runId: options.runId }), 'every score with its features into ClickHouse, batched per partition, one dedup token a batch')
+    .beside('lookup-agg', 'task', `labels and lookup facts → terminal/merchant aggregates → compacted ${topics.lookupTables} (consumer group ${config.kafka.groupId}.lookups)`)
+    .deadLetters(deadLetterPort('dead-letters', { producer: io.producer, topic: topics.dlq }))
+  return { topology: built, topics, features, lookupPlan, dedupe, windows }
 }
 
-/** A stable text picture of the graph, for `fraudstream run --describe`, the README and a snapshot test. */
-export function describeTopology(topology: CardFraudTopology): string {
-  const lines = topology.stages.map((s, i) => `${String(i + 1).padStart(2)}. ${s.name.padEnd(13)} ${s.kind.padEnd(7)} ${s.what}`)
-  return [`topology ${topology.name} (${topology.features.length} features)`, ...lines].join('\n')
+/** What the job did, from the nodes' counts: the figures of a run's summary. */
+export interface CardFraudStats {
+  consumed: number
+  valid: number
+  invalid: number
+  duplicates: number
+  scored: number
+  late: number
+  /** Scored after waiting lookups.maxWaitMs for the lookup tables, with the tables as they were. */
+  lookupStale: number
+  restored: number
+  stray: number
+  decisions: { approve: number; review: number; decline: number }
+  alerts: number
+  clickhouseRows: number
+}
+
+export function cardFraudStats(runner: { consumed: number; restored: number; count(stage: string, outcome: string): number }, stray: number): CardFraudStats {
+  const decisions = { approve: runner.count('decide', 'approve'), review: runner.count('decide', 'review'), decline: runner.count('decide', 'decline') }
+  const invalid = runner.count('decode', 'dead_letter')
+  return {
+    consumed: runner.consumed,
+    valid: runner.consumed - invalid,
+    invalid,
+    duplicates: runner.count('dedupe', 'duplicate'),
+    scored: decisions.approve + decisions.review + decisions.decline,
+    late: runner.count('card-windows', 'late'),
+    lookupStale: runner.count('lookups', 'stale'),
+    restored: runner.restored,
+    stray,
+    decisions,
+    alerts: runner.count('alerts', 'sent'),
+    clickhouseRows: runner.count('scores', 'rows'),
+  }
+}
+
+/** `fraudstream_transactions_total{outcome}` from the nodes' counts: the outcomes a transaction record can have. */
+export function transactionOutcomeOf(stage: string, outcome: string): string | undefined {
+  if (stage === 'decode' && outcome === 'dead_letter') return 'invalid'
+  if (stage === 'dedupe' && outcome === 'duplicate') return 'duplicate'
+  if (stage === 'card-windows' && outcome === 'late') return 'late'
+  if (stage === 'decide') return 'scored'
+  return undefined
+}
+
+/** The graph a configuration runs, as `run --describe` prints it: built with ports that refuse to be used. */
+export function describeCardFraud(config: Config, features: readonly FeatureDefinition[]): { text: string; graph: CardFraudGraph } {
+  const unused = (): never => {
+    throw new TypeError('a topology built for describe() does not run')
+  }
+  const producer: RecordSink = { send: unused, flush: unused, close: unused }
+  const scorer: Scorer = { model: { name: 'model', version: 'describe' }, featureNames: features.map((f) => f.name), score: unused, close: unused }
+  const graph = cardFraud(
+    { producer, scores: { add: unused, flush: unused, drop: unused }, scoresHighOffset: unused, scorer, lookups: { producer, table: new LookupTable(1), factsPartitions: 1 } },
+    { config, features, thresholds: config.thresholds, runId: 'describe' },
+  )
+  return { text: describeTopology(graph.topology, ` (${features.length} features)`), graph }
 }

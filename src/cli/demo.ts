@@ -67,6 +67,7 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
     pipeline = await createPipeline({ config, kafka, log, resetState: kafka.mock !== undefined })
     producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': kafka.bootstrapServers, 'client.id': 'fraudstream-generator' }, log: log.child({ component: 'generator' }) })
     const job = pipeline.job
+    const { model, latency } = pipeline
     const generator = new TransactionGenerator({ seed: options.seed, fraudRate: options.fraudRate, invalidRate: options.invalidRate, duplicateRate: options.duplicateRate, format: options.format })
     const stopGenerating = new AbortController()
     options.signal?.addEventListener('abort', () => stopGenerating.abort(), { once: true })
@@ -105,13 +106,13 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
       const d = stats.decisions
       progress.update(
         [
-          `fraudstream demo  ${elapsed}s  model ${job.options.scorer.model.name}@${job.options.scorer.model.version}  partitions ${partitions.length}${job.ready ? '' : ' (joining…)'}`,
+          `fraudstream demo  ${elapsed}s  model ${model.name}@${model.version}  partitions ${partitions.length}${job.ready ? '' : ' (joining…)'}`,
           `  transactions  generated ${formatInt(generatorCount())}  consumed ${formatInt(stats.consumed)}  ${formatInt(rate)} tx/s  lag ${formatInt(lag)}`,
           `  decisions     approve ${formatInt(d.approve)}  review ${formatInt(d.review)}  decline ${formatInt(d.decline)}  alerts ${formatInt(stats.alerts)}`,
           `  input         dead-lettered ${formatInt(stats.invalid)}  duplicates ${formatInt(stats.duplicates)}  late ${formatInt(stats.late)}`,
-          `  latency       p50 ${formatMs(job.latency.percentile(50))} ms  p99 ${formatMs(job.latency.percentile(99))} ms   ClickHouse rows ${formatInt(stats.clickhouseRows)}`,
+          `  latency       p50 ${formatMs(latency.percentile(50))} ms  p99 ${formatMs(latency.percentile(99))} ms   ClickHouse rows ${formatInt(stats.clickhouseRows)}`,
         ],
-        `t=${elapsed}s generated=${generatorCount()} consumed=${stats.consumed} tx_s=${Math.round(rate)} lag=${lag} approve=${d.approve} review=${d.review} decline=${d.decline} dlq=${stats.invalid} duplicates=${stats.duplicates} p50_ms=${formatMs(job.latency.percentile(50))} p99_ms=${formatMs(job.latency.percentile(99))}`,
+        `t=${elapsed}s generated=${generatorCount()} consumed=${stats.consumed} tx_s=${Math.round(rate)} lag=${lag} approve=${d.approve} review=${d.review} decline=${d.decline} dlq=${stats.invalid} duplicates=${stats.duplicates} p50_ms=${formatMs(latency.percentile(50))} p99_ms=${formatMs(latency.percentile(99))}`,
       )
     }
     const generatorCount = () => generatedSoFar
@@ -157,8 +158,8 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
       elapsed_s: round((performance.now() - startedMs) / 1000, 2),
       processing_s: round(processingS, 2),
       throughput_tx_s: processingS > 0 ? Math.round(stats.consumed / processingS) : 0,
-      latency_ms: { p50: round(job.latency.percentile(50), 2), p99: round(job.latency.percentile(99), 2) },
-      model: `${job.options.scorer.model.name}@${job.options.scorer.model.version}`,
+      latency_ms: { p50: round(pipeline.latency.percentile(50), 2), p99: round(pipeline.latency.percentile(99), 2) },
+      model: `${pipeline.model.name}@${pipeline.model.version}`,
       clickhouse: describeClickhouse(config),
       metrics_url: pipeline.http ? `${pipeline.http.url}/metrics` : null,
     }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander'
 import { describeClickhouse } from '../adapters/clickhouse/client.js'
-import { cardFraudTopology, describeTopology } from '../../topology/card-fraud.js'
+import { describeCardFraud } from '../../topology/card-fraud.js'
 import { createPipeline, resolveKafka } from '../main.js'
+import { cardFraudFeatures } from '../../topology/features.js'
 import { loadCliConfig, runCommand, withCommonOptions, type CommonOptions } from './common.js'
 
 export function registerRun(program: Command): void {
@@ -12,9 +13,11 @@ export function registerRun(program: Command): void {
   withCommonOptions(command, { logLevel: 'info' }).action(async (opts: CommonOptions & { describe?: boolean }) => {
     await runCommand(opts, async () => {
       const { config, log } = loadCliConfig(opts)
-      const topology = cardFraudTopology(config)
       if (opts.describe) {
-        process.stdout.write(opts.json ? `${JSON.stringify({ name: topology.name, stages: topology.stages, features: topology.features, topics: topology.topics })}\n` : `${describeTopology(topology)}\n`)
+        const { text, graph } = describeCardFraud(config, cardFraudFeatures)
+        const nodes = graph.topology.nodes.map((n) => ({ name: n.name, kind: n.kind, what: n.what, ...(n.batch ? { batch: n.batch } : {}) }))
+        const json = { name: graph.topology.name, source: graph.topology.source, nodes, deadLetters: { name: graph.topology.deadLetters.name, what: graph.topology.deadLetters.what }, beside: graph.topology.sideNodes, features: graph.features, topics: graph.topics }
+        process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`)
         return 0
       }
       const kafka = await resolveKafka(config)

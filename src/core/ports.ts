@@ -80,6 +80,13 @@ export interface RecordSink {
   close(): Promise<void>
 }
 
+/** Rows for ClickHouse, batched per source partition; `onAck` after the row's batch is acknowledged. */
+export interface ScoreSink {
+  add(topic: string, partition: number, offset: number, row: Record<string, unknown>, onAck: () => void): void
+  flush(filter?: TopicPartition): Promise<void>
+  drop(topic: string, partition: number): void
+}
+
 /** Scores a batch of feature rows, row-major float32 [rows × width], in worker threads. */
 export interface Scorer {
   readonly model: ModelRef

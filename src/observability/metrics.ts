@@ -38,6 +38,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const lookupWaits = new Counter({ name: 'fraudstream_lookup_waits_total', help: 'Transactions that waited for the lookup tables, by how it ended (complete, stale = scored after lookups.maxWaitMs)', labelNames: ['result'] as const, registers })
   const lookupTableKeys = new Gauge({ name: 'fraudstream_lookup_table_keys', help: 'Keys (terminals, merchants) in this instance\'s lookup tables', registers })
   const lookupCompletenessLag = new Gauge({ name: 'fraudstream_lookup_completeness_lag_seconds', help: 'Wall clock minus the event time below which the lookup tables are complete', registers })
+  const stageRecords = new Counter({ name: 'fraudstream_stage_records_total', help: 'What each topology node did with its records, by outcome (dead_letter, duplicate, late, stale, …)', labelNames: ['stage', 'outcome'] as const, registers })
+  const stageDuration = new Histogram({ name: 'fraudstream_stage_duration_seconds', help: 'Time a node spent on one batch (asynchronous nodes: until the batch settled)', labelNames: ['stage'] as const, buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers })
   const assignedPartitions = new Gauge({ name: 'fraudstream_assigned_partitions', help: 'Partitions this instance owns', registers })
   return {
     registry,
@@ -47,6 +49,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     inferenceDuration: { observeMs: (model: string, ms: number) => inferenceDuration.observe({ model }, ms / 1000) },
     clickhouseInserts, clickhouseRows, producerErrors, commits, inFlight, paused,
     windowStateBytes, windowStateAllocatedBytes, watermarkLag, consumerLag, assignedPartitions, snapshotBytes, snapshotFailures, snapshotsSkipped, budgetEvictions, dedupeIds, dedupeEvictedEarly,
+    stageRecords,
+    stageDuration: { observeMs: (stage: string, ms: number) => stageDuration.observe({ stage }, ms / 1000) },
     lookupLabels, lookupFacts, lookupWaits, lookupTableKeys, lookupCompletenessLag,
   }
 }

@@ -6,7 +6,7 @@ import type { ModelManifest, ModelRegistry } from '../adapters/onnx/model-packag
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import { featureContractHash } from '../stages/features/feature-definition.js'
 import { TransactionGenerator } from '../generator/transaction-generator.js'
-import { PartitionState, partitionStateOptions } from '../runtime/partition-state.js'
+import { PartitionState, partitionStateOptions } from '../offline/partition-state.js'
 import type { Config } from '../config/schema.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import { decodeLabel } from '../stages/decode/decode-transaction.js'

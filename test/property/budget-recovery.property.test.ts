@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { pack, unpack } from 'msgpackr'
 import type { Transaction } from '../../src/core/transaction-v1.js'
 import { Random } from '../../src/generator/random.js'
-import { PartitionState, type PartitionSnapshot, type ProcessedRecord } from '../../src/runtime/partition-state.js'
+import { PartitionState, type PartitionSnapshot, type ProcessedRecord } from '../../src/offline/partition-state.js'
 import { cardFraudFeatures } from '../../topology/features.js'
 
 const MINUTE = 60_000

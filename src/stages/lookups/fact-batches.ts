@@ -1,7 +1,7 @@
 import { pack } from 'msgpackr'
-import type { RecordSink } from '../core/ports.js'
-import type { KeyedFact } from '../stages/lookups/lookup-facts.js'
-import { hash52 } from '../stages/windows/window-groups.js'
+import type { RecordSink } from '../../core/ports.js'
+import type { KeyedFact } from './lookup-facts.js'
+import { hash52 } from '../windows/window-groups.js'
 
 /** The facts partition of a table key: the same function in every producer of the topic, so a key has one owner. */
 export function factsPartitionOf(key: string, partitions: number): number {

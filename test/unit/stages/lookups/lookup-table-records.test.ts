@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { applyTableRecords, encodeTableEntry } from '../../../src/runtime/lookup-task.js'
-import { addToBucket, emptyBucket } from '../../../src/stages/lookups/key-aggregate.js'
-import { LookupTable } from '../../../src/stages/lookups/lookup-table.js'
+import { applyTableRecords, encodeTableEntry } from '../../../../src/stages/lookups/lookup-task.js'
+import { addToBucket, emptyBucket } from '../../../../src/stages/lookups/key-aggregate.js'
+import { LookupTable } from '../../../../src/stages/lookups/lookup-table.js'
 
 const record = (key: string, value: Buffer | null) => ({ topic: 'tables', partition: 0, offset: 0, key: Buffer.from(key), value, timestampMs: 0 })
 

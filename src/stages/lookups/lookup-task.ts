@@ -1,22 +1,24 @@
 import { pack, unpack } from 'msgpackr'
 import type { Logger } from 'pino'
-import { ErrorCode, errorCodeOf, FraudstreamError, isRetryable } from '../core/errors.js'
-import type { PartitionedSource, PartitionStart, RecordSink, SourceRecord, TopicPartition } from '../core/ports.js'
-import type { Metrics } from '../observability/metrics.js'
-import { decodeLabel } from '../stages/decode/decode-transaction.js'
-import { LabelRouter } from '../stages/lookups/label-router.js'
-import type { Bucket, LabelEntry, TableEntry } from '../stages/lookups/key-aggregate.js'
-import { LookupAggregator, type AggregatorProgress } from '../stages/lookups/lookup-aggregator.js'
-import { sourceId, type LookupFact } from '../stages/lookups/lookup-facts.js'
-import type { LookupPlan } from '../stages/lookups/lookup-plan.js'
-import type { LookupTable } from '../stages/lookups/lookup-table.js'
-import { deadLetterRecord } from '../stages/sinks/dead-letter.js'
-import { AckTracker } from './ack-tracker.js'
-import { OffsetCommitter, type CommitTarget } from './offset-committer.js'
-import { WatermarkMarkers } from './lookup-markers.js'
-import { waitUntil } from './wait-until.js'
+import { ErrorCode, FraudstreamError } from '../../core/errors.js'
+import type { PartitionedSource, RecordSink, SourceRecord, TopicPartition } from '../../core/ports.js'
+import { partitionKey } from '../../core/stage.js'
+import type { Metrics } from '../../observability/metrics.js'
+import { AckTracker } from '../../runtime/ack-tracker.js'
+import { GroupMember, type MemberPartition, type MemberTask } from '../../runtime/group-member.js'
+import type { PartitionPosition } from '../../runtime/partition-positions.js'
+import { systemClock, systemScheduler } from '../../runtime/system-time.js'
+import { waitUntil } from '../../runtime/wait-until.js'
+import { decodeLabel } from '../decode/decode-transaction.js'
+import { deadLetterRecord } from '../sinks/dead-letter.js'
 import { FactBatches } from './fact-batches.js'
-import { positionsOf } from './partition-positions.js'
+import type { Bucket, LabelEntry, TableEntry } from './key-aggregate.js'
+import { LabelRouter } from './label-router.js'
+import { LookupAggregator, type AggregatorProgress } from './lookup-aggregator.js'
+import { sourceId, type LookupFact } from './lookup-facts.js'
+import { WatermarkMarkers } from './lookup-markers.js'
+import type { LookupPlan } from './lookup-plan.js'
+import type { LookupTable } from './lookup-table.js'
 
 /** The key of an aggregator partition's progress record in the tables topic; table keys all start with a kind. */
 export const PROGRESS_KEY = '~progress'
@@ -48,12 +50,9 @@ export interface LookupTaskOptions {
   readonly onFailure?: (err: Error) => void
 }
 
-interface LabelRun extends CommitTarget {
+interface LabelRun extends MemberPartition {
   readonly kind: 'labels'
   readonly router: LabelRouter
-  nextOffset: number
-  highWatermark: number
-  lastRecordAtMs: number
   /**
    * Idle from assignment until its first record: the partition was empty, or its predecessor had called it idle and
    * nothing came since. Otherwise a quiet label feed would hold every table back for idleTimeoutMs after each start
@@ -62,7 +61,7 @@ interface LabelRun extends CommitTarget {
   idleSinceAssignment: boolean
 }
 
-interface AggregatorRun extends CommitTarget {
+interface AggregatorRun extends MemberPartition {
   readonly kind: 'aggregator'
   readonly aggregator: LookupAggregator
   /** Offsets applied since the last publish: acknowledged once the publish is. */
@@ -79,64 +78,62 @@ type Run = LabelRun | AggregatorRun
  * its changelog: a new owner restores from it and skips the facts it already holds (by source offset), so the
  * aggregates are exact across crashes and rebalances. Offsets are committed once the published state covers them.
  */
-export class LookupTask {
-  readonly #runs = new Map<string, Run>()
-  readonly #committer: OffsetCommitter
+export class LookupTask implements MemberTask<Run> {
+  readonly #member: GroupMember<Run>
   readonly #factBatches: FactBatches
   /** The progress published last per aggregator partition, to publish only changes. */
   readonly #lastProgress = new Map<string, string>()
   readonly #markers: WatermarkMarkers
-  #timers: NodeJS.Timeout[] = []
-  #stopped: Promise<void> | undefined
+  #flushTimer: { cancel(): void } | undefined
 
   constructor(readonly options: LookupTaskOptions) {
     this.#factBatches = new FactBatches(options.topics.facts, options.factsPartitions)
     this.#markers = new WatermarkMarkers(options.producer, options.topics.facts, options.factsPartitions)
-    this.#committer = new OffsetCommitter(options.source, (tp) => this.#runs.get(keyOf(tp)), (ok) => options.metrics.commits.inc({ result: ok ? 'ok' : 'error' }))
+    this.#member = new GroupMember({
+      name: 'lookup-agg',
+      source: options.source,
+      task: this,
+      commitIntervalMs: options.commitIntervalMs,
+      drainTimeoutMs: options.drainTimeoutMs,
+      // Facts wait for their publish, which the flush timer bounds: no backpressure of its own.
+      maxInFlight: Number.POSITIVE_INFINITY,
+      clock: systemClock,
+      scheduler: systemScheduler,
+      log: options.log,
+      hooks: { onCommitResult: (ok) => options.metrics.commits.inc({ result: ok ? 'ok' : 'error' }) },
+    })
+  }
+
+  get #runs(): Iterable<Run> {
+    return this.#member.partitions()
   }
 
   async start(): Promise<void> {
-    await this.options.source.start({
-      onAssign: (partitions) => this.#assign(partitions),
-      onRevoke: (partitions) => this.#revoke(partitions),
-      onRecords: (records) => this.#onRecords(records),
-      onCommitted: (result) => this.#committer.onCommitted(result),
-      onError: (err) => this.#onSourceError(err),
-    })
-    this.#timers.push(setInterval(() => this.#flush(), this.options.flushIntervalMs))
-    this.#timers.push(setInterval(() => void this.#committer.commit(this.#runs.values(), { sync: false }).catch((err: unknown) => this.options.log.warn({ err: (err as Error).message }, 'lookup commit failed')), this.options.commitIntervalMs))
-    this.#timers.push(setInterval(() => void this.#refreshHighWatermarks(), 1_000))
+    await this.#member.start(this.options.onFailure ? { onFailure: this.options.onFailure } : {})
+    this.#flushTimer = systemScheduler.every(this.options.flushIntervalMs, () => this.flush())
   }
 
-  async #assign(partitions: readonly TopicPartition[]): Promise<PartitionStart[]> {
-    const { source, topics, table, log } = this.options
-    this.#committer.rebalanceEnded()
-    if (partitions.length === 0) return []
-    const starts: PartitionStart[] = []
-    for (const { tp, low, high, committed } of await positionsOf(source, partitions)) {
-      const offset = committed ?? low
-      if (tp.topic === topics.labels) {
-        const router = new LabelRouter(this.options.plan, sourceId('labels', tp.partition), this.options.allowedLatenessMs)
-        this.#markers.forget(router.source)
-        // Continue exactly after the predecessor's oldest published marker, with its watermark: every label after it
-        // is judged late or not as the predecessor judged it, and every one before it is applied in every table
-        // partition already. Without a marker (a first start), from the committed offset.
-        const resume = this.#labelResumePoint(router.source)
-        if (resume) router.resumeFrom(resume.watermarkMs)
-        const start = resume ? Math.max(low, resume.throughOffset + 1) : offset
-        const idleSinceAssignment = start >= high && (resume ? resume.idle : low === high)
-        this.#runs.set(keyOf(tp), { tp, tracker: new AckTracker(start), lastCommitted: committed ?? -1, kind: 'labels', router, nextOffset: start, highWatermark: high, lastRecordAtMs: performance.now(), idleSinceAssignment })
-        starts.push({ ...tp, offset: start })
-      } else {
-        await this.#waitForTable(tp.partition)
-        const aggregator = new LookupAggregator(this.options.plan, this.options.expectedSources)
-        aggregator.restore(table.entriesOf(tp.partition), table.progressOf(tp.partition))
-        this.#runs.set(keyOf(tp), { tp, tracker: new AckTracker(offset), lastCommitted: offset, kind: 'aggregator', aggregator, unpublished: [], flushes: 0 })
-        log.info({ partition: tp.partition, keys: aggregator.keys.size, committed: committed ?? null }, 'lookup aggregator assigned')
-        starts.push({ ...tp, offset })
-      }
+  async assign({ tp, low, high, committed }: PartitionPosition): Promise<Run> {
+    const { topics, table, log } = this.options
+    const offset = committed ?? low
+    const base = { tp, lastRecordAtMs: performance.now(), highWatermark: high, revoked: false }
+    if (tp.topic === topics.labels) {
+      const router = new LabelRouter(this.options.plan, sourceId('labels', tp.partition), this.options.allowedLatenessMs)
+      this.#markers.forget(router.source)
+      // Continue exactly after the predecessor's oldest published marker, with its watermark: every label after it
+      // is judged late or not as the predecessor judged it, and every one before it is applied in every table
+      // partition already. Without a marker (a first start), from the committed offset.
+      const resume = this.#labelResumePoint(router.source)
+      if (resume) router.resumeFrom(resume.watermarkMs)
+      const start = resume ? Math.max(low, resume.throughOffset + 1) : offset
+      const idleSinceAssignment = start >= high && (resume ? resume.idle : low === high)
+      return { ...base, tracker: new AckTracker(start), liveFromOffset: start, lastCommitted: committed ?? -1, kind: 'labels', router, nextOffset: start, idleSinceAssignment }
     }
-    return starts
+    await this.#waitForTable(tp.partition)
+    const aggregator = new LookupAggregator(this.options.plan, this.options.expectedSources)
+    aggregator.restore(table.entriesOf(tp.partition), table.progressOf(tp.partition))
+    log.info({ partition: tp.partition, keys: aggregator.keys.size, committed: committed ?? null }, 'lookup aggregator assigned')
+    return { ...base, tracker: new AckTracker(offset), liveFromOffset: offset, lastCommitted: offset, nextOffset: offset, kind: 'aggregator', aggregator, unpublished: [], flushes: 0 }
   }
 
   /**
@@ -166,40 +163,21 @@ export class LookupTask {
     throw new FraudstreamError(ErrorCode.kafka, `lookup table partition ${partition} not read up to offset ${high} within ${this.options.drainTimeoutMs} ms (at ${this.options.tableReader.position(partition)}): an aggregator restored from part of it would lose counts`, 'external', true)
   }
 
-  /** As the job does (Job.#onSourceError): a failed consume is retried; a failed rebalance leaves partitions unassigned, and fails the task. */
-  #onSourceError(err: Error): void {
-    if (isRetryable(err)) {
-      this.options.log.warn({ err: err.message, code: errorCodeOf(err) }, 'lookup source error')
-      return
-    }
-    this.options.log.fatal({ err, code: errorCodeOf(err) }, 'lookup task failed')
-    this.options.onFailure?.(err)
+  release(run: Run): void {
+    this.#lastProgress.delete(keyOf(run.tp))
   }
 
-  async #revoke(partitions: readonly TopicPartition[]): Promise<void> {
-    this.#committer.rebalanceEnded()
-    const runs = partitions.map((tp) => this.#runs.get(keyOf(tp))).filter((r): r is Run => r !== undefined)
-    this.#flush()
-    await waitUntil(() => runs.every((r) => r.tracker.inFlight === 0), this.options.drainTimeoutMs)
-    await this.#committer.commit(runs, { sync: true })
-    for (const run of runs) this.#runs.delete(keyOf(run.tp))
-  }
-
-  #onRecords(records: readonly SourceRecord[]): void {
-    for (const record of records) {
-      const run = this.#runs.get(keyOf(record))
-      if (!run) continue
-      if (run.kind === 'labels') this.#routeLabel(run, record)
-      else this.#aggregate(run, record)
+  process(records: readonly SourceRecord[], runs: readonly Run[]): void {
+    for (let i = 0; i < records.length; i++) {
+      const run = runs[i]!
+      if (run.kind === 'labels') this.#routeLabel(run, records[i]!)
+      else this.#aggregate(run, records[i]!)
     }
     this.#factBatches.send(this.options.producer)
   }
 
   #routeLabel(run: LabelRun, record: SourceRecord): void {
     const { producer, topics, metrics } = this.options
-    if (record.offset < run.nextOffset) return
-    run.nextOffset = record.offset + 1
-    run.lastRecordAtMs = performance.now()
     run.idleSinceAssignment = false
     const decoded = decodeLabel(record.value, { maxRecordBytes: this.options.maxRecordBytes })
     if (decoded.kind === 'invalid') {
@@ -229,7 +207,7 @@ export class LookupTask {
       facts = Array.isArray(value) ? value : [value]
     } catch (err) {
       // Only fraudstream writes this topic: an unreadable record is a bug or a foreign writer, and skipping it is safer than stopping every lookup.
-      this.options.log.error({ err: (err as Error).message, partition: record.partition, offset: record.offset }, 'unreadable lookup fact skipped')
+      this.options.log.error({ err, partition: record.partition, offset: record.offset }, 'unreadable lookup fact skipped')
       this.options.metrics.lookupFacts.inc({ outcome: 'unreadable' })
       run.tracker.register(record.offset, 0)
       return
@@ -239,10 +217,13 @@ export class LookupTask {
     run.unpublished.push(record.offset)
   }
 
-  /** Publishes each aggregator's changed keys, then its progress (the table relies on that order), and sends label watermarks. */
-  #flush(): void {
+  /**
+   * Publishes each aggregator's changed keys, then its progress (the table relies on that order), and sends label
+   * watermarks. Every flushIntervalMs, and when a revocation or a stop drains.
+   */
+  flush(): void {
     const { producer, topics } = this.options
-    for (const run of this.#runs.values()) {
+    for (const run of this.#runs) {
       if (run.kind === 'labels') {
         const idle = run.nextOffset >= run.highWatermark && (run.idleSinceAssignment || performance.now() - run.lastRecordAtMs >= this.options.idleTimeoutMs)
         this.#markers.send({ kind: 'marker', source: run.router.source, watermarkMs: run.router.watermarkMs, idle, throughOffset: run.nextOffset - 1 })
@@ -266,33 +247,13 @@ export class LookupTask {
     }
   }
 
-  async #refreshHighWatermarks(): Promise<void> {
-    for (const run of this.#runs.values()) {
-      if (run.kind !== 'labels') continue
-      try {
-        run.highWatermark = (await this.options.source.watermarks(run.tp)).high
-      } catch (err) {
-        this.options.log.debug({ err: (err as Error).message }, 'labels watermark query failed')
-      }
+  /** Drains, commits before leaving and leaves the group; rejects with the last commit's error, after leaving. */
+  async stop(): Promise<void> {
+    try {
+      await this.#member.stop()
+    } finally {
+      this.#flushTimer?.cancel()
     }
-  }
-
-  stop(): Promise<void> {
-    this.#stopped ??= (async () => {
-      await this.options.source.stopPolling()
-      try {
-        const deadline = performance.now() + this.options.drainTimeoutMs
-        this.#flush()
-        await waitUntil(() => [...this.#runs.values()].every((r) => r.tracker.inFlight === 0), this.options.drainTimeoutMs)
-        for (const timer of this.#timers) clearInterval(timer)
-        await this.#committer.commitBeforeLeaving(() => this.#runs.values(), deadline - performance.now())
-      } finally {
-        // As the job does: the task leaves the group whatever failed above.
-        for (const timer of this.#timers) clearInterval(timer)
-        await this.options.source.stop()
-      }
-    })()
-    return this.#stopped
   }
 }
 

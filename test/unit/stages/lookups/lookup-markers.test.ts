@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { OutgoingRecord, RecordSink } from '../../../src/core/ports.js'
-import { WatermarkMarkers } from '../../../src/runtime/lookup-markers.js'
+import type { OutgoingRecord, RecordSink } from '../../../../src/core/ports.js'
+import { WatermarkMarkers } from '../../../../src/stages/lookups/lookup-markers.js'
 
 test('a marker goes out when its watermark or idleness changed, and again after the source was assigned afresh', () => {
   const sent: OutgoingRecord[] = []

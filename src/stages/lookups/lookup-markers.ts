@@ -1,6 +1,6 @@
 import { pack } from 'msgpackr'
-import type { RecordSink } from '../core/ports.js'
-import type { LookupFact } from '../stages/lookups/lookup-facts.js'
+import type { RecordSink } from '../../core/ports.js'
+import type { LookupFact } from './lookup-facts.js'
 
 type Marker = Extract<LookupFact, { kind: 'marker' }>
 

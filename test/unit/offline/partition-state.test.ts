@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { pack, unpack } from 'msgpackr'
 import { TransactionGenerator } from '../../../src/generator/transaction-generator.js'
-import { PartitionState, type PartitionSnapshot } from '../../../src/runtime/partition-state.js'
+import { PartitionState, type PartitionSnapshot } from '../../../src/offline/partition-state.js'
 import { cardFraudFeatures } from '../../../topology/features.js'
 
 const options = { features: cardFraudFeatures, maxRecordBytes: 65_536, dedupeHorizonMs: 86_400_000, dedupeMaxEntries: 1_000_000, allowedLatenessMs: 60_000 }

@@ -1,0 +1,56 @@
+import type { ModelRef } from '../../core/records.js'
+import { Decision, type AlertV1, type DecisionV1 } from '../../core/records.js'
+import type { Stage } from '../../core/stage.js'
+import type { ScoredValue } from '../infer/score-stage.js'
+import { createDecider, type Thresholds } from './decide.js'
+
+/** A scored transaction with its Decision v1 and, for a decline, the alert that goes out with it. */
+export interface Decided extends ScoredValue {
+  readonly decision: DecisionV1
+  readonly alert: AlertV1 | undefined
+}
+
+export interface DecideStageOptions {
+  readonly thresholds: Thresholds
+  readonly featureNames: readonly string[]
+  readonly model: ModelRef
+  /** Each decision's poll → decision latency. */
+  readonly onDecided?: (decision: DecisionV1) => void
+}
+
+/**
+ * Thresholds and reason codes → Decision v1 (DESIGN.md §3); a decline also gets an immediate alert. Counts each
+ * outcome (`approve`, `review`, `decline`) and `alert`.
+ */
+export function decideStage(name: string, options: DecideStageOptions): Stage<ScoredValue, Decided> {
+  const decide = createDecider(options.thresholds, options.featureNames)
+  return {
+    name,
+    process(batch, ctx) {
+      const counts = { approve: 0, review: 0, decline: 0 }
+      for (const item of batch) {
+        const { tx, score, rows, at } = item.value
+        const outcome = decide(score, rows, at)
+        const latencyMs = ctx.clock.nowMs() - item.receivedAtMs
+        const decision: DecisionV1 = {
+          transaction_id: tx.transaction_id,
+          card_id: tx.card_id,
+          event_time: new Date(tx.eventTimeMs).toISOString(),
+          decided_at: new Date(ctx.clock.wallMs()).toISOString(),
+          score,
+          decision: outcome.decision,
+          reasons: outcome.reasons,
+          rules: outcome.rules,
+          model: options.model,
+          latency_ms: Math.round(latencyMs * 1000) / 1000,
+        }
+        const alert: AlertV1 | undefined =
+          outcome.decision === Decision.decline ? { ...decision, severity: 'high', amount: tx.amount, currency: tx.currency, merchant_id: tx.merchant_id, terminal_id: tx.terminal_id, country: tx.country } : undefined
+        counts[outcome.decision]++
+        options.onDecided?.(decision)
+        ctx.emit(item, { ...item.value, decision, alert })
+      }
+      for (const [outcome, n] of Object.entries(counts)) if (n > 0) ctx.metrics.count(outcome, n)
+    },
+  }
+}
