@@ -6,7 +6,8 @@ import { pack, unpack } from 'msgpackr'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import { publishGenerated } from '../../src/generator/publish.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
-import type { PartitionSnapshot } from '../../src/offline/partition-state.js'
+import type { PartitionSnapshot } from '../../src/runtime/partition-snapshots.js'
+import type { CardFeaturesSnapshot } from '../../src/stages/windows/card-features.js'
 import { createPipeline } from '../../src/main.js'
 import { useMockCluster, waitFor } from '../helpers/kafka.js'
 import { compareWithUninterruptedRun } from '../helpers/features.js'
@@ -44,7 +45,8 @@ test('a snapshot that cannot be loaded is passed over for a replay that gives th
   for (const dir of partitionDirs) {
     const newest = join(dir, readdirSync(dir).filter((f) => f.endsWith('.snap')).sort().at(-1)!)
     const snapshot = unpack(readFileSync(newest)) as PartitionSnapshot
-    writeFileSync(newest, pack({ ...snapshot, windows: { ...snapshot.windows, cards: [['card-broken', [999, 0, 1]]] } }))
+    const cardWindows = snapshot.stages['card-windows'] as CardFeaturesSnapshot
+    writeFileSync(newest, pack({ ...snapshot, stages: { ...snapshot.stages, 'card-windows': { ...cardWindows, windows: { ...cardWindows.windows, cards: [['card-broken', [999, 0, 1]]] } } } }))
   }
 
   const second = await createPipeline({ config, kafka, log, instanceId: 'second' })

@@ -1,0 +1,93 @@
+import { pack, unpack } from 'msgpackr'
+import { partitionOf } from '../../src/adapters/kafka/partitioner.js'
+import { loadConfig } from '../../src/config/load.js'
+import type { Scorer } from '../../src/core/ports.js'
+import type { DeadLetter, DecisionV1 } from '../../src/core/records.js'
+import type { GeneratedRecord } from '../../src/generator/transaction-generator.js'
+import type { FeatureDefinition } from '../../src/stages/features/feature-definition.js'
+import { LookupAggregator } from '../../src/stages/lookups/lookup-aggregator.js'
+import { sourceId, type LookupFact } from '../../src/stages/lookups/lookup-facts.js'
+import { LookupTable } from '../../src/stages/lookups/lookup-table.js'
+import { applyTableRecords, encodeTableEntry, PROGRESS_KEY } from '../../src/stages/lookups/lookup-task.js'
+import { MemoryRecordSink, MemoryScoreSink } from '../../src/testing/memory-sinks.js'
+import { TopologyTestDriver } from '../../src/testing/topology-test-driver.js'
+import { cardFraud, cardFraudStats, type CardFraudStats } from '../../topology/card-fraud.js'
+import { cardFraudFeatures } from '../../topology/features.js'
+
+/** A model as a plain function of the feature row: what the memory scorer runs, and what tests run again. */
+export type ScoreFn = (row: Float32Array) => number
+
+/** A smooth function of every feature, so two different rows almost never score alike. */
+export const mixingModel: ScoreFn = (row) => {
+  let z = -2
+  for (let i = 0; i < row.length; i++) z += Math.tanh(row[i]! / (1 + i)) * (((i * 7) % 5) - 2) * 0.3
+  return 1 / (1 + Math.exp(-z))
+}
+
+export function functionScorer(featureNames: readonly string[], fn: ScoreFn): Scorer {
+  const width = featureNames.length
+  return {
+    model: { name: 'function', version: '1' },
+    featureNames,
+    score: async (rows, count) => Float32Array.from({ length: count }, (_, i) => fn(rows.subarray(i * width, (i + 1) * width))),
+    close: async () => {},
+  }
+}
+
+/**
+ * The card-fraud topology on the test driver: decisions, alerts and dead letters in one memory sink, scores in
+ * another, and the lookup aggregation done in memory from the facts and watermarks the job sends (what the lookup
+ * task and the tables topic do in a deployment), so lookup features are real.
+ */
+export async function cardFraudDriver(options: { overrides?: Record<string, unknown>; features?: readonly FeatureDefinition[]; model?: ScoreFn; partitions?: number } = {}) {
+  const config = loadConfig({ overrides: { environment: 'test', ...options.overrides } })
+  const features = options.features ?? cardFraudFeatures
+  const partitions = options.partitions ?? 2
+  const model = options.model ?? mixingModel
+  const featureNames = features.map((f) => f.name)
+  const producer = new MemoryRecordSink()
+  const scores = new MemoryScoreSink()
+  const factsPartitions = 2
+  const table = new LookupTable(factsPartitions)
+  const expectedSources = Array.from({ length: partitions }, (_, p) => sourceId('tx', p))
+  let aggregators: LookupAggregator[] = []
+  let tableOffset = 0
+  const lookupsProducer = new MemoryRecordSink({
+    onSend: (record) => {
+      const value = unpack(record.value!) as LookupFact | LookupFact[]
+      const aggregator = aggregators[record.partition!]!
+      for (const fact of Array.isArray(value) ? value : [value]) aggregator.apply(fact)
+      const published = aggregator.takeChanges().map((entry) => ({ topic: 'tables', partition: record.partition!, offset: tableOffset++, timestampMs: 0, ...encodedKey(encodeTableEntry(entry)) }))
+      published.push({ topic: 'tables', partition: record.partition!, offset: tableOffset++, timestampMs: 0, key: Buffer.from(PROGRESS_KEY), value: pack(aggregator.progress) })
+      applyTableRecords(table, published)
+    },
+  })
+  const graph = cardFraud(
+    { producer, scores, scoresHighOffset: (tp) => scores.highOffset(tp), scorer: functionScorer(featureNames, model), lookups: { producer: lookupsProducer, table, factsPartitions } },
+    { config, features, thresholds: config.thresholds, runId: 'live' },
+  )
+  aggregators = Array.from({ length: factsPartitions }, () => new LookupAggregator(graph.lookupPlan, expectedSources))
+  const driver = await TopologyTestDriver.create<CardFraudStats>({ topology: graph.topology, partitions, stats: cardFraudStats })
+  const topics = graph.topics
+
+  /** Generated records to the partition Kafka's default partitioner gives their key, timestamped with their event time. */
+  const pipe = (records: readonly GeneratedRecord[]) =>
+    driver.pipe(records.map((r) => ({ partition: r.key === null ? 0 : partitionOf(r.key, partitions, 'murmur2'), key: r.key, value: r.value, timestampMs: r.eventTimeMs })))
+
+  return {
+    driver,
+    graph,
+    config,
+    model,
+    pipe,
+    producer,
+    scores,
+    decisions: () => producer.valuesOf<DecisionV1>(topics.decisions),
+    alerts: () => producer.valuesOf<DecisionV1>(topics.alerts),
+    deadLetters: () => producer.valuesOf<DeadLetter>(topics.dlq),
+  }
+}
+
+function encodedKey(encoded: { key: string; value: Buffer | null }): { key: Buffer; value: Buffer | null } {
+  return { key: Buffer.from(encoded.key), value: encoded.value }
+}
