@@ -86,7 +86,7 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
     .source('transactions', topics.transactions, 'consumer group, key = card_id, per-partition order')
     .map('decode', decodeStage('decode', config.decode), 'JSON or msgpack → Transaction v1 (zod); failures → dead letters with a reason')
     .filter('dedupe', dedupe, 'transaction_id seen within the dedupe horizon → dropped, counted')
-    .window('card-windows', windows, `card-keyed event-time windows in partition-local memory → ${features.length} features, lookups still empty`)
+    .window('card-windows', windows, `card-keyed event-time windows in partition-local memory → the row of ${features.length} features${lookupPlan.columns.length > 0 ? ' (lookup columns still empty)' : ''}`)
   if (lookupPlan.columns.length > 0) {
     const lookups = io.lookups
     if (!lookups) throw new TypeError(`the features read lookup tables (${lookupPlan.columns.length} columns): CardFraudIO.lookups is required`)
@@ -106,6 +106,7 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
       }),
       'facts to the lookup aggregators; waits until the terminal/merchant tables cover the window, then fills them',
     )
+    graph = graph.beside('lookup-agg', 'task', `labels and lookup facts → terminal/merchant aggregates → compacted ${topics.lookupTables} (consumer group ${config.kafka.groupId}.lookups)`)
   }
   const built = graph
     .infer('score', scoreStage('score', { scorer: io.scorer, ...(options.onInferenceBatch ? { onBatch: options.onInferenceBatch } : {}) }), 'ONNX sessions on Piscina worker threads', { maxRecords: config.infer.maxRecords, lingerMs: config.infer.lingerMs })
@@ -113,7 +114,6 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
     .sink('decisions', decisionsSink('decisions', { producer: io.producer, topic: topics.decisions }), `Decision v1, key = card_id (topic ${topics.decisions})`)
     .sink('alerts', alertsSink('alerts', { producer: io.producer, topic: topics.alerts }), `declines, immediately (topic ${topics.alerts})`)
     .sink('scores', scoresSink('scores', { sink: io.scores, highOffsetOf: io.scoresHighOffset, featureNames, featureContract: featureContractHash(features), runId: options.runId }), 'every score with its features into ClickHouse, batched per partition, one dedup token a batch')
-    .beside('lookup-agg', 'task', `labels and lookup facts → terminal/merchant aggregates → compacted ${topics.lookupTables} (consumer group ${config.kafka.groupId}.lookups)`)
     .deadLetters(deadLetterPort('dead-letters', { producer: io.producer, topic: topics.dlq }))
   return { topology: built, topics, features, lookupPlan, dedupe, windows }
 }

@@ -8,6 +8,7 @@ import { createPipeline, resolveKafka, type Pipeline } from '../main.js'
 import type { Logger } from '../observability/logger.js'
 import { formatInt, formatMs, loadCliConfig, parseFormat, parseInteger, parseNumber, runCommand, withCommonOptions, type CommonOptions } from './common.js'
 import { Progress } from './progress.js'
+import { loadFeatures, withFeaturesOption } from './feature-module.js'
 
 export interface DemoOptions {
   readonly rate: number | 'max'
@@ -64,7 +65,7 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
   try {
     // A new mock cluster's offsets restart at 0: live rows and snapshots of an earlier demo cannot be reconciled
     // with them (the sink's resume point and snapshots are offsets), so an embedded demo starts from empty state.
-    pipeline = await createPipeline({ config, kafka, log, resetState: kafka.mock !== undefined })
+    pipeline = await createPipeline({ config, kafka, log, features: await loadFeatures(config), resetState: kafka.mock !== undefined })
     producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': kafka.bootstrapServers, 'client.id': 'fraudstream-generator' }, log: log.child({ component: 'generator' }) })
     const job = pipeline.job
     const { model, latency } = pipeline
@@ -205,9 +206,9 @@ export function registerDemo(program: Command): void {
     .option('--duplicate-rate <p>', 'share of re-sent duplicate records', parseNumber('--duplicate-rate', 0, 1), 0)
     .option('--format <json|msgpack|mixed>', 'value encoding', 'json')
     .option('--port <n>', 'HTTP port for /metrics, /health, /ready (0 = any free port)', parseInteger('--port', 0, 65535))
-  withCommonOptions(command, { logLevel: 'warn' }).action(async (opts: CommonOptions & { rate: string; count?: number; seed: number; fraudRate: number; invalidRate: number; duplicateRate: number; format: string; port?: number }) => {
+  withCommonOptions(withFeaturesOption(command), { logLevel: 'warn' }).action(async (opts: CommonOptions & { rate: string; count?: number; seed: number; fraudRate: number; invalidRate: number; duplicateRate: number; format: string; port?: number; features?: string }) => {
     await runCommand(opts, async () => {
-      const { config, log } = loadCliConfig(opts, opts.port !== undefined ? { 'http.port': opts.port } : {}, { logLevel: 'warn' })
+      const { config, log } = loadCliConfig(opts, { ...(opts.port !== undefined ? { 'http.port': opts.port } : {}), ...(opts.features ? { 'features.module': opts.features } : {}) }, { logLevel: 'warn' })
       const rate = opts.rate === 'max' ? 'max' : parseNumber('--rate', 1)(opts.rate)
       const format = parseFormat(opts.format)
       const controller = new AbortController()

@@ -1,7 +1,7 @@
 import { constants, createWriteStream } from 'node:fs'
 import { access } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { cardFraudFeatures } from '../../topology/features.js'
+import { loadFeatures, withFeaturesOption } from './feature-module.js'
 import { featureContractHash } from '../stages/features/feature-definition.js'
 import { partitionStateOptions, type ProcessedRecord } from '../offline/partition-state.js'
 import { PartitionedStates } from '../offline/partitioned-states.js'
@@ -44,9 +44,10 @@ export function registerFeatures(program: Command): void {
     .option('--partitions <n>', 'partitions of the transactions topic: each has its own watermark, dedupe and window state, as in the stream (the embedded cluster has 4)', parseInteger('--partitions', 1), 4)
     .option('--label-partitions <n>', 'partitions of the labels topic: each has its own label watermark', parseInteger('--label-partitions', 1), 4)
     .option('--partitioner <name>', `how the topics' producers chose a partition from the key (card_id, transaction_id): ${Partitioner.join(' or ')} (murmur2: Java clients, Kafka Streams and fraudstream's own; crc32: librdkafka's default)`, parsePartitioner, 'murmur2' as Partitioner)
-  withCommonOptions(command, { logLevel: 'warn' }).action(async (opts: FeaturesOptions) => {
+  withCommonOptions(withFeaturesOption(command), { logLevel: 'warn' }).action(async (opts: FeaturesOptions & { features?: string }) => {
     await runCommand(opts, async () => {
-      const { config } = loadCliConfig(opts, {}, { logLevel: 'warn' })
+      const { config } = loadCliConfig(opts, opts.features ? { 'features.module': opts.features } : {}, { logLevel: 'warn' })
+      const features = await loadFeatures(config)
       const started = performance.now()
       const { partitions, labelPartitions, partitioner } = opts
       // Inputs checked before --out is opened: a mistyped path must not truncate or leave behind the output file.
@@ -54,9 +55,9 @@ export function registerFeatures(program: Command): void {
       if (opts.labels) await assertReadable('--labels', opts.labels)
       // Opened before the passes: an unwritable path fails now, not after a pass over the whole input.
       const out = await openForWriting(opts.out)
-      const stateOptions = partitionStateOptions(config, cardFraudFeatures)
+      const stateOptions = partitionStateOptions(config, features)
       const lateness = config.windows.allowedLatenessMs
-      const lookups = new OfflineLookups(lookupPlanOf(cardFraudFeatures, lateness), lateness, (label) => partitionOf(label.transaction_id, labelPartitions, partitioner))
+      const lookups = new OfflineLookups(lookupPlanOf(features, lateness), lateness, (label) => partitionOf(label.transaction_id, labelPartitions, partitioner))
       // The latest label per transaction, for the is_fraud column; every valid label (in file order) feeds the lookups.
       const labels = new Map<string, Label>()
       // The first few line numbers of each kind of skipped line, for a person to look at.
@@ -88,7 +89,7 @@ export function registerFeatures(program: Command): void {
       await forEachTransaction(opts.input, new PartitionedStates(stateOptions, partitions, partitioner), (processed) => {
         if (processed.kind === 'features') lookups.addTransaction(processed.tx, processed.late)
       })
-      const names = cardFraudFeatures.map((f) => f.name)
+      const names = features.map((f) => f.name)
       await out.write(`${['transaction_id', 'card_id', 'event_time', ...names, ...(opts.labels ? ['is_fraud'] : [])].join(',')}\n`)
       const counts = { lines: 0, rows: 0, invalid: 0, duplicates: 0, late: 0, budget_evictions: 0, late_labels: lookups.lateLabels, unattributed_labels: lookups.unattributedLabels, invalid_labels: invalidLabels }
       const invalidLines: number[] = []
@@ -110,7 +111,7 @@ export function registerFeatures(program: Command): void {
       })
       counts.budget_evictions = states.budgetEvictions
       await out.end()
-      const summary = { ok: true, ...counts, partitions, label_partitions: labelPartitions, partitioner, features: names.length, feature_contract: featureContractHash(cardFraudFeatures), out: opts.out, elapsed_s: Math.round(performance.now() - started) / 1000 }
+      const summary = { ok: true, ...counts, partitions, label_partitions: labelPartitions, partitioner, features: names.length, feature_contract: featureContractHash(features), out: opts.out, elapsed_s: Math.round(performance.now() - started) / 1000 }
       if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
       else {
         process.stdout.write(`wrote ${formatInt(counts.rows)} feature rows (${names.length} features, contract ${summary.feature_contract}) to ${opts.out}; skipped ${formatInt(counts.invalid)} invalid and ${formatInt(counts.duplicates)} duplicate lines; ${formatInt(counts.late)} late (scored, not in the windows) in ${summary.elapsed_s}s\n`)

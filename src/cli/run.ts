@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { describeClickhouse } from '../adapters/clickhouse/client.js'
 import { describeCardFraud } from '../../topology/card-fraud.js'
 import { createPipeline, resolveKafka } from '../main.js'
-import { cardFraudFeatures } from '../../topology/features.js'
+import { loadFeatures, withFeaturesOption } from './feature-module.js'
 import { loadCliConfig, runCommand, withCommonOptions, type CommonOptions } from './common.js'
 
 export function registerRun(program: Command): void {
@@ -10,11 +10,12 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('run the scoring job as a consumer-group member against Kafka/Redpanda and ClickHouse (scale = partitions × instances)')
     .option('--describe', 'print the topology and exit')
-  withCommonOptions(command, { logLevel: 'info' }).action(async (opts: CommonOptions & { describe?: boolean }) => {
+  withCommonOptions(withFeaturesOption(command), { logLevel: 'info' }).action(async (opts: CommonOptions & { describe?: boolean; features?: string }) => {
     await runCommand(opts, async () => {
-      const { config, log } = loadCliConfig(opts)
+      const { config, log } = loadCliConfig(opts, opts.features ? { 'features.module': opts.features } : {})
+      const features = await loadFeatures(config)
       if (opts.describe) {
-        const { text, graph } = describeCardFraud(config, cardFraudFeatures)
+        const { text, graph } = describeCardFraud(config, features)
         const nodes = graph.topology.nodes.map((n) => ({ name: n.name, kind: n.kind, what: n.what, ...(n.batch ? { batch: n.batch } : {}) }))
         const json = { name: graph.topology.name, source: graph.topology.source, nodes, deadLetters: { name: graph.topology.deadLetters.name, what: graph.topology.deadLetters.what }, beside: graph.topology.sideNodes, features: graph.features, topics: graph.topics }
         process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`)
@@ -34,6 +35,7 @@ export function registerRun(program: Command): void {
         config,
         kafka,
         log,
+        features,
         resetState: kafka.mock !== undefined,
         onFailure: (err) => {
           failure = err

@@ -18,6 +18,7 @@ export const ENV_MAP: Readonly<Record<string, { path: readonly string[]; list?: 
   FRAUDSTREAM_CLICKHOUSE_PASSWORD: { path: ['clickhouse', 'password'], secret: true },
   FRAUDSTREAM_CLICKHOUSE_DATABASE: { path: ['clickhouse', 'database'] },
   FRAUDSTREAM_MODEL_DIR: { path: ['model', 'dir'] },
+  FRAUDSTREAM_FEATURES_MODULE: { path: ['features', 'module'] },
   FRAUDSTREAM_MODEL_CHAMPION: { path: ['model', 'champion'] },
   FRAUDSTREAM_INFER_THREADS: { path: ['infer', 'threads'] },
   FRAUDSTREAM_STATE_STORE: { path: ['runtime', 'stateStore'] },

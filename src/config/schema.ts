@@ -115,6 +115,13 @@ export const ConfigSchema = z
         idleTimeoutMs: positiveInt.default(30_000),
       })
       .prefault({}),
+    /** The feature set the topology computes: topology/features.ts unless `module` names another (`--features`). */
+    features: z
+      .object({
+        /** A JS/TS module exporting `features` (or a default export): FeatureDefinition[]; relative to the working directory. */
+        module: z.string().min(1).optional(),
+      })
+      .prefault({}),
     thresholds: z
       .object({
         review: z.coerce.number().min(0).max(1).default(0.4),

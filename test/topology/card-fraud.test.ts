@@ -12,7 +12,7 @@ test('the topology description is stable, so graph changes show up in review', (
  1. transactions  source  consumer group, key = card_id, per-partition order (topic transactions)
  2. decode        map     JSON or msgpack → Transaction v1 (zod); failures → dead letters with a reason
  3. dedupe        filter  transaction_id seen within the dedupe horizon → dropped, counted
- 4. card-windows  window  card-keyed event-time windows in partition-local memory → 27 features, lookups still empty
+ 4. card-windows  window  card-keyed event-time windows in partition-local memory → the row of 27 features (lookup columns still empty)
  5. lookups       lookup  facts to the lookup aggregators; waits until the terminal/merchant tables cover the window, then fills them
  6. score         infer   ONNX sessions on Piscina worker threads (batches of ≤ 256, 5 ms)
  7. decide        map     thresholds → approve | review | decline with reason codes; declines get an alert
