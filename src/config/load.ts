@@ -3,8 +3,19 @@ import { parse as parseYaml } from 'yaml'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import { ConfigSchema, type Config } from './schema.js'
 
-/** Each FRAUDSTREAM_* variable and the config path it sets. Lists are comma-separated. */
-export const ENV_MAP: Readonly<Record<string, { path: readonly string[]; list?: boolean; secret?: boolean }>> = {
+/**
+ * How a variable's text becomes a value. `list`: comma-separated. `boolean`: only true / false / 1 / 0, because a
+ * coercing parser reads any non-empty text, "false" included, as true.
+ */
+export interface EnvTarget {
+  readonly path: readonly string[]
+  readonly list?: boolean
+  readonly boolean?: boolean
+  readonly secret?: boolean
+}
+
+/** Each FRAUDSTREAM_* variable and the config path it sets. */
+export const ENV_MAP: Readonly<Record<string, EnvTarget>> = {
   FRAUDSTREAM_ENVIRONMENT: { path: ['environment'] },
   FRAUDSTREAM_DATA_DIR: { path: ['dataDir'] },
   FRAUDSTREAM_KAFKA_BROKERS: { path: ['kafka', 'brokers'], list: true },
@@ -21,6 +32,7 @@ export const ENV_MAP: Readonly<Record<string, { path: readonly string[]; list?: 
   FRAUDSTREAM_MODEL_CHAMPION: { path: ['model', 'champion'] },
   FRAUDSTREAM_INFER_THREADS: { path: ['infer', 'threads'] },
   FRAUDSTREAM_STATE_STORE: { path: ['runtime', 'stateStore'] },
+  FRAUDSTREAM_HTTP_ENABLED: { path: ['http', 'enabled'], boolean: true },
   FRAUDSTREAM_HTTP_HOST: { path: ['http', 'host'] },
   FRAUDSTREAM_HTTP_PORT: { path: ['http', 'port'] },
   FRAUDSTREAM_LOG_LEVEL: { path: ['log', 'level'] },
@@ -35,9 +47,10 @@ export interface LoadConfigOptions {
 
 /**
  * defaults < file (--config, JSON or YAML) < env (FRAUDSTREAM_*) < command-line overrides. Validated once and frozen.
- * On failure, every issue is reported with its path.
+ * On failure, every issue is reported with its path, and with the variable when the value came from one.
  */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const issues: string[] = []
   let raw: Record<string, unknown> = {}
   if (options.file) {
     let text: string
@@ -50,18 +63,38 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     if (parsed !== null && typeof parsed === 'object') raw = parsed as Record<string, unknown>
   }
   const env = options.env ?? {}
+  const fromEnv = new Map<string, string>()
   for (const [name, target] of Object.entries(ENV_MAP)) {
-    const value = env[name]
-    if (value === undefined || value === '') continue
-    setPath(raw, target.path, target.list ? value.split(',').map((s) => s.trim()).filter(Boolean) : value)
+    const text = env[name]
+    if (text === undefined || text === '') continue
+    let value: unknown = text
+    if (target.list) value = text.split(',').map((s) => s.trim()).filter(Boolean)
+    if (target.boolean) {
+      value = parseBoolean(text)
+      if (value === undefined) {
+        issues.push(`  ${target.path.join('.')} (${name}): must be true or false (or 1 / 0), got "${text}"`)
+        continue
+      }
+    }
+    setPath(raw, target.path, value)
+    fromEnv.set(target.path.join('.'), name)
   }
   for (const [dotted, value] of Object.entries(options.overrides ?? {})) {
-    if (value !== undefined) setPath(raw, dotted.split('.'), value)
+    if (value === undefined) continue
+    setPath(raw, dotted.split('.'), value)
+    // A flag overrides the variable (or the object holding it), so the variable is no longer where a bad value came from.
+    for (const path of fromEnv.keys()) if (path === dotted || path.startsWith(`${dotted}.`)) fromEnv.delete(path)
   }
   const result = ConfigSchema.safeParse(raw)
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`)
-    throw new FraudstreamError(ErrorCode.configInvalid, `invalid configuration:\n${lines.join('\n')}`, 'input')
+    for (const i of result.error.issues) {
+      const path = i.path.join('.')
+      const variable = fromEnv.get(path)
+      issues.push(`  ${path || '(root)'}${variable ? ` (${variable})` : ''}: ${i.message}`)
+    }
+  }
+  if (issues.length > 0 || !result.success) {
+    throw new FraudstreamError(ErrorCode.configInvalid, `invalid configuration:\n${issues.join('\n')}`, 'input')
   }
   return deepFreeze(result.data)
 }
@@ -69,6 +102,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 /** Secrets are read once into the config, then removed so worker threads and child processes never inherit them. */
 export function scrubSecretsFromEnv(env: NodeJS.ProcessEnv): void {
   for (const [name, target] of Object.entries(ENV_MAP)) if (target.secret) delete env[name]
+}
+
+/** `true` / `false` / `1` / `0`, any case; anything else is undefined so the caller can name the variable. */
+export function parseBoolean(text: string): boolean | undefined {
+  const value = text.trim().toLowerCase()
+  if (value === 'true' || value === '1') return true
+  if (value === 'false' || value === '0') return false
+  return undefined
 }
 
 function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {

@@ -1,9 +1,25 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
-import { writeFileSync, mkdtempSync } from 'node:fs'
+import { test, type TestContext } from 'node:test'
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig, scrubSecretsFromEnv } from '../../../src/config/load.js'
+import { ENV_MAP, loadConfig, scrubSecretsFromEnv } from '../../../src/config/load.js'
+
+/** Writes `body` to a fresh file named `name`, removed after the test. */
+function configFile(t: TestContext, name: string, body: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fs-config-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, name)
+  writeFileSync(file, body)
+  return file
+}
+
+/** An assert.throws predicate: FS_ERR_CONFIG_INVALID whose message matches every pattern. */
+const configInvalid = (...patterns: RegExp[]) => (err: Error & { code?: string }) => {
+  assert.equal(err.code, 'FS_ERR_CONFIG_INVALID')
+  for (const p of patterns) assert.match(err.message, p)
+  return true
+}
 
 test('defaults are the embedded mode', () => {
   const config = loadConfig()
@@ -44,4 +60,32 @@ test('secrets are removed from the environment after loading', () => {
   scrubSecretsFromEnv(env)
   assert.equal(config.clickhouse.password, 's3cret')
   assert.deepEqual(Object.keys(env), ['FRAUDSTREAM_DATA_DIR'])
+})
+
+test('FRAUDSTREAM_HTTP_ENABLED=false turns HTTP off: boolean variables read true / false / 1 / 0 and nothing else', () => {
+  for (const [text, enabled] of [['false', false], ['0', false], ['FALSE', false], ['true', true], ['1', true], [' True ', true]] as const) {
+    assert.equal(loadConfig({ env: { FRAUDSTREAM_HTTP_ENABLED: text } }).http.enabled, enabled, `FRAUDSTREAM_HTTP_ENABLED=${text}`)
+  }
+  for (const text of ['no', 'off', 'yes', 'flase', '2']) {
+    assert.throws(() => loadConfig({ env: { FRAUDSTREAM_HTTP_ENABLED: text } }), configInvalid(/http\.enabled \(FRAUDSTREAM_HTTP_ENABLED\): must be true or false/, new RegExp(`got "${text}"`)))
+  }
+})
+
+test('every boolean setting with a variable is parsed strictly, not coerced', () => {
+  const defaults = loadConfig() as unknown as Record<string, unknown>
+  const valueAt = (path: readonly string[]) => path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], defaults)
+  const booleans = Object.entries(ENV_MAP).filter(([, target]) => typeof valueAt(target.path) === 'boolean')
+  assert.ok(booleans.length > 0)
+  for (const [name, target] of booleans) assert.equal(target.boolean, true, `${name} sets a boolean`)
+})
+
+test('a boolean in a config file must be a boolean, not a string', (t) => {
+  assert.equal(loadConfig({ file: configFile(t, 'c.yaml', 'http:\n  enabled: false\n') }).http.enabled, false)
+  assert.throws(() => loadConfig({ file: configFile(t, 'c.json', '{ "http": { "enabled": "false" } }') }), configInvalid(/http\.enabled: .*expected boolean/))
+})
+
+test('a bad value from a variable names the variable', () => {
+  assert.throws(() => loadConfig({ env: { FRAUDSTREAM_HTTP_PORT: 'abc' } }), configInvalid(/http\.port \(FRAUDSTREAM_HTTP_PORT\):/))
+  // A flag that overrides the variable is what was refused, so the variable is not named.
+  assert.throws(() => loadConfig({ env: { FRAUDSTREAM_HTTP_PORT: '1' }, overrides: { 'http.port': 'abc' } }), (err: Error) => /http\.port:/.test(err.message) && !/FRAUDSTREAM_HTTP_PORT/.test(err.message))
 })
