@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
-import { ErrorCode, FraudstreamError } from '../core/errors.js'
+import { parse as parseYaml, YAMLParseError } from 'yaml'
+import { errorMessageOf, ErrorCode, FraudstreamError } from '../core/errors.js'
 import { ConfigSchema, type Config } from './schema.js'
 
 /**
@@ -51,17 +51,7 @@ export interface LoadConfigOptions {
  */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const issues: string[] = []
-  let raw: Record<string, unknown> = {}
-  if (options.file) {
-    let text: string
-    try {
-      text = readFileSync(options.file, 'utf8')
-    } catch (err) {
-      throw new FraudstreamError(ErrorCode.configInvalid, `cannot read config file ${options.file}: ${(err as Error).message}`, 'input', false, { cause: err })
-    }
-    const parsed: unknown = options.file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
-    if (parsed !== null && typeof parsed === 'object') raw = parsed as Record<string, unknown>
-  }
+  const raw = options.file ? readConfigFile(options.file) : {}
   const env = options.env ?? {}
   const fromEnv = new Map<string, string>()
   for (const [name, target] of Object.entries(ENV_MAP)) {
@@ -110,6 +100,48 @@ export function parseBoolean(text: string): boolean | undefined {
   if (value === 'true' || value === '1') return true
   if (value === 'false' || value === '0') return false
   return undefined
+}
+
+/** Reads `--config`: JSON when the name ends in .json, YAML otherwise; a malformed body names the file and the spot. */
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new FraudstreamError(ErrorCode.configInvalid, `cannot read config file ${file}: ${errorMessageOf(err)}`, 'input', false, { cause: err })
+  }
+  const json = file.endsWith('.json')
+  let parsed: unknown
+  try {
+    parsed = json ? JSON.parse(text) : parseYaml(text)
+  } catch (err) {
+    throw new FraudstreamError(ErrorCode.configInvalid, `config file ${file} is not valid ${json ? 'JSON' : 'YAML'}: ${describeParseError(err, text)}`, 'input', false, { cause: err })
+  }
+  if (parsed === null || parsed === undefined) return {}
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new FraudstreamError(ErrorCode.configInvalid, `config file ${file} must hold a mapping of settings (kafka:, clickhouse:, …), got ${Array.isArray(parsed) ? 'a list' : `a ${typeof parsed}`}`, 'input')
+  }
+  return parsed as Record<string, unknown>
+}
+
+/**
+ * The parser's message with its line and column. yaml reports `linePos` (its message repeats it and quotes the
+ * source, which we drop); V8's JSON.parse says "at position N" on Node 20 and adds "(line L column C)" on newer
+ * versions, so a bare offset is turned into a line and column here.
+ */
+function describeParseError(err: unknown, text: string): string {
+  if (err instanceof YAMLParseError) {
+    const reason = err.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '').trim()
+    const at = err.linePos?.[0]
+    return at ? `line ${at.line}, column ${at.col}: ${reason}` : reason
+  }
+  const message = errorMessageOf(err)
+  const offset = /at position (\d+)/.exec(message)?.[1]
+  if (offset === undefined || /\(line \d+ column \d+\)/.test(message)) return message
+  const before = text.slice(0, Number(offset))
+  const line = before.split('\n').length
+  const col = Number(offset) - before.lastIndexOf('\n')
+  return `line ${line}, column ${col}: ${message}`
 }
 
 function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {

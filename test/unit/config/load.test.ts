@@ -89,3 +89,24 @@ test('a bad value from a variable names the variable', () => {
   // A flag that overrides the variable is what was refused, so the variable is not named.
   assert.throws(() => loadConfig({ env: { FRAUDSTREAM_HTTP_PORT: '1' }, overrides: { 'http.port': 'abc' } }), (err: Error) => /http\.port:/.test(err.message) && !/FRAUDSTREAM_HTTP_PORT/.test(err.message))
 })
+
+test('a malformed YAML config file is refused with its name, line and column', (t) => {
+  const file = configFile(t, 'fraudstream.yaml', 'kafka:\n  groupId: a\n brokers: [b:9092]\n')
+  assert.throws(() => loadConfig({ file }), configInvalid(new RegExp(`^config file ${file} is not valid YAML: line 3, column 1: `)))
+  const duplicate = configFile(t, 'fraudstream.yml', 'http:\n  port: 1\nhttp:\n  port: 2\n')
+  assert.throws(() => loadConfig({ file: duplicate }), configInvalid(/is not valid YAML: line 3, column 1: Map keys must be unique/))
+})
+
+test('a malformed JSON config file is refused with its name, line and column', (t) => {
+  const file = configFile(t, 'fraudstream.json', '{\n  "http": {\n    "port": 9464,\n  }\n}\n')
+  assert.throws(() => loadConfig({ file }), configInvalid(new RegExp(`^config file ${file} is not valid JSON: line 4, column 3: `)))
+  const truncated = configFile(t, 'truncated.json', '{ "http": ')
+  assert.throws(() => loadConfig({ file: truncated }), configInvalid(/truncated\.json is not valid JSON: .*end of JSON input/))
+})
+
+test('a config file must hold a mapping; an empty one is the defaults', (t) => {
+  assert.throws(() => loadConfig({ file: configFile(t, 'list.yaml', '- kafka\n- http\n') }), configInvalid(/list\.yaml must hold a mapping of settings .* got a list/))
+  assert.throws(() => loadConfig({ file: configFile(t, 'scalar.json', '42') }), configInvalid(/scalar\.json must hold a mapping of settings .* got a number/))
+  assert.equal(loadConfig({ file: configFile(t, 'empty.yaml', '') }).http.port, 9464)
+  assert.throws(() => loadConfig({ file: join(tmpdir(), 'no-such-fraudstream-config.yaml') }), configInvalid(/cannot read config file .*no-such-fraudstream-config\.yaml/))
+})
