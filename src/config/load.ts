@@ -24,6 +24,9 @@ export const ENV_MAP: Readonly<Record<string, EnvTarget>> = {
   FRAUDSTREAM_KAFKA_SASL_MECHANISM: { path: ['kafka', 'clientProperties', 'sasl.mechanisms'] },
   FRAUDSTREAM_KAFKA_SASL_USERNAME: { path: ['kafka', 'clientProperties', 'sasl.username'], secret: true },
   FRAUDSTREAM_KAFKA_SASL_PASSWORD: { path: ['kafka', 'clientProperties', 'sasl.password'], secret: true },
+  FRAUDSTREAM_KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET: { path: ['kafka', 'clientProperties', 'sasl.oauthbearer.client.secret'], secret: true },
+  FRAUDSTREAM_KAFKA_SSL_KEY_PASSWORD: { path: ['kafka', 'clientProperties', 'ssl.key.password'], secret: true },
+  FRAUDSTREAM_KAFKA_SSL_KEYSTORE_PASSWORD: { path: ['kafka', 'clientProperties', 'ssl.keystore.password'], secret: true },
   FRAUDSTREAM_CLICKHOUSE_URL: { path: ['clickhouse', 'url'] },
   FRAUDSTREAM_CLICKHOUSE_USERNAME: { path: ['clickhouse', 'username'], secret: true },
   FRAUDSTREAM_CLICKHOUSE_PASSWORD: { path: ['clickhouse', 'password'], secret: true },
@@ -37,6 +40,18 @@ export const ENV_MAP: Readonly<Record<string, EnvTarget>> = {
   FRAUDSTREAM_HTTP_PORT: { path: ['http', 'port'] },
   FRAUDSTREAM_LOG_LEVEL: { path: ['log', 'level'] },
 }
+
+/**
+ * Key names that hold a secret wherever they appear in a config file: the last dot-separated part of the key
+ * (`sasl.password` → `password`), case-insensitive, so librdkafka properties and our own fields are caught alike.
+ * Usernames are not on the list: they name an account and are safe to commit.
+ */
+const SECRET_KEY = /^(password|passwd|passphrase|secret|token|api_?key|secret_?key|access_?key|private_?key|credentials?)$/i
+/** librdkafka properties that hold a secret under a neutral name (a PEM private key given inline), and what to use. */
+const SECRET_PROPERTIES: ReadonlyMap<string, string> = new Map([
+  ['ssl.key.pem', 'point ssl.key.location at the key file instead'],
+  ['ssl_key', 'point ssl.key.location at the key file instead'],
+])
 
 export interface LoadConfigOptions {
   readonly file?: string
@@ -52,6 +67,7 @@ export interface LoadConfigOptions {
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const issues: string[] = []
   const raw = options.file ? readConfigFile(options.file) : {}
+  if (options.file) issues.push(...secretIssues(raw, options.file))
   const env = options.env ?? {}
   const fromEnv = new Map<string, string>()
   for (const [name, target] of Object.entries(ENV_MAP)) {
@@ -142,6 +158,25 @@ function describeParseError(err: unknown, text: string): string {
   const line = before.split('\n').length
   const col = Number(offset) - before.lastIndexOf('\n')
   return `line ${line}, column ${col}: ${message}`
+}
+
+/** A secret in a file ends up in version control and in every copy of the file: each one is refused by path. */
+function secretIssues(raw: Record<string, unknown>, file: string): string[] {
+  const envFor = new Map(Object.entries(ENV_MAP).map(([name, target]) => [target.path.join('\u0000'), name]))
+  const issues: string[] = []
+  const walk = (node: unknown, path: readonly string[]) => {
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return
+    for (const [key, child] of Object.entries(node)) {
+      const at = [...path, key]
+      if (SECRET_KEY.test(key.split('.').at(-1)!) || SECRET_PROPERTIES.has(key)) {
+        const variable = envFor.get(at.join('\u0000'))
+        const instead = variable ? `set ${variable} instead` : (SECRET_PROPERTIES.get(key) ?? 'no FRAUDSTREAM_* variable carries this one yet')
+        issues.push(`  ${at.join('.')}: secrets are refused in a config file (${file}); ${instead}`)
+      } else walk(child, at)
+    }
+  }
+  walk(raw, [])
+  return issues
 }
 
 function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {

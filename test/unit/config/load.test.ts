@@ -110,3 +110,38 @@ test('a config file must hold a mapping; an empty one is the defaults', (t) => {
   assert.equal(loadConfig({ file: configFile(t, 'empty.yaml', '') }).http.port, 9464)
   assert.throws(() => loadConfig({ file: join(tmpdir(), 'no-such-fraudstream-config.yaml') }), configInvalid(/cannot read config file .*no-such-fraudstream-config\.yaml/))
 })
+
+test('secrets in a config file are refused, each pointing to the variable to set instead', (t) => {
+  const yaml = configFile(t, 'secrets.yaml', [
+    'clickhouse:',
+    '  url: https://clickhouse:8443',
+    '  username: fraud',
+    '  password: s3cret',
+    'kafka:',
+    '  clientProperties:',
+    '    security.protocol: SASL_SSL',
+    '    sasl.username: fraud',
+    '    sasl.password: s3cret',
+    '    ssl.key.pem: "-----BEGIN PRIVATE KEY-----"',
+    '',
+  ].join('\n'))
+  assert.throws(
+    () => loadConfig({ file: yaml }),
+    configInvalid(
+      new RegExp(`clickhouse\\.password: secrets are refused in a config file \\(${yaml}\\); set FRAUDSTREAM_CLICKHOUSE_PASSWORD instead`),
+      /kafka\.clientProperties\.sasl\.password: .*set FRAUDSTREAM_KAFKA_SASL_PASSWORD instead/,
+      /kafka\.clientProperties\.ssl\.key\.pem: .*point ssl\.key\.location at the key file instead/,
+    ),
+  )
+  // Usernames name an account: allowed in a file.
+  assert.throws(() => loadConfig({ file: yaml }), (err: Error) => !/username/.test(err.message))
+  const json = configFile(t, 'secrets.json', JSON.stringify({ kafka: { clientProperties: { 'ssl.key.password': 'x', 'sasl.oauthbearer.client.secret': 'y' } }, extra: { token: 2 } }))
+  assert.throws(
+    () => loadConfig({ file: json }),
+    configInvalid(/ssl\.key\.password: .*set FRAUDSTREAM_KAFKA_SSL_KEY_PASSWORD instead/, /sasl\.oauthbearer\.client\.secret: .*set FRAUDSTREAM_KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET instead/, /extra\.token: .*no FRAUDSTREAM_\* variable carries this one yet/),
+  )
+  // The same secrets from the environment are read.
+  const config = loadConfig({ file: configFile(t, 'ok.yaml', 'clickhouse:\n  url: https://clickhouse:8443\n  username: fraud\n'), env: { FRAUDSTREAM_CLICKHOUSE_PASSWORD: 's3cret', FRAUDSTREAM_KAFKA_SASL_PASSWORD: 'k' } })
+  assert.equal(config.clickhouse.password, 's3cret')
+  assert.equal(config.kafka.clientProperties['sasl.password'], 'k')
+})
