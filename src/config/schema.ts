@@ -145,7 +145,8 @@ export const ConfigSchema = z
       .prefault({}),
     http: z
       .object({
-        enabled: z.coerce.boolean().default(true),
+        // Not z.coerce.boolean(): it reads any non-empty string, "false" included, as true. Env text goes through load.ts.
+        enabled: z.boolean().default(true),
         host: z.string().default('127.0.0.1'),
         port: z.coerce.number().int().min(0).max(65535).default(9464),
       })
