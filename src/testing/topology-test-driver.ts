@@ -16,6 +16,8 @@ export interface TopologyTestDriverOptions<Stats> {
   readonly maxInFlight?: number
   readonly log?: Logger
   readonly observe?: Partial<JobOptions<Stats>['observe']>
+  /** Assign every partition at once (the default), or leave it to the test: `driver.source.assign([...])`. */
+  readonly assign?: boolean
 }
 
 /**
@@ -54,11 +56,11 @@ export class TopologyTestDriver<Stats> {
     })
   }
 
-  /** Starts the job and assigns it every partition. */
+  /** Starts the job and assigns it every partition (unless `assign: false`). */
   static async create<Stats>(options: TopologyTestDriverOptions<Stats>): Promise<TopologyTestDriver<Stats>> {
     const driver = new TopologyTestDriver(options)
     await driver.job.start({ onFailure: () => {} })
-    await driver.source.assign()
+    if (options.assign ?? true) await driver.source.assign()
     return driver
   }
 

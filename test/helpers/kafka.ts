@@ -95,3 +95,14 @@ export function useMockCluster(): { readonly bootstrapServers: string } {
     },
   }
 }
+
+/**
+ * Reads the decisions topic against what was sent: every valid transaction must have a decision (missing), and the
+ * decisions beyond one per transaction are counted (decisions are at-least-once: a crash or a superseded rebalance
+ * repeats some), so a regression shows as a number.
+ */
+export async function decisionCoverage(bootstrapServers: string, topic: string, validIds: readonly string[]): Promise<{ decisions: number; missing: string[]; duplicates: number }> {
+  const ids = (await readTopic(bootstrapServers, topic)).map((r) => (JSON.parse(r.value.toString()) as { transaction_id: string }).transaction_id)
+  const decided = new Set(ids)
+  return { decisions: ids.length, missing: validIds.filter((id) => !decided.has(id)), duplicates: ids.length - decided.size }
+}

@@ -11,7 +11,7 @@ import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import { publishGenerated } from '../../src/generator/publish.js'
 import { Random } from '../../src/generator/random.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
-import { committedOffsets, endOffsets, waitFor, useMockCluster } from '../helpers/kafka.js'
+import { committedOffsets, decisionCoverage, endOffsets, waitFor, useMockCluster } from '../helpers/kafka.js'
 import { compareWithUninterruptedRun } from '../helpers/features.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
@@ -100,4 +100,9 @@ test(`kill -9 of the job at ${KILLS} random points in a ${TOTAL.toLocaleString('
   assert.deepEqual(missing.slice(0, 5), [], `${missing.length} transactions have no score row`)
   assert.deepEqual(doubled.slice(0, 5), [], `${doubled.length} transactions have two score rows`)
   assert.deepEqual(differing.slice(0, 3), [], `${differing.length} feature vectors differ from an uninterrupted run: ${differences.join('; ')}`)
+
+  const validIds = sent.flatMap((r) => (r.intent.kind === 'valid' ? [r.intent.transactionId] : []))
+  const coverage = await decisionCoverage(cluster.bootstrapServers, topics.decisions, validIds)
+  t.diagnostic(`decisions: ${coverage.decisions} for ${validIds.length} valid transactions, ${coverage.duplicates} repeated after the kills (at-least-once)`)
+  assert.deepEqual(coverage.missing.slice(0, 5), [], `${coverage.missing.length} valid transactions have no decision`)
 })

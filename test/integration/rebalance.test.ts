@@ -6,7 +6,7 @@ import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import { publishGenerated } from '../../src/generator/publish.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
 import { createPipeline, type Pipeline } from '../../src/main.js'
-import { committedOffsets, endOffsets, readTopic, waitFor, useMockCluster } from '../helpers/kafka.js'
+import { committedOffsets, decisionCoverage, endOffsets, readTopic, waitFor, useMockCluster } from '../helpers/kafka.js'
 import { compareWithUninterruptedRun } from '../helpers/features.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
@@ -107,6 +107,11 @@ for (const stateStore of ['kafka', 'files'] as const) {
     assert.deepEqual(run.missing.slice(0, 3), [], `${run.missing.length} transactions not scored`)
     assert.deepEqual(run.doubled.slice(0, 3), [], `${run.doubled.length} transactions scored twice`)
     assert.deepEqual(run.differing.slice(0, 3), [], `${run.differing.length} vectors differ: ${run.differences.join('; ')}`)
+
+    const validIds = sent.flatMap((r) => (r.intent.kind === 'valid' ? [r.intent.transactionId] : []))
+    const coverage = await decisionCoverage(cluster.bootstrapServers, topics.decisions, validIds)
+    t.diagnostic(`decisions: ${coverage.decisions} for ${validIds.length} valid transactions, ${coverage.duplicates} repeated across rebalances (at-least-once)`)
+    assert.deepEqual(coverage.missing.slice(0, 3), [], `${coverage.missing.length} valid transactions have no decision`)
   })
 }
 
@@ -139,4 +144,8 @@ test('a member that leaves while the group rebalances (a member joining) commits
     const successor: Record<string, unknown> | undefined = lines.find((l) => l.msg === 'partition assigned' && l.instance !== 'a' && l.partition === partition && Number(l.time) >= leftAtMs)
     assert.equal(successor?.committed, acknowledged, `partition ${partition}: the next owner starts after the records the leaving member processed`)
   }
+  const validIds = sent.flatMap((r) => (r.intent.kind === 'valid' ? [r.intent.transactionId] : []))
+  const coverage = await decisionCoverage(cluster.bootstrapServers, topics.decisions, validIds)
+  t.diagnostic(`decisions: ${coverage.decisions} for ${validIds.length} valid transactions, ${coverage.duplicates} repeated (at-least-once)`)
+  assert.deepEqual(coverage.missing.slice(0, 3), [], `${coverage.missing.length} valid transactions have no decision`)
 })
