@@ -163,7 +163,8 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
     }
     const liveFromOffset = committed ?? (this.options.autoOffsetReset === 'latest' ? high : low)
     const restored = await this.#restore(tp, liveFromOffset)
-    const nextOffset = readStartOf({ low, snapshotOffset: restored })
+    // Without state to rebuild, nothing below the committed offset needs reading again.
+    const nextOffset = this.#lastStateful < 0 ? liveFromOffset : readStartOf({ low, snapshotOffset: restored })
     if (nextOffset > (restored ?? liveFromOffset)) {
       // Retention deleted records the state or the outputs needed: nothing brings them back; said loudly.
       this.options.log.warn({ topic: tp.topic, partition: tp.partition, low, committed: committed ?? null, snapshotOffset: restored ?? null }, 'log starts after the snapshot or the committed offset: state and outputs miss the records before it')

@@ -9,6 +9,8 @@ import { publishGenerated } from '../../src/generator/publish.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
 import { cardFraudFeatures } from '../../topology/features.js'
 import { createPipeline } from '../../src/main.js'
+import { loadModelPackage } from '../../src/adapters/onnx/model-package.js'
+import { OnnxScorer } from '../../src/adapters/onnx/onnx-scorer.js'
 import { committedOffsets, endOffsets, readTopic, waitFor, useMockCluster } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
@@ -73,6 +75,20 @@ test('20,000 transactions with 1 % invalid and 1 % duplicates: one decision and 
   assert.deepEqual(rows.filter((r) => Number(r.n) !== 1), [])
   const [featureRow] = await (await pipeline.clickhouse.query({ query: `SELECT features['card_count_24h'] AS c, length(mapKeys(features)) AS k FROM scores WHERE source_topic = {topic:String} LIMIT 1`, query_params: { topic: topics.transactions }, format: 'JSONEachRow' })).json<{ c: number; k: string }>()
   assert.ok(featureRow && Number(featureRow.k) === cardFraudFeatures.length && featureRow.c >= 1, 'every row carries its named features')
+
+  // Each decision's score is the model run on the feature row logged for it: a batch mix-up (scores applied to the
+  // wrong transactions) would pass every count above.
+  const logged = await (await pipeline.clickhouse.query({ query: `SELECT transaction_id, score, features FROM scores WHERE source_topic = {topic:String} ORDER BY source_partition, source_offset`, query_params: { topic: topics.transactions }, format: 'JSONEachRow' })).json<{ transaction_id: string; score: number; features: Record<string, number> }>()
+  const scorer = new OnnxScorer(loadModelPackage(config.model.dir, config.model.champion), { threads: 1 })
+  teardown(t, () => scorer.close())
+  const names = scorer.featureNames
+  const batch = new Float32Array(logged.length * names.length)
+  logged.forEach((row, i) => names.forEach((name, j) => (batch[i * names.length + j] = row.features[name]!)))
+  const rescored = await scorer.score(batch, logged.length)
+  const decidedScore = new Map(decisions.map((d) => [d.transaction_id, d.score]))
+  const off = logged.filter((row, i) => Math.abs(decidedScore.get(row.transaction_id)! - rescored[i]!) > 1e-6 || Math.abs(row.score - rescored[i]!) > 1e-6)
+  assert.deepEqual(off.slice(0, 3), [], `${off.length} decisions whose score is not the model on their logged features`)
+  assert.ok(new Set(rescored).size > logged.length / 2, 'scores differ between transactions, so a swap would show')
 
   const dead = (await readTopic(cluster.bootstrapServers, topics.dlq)).map((r) => JSON.parse(r.value.toString()) as DeadLetter)
   assert.equal(dead.length, invalidSent.length, 'every invalid record is in the DLQ')
