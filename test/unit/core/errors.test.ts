@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ErrorCode, FraudstreamError, isRetryable } from '../../../src/core/errors.js'
+import { ErrorCode, errorMessageOf, FraudstreamError, isRetryable } from '../../../src/core/errors.js'
 
 test('isRetryable: a retryable FraudstreamError, also as a plain object with its fields, without its class', () => {
   const retryable = new FraudstreamError(ErrorCode.kafka, 'broker down', 'external', true)
@@ -18,4 +18,11 @@ test('isRetryable: anything else is not', () => {
   assert.equal(isRetryable(Object.assign(new Error('truthy'), { retryable: 'yes', code: ErrorCode.kafka })), false)
   assert.equal(isRetryable(undefined), false)
   assert.equal(isRetryable('retryable'), false)
+})
+
+test('errorMessageOf reads Errors and error-like objects (node-rdkafka callback errors), else stringifies', () => {
+  assert.equal(errorMessageOf(new Error('plain')), 'plain')
+  assert.equal(errorMessageOf({ message: 'Local: Timed out', code: -185 }), 'Local: Timed out')
+  assert.equal(errorMessageOf('text'), 'text')
+  assert.equal(errorMessageOf({ message: 42 }), '[object Object]')
 })
