@@ -1,5 +1,4 @@
 import type { Logger } from 'pino'
-import { errorMessageOf } from '../../core/errors.js'
 import type { Metrics } from '../../observability/metrics.js'
 import type { ClickHouseClient } from './client.js'
 
@@ -122,7 +121,7 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
         return
       } catch (err) {
         metrics.clickhouseInserts.inc({ table, result: 'error' })
-        log.warn({ err: errorMessageOf(err), table, token, attempt, backoffMs }, 'clickhouse insert failed; retrying the identical batch')
+        log.warn({ err, table, token, attempt, backoffMs }, 'clickhouse insert failed; retrying the identical batch')
         await new Promise((resolve) => setTimeout(resolve, backoffMs))
         backoffMs = Math.min(backoffMs * 2, this.options.maxRetryBackoffMs)
       }

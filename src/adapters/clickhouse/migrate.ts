@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { ErrorCode, FraudstreamError } from '../../core/errors.js'
+import { ErrorCode, errorMessageOf, FraudstreamError } from '../../core/errors.js'
 import type { ClickHouseClient } from './client.js'
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../clickhouse/migrations/', import.meta.url))
@@ -35,7 +35,7 @@ export async function migrate(client: ClickHouseClient, dir = MIGRATIONS_DIR): P
       try {
         await client.command({ query })
       } catch (err) {
-        throw new FraudstreamError(ErrorCode.sinkClickhouse, `migration ${file} failed: ${(err as Error).message}`, 'external', false, { cause: err })
+        throw new FraudstreamError(ErrorCode.sinkClickhouse, `migration ${file} failed: ${errorMessageOf(err)}`, 'external', false, { cause: err })
       }
     }
     await client.insert({ table: 'schema_migrations', values: [{ name: file }], format: 'JSONEachRow' })

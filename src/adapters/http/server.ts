@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
+import { errorMessageOf } from '../../core/errors.js'
 
 export interface HttpEndpoints {
   readonly registry: Registry
@@ -28,7 +29,7 @@ export async function startHttpServer(options: { host: string; port: number; end
     if (path === '/metrics') {
       endpoints.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': endpoints.registry.contentType }).end(text),
-        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${(err as Error).message}`),
+        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${errorMessageOf(err)}`),
       )
       return
     }

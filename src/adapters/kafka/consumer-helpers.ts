@@ -1,6 +1,7 @@
 import type Kafka from 'node-rdkafka'
-import { ErrorCode, FraudstreamError } from '../../core/errors.js'
+import { ErrorCode } from '../../core/errors.js'
 import type { SourceRecord } from '../../core/ports.js'
+import { kafkaErrorOf } from './kafka-errors.js'
 
 /** A node-rdkafka message as the runtime sees it (keys as bytes, timestamps in ms). */
 export function toSourceRecord(m: Kafka.Message): SourceRecord {
@@ -12,7 +13,7 @@ export function toSourceRecord(m: Kafka.Message): SourceRecord {
 export function queryWatermarks(consumer: Kafka.KafkaConsumer, topic: string, partition: number): Promise<{ low: number; high: number }> {
   return new Promise((resolve, reject) =>
     consumer.queryWatermarkOffsets(topic, partition, 10_000, (err, offsets) => {
-      if (err) return reject(new FraudstreamError(ErrorCode.kafka, `cannot read watermarks of ${topic}[${partition}]: ${err.message}`, 'external', true, { cause: err }))
+      if (err) return reject(kafkaErrorOf(err, ErrorCode.kafkaMetadata, `cannot read watermarks of ${topic}[${partition}]`))
       resolve({ low: offsets.lowOffset, high: offsets.highOffset })
     }),
   )

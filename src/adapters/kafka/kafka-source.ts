@@ -1,8 +1,9 @@
 import Kafka from 'node-rdkafka'
 import type { Logger } from 'pino'
-import { ErrorCode, FraudstreamError } from '../../core/errors.js'
+import { ErrorCode, errorMessageOf, FraudstreamError } from '../../core/errors.js'
 import type { CommitOffset, PartitionedSource, SourceHandlers, SourceRecord, TopicPartition } from '../../core/ports.js'
 import { queryWatermarks, toSourceRecord } from './consumer-helpers.js'
+import { kafkaErrorOf, librdkafkaCodeOf } from './kafka-errors.js'
 
 const ASSIGN = Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS
 const REVOKE = Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS
@@ -73,16 +74,22 @@ export class KafkaSource implements PartitionedSource {
     )
   }
 
+  /** The handlers given to `start`; a callback of the consumer before it (none is subscribed then) is a broken invariant. */
+  #started(): SourceHandlers {
+    if (!this.#handlers) throw new FraudstreamError(ErrorCode.internal, 'KafkaSource called back before start() gave it handlers', 'internal')
+    return this.#handlers
+  }
+
   async start(handlers: SourceHandlers): Promise<void> {
     this.#handlers = handlers
     await new Promise<void>((resolve, reject) =>
-      this.#consumer.connect({ timeout: 30_000 }, (err) => (err ? reject(new FraudstreamError(ErrorCode.kafka, `consumer cannot connect: ${err.message}`, 'external', true, { cause: err })) : resolve())),
+      this.#consumer.connect({ timeout: 30_000 }, (err) => (err ? reject(kafkaErrorOf(err, ErrorCode.kafkaConnect, 'consumer cannot connect')) : resolve())),
     )
     this.#consumer.on('offset.commit', (err: Kafka.LibrdKafkaError | undefined, offsets: Kafka.TopicPartitionOffset[]) => {
       const committed = (offsets ?? []).map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset }))
       if (err && err.code !== Kafka.CODES.ERRORS.ERR__NO_OFFSET) {
-        this.options.log.warn({ err: err.message, code: err.code, offsets: committed }, 'commit failed; it is sent again once the group is stable')
-        handlers.onCommitted({ offsets: committed, error: new FraudstreamError(ErrorCode.kafka, `commit failed: ${err.message}`, 'external', true, { cause: err }), rebalancing: OWNERSHIP_LOST.has(err.code) })
+        this.options.log.warn({ err, offsets: committed }, 'commit failed; it is sent again once the group is stable')
+        handlers.onCommitted({ offsets: committed, error: kafkaErrorOf(err, ErrorCode.kafkaCommit, 'commit failed'), rebalancing: OWNERSHIP_LOST.has(err.code) })
       } else handlers.onCommitted({ offsets: committed })
     })
     this.#consumer.setDefaultConsumeTimeout(20)
@@ -99,15 +106,15 @@ export class KafkaSource implements PartitionedSource {
           if (err) {
             // Before the first produce the topic does not exist yet; that is a normal start, not a warning.
             const level = err.code === Kafka.CODES.ERRORS.ERR_UNKNOWN_TOPIC_OR_PART ? 'debug' : 'warn'
-            this.options.log[level]({ err: err.message, code: err.code }, 'consume failed')
-            if (level === 'warn') this.#handlers?.onError(new FraudstreamError(ErrorCode.kafka, `consume failed: ${err.message}`, 'external', true, { cause: err }))
+            this.options.log[level]({ err }, 'consume failed')
+            if (level === 'warn') this.#started().onError(kafkaErrorOf(err, ErrorCode.kafkaConsume, 'consume failed'))
             resolve([])
             return
           }
           resolve(messages.map(toSourceRecord))
         })
       })
-      if (records.length > 0 && this.#delivering) this.#handlers!.onRecords(records)
+      if (records.length > 0 && this.#delivering) this.#started().onRecords(records)
     }
   }
 
@@ -119,12 +126,12 @@ export class KafkaSource implements PartitionedSource {
         if (err.code === ASSIGN) {
           // Called even with no partitions: under cooperative rebalancing an empty ASSIGN is how a member learns
           // that the rebalance it took part in is over.
-          const starts = await this.#handlers!.onAssign(partitions)
+          const starts = await this.#started().onAssign(partitions)
           if (cooperative) this.#consumer.incrementalAssign(starts.map((s) => ({ ...s })))
           else this.#consumer.assign(starts.map((s) => ({ ...s })))
         } else if (err.code === REVOKE) {
           try {
-            if (partitions.length > 0) await this.#handlers!.onRevoke(partitions, { lost: false })
+            if (partitions.length > 0) await this.#started().onRevoke(partitions, { lost: false })
           } finally {
             // Unassigned even when the handler failed: librdkafka waits for it, and a consumer closing would hang.
             if (cooperative) this.#consumer.incrementalUnassign(assignment)
@@ -132,15 +139,15 @@ export class KafkaSource implements PartitionedSource {
           }
         } else {
           // Any other code is an error of the group protocol; librdkafka expects the assignment dropped.
-          this.options.log.warn({ err: err.message, code: err.code }, 'rebalance error; dropping the assignment')
-          if (partitions.length > 0) await this.#handlers!.onRevoke(partitions, { lost: true })
+          this.options.log.warn({ err }, 'rebalance error; dropping the assignment')
+          if (partitions.length > 0) await this.#started().onRevoke(partitions, { lost: true })
           this.#consumer.unassign()
         }
       } catch (cause) {
         // During disconnect the consumer refuses (un)assign (isConnected can still say yes then): expected, logged;
         // anything else is a real failure of the job.
-        if (this.#consumer.isConnected() && !this.#disconnecting) this.#handlers!.onError(new FraudstreamError(ErrorCode.kafka, `rebalance handling failed: ${(cause as Error).message}`, 'internal', false, { cause }))
-        else this.options.log.info({ err: (cause as Error).message }, 'rebalance during disconnect not completed')
+        if (this.#consumer.isConnected() && !this.#disconnecting) this.#started().onError(new FraudstreamError(ErrorCode.kafkaRebalance, `rebalance handling failed: ${errorMessageOf(cause)}`, 'internal', false, { cause }))
+        else this.options.log.info({ err: cause }, 'rebalance during disconnect not completed')
       }
     })
   }
@@ -163,18 +170,18 @@ export class KafkaSource implements PartitionedSource {
       else this.#consumer.commit(toppars)
       return true
     } catch (err) {
-      if (OWNERSHIP_LOST.has((err as { code?: number }).code ?? 0)) {
-        this.options.log.warn({ err: (err as Error).message, offsets }, 'commit refused: partition no longer owned; the new owner reprocesses from the last commit')
+      if (OWNERSHIP_LOST.has(librdkafkaCodeOf(err) ?? 0)) {
+        this.options.log.warn({ err, offsets }, 'commit refused: partition no longer owned; the new owner reprocesses from the last commit')
         return false
       }
-      throw new FraudstreamError(ErrorCode.kafka, `commit failed: ${(err as Error).message}`, 'external', true, { cause: err })
+      throw kafkaErrorOf(err, ErrorCode.kafkaCommit, 'commit failed')
     }
   }
 
   committed(partitions: readonly TopicPartition[]): Promise<(number | undefined)[]> {
     return new Promise((resolve, reject) => {
       this.#consumer.committed(partitions.map((p) => ({ ...p })), 10_000, (err, offsets) => {
-        if (err) return reject(new FraudstreamError(ErrorCode.kafka, `cannot read committed offsets: ${err.message}`, 'external', true, { cause: err }))
+        if (err) return reject(kafkaErrorOf(err, ErrorCode.kafkaMetadata, 'cannot read committed offsets'))
         resolve(partitions.map((p) => {
           const found = offsets.find((o) => o.topic === p.topic && o.partition === p.partition)
           return found && found.offset !== OFFSET_INVALID && found.offset >= 0 ? found.offset : undefined

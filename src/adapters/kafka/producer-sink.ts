@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import type { OutgoingRecord, RecordSink } from '../../core/ports.js'
 import type { Metrics } from '../../observability/metrics.js'
+import { kafkaErrorOf, librdkafkaCodeOf } from './kafka-errors.js'
 
 interface Pending {
   readonly record: OutgoingRecord
@@ -28,7 +29,7 @@ export class KafkaProducerSink implements RecordSink {
       const pending = report.opaque as Pending
       if (err) {
         this.metrics?.producerErrors.inc({ topic: pending.record.topic })
-        this.log.warn({ err: err.message, topic: pending.record.topic, attempt: pending.attempt }, 'delivery failed; producing again')
+        this.log.warn({ err, topic: pending.record.topic, attempt: pending.attempt }, 'delivery failed; producing again')
         setTimeout(() => this.#produce(pending), Math.min(5_000, 50 * 2 ** pending.attempt))
         return
       }
@@ -53,7 +54,7 @@ export class KafkaProducerSink implements RecordSink {
     // land where Kafka Streams and most producers would put them, and `fraudstream features --partitioner` defaults to it.
     { partitioner: 'murmur2_random' } as Kafka.ProducerTopicConfig)
     await new Promise<void>((resolve, reject) =>
-      producer.connect({ timeout: 30_000 }, (err) => (err ? reject(new FraudstreamError(ErrorCode.kafka, `producer cannot connect: ${err.message}`, 'external', true, { cause: err })) : resolve())),
+      producer.connect({ timeout: 30_000 }, (err) => (err ? reject(kafkaErrorOf(err, ErrorCode.kafkaConnect, 'producer cannot connect')) : resolve())),
     )
     producer.setPollInterval(5)
     return new KafkaProducerSink(producer, options.metrics, options.log)
@@ -68,12 +69,12 @@ export class KafkaProducerSink implements RecordSink {
     for (;;) {
       const count = await new Promise<number>((resolve, reject) =>
         this.#producer.getMetadata({ topic, timeout: 10_000 }, (err, metadata) => {
-          if (err) return reject(new FraudstreamError(ErrorCode.kafka, `cannot read metadata of ${topic}: ${err.message}`, 'external', true, { cause: err }))
+          if (err) return reject(kafkaErrorOf(err, ErrorCode.kafkaMetadata, `cannot read metadata of ${topic}`))
           resolve(metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0)
         }),
       )
       if (count > 0) return count
-      if (performance.now() > deadline) throw new FraudstreamError(ErrorCode.kafka, `topic ${topic} does not exist; create it before starting`, 'external')
+      if (performance.now() > deadline) throw new FraudstreamError(ErrorCode.kafkaTopicMissing, `topic ${topic} does not exist; create it before starting`, 'external')
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
   }
@@ -93,12 +94,12 @@ export class KafkaProducerSink implements RecordSink {
       const { topic, value, key, timestampMs, partition } = pending.record
       this.#producer.produce(topic, partition ?? null, value, key, timestampMs ?? Date.now(), pending)
     } catch (err) {
-      if ((err as { code?: number }).code === QUEUE_FULL) {
+      if (librdkafkaCodeOf(err) === QUEUE_FULL) {
         // librdkafka's queue drains as delivery reports are polled; the caller's in-flight bound keeps this rare.
         setTimeout(() => this.#produce(pending), 10)
         return
       }
-      throw new FraudstreamError(ErrorCode.kafka, `produce to ${pending.record.topic} failed: ${(err as Error).message}`, 'external', false, { cause: err })
+      throw kafkaErrorOf(err, ErrorCode.kafkaProduce, `produce to ${pending.record.topic} failed`, { retryable: false })
     }
   }
 

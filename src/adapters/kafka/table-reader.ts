@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import type { SourceRecord } from '../../core/ports.js'
 import { queryWatermarks, toSourceRecord } from './consumer-helpers.js'
+import { kafkaErrorOf } from './kafka-errors.js'
 
 /** librdkafka's logical offset "beginning" (RD_KAFKA_OFFSET_BEGINNING). */
 const OFFSET_BEGINNING = -2
@@ -42,13 +43,13 @@ export class KafkaTableReader {
 
   async start(onRecords: (records: readonly SourceRecord[]) => void): Promise<void> {
     await new Promise<void>((resolve, reject) =>
-      this.#consumer.connect({ timeout: 30_000 }, (err) => (err ? reject(new FraudstreamError(ErrorCode.kafka, `table reader cannot connect: ${err.message}`, 'external', true, { cause: err })) : resolve())),
+      this.#consumer.connect({ timeout: 30_000 }, (err) => (err ? reject(kafkaErrorOf(err, ErrorCode.kafkaConnect, 'table reader cannot connect')) : resolve())),
     )
     const metadata = await new Promise<Kafka.Metadata>((resolve, reject) =>
-      this.#consumer.getMetadata({ topic: this.options.topic, timeout: 10_000 }, (err, data) => (err ? reject(new FraudstreamError(ErrorCode.kafka, `cannot read metadata of ${this.options.topic}: ${err.message}`, 'external', true, { cause: err })) : resolve(data))),
+      this.#consumer.getMetadata({ topic: this.options.topic, timeout: 10_000 }, (err, data) => (err ? reject(kafkaErrorOf(err, ErrorCode.kafkaMetadata, `cannot read metadata of ${this.options.topic}`)) : resolve(data))),
     )
     this.partitions = metadata.topics.find((t) => t.name === this.options.topic)?.partitions.length ?? 0
-    if (this.partitions === 0) throw new FraudstreamError(ErrorCode.kafka, `topic ${this.options.topic} has no partitions; create it (compacted) before starting`, 'external')
+    if (this.partitions === 0) throw new FraudstreamError(ErrorCode.kafkaTopicMissing, `topic ${this.options.topic} has no partitions; create it (compacted) before starting`, 'external')
     this.#consumer.assign(Array.from({ length: this.partitions }, (_, partition) => ({ topic: this.options.topic, partition, offset: OFFSET_BEGINNING })))
     this.#consumer.setDefaultConsumeTimeout(20)
     this.#running = true
@@ -59,7 +60,7 @@ export class KafkaTableReader {
     while (this.#running) {
       const messages = await new Promise<Kafka.Message[]>((resolve) =>
         this.#consumer.consume(500, (err, batch) => {
-          if (err) this.options.log.warn({ err: err.message, code: err.code }, 'table read failed; retrying')
+          if (err) this.options.log.warn({ err, topic: this.options.topic }, 'table read failed; retrying')
           resolve(err ? [] : batch)
         }),
       )

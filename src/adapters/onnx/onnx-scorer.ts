@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina'
-import { ErrorCode, FraudstreamError } from '../../core/errors.js'
+import { ErrorCode, errorMessageOf, FraudstreamError } from '../../core/errors.js'
 import type { Scorer } from '../../core/ports.js'
 import type { ModelRef } from '../../core/records.js'
 import type { InferTask, WarmupTask } from './infer-worker.js'
@@ -57,7 +57,7 @@ export class OnnxScorer implements Scorer {
     try {
       return await running
     } catch (err) {
-      throw new FraudstreamError(ErrorCode.infer, `inference with ${this.model.name}@${this.model.version} failed: ${(err as Error).message}`, 'internal', false, { cause: err })
+      throw new FraudstreamError(ErrorCode.infer, `inference with ${this.model.name}@${this.model.version} failed: ${errorMessageOf(err)}`, 'internal', false, { cause: err })
     } finally {
       this.#inFlight.delete(running)
     }
