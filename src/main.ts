@@ -45,7 +45,7 @@ async function startLookups(options: { config: Config; plan: LookupPlan; bootstr
   const topics = topicsOf(config)
   const [factsPartitions, tablePartitions, txPartitions, labelPartitions] = await Promise.all([topics.lookupFacts, topics.lookupTables, topics.transactions, topics.labels].map((t) => producer.partitionCount(t)))
   if (factsPartitions !== tablePartitions) {
-    throw new FraudstreamError(ErrorCode.kafka, `${topics.lookupTables} has ${tablePartitions} partitions and ${topics.lookupFacts} ${factsPartitions}: the tables topic is the aggregators' changelog and needs as many`, 'external')
+    throw new FraudstreamError(ErrorCode.kafkaTopicLayout, `${topics.lookupTables} has ${tablePartitions} partitions and ${topics.lookupFacts} ${factsPartitions}: the tables topic is the aggregators' changelog and needs as many`, 'external')
   }
   const table = new LookupTable(tablePartitions!)
   const tableReader = new KafkaTableReader({ clientConfig: baseClientConfig(config, options.bootstrapServers, `${options.instanceId}-tables`), topic: topics.lookupTables, log: log.child({ component: 'lookup-table' }) })

@@ -6,7 +6,6 @@
  * | --- | --- |
  * | FS_ERR_CONFIG_INVALID | fix the listed config paths (file or FRAUDSTREAM_* env) |
  * | FS_ERR_DECODE_* | input problem; the record is in the dead-letter topic with this reason |
- * | FS_ERR_KAFKA | a Kafka failure not yet given its own code below; check `kafka.brokers` and broker health |
  * | FS_ERR_KAFKA_CONNECT | no broker answered; check `kafka.brokers`, the network and `kafka.clientProperties` (security) |
  * | FS_ERR_KAFKA_TOPIC_MISSING | the topic (or partition) does not exist; create it with the partition count the docs give |
  * | FS_ERR_KAFKA_METADATA | a metadata, watermark or committed-offset query failed; check broker health, it is retried |
@@ -14,6 +13,8 @@
  * | FS_ERR_KAFKA_PRODUCE | the producer refused a record; check the topic's ACLs and `message.max.bytes` against the record |
  * | FS_ERR_KAFKA_COMMIT | an offset commit failed; it is sent again once the group is stable, check the group coordinator |
  * | FS_ERR_KAFKA_REBALANCE | assigning or revoking partitions failed (see the cause); the member leaves its partitions, restart it |
+ * | FS_ERR_KAFKA_NO_OFFSET | the group has no committed offset and `kafka.autoOffsetReset` is `error`; commit one or choose earliest/latest |
+ * | FS_ERR_KAFKA_TOPIC_LAYOUT | internal topics disagree (lookup-facts and lookup-tables need as many partitions); recreate them alike |
  * | FS_ERR_KAFKA_MOCK | the in-process mock cluster (no `kafka.brokers`) did not start; set `kafka.brokers` or report it |
  * | FS_ERR_SINK_CLICKHOUSE | ClickHouse rejected or did not answer; the sink retries the identical batch |
  * | FS_ERR_MODEL_LOAD | the model package is missing or invalid; run `fraudstream train` or check `models/` |
@@ -24,8 +25,6 @@
  */
 export const ErrorCode = {
   configInvalid: 'FS_ERR_CONFIG_INVALID',
-  /** Generic; prefer one of the specific `kafka*` codes below (kept while callers move over). */
-  kafka: 'FS_ERR_KAFKA',
   kafkaConnect: 'FS_ERR_KAFKA_CONNECT',
   kafkaTopicMissing: 'FS_ERR_KAFKA_TOPIC_MISSING',
   kafkaMetadata: 'FS_ERR_KAFKA_METADATA',
@@ -33,6 +32,8 @@ export const ErrorCode = {
   kafkaProduce: 'FS_ERR_KAFKA_PRODUCE',
   kafkaCommit: 'FS_ERR_KAFKA_COMMIT',
   kafkaRebalance: 'FS_ERR_KAFKA_REBALANCE',
+  kafkaNoOffset: 'FS_ERR_KAFKA_NO_OFFSET',
+  kafkaTopicLayout: 'FS_ERR_KAFKA_TOPIC_LAYOUT',
   kafkaMock: 'FS_ERR_KAFKA_MOCK',
   sinkClickhouse: 'FS_ERR_SINK_CLICKHOUSE',
   modelLoad: 'FS_ERR_MODEL_LOAD',

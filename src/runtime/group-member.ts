@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Clock } from '../core/clock.js'
-import { errorCodeOf, isRetryable } from '../core/errors.js'
+import { ErrorCode, errorCodeOf, FraudstreamError, isRetryable } from '../core/errors.js'
 import type { PartitionedSource, PartitionStart, SourceRecord, TopicPartition } from '../core/ports.js'
 import type { Cancel, Scheduler } from '../core/scheduler.js'
 import { partitionKey } from '../core/stage.js'
@@ -263,7 +263,7 @@ export class GroupMember<P extends MemberPartition> {
 
   fail(err: unknown): void {
     if (this.#failure) return
-    this.#failure = err instanceof Error ? err : new Error(String(err))
+    this.#failure = err instanceof Error ? err : new FraudstreamError(ErrorCode.internal, `member ${this.options.name} failed: ${String(err)}`, 'internal')
     this.options.log.fatal({ err: this.#failure, code: errorCodeOf(err), member: this.options.name }, 'member failed; no further offsets will be committed')
     for (const timer of this.#timers) timer.cancel()
     this.#onFailure?.(this.#failure)

@@ -159,7 +159,7 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
   async assign(position: PartitionPosition): Promise<TopologyPartition> {
     const { tp, low, high, committed } = position
     if (committed === undefined && this.options.autoOffsetReset === 'error') {
-      throw new FraudstreamError(ErrorCode.kafka, `no committed offset for ${tp.topic}[${tp.partition}] and autoOffsetReset=error`, 'external')
+      throw new FraudstreamError(ErrorCode.kafkaNoOffset, `no committed offset for ${tp.topic}[${tp.partition}] and autoOffsetReset=error`, 'external')
     }
     const liveFromOffset = committed ?? (this.options.autoOffsetReset === 'latest' ? high : low)
     const restored = await this.#restore(tp, liveFromOffset)

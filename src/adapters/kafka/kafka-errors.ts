@@ -1,7 +1,7 @@
 import Kafka from 'node-rdkafka'
 import { ErrorCode, errorMessageOf, FraudstreamError, type ErrorDomain } from '../../core/errors.js'
 
-/** The codes a Kafka adapter raises (the generic `ErrorCode.kafka` is left to callers that have not moved yet). */
+/** The codes a Kafka adapter raises. */
 export type KafkaErrorCode =
   | typeof ErrorCode.kafkaConnect
   | typeof ErrorCode.kafkaTopicMissing

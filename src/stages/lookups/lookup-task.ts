@@ -160,7 +160,7 @@ export class LookupTask implements MemberTask<Run> {
   async #waitForTable(partition: number): Promise<void> {
     const high = await this.options.tableReader.highWatermark(partition)
     if (await waitUntil(() => this.options.tableReader.position(partition) >= high, this.options.drainTimeoutMs)) return
-    throw new FraudstreamError(ErrorCode.kafka, `lookup table partition ${partition} not read up to offset ${high} within ${this.options.drainTimeoutMs} ms (at ${this.options.tableReader.position(partition)}): an aggregator restored from part of it would lose counts`, 'external', true)
+    throw new FraudstreamError(ErrorCode.kafkaConsume, `lookup table partition ${partition} not read up to offset ${high} within ${this.options.drainTimeoutMs} ms (at ${this.options.tableReader.position(partition)}): an aggregator restored from part of it would lose counts`, 'external', true)
   }
 
   release(run: Run): void {

@@ -66,7 +66,7 @@ test('a last commit refused with no rebalance callback to follow gives up at the
 })
 
 test('a lookup task whose last commit throws still leaves the group, and reports the error', async () => {
-  const { source, calls, handlers } = scriptedSource([new FraudstreamError(ErrorCode.kafka, 'commit failed: Local: Timed out', 'external', true)])
+  const { source, calls, handlers } = scriptedSource([new FraudstreamError(ErrorCode.kafkaCommit, 'commit failed: Local: Timed out', 'external', true)])
   const producer = { send: (_record: unknown, onAck: () => void) => setImmediate(onAck), flush: async () => {}, close: async () => {} }
   const task = new LookupTask({
     source, producer, table: new LookupTable(1), tableReader: { position: () => 0, highWatermark: async () => 0 },
