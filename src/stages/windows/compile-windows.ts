@@ -1,6 +1,7 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { FeatureDefinition, WindowAggregation, WindowFeature } from '../features/feature-definition.js'
-import { countAtOrBefore, fullEventsStart, logEnd, timeAt, upperBound, type CardWindows } from './card-windows.js'
+import { countAtOrBefore, fullEventsStart, logEnd, timeAt, upperBound } from './card-log.js'
+import type { CardWindows } from './card-windows.js'
 import { eventLayoutOf, FLAG_ABROAD, FLAG_CARD_NOT_PRESENT, keyField, type EventLayout, type FieldReader } from './event-layout.js'
 import { groupIdOf, utcHour, windowGroupsOf, type WindowGroup } from './window-groups.js'
 
