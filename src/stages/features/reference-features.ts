@@ -3,7 +3,7 @@ import type { Label } from '../../core/label-v1.js'
 import { lookupKeyOf } from '../lookups/lookup-plan.js'
 import { fraudRatio } from '../lookups/key-aggregate.js'
 import type { DerivedField, FeatureDefinition, LookupFeature, WindowAggregation, WindowFeature, WindowFilter, WindowKey } from './feature-definition.js'
-import { MIN_VARIANCE } from '../windows/compile-windows.js'
+import { MIN_VARIANCE } from '../windows/population-stddev.js'
 
 /**
  * The oracle: every window feature recomputed from scratch over the events added so far, by a direct reading of
