@@ -65,7 +65,7 @@ export class CardTable {
   #moveCount = 0
   /** The sum of values loaded only to bring their lines into the cache: kept so the loads are not optimised away. */
   #loadSink = 0
-  /** The page of the log `at` or `insert` found last. */
+  /** The page of the log `at`, `insert` or `fit` found last. */
   #page: Float64Array = EMPTY_LOG
 
   constructor(options: CardTableOptions) {
@@ -97,7 +97,7 @@ export class CardTable {
     return this.#rebuilds
   }
 
-  /** The page of the log `at` or `insert` found last. */
+  /** The page of the log `at`, `insert` or `fit` found last. */
   get page(): Float64Array {
     return this.#page
   }
@@ -186,8 +186,8 @@ export class CardTable {
   }
 
   /**
-   * The base of the log at `base` of the card in `slot`, moved when needed to a block with room for `needed` log
-   * slots: grown when full, shrunk when under half used (a bursty card would otherwise keep its peak). Sets `page`.
+   * After `at(slot)` returned `base`: the base of that card's log, moved when needed to a block with room for `needed`
+   * log slots: grown when full, shrunk when under half used (a bursty card would otherwise keep its peak). Sets `page`.
    */
   fit(slot: number, base: number, needed: number): number {
     const page = this.#page
@@ -379,7 +379,7 @@ export class CardTable {
 }
 
 /** Where the log starts in a block at `offset`: after its capacity and stored id. */
-export function logBase(page: Float64Array, offset: number): number {
+function logBase(page: Float64Array, offset: number): number {
   return offset + 1 + storedIdSlots(page, offset + 1)
 }
 

@@ -22,13 +22,9 @@ export function snapshotCards(table: CardTable): (readonly [string, number[]])[]
   return cards
 }
 
-/** Throws unless the snapshot's events have the table's layout. */
-export function checkSnapshotStride(snapshot: CardWindowsSnapshot, table: CardTable): void {
-  if (snapshot.stride !== table.stride) throw new Error(`snapshot stride ${snapshot.stride} does not match the event layout (${table.stride})`)
-}
-
-/** Inserts the snapshot's cards into an empty table, each log checked and written whole. */
+/** Inserts the snapshot's cards into an empty table, each log checked and written whole; throws for another layout. */
 export function restoreCards(table: CardTable, snapshot: CardWindowsSnapshot): void {
+  if (snapshot.stride !== table.stride) throw new Error(`snapshot stride ${snapshot.stride} does not match the event layout (${table.stride})`)
   for (const [id, log] of snapshot.cards) {
     if (log.length !== log[0] || log[1]! < 0 || (log.length - LOG_HEADER - log[1]!) % table.stride !== 0) throw new Error(`snapshot log of card ${id} is malformed`)
     const slot = table.insert(id, log.length)

@@ -2,7 +2,7 @@ import { CardEviction } from './card-eviction.js'
 import { compactLog, insertEvent, LOG_HEADER, logEnd } from './card-log.js'
 import { CardPrefetch } from './card-prefetch.js'
 import { CardTable } from './card-table.js'
-import { checkSnapshotStride, restoreCards, snapshotCards, type CardWindowsSnapshot } from './card-windows-snapshot.js'
+import { restoreCards, snapshotCards, type CardWindowsSnapshot } from './card-windows-snapshot.js'
 
 export { countAtOrBefore, LOG_HEADER } from './card-log.js'
 export { WARM_MAX } from './card-prefetch.js'
@@ -195,10 +195,9 @@ export class CardWindows {
 
   static fromSnapshot(options: CardWindowsOptions, snapshot: CardWindowsSnapshot): CardWindows {
     const windows = new CardWindows(options)
-    checkSnapshotStride(snapshot, windows.#table)
+    restoreCards(windows.#table, snapshot)
     windows.#maxEventTimeMs = snapshot.maxEventTimeMs
     windows.#late = snapshot.late
-    restoreCards(windows.#table, snapshot)
     return windows
   }
 }
