@@ -1,9 +1,12 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { Label } from '../../core/label-v1.js'
-import { lookupKeyOf } from '../lookups/lookup-plan.js'
-import { fraudRatio } from '../lookups/key-aggregate.js'
-import type { DerivedField, FeatureDefinition, LookupFeature, WindowAggregation, WindowFeature, WindowFilter, WindowKey } from './feature-definition.js'
-import { MIN_VARIANCE } from '../windows/compile-windows.js'
+import type { DerivedField, FeatureDefinition, LookupFeature, LookupKey, WindowAggregation, WindowFeature, WindowFilter, WindowKey } from './feature-definition.js'
+
+// The oracle imports types only: a constant or function shared with the code it checks would be wrong in both
+// places at once and the property tests would still pass. What it needs of the contract is restated below.
+
+/** The contract's variance floor: a variance at or below it reads as 0 (population-stddev.ts has the production one). */
+const MIN_VARIANCE = 1e-280
 
 /**
  * The oracle: every window feature recomputed from scratch over the events added so far, by a direct reading of
@@ -236,6 +239,15 @@ function expiryHorizons(definitions: readonly FeatureDefinition[]): (d: WindowFe
   return (d) => (readsMore.has(sharing(d)) ? attributesHorizonMs : horizonMs)
 }
 
+/** The transaction (or label) field each lookup key reads, as topology/features.ts describes them. */
+const LOOKUP_KEY_FIELD = { terminal: 'terminal_id', merchant: 'merchant_id', customer: 'customer_id', device: 'device_id' } as const satisfies Record<LookupKey, string>
+
+/** A transaction's or label's key for a lookup key kind, as a string; undefined without the field. */
+function lookupKeyOf(kind: LookupKey, ids: { readonly [F in (typeof LOOKUP_KEY_FIELD)[LookupKey]]?: string | undefined }): string | undefined {
+  const id = ids[LOOKUP_KEY_FIELD[kind]]
+  return id === undefined ? undefined : `${kind}:${id}`
+}
+
 /**
  * The lookup oracle: a direct reading of LookupFeature over every on-time transaction and every label, with no
  * buckets, tables or watermarks. A transaction without the key's field reads an empty window.
@@ -247,7 +259,12 @@ export function referenceLookup(feature: LookupFeature, transactions: readonly T
   const key = lookupKeyOf(feature.key, tx)
   const inWindow = key === undefined ? [] : transactions.filter((e) => lookupKeyOf(feature.key, e) === key && e.eventTimeMs >= startMs && e.eventTimeMs < endMs)
   if (feature.aggregation === 'fraud_count') return knownFraud(feature, labels, key, startMs, endMs, cutoffMs)
-  if (feature.aggregation === 'fraud_ratio') return fraudRatio(knownFraud(feature, labels, key, startMs, endMs, cutoffMs), inWindow.length)
+  if (feature.aggregation === 'fraud_ratio') {
+    // At most 1: labels are placed by their own transaction's time and fields, so they can name transactions the
+    // count never saw (late ones, or ones never scored here).
+    const fraud = knownFraud(feature, labels, key, startMs, endMs, cutoffMs)
+    return inWindow.length > 0 ? Math.min(1, fraud / inWindow.length) : 0
+  }
   const field = feature.field
   const contents: WindowContents = {
     amounts: inWindow.map((e) => e.amount),

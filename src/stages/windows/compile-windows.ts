@@ -1,7 +1,10 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { FeatureDefinition, WindowAggregation, WindowFeature } from '../features/feature-definition.js'
-import { countAtOrBefore, fullEventsStart, logEnd, timeAt, upperBound, type CardWindows } from './card-windows.js'
+import { countAtOrBefore, fullEventsStart, logEnd, timeAt, upperBound } from './card-log.js'
+import type { CardWindows } from './card-windows.js'
+import { distinctSet } from './distinct-set.js'
 import { eventLayoutOf, FLAG_ABROAD, FLAG_CARD_NOT_PRESENT, keyField, type EventLayout, type FieldReader } from './event-layout.js'
+import { amountOverMean, populationStddev, zscore } from './population-stddev.js'
 import { groupIdOf, utcHour, windowGroupsOf, type WindowGroup } from './window-groups.js'
 
 /**
@@ -57,8 +60,8 @@ const NEEDS: Record<Exclude<WindowAggregation, 'distinct_count'>, (keyof Needs)[
  * backward pass over the card's events (newest first, one loop per stretch of ages: see ageBoundaries) keeps each
  * group's per-span aggregates in local variables, time-only groups count by binary search, and the other columns
  * (`perTransaction`) are written in the same call. Generic per-group code (a loop or a method call per group and
- * event, aggregates in arrays) cost ~3× as much per transaction; this is the hot path of every record. The generated
- * code embeds only numbers and fixed identifiers, never a name or string from the definitions.
+ * event, aggregates in arrays) cost several times as much per transaction, on the hot path of every record. The
+ * generated code embeds only numbers and fixed identifiers, never a name or string from the definitions.
  *
  * Semantics (topology/features.ts): at event time t a window of span W and delay D covers the key's events with
  * time in (t − D − W, t − D], plus the current transaction when D = 0 and it passes the filter (and has the field).
@@ -118,7 +121,7 @@ export function compileWindows(definitions: readonly FeatureDefinition[], perTra
       // A distinct span ending here is complete: its count is the values seen so far.
       for (const { group, g } of scanned) {
         const k = group.spans.findIndex((span) => group.delayMs + span === olderMs)
-        if (group.field && k >= 0 && k < group.spans.length - 1) emit(`  n${g}_${k} = ${distinctSet(group, g, layout).size}`)
+        if (group.field && k >= 0 && k < group.spans.length - 1) emit(`  n${g}_${k} = ${distinctSet(layout.reader(group.field), g).size}`)
       }
       newerMs = olderMs
     }
@@ -130,7 +133,7 @@ export function compileWindows(definitions: readonly FeatureDefinition[], perTra
 
   const body = lines.map((line) => `  ${line}`).join('\n')
   const source = `function featureRow(windows, tx, current, row, at = 0) {\n${body}\n}`
-  const distinct = groups.map((group, g) => (group.field ? distinctSet(group, g, layout).create() : undefined))
+  const distinct = groups.map((group, g) => (group.field ? distinctSet(layout.reader(group.field), g).create() : undefined))
   const perTransactionFns = Object.fromEntries(perTransaction.flatMap(({ value }, i) => (value ? [[`perTransaction${i}`, value]] : [])))
   const helpers = { fullEventsStart, logEnd, upperBound, countAtOrBefore, timeAt, isNight, populationStddev, zscore, amountOverMean, distinct, ...perTransactionFns }
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see the function's comment: numbers and fixed identifiers only
@@ -142,11 +145,12 @@ function declareGroup(emit: (line: string) => void, group: WindowGroup, g: numbe
   emit(`// group ${g}: key ${group.key}${group.filter ? `, filter ${group.filter}` : ''}${group.field ? `, distinct ${group.field}` : ''}, delay ${group.delayMs} ms, spans ${group.spans.join(', ')} ms`)
   const slots = group.spans.map((_, k) => k)
   if (group.field) {
-    const set = distinctSet(group, g, layout)
+    const reader = layout.reader(group.field)
+    const set = distinctSet(reader, g)
     for (const line of set.declare) emit(line)
     // The current value belongs to every span: added first, so each span's count includes it.
     const includes = includesCurrent(group, layout)
-    if (includes !== 'false') emit(`if (${includes}) { ${set.add('current')} }`)
+    if (includes !== 'false') emit(`if (${includes}) { ${set.add(fieldExpression(reader, 'current'))} }`)
     // n<g>_<k>: distinct values in span k, written when the pass first leaves the span.
     for (const k of slots) emit(`let n${g}_${k} = -1`)
   } else {
@@ -174,8 +178,7 @@ function declareGroup(emit: (line: string) => void, group: WindowGroup, g: numbe
  * Every age at which some scanned group's window starts or ends (its delay, its delay + each span), ascending. Between
  * two of them, whether a group counts an event and under which span are the same for every event: the pass runs one
  * loop per stretch with those decisions compiled in, instead of comparing each event's age with every span of every
- * group: with the column locals of EventColumns, +2–9 % window updates at 100k cards, median +6 % over seven
- * runs of bench:windows-pair.
+ * group.
  */
 function ageBoundaries(groups: readonly WindowGroup[]): number[] {
   const ages = new Set<number>()
@@ -205,13 +208,16 @@ function scanGroup(emit: (line: string) => void, group: WindowGroup, g: number, 
   const countsOnly = needs.count && !group.field && !needs.sum && !needs.deviations && !needs.min && !needs.max && !needs.previous
   if (countsOnly && conditions.length > 0) {
     // Each condition as 0 or 1, without a branch: a merchant match or a flag is as good as random from event to
-    // event, and a branch on it mispredicted about one event in five.
+    // event, so a branch on it would mispredict often.
     emit(`    c${g}_${k} += ${conditions.map((condition) => `+(${condition})`).join(' & ')}`)
     return
   }
   const indent = conditions.length > 0 ? '      ' : '    '
   if (conditions.length > 0) emit(`    if (${conditions.join(' && ')}) {`)
-  if (group.field) emit(`${indent}${distinctSet(group, g, layout).add(columns)}`)
+  if (group.field) {
+    const reader = layout.reader(group.field)
+    emit(`${indent}${distinctSet(reader, g).add(fieldExpression(reader, columns))}`)
+  }
   else {
     if (needs.previous) emit(`${indent}if (p${g} !== p${g}) p${g} = eventMs`)
     // Each event is booked under the smallest span holding it; finishing adds the smaller spans into the larger.
@@ -249,31 +255,6 @@ function countGroup(emit: (line: string) => void, group: WindowGroup, g: number,
   })
 }
 
-/**
- * The value set of a distinct-count group, decided once: for a coded field (country, mcc, channel) a DistinctCodes,
- * whose slot per code holds the stamp of the last pass that saw it; for a hashed field a DistinctValues. `declare`
- * starts a pass, `add` counts the field's value of the event (`page`) or the transaction (`current`) unless seen in
- * this pass, `size` is the count so far, `create` makes the helper the generated code reads as `distinct[g]`.
- */
-function distinctSet(group: WindowGroup, g: number, layout: EventLayout) {
-  const reader = layout.reader(group.field!)
-  if (reader.shift >= 0) {
-    return {
-      declare: [`const seen${g} = distinct[${g}].seen`, `const stamp${g} = distinct[${g}].nextStamp()`, `let u${g} = 0`],
-      // Without a branch (a value's first sighting is as good as random): counted when its slot held another stamp.
-      add: (source: EventSource) => `const v${g} = ${fieldExpression(reader, source)}; const x${g} = seen${g}[v${g}] ^ stamp${g}; u${g} += (x${g} | -x${g}) >>> 31; seen${g}[v${g}] = stamp${g}`,
-      size: `u${g}`,
-      create: (): DistinctCodes | DistinctValues => new DistinctCodes(reader.mask + 1),
-    }
-  }
-  return {
-    declare: [`const d${g} = distinct[${g}]`, `d${g}.clear()`],
-    add: (source: EventSource) => `d${g}.add(${fieldExpression(reader, source)})`,
-    size: `d${g}.size`,
-    create: (): DistinctCodes | DistinctValues => new DistinctValues(),
-  }
-}
-
 /** Whether the current transaction is in the group's windows: no delay, passes the filter, has the distinct field. */
 function includesCurrent(group: WindowGroup, layout: EventLayout): string {
   if (group.delayMs > 0) return 'false'
@@ -287,7 +268,7 @@ function includesCurrent(group: WindowGroup, layout: EventLayout): string {
 function finishGroup(emit: (line: string) => void, group: WindowGroup, g: number, needs: Needs, layout: EventLayout): void {
   const spans = group.spans
   if (group.field) {
-    const { size } = distinctSet(group, g, layout)
+    const { size } = distinctSet(layout.reader(group.field), g)
     for (let k = 0; k < spans.length; k++) emit(`if (n${g}_${k} < 0) n${g}_${k} = ${size}`)
     return
   }
@@ -350,8 +331,7 @@ type EventSource = 'current' | EventColumns
 
 /**
  * The pass's reads of the event at `e`: each column, and each hash below which the codes word sits, becomes a local
- * computed once per event, however many groups read it, instead of a load (and an unpacking) per group: +2–3 %
- * window updates at 100k cards (bench:windows-pair).
+ * computed once per event, however many groups read it, instead of a load (and an unpacking) per group.
  */
 class EventColumns {
   readonly #locals = new Map<string, string>()
@@ -402,97 +382,4 @@ function filterExpression(filter: NonNullable<WindowGroup['filter']>, codes: str
 function isNight(eventTimeMs: number): boolean {
   const hour = utcHour(eventTimeMs)
   return hour >= 22 || hour < 6
-}
-
-/**
- * The population standard deviation of n amounts from the sums of their deviations d = a − K from K, one of them:
- * sqrt(E[d²] − E[d]²). With K in the window, that difference cancels at most what separates K from the mean, not the
- * amounts' whole magnitude (unshifted, a spread under ~3e-5 of the mean was lost to rounding: a cent over ten
- * payments of 100), and equal amounts give deviations of exactly 0, hence 0, not a rounding residue that a z-score
- * would divide into astronomy.
- */
-export function populationStddev(n: number, sumOfDeviations: number, sumOfSquaredDeviations: number): number {
-  if (n === 0) return 0
-  const meanDeviation = sumOfDeviations / n
-  const variance = sumOfSquaredDeviations / n - meanDeviation * meanDeviation
-  return variance > MIN_VARIANCE ? Math.sqrt(variance) : 0
-}
-
-/**
- * Below this a variance reads as 0: the squares of deviations under ~1e-140 (far below any currency's unit) lose their
- * precision to underflow, and two orders of summation would disagree on them.
- */
-export const MIN_VARIANCE = 1e-280
-
-/** (amount − mean) / stddev of the window, from deviations from `reference` (mean = reference + E[d]); 0 when the stddev is 0. */
-export function zscore(amount: number, n: number, reference: number, sumOfDeviations: number, sumOfSquaredDeviations: number): number {
-  const sd = populationStddev(n, sumOfDeviations, sumOfSquaredDeviations)
-  return sd > 0 ? (amount - reference - sumOfDeviations / n) / sd : 0
-}
-
-/** amount / mean of the window; 1 when the mean is 0 (no history and a zero amount). */
-export function amountOverMean(amount: number, count: number, sum: number): number {
-  const mean = count > 0 ? sum / count : 0
-  return mean > 0 ? amount / mean : 1
-}
-
-/**
- * The distinct values of one window pass over a coded field (country, mcc, channel: at most 2^14 values): one slot per
- * code holding the stamp of the last pass that saw it, so a value costs one load and compare, with no search.
- */
-export class DistinctCodes {
-  readonly seen: Int32Array
-  #stamp = 0
-
-  /** `maxStamp`: where stamps wrap around (tests lower it). */
-  constructor(
-    codes: number,
-    readonly maxStamp = 0x7fffffff,
-  ) {
-    this.seen = new Int32Array(codes)
-  }
-
-  /** A stamp no slot holds yet: every code is unseen for the new pass. */
-  nextStamp(): number {
-    if (this.#stamp === this.maxStamp) {
-      this.seen.fill(0)
-      this.#stamp = 0
-    }
-    return ++this.#stamp
-  }
-}
-
-const SMALL_DISTINCT = 64
-
-/**
- * The distinct values of one window pass: a small array searched linearly (faster than a Set for the few values a
- * card's window holds), a Set past 64. NaN (an absent optional field) is never counted.
- */
-export class DistinctValues {
-  readonly #small = new Float64Array(SMALL_DISTINCT)
-  #count = 0
-  #overflow: Set<number> | undefined
-
-  get size(): number {
-    return this.#overflow ? this.#overflow.size : this.#count
-  }
-
-  clear(): void {
-    this.#count = 0
-    this.#overflow = undefined
-  }
-
-  add(value: number): void {
-    if (value !== value) return
-    if (this.#overflow) {
-      this.#overflow.add(value)
-      return
-    }
-    for (let j = 0; j < this.#count; j++) if (this.#small[j] === value) return
-    if (this.#count < SMALL_DISTINCT) this.#small[this.#count++] = value
-    else {
-      this.#overflow = new Set(this.#small)
-      this.#overflow.add(value)
-    }
-  }
 }

@@ -5,7 +5,8 @@ import type { Transaction } from '../../../../src/core/transaction-v1.js'
 import type { FeatureDefinition } from '../../../../src/stages/features/feature-definition.js'
 import { cardFraudFeatures } from '../../../../topology/features.js'
 import { CardWindows, countAtOrBefore, LOG_HEADER } from '../../../../src/stages/windows/card-windows.js'
-import { compileWindows, DistinctCodes } from '../../../../src/stages/windows/compile-windows.js'
+import { compileWindows } from '../../../../src/stages/windows/compile-windows.js'
+import { DistinctCodes } from '../../../../src/stages/windows/distinct-set.js'
 import { hash52 } from '../../../../src/stages/windows/window-groups.js'
 
 const MINUTE = 60_000
