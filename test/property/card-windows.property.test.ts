@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import type { Transaction } from '../../src/core/transaction-v1.js'
 import { CardWindows, LOG_HEADER } from '../../src/stages/windows/card-windows.js'
 import { compileWindows } from '../../src/stages/windows/compile-windows.js'
-import { populationStddev } from '../../src/stages/windows/population-stddev.js'
+import { populationStddev } from '../../src/stages/windows/window-math.js'
 import type { FeatureDefinition, WindowAggregation } from '../../src/stages/features/feature-definition.js'
 
 const SPANS = [10, 60, 300]

@@ -63,10 +63,9 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): {
 
 /**
  * Rows of their own for callers that pass no array, as views into shared 256 KiB buffers: `new Float32Array(27)`
- * allocates its 108 bytes outside the heap and cost 0.3–1.3 µs here, as much as a window update; a view made with
- * `new Float32Array(buffer, offset, length)` costs ~45 ns (`subarray`, which looks up a species constructor, ~120 ns),
- * more with the collections its garbage brings (the job passes one array per poll instead). A buffer is freed once no
- * row of it is referenced.
+ * allocates its bytes outside the heap, as costly as a window update; a view of a shared buffer is far cheaper
+ * (`subarray` looks up a species constructor and costs more), though its garbage still brings collections (the stream
+ * writes a batch's rows into one array instead). A buffer is freed once no row of it is referenced.
  */
 class RowSlab {
   static readonly #FLOATS = 65_536

@@ -1,5 +1,5 @@
 import type { LookupDistinctField, LookupFeature } from '../features/feature-definition.js'
-import { amountOverMean, populationStddev, zscore } from '../windows/population-stddev.js'
+import { amountOverMean, populationStddev, zscore } from '../windows/window-math.js'
 import { hash52 } from '../windows/window-groups.js'
 import { labelCutoffMs, windowEndMs } from './lookup-plan.js'
 

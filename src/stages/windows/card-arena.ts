@@ -40,8 +40,7 @@ export class CardArena {
   readonly #emptyPages: number[] = []
   /**
    * A full-size page released by evacuation, kept for the next page: a new 2 MiB buffer is mapped afresh by the
-   * kernel, a page fault per 4 KiB of it on first write (from empty at 100k cards, faults and zeroing took ~8 % of
-   * the time). Its old contents are never read: every slot below a page's top is written (a block's capacity, then
+   * kernel, a page fault per 4 KiB of it on first write. Its old contents are never read: every slot below a page's top is written (a block's capacity, then
    * its owner's data) before anything reads it. One page at most, so a partition holds at most 2 MiB unused.
    */
   #sparePage: Float64Array | undefined

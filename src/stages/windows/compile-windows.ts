@@ -4,7 +4,7 @@ import { countAtOrBefore, fullEventsStart, logEnd, timeAt, upperBound } from './
 import type { CardWindows } from './card-windows.js'
 import { distinctSet } from './distinct-set.js'
 import { eventLayoutOf, FLAG_ABROAD, FLAG_CARD_NOT_PRESENT, keyField, type EventLayout, type FieldReader } from './event-layout.js'
-import { amountOverMean, populationStddev, zscore } from './population-stddev.js'
+import { amountOverMean, populationStddev, zscore } from './window-math.js'
 import { groupIdOf, utcHour, windowGroupsOf, type WindowGroup } from './window-groups.js'
 
 /**

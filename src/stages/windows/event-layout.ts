@@ -24,7 +24,7 @@ export const FLAG_CARD_NOT_PRESENT = 2
 /**
  * A codes word of at most this many bits shares the column of a hashed field instead of a column of its own: the
  * field keeps a hash of 53 − bits (≥ 40) bits above it, exact in a double. One column less per event is a smaller
- * card log: +5 to +11 % window updates at 100k cards (bench:windows-pair). The default features' codes (flags and
+ * card log, and fewer cache lines per update. The default features' codes (flags and
  * country, 12 bits) leave merchant_id a 41-bit hash.
  */
 const MAX_SHARED_CODE_BITS = 13
