@@ -29,7 +29,10 @@ const seed = Number(values.seed)
 
 interface Version {
   readonly name: string
-  readonly create: () => { observe(tx: ReturnType<typeof transactionOf>): unknown; windows: { estimatedBytes: number; cardCount: number; enforceBudget(maxBytes: number): number } }
+  readonly create: () => {
+    observe(tx: ReturnType<typeof transactionOf>): unknown
+    windows: { estimatedBytes: number; cardCount: number; enforceBudget(maxBytes: number): number }
+  }
 }
 
 async function baseVersion(dir: string): Promise<Version> {
@@ -43,7 +46,8 @@ function round(version: Version): { pauseMs: number; evicted: number; cardsBefor
   const state = version.create()
   const random = new Random(seed + 9)
   let i = 0
-  for (const e of cardEvents(events, { cards, eventsPer14Days: events, seed }, seed + 1)) state.observe(transactionOf(e, i++, random))
+  for (const e of cardEvents(events, { cards, eventsPer14Days: events, seed }, seed + 1))
+    state.observe(transactionOf(e, i++, random))
   const cardsBefore = state.windows.cardCount
   const budget = state.windows.estimatedBytes * share
   const started = performance.now()
@@ -53,22 +57,40 @@ function round(version: Version): { pauseMs: number; evicted: number; cardsBefor
 
 const versions: Version[] = [{ name: 'this', create: () => new PartitionState(windowStateOptions(cardFraudFeatures)) }]
 if (values.base) versions.unshift(await baseVersion(values.base))
-const results: Record<string, { pauseMs: number; evicted: number; cardsBefore: number }[]> = Object.fromEntries(versions.map((v) => [v.name, []]))
+const results: Record<string, { pauseMs: number; evicted: number; cardsBefore: number }[]> = Object.fromEntries(
+  versions.map((v) => [v.name, []]),
+)
 for (let r = 0; r < Number(values.rounds); r++) {
   // Alternating which goes first: the machine's speed drifts within minutes.
   for (const version of r % 2 === 0 ? versions : [...versions].reverse()) {
     const result = round(version)
     results[version.name]!.push(result)
-    if (!values.json) process.stderr.write(`  round ${r + 1} ${version.name}: ${result.pauseMs.toFixed(0)} ms to drop ${result.evicted.toLocaleString('en-US')} of ${result.cardsBefore.toLocaleString('en-US')} cards\n`)
+    if (!values.json)
+      process.stderr.write(
+        `  round ${r + 1} ${version.name}: ${result.pauseMs.toFixed(0)} ms to drop ${result.evicted.toLocaleString('en-US')} of ${result.cardsBefore.toLocaleString('en-US')} cards\n`,
+      )
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const pauses = Object.fromEntries(Object.entries(results).map(([name, rs]) => [name, median(rs.map((x) => x.pauseMs))]))
 // Rounds are paired (each version once, back to back): the ratio of a pair is steadier than either pause.
 const ratios = values.base ? results['this']!.map((r, i) => r.pauseMs / results['base']![i]!.pauseMs) : []
-const summary = { cards, events, share, rounds: Number(values.rounds), medianPauseMs: pauses, ratios, ratio: values.base ? median(ratios) : undefined, results }
+const summary = {
+  cards,
+  events,
+  share,
+  rounds: Number(values.rounds),
+  medianPauseMs: pauses,
+  ratios,
+  ratio: values.base ? median(ratios) : undefined,
+  results,
+}
 if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
 else {
-  const line = Object.entries(pauses).map(([name, ms]) => `${name} ${ms.toFixed(0)} ms`).join(', ')
-  process.stdout.write(`budget-eviction  ${cards.toLocaleString('en-US')} cards, ${events.toLocaleString('en-US')} events, budget ${share} of the estimate: median pause ${line}${summary.ratio === undefined ? '' : `; this/base ${summary.ratio.toFixed(2)} (rounds ${ratios.map((r) => r.toFixed(2)).join(', ')})`}\n`)
+  const line = Object.entries(pauses)
+    .map(([name, ms]) => `${name} ${ms.toFixed(0)} ms`)
+    .join(', ')
+  process.stdout.write(
+    `budget-eviction  ${cards.toLocaleString('en-US')} cards, ${events.toLocaleString('en-US')} events, budget ${share} of the estimate: median pause ${line}${summary.ratio === undefined ? '' : `; this/base ${summary.ratio.toFixed(2)} (rounds ${ratios.map((r) => r.toFixed(2)).join(', ')})`}\n`,
+  )
 }

@@ -12,7 +12,11 @@ export interface CardStreamOptions {
 }
 
 /** `count` events: a card, a time and an amount each. */
-export function* cardEvents(count: number, options: CardStreamOptions, seed = options.seed): Generator<{ card: string; t: number; amount: number }> {
+export function* cardEvents(
+  count: number,
+  options: CardStreamOptions,
+  seed = options.seed,
+): Generator<{ card: string; t: number; amount: number }> {
   const random = new Random(seed)
   // Ids as the generator makes them (card_ and 16 hex digits): their length is part of a card's bytes and hashing.
   const idRandom = new Random(seed + 3)
@@ -21,7 +25,11 @@ export function* cardEvents(count: number, options: CardStreamOptions, seed = op
   let t = Date.UTC(2026, 0, 1)
   for (let i = 0; i < count; i++) {
     t += random.exponential(stepMs)
-    yield { card: ids[Math.floor(random.next() * options.cards)]!, t: Math.floor(t), amount: Math.round(random.logNormal(40, 0.8) * 100) / 100 }
+    yield {
+      card: ids[Math.floor(random.next() * options.cards)]!,
+      t: Math.floor(t),
+      amount: Math.round(random.logNormal(40, 0.8) * 100) / 100,
+    }
   }
 }
 
@@ -40,15 +48,31 @@ function merchantOf(card: string, random: Random): string {
 
 export function transactionOf(e: { card: string; t: number; amount: number }, i: number, random: Random): Transaction {
   return {
-    transaction_id: `tx${i}`, card_id: e.card, customer_id: 'c', merchant_id: merchantOf(e.card, random), terminal_id: 't', amount: e.amount,
-    currency: 'EUR', mcc: '5411', country: random.pick(COUNTRIES), card_country: 'FR', channel: random.chance(0.3) ? 'ecom' : 'pos',
-    event_time: e.t, eventTimeMs: e.t,
+    transaction_id: `tx${i}`,
+    card_id: e.card,
+    customer_id: 'c',
+    merchant_id: merchantOf(e.card, random),
+    terminal_id: 't',
+    amount: e.amount,
+    currency: 'EUR',
+    mcc: '5411',
+    country: random.pick(COUNTRIES),
+    card_country: 'FR',
+    channel: random.chance(0.3) ? 'ecom' : 'pos',
+    event_time: e.t,
+    eventTimeMs: e.t,
   }
 }
 
 /** The partition state both window benchmarks measure: the job's settings, one minute of allowed lateness. */
 export function windowStateOptions(features: PartitionStateOptions['features']): PartitionStateOptions {
-  return { features, maxRecordBytes: 65_536, dedupeHorizonMs: 86_400_000, dedupeMaxEntries: 10_000_000, allowedLatenessMs: 60_000 }
+  return {
+    features,
+    maxRecordBytes: 65_536,
+    dedupeHorizonMs: 86_400_000,
+    dedupeMaxEntries: 10_000_000,
+    allowedLatenessMs: 60_000,
+  }
 }
 
 export const CHUNK = 1_024

@@ -53,7 +53,11 @@ interface Run {
 function runDemo(run: number): Promise<Run> {
   const dataDir = mkdtempSync(join(tmpdir(), 'fraudstream-crash-loop-'))
   const startedMs = performance.now()
-  const child = spawn(process.execPath, [bin, 'demo', '--count', String(count), '--rate', 'max', '--json', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(
+    process.execPath,
+    [bin, 'demo', '--count', String(count), '--rate', 'max', '--json', '--data-dir', dataDir],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
@@ -69,7 +73,7 @@ function runDemo(run: number): Promise<Run> {
       const seconds = (performance.now() - startedMs) / 1000
       const summary = lastJsonLine(stdout)
       const summaryOk = summary?.['ok'] === true
-      const exitCode = timedOut ? null : code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)
+      const exitCode = timedOut ? null : (code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0))
       const clean = exitCode === 0 && summaryOk
       let kept: string | null = null
       if (!clean && values['keep-failed']) {
@@ -109,8 +113,12 @@ const results: Run[] = []
 for (let run = 1; run <= runs; run++) {
   const result = await runDemo(run)
   results.push(result)
-  const outcome = result.timedOut ? `timeout after ${result.seconds.toFixed(0)} s (killed)` : `exit ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}${result.summaryOk ? ', JSON summary ok' : ', no ok JSON summary'}`
-  process.stderr.write(`run ${run}/${runs}: ${outcome}, ${result.seconds.toFixed(1)} s${result.throughputTxS !== null ? `, ${result.throughputTxS} tx/s` : ''}\n`)
+  const outcome = result.timedOut
+    ? `timeout after ${result.seconds.toFixed(0)} s (killed)`
+    : `exit ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}${result.summaryOk ? ', JSON summary ok' : ', no ok JSON summary'}`
+  process.stderr.write(
+    `run ${run}/${runs}: ${outcome}, ${result.seconds.toFixed(1)} s${result.throughputTxS !== null ? `, ${result.throughputTxS} tx/s` : ''}\n`,
+  )
   if (result.stderrTail) process.stderr.write(`${result.stderrTail.replace(/^/gm, '    ')}\n`)
 }
 
@@ -121,13 +129,30 @@ const report = {
   runs,
   count,
   clean: clean.length,
-  failed: failed.map((r) => ({ run: r.run, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, summaryOk: r.summaryOk, seconds: Number(r.seconds.toFixed(1)), dataDir: r.dataDir })),
-  seconds: { min: Number(seconds[0]!.toFixed(1)), median: Number(seconds[Math.floor(seconds.length / 2)]!.toFixed(1)), max: Number(seconds.at(-1)!.toFixed(1)) },
+  failed: failed.map((r) => ({
+    run: r.run,
+    exitCode: r.exitCode,
+    signal: r.signal,
+    timedOut: r.timedOut,
+    summaryOk: r.summaryOk,
+    seconds: Number(r.seconds.toFixed(1)),
+    dataDir: r.dataDir,
+  })),
+  seconds: {
+    min: Number(seconds[0]!.toFixed(1)),
+    median: Number(seconds[Math.floor(seconds.length / 2)]!.toFixed(1)),
+    max: Number(seconds.at(-1)!.toFixed(1)),
+  },
 }
 if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`)
 else {
   process.stdout.write(`${clean.length} of ${runs} runs exited 0 with a JSON summary line\n`)
-  if (failed.length > 0) process.stdout.write(`others: ${failed.map((r) => `run ${r.run} ${r.timedOut ? 'timeout' : `exit ${r.exitCode}`}${r.signal ? ` ${r.signal}` : ''}${r.exitCode === 0 ? ' without an ok summary' : ''}`).join(', ')}\n`)
-  process.stdout.write(`run time: min ${report.seconds.min} s, median ${report.seconds.median} s, max ${report.seconds.max} s\n`)
+  if (failed.length > 0)
+    process.stdout.write(
+      `others: ${failed.map((r) => `run ${r.run} ${r.timedOut ? 'timeout' : `exit ${r.exitCode}`}${r.signal ? ` ${r.signal}` : ''}${r.exitCode === 0 ? ' without an ok summary' : ''}`).join(', ')}\n`,
+    )
+  process.stdout.write(
+    `run time: min ${report.seconds.min} s, median ${report.seconds.median} s, max ${report.seconds.max} s\n`,
+  )
 }
 process.exitCode = failed.length === 0 ? 0 : 1

@@ -39,7 +39,14 @@ interface Leg {
 
 async function produce(topic: string, consumed: () => number): Promise<void> {
   const sink = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': bootstrapServers }, log })
-  await publishGenerated({ generator: new TransactionGenerator({ seed }), sink, topics: { transactions: topic, labels: `${topic}.labels` }, count, rate: 'max', maxLead: { records: 20_000, consumed } })
+  await publishGenerated({
+    generator: new TransactionGenerator({ seed }),
+    sink,
+    topics: { transactions: topic, labels: `${topic}.labels` },
+    count,
+    rate: 'max',
+    maxLead: { records: 20_000, consumed },
+  })
   await sink.close()
 }
 
@@ -47,7 +54,16 @@ async function transportOnly(): Promise<Leg> {
   const topic = `bench-transport-${Date.now()}`
   let consumed = 0
   let firstMs = 0
-  const source = new KafkaSource({ clientConfig: { 'bootstrap.servers': bootstrapServers }, groupId: `bench-transport-${Date.now()}`, topics: [topic], autoOffsetReset: 'earliest', sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500, consumeBatchSize: 1_000, log })
+  const source = new KafkaSource({
+    clientConfig: { 'bootstrap.servers': bootstrapServers },
+    groupId: `bench-transport-${Date.now()}`,
+    topics: [topic],
+    autoOffsetReset: 'earliest',
+    sessionTimeoutMs: 6_000,
+    heartbeatIntervalMs: 500,
+    consumeBatchSize: 1_000,
+    log,
+  })
   await source.start({
     onAssign: async (partitions) => partitions.map((p) => ({ ...p, offset: 0 })),
     onRevoke: async () => undefined,
@@ -68,7 +84,21 @@ async function transportOnly(): Promise<Leg> {
 async function fullPipeline(): Promise<Leg> {
   const dataDir = mkdtempSync(join(tmpdir(), 'fraudstream-bench-'))
   const topic = `bench-pipeline-${Date.now()}`
-  const config = loadConfig({ overrides: { environment: 'test', dataDir, 'http.enabled': false, 'kafka.groupId': `bench-${Date.now()}`, 'kafka.topics': { transactions: topic, decisions: `${topic}.decisions`, alerts: `${topic}.alerts`, dlq: `${topic}.dlq`, labels: `${topic}.labels` } } })
+  const config = loadConfig({
+    overrides: {
+      environment: 'test',
+      dataDir,
+      'http.enabled': false,
+      'kafka.groupId': `bench-${Date.now()}`,
+      'kafka.topics': {
+        transactions: topic,
+        decisions: `${topic}.decisions`,
+        alerts: `${topic}.alerts`,
+        dlq: `${topic}.dlq`,
+        labels: `${topic}.labels`,
+      },
+    },
+  })
   const pipeline = await createPipeline({ config, kafka: { bootstrapServers }, log })
   let firstMs = 0
   const watch = setInterval(() => {
@@ -81,17 +111,34 @@ async function fullPipeline(): Promise<Leg> {
   clearInterval(watch)
   const latency = { p50: pipeline.latency.percentile(50), p99: pipeline.latency.percentile(99) }
   const waits = (await pipeline.metrics.lookupWaits.get()).values
-  const lookupWaits = { complete: waits.find((v) => v.labels.result === 'complete')?.value ?? 0, stale: waits.find((v) => v.labels.result === 'stale')?.value ?? 0 }
+  const lookupWaits = {
+    complete: waits.find((v) => v.labels.result === 'complete')?.value ?? 0,
+    stale: waits.find((v) => v.labels.result === 'stale')?.value ?? 0,
+  }
   await pipeline.close()
   rmSync(dataDir, { recursive: true, force: true })
-  return { name: 'pipeline (decode → … → ONNX → sinks → commit)', txPerSecond: count / seconds, seconds, latency, lookupWaits }
+  return {
+    name: 'pipeline (decode → … → ONNX → sinks → commit)',
+    txPerSecond: count / seconds,
+    seconds,
+    latency,
+    lookupWaits,
+  }
 }
 
 const transport = await transportOnly()
 const pipeline = await fullPipeline()
 await cluster.close()
 const ratio = pipeline.txPerSecond / transport.txPerSecond
-const environment = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', count, seed, inferMaxRecords: 256, inferThreads: 2 }
+const environment = {
+  node: process.version,
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  count,
+  seed,
+  inferMaxRecords: 256,
+  inferThreads: 2,
+}
 if (values.json) {
   process.stdout.write(`${JSON.stringify({ environment, transport, pipeline, ratio })}\n`)
 } else {

@@ -43,7 +43,10 @@ if (values.help || !values.base) {
 interface Version {
   readonly name: string
   /** Versions from before rows could be written into the caller's array ignore `rows` and `at`. */
-  readonly state: { warm?(txs: readonly Transaction[]): void; observe(tx: Transaction, rows: Float32Array, at: number): unknown }
+  readonly state: {
+    warm?(txs: readonly Transaction[]): void
+    observe(tx: Transaction, rows: Float32Array, at: number): unknown
+  }
   readonly warmMax: number
 }
 
@@ -53,7 +56,11 @@ async function baseVersion(dir: string): Promise<Version> {
   const { WARM_MAX: baseWarmMax } = await from('src/stages/windows/card-windows.ts')
   const { cardFraudFeatures: baseFeatures } = await from('topology/features.ts')
   // Versions from before warming had no WARM_MAX: one record at a time then.
-  return { name: 'base', state: new BaseState(windowStateOptions(baseFeatures)), warmMax: typeof baseWarmMax === 'number' ? baseWarmMax : 1 }
+  return {
+    name: 'base',
+    state: new BaseState(windowStateOptions(baseFeatures)),
+    warmMax: typeof baseWarmMax === 'number' ? baseWarmMax : 1,
+  }
 }
 
 /**
@@ -79,7 +86,10 @@ function run(version: Version, chunk: readonly Transaction[]): number {
 
 const events = Number(values.events)
 const rounds = Number(values.rounds)
-const versions: readonly [Version, Version] = [await baseVersion(values.base), { name: 'this', state: new PartitionState(windowStateOptions(cardFraudFeatures)), warmMax: WARM_MAX }]
+const versions: readonly [Version, Version] = [
+  await baseVersion(values.base),
+  { name: 'this', state: new PartitionState(windowStateOptions(cardFraudFeatures)), warmMax: WARM_MAX },
+]
 const untimed = values['from-empty'] ? 0 : 2 * events
 const roundEvents = Math.max(1, Math.floor(events / 4))
 const elapsedMs = [0, 0]
@@ -87,9 +97,16 @@ const results: { base: number; this: number; ratio: number }[] = []
 let done = 0
 /** Where the round being timed started: rounds begin and end on chunk boundaries. */
 let roundStart: number | undefined
-if (!values.json) process.stdout.write(`window-pair  ${values.cards} cards, ${events.toLocaleString('en-US')} events per 14 days; ${untimed > 0 ? '28 days untimed, then ' : 'from empty, '}${rounds} rounds of ${roundEvents.toLocaleString('en-US')}\n`)
+if (!values.json)
+  process.stdout.write(
+    `window-pair  ${values.cards} cards, ${events.toLocaleString('en-US')} events per 14 days; ${untimed > 0 ? '28 days untimed, then ' : 'from empty, '}${rounds} rounds of ${roundEvents.toLocaleString('en-US')}\n`,
+  )
 // A chunk more per round than needed: rounds round up to whole chunks.
-for (const chunk of transactionChunks(untimed + rounds * (roundEvents + CHUNK), { cards: Number(values.cards), eventsPer14Days: events, seed: Number(values.seed) })) {
+for (const chunk of transactionChunks(untimed + rounds * (roundEvents + CHUNK), {
+  cards: Number(values.cards),
+  eventsPer14Days: events,
+  seed: Number(values.seed),
+})) {
   if (results.length === rounds) break
   if (done >= untimed) roundStart ??= done
   const order = (done / CHUNK) % 2 === 0 ? [0, 1] : [1, 0]
@@ -102,7 +119,10 @@ for (const chunk of transactionChunks(untimed + rounds * (roundEvents + CHUNK), 
     const timed = done - roundStart
     const [base, mine] = elapsedMs.map((ms) => (timed / ms) * 1000) as [number, number]
     results.push({ base, this: mine, ratio: mine / base })
-    if (!values.json) process.stdout.write(`  round ${results.length}: base ${Math.round(base).toLocaleString('en-US')}/s, this ${Math.round(mine).toLocaleString('en-US')}/s, this/base ${(mine / base).toFixed(3)}\n`)
+    if (!values.json)
+      process.stdout.write(
+        `  round ${results.length}: base ${Math.round(base).toLocaleString('en-US')}/s, this ${Math.round(mine).toLocaleString('en-US')}/s, this/base ${(mine / base).toFixed(3)}\n`,
+      )
     elapsedMs.fill(0)
     roundStart = done
   }
@@ -112,4 +132,7 @@ const middle = ratios.length >> 1
 const medianRatio = ratios.length % 2 === 1 ? ratios[middle] : (ratios[middle - 1]! + ratios[middle]!) / 2
 const summary = { rounds: results, medianRatio, minRatio: ratios[0], maxRatio: ratios.at(-1) }
 if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
-else process.stdout.write(`  this/base median ${summary.medianRatio?.toFixed(3)} (rounds from ${summary.minRatio?.toFixed(3)} to ${summary.maxRatio?.toFixed(3)})\n`)
+else
+  process.stdout.write(
+    `  this/base median ${summary.medianRatio?.toFixed(3)} (rounds from ${summary.minRatio?.toFixed(3)} to ${summary.maxRatio?.toFixed(3)})\n`,
+  )

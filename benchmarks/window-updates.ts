@@ -34,7 +34,8 @@ const values = benchmarkArgs(USAGE, {
 const events = Number(values.events)
 const cards = Number(values.cards)
 const runs = Number(values.runs)
-if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number of at least 1, got ${values.runs}`)
+if (!Number.isInteger(runs) || runs < 1)
+  throw new Error(`--runs must be a whole number of at least 1, got ${values.runs}`)
 const seed = Number(values.seed)
 const features = cardFraudFeatures
 const maxSpanMs = logHorizonsOf(windowGroupsOf(features)).horizonMs
@@ -72,7 +73,10 @@ function timedRate(count: number, update: (chunk: readonly Transaction[]) => voi
     }
     done += chunk.length
   }
-  return { updatesPerSecond: (count - untimed) / (elapsedMs / 1000), faultsPer1000: (1000 * faults) / (count - untimed) }
+  return {
+    updatesPerSecond: (count - untimed) / (elapsedMs / 1000),
+    faultsPer1000: (1000 * faults) / (count - untimed),
+  }
 }
 
 /**
@@ -146,7 +150,8 @@ function memoryPerCard(cardCount: number, eventCount: number): { bytesPerCard: n
   const state = new PartitionState(options)
   let i = 0
   // Transactions are made one at a time and dropped: only the window state stays on the heap.
-  for (const e of cardEvents(eventCount, { cards: cardCount, eventsPer14Days: eventCount, seed }, seed + 1)) state.observe(transactionOf(e, i++, random))
+  for (const e of cardEvents(eventCount, { cards: cardCount, eventsPer14Days: eventCount, seed }, seed + 1))
+    state.observe(transactionOf(e, i++, random))
   gc()
   const used = bytesInUse() - before
   const cardsHeld = state.windows.cardCount
@@ -167,11 +172,27 @@ const naive = naiveRate(naiveEvents)
 const windowsOnNaiveInput = windowsRate(naiveEvents).updatesPerSecond
 const memoryCards = Number(values['memory-cards'])
 const memory = memoryCards > 0 ? memoryPerCard(memoryCards, Number(values['memory-events'])) : undefined
-const environment = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', events, cards, runs, seed, features: features.length, windowFeatures, pageFaultMicros: faultMicros }
+const environment = {
+  node: process.version,
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  events,
+  cards,
+  runs,
+  seed,
+  features: features.length,
+  windowFeatures,
+  pageFaultMicros: faultMicros,
+}
 const result = {
   environment,
   /** windows and steadyState: the median of the runs. */
-  updatesPerSecond: { windows: windows.updatesPerSecond, steadyState: steadyState.updatesPerSecond, windowsOnNaiveInput, naive },
+  updatesPerSecond: {
+    windows: windows.updatesPerSecond,
+    steadyState: steadyState.updatesPerSecond,
+    windowsOnNaiveInput,
+    naive,
+  },
   runs: { windows: windows.runs, steadyState: steadyState.runs },
   pageFaultsPer1000Updates: { windows: windows.faultsPer1000, steadyState: steadyState.faultsPer1000 },
   ratio: windowsOnNaiveInput / naive,
@@ -181,9 +202,12 @@ if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`)
 else {
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
   /** The share of a run's time its page faults took, at this machine's cost per fault. */
-  const spread = (rate: { runs: readonly number[] }) => (rate.runs.length > 1 ? `median of ${rate.runs.length} runs (${fmt(Math.min(...rate.runs))}–${fmt(Math.max(...rate.runs))})` : 'one run')
+  const spread = (rate: { runs: readonly number[] }) =>
+    rate.runs.length > 1
+      ? `median of ${rate.runs.length} runs (${fmt(Math.min(...rate.runs))}–${fmt(Math.max(...rate.runs))})`
+      : 'one run'
   const faultShare = (rate: Rate) =>
-    `${rate.faultsPer1000.toFixed(1)} page faults per 1,000 updates${Number.isNaN(faultMicros) ? '' : `, ~${((rate.faultsPer1000 / 1000) * faultMicros * rate.updatesPerSecond / 1e4).toFixed(0)} % of the time`}`
+    `${rate.faultsPer1000.toFixed(1)} page faults per 1,000 updates${Number.isNaN(faultMicros) ? '' : `, ~${(((rate.faultsPer1000 / 1000) * faultMicros * rate.updatesPerSecond) / 1e4).toFixed(0)} % of the time`}`
   process.stdout.write(
     [
       `window-updates  node ${environment.node}, ${environment.cpus} cpus (${environment.cpu}), ${fmt(events)} events over ${fmt(cards)} cards, seed ${seed}, ${features.length} features (${windowFeatures} windowed)`,

@@ -8,7 +8,12 @@ import type { TopologyPartition } from './runtime/topology-runner.js'
  * The card-fraud job's metrics and state reports: what the runtime observes, mapped to the metrics users know
  * (fraudstream_transactions_total, decisions, lookup waits), and each partition's state sizes and evictions.
  */
-export function cardFraudObserver(graph: CardFraudGraph, metrics: Metrics, log: Logger, limits: { maxStateBytes: number; dedupeMaxEntries: number; dedupeHorizonMs: number }): Pick<JobOptions<unknown>, 'observe' | 'hooks'> {
+export function cardFraudObserver(
+  graph: CardFraudGraph,
+  metrics: Metrics,
+  log: Logger,
+  limits: { maxStateBytes: number; dedupeMaxEntries: number; dedupeHorizonMs: number },
+): Pick<JobOptions<unknown>, 'observe' | 'hooks'> {
   const reported = new WeakMap<TopologyPartition, { budgetEvictions: number; dedupeEvictedEarly: number }>()
 
   /** A partition's state sizes, watermark lag, and budget and dedupe evictions since the last report. */
@@ -27,7 +32,10 @@ export function cardFraudObserver(graph: CardFraudGraph, metrics: Metrics, log: 
     if (evicted > 0) {
       last.budgetEvictions = features.budgetEvictions
       metrics.budgetEvictions.inc({ partition }, evicted)
-      log.warn({ partition: p.tp.partition, evicted, maxStateBytes: limits.maxStateBytes }, 'window state over budget: oldest cards dropped')
+      log.warn(
+        { partition: p.tp.partition, evicted, maxStateBytes: limits.maxStateBytes },
+        'window state over budget: oldest cards dropped',
+      )
     }
     metrics.dedupeIds.set({ partition }, dedupe.size)
     const evictedEarly = graph.dedupe.evictedEarlySinceRestore(p.tp)
@@ -35,7 +43,15 @@ export function cardFraudObserver(graph: CardFraudGraph, metrics: Metrics, log: 
     if (forgotten > 0) {
       last.dedupeEvictedEarly = evictedEarly
       metrics.dedupeEvictedEarly.inc({ partition }, forgotten)
-      log.warn({ partition: p.tp.partition, forgotten, maxEntries: limits.dedupeMaxEntries, horizonMs: limits.dedupeHorizonMs }, 'dedupe store full: ids forgotten before their horizon')
+      log.warn(
+        {
+          partition: p.tp.partition,
+          forgotten,
+          maxEntries: limits.dedupeMaxEntries,
+          horizonMs: limits.dedupeHorizonMs,
+        },
+        'dedupe store full: ids forgotten before their horizon',
+      )
     }
   }
 
@@ -66,12 +82,23 @@ export function cardFraudObserver(graph: CardFraudGraph, metrics: Metrics, log: 
       onStray: () => metrics.strayRecords.inc(),
       onRefresh: (p) => {
         reportState(p)
-        metrics.consumerLag.set({ partition: String(p.tp.partition) }, Math.max(0, p.highWatermark - p.tracker.committable))
+        metrics.consumerLag.set(
+          { partition: String(p.tp.partition) },
+          Math.max(0, p.highWatermark - p.tracker.committable),
+        )
       },
       onRevoked: (p) => {
         // Its last evictions reported, then its series removed: the next owner exports its own.
         reportState(p)
-        for (const gauge of [metrics.windowStateBytes, metrics.windowStateAllocatedBytes, metrics.watermarkLag, metrics.consumerLag, metrics.snapshotBytes, metrics.dedupeIds]) gauge.remove({ partition: String(p.tp.partition) })
+        for (const gauge of [
+          metrics.windowStateBytes,
+          metrics.windowStateAllocatedBytes,
+          metrics.watermarkLag,
+          metrics.consumerLag,
+          metrics.snapshotBytes,
+          metrics.dedupeIds,
+        ])
+          gauge.remove({ partition: String(p.tp.partition) })
       },
     },
   }

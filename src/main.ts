@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto'
-import { cardFraud, cardFraudStats, topicsOf, type CardFraudGraph, type CardFraudIO, type CardFraudStats } from '../topology/card-fraud.js'
+import {
+  cardFraud,
+  cardFraudStats,
+  topicsOf,
+  type CardFraudGraph,
+  type CardFraudIO,
+  type CardFraudStats,
+} from '../topology/card-fraud.js'
 import { cardFraudFeatures } from '../topology/features.js'
 import { cardFraudObserver } from './card-fraud-observer.js'
 import type { ModelRef } from './core/records.js'
@@ -36,19 +43,47 @@ import { join } from 'node:path'
  * The lookup side of the topology, when some feature reads a lookup table: this instance's copy of the tables
  * (read from the compacted tables topic) and its member of the lookup stage's group (label routing + aggregation).
  */
-async function startLookups(options: { config: Config; plan: LookupPlan; bootstrapServers: string; instanceId: string; metrics: Metrics; log: Logger; closers: (() => Promise<void>)[]; onFailure: ((err: Error) => void) | undefined }): Promise<CardFraudIO['lookups']> {
+async function startLookups(options: {
+  config: Config
+  plan: LookupPlan
+  bootstrapServers: string
+  instanceId: string
+  metrics: Metrics
+  log: Logger
+  closers: (() => Promise<void>)[]
+  onFailure: ((err: Error) => void) | undefined
+}): Promise<CardFraudIO['lookups']> {
   const { config, plan, metrics, log, closers } = options
   if (plan.columns.length === 0) return undefined
   // Facts, table records and watermarks are many small records off the decision path: batched longer than decisions.
-  const producer = await KafkaProducerSink.connect({ config: { ...baseClientConfig(config, options.bootstrapServers, `${options.instanceId}-lookups-producer`), 'linger.ms': 50 }, metrics, log: log.child({ component: 'lookup-producer' }) })
+  const producer = await KafkaProducerSink.connect({
+    config: {
+      ...baseClientConfig(config, options.bootstrapServers, `${options.instanceId}-lookups-producer`),
+      'linger.ms': 50,
+    },
+    metrics,
+    log: log.child({ component: 'lookup-producer' }),
+  })
   closers.push(() => producer.close())
   const topics = topicsOf(config)
-  const [factsPartitions, tablePartitions, txPartitions, labelPartitions] = await Promise.all([topics.lookupFacts, topics.lookupTables, topics.transactions, topics.labels].map((t) => producer.partitionCount(t)))
+  const [factsPartitions, tablePartitions, txPartitions, labelPartitions] = await Promise.all(
+    [topics.lookupFacts, topics.lookupTables, topics.transactions, topics.labels].map((t) =>
+      producer.partitionCount(t),
+    ),
+  )
   if (factsPartitions !== tablePartitions) {
-    throw new FraudstreamError(ErrorCode.kafkaTopicLayout, `${topics.lookupTables} has ${tablePartitions} partitions and ${topics.lookupFacts} ${factsPartitions}: the tables topic is the aggregators' changelog and needs as many`, 'external')
+    throw new FraudstreamError(
+      ErrorCode.kafkaTopicLayout,
+      `${topics.lookupTables} has ${tablePartitions} partitions and ${topics.lookupFacts} ${factsPartitions}: the tables topic is the aggregators' changelog and needs as many`,
+      'external',
+    )
   }
   const table = new LookupTable(tablePartitions!)
-  const tableReader = new KafkaTableReader({ clientConfig: baseClientConfig(config, options.bootstrapServers, `${options.instanceId}-tables`), topic: topics.lookupTables, log: log.child({ component: 'lookup-table' }) })
+  const tableReader = new KafkaTableReader({
+    clientConfig: baseClientConfig(config, options.bootstrapServers, `${options.instanceId}-tables`),
+    topic: topics.lookupTables,
+    log: log.child({ component: 'lookup-table' }),
+  })
   await tableReader.start((records) => applyTableRecords(table, records))
   closers.push(() => tableReader.stop())
   const source = new KafkaSource({
@@ -62,7 +97,10 @@ async function startLookups(options: { config: Config; plan: LookupPlan; bootstr
     fetchWaitMaxMs: 50,
     log: log.child({ component: 'lookup-source' }),
   })
-  const expectedSources = [...Array.from({ length: txPartitions! }, (_, p) => sourceId('tx', p)), ...Array.from({ length: labelPartitions! }, (_, p) => sourceId('labels', p))]
+  const expectedSources = [
+    ...Array.from({ length: txPartitions! }, (_, p) => sourceId('tx', p)),
+    ...Array.from({ length: labelPartitions! }, (_, p) => sourceId('labels', p)),
+  ]
   const task = new LookupTask({
     source,
     producer,
@@ -154,7 +192,11 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   }
   try {
     const pkg = loadModelPackage(config.model.dir, config.model.champion)
-    assertContract(pkg.manifest, featureContractHash(features), features.map((f) => f.name))
+    assertContract(
+      pkg.manifest,
+      featureContractHash(features),
+      features.map((f) => f.name),
+    )
 
     const clickhouse = await createClickhouseClient(config)
     closers.push(() => clickhouse.close())
@@ -162,13 +204,27 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     await checkDedupWindow(clickhouse, 'scores', config.clickhouse.dedupWindow)
     const scorer = new OnnxScorer(pkg, { threads: config.infer.threads })
     closers.push(() => scorer.close())
-    const producer = await KafkaProducerSink.connect({ config: baseClientConfig(config, options.kafka.bootstrapServers, `${instanceId}-producer`), metrics, log: log.child({ component: 'producer' }) })
+    const producer = await KafkaProducerSink.connect({
+      config: baseClientConfig(config, options.kafka.bootstrapServers, `${instanceId}-producer`),
+      metrics,
+      log: log.child({ component: 'producer' }),
+    })
     closers.push(() => producer.close())
     // Files need a disk per instance (embedded); the Kafka deployment keeps snapshots next to the log they cover.
-    const stateStore = config.runtime.stateStore === 'auto' ? (config.kafka.brokers.length > 0 ? 'kafka' : 'files') : config.runtime.stateStore
+    const stateStore =
+      config.runtime.stateStore === 'auto'
+        ? config.kafka.brokers.length > 0
+          ? 'kafka'
+          : 'files'
+        : config.runtime.stateStore
     const snapshots =
       stateStore === 'kafka'
-        ? new KafkaSnapshotStore({ sink: producer, clientConfig: baseClientConfig(config, options.kafka.bootstrapServers, `${instanceId}-state`), topic: topics.state, partitions: await producer.partitionCount(topics.state) })
+        ? new KafkaSnapshotStore({
+            sink: producer,
+            clientConfig: baseClientConfig(config, options.kafka.bootstrapServers, `${instanceId}-state`),
+            topic: topics.state,
+            partitions: await producer.partitionCount(topics.state),
+          })
         : new FileSnapshotStore({ dir: join(config.dataDir, 'state'), groupId: config.kafka.groupId })
     if (options.resetState) {
       await clickhouse.command({ query: `ALTER TABLE scores DELETE WHERE run_id = 'live' SETTINGS mutations_sync = 1` })
@@ -196,11 +252,26 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       log: log.child({ component: 'source' }),
     })
     const plan = lookupPlanOf(features, config.windows.allowedLatenessMs)
-    const lookups = await startLookups({ config, plan, bootstrapServers: options.kafka.bootstrapServers, instanceId, metrics, log, closers, onFailure: options.onFailure })
+    const lookups = await startLookups({
+      config,
+      plan,
+      bootstrapServers: options.kafka.bootstrapServers,
+      instanceId,
+      metrics,
+      log,
+      closers,
+      onFailure: options.onFailure,
+    })
     const runId = 'live'
     const latency = new LatencyRecorder()
     const graph = cardFraud(
-      { producer, scores: scores as CardFraudIO['scores'], scoresHighOffset: (tp) => scoresHighOffset(clickhouse, tp, runId), scorer, ...(lookups ? { lookups } : {}) },
+      {
+        producer,
+        scores: scores as CardFraudIO['scores'],
+        scoresHighOffset: (tp) => scoresHighOffset(clickhouse, tp, runId),
+        scorer,
+        ...(lookups ? { lookups } : {}),
+      },
       {
         config,
         features,
@@ -227,12 +298,24 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       snapshots,
       snapshotIntervalMs: config.runtime.snapshotIntervalMs,
       log: jobLog,
-      ...cardFraudObserver(graph, metrics, jobLog, { maxStateBytes: config.windows.maxStateBytesPerPartition, dedupeMaxEntries: config.dedupe.maxEntriesPerPartition, dedupeHorizonMs: config.dedupe.horizonMs }),
+      ...cardFraudObserver(graph, metrics, jobLog, {
+        maxStateBytes: config.windows.maxStateBytesPerPartition,
+        dedupeMaxEntries: config.dedupe.maxEntriesPerPartition,
+        dedupeHorizonMs: config.dedupe.horizonMs,
+      }),
       stats: cardFraudStats,
     })
     closers.push(() => job.stop())
     await job.start(options.onFailure ? { onFailure: options.onFailure } : {})
-    log.info({ instanceId, model: `${pkg.manifest.name}@${pkg.manifest.version}`, featureContract: pkg.manifest.feature_contract.hash, groupId: config.kafka.groupId }, 'job started')
+    log.info(
+      {
+        instanceId,
+        model: `${pkg.manifest.name}@${pkg.manifest.version}`,
+        featureContract: pkg.manifest.feature_contract.hash,
+        groupId: config.kafka.groupId,
+      },
+      'job started',
+    )
 
     let http: HttpServer | undefined
     if (config.http.enabled) {
@@ -243,7 +326,11 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
           registry: metrics.registry,
           healthy: () => job.failure === undefined,
           ready: () => job.ready,
-          details: () => ({ instance: instanceId, partitions: job.partitions(), failure: job.failure?.message ?? null }),
+          details: () => ({
+            instance: instanceId,
+            partitions: job.partitions(),
+            failure: job.failure?.message ?? null,
+          }),
         },
       })
       const server = http
@@ -251,7 +338,17 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     }
     let closed: Promise<void> | undefined
     const close = () => (closed ??= closeAll())
-    return { job, graph, model: scorer.model, latency, metrics, clickhouse, ...(http ? { http } : {}), close, [Symbol.asyncDispose]: close }
+    return {
+      job,
+      graph,
+      model: scorer.model,
+      latency,
+      metrics,
+      clickhouse,
+      ...(http ? { http } : {}),
+      close,
+      [Symbol.asyncDispose]: close,
+    }
   } catch (err) {
     await closeAll()
     throw err

@@ -29,7 +29,12 @@ export interface CardFraudTopics {
 /** Every topic of the topology, internal ones named after the group (one application, one set of internal topics). */
 export function topicsOf(config: Pick<Config, 'kafka'>): CardFraudTopics {
   const { topics, groupId } = config.kafka
-  return { ...topics, lookupFacts: topics.lookupFacts ?? `${groupId}.lookup-facts`, lookupTables: topics.lookupTables ?? `${groupId}.lookup-tables`, state: topics.state ?? `${groupId}.state` }
+  return {
+    ...topics,
+    lookupFacts: topics.lookupFacts ?? `${groupId}.lookup-facts`,
+    lookupTables: topics.lookupTables ?? `${groupId}.lookup-tables`,
+    state: topics.state ?? `${groupId}.state`,
+  }
 }
 
 /** The I/O edges of the graph: the same graph runs on Kafka and ClickHouse, or on the test driver's memory ports. */
@@ -79,17 +84,35 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
   const topics = topicsOf(config)
   const featureNames = features.map((f) => f.name)
   const lookupPlan = lookupPlanOf(features, config.windows.allowedLatenessMs)
-  const dedupe = dedupeStage('dedupe', { horizonMs: config.dedupe.horizonMs, maxEntries: config.dedupe.maxEntriesPerPartition })
-  const windows = cardWindowsStage('card-windows', { features, allowedLatenessMs: config.windows.allowedLatenessMs, maxStateBytes: config.windows.maxStateBytesPerPartition })
+  const dedupe = dedupeStage('dedupe', {
+    horizonMs: config.dedupe.horizonMs,
+    maxEntries: config.dedupe.maxEntriesPerPartition,
+  })
+  const windows = cardWindowsStage('card-windows', {
+    features,
+    allowedLatenessMs: config.windows.allowedLatenessMs,
+    maxStateBytes: config.windows.maxStateBytesPerPartition,
+  })
 
   let graph = topology('card-fraud')
     .source('transactions', topics.transactions, 'consumer group, key = card_id, per-partition order')
-    .map('decode', decodeStage('decode', config.decode), 'JSON or msgpack → Transaction v1 (zod); failures → dead letters with a reason')
+    .map(
+      'decode',
+      decodeStage('decode', config.decode),
+      'JSON or msgpack → Transaction v1 (zod); failures → dead letters with a reason',
+    )
     .filter('dedupe', dedupe, 'transaction_id seen within the dedupe horizon → dropped, counted')
-    .window('card-windows', windows, `card-keyed event-time windows in partition-local memory → the row of ${features.length} features${lookupPlan.columns.length > 0 ? ' (lookup columns still empty)' : ''}`)
+    .window(
+      'card-windows',
+      windows,
+      `card-keyed event-time windows in partition-local memory → the row of ${features.length} features${lookupPlan.columns.length > 0 ? ' (lookup columns still empty)' : ''}`,
+    )
   if (lookupPlan.columns.length > 0) {
     const lookups = io.lookups
-    if (!lookups) throw new TypeError(`the features read lookup tables (${lookupPlan.columns.length} columns): CardFraudIO.lookups is required`)
+    if (!lookups)
+      throw new TypeError(
+        `the features read lookup tables (${lookupPlan.columns.length} columns): CardFraudIO.lookups is required`,
+      )
     graph = graph.lookup(
       'lookups',
       lookupsStage('lookups', {
@@ -106,14 +129,53 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
       }),
       'facts to the lookup aggregators; waits until the terminal/merchant tables cover the window, then fills them',
     )
-    graph = graph.beside('lookup-agg', 'task', `labels and lookup facts → terminal/merchant aggregates → compacted ${topics.lookupTables} (consumer group ${config.kafka.groupId}.lookups)`)
+    graph = graph.beside(
+      'lookup-agg',
+      'task',
+      `labels and lookup facts → terminal/merchant aggregates → compacted ${topics.lookupTables} (consumer group ${config.kafka.groupId}.lookups)`,
+    )
   }
   const built = graph
-    .infer('score', scoreStage('score', { scorer: io.scorer, ...(options.onInferenceBatch ? { onBatch: options.onInferenceBatch } : {}) }), 'ONNX sessions on Piscina worker threads', { maxRecords: config.infer.maxRecords, lingerMs: config.infer.lingerMs })
-    .map('decide', decideStage('decide', { thresholds: options.thresholds, featureNames, model: io.scorer.model, ...(options.onDecided ? { onDecided: options.onDecided } : {}) }), 'thresholds → approve | review | decline with reason codes; declines get an alert')
-    .sink('decisions', decisionsSink('decisions', { producer: io.producer, topic: topics.decisions }), `Decision v1, key = card_id (topic ${topics.decisions})`)
-    .sink('alerts', alertsSink('alerts', { producer: io.producer, topic: topics.alerts }), `declines, immediately (topic ${topics.alerts})`)
-    .sink('scores', scoresSink('scores', { sink: io.scores, highOffsetOf: io.scoresHighOffset, featureNames, featureContract: featureContractHash(features), runId: options.runId }), 'every score with its features into ClickHouse, batched per partition, one dedup token a batch')
+    .infer(
+      'score',
+      scoreStage('score', {
+        scorer: io.scorer,
+        ...(options.onInferenceBatch ? { onBatch: options.onInferenceBatch } : {}),
+      }),
+      'ONNX sessions on Piscina worker threads',
+      { maxRecords: config.infer.maxRecords, lingerMs: config.infer.lingerMs },
+    )
+    .map(
+      'decide',
+      decideStage('decide', {
+        thresholds: options.thresholds,
+        featureNames,
+        model: io.scorer.model,
+        ...(options.onDecided ? { onDecided: options.onDecided } : {}),
+      }),
+      'thresholds → approve | review | decline with reason codes; declines get an alert',
+    )
+    .sink(
+      'decisions',
+      decisionsSink('decisions', { producer: io.producer, topic: topics.decisions }),
+      `Decision v1, key = card_id (topic ${topics.decisions})`,
+    )
+    .sink(
+      'alerts',
+      alertsSink('alerts', { producer: io.producer, topic: topics.alerts }),
+      `declines, immediately (topic ${topics.alerts})`,
+    )
+    .sink(
+      'scores',
+      scoresSink('scores', {
+        sink: io.scores,
+        highOffsetOf: io.scoresHighOffset,
+        featureNames,
+        featureContract: featureContractHash(features),
+        runId: options.runId,
+      }),
+      'every score with its features into ClickHouse, batched per partition, one dedup token a batch',
+    )
     .deadLetters(deadLetterPort('dead-letters', { producer: io.producer, topic: topics.dlq }))
   return { topology: built, topics, features, lookupPlan, dedupe, windows }
 }
@@ -135,8 +197,15 @@ export interface CardFraudStats {
   clickhouseRows: number
 }
 
-export function cardFraudStats(runner: { consumed: number; restored: number; count(stage: string, outcome: string): number }, stray: number): CardFraudStats {
-  const decisions = { approve: runner.count('decide', 'approve'), review: runner.count('decide', 'review'), decline: runner.count('decide', 'decline') }
+export function cardFraudStats(
+  runner: { consumed: number; restored: number; count(stage: string, outcome: string): number },
+  stray: number,
+): CardFraudStats {
+  const decisions = {
+    approve: runner.count('decide', 'approve'),
+    review: runner.count('decide', 'review'),
+    decline: runner.count('decide', 'decline'),
+  }
   const invalid = runner.count('decode', 'dead_letter')
   return {
     consumed: runner.consumed,
@@ -164,14 +233,28 @@ export function transactionOutcomeOf(stage: string, outcome: string): string | u
 }
 
 /** The graph a configuration runs, as `run --describe` prints it: built with ports that refuse to be used. */
-export function describeCardFraud(config: Config, features: readonly FeatureDefinition[]): { text: string; graph: CardFraudGraph } {
+export function describeCardFraud(
+  config: Config,
+  features: readonly FeatureDefinition[],
+): { text: string; graph: CardFraudGraph } {
   const unused = (): never => {
     throw new TypeError('a topology built for describe() does not run')
   }
   const producer: RecordSink = { send: unused, flush: unused, close: unused }
-  const scorer: Scorer = { model: { name: 'model', version: 'describe' }, featureNames: features.map((f) => f.name), score: unused, close: unused }
+  const scorer: Scorer = {
+    model: { name: 'model', version: 'describe' },
+    featureNames: features.map((f) => f.name),
+    score: unused,
+    close: unused,
+  }
   const graph = cardFraud(
-    { producer, scores: { add: unused, flush: unused, drop: unused }, scoresHighOffset: unused, scorer, lookups: { producer, table: new LookupTable(1), factsPartitions: 1 } },
+    {
+      producer,
+      scores: { add: unused, flush: unused, drop: unused },
+      scoresHighOffset: unused,
+      scorer,
+      lookups: { producer, table: new LookupTable(1), factsPartitions: 1 },
+    },
     { config, features, thresholds: config.thresholds, runId: 'describe' },
   )
   return { text: describeTopology(graph.topology, ` (${features.length} features)`), graph }

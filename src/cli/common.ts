@@ -21,11 +21,19 @@ export function withCommonOptions(command: Command, defaults: { logLevel: string
     .option('--json', 'print one JSON summary on stdout instead of human output')
 }
 
-export function loadCliConfig(options: CommonOptions, overrides: Record<string, unknown> = {}, defaults: { logLevel: string } = { logLevel: 'info' }): { config: Config; log: Logger } {
+export function loadCliConfig(
+  options: CommonOptions,
+  overrides: Record<string, unknown> = {},
+  defaults: { logLevel: string } = { logLevel: 'info' },
+): { config: Config; log: Logger } {
   const config = loadConfig({
     ...(options.config ? { file: options.config } : {}),
     env: process.env,
-    overrides: { ...(options.dataDir ? { dataDir: options.dataDir } : {}), 'log.level': options.logLevel ?? process.env.FRAUDSTREAM_LOG_LEVEL ?? defaults.logLevel, ...overrides },
+    overrides: {
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      'log.level': options.logLevel ?? process.env.FRAUDSTREAM_LOG_LEVEL ?? defaults.logLevel,
+      ...overrides,
+    },
   })
   scrubSecretsFromEnv(process.env)
   return { config, log: createLogger({ level: config.log.level }) }
@@ -41,7 +49,8 @@ export async function runCommand(options: CommonOptions, body: () => Promise<num
     const message = err instanceof Error ? err.message : String(err)
     if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } })}\n`)
     else process.stderr.write(`fraudstream: ${message} [${code}]\n`)
-    if (!(err instanceof FraudstreamError) && err instanceof Error && process.env.FRAUDSTREAM_DEBUG) process.stderr.write(`${err.stack}\n`)
+    if (!(err instanceof FraudstreamError) && err instanceof Error && process.env.FRAUDSTREAM_DEBUG)
+      process.stderr.write(`${err.stack}\n`)
     process.exitCode = 1
   }
 }
@@ -53,7 +62,12 @@ export const formatMs = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.to
 export function parseNumber(name: string, min: number, max = Infinity) {
   return (value: string): number => {
     const n = Number(value)
-    if (!Number.isFinite(n) || n < min || n > max) throw new FraudstreamError(ErrorCode.usage, `${name} must be a number in [${min}, ${max}], got "${value}"`, 'input')
+    if (!Number.isFinite(n) || n < min || n > max)
+      throw new FraudstreamError(
+        ErrorCode.usage,
+        `${name} must be a number in [${min}, ${max}], got "${value}"`,
+        'input',
+      )
     return n
   }
 }
@@ -63,7 +77,8 @@ export function parseInteger(name: string, min: number, max = Infinity) {
   const parse = parseNumber(name, min, max)
   return (value: string): number => {
     const n = parse(value)
-    if (!Number.isInteger(n)) throw new FraudstreamError(ErrorCode.usage, `${name} must be a whole number, got "${value}"`, 'input')
+    if (!Number.isInteger(n))
+      throw new FraudstreamError(ErrorCode.usage, `${name} must be a whole number, got "${value}"`, 'input')
     return n
   }
 }
@@ -76,8 +91,14 @@ export function parseFormat(value: string): ValueFormat {
 
 /** A fixed-width text table, for `sql` and summaries. */
 export function renderTable(columns: readonly string[], rows: readonly (readonly unknown[])[]): string {
-  const cells = rows.map((row) => row.map((v) => (v === null || v === undefined ? 'NULL' : typeof v === 'object' ? JSON.stringify(v) : String(v))))
+  const cells = rows.map((row) =>
+    row.map((v) => (v === null || v === undefined ? 'NULL' : typeof v === 'object' ? JSON.stringify(v) : String(v))),
+  )
   const widths = columns.map((c, i) => Math.min(60, Math.max(c.length, ...cells.map((r) => r[i]!.length))))
-  const line = (values: readonly string[]) => values.map((v, i) => (v.length > widths[i]! ? `${v.slice(0, widths[i]! - 1)}…` : v.padEnd(widths[i]!))).join('  ').trimEnd()
+  const line = (values: readonly string[]) =>
+    values
+      .map((v, i) => (v.length > widths[i]! ? `${v.slice(0, widths[i]! - 1)}…` : v.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd()
   return [line(columns), widths.map((w) => '─'.repeat(w)).join('  '), ...cells.map(line)].join('\n')
 }

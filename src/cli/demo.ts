@@ -6,7 +6,17 @@ import { publishGenerated, type PublishResult } from '../generator/publish.js'
 import { TransactionGenerator, type ValueFormat } from '../generator/transaction-generator.js'
 import { createPipeline, resolveKafka, type Pipeline } from '../main.js'
 import type { Logger } from '../observability/logger.js'
-import { formatInt, formatMs, loadCliConfig, parseFormat, parseInteger, parseNumber, runCommand, withCommonOptions, type CommonOptions } from './common.js'
+import {
+  formatInt,
+  formatMs,
+  loadCliConfig,
+  parseFormat,
+  parseInteger,
+  parseNumber,
+  runCommand,
+  withCommonOptions,
+  type CommonOptions,
+} from './common.js'
 import { Progress } from './progress.js'
 import { loadFeatures, withFeaturesOption } from './feature-module.js'
 
@@ -65,11 +75,26 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
   try {
     // A new mock cluster's offsets restart at 0: live rows and snapshots of an earlier demo cannot be reconciled
     // with them (the sink's resume point and snapshots are offsets), so an embedded demo starts from empty state.
-    pipeline = await createPipeline({ config, kafka, log, features: await loadFeatures(config), resetState: kafka.mock !== undefined })
-    producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': kafka.bootstrapServers, 'client.id': 'fraudstream-generator' }, log: log.child({ component: 'generator' }) })
+    pipeline = await createPipeline({
+      config,
+      kafka,
+      log,
+      features: await loadFeatures(config),
+      resetState: kafka.mock !== undefined,
+    })
+    producer = await KafkaProducerSink.connect({
+      config: { 'bootstrap.servers': kafka.bootstrapServers, 'client.id': 'fraudstream-generator' },
+      log: log.child({ component: 'generator' }),
+    })
     const job = pipeline.job
     const { model, latency } = pipeline
-    const generator = new TransactionGenerator({ seed: options.seed, fraudRate: options.fraudRate, invalidRate: options.invalidRate, duplicateRate: options.duplicateRate, format: options.format })
+    const generator = new TransactionGenerator({
+      seed: options.seed,
+      fraudRate: options.fraudRate,
+      invalidRate: options.invalidRate,
+      duplicateRate: options.duplicateRate,
+      format: options.format,
+    })
     const stopGenerating = new AbortController()
     options.signal?.addEventListener('abort', () => stopGenerating.abort(), { once: true })
     let generatedSoFar = 0
@@ -121,7 +146,12 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
     try {
       await waitUntil(() => publishDone || options.signal?.aborted === true || job.failure !== undefined)
       if (Number.isFinite(options.count) && !options.signal?.aborted && !job.failure) {
-        await waitUntil(() => job.stats.consumed >= published.transactions || job.failure !== undefined || options.signal?.aborted === true)
+        await waitUntil(
+          () =>
+            job.stats.consumed >= published.transactions ||
+            job.failure !== undefined ||
+            options.signal?.aborted === true,
+        )
       }
       stopGenerating.abort()
       await publishing
@@ -133,7 +163,10 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
     progress?.done()
     await job.stop()
     const ended = job.finalPartitions ?? job.partitions()
-    const rows = await pipeline.clickhouse.query({ query: `SELECT count() AS n FROM scores WHERE run_id = 'live'`, format: 'JSONEachRow' })
+    const rows = await pipeline.clickhouse.query({
+      query: `SELECT count() AS n FROM scores WHERE run_id = 'live'`,
+      format: 'JSONEachRow',
+    })
     const clickhouseRows = Number((await rows.json<{ n: string }>())[0]?.n ?? 0)
     const stats = job.stats
     // Ticks come every 500 ms, too coarse for a short run: the job knows when its first record came.
@@ -197,49 +230,88 @@ export function formatDemoSummary(s: DemoSummary): string {
 export function registerDemo(program: Command): void {
   const command = program
     .command('demo')
-    .description('embedded run: mock Kafka cluster, transaction generator, the job and chDB in one process (what `npm start` runs)')
+    .description(
+      'embedded run: mock Kafka cluster, transaction generator, the job and chDB in one process (what `npm start` runs)',
+    )
     .option('--rate <tx/s|max>', 'transactions per second, or "max" for as fast as the job keeps up', '1000')
-    .option('--count <n>', 'generate n transactions, wait until every output is sunk, then exit', parseInteger('--count', 1))
+    .option(
+      '--count <n>',
+      'generate n transactions, wait until every output is sunk, then exit',
+      parseInteger('--count', 1),
+    )
     .option('--seed <n>', 'generator seed', parseInteger('--seed', 0), 42)
     .option('--fraud-rate <p>', 'share of fraudulent transactions', parseNumber('--fraud-rate', 0, 0.5), 0.01)
-    .option('--invalid-rate <p>', 'share of invalid records (to the dead-letter topic)', parseNumber('--invalid-rate', 0, 1), 0)
+    .option(
+      '--invalid-rate <p>',
+      'share of invalid records (to the dead-letter topic)',
+      parseNumber('--invalid-rate', 0, 1),
+      0,
+    )
     .option('--duplicate-rate <p>', 'share of re-sent duplicate records', parseNumber('--duplicate-rate', 0, 1), 0)
     .option('--format <json|msgpack|mixed>', 'value encoding', 'json')
-    .option('--port <n>', 'HTTP port for /metrics, /health, /ready (0 = any free port)', parseInteger('--port', 0, 65535))
-  withCommonOptions(withFeaturesOption(command), { logLevel: 'warn' }).action(async (opts: CommonOptions & { rate: string; count?: number; seed: number; fraudRate: number; invalidRate: number; duplicateRate: number; format: string; port?: number; features?: string }) => {
-    await runCommand(opts, async () => {
-      const { config, log } = loadCliConfig(opts, { ...(opts.port !== undefined ? { 'http.port': opts.port } : {}), ...(opts.features ? { 'features.module': opts.features } : {}) }, { logLevel: 'warn' })
-      const rate = opts.rate === 'max' ? 'max' : parseNumber('--rate', 1)(opts.rate)
-      const format = parseFormat(opts.format)
-      const controller = new AbortController()
-      const progress = opts.json ? undefined : new Progress()
-      let interrupts = 0
-      const onSignal = () => {
-        if (++interrupts > 1) process.exit(130)
-        const message = 'stopping: draining in-flight records and committing (Ctrl-C again to force)…'
-        if (progress) progress.note(message)
-        else process.stderr.write(`${message}\n`)
-        controller.abort()
-      }
-      process.on('SIGINT', onSignal)
-      process.on('SIGTERM', onSignal)
-      if (!opts.json) process.stderr.write(`fraudstream demo: embedded Kafka (librdkafka mock) + ${describeClickhouse(config)}; ${opts.count ? `${opts.count} transactions` : 'Ctrl-C to stop'}\n`)
-      const summary = await runDemo(config, log, {
-        rate,
-        count: opts.count ?? Infinity,
-        seed: opts.seed,
-        fraudRate: opts.fraudRate,
-        invalidRate: opts.invalidRate,
-        duplicateRate: opts.duplicateRate,
-        format,
-        signal: controller.signal,
-        ...(progress ? { progress } : {}),
+    .option(
+      '--port <n>',
+      'HTTP port for /metrics, /health, /ready (0 = any free port)',
+      parseInteger('--port', 0, 65535),
+    )
+  withCommonOptions(withFeaturesOption(command), { logLevel: 'warn' }).action(
+    async (
+      opts: CommonOptions & {
+        rate: string
+        count?: number
+        seed: number
+        fraudRate: number
+        invalidRate: number
+        duplicateRate: number
+        format: string
+        port?: number
+        features?: string
+      },
+    ) => {
+      await runCommand(opts, async () => {
+        const { config, log } = loadCliConfig(
+          opts,
+          {
+            ...(opts.port !== undefined ? { 'http.port': opts.port } : {}),
+            ...(opts.features ? { 'features.module': opts.features } : {}),
+          },
+          { logLevel: 'warn' },
+        )
+        const rate = opts.rate === 'max' ? 'max' : parseNumber('--rate', 1)(opts.rate)
+        const format = parseFormat(opts.format)
+        const controller = new AbortController()
+        const progress = opts.json ? undefined : new Progress()
+        let interrupts = 0
+        const onSignal = () => {
+          if (++interrupts > 1) process.exit(130)
+          const message = 'stopping: draining in-flight records and committing (Ctrl-C again to force)…'
+          if (progress) progress.note(message)
+          else process.stderr.write(`${message}\n`)
+          controller.abort()
+        }
+        process.on('SIGINT', onSignal)
+        process.on('SIGTERM', onSignal)
+        if (!opts.json)
+          process.stderr.write(
+            `fraudstream demo: embedded Kafka (librdkafka mock) + ${describeClickhouse(config)}; ${opts.count ? `${opts.count} transactions` : 'Ctrl-C to stop'}\n`,
+          )
+        const summary = await runDemo(config, log, {
+          rate,
+          count: opts.count ?? Infinity,
+          seed: opts.seed,
+          fraudRate: opts.fraudRate,
+          invalidRate: opts.invalidRate,
+          duplicateRate: opts.duplicateRate,
+          format,
+          signal: controller.signal,
+          ...(progress ? { progress } : {}),
+        })
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+        if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
+        else process.stdout.write(`${formatDemoSummary(summary)}\n`)
+        return summary.ok ? 0 : 1
       })
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-      if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
-      else process.stdout.write(`${formatDemoSummary(summary)}\n`)
-      return summary.ok ? 0 : 1
-    })
-  })
+    },
+  )
 }

@@ -30,10 +30,15 @@ export function parseDumpLine(line: Buffer): DumpRecord {
     return { value: line }
   }
   const { partition, ts, payload } = envelope as { partition?: unknown; ts?: unknown; payload?: unknown }
-  if (!Number.isInteger(partition) || (partition as number) < 0 || !(typeof payload === 'string' || payload === null)) return { value: line }
+  if (!Number.isInteger(partition) || (partition as number) < 0 || !(typeof payload === 'string' || payload === null))
+    return { value: line }
   // kcat leaves ts out when a record has no timestamp; 0 or less means none, as in the stream.
   const timestamped = typeof ts === 'number' && ts > 0
-  return { value: Buffer.from(payload ?? '', 'latin1'), partition: partition as number, ...(timestamped ? { timestampMs: ts } : {}) }
+  return {
+    value: Buffer.from(payload ?? '', 'latin1'),
+    partition: partition as number,
+    ...(timestamped ? { timestampMs: ts } : {}),
+  }
 }
 
 /**

@@ -3,8 +3,21 @@ import type { Command } from 'commander'
 import { KafkaProducerSink } from '../adapters/kafka/producer-sink.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import { publishGenerated } from '../generator/publish.js'
-import { defaultGeneratorOptions, TransactionGenerator, type GeneratedRecord } from '../generator/transaction-generator.js'
-import { formatInt, loadCliConfig, parseFormat, parseInteger, parseNumber, runCommand, withCommonOptions, type CommonOptions } from './common.js'
+import {
+  defaultGeneratorOptions,
+  TransactionGenerator,
+  type GeneratedRecord,
+} from '../generator/transaction-generator.js'
+import {
+  formatInt,
+  loadCliConfig,
+  parseFormat,
+  parseInteger,
+  parseNumber,
+  runCommand,
+  withCommonOptions,
+  type CommonOptions,
+} from './common.js'
 
 interface GenerateOptions extends CommonOptions {
   count: number
@@ -24,14 +37,31 @@ interface GenerateOptions extends CommonOptions {
 export function registerGenerate(program: Command): void {
   const command = program
     .command('generate')
-    .description('seeded, deterministic Transaction v1 records (with labels days later in event time) to Kafka or an NDJSON file')
-    .option('--count <n>', 'records on the transactions topic (valid, invalid and duplicates together)', parseInteger('--count', 1), 10_000)
+    .description(
+      'seeded, deterministic Transaction v1 records (with labels days later in event time) to Kafka or an NDJSON file',
+    )
+    .option(
+      '--count <n>',
+      'records on the transactions topic (valid, invalid and duplicates together)',
+      parseInteger('--count', 1),
+      10_000,
+    )
     .option('--rate <tx/s|max>', 'records per second when writing to Kafka', 'max')
     .option('--seed <n>', 'seed: the same seed gives the same records', parseInteger('--seed', 0), 42)
-    .option('--fraud-rate <p>', 'share of fraudulent transactions (0.005–0.02 is realistic)', parseNumber('--fraud-rate', 0, 0.5), 0.01)
+    .option(
+      '--fraud-rate <p>',
+      'share of fraudulent transactions (0.005–0.02 is realistic)',
+      parseNumber('--fraud-rate', 0, 0.5),
+      0.01,
+    )
     .option('--invalid-rate <p>', 'share of invalid records', parseNumber('--invalid-rate', 0, 1), 0)
     .option('--duplicate-rate <p>', 'share of re-sent duplicates', parseNumber('--duplicate-rate', 0, 1), 0)
-    .option('--customers <n>', 'simulated customers (each ~2.4 transactions a day): fewer customers = more days of event time', parseInteger('--customers', 1), defaultGeneratorOptions.customers)
+    .option(
+      '--customers <n>',
+      'simulated customers (each ~2.4 transactions a day): fewer customers = more days of event time',
+      parseInteger('--customers', 1),
+      defaultGeneratorOptions.customers,
+    )
     .option('--merchants <n>', 'simulated merchants', parseInteger('--merchants', 1), defaultGeneratorOptions.merchants)
     .option('--format <json|msgpack|mixed>', 'value encoding on Kafka (files are always JSON)', 'json')
     .option('--out <file.ndjson>', 'write transactions to this file instead of Kafka')
@@ -39,10 +69,20 @@ export function registerGenerate(program: Command): void {
     .option('--brokers <list>', 'Kafka bootstrap servers (default: kafka.brokers from config)')
   withCommonOptions(command, { logLevel: 'warn' }).action(async (opts: GenerateOptions) => {
     await runCommand(opts, async () => {
-      const { config, log } = loadCliConfig(opts, opts.brokers ? { 'kafka.brokers': opts.brokers.split(',') } : {}, { logLevel: 'warn' })
+      const { config, log } = loadCliConfig(opts, opts.brokers ? { 'kafka.brokers': opts.brokers.split(',') } : {}, {
+        logLevel: 'warn',
+      })
       const format = parseFormat(opts.format)
       const started = performance.now()
-      const generator = new TransactionGenerator({ seed: opts.seed, fraudRate: opts.fraudRate, invalidRate: opts.invalidRate, duplicateRate: opts.duplicateRate, customers: opts.customers, merchants: opts.merchants, format: opts.out ? 'json' : format })
+      const generator = new TransactionGenerator({
+        seed: opts.seed,
+        fraudRate: opts.fraudRate,
+        invalidRate: opts.invalidRate,
+        duplicateRate: opts.duplicateRate,
+        customers: opts.customers,
+        merchants: opts.merchants,
+        format: opts.out ? 'json' : format,
+      })
       const byIntent: Record<string, number> = {}
       let fraud = 0
       const tally = (r: GeneratedRecord) => {
@@ -62,7 +102,8 @@ export function registerGenerate(program: Command): void {
           else {
             await write(transactions, record.value)
             written++
-            if (!opts.json && written % 50_000 === 0) process.stderr.write(`  ${formatInt(written)} / ${formatInt(opts.count)}\n`)
+            if (!opts.json && written % 50_000 === 0)
+              process.stderr.write(`  ${formatInt(written)} / ${formatInt(opts.count)}\n`)
           }
         }
         for (const label of generator.drainLabels()) {
@@ -73,20 +114,53 @@ export function registerGenerate(program: Command): void {
         destination = `${opts.out} (labels: ${labelsPath})`
       } else {
         if (config.kafka.brokers.length === 0) {
-          throw new FraudstreamError(ErrorCode.usage, 'generate needs --out <file> or Kafka brokers (--brokers or kafka.brokers); for an all-in-one run use `fraudstream demo`', 'input')
+          throw new FraudstreamError(
+            ErrorCode.usage,
+            'generate needs --out <file> or Kafka brokers (--brokers or kafka.brokers); for an all-in-one run use `fraudstream demo`',
+            'input',
+          )
         }
-        const sink = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': config.kafka.brokers.join(','), 'client.id': 'fraudstream-generator', ...config.kafka.clientProperties }, log })
+        const sink = await KafkaProducerSink.connect({
+          config: {
+            'bootstrap.servers': config.kafka.brokers.join(','),
+            'client.id': 'fraudstream-generator',
+            ...config.kafka.clientProperties,
+          },
+          log,
+        })
         try {
-          await publishGenerated({ generator, sink, topics: config.kafka.topics, count: opts.count, rate: opts.rate === 'max' ? 'max' : parseNumber('--rate', 1)(opts.rate), onRecord: tally })
+          await publishGenerated({
+            generator,
+            sink,
+            topics: config.kafka.topics,
+            count: opts.count,
+            rate: opts.rate === 'max' ? 'max' : parseNumber('--rate', 1)(opts.rate),
+            onRecord: tally,
+          })
         } finally {
           await sink.close()
         }
         destination = `${config.kafka.topics.transactions} and ${config.kafka.topics.labels} on ${config.kafka.brokers.join(',')}`
       }
       const valid = byIntent.valid ?? 0
-      const summary = { ok: true, transactions: opts.count, valid, invalid: byIntent.invalid ?? 0, duplicates: byIntent.duplicate ?? 0, labels: byIntent.label ?? 0, fraud, fraud_rate: valid ? fraud / valid : 0, seed: opts.seed, elapsed_s: Math.round(performance.now() - started) / 1000, destination }
+      const summary = {
+        ok: true,
+        transactions: opts.count,
+        valid,
+        invalid: byIntent.invalid ?? 0,
+        duplicates: byIntent.duplicate ?? 0,
+        labels: byIntent.label ?? 0,
+        fraud,
+        fraud_rate: valid ? fraud / valid : 0,
+        seed: opts.seed,
+        elapsed_s: Math.round(performance.now() - started) / 1000,
+        destination,
+      }
       if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
-      else process.stdout.write(`generated ${formatInt(summary.transactions)} records (${formatInt(valid)} valid, ${formatInt(summary.invalid)} invalid, ${formatInt(summary.duplicates)} duplicates; fraud ${(summary.fraud_rate * 100).toFixed(2)} %) and ${formatInt(summary.labels)} labels in ${summary.elapsed_s}s → ${destination}\n`)
+      else
+        process.stdout.write(
+          `generated ${formatInt(summary.transactions)} records (${formatInt(valid)} valid, ${formatInt(summary.invalid)} invalid, ${formatInt(summary.duplicates)} duplicates; fraud ${(summary.fraud_rate * 100).toFixed(2)} %) and ${formatInt(summary.labels)} labels in ${summary.elapsed_s}s → ${destination}\n`,
+        )
     })
   })
 }

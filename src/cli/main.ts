@@ -10,7 +10,9 @@ import { registerTrain } from './train.js'
 
 const program = new Command()
   .name('fraudstream')
-  .description('Real-time card-fraud scoring: Kafka in, ONNX on worker threads, decisions out, every score in ClickHouse.')
+  .description(
+    'Real-time card-fraud scoring: Kafka in, ONNX on worker threads, decisions out, every score in ClickHouse.',
+  )
   .version('0.1.0')
   .showHelpAfterError()
 registerDemo(program)

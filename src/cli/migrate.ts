@@ -4,7 +4,9 @@ import { migrate } from '../adapters/clickhouse/migrate.js'
 import { loadCliConfig, runCommand, withCommonOptions, type CommonOptions } from './common.js'
 
 export function registerMigrate(program: Command): void {
-  const command = program.command('migrate').description('apply clickhouse/migrations/*.sql to the configured ClickHouse (idempotent)')
+  const command = program
+    .command('migrate')
+    .description('apply clickhouse/migrations/*.sql to the configured ClickHouse (idempotent)')
   withCommonOptions(command, { logLevel: 'warn' }).action(async (opts: CommonOptions) => {
     await runCommand(opts, async () => {
       const { config } = loadCliConfig(opts, {}, { logLevel: 'warn' })
@@ -12,7 +14,10 @@ export function registerMigrate(program: Command): void {
       try {
         const result = await migrate(client)
         if (opts.json) process.stdout.write(`${JSON.stringify({ ok: true, ...result })}\n`)
-        else process.stdout.write(`${describeClickhouse(config)}: applied ${result.applied.length} (${result.applied.join(', ') || 'none'}), already applied ${result.alreadyApplied.length}\n`)
+        else
+          process.stdout.write(
+            `${describeClickhouse(config)}: applied ${result.applied.length} (${result.applied.join(', ') || 'none'}), already applied ${result.alreadyApplied.length}\n`,
+          )
       } finally {
         await client.close()
       }

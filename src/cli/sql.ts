@@ -24,10 +24,19 @@ const PLACEHOLDER = /\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*[^{}]+\}/g
 export function registerSql(program: Command): void {
   const command = program
     .command('sql')
-    .description('run SQL on the configured ClickHouse (embedded chDB under --data-dir, or the server at clickhouse.url)')
-    .argument('[query]', 'the SQL to run, e.g. "SELECT decision, count() FROM scores GROUP BY decision"; or give --file')
+    .description(
+      'run SQL on the configured ClickHouse (embedded chDB under --data-dir, or the server at clickhouse.url)',
+    )
+    .argument(
+      '[query]',
+      'the SQL to run, e.g. "SELECT decision, count() FROM scores GROUP BY decision"; or give --file',
+    )
     .option('-f, --file <path>', 'read the SQL from a file, e.g. clickhouse/queries/reason-codes.sql')
-    .option('-p, --param <name=value>', 'a value for {name:Type} in the SQL, bound as a ClickHouse query parameter (repeatable)', collectParam)
+    .option(
+      '-p, --param <name=value>',
+      'a value for {name:Type} in the SQL, bound as a ClickHouse query parameter (repeatable)',
+      collectParam,
+    )
   withCommonOptions(command, { logLevel: 'warn' })
     .addHelpText(
       'after',
@@ -50,16 +59,30 @@ SQL, and parsed as the placeholder's type:
             try {
               await client.command({ query, query_params: params })
             } catch (err) {
-              throw new FraudstreamError(ErrorCode.sinkClickhouse, `statement failed: ${errorMessageOf(err)}`, 'input', false, { cause: err })
+              throw new FraudstreamError(
+                ErrorCode.sinkClickhouse,
+                `statement failed: ${errorMessageOf(err)}`,
+                'input',
+                false,
+                { cause: err },
+              )
             }
             process.stdout.write(opts.json ? `${JSON.stringify({ ok: true })}\n` : 'ok\n')
             return
           }
           let result: { meta?: { name: string; type: string }[]; data: Record<string, unknown>[]; rows?: number }
           try {
-            result = await (await client.query({ query, query_params: params, format: 'JSON' })).json<Record<string, unknown>>()
+            result = await (
+              await client.query({ query, query_params: params, format: 'JSON' })
+            ).json<Record<string, unknown>>()
           } catch (err) {
-            throw new FraudstreamError(ErrorCode.sinkClickhouse, `query failed: ${errorMessageOf(err)}`, 'input', false, { cause: err })
+            throw new FraudstreamError(
+              ErrorCode.sinkClickhouse,
+              `query failed: ${errorMessageOf(err)}`,
+              'input',
+              false,
+              { cause: err },
+            )
           }
           if (opts.json) {
             process.stdout.write(`${JSON.stringify({ columns: result.meta ?? [], rows: result.data })}\n`)
@@ -67,7 +90,12 @@ SQL, and parsed as the placeholder's type:
           }
           const columns = (result.meta ?? []).map((m) => m.name)
           const count = result.rows ?? result.data.length
-          process.stdout.write(`${renderTable(columns, result.data.map((row) => columns.map((c) => row[c])))}\n(${count} row${count === 1 ? '' : 's'})\n`)
+          process.stdout.write(
+            `${renderTable(
+              columns,
+              result.data.map((row) => columns.map((c) => row[c])),
+            )}\n(${count} row${count === 1 ? '' : 's'})\n`,
+          )
         } finally {
           await client.close()
         }
@@ -78,16 +106,27 @@ SQL, and parsed as the placeholder's type:
 /** The SQL from exactly one of the argument and --file. */
 function sqlOf(queryArgument: string | undefined, file: string | undefined): string {
   if (queryArgument !== undefined && file !== undefined) {
-    throw new FraudstreamError(ErrorCode.usage, 'give the SQL either as the query argument or with --file, not both', 'input')
+    throw new FraudstreamError(
+      ErrorCode.usage,
+      'give the SQL either as the query argument or with --file, not both',
+      'input',
+    )
   }
   if (file !== undefined) {
     let text: string
     try {
       text = readFileSync(file, 'utf8')
     } catch (err) {
-      throw new FraudstreamError(ErrorCode.usage, `--file ${file} cannot be read: ${errorMessageOf(err)}`, 'input', false, { cause: err })
+      throw new FraudstreamError(
+        ErrorCode.usage,
+        `--file ${file} cannot be read: ${errorMessageOf(err)}`,
+        'input',
+        false,
+        { cause: err },
+      )
     }
-    if (text.replace(LITERALS_AND_COMMENTS, ' ').trim() === '') throw new FraudstreamError(ErrorCode.usage, `--file ${file} holds no SQL`, 'input')
+    if (text.replace(LITERALS_AND_COMMENTS, ' ').trim() === '')
+      throw new FraudstreamError(ErrorCode.usage, `--file ${file} holds no SQL`, 'input')
     return text
   }
   if (queryArgument === undefined || queryArgument.trim() === '') {
@@ -101,9 +140,14 @@ function collectParam(text: string, params: Readonly<Record<string, string>> = {
   const at = text.indexOf('=')
   const name = at < 0 ? text : text.slice(0, at)
   if (at < 0 || !PARAM_NAME.test(name)) {
-    throw new FraudstreamError(ErrorCode.usage, `--param must be name=value with a name of letters, digits and _ (as in {name:Type}), got "${text}"`, 'input')
+    throw new FraudstreamError(
+      ErrorCode.usage,
+      `--param must be name=value with a name of letters, digits and _ (as in {name:Type}), got "${text}"`,
+      'input',
+    )
   }
-  if (Object.hasOwn(params, name)) throw new FraudstreamError(ErrorCode.usage, `--param ${name} is given twice`, 'input')
+  if (Object.hasOwn(params, name))
+    throw new FraudstreamError(ErrorCode.usage, `--param ${name} is given twice`, 'input')
   return { ...params, [name]: text.slice(at + 1) }
 }
 
@@ -115,11 +159,19 @@ function checkParams(query: string, params: Readonly<Record<string, string>>): v
   const used = new Set(Array.from(query.replace(LITERALS_AND_COMMENTS, ' ').matchAll(PLACEHOLDER), (m) => m[1]!))
   const missing = [...used].filter((name) => !Object.hasOwn(params, name))
   if (missing.length > 0) {
-    throw new FraudstreamError(ErrorCode.usage, `the SQL needs ${missing.map((name) => `--param ${name}=…`).join(', ')} for its {name:Type} placeholders`, 'input')
+    throw new FraudstreamError(
+      ErrorCode.usage,
+      `the SQL needs ${missing.map((name) => `--param ${name}=…`).join(', ')} for its {name:Type} placeholders`,
+      'input',
+    )
   }
   const unused = Object.keys(params).filter((name) => !used.has(name))
   if (unused.length > 0) {
     const takes = used.size > 0 ? `it takes ${[...used].join(', ')}` : 'it has no {name:Type} placeholders'
-    throw new FraudstreamError(ErrorCode.usage, `${unused.map((name) => `--param ${name}`).join(', ')} not used by the SQL (${takes})`, 'input')
+    throw new FraudstreamError(
+      ErrorCode.usage,
+      `${unused.map((name) => `--param ${name}`).join(', ')} not used by the SQL (${takes})`,
+      'input',
+    )
   }
 }

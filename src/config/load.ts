@@ -24,9 +24,15 @@ export const ENV_MAP: Readonly<Record<string, EnvTarget>> = {
   FRAUDSTREAM_KAFKA_SASL_MECHANISM: { path: ['kafka', 'clientProperties', 'sasl.mechanisms'] },
   FRAUDSTREAM_KAFKA_SASL_USERNAME: { path: ['kafka', 'clientProperties', 'sasl.username'], secret: true },
   FRAUDSTREAM_KAFKA_SASL_PASSWORD: { path: ['kafka', 'clientProperties', 'sasl.password'], secret: true },
-  FRAUDSTREAM_KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET: { path: ['kafka', 'clientProperties', 'sasl.oauthbearer.client.secret'], secret: true },
+  FRAUDSTREAM_KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET: {
+    path: ['kafka', 'clientProperties', 'sasl.oauthbearer.client.secret'],
+    secret: true,
+  },
   FRAUDSTREAM_KAFKA_SSL_KEY_PASSWORD: { path: ['kafka', 'clientProperties', 'ssl.key.password'], secret: true },
-  FRAUDSTREAM_KAFKA_SSL_KEYSTORE_PASSWORD: { path: ['kafka', 'clientProperties', 'ssl.keystore.password'], secret: true },
+  FRAUDSTREAM_KAFKA_SSL_KEYSTORE_PASSWORD: {
+    path: ['kafka', 'clientProperties', 'ssl.keystore.password'],
+    secret: true,
+  },
   FRAUDSTREAM_CLICKHOUSE_URL: { path: ['clickhouse', 'url'] },
   FRAUDSTREAM_CLICKHOUSE_USERNAME: { path: ['clickhouse', 'username'], secret: true },
   FRAUDSTREAM_CLICKHOUSE_PASSWORD: { path: ['clickhouse', 'password'], secret: true },
@@ -47,7 +53,8 @@ export const ENV_MAP: Readonly<Record<string, EnvTarget>> = {
  * (`sasl.password` → `password`), case-insensitive, so librdkafka properties and our own fields are caught alike.
  * Usernames are not on the list: they name an account and are safe to commit.
  */
-const SECRET_KEY = /^(password|passwd|passphrase|secret|token|api_?key|secret_?key|access_?key|private_?key|credentials?)$/i
+const SECRET_KEY =
+  /^(password|passwd|passphrase|secret|token|api_?key|secret_?key|access_?key|private_?key|credentials?)$/i
 /** librdkafka properties that hold a secret under a neutral name (a PEM private key given inline), and what to use. */
 const SECRET_PROPERTIES: ReadonlyMap<string, string> = new Map([
   ['ssl.key.pem', 'point ssl.key.location at the key file instead'],
@@ -75,7 +82,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const text = env[name]
     if (text === undefined || text === '') continue
     let value: unknown = text
-    if (target.list) value = text.split(',').map((s) => s.trim()).filter(Boolean)
+    if (target.list)
+      value = text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
     if (target.boolean) {
       value = parseBoolean(text)
       if (value === undefined) {
@@ -125,18 +136,34 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8')
   } catch (err) {
-    throw new FraudstreamError(ErrorCode.configInvalid, `cannot read config file ${file}: ${errorMessageOf(err)}`, 'input', false, { cause: err })
+    throw new FraudstreamError(
+      ErrorCode.configInvalid,
+      `cannot read config file ${file}: ${errorMessageOf(err)}`,
+      'input',
+      false,
+      { cause: err },
+    )
   }
   const json = file.endsWith('.json')
   let parsed: unknown
   try {
     parsed = json ? JSON.parse(text) : parseYaml(text)
   } catch (err) {
-    throw new FraudstreamError(ErrorCode.configInvalid, `config file ${file} is not valid ${json ? 'JSON' : 'YAML'}: ${describeParseError(err, text)}`, 'input', false, { cause: err })
+    throw new FraudstreamError(
+      ErrorCode.configInvalid,
+      `config file ${file} is not valid ${json ? 'JSON' : 'YAML'}: ${describeParseError(err, text)}`,
+      'input',
+      false,
+      { cause: err },
+    )
   }
   if (parsed === null || parsed === undefined) return {}
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new FraudstreamError(ErrorCode.configInvalid, `config file ${file} must hold a mapping of settings (kafka:, clickhouse:, …), got ${Array.isArray(parsed) ? 'a list' : `a ${typeof parsed}`}`, 'input')
+    throw new FraudstreamError(
+      ErrorCode.configInvalid,
+      `config file ${file} must hold a mapping of settings (kafka:, clickhouse:, …), got ${Array.isArray(parsed) ? 'a list' : `a ${typeof parsed}`}`,
+      'input',
+    )
   }
   return parsed as Record<string, unknown>
 }
@@ -171,7 +198,9 @@ function secretIssues(raw: Record<string, unknown>, file: string): string[] {
       const at = [...path, key]
       if (SECRET_KEY.test(key.split('.').at(-1)!) || SECRET_PROPERTIES.has(key)) {
         const variable = envFor.get(at.join('\u0000'))
-        const instead = variable ? `set ${variable} instead` : (SECRET_PROPERTIES.get(key) ?? 'no FRAUDSTREAM_* variable carries this one yet')
+        const instead = variable
+          ? `set ${variable} instead`
+          : (SECRET_PROPERTIES.get(key) ?? 'no FRAUDSTREAM_* variable carries this one yet')
         issues.push(`  ${at.join('.')}: secrets are refused in a config file (${file}); ${instead}`)
       } else walk(child, at)
     }

@@ -151,18 +151,33 @@ export const ConfigSchema = z
         port: z.coerce.number().int().min(0).max(65535).default(9464),
       })
       .prefault({}),
-    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .prefault({}),
   })
   .superRefine((config, ctx) => {
     if (config.thresholds.review > config.thresholds.decline) {
-      ctx.addIssue({ code: 'custom', path: ['thresholds', 'review'], message: 'thresholds.review must not exceed thresholds.decline' })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['thresholds', 'review'],
+        message: 'thresholds.review must not exceed thresholds.decline',
+      })
     }
     if (config.environment === 'production' && config.kafka.brokers.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['kafka', 'brokers'], message: 'production needs kafka.brokers; the embedded mock cluster is for development and tests' })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kafka', 'brokers'],
+        message: 'production needs kafka.brokers; the embedded mock cluster is for development and tests',
+      })
     }
     if (config.environment === 'production') {
       for (const key of Object.keys(config.kafka.clientProperties)) {
-        if (key.startsWith('test.mock.')) ctx.addIssue({ code: 'custom', path: ['kafka', 'clientProperties', key], message: 'test.mock.* properties force plaintext and are refused in production' })
+        if (key.startsWith('test.mock.'))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['kafka', 'clientProperties', key],
+            message: 'test.mock.* properties force plaintext and are refused in production',
+          })
       }
     }
   })

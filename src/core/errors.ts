@@ -61,7 +61,12 @@ export class FraudstreamError extends Error {
 
 /** Whether `err` asks to be retried: a FraudstreamError raised retryable, recognised by its fields, as above. */
 export function isRetryable(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true && typeof errorCodeOf(err) === 'string'
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as { retryable?: unknown }).retryable === true &&
+    typeof errorCodeOf(err) === 'string'
+  )
 }
 
 export function errorCodeOf(err: unknown): string | undefined {

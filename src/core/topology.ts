@@ -4,7 +4,14 @@ import type { DeadLetterFailure } from './stage.js'
 import type { DeadLetterReason } from './records.js'
 
 /** What a node does, for `describe()`; the runtime treats every kind alike except `infer`-style batching. */
-export const NodeKind = { map: 'map', filter: 'filter', window: 'window', lookup: 'lookup', infer: 'infer', sink: 'sink' } as const
+export const NodeKind = {
+  map: 'map',
+  filter: 'filter',
+  window: 'window',
+  lookup: 'lookup',
+  infer: 'infer',
+  sink: 'sink',
+} as const
 export type NodeKind = (typeof NodeKind)[keyof typeof NodeKind]
 
 /** Items collected across polls before `process` runs: up to maxRecords, or lingerMs after the first one. */
@@ -27,7 +34,15 @@ export interface TopologyNode {
 export interface DeadLetterPort {
   readonly name: string
   readonly what: string
-  send(letter: { readonly origin: SourceRecord; readonly stage: string; readonly reason: DeadLetterReason; readonly failure: DeadLetterFailure }, onAck: () => void): void
+  send(
+    letter: {
+      readonly origin: SourceRecord
+      readonly stage: string
+      readonly reason: DeadLetterReason
+      readonly failure: DeadLetterFailure
+    },
+    onAck: () => void,
+  ): void
 }
 
 export interface SourceNode {
@@ -80,7 +95,13 @@ export class TopologyBuilder<T> {
   source(name: string, topic: string, what: string): TopologyBuilder<SourceRecord> {
     if (this.sourceNode) throw new TypeError(`topology ${this.name} already has the source ${this.sourceNode.name}`)
     this.#checkName(name)
-    return new TopologyBuilder<SourceRecord>(this.name, Object.freeze({ name, topic, what }), this.nodes, this.sideNodes, this.notes)
+    return new TopologyBuilder<SourceRecord>(
+      this.name,
+      Object.freeze({ name, topic, what }),
+      this.nodes,
+      this.sideNodes,
+      this.notes,
+    )
   }
 
   map<Out>(name: string, stage: Stage<T, Out>, what: string): TopologyBuilder<Out> {
@@ -101,7 +122,8 @@ export class TopologyBuilder<T> {
 
   /** An asynchronous stage fed micro-batches collected across polls (inference on worker threads). */
   infer<Out>(name: string, stage: Stage<T, Out>, what: string, batch: BatchPolicy): TopologyBuilder<Out> {
-    if (!(batch.maxRecords >= 1) || !(batch.lingerMs >= 0)) throw new TypeError(`${name}: batch.maxRecords must be ≥ 1 and batch.lingerMs ≥ 0`)
+    if (!(batch.maxRecords >= 1) || !(batch.lingerMs >= 0))
+      throw new TypeError(`${name}: batch.maxRecords must be ≥ 1 and batch.lingerMs ≥ 0`)
     return this.#add<Out>({ name, kind: NodeKind.infer, what, stage, batch: Object.freeze({ ...batch }) })
   }
 
@@ -113,7 +135,13 @@ export class TopologyBuilder<T> {
   /** A part of the application that runs beside this graph, listed by `describe()`. */
   beside(name: string, kind: string, what: string): TopologyBuilder<T> {
     this.#checkName(name)
-    return new TopologyBuilder<T>(this.name, this.sourceNode, this.nodes, [...this.sideNodes, Object.freeze({ name, kind, what })], this.notes)
+    return new TopologyBuilder<T>(
+      this.name,
+      this.sourceNode,
+      this.nodes,
+      [...this.sideNodes, Object.freeze({ name, kind, what })],
+      this.notes,
+    )
   }
 
   note(text: string): TopologyBuilder<T> {
@@ -125,18 +153,35 @@ export class TopologyBuilder<T> {
     if (!this.sourceNode) throw new TypeError(`topology ${this.name} has no source`)
     if (this.nodes.length === 0) throw new TypeError(`topology ${this.name} has no nodes`)
     this.#checkName(port.name)
-    return Object.freeze({ name: this.name, source: this.sourceNode, nodes: Object.freeze([...this.nodes]), deadLetters: port, sideNodes: Object.freeze([...this.sideNodes]), notes: Object.freeze([...this.notes]) })
+    return Object.freeze({
+      name: this.name,
+      source: this.sourceNode,
+      nodes: Object.freeze([...this.nodes]),
+      deadLetters: port,
+      sideNodes: Object.freeze([...this.sideNodes]),
+      notes: Object.freeze([...this.notes]),
+    })
   }
 
   #add<Out>(node: TopologyNode): TopologyBuilder<Out> {
     if (!this.sourceNode) throw new TypeError(`topology ${this.name}: add a source before ${node.name}`)
     this.#checkName(node.name)
-    if (node.stage.name !== node.name) throw new TypeError(`node ${node.name} holds the stage ${node.stage.name}: a stage is named after its node`)
-    return new TopologyBuilder<Out>(this.name, this.sourceNode, [...this.nodes, Object.freeze(node)], this.sideNodes, this.notes)
+    if (node.stage.name !== node.name)
+      throw new TypeError(`node ${node.name} holds the stage ${node.stage.name}: a stage is named after its node`)
+    return new TopologyBuilder<Out>(
+      this.name,
+      this.sourceNode,
+      [...this.nodes, Object.freeze(node)],
+      this.sideNodes,
+      this.notes,
+    )
   }
 
   #checkName(name: string): void {
-    if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new TypeError(`node name ${JSON.stringify(name)}: lower-case letters, digits and dashes, as it appears in metrics and dead letters`)
+    if (!/^[a-z][a-z0-9-]*$/.test(name))
+      throw new TypeError(
+        `node name ${JSON.stringify(name)}: lower-case letters, digits and dashes, as it appears in metrics and dead letters`,
+      )
     const taken = [this.sourceNode?.name, ...this.nodes.map((n) => n.name), ...this.sideNodes.map((n) => n.name)]
     if (taken.includes(name)) throw new TypeError(`node name ${name} is used twice in topology ${this.name}`)
   }
@@ -150,12 +195,17 @@ export function topology(name: string): TopologyBuilder<SourceRecord> {
 export function describeTopology(graph: Topology, header = ''): string {
   const rows: [string, string, string][] = [
     [graph.source.name, 'source', `${graph.source.what} (topic ${graph.source.topic})`],
-    ...graph.nodes.map((n): [string, string, string] => [n.name, n.kind, n.batch ? `${n.what} (batches of ≤ ${n.batch.maxRecords}, ${n.batch.lingerMs} ms)` : n.what]),
+    ...graph.nodes.map((n): [string, string, string] => [
+      n.name,
+      n.kind,
+      n.batch ? `${n.what} (batches of ≤ ${n.batch.maxRecords}, ${n.batch.lingerMs} ms)` : n.what,
+    ]),
     [graph.deadLetters.name, 'dlq', graph.deadLetters.what],
     ['commit', 'commit', 'per partition, up to the highest offset every sink acknowledged'],
   ]
   const width = Math.max(...rows.map(([name]) => name.length), ...graph.sideNodes.map((n) => n.name.length)) + 1
-  const line = ([name, kind, what]: [string, string, string], i: number) => `${String(i + 1).padStart(2)}. ${name.padEnd(width)} ${kind.padEnd(7)} ${what}`
+  const line = ([name, kind, what]: [string, string, string], i: number) =>
+    `${String(i + 1).padStart(2)}. ${name.padEnd(width)} ${kind.padEnd(7)} ${what}`
   const out = [`topology ${graph.name}${header}`, ...rows.map(line)]
   if (graph.sideNodes.length > 0) {
     out.push('beside it:')

@@ -57,10 +57,7 @@ export const TransactionV1Schema = z.object({
   entry_mode: z.enum(EntryMode).optional(),
   device_id: z.string().min(1).max(128).optional(),
   ip: z.string().min(1).max(64).optional(),
-  event_time: z.union([
-    z.iso.datetime({ offset: true }),
-    z.number().int().min(0).max(8.64e15),
-  ]),
+  event_time: z.union([z.iso.datetime({ offset: true }), z.number().int().min(0).max(8.64e15)]),
 })
 export type TransactionV1 = z.infer<typeof TransactionV1Schema>
 

@@ -32,8 +32,13 @@ export async function publishGenerated(options: PublishOptions): Promise<Publish
   const ack = () => result.acked++
   while (result.transactions < options.count && !options.signal?.aborted) {
     let allowed = options.count - result.transactions
-    if (options.rate !== 'max') allowed = Math.min(allowed, Math.floor(((performance.now() - startedMs) / 1000) * options.rate) - result.transactions)
-    if (options.maxLead) allowed = Math.min(allowed, options.maxLead.records - (result.transactions - options.maxLead.consumed()))
+    if (options.rate !== 'max')
+      allowed = Math.min(
+        allowed,
+        Math.floor(((performance.now() - startedMs) / 1000) * options.rate) - result.transactions,
+      )
+    if (options.maxLead)
+      allowed = Math.min(allowed, options.maxLead.records - (result.transactions - options.maxLead.consumed()))
     if (allowed <= 0) {
       await new Promise((resolve) => setTimeout(resolve, 5))
       continue

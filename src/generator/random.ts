@@ -78,6 +78,8 @@ export class Random {
 
   /** 8 hex digits, for ids that must never look like a card number. */
   hex(): string {
-    return Math.floor(this.next() * 4294967296).toString(16).padStart(8, '0')
+    return Math.floor(this.next() * 4294967296)
+      .toString(16)
+      .padStart(8, '0')
   }
 }

@@ -11,7 +11,14 @@ const DAY_MS = 24 * HOUR_MS
 export const FraudPattern = ['compromised_card', 'compromised_terminal', 'card_testing'] as const
 export type FraudPattern = (typeof FraudPattern)[number]
 
-export const InvalidKind = ['malformed', 'missing_field', 'wrong_type', 'unknown_enum', 'pan_in_card_id', 'empty'] as const
+export const InvalidKind = [
+  'malformed',
+  'missing_field',
+  'wrong_type',
+  'unknown_enum',
+  'pan_in_card_id',
+  'empty',
+] as const
 export type InvalidKind = (typeof InvalidKind)[number]
 
 export type ValueFormat = 'json' | 'msgpack' | 'mixed'
@@ -42,7 +49,12 @@ export const defaultGeneratorOptions: GeneratorOptions = {
 
 /** What the generator meant a record to be, for tests and summaries; never sent to Kafka. */
 export type RecordIntent =
-  | { readonly kind: 'valid'; readonly transactionId: string; readonly isFraud: boolean; readonly pattern?: FraudPattern }
+  | {
+      readonly kind: 'valid'
+      readonly transactionId: string
+      readonly isFraud: boolean
+      readonly pattern?: FraudPattern
+    }
   | { readonly kind: 'duplicate'; readonly transactionId: string }
   | { readonly kind: 'invalid'; readonly invalid: InvalidKind }
   | { readonly kind: 'label'; readonly transactionId: string }
@@ -144,7 +156,15 @@ export class TransactionGenerator {
           intent: { kind: 'label', transactionId: head.label.transaction_id },
         }
       }
-      return this.#emit(head.customer, head.terminal, head.timeMs, head.amount, head.country, head.channel, head.pattern)
+      return this.#emit(
+        head.customer,
+        head.terminal,
+        head.timeMs,
+        head.amount,
+        head.country,
+        head.channel,
+        head.pattern,
+      )
     }
     this.#nowMs = this.#nextNormalMs
     this.#nextNormalMs += this.#random.exponential(this.#meanGapMs)
@@ -177,23 +197,40 @@ export class TransactionGenerator {
     const hour = new Date(this.#nowMs).getUTCHours()
     for (let tries = 0; tries < 20; tries++) {
       const distance = Math.min(Math.abs(hour - customer.peakHour), 24 - Math.abs(hour - customer.peakHour))
-      if (r.next() < Math.max(0.02, Math.exp(-(distance * distance) / (2 * customer.hourSpread * customer.hourSpread)))) break
+      if (r.next() < Math.max(0.02, Math.exp(-(distance * distance) / (2 * customer.hourSpread * customer.hourSpread))))
+        break
       customer = r.pick(this.world.customers)
     }
     const online = r.chance(customer.onlineShare) || customer.usualTerminals.length === 0
-    const terminal = this.world.terminals[online ? r.pick(this.world.onlineTerminals) : r.pick(customer.usualTerminals)]!
+    const terminal =
+      this.world.terminals[online ? r.pick(this.world.onlineTerminals) : r.pick(customer.usualTerminals)]!
     let country = terminal.country
-    if (!online && r.chance(0.03)) country = r.pick(['FR', 'ES', 'IT', 'DE', 'GB', 'PT', 'GR'].filter((c) => c !== customer.homeCountry))
-    const amount = terminal.mcc === '6011' ? r.int(1, 10) * 20 : r.logNormal(terminal.medianAmount * customer.spendFactor, 0.6)
-    return this.#emit(customer, terminal, this.#nowMs, amount, country, online ? 'ecom' : terminal.mcc === '6011' ? 'atm' : 'pos')
+    if (!online && r.chance(0.03))
+      country = r.pick(['FR', 'ES', 'IT', 'DE', 'GB', 'PT', 'GR'].filter((c) => c !== customer.homeCountry))
+    const amount =
+      terminal.mcc === '6011' ? r.int(1, 10) * 20 : r.logNormal(terminal.medianAmount * customer.spendFactor, 0.6)
+    return this.#emit(
+      customer,
+      terminal,
+      this.#nowMs,
+      amount,
+      country,
+      online ? 'ecom' : terminal.mcc === '6011' ? 'atm' : 'pos',
+    )
   }
 
   #startEpisode(): void {
     const r = this.#random
     const pattern = r.weighted(EPISODE_MIX.map(([p, share]) => [p, share] as const))
     const seq = () => this.#seq++
-    const schedule = (timeMs: number, customer: Customer, terminal: Terminal, amount: number, country: string, channel: TransactionV1['channel']) =>
-      this.#push({ kind: 'fraud', seq: seq(), timeMs, customer, terminal, amount, country, channel, pattern })
+    const schedule = (
+      timeMs: number,
+      customer: Customer,
+      terminal: Terminal,
+      amount: number,
+      country: string,
+      channel: TransactionV1['channel'],
+    ) => this.#push({ kind: 'fraud', seq: seq(), timeMs, customer, terminal, amount, country, channel, pattern })
     if (pattern === 'compromised_card') {
       const customer = r.pick(this.world.customers)
       const gapMs = DAY_MS / customer.txPerDay / 10
@@ -203,9 +240,21 @@ export class TransactionGenerator {
         if (r.chance(0.7)) timeMs = nextNight(timeMs, r)
         const abroad = r.chance(0.6)
         const online = r.chance(0.6)
-        const terminal = this.world.terminals[online ? r.pick(this.world.onlineTerminals) : r.pick(customer.usualTerminals.length ? customer.usualTerminals : this.world.onlineTerminals)]!
+        const terminal =
+          this.world.terminals[
+            online
+              ? r.pick(this.world.onlineTerminals)
+              : r.pick(customer.usualTerminals.length ? customer.usualTerminals : this.world.onlineTerminals)
+          ]!
         const amount = r.logNormal(terminal.medianAmount * customer.spendFactor * 5, 0.5)
-        schedule(timeMs, customer, terminal, amount, abroad ? r.pick(this.world.foreignCountries) : terminal.country, online ? 'ecom' : 'pos')
+        schedule(
+          timeMs,
+          customer,
+          terminal,
+          amount,
+          abroad ? r.pick(this.world.foreignCountries) : terminal.country,
+          online ? 'ecom' : 'pos',
+        )
       }
     } else if (pattern === 'compromised_terminal') {
       const local = this.world.terminals.filter((t) => !t.online)
@@ -222,17 +271,39 @@ export class TransactionGenerator {
       for (let i = 0, n = r.int(3, 6); i < n; i++) {
         timeMs += r.uniform(0.5, 5) * MINUTE_MS
         const probe = r.chance(0.3) ? 0 : Math.round(r.uniform(0.5, 2) * 100) / 100
-        schedule(timeMs, customer, this.world.terminals[r.pick(this.world.onlineTerminals)]!, probe, r.pick(this.world.foreignCountries), 'ecom')
+        schedule(
+          timeMs,
+          customer,
+          this.world.terminals[r.pick(this.world.onlineTerminals)]!,
+          probe,
+          r.pick(this.world.foreignCountries),
+          'ecom',
+        )
       }
       for (let i = 0, n = r.int(1, 2); i < n; i++) {
         timeMs += r.uniform(5, 60) * MINUTE_MS
         const terminal = this.world.terminals[r.pick(this.world.onlineTerminals)]!
-        schedule(timeMs, customer, terminal, r.logNormal(Math.max(200, terminal.medianAmount * 8), 0.4), terminal.country, 'ecom')
+        schedule(
+          timeMs,
+          customer,
+          terminal,
+          r.logNormal(Math.max(200, terminal.medianAmount * 8), 0.4),
+          terminal.country,
+          'ecom',
+        )
       }
     }
   }
 
-  #emit(customer: Customer, terminal: Terminal, timeMs: number, rawAmount: number, country: string, channel: TransactionV1['channel'], pattern?: FraudPattern): GeneratedRecord {
+  #emit(
+    customer: Customer,
+    terminal: Terminal,
+    timeMs: number,
+    rawAmount: number,
+    country: string,
+    channel: TransactionV1['channel'],
+    pattern?: FraudPattern,
+  ): GeneratedRecord {
     const r = this.#random
     const transactionId = `tx_${this.#options.seed.toString(36)}_${(this.#txCount++).toString(36).padStart(8, '0')}`
     const cardNotPresent = channel === 'ecom' || channel === 'moto'
@@ -248,8 +319,21 @@ export class TransactionGenerator {
       country,
       card_country: customer.homeCountry,
       channel,
-      entry_mode: cardNotPresent ? (r.chance(0.3) ? 'token' : 'manual') : r.weighted([['chip', 5], ['contactless', 6], ['swipe', 1]] as const),
-      ...(cardNotPresent ? { device_id: pattern ? `dev_${r.hex()}` : customer.deviceId, ip: pattern ? `203.0.${r.int(0, 255)}.${r.int(1, 254)}` : customer.ip } : {}),
+      entry_mode: cardNotPresent
+        ? r.chance(0.3)
+          ? 'token'
+          : 'manual'
+        : r.weighted([
+            ['chip', 5],
+            ['contactless', 6],
+            ['swipe', 1],
+          ] as const),
+      ...(cardNotPresent
+        ? {
+            device_id: pattern ? `dev_${r.hex()}` : customer.deviceId,
+            ip: pattern ? `203.0.${r.int(0, 255)}.${r.int(1, 254)}` : customer.ip,
+          }
+        : {}),
       event_time: new Date(timeMs).toISOString(),
     }
     const isFraud = pattern !== undefined
@@ -272,11 +356,28 @@ export class TransactionGenerator {
     const delayMs = isFraud ? Math.min(30, r.logNormal(5, 0.6)) * DAY_MS : r.uniform(1, 3) * DAY_MS
     const source = isFraud ? (r.chance(0.8) ? 'chargeback' : 'customer') : 'analyst'
     const reportedMs = timeMs + delayMs
-    this.#push({ kind: 'label', seq: this.#seq++, timeMs: reportedMs, label: { transaction_id: tx.transaction_id, card_id: tx.card_id, is_fraud: isFraud, source, reported_at: new Date(reportedMs).toISOString(), transaction_time: tx.event_time, terminal_id: tx.terminal_id, merchant_id: tx.merchant_id, customer_id: tx.customer_id, ...(tx.device_id ? { device_id: tx.device_id } : {}) } })
+    this.#push({
+      kind: 'label',
+      seq: this.#seq++,
+      timeMs: reportedMs,
+      label: {
+        transaction_id: tx.transaction_id,
+        card_id: tx.card_id,
+        is_fraud: isFraud,
+        source,
+        reported_at: new Date(reportedMs).toISOString(),
+        transaction_time: tx.event_time,
+        terminal_id: tx.terminal_id,
+        merchant_id: tx.merchant_id,
+        customer_id: tx.customer_id,
+        ...(tx.device_id ? { device_id: tx.device_id } : {}),
+      },
+    })
   }
 
   #encode(value: object): Buffer {
-    const format = this.#options.format === 'mixed' ? (this.#random.chance(0.5) ? 'json' : 'msgpack') : this.#options.format
+    const format =
+      this.#options.format === 'mixed' ? (this.#random.chance(0.5) ? 'json' : 'msgpack') : this.#options.format
     return format === 'msgpack' ? pack(value) : Buffer.from(JSON.stringify(value))
   }
 
@@ -284,7 +385,20 @@ export class TransactionGenerator {
     const r = this.#random
     const kind = r.pick(InvalidKind)
     const customer = r.pick(this.world.customers)
-    const base = { transaction_id: `bad_${r.hex()}${r.hex()}`, card_id: customer.cardId, customer_id: customer.customerId, merchant_id: 'mer_x', terminal_id: 'ter_x', amount: 12.5, currency: 'EUR', mcc: '5411', country: 'FR', card_country: 'FR', channel: 'pos', event_time: new Date(this.#nowMs).toISOString() }
+    const base = {
+      transaction_id: `bad_${r.hex()}${r.hex()}`,
+      card_id: customer.cardId,
+      customer_id: customer.customerId,
+      merchant_id: 'mer_x',
+      terminal_id: 'ter_x',
+      amount: 12.5,
+      currency: 'EUR',
+      mcc: '5411',
+      country: 'FR',
+      card_country: 'FR',
+      channel: 'pos',
+      event_time: new Date(this.#nowMs).toISOString(),
+    }
     let value: Buffer
     switch (kind) {
       case 'malformed':
@@ -308,7 +422,13 @@ export class TransactionGenerator {
         value = Buffer.alloc(0)
         break
     }
-    return { topic: 'transactions', key: customer.cardId, value, eventTimeMs: this.#nowMs, intent: { kind: 'invalid', invalid: kind } }
+    return {
+      topic: 'transactions',
+      key: customer.cardId,
+      value,
+      eventTimeMs: this.#nowMs,
+      intent: { kind: 'invalid', invalid: kind },
+    }
   }
 
   #push(item: Scheduled): void {

@@ -2,8 +2,16 @@ import type { Random } from './random.js'
 
 /** Home countries with their currency and a weight; ~8 % of cards travel to or buy from the others. */
 export const COUNTRIES: readonly (readonly [country: string, currency: string, weight: number])[] = [
-  ['FR', 'EUR', 20], ['DE', 'EUR', 22], ['ES', 'EUR', 12], ['IT', 'EUR', 12], ['NL', 'EUR', 8],
-  ['BE', 'EUR', 5], ['GB', 'GBP', 10], ['PL', 'PLN', 6], ['SE', 'SEK', 3], ['US', 'USD', 2],
+  ['FR', 'EUR', 20],
+  ['DE', 'EUR', 22],
+  ['ES', 'EUR', 12],
+  ['IT', 'EUR', 12],
+  ['NL', 'EUR', 8],
+  ['BE', 'EUR', 5],
+  ['GB', 'GBP', 10],
+  ['PL', 'PLN', 6],
+  ['SE', 'SEK', 3],
+  ['US', 'USD', 2],
 ]
 const FOREIGN_FOR_FRAUD = ['US', 'BR', 'NG', 'RU', 'CN', 'IN', 'TR', 'MX', 'ID', 'VN'] as const
 const currencyOf = new Map(COUNTRIES.map(([c, cur]) => [c, cur]))
@@ -70,11 +78,21 @@ export function createWorld(random: Random, options: WorldOptions): World {
   const terminals: Terminal[] = []
   for (let m = 0; m < options.merchants; m++) {
     const type = random.weighted(MERCHANT_TYPES.map((t) => [t, t.weight] as const))
-    const country = type.online && random.chance(0.3) ? random.pick(['US', 'GB', 'NL', 'IE']) : random.weighted(COUNTRIES.map(([c, , w]) => [c, w] as const))
+    const country =
+      type.online && random.chance(0.3)
+        ? random.pick(['US', 'GB', 'NL', 'IE'])
+        : random.weighted(COUNTRIES.map(([c, , w]) => [c, w] as const))
     const merchantId = `mer_${random.hex()}${random.hex()}`
     const terminalCount = type.online ? 1 : random.int(1, 4)
     for (let t = 0; t < terminalCount; t++) {
-      terminals.push({ terminalId: `ter_${random.hex()}${random.hex()}`, merchantId, mcc: type.mcc, country, online: type.online, medianAmount: type.medianAmount })
+      terminals.push({
+        terminalId: `ter_${random.hex()}${random.hex()}`,
+        merchantId,
+        mcc: type.mcc,
+        country,
+        online: type.online,
+        medianAmount: type.medianAmount,
+      })
     }
   }
   const onlineTerminals: number[] = []

@@ -4,7 +4,11 @@ export type { Logger }
 
 export function createLogger(options: { level: string; destination?: DestinationStream }): Logger {
   return pino(
-    { level: options.level, base: { service: 'fraudstream' }, redact: { paths: ['card_id', '*.card_id', 'password', '*.password'], censor: '[redacted]' } },
+    {
+      level: options.level,
+      base: { service: 'fraudstream' },
+      redact: { paths: ['card_id', '*.card_id', 'password', '*.password'], censor: '[redacted]' },
+    },
     options.destination ?? pino.destination(2),
   )
 }

@@ -8,50 +8,228 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry()
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'fraudstream_' })
   const registers = [registry]
-  const transactions = new Counter({ name: 'fraudstream_transactions_total', help: 'Consumed transaction records by outcome', labelNames: ['outcome'] as const, registers })
-  const deadLetters = new Counter({ name: 'fraudstream_dead_letters_total', help: 'Records sent to the dead-letter topic', labelNames: ['stage', 'reason'] as const, registers })
-  const decisions = new Counter({ name: 'fraudstream_decisions_total', help: 'Decisions by outcome', labelNames: ['decision'] as const, registers })
+  const transactions = new Counter({
+    name: 'fraudstream_transactions_total',
+    help: 'Consumed transaction records by outcome',
+    labelNames: ['outcome'] as const,
+    registers,
+  })
+  const deadLetters = new Counter({
+    name: 'fraudstream_dead_letters_total',
+    help: 'Records sent to the dead-letter topic',
+    labelNames: ['stage', 'reason'] as const,
+    registers,
+  })
+  const decisions = new Counter({
+    name: 'fraudstream_decisions_total',
+    help: 'Decisions by outcome',
+    labelNames: ['decision'] as const,
+    registers,
+  })
   const alerts = new Counter({ name: 'fraudstream_alerts_total', help: 'Alerts published', registers })
-  const restored = new Counter({ name: 'fraudstream_restored_records_total', help: 'Records replayed to rebuild state after an assignment', registers })
-  const strayRecords = new Counter({ name: 'fraudstream_stray_records_total', help: 'Records dropped because their partition is no longer owned', registers })
-  const decisionLatency = new Histogram({ name: 'fraudstream_decision_latency_seconds', help: 'From the record being polled to its decision', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers })
-  const inferenceBatch = new Histogram({ name: 'fraudstream_inference_batch_records', help: 'Records per inference batch', labelNames: ['model'] as const, buckets: [1, 8, 32, 64, 128, 256, 512, 1024], registers })
-  const inferenceDuration = new Histogram({ name: 'fraudstream_inference_duration_seconds', help: 'Wall time of one inference batch including the worker hop', labelNames: ['model'] as const, buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25], registers })
-  const clickhouseInserts = new Counter({ name: 'fraudstream_clickhouse_inserts_total', help: 'ClickHouse insert attempts by result', labelNames: ['table', 'result'] as const, registers })
-  const clickhouseRows = new Counter({ name: 'fraudstream_clickhouse_rows_total', help: 'Rows acknowledged by ClickHouse', labelNames: ['table'] as const, registers })
-  const producerErrors = new Counter({ name: 'fraudstream_producer_errors_total', help: 'Kafka delivery failures (each is retried)', labelNames: ['topic'] as const, registers })
-  const commits = new Counter({ name: 'fraudstream_offset_commits_total', help: 'Offset commits by result', labelNames: ['result'] as const, registers })
-  const inFlight = new Gauge({ name: 'fraudstream_in_flight_records', help: 'Records consumed and not yet acknowledged by every sink', registers })
-  const paused = new Gauge({ name: 'fraudstream_paused', help: '1 while the source is paused for backpressure', registers })
-  const windowStateBytes = new Gauge({ name: 'fraudstream_window_state_bytes', help: 'Estimated bytes of window state (what windows.maxStateBytesPerPartition bounds)', labelNames: ['partition'] as const, registers })
-  const windowStateAllocatedBytes = new Gauge({ name: 'fraudstream_window_state_allocated_bytes', help: 'Bytes the window state holds in memory: its pages, free space included, and its card table', labelNames: ['partition'] as const, registers })
-  const watermarkLag = new Gauge({ name: 'fraudstream_watermark_lag_seconds', help: 'Wall clock minus the partition watermark (event time)', labelNames: ['partition'] as const, registers })
-  const consumerLag = new Gauge({ name: 'fraudstream_consumer_lag_records', help: 'High watermark minus the next offset to process', labelNames: ['partition'] as const, registers })
-  const dedupeIds = new Gauge({ name: 'fraudstream_dedupe_ids', help: 'Transaction ids the dedupe store remembers (about 100 bytes each)', labelNames: ['partition'] as const, registers })
-  const dedupeEvictedEarly = new Counter({ name: 'fraudstream_dedupe_evicted_early_total', help: 'Ids forgotten before dedupe.horizonMs because of dedupe.maxEntriesPerPartition: duplicates of them would pass', labelNames: ['partition'] as const, registers })
-  const budgetEvictions = new Counter({ name: 'fraudstream_window_budget_evictions_total', help: 'Cards dropped from window state to stay within the byte budget', labelNames: ['partition'] as const, registers })
-  const snapshotBytes = new Gauge({ name: 'fraudstream_state_snapshot_bytes', help: 'Size of the last state snapshot', labelNames: ['partition'] as const, registers })
-  const snapshotFailures = new Counter({ name: 'fraudstream_state_snapshot_failures_total', help: 'State snapshots that could not be written', registers })
-  const snapshotsSkipped = new Counter({ name: 'fraudstream_state_snapshots_skipped_total', help: 'Snapshots passed over on restore (other settings, unreadable, malformed): an older one or a longer replay was used', registers })
-  const lookupLabels = new Counter({ name: 'fraudstream_lookup_labels_total', help: 'Labels read by the lookup stage by outcome (routed, late, unattributed, invalid)', labelNames: ['outcome'] as const, registers })
-  const lookupFacts = new Counter({ name: 'fraudstream_lookup_facts_total', help: 'Facts read by the lookup aggregator by outcome (applied, duplicate = a re-emission, expired = older than every window, unreadable)', labelNames: ['outcome'] as const, registers })
-  const lookupWaits = new Counter({ name: 'fraudstream_lookup_waits_total', help: 'Transactions that waited for the lookup tables, by how it ended (complete, stale = scored after lookups.maxWaitMs)', labelNames: ['result'] as const, registers })
-  const lookupTableKeys = new Gauge({ name: 'fraudstream_lookup_table_keys', help: 'Keys (terminals, merchants) in this instance\'s lookup tables', registers })
-  const lookupCompletenessLag = new Gauge({ name: 'fraudstream_lookup_completeness_lag_seconds', help: 'Wall clock minus the event time below which the lookup tables are complete', registers })
-  const stageRecords = new Counter({ name: 'fraudstream_stage_records_total', help: 'What each topology node did with its records, by outcome (dead_letter, duplicate, late, stale, …)', labelNames: ['stage', 'outcome'] as const, registers })
-  const stageDuration = new Histogram({ name: 'fraudstream_stage_duration_seconds', help: 'Time a node spent on one batch (asynchronous nodes: until the batch settled)', labelNames: ['stage'] as const, buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers })
-  const assignedPartitions = new Gauge({ name: 'fraudstream_assigned_partitions', help: 'Partitions this instance owns', registers })
+  const restored = new Counter({
+    name: 'fraudstream_restored_records_total',
+    help: 'Records replayed to rebuild state after an assignment',
+    registers,
+  })
+  const strayRecords = new Counter({
+    name: 'fraudstream_stray_records_total',
+    help: 'Records dropped because their partition is no longer owned',
+    registers,
+  })
+  const decisionLatency = new Histogram({
+    name: 'fraudstream_decision_latency_seconds',
+    help: 'From the record being polled to its decision',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  })
+  const inferenceBatch = new Histogram({
+    name: 'fraudstream_inference_batch_records',
+    help: 'Records per inference batch',
+    labelNames: ['model'] as const,
+    buckets: [1, 8, 32, 64, 128, 256, 512, 1024],
+    registers,
+  })
+  const inferenceDuration = new Histogram({
+    name: 'fraudstream_inference_duration_seconds',
+    help: 'Wall time of one inference batch including the worker hop',
+    labelNames: ['model'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers,
+  })
+  const clickhouseInserts = new Counter({
+    name: 'fraudstream_clickhouse_inserts_total',
+    help: 'ClickHouse insert attempts by result',
+    labelNames: ['table', 'result'] as const,
+    registers,
+  })
+  const clickhouseRows = new Counter({
+    name: 'fraudstream_clickhouse_rows_total',
+    help: 'Rows acknowledged by ClickHouse',
+    labelNames: ['table'] as const,
+    registers,
+  })
+  const producerErrors = new Counter({
+    name: 'fraudstream_producer_errors_total',
+    help: 'Kafka delivery failures (each is retried)',
+    labelNames: ['topic'] as const,
+    registers,
+  })
+  const commits = new Counter({
+    name: 'fraudstream_offset_commits_total',
+    help: 'Offset commits by result',
+    labelNames: ['result'] as const,
+    registers,
+  })
+  const inFlight = new Gauge({
+    name: 'fraudstream_in_flight_records',
+    help: 'Records consumed and not yet acknowledged by every sink',
+    registers,
+  })
+  const paused = new Gauge({
+    name: 'fraudstream_paused',
+    help: '1 while the source is paused for backpressure',
+    registers,
+  })
+  const windowStateBytes = new Gauge({
+    name: 'fraudstream_window_state_bytes',
+    help: 'Estimated bytes of window state (what windows.maxStateBytesPerPartition bounds)',
+    labelNames: ['partition'] as const,
+    registers,
+  })
+  const windowStateAllocatedBytes = new Gauge({
+    name: 'fraudstream_window_state_allocated_bytes',
+    help: 'Bytes the window state holds in memory: its pages, free space included, and its card table',
+    labelNames: ['partition'] as const,
+    registers,
+  })
+  const watermarkLag = new Gauge({
+    name: 'fraudstream_watermark_lag_seconds',
+    help: 'Wall clock minus the partition watermark (event time)',
+    labelNames: ['partition'] as const,
+    registers,
+  })
+  const consumerLag = new Gauge({
+    name: 'fraudstream_consumer_lag_records',
+    help: 'High watermark minus the next offset to process',
+    labelNames: ['partition'] as const,
+    registers,
+  })
+  const dedupeIds = new Gauge({
+    name: 'fraudstream_dedupe_ids',
+    help: 'Transaction ids the dedupe store remembers (about 100 bytes each)',
+    labelNames: ['partition'] as const,
+    registers,
+  })
+  const dedupeEvictedEarly = new Counter({
+    name: 'fraudstream_dedupe_evicted_early_total',
+    help: 'Ids forgotten before dedupe.horizonMs because of dedupe.maxEntriesPerPartition: duplicates of them would pass',
+    labelNames: ['partition'] as const,
+    registers,
+  })
+  const budgetEvictions = new Counter({
+    name: 'fraudstream_window_budget_evictions_total',
+    help: 'Cards dropped from window state to stay within the byte budget',
+    labelNames: ['partition'] as const,
+    registers,
+  })
+  const snapshotBytes = new Gauge({
+    name: 'fraudstream_state_snapshot_bytes',
+    help: 'Size of the last state snapshot',
+    labelNames: ['partition'] as const,
+    registers,
+  })
+  const snapshotFailures = new Counter({
+    name: 'fraudstream_state_snapshot_failures_total',
+    help: 'State snapshots that could not be written',
+    registers,
+  })
+  const snapshotsSkipped = new Counter({
+    name: 'fraudstream_state_snapshots_skipped_total',
+    help: 'Snapshots passed over on restore (other settings, unreadable, malformed): an older one or a longer replay was used',
+    registers,
+  })
+  const lookupLabels = new Counter({
+    name: 'fraudstream_lookup_labels_total',
+    help: 'Labels read by the lookup stage by outcome (routed, late, unattributed, invalid)',
+    labelNames: ['outcome'] as const,
+    registers,
+  })
+  const lookupFacts = new Counter({
+    name: 'fraudstream_lookup_facts_total',
+    help: 'Facts read by the lookup aggregator by outcome (applied, duplicate = a re-emission, expired = older than every window, unreadable)',
+    labelNames: ['outcome'] as const,
+    registers,
+  })
+  const lookupWaits = new Counter({
+    name: 'fraudstream_lookup_waits_total',
+    help: 'Transactions that waited for the lookup tables, by how it ended (complete, stale = scored after lookups.maxWaitMs)',
+    labelNames: ['result'] as const,
+    registers,
+  })
+  const lookupTableKeys = new Gauge({
+    name: 'fraudstream_lookup_table_keys',
+    help: "Keys (terminals, merchants) in this instance's lookup tables",
+    registers,
+  })
+  const lookupCompletenessLag = new Gauge({
+    name: 'fraudstream_lookup_completeness_lag_seconds',
+    help: 'Wall clock minus the event time below which the lookup tables are complete',
+    registers,
+  })
+  const stageRecords = new Counter({
+    name: 'fraudstream_stage_records_total',
+    help: 'What each topology node did with its records, by outcome (dead_letter, duplicate, late, stale, …)',
+    labelNames: ['stage', 'outcome'] as const,
+    registers,
+  })
+  const stageDuration = new Histogram({
+    name: 'fraudstream_stage_duration_seconds',
+    help: 'Time a node spent on one batch (asynchronous nodes: until the batch settled)',
+    labelNames: ['stage'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers,
+  })
+  const assignedPartitions = new Gauge({
+    name: 'fraudstream_assigned_partitions',
+    help: 'Partitions this instance owns',
+    registers,
+  })
   return {
     registry,
-    transactions, deadLetters, decisions, alerts, restored, strayRecords,
+    transactions,
+    deadLetters,
+    decisions,
+    alerts,
+    restored,
+    strayRecords,
     decisionLatency: { observeMs: (ms: number) => decisionLatency.observe(ms / 1000) },
     inferenceBatch,
     inferenceDuration: { observeMs: (model: string, ms: number) => inferenceDuration.observe({ model }, ms / 1000) },
-    clickhouseInserts, clickhouseRows, producerErrors, commits, inFlight, paused,
-    windowStateBytes, windowStateAllocatedBytes, watermarkLag, consumerLag, assignedPartitions, snapshotBytes, snapshotFailures, snapshotsSkipped, budgetEvictions, dedupeIds, dedupeEvictedEarly,
+    clickhouseInserts,
+    clickhouseRows,
+    producerErrors,
+    commits,
+    inFlight,
+    paused,
+    windowStateBytes,
+    windowStateAllocatedBytes,
+    watermarkLag,
+    consumerLag,
+    assignedPartitions,
+    snapshotBytes,
+    snapshotFailures,
+    snapshotsSkipped,
+    budgetEvictions,
+    dedupeIds,
+    dedupeEvictedEarly,
     stageRecords,
     stageDuration: { observeMs: (stage: string, ms: number) => stageDuration.observe({ stage }, ms / 1000) },
-    lookupLabels, lookupFacts, lookupWaits, lookupTableKeys, lookupCompletenessLag,
+    lookupLabels,
+    lookupFacts,
+    lookupWaits,
+    lookupTableKeys,
+    lookupCompletenessLag,
   }
 }
 export type Metrics = ReturnType<typeof createMetrics>

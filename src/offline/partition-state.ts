@@ -27,10 +27,19 @@ export type ProcessedRecord =
    * `row`: the array holding the feature row, at the `at` the caller gave with `rows`, or a row of its own (see
    * observe). `lookupAtMs`: the time the transaction's lookup features are read at.
    */
-  | { readonly kind: 'features'; readonly tx: Transaction; readonly row: Float32Array; readonly late: boolean; readonly lookupAtMs: number }
+  | {
+      readonly kind: 'features'
+      readonly tx: Transaction
+      readonly row: Float32Array
+      readonly late: boolean
+      readonly lookupAtMs: number
+    }
 
 /** The state settings of a configuration: the job, `fraudstream features` and training must all agree on them. */
-export function partitionStateOptions(config: Pick<Config, 'decode' | 'dedupe' | 'windows'>, features: readonly FeatureDefinition[]): PartitionStateOptions {
+export function partitionStateOptions(
+  config: Pick<Config, 'decode' | 'dedupe' | 'windows'>,
+  features: readonly FeatureDefinition[],
+): PartitionStateOptions {
   return {
     features,
     maxRecordBytes: config.decode.maxRecordBytes,
@@ -61,10 +70,16 @@ export class PartitionState {
   readonly dedupe: Dedupe
   readonly features: CardFeatures
 
-  constructor(readonly options: PartitionStateOptions, snapshot?: PartitionSnapshot) {
+  constructor(
+    readonly options: PartitionStateOptions,
+    snapshot?: PartitionSnapshot,
+  ) {
     const dedupeOptions = { horizonMs: options.dedupeHorizonMs, maxEntries: options.dedupeMaxEntries }
     this.dedupe = snapshot ? Dedupe.fromSnapshot(dedupeOptions, snapshot.dedupe) : new Dedupe(dedupeOptions)
-    this.features = new CardFeatures(options, snapshot && { sinceEviction: snapshot.sinceEviction, windows: snapshot.windows })
+    this.features = new CardFeatures(
+      options,
+      snapshot && { sinceEviction: snapshot.sinceEviction, windows: snapshot.windows },
+    )
   }
 
   /** The card log every window feature reads; it also decides lateness. */
@@ -88,7 +103,14 @@ export class PartitionState {
 
   toSnapshot(offset: number): PartitionSnapshot {
     const { sinceEviction, windows } = this.features.toSnapshot()
-    return { version: 3, fingerprint: PartitionState.fingerprint(this.options), offset, sinceEviction, dedupe: this.dedupe.toSnapshot(), windows }
+    return {
+      version: 3,
+      fingerprint: PartitionState.fingerprint(this.options),
+      offset,
+      sinceEviction,
+      dedupe: this.dedupe.toSnapshot(),
+      windows,
+    }
   }
 
   process(value: Uint8Array | null, rows?: Float32Array, at?: number): ProcessedRecord {

@@ -11,7 +11,11 @@ import { PartitionState, type PartitionStateOptions, type ProcessedRecord } from
 export class PartitionedStates {
   readonly states: readonly PartitionState[]
 
-  constructor(options: PartitionStateOptions, readonly partitions: number, readonly partitioner: Partitioner) {
+  constructor(
+    options: PartitionStateOptions,
+    readonly partitions: number,
+    readonly partitioner: Partitioner,
+  ) {
     this.states = Array.from({ length: partitions }, () => new PartitionState(options))
   }
 
@@ -22,10 +26,16 @@ export class PartitionedStates {
    */
   process(value: Uint8Array | null, record: { partition?: number; timestampMs?: number } = {}): ProcessedRecord {
     if (record.partition !== undefined && !(record.partition < this.partitions)) {
-      throw new FraudstreamError(ErrorCode.usage, `a record of partition ${record.partition} with ${this.partitions} partitions: give the topic's partition count`, 'input')
+      throw new FraudstreamError(
+        ErrorCode.usage,
+        `a record of partition ${record.partition} with ${this.partitions} partitions: give the topic's partition count`,
+        'input',
+      )
     }
     const decoded = this.states[0]!.decode(value, record.timestampMs)
-    const partition = record.partition ?? (decoded.kind === 'ok' ? partitionOf(decoded.tx.card_id, this.partitions, this.partitioner) : 0)
+    const partition =
+      record.partition ??
+      (decoded.kind === 'ok' ? partitionOf(decoded.tx.card_id, this.partitions, this.partitioner) : 0)
     return this.states[partition]!.processDecoded(decoded)
   }
 

@@ -32,7 +32,11 @@ export class AckTracker {
   register(offset: number, acks: number): void {
     const last = this.#offsets[this.#offsets.length - 1]
     if ((last !== undefined && offset <= last) || offset < this.#committable) {
-      throw new FraudstreamError(ErrorCode.internal, `offset ${offset} registered out of order (last ${last ?? 'none'}, committable ${this.#committable})`, 'internal')
+      throw new FraudstreamError(
+        ErrorCode.internal,
+        `offset ${offset} registered out of order (last ${last ?? 'none'}, committable ${this.#committable})`,
+        'internal',
+      )
     }
     this.#offsets.push(offset)
     this.#owed.set(offset, acks)
@@ -42,7 +46,8 @@ export class AckTracker {
   /** One more ack for `offset`, once its sink has acknowledged it. */
   ack(offset: number): void {
     const owed = this.#owed.get(offset)
-    if (owed === undefined || owed === 0) throw new FraudstreamError(ErrorCode.internal, `unexpected ack for offset ${offset}`, 'internal')
+    if (owed === undefined || owed === 0)
+      throw new FraudstreamError(ErrorCode.internal, `unexpected ack for offset ${offset}`, 'internal')
     this.#owed.set(offset, owed - 1)
     if (owed === 1) this.#advance()
   }
@@ -50,7 +55,8 @@ export class AckTracker {
   /** Adds acks owed by an offset that is still registered (e.g. an alert decided after registration). */
   expect(offset: number, more: number): void {
     const owed = this.#owed.get(offset)
-    if (owed === undefined || owed === 0) throw new FraudstreamError(ErrorCode.internal, `cannot add acks to finished offset ${offset}`, 'internal')
+    if (owed === undefined || owed === 0)
+      throw new FraudstreamError(ErrorCode.internal, `cannot add acks to finished offset ${offset}`, 'internal')
     this.#owed.set(offset, owed + more)
   }
 

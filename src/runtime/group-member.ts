@@ -93,7 +93,11 @@ export class GroupMember<P extends MemberPartition> {
   #stopped: Promise<void> | undefined
 
   constructor(readonly options: GroupMemberOptions<P>) {
-    this.#committer = new OffsetCommitter(options.source, (tp) => this.#partitions.get(partitionKey(tp)), options.hooks?.onCommitResult)
+    this.#committer = new OffsetCommitter(
+      options.source,
+      (tp) => this.#partitions.get(partitionKey(tp)),
+      options.hooks?.onCommitResult,
+    )
   }
 
   get failure(): Error | undefined {
@@ -123,8 +127,21 @@ export class GroupMember<P extends MemberPartition> {
   }
 
   /** Owned partitions for progress and lag: committed, acknowledged by every sink, log end, restoring. */
-  describePartitions(): { topic: string; partition: number; committed: number; acknowledged: number; high: number; restoring: boolean }[] {
-    return [...this.#partitions.values()].map((p) => ({ ...p.tp, committed: p.lastCommitted, acknowledged: p.tracker.committable, high: p.highWatermark, restoring: p.nextOffset < p.liveFromOffset }))
+  describePartitions(): {
+    topic: string
+    partition: number
+    committed: number
+    acknowledged: number
+    high: number
+    restoring: boolean
+  }[] {
+    return [...this.#partitions.values()].map((p) => ({
+      ...p.tp,
+      committed: p.lastCommitted,
+      acknowledged: p.tracker.committable,
+      high: p.highWatermark,
+      restoring: p.nextOffset < p.liveFromOffset,
+    }))
   }
 
   /** The partitions as they were after the graceful stop's final commit (leaving the group revokes them all). */
@@ -169,7 +186,11 @@ export class GroupMember<P extends MemberPartition> {
     // Cut what is buffered now; acks are awaited through the trackers, within the drain timeout (awaiting a sink's
     // flush itself would wait forever on an outage).
     this.options.task.flush(revoked)
-    const drained = await waitUntil(() => revoked.every((p) => p.tracker.inFlight === 0), this.options.drainTimeoutMs, () => this.#failure !== undefined)
+    const drained = await waitUntil(
+      () => revoked.every((p) => p.tracker.inFlight === 0),
+      this.options.drainTimeoutMs,
+      () => this.#failure !== undefined,
+    )
     if (!info.lost && !this.#failure) {
       await this.#committer.commit(revoked, { sync: true })
       // A drained partition's state covers exactly its committed offset: the next owner restores it without replay.
@@ -181,7 +202,10 @@ export class GroupMember<P extends MemberPartition> {
       p.revoked = true
       this.#partitions.delete(partitionKey(p.tp))
       this.options.task.release(p, { lost: info.lost, drained })
-      this.options.log.info({ topic: p.tp.topic, partition: p.tp.partition, committed: p.lastCommitted, drained, lost: info.lost }, 'partition revoked')
+      this.options.log.info(
+        { topic: p.tp.topic, partition: p.tp.partition, committed: p.lastCommitted, drained, lost: info.lost },
+        'partition revoked',
+      )
     }
     this.options.hooks?.onAssignmentChange?.(this.#partitions.size)
   }
@@ -218,7 +242,8 @@ export class GroupMember<P extends MemberPartition> {
     try {
       await this.#committer.commit(this.#partitions.values(), { sync: false })
     } catch (err) {
-      if (isRetryable(err)) this.options.log.warn({ err, member: this.options.name }, 'periodic commit failed; retried next tick')
+      if (isRetryable(err))
+        this.options.log.warn({ err, member: this.options.name }, 'periodic commit failed; retried next tick')
       else this.fail(err)
     }
   }
@@ -257,14 +282,21 @@ export class GroupMember<P extends MemberPartition> {
    * leaves its partitions unassigned, which only a restart mends: the member fails.
    */
   #onSourceError(err: Error): void {
-    if (isRetryable(err)) this.options.log.warn({ err, code: errorCodeOf(err), member: this.options.name }, 'source error')
+    if (isRetryable(err))
+      this.options.log.warn({ err, code: errorCodeOf(err), member: this.options.name }, 'source error')
     else this.fail(err)
   }
 
   fail(err: unknown): void {
     if (this.#failure) return
-    this.#failure = err instanceof Error ? err : new FraudstreamError(ErrorCode.internal, `member ${this.options.name} failed: ${String(err)}`, 'internal')
-    this.options.log.fatal({ err: this.#failure, code: errorCodeOf(err), member: this.options.name }, 'member failed; no further offsets will be committed')
+    this.#failure =
+      err instanceof Error
+        ? err
+        : new FraudstreamError(ErrorCode.internal, `member ${this.options.name} failed: ${String(err)}`, 'internal')
+    this.options.log.fatal(
+      { err: this.#failure, code: errorCodeOf(err), member: this.options.name },
+      'member failed; no further offsets will be committed',
+    )
     for (const timer of this.#timers) timer.cancel()
     this.#onFailure?.(this.#failure)
   }
@@ -272,7 +304,11 @@ export class GroupMember<P extends MemberPartition> {
   /** Resolves when every record consumed so far is acknowledged by every sink (buffers are flushed on the way). */
   async drain(timeoutMs = this.options.drainTimeoutMs): Promise<boolean> {
     this.options.task.flush()
-    return waitUntil(() => this.inFlight === 0, timeoutMs, () => this.#failure !== undefined)
+    return waitUntil(
+      () => this.inFlight === 0,
+      timeoutMs,
+      () => this.#failure !== undefined,
+    )
   }
 
   /**
@@ -294,11 +330,22 @@ export class GroupMember<P extends MemberPartition> {
         const deadline = this.options.clock.nowMs() + this.options.drainTimeoutMs
         const drained = await this.drain()
         options.beforeCommit?.()
-        const committed = await this.#committer.commitBeforeLeaving(() => this.#partitions.values(), deadline - this.options.clock.nowMs())
+        const committed = await this.#committer.commitBeforeLeaving(
+          () => this.#partitions.values(),
+          deadline - this.options.clock.nowMs(),
+        )
         await this.#refresh()
         this.#finalPartitions = this.describePartitions()
-        if (committed) this.options.log.info({ drained, partitions: this.#finalPartitions, member: this.options.name }, 'drained and committed')
-        else this.options.log.warn({ drained, partitions: this.#finalPartitions, member: this.options.name }, 'drained, but the last commit was refused: the next owners process again the records since the one before')
+        if (committed)
+          this.options.log.info(
+            { drained, partitions: this.#finalPartitions, member: this.options.name },
+            'drained and committed',
+          )
+        else
+          this.options.log.warn(
+            { drained, partitions: this.#finalPartitions, member: this.options.name },
+            'drained, but the last commit was refused: the next owners process again the records since the one before',
+          )
       }
     } finally {
       // Whatever failed above, the member leaves the group: its polls go on until then, and its partitions with it.

@@ -48,9 +48,12 @@ export class OffsetCommitter {
   async commit(targets: Iterable<CommitTarget>, options: { sync: boolean }): Promise<boolean> {
     if (!options.sync) {
       const pendingMs = this.#asyncSentMs === undefined ? undefined : performance.now() - this.#asyncSentMs
-      if (performance.now() < this.#blockedUntilMs || (pendingMs !== undefined && pendingMs < ASYNC_COMMIT_TIMEOUT_MS)) return false
+      if (performance.now() < this.#blockedUntilMs || (pendingMs !== undefined && pendingMs < ASYNC_COMMIT_TIMEOUT_MS))
+        return false
     }
-    const offsets = [...targets].filter((t) => t.tracker.committable > t.lastCommitted).map((t) => ({ ...t.tp, offset: t.tracker.committable }))
+    const offsets = [...targets]
+      .filter((t) => t.tracker.committable > t.lastCommitted)
+      .map((t) => ({ ...t.tp, offset: t.tracker.committable }))
     if (offsets.length === 0) return true
     if (!options.sync) this.#asyncSentMs = performance.now()
     const accepted = await this.source.commit(offsets, { sync: options.sync })

@@ -9,10 +9,14 @@ export interface PartitionPosition {
 }
 
 /** Where newly assigned partitions stand: what every assignment handler decides its start offsets from. */
-export async function positionsOf(source: PartitionedSource, partitions: readonly TopicPartition[]): Promise<PartitionPosition[]> {
+export async function positionsOf(
+  source: PartitionedSource,
+  partitions: readonly TopicPartition[],
+): Promise<PartitionPosition[]> {
   const committed = await source.committed(partitions)
   const positions: PartitionPosition[] = []
-  for (const [i, tp] of partitions.entries()) positions.push({ tp, ...(await source.watermarks(tp)), committed: committed[i] })
+  for (const [i, tp] of partitions.entries())
+    positions.push({ tp, ...(await source.watermarks(tp)), committed: committed[i] })
   return positions
 }
 

@@ -21,7 +21,14 @@ export class PartitionSnapshots {
   readonly fingerprint: string
   readonly #stateful: readonly Stage<unknown, unknown>[]
 
-  constructor(readonly options: { readonly store: SnapshotStore; readonly topology: string; readonly stages: readonly Stage<unknown, unknown>[]; readonly log: Logger }) {
+  constructor(
+    readonly options: {
+      readonly store: SnapshotStore
+      readonly topology: string
+      readonly stages: readonly Stage<unknown, unknown>[]
+      readonly log: Logger
+    },
+  ) {
     this.fingerprint = options.stages.map((s) => `${s.name}=${s.fingerprint ?? ''}`).join(';')
     this.#stateful = options.stages.filter((s) => s.snapshot)
   }
@@ -33,7 +40,13 @@ export class PartitionSnapshots {
   save(tp: TopicPartition, offset: number, committedOffset: number): Promise<number> {
     const stages: Record<string, unknown> = {}
     for (const stage of this.#stateful) stages[stage.name] = stage.snapshot!(tp)
-    const record: PartitionSnapshot = { version: 4, topology: this.options.topology, fingerprint: this.fingerprint, offset, stages }
+    const record: PartitionSnapshot = {
+      version: 4,
+      topology: this.options.topology,
+      fingerprint: this.fingerprint,
+      offset,
+      stages,
+    }
     const bytes = pack(record)
     return this.options.store.save(tp, offset, bytes, committedOffset).then(() => bytes.length)
   }
@@ -44,18 +57,30 @@ export class PartitionSnapshots {
    * time, a partition left unassigned costs every record. Errors of the store itself are not caught: the member
    * fails, and a restart tries again.
    */
-  async restore(tp: TopicPartition, maxOffset: number, onSkipped: () => void): Promise<{ offset: number; parts: Set<string> } | undefined> {
+  async restore(
+    tp: TopicPartition,
+    maxOffset: number,
+    onSkipped: () => void,
+  ): Promise<{ offset: number; parts: Set<string> } | undefined> {
     const { store, log } = this.options
-    for (let below = maxOffset; ; ) {
+    for (let below = maxOffset; ;) {
       const found = await store.loadLatest(tp, below)
       if (!found) return undefined
       try {
         const snapshot = unpack(found.bytes) as PartitionSnapshot
-        if (snapshot.version === 4 && snapshot.topology === this.options.topology && snapshot.offset === found.offset && snapshot.fingerprint === this.fingerprint) {
+        if (
+          snapshot.version === 4 &&
+          snapshot.topology === this.options.topology &&
+          snapshot.offset === found.offset &&
+          snapshot.fingerprint === this.fingerprint
+        ) {
           await this.#load(tp, snapshot)
           return { offset: snapshot.offset, parts: new Set(this.#stateful.map((s) => s.name)) }
         }
-        log.warn({ partition: tp.partition, offset: found.offset }, 'snapshot made with other feature definitions or settings; trying an older one')
+        log.warn(
+          { partition: tp.partition, offset: found.offset },
+          'snapshot made with other feature definitions or settings; trying an older one',
+        )
       } catch (err) {
         log.warn({ err, partition: tp.partition, offset: found.offset }, 'unusable snapshot; trying an older one')
       }

@@ -4,7 +4,14 @@ import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { SnapshotStore, SourceRecord, TopicPartition } from '../core/ports.js'
 import type { DeadLetterReason } from '../core/records.js'
 import type { Cancel, Scheduler } from '../core/scheduler.js'
-import { partitionKey, type DeadLetterFailure, type Item, type PartitionProgress, type StageContext, type StageMetrics } from '../core/stage.js'
+import {
+  partitionKey,
+  type DeadLetterFailure,
+  type Item,
+  type PartitionProgress,
+  type StageContext,
+  type StageMetrics,
+} from '../core/stage.js'
 import type { Topology, TopologyNode } from '../core/topology.js'
 import { AckTracker } from './ack-tracker.js'
 import type { MemberPartition, MemberTask } from './group-member.js'
@@ -115,7 +122,14 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
     }))
     this.#lastStateful = topology.nodes.reduce((last, node, i) => (node.stage.snapshot ? i : last), -1)
     const stateful = topology.nodes.filter((n) => n.stage.snapshot || n.stage.fingerprint)
-    this.#snapshots = options.snapshots && new PartitionSnapshots({ store: options.snapshots, topology: topology.name, stages: stateful.map((n) => n.stage), log })
+    this.#snapshots =
+      options.snapshots &&
+      new PartitionSnapshots({
+        store: options.snapshots,
+        topology: topology.name,
+        stages: stateful.map((n) => n.stage),
+        log,
+      })
   }
 
   get consumed(): number {
@@ -142,11 +156,18 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
   /** Opens every stage, then starts stage timers and periodic snapshots. */
   async open(): Promise<void> {
     for (const rt of this.#nodes) {
-      await rt.node.stage.open?.({ clock: this.options.clock, log: rt.log, metrics: rt.metrics, wake: () => this.#wake(rt) })
+      await rt.node.stage.open?.({
+        clock: this.options.clock,
+        log: rt.log,
+        metrics: rt.metrics,
+        wake: () => this.#wake(rt),
+      })
       const interval = rt.node.stage.timerIntervalMs
-      if (rt.node.stage.onTimer && interval !== undefined) this.#timers.push(this.options.scheduler.every(interval, () => this.#timer(rt)))
+      if (rt.node.stage.onTimer && interval !== undefined)
+        this.#timers.push(this.options.scheduler.every(interval, () => this.#timer(rt)))
     }
-    if (this.#snapshots) this.#timers.push(this.options.scheduler.every(this.options.snapshotIntervalMs, () => this.#snapshotAll()))
+    if (this.#snapshots)
+      this.#timers.push(this.options.scheduler.every(this.options.snapshotIntervalMs, () => this.#snapshotAll()))
   }
 
   async close(): Promise<void> {
@@ -159,7 +180,11 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
   async assign(position: PartitionPosition): Promise<TopologyPartition> {
     const { tp, low, high, committed } = position
     if (committed === undefined && this.options.autoOffsetReset === 'error') {
-      throw new FraudstreamError(ErrorCode.kafkaNoOffset, `no committed offset for ${tp.topic}[${tp.partition}] and autoOffsetReset=error`, 'external')
+      throw new FraudstreamError(
+        ErrorCode.kafkaNoOffset,
+        `no committed offset for ${tp.topic}[${tp.partition}] and autoOffsetReset=error`,
+        'external',
+      )
     }
     const liveFromOffset = committed ?? (this.options.autoOffsetReset === 'latest' ? high : low)
     const restored = await this.#restore(tp, liveFromOffset)
@@ -167,7 +192,16 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
     const nextOffset = this.#lastStateful < 0 ? liveFromOffset : readStartOf({ low, snapshotOffset: restored })
     if (nextOffset > (restored ?? liveFromOffset)) {
       // Retention deleted records the state or the outputs needed: nothing brings them back; said loudly.
-      this.options.log.warn({ topic: tp.topic, partition: tp.partition, low, committed: committed ?? null, snapshotOffset: restored ?? null }, 'log starts after the snapshot or the committed offset: state and outputs miss the records before it')
+      this.options.log.warn(
+        {
+          topic: tp.topic,
+          partition: tp.partition,
+          low,
+          committed: committed ?? null,
+          snapshotOffset: restored ?? null,
+        },
+        'log starts after the snapshot or the committed offset: state and outputs miss the records before it',
+      )
     }
     const partition: TopologyPartition = {
       tp,
@@ -187,7 +221,19 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
       },
     }
     this.#partitions.set(partition.key, partition)
-    this.options.log.info({ topic: tp.topic, partition: tp.partition, low, high, committed: committed ?? null, liveFromOffset, snapshotOffset: restored ?? null, restoreRecords: Math.max(0, liveFromOffset - nextOffset) }, 'partition assigned')
+    this.options.log.info(
+      {
+        topic: tp.topic,
+        partition: tp.partition,
+        low,
+        high,
+        committed: committed ?? null,
+        liveFromOffset,
+        snapshotOffset: restored ?? null,
+        restoreRecords: Math.max(0, liveFromOffset - nextOffset),
+      },
+      'partition assigned',
+    )
     return partition
   }
 
@@ -197,7 +243,9 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
    */
   async #restore(tp: TopicPartition, committedOffset: number): Promise<number | undefined> {
     const stages = this.#nodes.map((rt) => rt.node.stage)
-    const found = this.#snapshots ? await this.#snapshots.restore(tp, committedOffset, this.options.observe.snapshotsSkipped) : undefined
+    const found = this.#snapshots
+      ? await this.#snapshots.restore(tp, committedOffset, this.options.observe.snapshotsSkipped)
+      : undefined
     for (const stage of stages) if (!found?.parts.has(stage.name)) await stage.restore?.(tp, undefined)
     return found?.offset
   }
@@ -262,7 +310,8 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
       rt.collected.push(item)
       if (rt.collected.length >= rt.node.batch.maxRecords) this.#cut(rt)
     }
-    if (rt.collected.length > 0 && !rt.linger) rt.linger = this.options.scheduler.after(rt.node.batch.lingerMs, () => this.#cut(rt))
+    if (rt.collected.length > 0 && !rt.linger)
+      rt.linger = this.options.scheduler.after(rt.node.batch.lingerMs, () => this.#cut(rt))
   }
 
   #cut(rt: NodeRuntime): void {
@@ -362,7 +411,10 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
     if (item.replay) return
     this.#count(rt.node.name, 'dead_letter', 1)
     this.options.observe.deadLetter(rt.node.name, reason)
-    this.options.topology.deadLetters.send({ origin: item.origin, stage: rt.node.name, reason, failure }, this.#hold(item))
+    this.options.topology.deadLetters.send(
+      { origin: item.origin, stage: rt.node.name, reason, failure },
+      this.#hold(item),
+    )
   }
 
   #count(stage: string, outcome: string, n: number): void {
@@ -410,7 +462,10 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
       },
       (err: unknown) => {
         this.options.observe.snapshotFailed()
-        this.options.log.warn({ err, partition: partition.tp.partition, offset }, 'state snapshot failed; recovery will replay further back')
+        this.options.log.warn(
+          { err, partition: partition.tp.partition, offset },
+          'state snapshot failed; recovery will replay further back',
+        )
       },
     )
     partition.snapshotting = writing
@@ -421,7 +476,16 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
   #fail(rt: NodeRuntime, err: unknown): void {
     if (this.#failed) return
     this.#failed = true
-    const wrapped = err instanceof Error && 'code' in err ? err : new FraudstreamError(ErrorCode.internal, `stage ${rt.node.name} failed: ${err instanceof Error ? err.message : String(err)}`, 'internal', false, { cause: err })
+    const wrapped =
+      err instanceof Error && 'code' in err
+        ? err
+        : new FraudstreamError(
+            ErrorCode.internal,
+            `stage ${rt.node.name} failed: ${err instanceof Error ? err.message : String(err)}`,
+            'internal',
+            false,
+            { cause: err },
+          )
     ;(wrapped as { stage?: string }).stage ??= rt.node.name
     this.options.onFailure(wrapped)
   }

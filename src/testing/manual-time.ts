@@ -40,7 +40,9 @@ export class ManualTime implements Clock, Scheduler {
   advance(ms: number): void {
     const targetMs = this.#nowMs + ms
     for (;;) {
-      const next = this.#timers.filter((t) => !t.cancelled && t.dueMs <= targetMs).sort((a, b) => a.dueMs - b.dueMs || a.seq - b.seq)[0]
+      const next = this.#timers
+        .filter((t) => !t.cancelled && t.dueMs <= targetMs)
+        .sort((a, b) => a.dueMs - b.dueMs || a.seq - b.seq)[0]
       if (!next) break
       this.#nowMs = Math.max(this.#nowMs, next.dueMs)
       if (next.intervalMs === undefined) next.cancelled = true

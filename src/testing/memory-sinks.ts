@@ -6,7 +6,9 @@ export class MemoryRecordSink implements RecordSink {
   readonly records: OutgoingRecord[] = []
   readonly #unacked: (() => void)[] = []
 
-  constructor(readonly options: { readonly manualAcks?: boolean; readonly onSend?: (record: OutgoingRecord) => void } = {}) {}
+  constructor(
+    readonly options: { readonly manualAcks?: boolean; readonly onSend?: (record: OutgoingRecord) => void } = {},
+  ) {}
 
   send(record: OutgoingRecord, onAck: () => void): void {
     this.records.push(record)
@@ -44,7 +46,9 @@ export class MemoryScoreSink implements ScoreSink {
 
   /** The highest offset of a partition with a row, as the scores table answers after a restart. */
   async highOffset(tp: TopicPartition): Promise<number> {
-    return this.rows.filter((r) => r.topic === tp.topic && r.partition === tp.partition).reduce((max, r) => Math.max(max, r.offset), -1)
+    return this.rows
+      .filter((r) => r.topic === tp.topic && r.partition === tp.partition)
+      .reduce((max, r) => Math.max(max, r.offset), -1)
   }
 }
 
@@ -59,8 +63,12 @@ export class MemorySnapshotStore implements SnapshotStore {
   }
 
   async loadLatest(tp: TopicPartition, maxOffset: number): Promise<{ offset: number; bytes: Uint8Array } | undefined> {
-    const offsets = [...(this.#snapshots.get(partitionKey(tp))?.keys() ?? [])].filter((o) => o <= maxOffset).sort((a, b) => b - a)
-    return offsets[0] === undefined ? undefined : { offset: offsets[0], bytes: this.#snapshots.get(partitionKey(tp))!.get(offsets[0])! }
+    const offsets = [...(this.#snapshots.get(partitionKey(tp))?.keys() ?? [])]
+      .filter((o) => o <= maxOffset)
+      .sort((a, b) => b - a)
+    return offsets[0] === undefined
+      ? undefined
+      : { offset: offsets[0], bytes: this.#snapshots.get(partitionKey(tp))!.get(offsets[0])! }
   }
 
   async clear(): Promise<void> {

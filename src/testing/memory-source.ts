@@ -13,7 +13,10 @@ export class MemorySource implements PartitionedSource {
   #handlers: SourceHandlers | undefined
   #delivering = true
 
-  constructor(readonly topic: string, readonly partitionCount: number) {
+  constructor(
+    readonly topic: string,
+    readonly partitionCount: number,
+  ) {
     this.#logs = Array.from({ length: partitionCount }, () => [])
   }
 

@@ -51,7 +51,16 @@ export class TopologyTestDriver<Stats> {
       clock: this.time,
       scheduler: this.time,
       log: options.log ?? pino({ level: 'silent' }),
-      observe: { count: noop, duration: noop, deadLetter: noop, restored: noop, snapshotsSkipped: noop, snapshotWritten: noop, snapshotFailed: noop, ...options.observe },
+      observe: {
+        count: noop,
+        duration: noop,
+        deadLetter: noop,
+        restored: noop,
+        snapshotsSkipped: noop,
+        snapshotWritten: noop,
+        snapshotFailed: noop,
+        ...options.observe,
+      },
       stats: options.stats,
     })
   }
@@ -69,8 +78,20 @@ export class TopologyTestDriver<Stats> {
   }
 
   /** Appends records to their partitions and lets the job poll them; then settles (see `settle`). */
-  async pipe(records: readonly { readonly partition: number; readonly key: string | null; readonly value: Buffer | null; readonly timestampMs: number }[]): Promise<void> {
-    for (const r of records) this.source.append(r.partition, { key: r.key === null ? null : Buffer.from(r.key), value: r.value, timestampMs: r.timestampMs })
+  async pipe(
+    records: readonly {
+      readonly partition: number
+      readonly key: string | null
+      readonly value: Buffer | null
+      readonly timestampMs: number
+    }[],
+  ): Promise<void> {
+    for (const r of records)
+      this.source.append(r.partition, {
+        key: r.key === null ? null : Buffer.from(r.key),
+        value: r.value,
+        timestampMs: r.timestampMs,
+      })
     this.source.poll()
     await this.settle()
   }

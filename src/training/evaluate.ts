@@ -12,7 +12,11 @@ export interface Evaluation {
   readonly precision_at_decline: number
 }
 
-export function evaluate(scores: readonly number[], labels: readonly boolean[], thresholds: { review: number; decline: number }): Evaluation {
+export function evaluate(
+  scores: readonly number[],
+  labels: readonly boolean[],
+  thresholds: { review: number; decline: number },
+): Evaluation {
   const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]!)
   const positives = labels.filter(Boolean).length
   const negatives = labels.length - positives
@@ -39,7 +43,11 @@ export function evaluate(scores: readonly number[], labels: readonly boolean[], 
         if (labels[i]) hits++
       }
     })
-    return { rate: flagged / Math.max(1, scores.length), recall: hits / Math.max(1, positives), precision: flagged ? hits / flagged : 0 }
+    return {
+      rate: flagged / Math.max(1, scores.length),
+      recall: hits / Math.max(1, positives),
+      precision: flagged ? hits / flagged : 0,
+    }
   }
   const review = at(thresholds.review)
   const decline = at(thresholds.decline)

@@ -13,10 +13,18 @@ export const ONNX_OUTPUT_NAME = 'score'
  * The same transform as `transformRow` (signed log, standardise), so TypeScript and onnxruntime agree to float32
  * precision.
  */
-export function logisticToOnnx(model: LogisticModel, options: { featureNames: readonly string[]; docString: string }): Uint8Array {
+export function logisticToOnnx(
+  model: LogisticModel,
+  options: { featureNames: readonly string[]; docString: string },
+): Uint8Array {
   const width = model.weights.length
   const floats = (name: string, dims: number[], values: ArrayLike<number>) =>
-    onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, floatData: Array.from(values, Number) })
+    onnx.TensorProto.create({
+      name,
+      dims,
+      dataType: onnx.TensorProto.DataType.FLOAT,
+      floatData: Array.from(values, Number),
+    })
   const graph = onnx.GraphProto.create({
     name: 'logistic_regression',
     docString: `inputs in order: ${options.featureNames.join(', ')}`,

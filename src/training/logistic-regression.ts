@@ -22,12 +22,20 @@ export function signedLog(x: number): number {
   return Math.sign(x) * Math.log1p(Math.abs(x))
 }
 
-export function transformRow(row: ArrayLike<number>, model: Pick<LogisticModel, 'mean' | 'scale'>, out: Float64Array): Float64Array {
+export function transformRow(
+  row: ArrayLike<number>,
+  model: Pick<LogisticModel, 'mean' | 'scale'>,
+  out: Float64Array,
+): Float64Array {
   for (let j = 0; j < out.length; j++) out[j] = (signedLog(row[j]!) - model.mean[j]!) / model.scale[j]!
   return out
 }
 
-export function trainLogistic(rows: readonly Float32Array[], labels: readonly boolean[], options: TrainOptions): LogisticModel {
+export function trainLogistic(
+  rows: readonly Float32Array[],
+  labels: readonly boolean[],
+  options: TrainOptions,
+): LogisticModel {
   const n = rows.length
   const width = rows[0]?.length ?? 0
   const mean = new Float64Array(width)
@@ -62,7 +70,8 @@ export function trainLogistic(rows: readonly Float32Array[], labels: readonly bo
       if (j < width) g += options.l2 * weights[j]!
       m[j] = beta1 * m[j]! + (1 - beta1) * g
       v[j] = beta2 * v[j]! + (1 - beta2) * g * g
-      const step = (options.learningRate * (m[j]! / (1 - beta1 ** epoch))) / (Math.sqrt(v[j]! / (1 - beta2 ** epoch)) + eps)
+      const step =
+        (options.learningRate * (m[j]! / (1 - beta1 ** epoch))) / (Math.sqrt(v[j]! / (1 - beta2 ** epoch)) + eps)
       if (j < width) weights[j]! -= step
       else bias -= step
     }

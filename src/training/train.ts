@@ -85,7 +85,12 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
   rows.forEach((row, i) => lookups.fill(row, transactions[i]!, lookupTimes[i]!))
   const split = Math.floor(rows.length * 0.7)
   options.onProgress?.('training', 0, options.epochs)
-  const model = trainLogistic(rows.slice(0, split), labels.slice(0, split), { epochs: options.epochs, learningRate: 0.05, l2: 1e-4, positiveWeight: options.positiveWeight })
+  const model = trainLogistic(rows.slice(0, split), labels.slice(0, split), {
+    epochs: options.epochs,
+    learningRate: 0.05,
+    l2: 1e-4,
+    positiveWeight: options.positiveWeight,
+  })
   options.onProgress?.('training', options.epochs, options.epochs)
   const testRows = rows.slice(split)
   const testLabels = labels.slice(split)
@@ -97,12 +102,19 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
   mkdirSync(dir, { recursive: true })
   const names = features.map((f) => f.name)
   const hash = featureContractHash(features)
-  const onnxBytes = logisticToOnnx(model, { featureNames: names, docString: `fraudstream ${options.name}@${version}, feature contract ${hash}` })
+  const onnxBytes = logisticToOnnx(model, {
+    featureNames: names,
+    docString: `fraudstream ${options.name}@${version}, feature contract ${hash}`,
+  })
   writeFileSync(join(dir, 'model.onnx'), onnxBytes)
 
   const onnxMaxAbsDiff = await compareWithOnnx(join(dir, 'model.onnx'), testRows, tsScores)
   if (!(onnxMaxAbsDiff <= 1e-4)) {
-    throw new FraudstreamError(ErrorCode.internal, `the exported ONNX model scores differently from the trained one (max |diff| = ${onnxMaxAbsDiff}); the package in ${dir} is not usable`, 'internal')
+    throw new FraudstreamError(
+      ErrorCode.internal,
+      `the exported ONNX model scores differently from the trained one (max |diff| = ${onnxMaxAbsDiff}); the package in ${dir} is not usable`,
+      'internal',
+    )
   }
   const createdAt = new Date().toISOString()
   const manifest: ModelManifest = {
@@ -130,7 +142,10 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
     metrics: { ...evaluation, onnx_max_abs_diff: onnxMaxAbsDiff },
   }
   writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`)
-  writeFileSync(join(dir, 'metrics.json'), `${JSON.stringify({ holdout: evaluation, onnx_max_abs_diff: onnxMaxAbsDiff }, null, 2)}\n`)
+  writeFileSync(
+    join(dir, 'metrics.json'),
+    `${JSON.stringify({ holdout: evaluation, onnx_max_abs_diff: onnxMaxAbsDiff }, null, 2)}\n`,
+  )
   writeFileSync(join(dir, 'card.md'), modelCard(manifest, evaluation, model.weights))
 
   const registryPath = join(options.modelsDir, 'registry.json')
@@ -139,10 +154,22 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
     const registry: ModelRegistry = { champion: `${options.name}@${version}`, shadows: [] }
     writeFileSync(registryPath, `${JSON.stringify(registry, null, 2)}\n`)
   }
-  return { ref: `${options.name}@${version}`, dir, trainRows: split, testRows: testRows.length, evaluation, onnxMaxAbsDiff, promoted }
+  return {
+    ref: `${options.name}@${version}`,
+    dir,
+    trainRows: split,
+    testRows: testRows.length,
+    evaluation,
+    onnxMaxAbsDiff,
+    promoted,
+  }
 }
 
-async function compareWithOnnx(path: string, rows: readonly Float32Array[], expected: readonly number[]): Promise<number> {
+async function compareWithOnnx(
+  path: string,
+  rows: readonly Float32Array[],
+  expected: readonly number[],
+): Promise<number> {
   const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1 })
   const width = rows[0]?.length ?? 0
   const flat = new Float32Array(rows.length * width)
@@ -158,7 +185,10 @@ async function compareWithOnnx(path: string, rows: readonly Float32Array[], expe
 function versions(modelsDir: string, name: string): number[] {
   const dir = join(modelsDir, name)
   if (!existsSync(dir)) return []
-  return readdirSync(dir).filter((v) => /^\d+$/.test(v)).map(Number).sort((a, b) => a - b)
+  return readdirSync(dir)
+    .filter((v) => /^\d+$/.test(v))
+    .map(Number)
+    .sort((a, b) => a - b)
 }
 
 function nextVersion(modelsDir: string, name: string): string {

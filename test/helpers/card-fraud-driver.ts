@@ -29,7 +29,8 @@ export function functionScorer(featureNames: readonly string[], fn: ScoreFn): Sc
   return {
     model: { name: 'function', version: '1' },
     featureNames,
-    score: async (rows, count) => Float32Array.from({ length: count }, (_, i) => fn(rows.subarray(i * width, (i + 1) * width))),
+    score: async (rows, count) =>
+      Float32Array.from({ length: count }, (_, i) => fn(rows.subarray(i * width, (i + 1) * width))),
     close: async () => {},
   }
 }
@@ -39,7 +40,14 @@ export function functionScorer(featureNames: readonly string[], fn: ScoreFn): Sc
  * another, and the lookup aggregation done in memory from the facts and watermarks the job sends (what the lookup
  * task and the tables topic do in a deployment), so lookup features are real.
  */
-export async function cardFraudDriver(options: { overrides?: Record<string, unknown>; features?: readonly FeatureDefinition[]; model?: ScoreFn; partitions?: number } = {}) {
+export async function cardFraudDriver(
+  options: {
+    overrides?: Record<string, unknown>
+    features?: readonly FeatureDefinition[]
+    model?: ScoreFn
+    partitions?: number
+  } = {},
+) {
   const config = loadConfig({ overrides: { environment: 'test', ...options.overrides } })
   const features = options.features ?? cardFraudFeatures
   const partitions = options.partitions ?? 2
@@ -57,22 +65,54 @@ export async function cardFraudDriver(options: { overrides?: Record<string, unkn
       const value = unpack(record.value!) as LookupFact | LookupFact[]
       const aggregator = aggregators[record.partition!]!
       for (const fact of Array.isArray(value) ? value : [value]) aggregator.apply(fact)
-      const published = aggregator.takeChanges().map((entry) => ({ topic: 'tables', partition: record.partition!, offset: tableOffset++, timestampMs: 0, ...encodedKey(encodeTableEntry(entry)) }))
-      published.push({ topic: 'tables', partition: record.partition!, offset: tableOffset++, timestampMs: 0, key: Buffer.from(PROGRESS_KEY), value: pack(aggregator.progress) })
+      const published = aggregator
+        .takeChanges()
+        .map((entry) => ({
+          topic: 'tables',
+          partition: record.partition!,
+          offset: tableOffset++,
+          timestampMs: 0,
+          ...encodedKey(encodeTableEntry(entry)),
+        }))
+      published.push({
+        topic: 'tables',
+        partition: record.partition!,
+        offset: tableOffset++,
+        timestampMs: 0,
+        key: Buffer.from(PROGRESS_KEY),
+        value: pack(aggregator.progress),
+      })
       applyTableRecords(table, published)
     },
   })
   const graph = cardFraud(
-    { producer, scores, scoresHighOffset: (tp) => scores.highOffset(tp), scorer: functionScorer(featureNames, model), lookups: { producer: lookupsProducer, table, factsPartitions } },
+    {
+      producer,
+      scores,
+      scoresHighOffset: (tp) => scores.highOffset(tp),
+      scorer: functionScorer(featureNames, model),
+      lookups: { producer: lookupsProducer, table, factsPartitions },
+    },
     { config, features, thresholds: config.thresholds, runId: 'live' },
   )
   aggregators = Array.from({ length: factsPartitions }, () => new LookupAggregator(graph.lookupPlan, expectedSources))
-  const driver = await TopologyTestDriver.create<CardFraudStats>({ topology: graph.topology, partitions, stats: cardFraudStats })
+  const driver = await TopologyTestDriver.create<CardFraudStats>({
+    topology: graph.topology,
+    partitions,
+    stats: cardFraudStats,
+  })
   const topics = graph.topics
 
   /** Generated records to the partition Kafka's default partitioner gives their key, timestamped with their event time. */
   const pipe = (records: readonly GeneratedRecord[]) =>
-    driver.pipe(records.map((r) => ({ partition: r.key === null ? 0 : partitionOf(r.key, partitions, 'murmur2'), key: r.key, value: r.value, timestampMs: r.eventTimeMs })))
+    driver.pipe(
+      records.map((r) => ({
+        partition: r.key === null ? 0 : partitionOf(r.key, partitions, 'murmur2'),
+        key: r.key,
+        value: r.value,
+        timestampMs: r.eventTimeMs,
+      })),
+    )
 
   return {
     driver,

@@ -28,11 +28,18 @@ export interface RunComparison {
  * through the same PartitionState per partition, with lookups read from complete tables: the oracle for restarts, handovers and
  * rebalances. `sent` holds everything published, transactions and labels.
  */
-export async function compareWithUninterruptedRun(input: { client: ClickHouseClient; config: Config; topic: string; sent: readonly GeneratedRecord[] }): Promise<RunComparison> {
+export async function compareWithUninterruptedRun(input: {
+  client: ClickHouseClient
+  config: Config
+  topic: string
+  sent: readonly GeneratedRecord[]
+}): Promise<RunComparison> {
   // The test topics' 4 partitions (the mock's), filled by fraudstream's producer (murmur2), each with its own state.
   const reference = new PartitionedStates(partitionStateOptions(input.config, cardFraudFeatures), 4, 'murmur2')
   const lateness = input.config.windows.allowedLatenessMs
-  const lookups = new OfflineLookups(lookupPlanOf(cardFraudFeatures, lateness), lateness, (label) => partitionOf(label.transaction_id, 4, 'murmur2'))
+  const lookups = new OfflineLookups(lookupPlanOf(cardFraudFeatures, lateness), lateness, (label) =>
+    partitionOf(label.transaction_id, 4, 'murmur2'),
+  )
   const scored: { tx: Transaction; row: Float32Array; lookupAtMs: number }[] = []
   for (const record of input.sent) {
     if (record.topic === 'labels') {
@@ -51,13 +58,23 @@ export async function compareWithUninterruptedRun(input: { client: ClickHouseCli
     expected.set(tx.transaction_id, JSON.stringify(Array.from(row)))
   }
   const names = cardFraudFeatures.map((f) => f.name)
-  const rows = await (await input.client.query({ query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}', query_params: { topic: input.topic }, format: 'JSONEachRow' })).json<{ transaction_id: string; features: Record<string, number> }>()
+  const rows = await (
+    await input.client.query({
+      query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}',
+      query_params: { topic: input.topic },
+      format: 'JSONEachRow',
+    })
+  ).json<{ transaction_id: string; features: Record<string, number> }>()
   const counts = new Map<string, number>()
   for (const row of rows) counts.set(row.transaction_id, (counts.get(row.transaction_id) ?? 0) + 1)
-  const differingRows = rows.filter((r) => JSON.stringify(names.map((n) => r.features[n])) !== expected.get(r.transaction_id))
+  const differingRows = rows.filter(
+    (r) => JSON.stringify(names.map((n) => r.features[n])) !== expected.get(r.transaction_id),
+  )
   const differences = differingRows.slice(0, 5).map((r) => {
     const want = JSON.parse(expected.get(r.transaction_id) ?? '[]') as number[]
-    const features = names.flatMap((n, i) => (r.features[n] === want[i] ? [] : [`${n}: ${r.features[n]} vs ${want[i]}`]))
+    const features = names.flatMap((n, i) =>
+      r.features[n] === want[i] ? [] : [`${n}: ${r.features[n]} vs ${want[i]}`],
+    )
     return `${r.transaction_id} (${features.join(', ')})`
   })
   return {

@@ -12,14 +12,32 @@ export interface ReadRecord {
 }
 
 /** Every record of a topic from offset 0 to the current end of each partition, read by plain assignment (no group). */
-export async function readTopic(bootstrapServers: string, topic: string, options: { partitions?: number } = {}): Promise<ReadRecord[]> {
-  const consumer = new Kafka.KafkaConsumer({ 'bootstrap.servers': bootstrapServers, 'group.id': `reader-${Math.random()}`, 'enable.auto.commit': false, 'fetch.wait.max.ms': 5 }, { 'auto.offset.reset': 'earliest' })
-  await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())))
+export async function readTopic(
+  bootstrapServers: string,
+  topic: string,
+  options: { partitions?: number } = {},
+): Promise<ReadRecord[]> {
+  const consumer = new Kafka.KafkaConsumer(
+    {
+      'bootstrap.servers': bootstrapServers,
+      'group.id': `reader-${Math.random()}`,
+      'enable.auto.commit': false,
+      'fetch.wait.max.ms': 5,
+    },
+    { 'auto.offset.reset': 'earliest' },
+  )
+  await new Promise<void>((resolve, reject) =>
+    consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())),
+  )
   try {
     const partitions = options.partitions ?? 4
     const ends: number[] = []
     for (let p = 0; p < partitions; p++) {
-      ends.push(await new Promise<number>((resolve, reject) => consumer.queryWatermarkOffsets(topic, p, 10_000, (err, w) => (err ? reject(err) : resolve(w.highOffset)))))
+      ends.push(
+        await new Promise<number>((resolve, reject) =>
+          consumer.queryWatermarkOffsets(topic, p, 10_000, (err, w) => (err ? reject(err) : resolve(w.highOffset))),
+        ),
+      )
     }
     consumer.assign(ends.map((_, partition) => ({ topic, partition, offset: 0 })))
     consumer.setDefaultConsumeTimeout(50)
@@ -27,12 +45,21 @@ export async function readTopic(bootstrapServers: string, topic: string, options
     const next = ends.map(() => 0)
     const deadline = Date.now() + 60_000
     while (next.some((n, p) => n < ends[p]!)) {
-      if (Date.now() > deadline) throw new Error(`readTopic(${topic}) timed out at ${JSON.stringify(next)} of ${JSON.stringify(ends)}`)
-      const batch = await new Promise<Kafka.Message[]>((resolve, reject) => consumer.consume(1000, (err, messages) => (err ? reject(err) : resolve(messages))))
+      if (Date.now() > deadline)
+        throw new Error(`readTopic(${topic}) timed out at ${JSON.stringify(next)} of ${JSON.stringify(ends)}`)
+      const batch = await new Promise<Kafka.Message[]>((resolve, reject) =>
+        consumer.consume(1000, (err, messages) => (err ? reject(err) : resolve(messages))),
+      )
       for (const m of batch) {
         if (m.offset >= ends[m.partition]!) continue
         next[m.partition] = m.offset + 1
-        records.push({ partition: m.partition, offset: m.offset, key: m.key === undefined || m.key === null ? null : String(m.key), value: m.value ?? Buffer.alloc(0), timestampMs: m.timestamp ?? -1 })
+        records.push({
+          partition: m.partition,
+          offset: m.offset,
+          key: m.key === undefined || m.key === null ? null : String(m.key),
+          value: m.value ?? Buffer.alloc(0),
+          timestampMs: m.timestamp ?? -1,
+        })
       }
     }
     return records
@@ -42,12 +69,24 @@ export async function readTopic(bootstrapServers: string, topic: string, options
 }
 
 /** The group's committed offsets per partition (undefined where none). */
-export async function committedOffsets(bootstrapServers: string, groupId: string, topic: string, partitions = 4): Promise<(number | undefined)[]> {
-  const consumer = new Kafka.KafkaConsumer({ 'bootstrap.servers': bootstrapServers, 'group.id': groupId, 'enable.auto.commit': false }, {})
-  await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())))
+export async function committedOffsets(
+  bootstrapServers: string,
+  groupId: string,
+  topic: string,
+  partitions = 4,
+): Promise<(number | undefined)[]> {
+  const consumer = new Kafka.KafkaConsumer(
+    { 'bootstrap.servers': bootstrapServers, 'group.id': groupId, 'enable.auto.commit': false },
+    {},
+  )
+  await new Promise<void>((resolve, reject) =>
+    consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())),
+  )
   try {
     const toppars = Array.from({ length: partitions }, (_, partition) => ({ topic, partition }))
-    const offsets = await new Promise<Kafka.TopicPartitionOffset[]>((resolve, reject) => consumer.committed(toppars, 10_000, (err, o) => (err ? reject(err) : resolve(o))))
+    const offsets = await new Promise<Kafka.TopicPartitionOffset[]>((resolve, reject) =>
+      consumer.committed(toppars, 10_000, (err, o) => (err ? reject(err) : resolve(o))),
+    )
     return toppars.map((tp) => {
       const found = offsets.find((o) => o.partition === tp.partition)
       return found && found.offset >= 0 ? found.offset : undefined
@@ -58,12 +97,21 @@ export async function committedOffsets(bootstrapServers: string, groupId: string
 }
 
 export async function endOffsets(bootstrapServers: string, topic: string, partitions = 4): Promise<number[]> {
-  const consumer = new Kafka.KafkaConsumer({ 'bootstrap.servers': bootstrapServers, 'group.id': `ends-${Math.random()}` }, {})
-  await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())))
+  const consumer = new Kafka.KafkaConsumer(
+    { 'bootstrap.servers': bootstrapServers, 'group.id': `ends-${Math.random()}` },
+    {},
+  )
+  await new Promise<void>((resolve, reject) =>
+    consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())),
+  )
   try {
     const ends: number[] = []
     for (let p = 0; p < partitions; p++) {
-      ends.push(await new Promise<number>((resolve, reject) => consumer.queryWatermarkOffsets(topic, p, 10_000, (err, w) => (err ? reject(err) : resolve(w.highOffset)))))
+      ends.push(
+        await new Promise<number>((resolve, reject) =>
+          consumer.queryWatermarkOffsets(topic, p, 10_000, (err, w) => (err ? reject(err) : resolve(w.highOffset))),
+        ),
+      )
     }
     return ends
   } finally {
@@ -71,7 +119,10 @@ export async function endOffsets(bootstrapServers: string, topic: string, partit
   }
 }
 
-export async function waitFor(condition: () => boolean | Promise<boolean>, options: { timeoutMs: number; what: string }): Promise<void> {
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  options: { timeoutMs: number; what: string },
+): Promise<void> {
   const deadline = Date.now() + options.timeoutMs
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${options.what}`)
@@ -101,8 +152,18 @@ export function useMockCluster(): { readonly bootstrapServers: string } {
  * decisions beyond one per transaction are counted (decisions are at-least-once: a crash or a superseded rebalance
  * repeats some), so a regression shows as a number.
  */
-export async function decisionCoverage(bootstrapServers: string, topic: string, validIds: readonly string[]): Promise<{ decisions: number; missing: string[]; duplicates: number }> {
-  const ids = (await readTopic(bootstrapServers, topic)).map((r) => (JSON.parse(r.value.toString()) as { transaction_id: string }).transaction_id)
+export async function decisionCoverage(
+  bootstrapServers: string,
+  topic: string,
+  validIds: readonly string[],
+): Promise<{ decisions: number; missing: string[]; duplicates: number }> {
+  const ids = (await readTopic(bootstrapServers, topic)).map(
+    (r) => (JSON.parse(r.value.toString()) as { transaction_id: string }).transaction_id,
+  )
   const decided = new Set(ids)
-  return { decisions: ids.length, missing: validIds.filter((id) => !decided.has(id)), duplicates: ids.length - decided.size }
+  return {
+    decisions: ids.length,
+    missing: validIds.filter((id) => !decided.has(id)),
+    duplicates: ids.length - decided.size,
+  }
 }

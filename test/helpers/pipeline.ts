@@ -7,7 +7,11 @@ import type { Config } from '../../src/config/schema.js'
 import { createLogger, type Logger } from '../../src/observability/logger.js'
 
 /** A test config: unique group and data dir, HTTP on a free port, fast group timings. */
-export function testConfig(overrides: Record<string, unknown> = {}): { config: Config; dataDir: string; cleanup: () => void } {
+export function testConfig(overrides: Record<string, unknown> = {}): {
+  config: Config
+  dataDir: string
+  cleanup: () => void
+} {
   const dataDir = mkdtempSync(join(tmpdir(), 'fraudstream-test-'))
   const config = loadConfig({
     overrides: {

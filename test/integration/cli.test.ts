@@ -11,7 +11,8 @@ import { teardown } from '../helpers/teardown.js'
 
 const run = promisify(execFile)
 const BIN = fileURLToPath(new URL('../../bin/fraudstream.js', import.meta.url))
-const cli = (...args: string[]) => run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, env: { ...process.env, FRAUDSTREAM_LOG_LEVEL: 'warn' } })
+const cli = (...args: string[]) =>
+  run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, env: { ...process.env, FRAUDSTREAM_LOG_LEVEL: 'warn' } })
 
 test('every command answers --help', async () => {
   for (const command of ['demo', 'run', 'generate', 'train', 'features', 'sql', 'migrate']) {
@@ -25,7 +26,18 @@ test('generate --out writes seeded NDJSON transactions with labels beside them',
   const { dataDir, cleanup } = testConfig()
   teardown(t, cleanup)
   const out = join(dataDir, 'tx.ndjson')
-  const { stdout } = await cli('generate', '--count', '3000', '--seed', '5', '--invalid-rate', '0.01', '--out', out, '--json')
+  const { stdout } = await cli(
+    'generate',
+    '--count',
+    '3000',
+    '--seed',
+    '5',
+    '--invalid-rate',
+    '0.01',
+    '--out',
+    out,
+    '--json',
+  )
   const summary = JSON.parse(stdout) as { transactions: number; valid: number; invalid: number; labels: number }
   const lines = readFileSync(out, 'utf8').split('\n').slice(0, -1)
   assert.equal(lines.length, 3000)
@@ -40,7 +52,22 @@ test('generate --out writes seeded NDJSON transactions with labels beside them',
 test('demo --count --json prints a summary that agrees with itself and with `fraudstream sql`', async (t) => {
   const { dataDir, cleanup } = testConfig()
   teardown(t, cleanup)
-  const { stdout } = await cli('demo', '--count', '4000', '--rate', 'max', '--invalid-rate', '0.01', '--duplicate-rate', '0.01', '--data-dir', dataDir, '--port', '0', '--json')
+  const { stdout } = await cli(
+    'demo',
+    '--count',
+    '4000',
+    '--rate',
+    'max',
+    '--invalid-rate',
+    '0.01',
+    '--duplicate-rate',
+    '0.01',
+    '--data-dir',
+    dataDir,
+    '--port',
+    '0',
+    '--json',
+  )
   const s = JSON.parse(stdout) as DemoSummary
   assert.equal(s.ok, true)
   assert.equal(s.generated, 4000)
@@ -56,7 +83,12 @@ test('demo --count --json prints a summary that agrees with itself and with `fra
   assert.ok(s.latency_ms.p99 >= s.latency_ms.p50, `latency percentiles: ${stdout}`)
   const { stdout: sql } = await cli('sql', 'SELECT count() AS n FROM scores', '--data-dir', dataDir, '--json')
   assert.equal(Number((JSON.parse(sql) as { rows: { n: string }[] }).rows[0]!.n), s.clickhouse_rows)
-  const { stdout: table } = await cli('sql', 'SELECT decision, count() AS n FROM scores GROUP BY decision ORDER BY decision', '--data-dir', dataDir)
+  const { stdout: table } = await cli(
+    'sql',
+    'SELECT decision, count() AS n FROM scores GROUP BY decision ORDER BY decision',
+    '--data-dir',
+    dataDir,
+  )
   assert.match(table, /^decision\s+n\n─+/)
   assert.match(table, /\(\d rows?\)\n$/)
 })
@@ -64,11 +96,18 @@ test('demo --count --json prints a summary that agrees with itself and with `fra
 test('a failing command exits non-zero with its error code', async (t) => {
   const { dataDir, cleanup } = testConfig()
   teardown(t, cleanup)
-  await assert.rejects(cli('sql', 'SELECT * FROM no_such_table', '--data-dir', dataDir, '--json'), (err: { code: number; stdout: string }) => err.code === 1 && /FS_ERR_SINK_CLICKHOUSE/.test(err.stdout))
+  await assert.rejects(
+    cli('sql', 'SELECT * FROM no_such_table', '--data-dir', dataDir, '--json'),
+    (err: { code: number; stdout: string }) => err.code === 1 && /FS_ERR_SINK_CLICKHOUSE/.test(err.stdout),
+  )
   await assert.rejects(cli('generate', '--count', 'lots'), (err: { code: number }) => err.code !== 0)
   // Refused while parsing options: the same summary and exit code, not an uncaught stack.
-  const refused = (err: { code: number; stdout: string }) => err.code === 1 && JSON.parse(err.stdout).error.code === 'FS_ERR_USAGE'
-  await assert.rejects(cli('features', '--input', 'tx.ndjson', '--out', 'f.csv', '--partitions', '2.5', '--json'), refused)
+  const refused = (err: { code: number; stdout: string }) =>
+    err.code === 1 && JSON.parse(err.stdout).error.code === 'FS_ERR_USAGE'
+  await assert.rejects(
+    cli('features', '--input', 'tx.ndjson', '--out', 'f.csv', '--partitions', '2.5', '--json'),
+    refused,
+  )
   // Counts are whole numbers in every command.
   await assert.rejects(cli('generate', '--count', '2.5', '--json'), refused)
   await assert.rejects(cli('demo', '--count', '10.5', '--json'), refused)
@@ -76,18 +115,27 @@ test('a failing command exits non-zero with its error code', async (t) => {
   // A missing input file is a usage error naming the option, found before --out is created or truncated.
   const input = join(dataDir, 'tx.ndjson')
   await cli('generate', '--count', '100', '--seed', '5', '--out', input, '--json')
-  for (const args of [['--input', join(dataDir, 'missing.ndjson')], ['--input', input, '--labels', join(dataDir, 'missing.labels.ndjson')]]) {
+  for (const args of [
+    ['--input', join(dataDir, 'missing.ndjson')],
+    ['--input', input, '--labels', join(dataDir, 'missing.labels.ndjson')],
+  ]) {
     const out = join(dataDir, 'missing.csv')
     const option = args.at(-2)!
-    await assert.rejects(cli('features', ...args, '--out', out, '--json'), (err: { code: number; stdout: string; stderr: string }) => {
-      const { error } = JSON.parse(err.stdout) as { error: { code: string; message: string } }
-      assert.equal(err.code, 1)
-      assert.equal(error.code, 'FS_ERR_USAGE')
-      assert.match(error.message, new RegExp(`^${option} .*missing`))
-      assert.doesNotMatch(err.stderr, /MaxListenersExceededWarning/)
-      return true
-    })
-    await assert.rejects(cli('features', ...args, '--out', out), (err: { code: number; stderr: string }) => err.code === 1 && /\[FS_ERR_USAGE\]\n$/.test(err.stderr))
+    await assert.rejects(
+      cli('features', ...args, '--out', out, '--json'),
+      (err: { code: number; stdout: string; stderr: string }) => {
+        const { error } = JSON.parse(err.stdout) as { error: { code: string; message: string } }
+        assert.equal(err.code, 1)
+        assert.equal(error.code, 'FS_ERR_USAGE')
+        assert.match(error.message, new RegExp(`^${option} .*missing`))
+        assert.doesNotMatch(err.stderr, /MaxListenersExceededWarning/)
+        return true
+      },
+    )
+    await assert.rejects(
+      cli('features', ...args, '--out', out),
+      (err: { code: number; stderr: string }) => err.code === 1 && /\[FS_ERR_USAGE\]\n$/.test(err.stderr),
+    )
     assert.equal(existsSync(out), false, `no ${out} left behind for ${option}`)
   }
 })
@@ -99,7 +147,19 @@ test('features waits out the CSV stream’s backpressure without piling listener
   await cli('generate', '--count', '3000', '--seed', '5', '--out', input, '--json')
   const out = join(dataDir, 'features.csv')
   // 3,000 rows fill the write stream's buffer many more than ten times, the warning's threshold.
-  const { stdout, stderr } = await cli('features', '--input', input, '--labels', join(dataDir, 'tx.labels.ndjson'), '--out', out, '--json')
-  assert.equal(readFileSync(out, 'utf8').split('\n').filter(Boolean).length, (JSON.parse(stdout) as { rows: number }).rows + 1)
+  const { stdout, stderr } = await cli(
+    'features',
+    '--input',
+    input,
+    '--labels',
+    join(dataDir, 'tx.labels.ndjson'),
+    '--out',
+    out,
+    '--json',
+  )
+  assert.equal(
+    readFileSync(out, 'utf8').split('\n').filter(Boolean).length,
+    (JSON.parse(stdout) as { rows: number }).rows + 1,
+  )
   assert.doesNotMatch(stderr, /MaxListenersExceededWarning/)
 })

@@ -32,15 +32,47 @@ test('an insert whose ack is lost is retried with the same token and ClickHouse 
   assert.equal((await migrate(real)).applied.length, 0, 'migrations are idempotent')
   await checkDedupWindow(real, 'scores', 1_000)
   const { client, tokens } = losingAcks(real, 2)
-  const sink = new ClickhouseBatchSink<Record<string, unknown>>({ client, table: 'scores', maxBatchRows: 100, lingerMs: 10_000, retryBackoffMs: 5, maxRetryBackoffMs: 20, metrics: createMetrics({ defaultMetrics: false }), log: testLogger().log })
+  const sink = new ClickhouseBatchSink<Record<string, unknown>>({
+    client,
+    table: 'scores',
+    maxBatchRows: 100,
+    lingerMs: 10_000,
+    retryBackoffMs: 5,
+    maxRetryBackoffMs: 20,
+    metrics: createMetrics({ defaultMetrics: false }),
+    log: testLogger().log,
+  })
   let acked = 0
   for (let offset = 0; offset < 100; offset++) {
-    sink.add('tx', 0, offset, { transaction_id: `t${offset}`, event_time: '2026-01-01 00:00:00.000', decided_at: '2026-01-01 00:00:00.000', source_topic: 'tx', source_partition: 0, source_offset: offset, run_id: 'live' }, () => acked++)
+    sink.add(
+      'tx',
+      0,
+      offset,
+      {
+        transaction_id: `t${offset}`,
+        event_time: '2026-01-01 00:00:00.000',
+        decided_at: '2026-01-01 00:00:00.000',
+        source_topic: 'tx',
+        source_partition: 0,
+        source_offset: offset,
+        run_id: 'live',
+      },
+      () => acked++,
+    )
   }
   await sink.flush()
   assert.equal(acked, 100, 'every row acked once, after the successful attempt')
-  assert.deepEqual(tokens, ['scores:tx:0:0-99', 'scores:tx:0:0-99', 'scores:tx:0:0-99'], 'the identical token on every retry')
-  const [row] = await (await real.query({ query: 'SELECT count() AS n, uniqExact(transaction_id) AS u FROM scores', format: 'JSONEachRow' })).json<{ n: string; u: string }>()
+  assert.deepEqual(
+    tokens,
+    ['scores:tx:0:0-99', 'scores:tx:0:0-99', 'scores:tx:0:0-99'],
+    'the identical token on every retry',
+  )
+  const [row] = await (
+    await real.query({
+      query: 'SELECT count() AS n, uniqExact(transaction_id) AS u FROM scores',
+      format: 'JSONEachRow',
+    })
+  ).json<{ n: string; u: string }>()
   assert.deepEqual({ n: Number(row!.n), u: Number(row!.u) }, { n: 100, u: 100 })
 })
 
@@ -51,7 +83,11 @@ test('the sink refuses a scores table whose dedup window is too small to make re
   teardown(t, () => client.close())
   await migrate(client)
   await client.command({ query: 'ALTER TABLE scores MODIFY SETTING non_replicated_deduplication_window = 3' })
-  await assert.rejects(checkDedupWindow(client, 'scores', 1_000), (err: { code?: string; message: string }) => err.code === 'FS_ERR_SINK_CLICKHOUSE' && /MODIFY SETTING/.test(err.message))
+  await assert.rejects(
+    checkDedupWindow(client, 'scores', 1_000),
+    (err: { code?: string; message: string }) =>
+      err.code === 'FS_ERR_SINK_CLICKHOUSE' && /MODIFY SETTING/.test(err.message),
+  )
 })
 
 test('an abort ends a process with embedded ClickHouse at once, also after the client was opened twice and with its event loop stuck (chDB alone leaves it hanging)', async (t) => {
@@ -70,7 +106,9 @@ test('an abort ends a process with embedded ClickHouse at once, also after the c
       await second.query({ query: 'SELECT 1' })
       process.stdout.write('open\\n')
       ${then}`
-    const spawned = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const spawned = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stderr = ''
     let openedAt = Number.NaN
     spawned.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
@@ -84,9 +122,18 @@ test('an abort ends a process with embedded ClickHouse at once, also after the c
     return { ended: signal ?? `exit code ${code}`, afterOpenMs: performance.now() - openedAt, stderr }
   }
   const aborted = await child('process.abort()')
-  assert.equal(aborted.ended, 'SIGABRT', `the child ended by ${aborted.ended}, not by its abort: ${aborted.stderr.slice(-500)}`)
+  assert.equal(
+    aborted.ended,
+    'SIGABRT',
+    `the child ended by ${aborted.ended}, not by its abort: ${aborted.stderr.slice(-500)}`,
+  )
   // An operator's kill -ABRT for a core dump, while the main thread is busy for 20 s: the signal's default action.
-  const killed = await child('const until = Date.now() + 20_000; while (Date.now() < until);', (pid) => process.kill(pid, 'SIGABRT'))
+  const killed = await child('const until = Date.now() + 20_000; while (Date.now() < until);', (pid) =>
+    process.kill(pid, 'SIGABRT'),
+  )
   assert.equal(killed.ended, 'SIGABRT', killed.stderr.slice(-500))
-  assert.ok(killed.afterOpenMs < 10_000, `the child ended ${Math.round(killed.afterOpenMs)} ms after the signal, not at once`)
+  assert.ok(
+    killed.afterOpenMs < 10_000,
+    `the child ended ${Math.round(killed.afterOpenMs)} ms after the signal, not at once`,
+  )
 })

@@ -19,12 +19,38 @@ const BIN = fileURLToPath(new URL('../../bin/fraudstream.js', import.meta.url))
 const cluster = useMockCluster()
 
 test('`fraudstream features` writes, for a file of transactions, exactly the feature vectors the stream logged to ClickHouse', async (t) => {
-  const topics = { transactions: `tx-${Math.random().toString(36).slice(2)}`, decisions: 'decisions-fcli', alerts: 'alerts-fcli', dlq: 'dlq-fcli', labels: 'labels-fcli' }
+  const topics = {
+    transactions: `tx-${Math.random().toString(36).slice(2)}`,
+    decisions: 'decisions-fcli',
+    alerts: 'alerts-fcli',
+    dlq: 'dlq-fcli',
+    labels: 'labels-fcli',
+  }
   const { config, dataDir, cleanup } = testConfig({ 'kafka.topics': topics })
   teardown(t, cleanup)
   const input = join(dataDir, 'tx.ndjson')
   // Few customers: eight days of event time, so the lookups (windows ending a day back) hold history and labels.
-  await run(process.execPath, [BIN, 'generate', '--count', '6000', '--seed', '17', '--customers', '300', '--merchants', '50', '--fraud-rate', '0.02', '--invalid-rate', '0.01', '--duplicate-rate', '0.01', '--out', input, '--json'])
+  await run(process.execPath, [
+    BIN,
+    'generate',
+    '--count',
+    '6000',
+    '--seed',
+    '17',
+    '--customers',
+    '300',
+    '--merchants',
+    '50',
+    '--fraud-rate',
+    '0.02',
+    '--invalid-rate',
+    '0.01',
+    '--duplicate-rate',
+    '0.01',
+    '--out',
+    input,
+    '--json',
+  ])
   const { log } = testLogger()
   const pipeline = await createPipeline({ config, kafka: { bootstrapServers: cluster.bootstrapServers }, log })
   teardown(t, () => pipeline.close())
@@ -39,11 +65,22 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
   // after it, when their partition's watermark is past them. Both score them with the windows as they are.
   const late = generated
     .map((line, i) => ({ line, i }))
-    .filter(({ line, i }) => i >= 1_000 && i % 100 === 0 && decodeTransaction(Buffer.from(line), { maxRecordBytes: 65_536 }).kind === 'ok' && !inPartition0(line))
+    .filter(
+      ({ line, i }) =>
+        i >= 1_000 &&
+        i % 100 === 0 &&
+        decodeTransaction(Buffer.from(line), { maxRecordBytes: 65_536 }).kind === 'ok' &&
+        !inPartition0(line),
+    )
     .slice(0, 5)
     .map(({ line, i }, n) => {
       const eventTime = /"event_time":"([^"]+)"/.exec(line)![1]!
-      const lateLine = line.replace(/"transaction_id":"[^"]+"/, `"transaction_id":"tx-late-${n}"`).replace(`"event_time":"${eventTime}"`, `"event_time":"${new Date(Date.parse(eventTime) - 7_200_000).toISOString()}"`)
+      const lateLine = line
+        .replace(/"transaction_id":"[^"]+"/, `"transaction_id":"tx-late-${n}"`)
+        .replace(
+          `"event_time":"${eventTime}"`,
+          `"event_time":"${new Date(Date.parse(eventTime) - 7_200_000).toISOString()}"`,
+        )
       return { line: lateLine, at: i + 200.5 }
     })
   assert.equal(late.length, 5)
@@ -54,11 +91,17 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
   const labelsPath = join(dataDir, 'tx.labels.ndjson')
   // Labels first: the stream's lookups then never wait for them, and read the same labels the file gives.
   for (const line of readFileSync(labelsPath, 'utf8').split('\n').filter(Boolean)) {
-    producer.send({ topic: topics.labels, key: /"transaction_id":"([^"]+)"/.exec(line)![1]!, value: Buffer.from(line) }, () => undefined)
+    producer.send(
+      { topic: topics.labels, key: /"transaction_id":"([^"]+)"/.exec(line)![1]!, value: Buffer.from(line) },
+      () => undefined,
+    )
   }
   // One transaction whose event time is days ahead of its record's timestamp, in the topic only: the stream
   // dead-letters it (event_time_ahead). A bare line cannot say so; a kcat envelope carries the timestamp.
-  const ahead = lines.find((line) => cardOf(line) !== undefined)!.replace(/"transaction_id":"[^"]+"/, '"transaction_id":"tx-ahead"').replace(/"event_time":"[^"]+"/, `"event_time":"${new Date(Date.now() + 3 * 86_400_000).toISOString()}"`)
+  const ahead = lines
+    .find((line) => cardOf(line) !== undefined)!
+    .replace(/"transaction_id":"[^"]+"/, '"transaction_id":"tx-ahead"')
+    .replace(/"event_time":"[^"]+"/, `"event_time":"${new Date(Date.now() + 3 * 86_400_000).toISOString()}"`)
   // Every fourth valid one as msgpack, which the stream decodes alike: a dump must carry its bytes unchanged.
   const valueOf = (line: string, i: number) => {
     if (i % 4 !== 0) return Buffer.from(line)
@@ -68,17 +111,37 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
       return Buffer.from(line)
     }
   }
-  for (const [i, line] of [...lines.slice(0, 100), ahead, ...lines.slice(100)].entries()) producer.send({ topic: topics.transactions, key: cardOf(line) ?? null, value: valueOf(line, i) }, () => undefined)
+  for (const [i, line] of [...lines.slice(0, 100), ahead, ...lines.slice(100)].entries())
+    producer.send({ topic: topics.transactions, key: cardOf(line) ?? null, value: valueOf(line, i) }, () => undefined)
   await producer.flush()
-  await waitFor(() => pipeline.job.stats.consumed >= lines.length + 1, { timeoutMs: 60_000, what: 'the job to consume the file' })
+  await waitFor(() => pipeline.job.stats.consumed >= lines.length + 1, {
+    timeoutMs: 60_000,
+    what: 'the job to consume the file',
+  })
   await pipeline.job.stop()
   assert.equal(pipeline.job.stats.late, 5, 'the late copies, and nothing else, are late')
   assert.match(await pipeline.metrics.registry.metrics(), /fraudstream_transactions_total\{outcome="late"\} 5\b/)
 
-  const logged = await (await pipeline.clickhouse.query({ query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}', query_params: { topic: topics.transactions }, format: 'JSONEachRow' })).json<{ transaction_id: string; features: Record<string, number> }>()
+  const logged = await (
+    await pipeline.clickhouse.query({
+      query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}',
+      query_params: { topic: topics.transactions },
+      format: 'JSONEachRow',
+    })
+  ).json<{ transaction_id: string; features: Record<string, number> }>()
   const features = async (name: string, inputPath: string, labels: string) => {
     const csvPath = join(dataDir, `${name}.csv`)
-    const { stdout } = await run(process.execPath, [BIN, 'features', '--input', inputPath, '--labels', labels, '--out', csvPath, '--json'])
+    const { stdout } = await run(process.execPath, [
+      BIN,
+      'features',
+      '--input',
+      inputPath,
+      '--labels',
+      labels,
+      '--out',
+      csvPath,
+      '--json',
+    ])
     const summary = JSON.parse(stdout) as { rows: number; invalid: number; duplicates: number; late: number }
     const [header, ...rows] = readFileSync(csvPath, 'utf8').split('\n').filter(Boolean)
     const columns = header!.split(',')
@@ -98,9 +161,15 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
       compared++
     }
     assert.equal(compared, logged.length)
-    assert.ok(rows.some((r) => r.endsWith(',1')), 'fraud labels are joined')
+    assert.ok(
+      rows.some((r) => r.endsWith(',1')),
+      'fraud labels are joined',
+    )
     const fraudRatio = names.indexOf('terminal_fraud_ratio_7d')
-    assert.ok(rows.filter((r) => Number(r.split(',')[3 + fraudRatio]) > 0).length > 50, 'label-based lookups are in the comparison')
+    assert.ok(
+      rows.filter((r) => Number(r.split(',')[3 + fraudRatio]) > 0).length > 50,
+      'label-based lookups are in the comparison',
+    )
     return summary
   }
   // The generated file, bare values: its partitions from the partitioner. It lacks the record that is ahead.
@@ -108,12 +177,30 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
   // The topics dumped as `kcat -C -J` prints them, one partition after another (far out of order across them):
   // partitions and timestamps from the envelopes, and the record ahead of its timestamp is invalid, as in the stream.
   const dump = async (topic: string, path: string) => {
-    const records = (await readTopic(cluster.bootstrapServers, topic)).sort((a, b) => b.partition - a.partition || a.offset - b.offset)
+    const records = (await readTopic(cluster.bootstrapServers, topic)).sort(
+      (a, b) => b.partition - a.partition || a.offset - b.offset,
+    )
     // As kcat writes them: the value's bytes as they are inside the JSON string (msgpack is not UTF-8).
-    const envelope = (r: (typeof records)[number]) => Buffer.from(JSON.stringify({ topic, partition: r.partition, offset: r.offset, tstype: 'create', ts: r.timestampMs, broker: 1, key: r.key, payload: r.value.toString('latin1') }), 'latin1')
+    const envelope = (r: (typeof records)[number]) =>
+      Buffer.from(
+        JSON.stringify({
+          topic,
+          partition: r.partition,
+          offset: r.offset,
+          tstype: 'create',
+          ts: r.timestampMs,
+          broker: 1,
+          key: r.key,
+          payload: r.value.toString('latin1'),
+        }),
+        'latin1',
+      )
     writeFileSync(path, Buffer.concat(records.flatMap((r) => [envelope(r), Buffer.from('\n')])))
   }
   await dump(topics.transactions, join(dataDir, 'tx.kcat.ndjson'))
   await dump(topics.labels, join(dataDir, 'labels.kcat.ndjson'))
-  assert.equal((await features('from-dump', join(dataDir, 'tx.kcat.ndjson'), join(dataDir, 'labels.kcat.ndjson'))).invalid, pipeline.job.stats.invalid)
+  assert.equal(
+    (await features('from-dump', join(dataDir, 'tx.kcat.ndjson'), join(dataDir, 'labels.kcat.ndjson'))).invalid,
+    pipeline.job.stats.invalid,
+  )
 })

@@ -17,9 +17,25 @@ test('a member whose assignment failed holds no partition: a healthy member that
   teardown(t, () => producer.close())
   assert.equal(await producer.partitionCount(topic), 4, 'the mock creates the topic when asked for its metadata')
   const member = (handlers: Partial<SourceHandlers>) => {
-    const source = new KafkaSource({ clientConfig: { 'bootstrap.servers': cluster.bootstrapServers }, groupId, topics: [topic], autoOffsetReset: 'earliest', sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500, consumeBatchSize: 100, log })
+    const source = new KafkaSource({
+      clientConfig: { 'bootstrap.servers': cluster.bootstrapServers },
+      groupId,
+      topics: [topic],
+      autoOffsetReset: 'earliest',
+      sessionTimeoutMs: 6_000,
+      heartbeatIntervalMs: 500,
+      consumeBatchSize: 100,
+      log,
+    })
     const errors: Error[] = []
-    const started = source.start({ onRecords: () => undefined, onCommitted: () => undefined, onRevoke: async () => undefined, onError: (err) => void errors.push(err), onAssign: async (partitions) => partitions.map((p) => ({ ...p, offset: 0 })), ...handlers })
+    const started = source.start({
+      onRecords: () => undefined,
+      onCommitted: () => undefined,
+      onRevoke: async () => undefined,
+      onError: (err) => void errors.push(err),
+      onAssign: async (partitions) => partitions.map((p) => ({ ...p, offset: 0 })),
+      ...handlers,
+    })
     return { source, errors, started }
   }
 
@@ -42,6 +58,9 @@ test('a member whose assignment failed holds no partition: a healthy member that
   })
   teardown(t, () => healthy.source.stop())
   await healthy.started
-  await waitFor(() => owned.size === 4, { timeoutMs: 45_000, what: 'the healthy member to be given all four partitions' })
+  await waitFor(() => owned.size === 4, {
+    timeoutMs: 45_000,
+    what: 'the healthy member to be given all four partitions',
+  })
   assert.deepEqual(healthy.errors, [])
 })

@@ -9,7 +9,12 @@ import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
 
 const cluster = useMockCluster()
-const LOOKUPS = ['terminal_tx_count_7d', 'terminal_fraud_count_7d', 'terminal_fraud_ratio_7d', 'merchant_fraud_ratio_7d']
+const LOOKUPS = [
+  'terminal_tx_count_7d',
+  'terminal_fraud_count_7d',
+  'terminal_fraud_ratio_7d',
+  'merchant_fraud_ratio_7d',
+]
 
 test('terminal and merchant lookups: two instances splitting the partitions compute the features one instance computes, and both equal the offline oracle', async (t) => {
   const suffix = Math.random().toString(36).slice(2)
@@ -28,8 +33,16 @@ test('terminal and merchant lookups: two instances splitting the partitions comp
     for (const member of members) await member.close()
   })
   members.push(await createPipeline({ config: one.config, kafka, log, instanceId: 'single' }))
-  members.push(await createPipeline({ config: two.config, kafka, log, instanceId: 'split-a' }), await createPipeline({ config: two.config, kafka, log, instanceId: 'split-b' }))
-  await waitFor(() => members.every((m) => m.job.partitions().length > 0) && members.slice(1).every((m) => m.job.partitions().length === 2), { timeoutMs: 60_000, what: 'the split run to have two partitions per member' })
+  members.push(
+    await createPipeline({ config: two.config, kafka, log, instanceId: 'split-a' }),
+    await createPipeline({ config: two.config, kafka, log, instanceId: 'split-b' }),
+  )
+  await waitFor(
+    () =>
+      members.every((m) => m.job.partitions().length > 0) &&
+      members.slice(1).every((m) => m.job.partitions().length === 2),
+    { timeoutMs: 60_000, what: 'the split run to have two partitions per member' },
+  )
 
   // Few customers and merchants: two weeks of event time, so windows ending a day back hold history and labels.
   const generator = new TransactionGenerator({ seed: 31, customers: 400, merchants: 60, fraudRate: 0.02 })
@@ -41,44 +54,83 @@ test('terminal and merchant lookups: two instances splitting the partitions comp
   // At ~3,000 records/s, as a live feed: both runs read while it is written.
   for (const [i, record] of sent.entries()) {
     const targets = record.topic === 'labels' ? [labels] : [topicsOne.transactions, topicsTwo.transactions]
-    for (const topic of targets) producer.send({ topic, key: record.key, value: record.value, timestampMs: Math.floor(record.eventTimeMs) }, () => undefined)
+    for (const topic of targets)
+      producer.send(
+        { topic, key: record.key, value: record.value, timestampMs: Math.floor(record.eventTimeMs) },
+        () => undefined,
+      )
     if (i % 300 === 299) await new Promise((resolve) => setTimeout(resolve, 100))
   }
   await producer.flush()
 
-  for (const [config, topic] of [[one.config, topicsOne.transactions], [two.config, topicsTwo.transactions]] as const) {
+  for (const [config, topic] of [
+    [one.config, topicsOne.transactions],
+    [two.config, topicsTwo.transactions],
+  ] as const) {
     const ends = await endOffsets(cluster.bootstrapServers, topic)
-    await waitFor(async () => (await committedOffsets(cluster.bootstrapServers, config.kafka.groupId, topic)).every((c, p) => c === ends[p]), { timeoutMs: 120_000, what: `${topic} committed to its end` })
+    await waitFor(
+      async () =>
+        (await committedOffsets(cluster.bootstrapServers, config.kafka.groupId, topic)).every((c, p) => c === ends[p]),
+      { timeoutMs: 120_000, what: `${topic} committed to its end` },
+    )
   }
   for (const member of members) await member.job.stop()
   for (const member of members) assert.equal(member.job.failure, undefined)
-  assert.equal(members.reduce((n, m) => n + m.job.stats.lookupStale, 0), 0, 'no transaction was scored before the tables were complete up to its windows')
-  assert.ok(members[1]!.job.stats.scored > 1_000 && members[2]!.job.stats.scored > 1_000, 'both members of the split run scored a share')
+  assert.equal(
+    members.reduce((n, m) => n + m.job.stats.lookupStale, 0),
+    0,
+    'no transaction was scored before the tables were complete up to its windows',
+  )
+  assert.ok(
+    members[1]!.job.stats.scored > 1_000 && members[2]!.job.stats.scored > 1_000,
+    'both members of the split run scored a share',
+  )
 
   const client = members[0]!.clickhouse
   const featuresOf = async (topic: string) => {
-    const rows = await (await client.query({ query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}', query_params: { topic }, format: 'JSONEachRow' })).json<{ transaction_id: string; features: Record<string, number> }>()
+    const rows = await (
+      await client.query({
+        query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}',
+        query_params: { topic },
+        format: 'JSONEachRow',
+      })
+    ).json<{ transaction_id: string; features: Record<string, number> }>()
     return new Map(rows.map((r) => [r.transaction_id, r.features]))
   }
   const single = await featuresOf(topicsOne.transactions)
   const split = await featuresOf(topicsTwo.transactions)
   assert.equal(split.size, single.size)
   let differing = 0
-  for (const [id, features] of single) if (JSON.stringify(LOOKUPS.map((n) => features[n])) !== JSON.stringify(LOOKUPS.map((n) => split.get(id)?.[n]))) differing++
+  for (const [id, features] of single)
+    if (JSON.stringify(LOOKUPS.map((n) => features[n])) !== JSON.stringify(LOOKUPS.map((n) => split.get(id)?.[n])))
+      differing++
   if (differing > 0) {
-    for (const [config, topic] of [[one.config, topicsOne.transactions], [two.config, topicsTwo.transactions]] as const) {
+    for (const [config, topic] of [
+      [one.config, topicsOne.transactions],
+      [two.config, topicsTwo.transactions],
+    ] as const) {
       const run = await compareWithUninterruptedRun({ client, config, topic, sent })
-      process.stdout.write(`# vs the offline oracle: ${topic} rows ${run.rows} expected ${run.expected} missing ${run.missing.length} doubled ${run.doubled.length} differing ${run.differing.length}\n`)
+      process.stdout.write(
+        `# vs the offline oracle: ${topic} rows ${run.rows} expected ${run.expected} missing ${run.missing.length} doubled ${run.doubled.length} differing ${run.differing.length}\n`,
+      )
       const rows = await featuresOf(topic)
-      for (const id of run.differing.slice(0, 3)) process.stdout.write(`#   ${id} lookups ${JSON.stringify(LOOKUPS.map((n) => rows.get(id)?.[n]))}\n`)
+      for (const id of run.differing.slice(0, 3))
+        process.stdout.write(`#   ${id} lookups ${JSON.stringify(LOOKUPS.map((n) => rows.get(id)?.[n]))}\n`)
     }
   }
   assert.equal(differing, 0, 'terminal and merchant features: two instances = one instance')
 
-  for (const [config, topic] of [[one.config, topicsOne.transactions], [two.config, topicsTwo.transactions]] as const) {
+  for (const [config, topic] of [
+    [one.config, topicsOne.transactions],
+    [two.config, topicsTwo.transactions],
+  ] as const) {
     const run = await compareWithUninterruptedRun({ client, config, topic, sent })
     assert.equal(run.rows, run.expected)
-    assert.deepEqual([run.missing.length, run.doubled.length, run.differing.length], [0, 0, 0], `${topic}: every vector (lookups included) equals the offline oracle's`)
+    assert.deepEqual(
+      [run.missing.length, run.doubled.length, run.differing.length],
+      [0, 0, 0],
+      `${topic}: every vector (lookups included) equals the offline oracle's`,
+    )
   }
   // The equality means something: the windows hold history and labels.
   const values = [...single.values()]
@@ -86,18 +138,31 @@ test('terminal and merchant lookups: two instances splitting the partitions comp
   assert.ok(share('terminal_tx_count_7d') > 0.5, `terminal counts: ${share('terminal_tx_count_7d')}`)
   assert.ok(share('terminal_fraud_count_7d') > 0.01, `terminal known fraud: ${share('terminal_fraud_count_7d')}`)
   assert.ok(share('merchant_fraud_ratio_7d') > 0.05, `merchant fraud ratio: ${share('merchant_fraud_ratio_7d')}`)
-  process.stdout.write(`# lookups non-zero: terminal count ${share('terminal_tx_count_7d').toFixed(3)}, terminal fraud ${share('terminal_fraud_count_7d').toFixed(3)}, merchant ratio ${share('merchant_fraud_ratio_7d').toFixed(3)}\n`)
+  process.stdout.write(
+    `# lookups non-zero: terminal count ${share('terminal_tx_count_7d').toFixed(3)}, terminal fraud ${share('terminal_fraud_count_7d').toFixed(3)}, merchant ratio ${share('merchant_fraud_ratio_7d').toFixed(3)}\n`,
+  )
 })
 
 test('an empty labels topic does not hold the lookup tables back: transactions are scored without waiting out lookups.maxWaitMs', async (t) => {
   const suffix = Math.random().toString(36).slice(2)
-  const topics = { transactions: `tx-quiet-${suffix}`, labels: `labels-quiet-${suffix}`, decisions: 'decisions-quiet', alerts: 'alerts-quiet', dlq: 'dlq-quiet' }
+  const topics = {
+    transactions: `tx-quiet-${suffix}`,
+    labels: `labels-quiet-${suffix}`,
+    decisions: 'decisions-quiet',
+    alerts: 'alerts-quiet',
+    dlq: 'dlq-quiet',
+  }
   // The default idle timeout (30 s) is longer than the default wait (10 s): before the fix, every transaction of the
   // first half minute waited 10 s and was scored stale, since no label ever gave the labels partitions a watermark.
   const { config, cleanup } = testConfig({ 'kafka.topics': topics })
   teardown(t, cleanup)
   const { log } = testLogger()
-  const pipeline = await createPipeline({ config, kafka: { bootstrapServers: cluster.bootstrapServers }, log, instanceId: 'quiet' })
+  const pipeline = await createPipeline({
+    config,
+    kafka: { bootstrapServers: cluster.bootstrapServers },
+    log,
+    instanceId: 'quiet',
+  })
   teardown(t, () => pipeline.close())
   await waitFor(() => pipeline.job.partitions().length > 0, { timeoutMs: 60_000, what: 'the job to own partitions' })
   const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
@@ -107,14 +172,26 @@ test('an empty labels topic does not hold the lookup tables back: transactions a
   while (sent < 2_000) {
     const record = generator.next()
     if (record.topic !== 'transactions') continue
-    producer.send({ topic: topics.transactions, key: record.key, value: record.value, timestampMs: Math.floor(record.eventTimeMs) }, () => undefined)
+    producer.send(
+      { topic: topics.transactions, key: record.key, value: record.value, timestampMs: Math.floor(record.eventTimeMs) },
+      () => undefined,
+    )
     sent++
   }
   await producer.flush()
   const started = performance.now()
   const ends = await endOffsets(cluster.bootstrapServers, topics.transactions)
-  await waitFor(async () => (await committedOffsets(cluster.bootstrapServers, config.kafka.groupId, topics.transactions)).every((c, p) => c === ends[p]), { timeoutMs: 60_000, what: 'every transaction committed' })
+  await waitFor(
+    async () =>
+      (await committedOffsets(cluster.bootstrapServers, config.kafka.groupId, topics.transactions)).every(
+        (c, p) => c === ends[p],
+      ),
+    { timeoutMs: 60_000, what: 'every transaction committed' },
+  )
   const seconds = (performance.now() - started) / 1000
   assert.equal(pipeline.job.stats.lookupStale, 0, 'no transaction gave up waiting for the tables')
-  assert.ok(seconds < config.lookups.maxWaitMs / 1000, `all ${sent} committed in ${seconds.toFixed(1)} s, less than one maxWait`)
+  assert.ok(
+    seconds < config.lookups.maxWaitMs / 1000,
+    `all ${sent} committed in ${seconds.toFixed(1)} s, less than one maxWait`,
+  )
 })

@@ -20,12 +20,22 @@ test('the mock cluster reports its brokers from metadata; records produced throu
   teardown(t, () => producer.close())
   assert.equal(await producer.partitionCount(topic), 4)
   let acked = 0
-  for (let i = 0; i < 200; i++) producer.send({ topic, key: `card-${i % 17}`, value: Buffer.from(`tx-${i}`) }, () => acked++)
+  for (let i = 0; i < 200; i++)
+    producer.send({ topic, key: `card-${i % 17}`, value: Buffer.from(`tx-${i}`) }, () => acked++)
   await producer.flush()
   assert.equal(acked, 200)
 
   const received: SourceRecord[] = []
-  const source = new KafkaSource({ clientConfig: { 'bootstrap.servers': cluster.bootstrapServers }, groupId: `group-${topic}`, topics: [topic], autoOffsetReset: 'earliest', sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500, consumeBatchSize: 100, log })
+  const source = new KafkaSource({
+    clientConfig: { 'bootstrap.servers': cluster.bootstrapServers },
+    groupId: `group-${topic}`,
+    topics: [topic],
+    autoOffsetReset: 'earliest',
+    sessionTimeoutMs: 6_000,
+    heartbeatIntervalMs: 500,
+    consumeBatchSize: 100,
+    log,
+  })
   teardown(t, () => source.stop())
   await source.start({
     onRecords: (records) => void received.push(...records),
@@ -35,9 +45,16 @@ test('the mock cluster reports its brokers from metadata; records produced throu
     onAssign: async (partitions) => partitions.map((p) => ({ ...p, offset: 0 })),
   })
   await waitFor(() => received.length >= 200, { timeoutMs: 30_000, what: 'the group member to read all 200 records' })
-  assert.deepEqual(new Set(received.map((r) => r.value!.toString())), new Set(Array.from({ length: 200 }, (_, i) => `tx-${i}`)))
+  assert.deepEqual(
+    new Set(received.map((r) => r.value!.toString())),
+    new Set(Array.from({ length: 200 }, (_, i) => `tx-${i}`)),
+  )
 
   const read = await readTopic(cluster.bootstrapServers, topic)
   assert.equal(read.length, 200)
-  assert.deepEqual(lines.filter((l) => typeof l.level === 'number' && l.level >= 40), [], 'no warning or error was logged')
+  assert.deepEqual(
+    lines.filter((l) => typeof l.level === 'number' && l.level >= 40),
+    [],
+    'no warning or error was logged',
+  )
 })

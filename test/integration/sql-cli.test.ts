@@ -11,7 +11,8 @@ import { teardown } from '../helpers/teardown.js'
 const run = promisify(execFile)
 const BIN = fileURLToPath(new URL('../../bin/fraudstream.js', import.meta.url))
 const QUERIES_DIR = fileURLToPath(new URL('../../clickhouse/queries/', import.meta.url))
-const cli = (...args: string[]) => run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, env: { ...process.env, FRAUDSTREAM_LOG_LEVEL: 'warn' } })
+const cli = (...args: string[]) =>
+  run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, env: { ...process.env, FRAUDSTREAM_LOG_LEVEL: 'warn' } })
 
 interface SqlResult {
   columns: { name: string; type: string }[]
@@ -22,10 +23,29 @@ interface SqlResult {
 const EXPECTED_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   'decision-mix.sql': ['hour', 'transactions', 'approved', 'reviewed', 'declined', 'declined_amount'],
   'duplicates-check.sql': ['run_id', 'model_name', 'model_version', 'duplicate_rows'],
-  'feature-drift.sql': ['day', 'n', 'amount_mean', 'amount_p95', 'card_count_24h_mean', 'abroad_share', 'cnp_share', 'score_mean'],
+  'feature-drift.sql': [
+    'day',
+    'n',
+    'amount_mean',
+    'amount_p95',
+    'card_count_24h_mean',
+    'abroad_share',
+    'cnp_share',
+    'score_mean',
+  ],
   'latency.sql': ['model_name', 'model_version', 'hour', 'scored', 'p50_ms', 'p99_ms', 'max_ms'],
   'reason-codes.sql': ['decision', 'reason', 'n'],
-  'top-declines.sql': ['transaction_id', 'event_time', 'amount', 'currency', 'country', 'card_country', 'channel', 'score', 'reasons'],
+  'top-declines.sql': [
+    'transaction_id',
+    'event_time',
+    'amount',
+    'currency',
+    'country',
+    'card_country',
+    'channel',
+    'score',
+    'reasons',
+  ],
 }
 
 /** Three scores of the live run, one per decision, with the features the drift query reads. */
@@ -42,30 +62,52 @@ const SEED = `INSERT INTO scores (transaction_id, card_id, customer_id, merchant
 test('every query in clickhouse/queries/ runs through `fraudstream sql --file` on fresh embedded chDB with its columns', async (t) => {
   const { dataDir, cleanup } = testConfig()
   teardown(t, cleanup)
-  const migrated = JSON.parse((await cli('migrate', '--data-dir', dataDir, '--json')).stdout) as { ok: boolean; applied: string[] }
+  const migrated = JSON.parse((await cli('migrate', '--data-dir', dataDir, '--json')).stdout) as {
+    ok: boolean
+    applied: string[]
+  }
   assert.equal(migrated.ok, true)
   assert.deepEqual(JSON.parse((await cli('sql', SEED, '--data-dir', dataDir, '--json')).stdout), { ok: true })
 
-  const files = readdirSync(QUERIES_DIR).filter((f) => f.endsWith('.sql')).sort()
+  const files = readdirSync(QUERIES_DIR)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
   assert.ok(files.length > 0, `queries in ${QUERIES_DIR}`)
-  assert.deepEqual(Object.keys(EXPECTED_COLUMNS).filter((f) => !files.includes(f)), [], 'every expected query still exists')
+  assert.deepEqual(
+    Object.keys(EXPECTED_COLUMNS).filter((f) => !files.includes(f)),
+    [],
+    'every expected query still exists',
+  )
   const rows = new Map<string, Record<string, unknown>[]>()
   for (const file of files) {
     const expected = EXPECTED_COLUMNS[file]
     assert.ok(expected, `add the columns ${file} answers with to EXPECTED_COLUMNS`)
     const { stdout } = await cli('sql', '--file', join(QUERIES_DIR, file), '--data-dir', dataDir, '--json')
     const result = JSON.parse(stdout) as SqlResult
-    assert.deepEqual(result.columns.map((c) => c.name), expected, `${file} columns`)
+    assert.deepEqual(
+      result.columns.map((c) => c.name),
+      expected,
+      `${file} columns`,
+    )
     assert.ok(result.rows.length > 0, `${file} answers with rows on the seeded scores: ${stdout}`)
     rows.set(file, result.rows)
   }
-  assert.deepEqual(rows.get('duplicates-check.sql')!.map((r) => Number(r.duplicate_rows)), [0])
+  assert.deepEqual(
+    rows.get('duplicates-check.sql')!.map((r) => Number(r.duplicate_rows)),
+    [0],
+  )
   // Ties on n come in any order.
   assert.deepEqual(
-    rows.get('reason-codes.sql')!.map((r) => `${r.decision} ${r.reason} ${r.n}`).sort(),
+    rows
+      .get('reason-codes.sql')!
+      .map((r) => `${r.decision} ${r.reason} ${r.n}`)
+      .sort(),
     ['decline abroad 1', 'decline velocity_24h 1', 'review abroad 1', 'review card_not_present 1'],
   )
-  assert.deepEqual(rows.get('top-declines.sql')!.map((r) => r.transaction_id), ['tx-3'])
+  assert.deepEqual(
+    rows.get('top-declines.sql')!.map((r) => r.transaction_id),
+    ['tx-3'],
+  )
 
   // The human form of the README's example: a table under the file's header comment.
   const { stdout: table } = await cli('sql', '--file', join(QUERIES_DIR, 'reason-codes.sql'), '--data-dir', dataDir)
@@ -78,15 +120,30 @@ test('sql --param binds values as ClickHouse query parameters, from the argument
   teardown(t, cleanup)
   await cli('migrate', '--data-dir', dataDir, '--json')
   await cli('sql', SEED, '--data-dir', dataDir, '--json')
-  const query = 'SELECT transaction_id FROM scores WHERE decision = {decision:String} AND score >= {min:Float32} ORDER BY transaction_id'
-  const rows = async (...args: string[]) => (JSON.parse((await cli('sql', ...args, '--data-dir', dataDir, '--json')).stdout) as SqlResult).rows
+  const query =
+    'SELECT transaction_id FROM scores WHERE decision = {decision:String} AND score >= {min:Float32} ORDER BY transaction_id'
+  const rows = async (...args: string[]) =>
+    (JSON.parse((await cli('sql', ...args, '--data-dir', dataDir, '--json')).stdout) as SqlResult).rows
   assert.deepEqual(await rows(query, '--param', 'decision=decline', '--param', 'min=0.9'), [{ transaction_id: 'tx-3' }])
   assert.deepEqual(await rows(query, '-p', 'decision=review', '-p', 'min=0.9'), [])
   // A value is bound, never pasted into the SQL: quotes and `=` arrive as they were typed.
-  assert.deepEqual(await rows("SELECT {v:String} AS v, {d:Date} + 1 AS d, {a:Array(String)} AS a -- {ignored:String} in a comment needs no value", '--param', "v=it's a=b", '--param', 'd=2024-02-28', '--param', "a=['x','y']"), [{ v: "it's a=b", d: '2024-02-29', a: ['x', 'y'] }])
+  assert.deepEqual(
+    await rows(
+      'SELECT {v:String} AS v, {d:Date} + 1 AS d, {a:Array(String)} AS a -- {ignored:String} in a comment needs no value',
+      '--param',
+      "v=it's a=b",
+      '--param',
+      'd=2024-02-28',
+      '--param',
+      "a=['x','y']",
+    ),
+    [{ v: "it's a=b", d: '2024-02-29', a: ['x', 'y'] }],
+  )
   const file = join(dataDir, 'by-decision.sql')
   writeFileSync(file, `-- Question: which transactions got this decision?\n${query};\n`)
-  assert.deepEqual(await rows('--file', file, '--param', 'decision=review', '--param', 'min=0'), [{ transaction_id: 'tx-2' }])
+  assert.deepEqual(await rows('--file', file, '--param', 'decision=review', '--param', 'min=0'), [
+    { transaction_id: 'tx-2' },
+  ])
 })
 
 test('sql refuses, as FS_ERR_USAGE, both or neither of a query and --file, and a malformed, missing or unused --param', async (t) => {
@@ -100,14 +157,38 @@ test('sql refuses, as FS_ERR_USAGE, both or neither of a query and --file, and a
     return true
   }
   const reasonCodes = join(QUERIES_DIR, 'reason-codes.sql')
-  await assert.rejects(cli('sql', 'SELECT 1', '--file', reasonCodes, '--data-dir', dataDir, '--json'), usage(/either as the query argument or with --file, not both/))
+  await assert.rejects(
+    cli('sql', 'SELECT 1', '--file', reasonCodes, '--data-dir', dataDir, '--json'),
+    usage(/either as the query argument or with --file, not both/),
+  )
   await assert.rejects(cli('sql', '--data-dir', dataDir, '--json'), usage(/give the SQL to run/))
-  await assert.rejects(cli('sql', '--file', join(dataDir, 'missing.sql'), '--data-dir', dataDir, '--json'), usage(/^--file .*missing\.sql cannot be read/))
-  await assert.rejects(cli('sql', 'SELECT {a:String}', '--param', 'a', '--data-dir', dataDir, '--json'), usage(/--param must be name=value .*got "a"/))
-  await assert.rejects(cli('sql', 'SELECT {a:String}', '--param', '1a=x', '--data-dir', dataDir, '--json'), usage(/--param must be name=value/))
-  await assert.rejects(cli('sql', 'SELECT {a:String}', '--param', 'a=1', '--param', 'a=2', '--data-dir', dataDir, '--json'), usage(/--param a is given twice/))
-  await assert.rejects(cli('sql', 'SELECT {a:String}, {b:UInt8}', '--param', 'a=1', '--data-dir', dataDir, '--json'), usage(/needs --param b=…/))
-  await assert.rejects(cli('sql', 'SELECT {a:String}', '--param', 'a=1', '--param', 'typo=2', '--data-dir', dataDir, '--json'), usage(/--param typo not used by the SQL \(it takes a\)/))
+  await assert.rejects(
+    cli('sql', '--file', join(dataDir, 'missing.sql'), '--data-dir', dataDir, '--json'),
+    usage(/^--file .*missing\.sql cannot be read/),
+  )
+  await assert.rejects(
+    cli('sql', 'SELECT {a:String}', '--param', 'a', '--data-dir', dataDir, '--json'),
+    usage(/--param must be name=value .*got "a"/),
+  )
+  await assert.rejects(
+    cli('sql', 'SELECT {a:String}', '--param', '1a=x', '--data-dir', dataDir, '--json'),
+    usage(/--param must be name=value/),
+  )
+  await assert.rejects(
+    cli('sql', 'SELECT {a:String}', '--param', 'a=1', '--param', 'a=2', '--data-dir', dataDir, '--json'),
+    usage(/--param a is given twice/),
+  )
+  await assert.rejects(
+    cli('sql', 'SELECT {a:String}, {b:UInt8}', '--param', 'a=1', '--data-dir', dataDir, '--json'),
+    usage(/needs --param b=…/),
+  )
+  await assert.rejects(
+    cli('sql', 'SELECT {a:String}', '--param', 'a=1', '--param', 'typo=2', '--data-dir', dataDir, '--json'),
+    usage(/--param typo not used by the SQL \(it takes a\)/),
+  )
   // Without --json the same error goes to stderr with its code.
-  await assert.rejects(cli('sql', '--data-dir', dataDir), (err: { code: number; stderr: string }) => err.code === 1 && /\[FS_ERR_USAGE\]\n$/.test(err.stderr))
+  await assert.rejects(
+    cli('sql', '--data-dir', dataDir),
+    (err: { code: number; stderr: string }) => err.code === 1 && /\[FS_ERR_USAGE\]\n$/.test(err.stderr),
+  )
 })

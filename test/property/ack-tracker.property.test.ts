@@ -7,7 +7,10 @@ test('committable is always one past the highest contiguous fully-acked offset, 
   fc.assert(
     fc.property(
       fc.integer({ min: 0, max: 1_000 }),
-      fc.array(fc.record({ gap: fc.integer({ min: 1, max: 3 }), acks: fc.integer({ min: 0, max: 3 }) }), { minLength: 1, maxLength: 60 }),
+      fc.array(fc.record({ gap: fc.integer({ min: 1, max: 3 }), acks: fc.integer({ min: 0, max: 3 }) }), {
+        minLength: 1,
+        maxLength: 60,
+      }),
       fc.func(fc.integer()),
       (start, specs, order) => {
         const tracker = new AckTracker(start)

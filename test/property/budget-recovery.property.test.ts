@@ -13,7 +13,14 @@ const RECORDS = 26_000
 const LAST_CHECK = 25_000
 /** A few hundred active cards hold ~10× this: the budget bites at every check. */
 const MAX_STATE_BYTES = 48 * 1024
-const options = { features: cardFraudFeatures, maxRecordBytes: 65_536, dedupeHorizonMs: 86_400_000, dedupeMaxEntries: 1_000_000, allowedLatenessMs: 5 * MINUTE, maxStateBytes: MAX_STATE_BYTES }
+const options = {
+  features: cardFraudFeatures,
+  maxRecordBytes: 65_536,
+  dedupeHorizonMs: 86_400_000,
+  dedupeMaxEntries: 1_000_000,
+  allowedLatenessMs: 5 * MINUTE,
+  maxStateBytes: MAX_STATE_BYTES,
+}
 
 interface StreamShape {
   readonly seed: number
@@ -38,14 +45,26 @@ function stream({ seed, cards, meanStepMs }: StreamShape): Transaction[] {
       continue
     }
     clockMs += Math.round(random.exponential(meanStepMs))
-    const n = random.chance(0.2) ? -1 - random.int(0, 9) : Math.floor((i * 3 * cards) / RECORDS) + random.int(0, cards - 1)
+    const n = random.chance(0.2)
+      ? -1 - random.int(0, 9)
+      : Math.floor((i * 3 * cards) / RECORDS) + random.int(0, cards - 1)
     const card = n < 0 ? `hot-${-n}` : `card-${'x'.repeat(n % 5)}${n}`
     const eventTimeMs = random.chance(0.1) ? clockMs - random.int(0, 3 * options.allowedLatenessMs) : clockMs
     const tx: Transaction = {
-      transaction_id: `tx${i}`, card_id: card, customer_id: 'c', merchant_id: `m${random.int(1, 4)}`, terminal_id: `t${random.int(1, 2)}`,
-      amount: random.chance(0.1) ? 0 : Math.round(random.uniform(1, 5_000) * 100) / 100, currency: 'EUR', mcc: random.pick(['5411', '5999', '7995']),
-      country: random.chance(0.1) ? 'DE' : 'FR', card_country: 'FR', channel: random.chance(0.3) ? 'ecom' : 'pos', event_time: eventTimeMs,
-      eventTimeMs, ...(random.chance(0.5) ? { device_id: `d${random.int(1, 3)}` } : {}),
+      transaction_id: `tx${i}`,
+      card_id: card,
+      customer_id: 'c',
+      merchant_id: `m${random.int(1, 4)}`,
+      terminal_id: `t${random.int(1, 2)}`,
+      amount: random.chance(0.1) ? 0 : Math.round(random.uniform(1, 5_000) * 100) / 100,
+      currency: 'EUR',
+      mcc: random.pick(['5411', '5999', '7995']),
+      country: random.chance(0.1) ? 'DE' : 'FR',
+      card_country: 'FR',
+      channel: random.chance(0.3) ? 'ecom' : 'pos',
+      event_time: eventTimeMs,
+      eventTimeMs,
+      ...(random.chance(0.5) ? { device_id: `d${random.int(1, 3)}` } : {}),
     }
     values.push(tx)
   }
@@ -61,15 +80,23 @@ function same(a: ProcessedRecord, b: ProcessedRecord): boolean {
   return a.late === b.late && a.row.length === b.row.length && a.row.every((v, j) => Object.is(v, b.row[j]))
 }
 
-const describe = (r: ProcessedRecord) => (r.kind === 'features' ? JSON.stringify({ late: r.late, row: Array.from(r.row, String) }) : r.kind)
+const describe = (r: ProcessedRecord) =>
+  r.kind === 'features' ? JSON.stringify({ late: r.late, row: Array.from(r.row, String) }) : r.kind
 
 test('under a byte budget that bites, a state snapshotted through msgpack and restored at any points gives the same rows, lateness and budget evictions as one that never stopped', () => {
   fc.assert(
     fc.property(
-      fc.record({ seed: fc.integer(), cards: fc.integer({ min: 200, max: 1_500 }), meanStepMs: fc.constantFrom(MINUTE / 2, MINUTE, 2 * MINUTE) }),
+      fc.record({
+        seed: fc.integer(),
+        cards: fc.integer({ min: 200, max: 1_500 }),
+        meanStepMs: fc.constantFrom(MINUTE / 2, MINUTE, 2 * MINUTE),
+      }),
       // Restores after so many windowed records (PartitionState's count): anywhere before the last budget check, so a
       // restored state always meets one, and right before and after a check.
-      fc.uniqueArray(fc.oneof(fc.integer({ min: 1, max: LAST_CHECK - 1 }), fc.constantFrom(4_999, 5_000, 5_001, 20_000, 20_001)), { minLength: 1, maxLength: 5 }),
+      fc.uniqueArray(
+        fc.oneof(fc.integer({ min: 1, max: LAST_CHECK - 1 }), fc.constantFrom(4_999, 5_000, 5_001, 20_000, 20_001)),
+        { minLength: 1, maxLength: 5 },
+      ),
       (shape, restoreAt) => {
         const uninterrupted = new PartitionState(options)
         let restored = new PartitionState(options)
@@ -82,18 +109,28 @@ test('under a byte budget that bites, a state snapshotted through msgpack and re
             restoredEvictions += restored.budgetEvictions
             // As the job stores it: msgpackr bytes, loaded into a new state.
             restored = new PartitionState(options, unpack(pack(restored.toSnapshot(i))) as PartitionSnapshot)
-            assert.equal(restored.estimatedBytes, uninterrupted.estimatedBytes, `estimate right after the restore at ${i}`)
+            assert.equal(
+              restored.estimatedBytes,
+              uninterrupted.estimatedBytes,
+              `estimate right after the restore at ${i}`,
+            )
           }
           const want = uninterrupted.processDecoded({ kind: 'ok', tx })
           const got = restored.processDecoded({ kind: 'ok', tx })
-          if (!same(got, want)) assert.fail(`record ${i}, ${tx.transaction_id} (restores after ${restoreAt.join(', ')} windowed records): ${describe(got)} vs ${describe(want)}`)
+          if (!same(got, want))
+            assert.fail(
+              `record ${i}, ${tx.transaction_id} (restores after ${restoreAt.join(', ')} windowed records): ${describe(got)} vs ${describe(want)}`,
+            )
           if (want.kind === 'features') windowed++
           else if (want.kind === 'duplicate') duplicates++
         }
         restoredEvictions += restored.budgetEvictions
         assert.deepEqual([...restores], [], 'every restore happened')
         assert.ok(uninterrupted.budgetEvictions > 0, 'the budget bit')
-        assert.ok(uninterrupted.windows.lateEvents > 0 && duplicates > 0, 'late events and duplicates were in the stream')
+        assert.ok(
+          uninterrupted.windows.lateEvents > 0 && duplicates > 0,
+          'late events and duplicates were in the stream',
+        )
         assert.ok(restored.budgetEvictions > 0, 'the budget bit after the last restore too')
         assert.equal(restoredEvictions, uninterrupted.budgetEvictions, 'budget evictions over the restored states')
         assert.equal(restored.windows.lateEvents, uninterrupted.windows.lateEvents)

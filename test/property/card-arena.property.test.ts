@@ -7,7 +7,20 @@ test('arena blocks keep their contents through reuse and evacuation, and every m
   let totalMoves = 0
   fc.assert(
     fc.property(
-      fc.array(fc.oneof(fc.record({ op: fc.constant('allocate' as const), slots: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 24 }), weight: 9 }, { arbitrary: fc.integer({ min: 65, max: 90 }), weight: 1 }) }), fc.record({ op: fc.constant('free' as const), pick: fc.nat() }), fc.constant({ op: 'compact' as const })), { minLength: 50, maxLength: 300 }),
+      fc.array(
+        fc.oneof(
+          fc.record({
+            op: fc.constant('allocate' as const),
+            slots: fc.oneof(
+              { arbitrary: fc.integer({ min: 1, max: 24 }), weight: 9 },
+              { arbitrary: fc.integer({ min: 65, max: 90 }), weight: 1 },
+            ),
+          }),
+          fc.record({ op: fc.constant('free' as const), pick: fc.nat() }),
+          fc.constant({ op: 'compact' as const }),
+        ),
+        { minLength: 50, maxLength: 300 },
+      ),
       (ops) => {
         // 64-slot pages: blocks above 64 slots get pages of their own, and pages fill and evacuate often.
         const arena = new CardArena({ pageBits: 6 })
@@ -19,7 +32,8 @@ test('arena blocks keep their contents through reuse and evacuation, and every m
           const page = arena.pageOf(ref)
           const offset = arena.offsetOf(ref)
           assert.ok(page[offset]! >= slots, 'capacity in slot 0')
-          for (let i = 1; i < page[offset]!; i++) assert.equal(page[offset + i], id * 1_000 + i, `block ${id} slot ${i}`)
+          for (let i = 1; i < page[offset]!; i++)
+            assert.equal(page[offset + i], id * 1_000 + i, `block ${id} slot ${i}`)
         }
         for (const op of ops) {
           if (op.op === 'allocate') {
@@ -48,7 +62,10 @@ test('arena blocks keep their contents through reuse and evacuation, and every m
           }
           for (const id of live.keys()) check(id)
         }
-        const liveSlots = [...live.values()].reduce((total, { ref }) => total + arena.pageOf(ref)[arena.offsetOf(ref)]!, 0)
+        const liveSlots = [...live.values()].reduce(
+          (total, { ref }) => total + arena.pageOf(ref)[arena.offsetOf(ref)]!,
+          0,
+        )
         assert.equal(arena.liveSlots, liveSlots)
         totalMoves += moves
       },

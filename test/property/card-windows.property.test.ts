@@ -11,7 +11,13 @@ const SPANS = [10, 60, 300]
 const LATENESS = 20
 
 /** Brute force over the events actually added, (t − W, t], plus the current event (an undelayed window holds it). */
-function bruteForce(added: { card: string; t: number; amount: number }[], card: string, t: number, spanMs: number, amount: number) {
+function bruteForce(
+  added: { card: string; t: number; amount: number }[],
+  card: string,
+  t: number,
+  spanMs: number,
+  amount: number,
+) {
   const inWindow = [...added.filter((e) => e.card === card && e.t > t - spanMs && e.t <= t), { amount }]
   return {
     count: inWindow.length,
@@ -27,15 +33,43 @@ function bruteForce(added: { card: string; t: number; amount: number }[], card: 
 const AGGREGATIONS = ['count', 'sum', 'min', 'max', 'stddev'] as const
 
 /** count, sum, min, max and stddev per span, then seconds_since_last over the longest span, of the card key. */
-function cardWindows(spans: readonly number[], delayMs = 0, aggregations: readonly WindowAggregation[] = AGGREGATIONS): FeatureDefinition[] {
+function cardWindows(
+  spans: readonly number[],
+  delayMs = 0,
+  aggregations: readonly WindowAggregation[] = AGGREGATIONS,
+): FeatureDefinition[] {
   return [
-    ...spans.flatMap((spanMs) => aggregations.map((aggregation): FeatureDefinition => ({ kind: 'window', name: `${aggregation}_${spanMs}`, key: 'card', aggregation, spanMs, delayMs, description: '' }))),
-    { kind: 'window', name: 'since_last', key: 'card', aggregation: 'seconds_since_last', spanMs: Math.max(...spans), delayMs, description: '' },
+    ...spans.flatMap((spanMs) =>
+      aggregations.map((aggregation): FeatureDefinition => ({
+        kind: 'window',
+        name: `${aggregation}_${spanMs}`,
+        key: 'card',
+        aggregation,
+        spanMs,
+        delayMs,
+        description: '',
+      })),
+    ),
+    {
+      kind: 'window',
+      name: 'since_last',
+      key: 'card',
+      aggregation: 'seconds_since_last',
+      spanMs: Math.max(...spans),
+      delayMs,
+      description: '',
+    },
   ]
 }
 
 /** The windows' values at t with the current event of `amount`: one number per definition (doubles, not float32). */
-function scan(w: CardWindows, card: string, t: number, amount: number, definitions: readonly FeatureDefinition[]): Float64Array {
+function scan(
+  w: CardWindows,
+  card: string,
+  t: number,
+  amount: number,
+  definitions: readonly FeatureDefinition[],
+): Float64Array {
   const compiled = compileWindows(definitions)
   const row = new Float64Array(definitions.length)
   compiled.columns(w, { card_id: card, eventTimeMs: t, amount } as Transaction, Float64Array.of(amount), row)
@@ -43,7 +77,11 @@ function scan(w: CardWindows, card: string, t: number, amount: number, definitio
 }
 
 const streamArb = fc.array(
-  fc.record({ card: fc.constantFrom('a', 'b', 'c'), dt: fc.integer({ min: -30, max: 15 }), amount: fc.double({ min: 0, max: 1000, noNaN: true }) }),
+  fc.record({
+    card: fc.constantFrom('a', 'b', 'c'),
+    dt: fc.integer({ min: -30, max: 15 }),
+    amount: fc.double({ min: 0, max: 1000, noNaN: true }),
+  }),
   { maxLength: 200 },
 )
 
@@ -70,7 +108,10 @@ test('one-pass window scans equal brute force over out-of-order, late and equal-
         })
         // The gap to the newest earlier event, capped at the longest span.
         const earlier = added.filter((e) => e.card === step.card && e.t <= t).map((e) => e.t)
-        assert.equal(row.at(-1), Math.min(Math.max(...SPANS), earlier.length ? t - Math.max(...earlier) : Infinity) / 1000)
+        assert.equal(
+          row.at(-1),
+          Math.min(Math.max(...SPANS), earlier.length ? t - Math.max(...earlier) : Infinity) / 1000,
+        )
         const late = t < maxSeen - LATENESS
         assert.equal(w.add(step.card, t, [step.amount]), late)
         if (!late) {
@@ -89,7 +130,11 @@ test('events past the attributes horizon keep only their time, and delayed count
   const undelayed = cardWindows(SPANS)
   fc.assert(
     fc.property(streamArb, (steps) => {
-      const w = new CardWindows({ horizonMs: 600, attributesHorizonMs: Math.max(...SPANS), allowedLatenessMs: LATENESS })
+      const w = new CardWindows({
+        horizonMs: 600,
+        attributesHorizonMs: Math.max(...SPANS),
+        allowedLatenessMs: LATENESS,
+      })
       const added: { card: string; t: number; amount: number }[] = []
       let clock = 1_000
       let maxSeen = -Infinity
@@ -100,7 +145,9 @@ test('events past the attributes horizon keep only their time, and delayed count
         if (t < maxSeen - LATENESS) continue
         maxSeen = Math.max(maxSeen, t)
         const recent = scan(w, step.card, t, step.amount, undelayed)
-        SPANS.forEach((span, k) => assert.equal(recent[k * AGGREGATIONS.length], bruteForce(added, step.card, t, span, step.amount).count))
+        SPANS.forEach((span, k) =>
+          assert.equal(recent[k * AGGREGATIONS.length], bruteForce(added, step.card, t, span, step.amount).count),
+        )
         const row = scan(w, step.card, t, step.amount, [...undelayed, ...delayed])
         ;[100, 300].forEach((span, k) => {
           const want = added.filter((e) => e.card === step.card && e.t > t - 300 - span && e.t <= t - 300).length
@@ -112,7 +159,8 @@ test('events past the attributes horizon keep only their time, and delayed count
         added.push({ card: step.card, t, amount: step.amount })
       }
       const fresh = CardWindows.fromSnapshot(w.options, w.toSnapshot())
-      for (const card of ['a', 'b', 'c']) assert.deepEqual(fresh.logOf(card), w.logOf(card), 'a snapshot restores the log')
+      for (const card of ['a', 'b', 'c'])
+        assert.deepEqual(fresh.logOf(card), w.logOf(card), 'a snapshot restores the log')
     }),
     { numRuns: 300 },
   )
@@ -143,7 +191,11 @@ test('over its byte budget the state drops idle cards, then the least recently a
   const evicted = w.enforceBudget(full / 2)
   assert.ok(evicted >= 50 && w.estimatedBytes <= full / 2)
   const count = cardWindows([1_000_000], 0, ['count'])
-  assert.equal(scan(w, 'card-0', 100, 1, count)[0], 1, 'the least recently active cards went first (only the current event is left)')
+  assert.equal(
+    scan(w, 'card-0', 100, 1, count)[0],
+    1,
+    'the least recently active cards went first (only the current event is left)',
+  )
   assert.equal(scan(w, 'card-99', 100, 1, count)[0], 2, 'the most recent stayed')
   assert.equal(w.enforceBudget(full), 0, 'nothing to do under budget')
 })
@@ -152,7 +204,14 @@ test('over budget, exactly the cards first in (newest event, card id) order go, 
   fc.assert(
     fc.property(
       // Times a quarter minute apart over ten minutes: several cards per minute, and equal newest times.
-      fc.array(fc.record({ card: fc.integer({ min: 0, max: 40 }), t: fc.integer({ min: 0, max: 40 }).map((k) => k * 15_000), values: fc.integer({ min: 1, max: 3 }) }), { minLength: 1, maxLength: 200 }),
+      fc.array(
+        fc.record({
+          card: fc.integer({ min: 0, max: 40 }),
+          t: fc.integer({ min: 0, max: 40 }).map((k) => k * 15_000),
+          values: fc.integer({ min: 1, max: 3 }),
+        }),
+        { minLength: 1, maxLength: 200 },
+      ),
       fc.double({ min: 0.05, max: 1, noNaN: true }),
       (events, share) => {
         const options = { horizonMs: 3_600_000, allowedLatenessMs: 3_600_000 }
@@ -183,7 +242,10 @@ test('over budget, exactly the cards first in (newest event, card id) order go, 
           }
         }
         assert.equal(w.enforceBudget(budget), expectedGone.size)
-        assert.deepEqual(cards.filter((c) => w.locate(c.card) < 0).map((c) => c.card), cards.filter((c) => expectedGone.has(c.card)).map((c) => c.card))
+        assert.deepEqual(
+          cards.filter((c) => w.locate(c.card) < 0).map((c) => c.card),
+          cards.filter((c) => expectedGone.has(c.card)).map((c) => c.card),
+        )
         assert.equal(w.estimatedBytes, estimate)
       },
     ),
@@ -214,28 +276,41 @@ test('a sliced sweep finds every idle key across calls', () => {
 test('logs stay the same when tiny memory pages make the arena evacuate all the time', () => {
   const definitions = cardWindows(SPANS)
   fc.assert(
-    fc.property(fc.array(fc.record({ card: fc.integer({ min: 0, max: 30 }), dt: fc.integer({ min: -5, max: 20 }), amount: fc.double({ min: 0, max: 1000, noNaN: true }) }), { maxLength: 300 }), (steps) => {
-      // 32-slot pages hold a few cards each; cards growing past a page get pages of their own.
-      const tiny = new CardWindows({ horizonMs: Math.max(...SPANS), allowedLatenessMs: LATENESS, pageBits: 5 })
-      const reference = new CardWindows({ horizonMs: Math.max(...SPANS), allowedLatenessMs: LATENESS })
-      let clock = 1_000
-      // Some ids have units above 255 (stored 3 to a slot instead of 6).
-      const idOf = (card: number) => (card % 3 === 0 ? `карта-${card}` : `card-${card}`)
-      for (const step of steps) {
-        clock = Math.max(0, clock + step.dt)
-        const card = idOf(step.card)
-        assert.deepEqual(scan(tiny, card, clock, step.amount, definitions), scan(reference, card, clock, step.amount, definitions))
-        assert.equal(tiny.add(card, clock, [step.amount]), reference.add(card, clock, [step.amount]))
-        assert.equal(tiny.evictIdle(8), reference.evictIdle(8))
-      }
-      const restored = CardWindows.fromSnapshot(tiny.options, tiny.toSnapshot())
-      for (let card = 0; card <= 30; card++) {
-        assert.deepEqual(tiny.logOf(idOf(card)), reference.logOf(idOf(card)))
-        assert.deepEqual(restored.logOf(idOf(card)), reference.logOf(idOf(card)), 'a snapshot keeps ids and logs')
-      }
-      assert.equal(tiny.estimatedBytes, reference.estimatedBytes)
-      assert.equal(restored.estimatedBytes, reference.estimatedBytes)
-    }),
+    fc.property(
+      fc.array(
+        fc.record({
+          card: fc.integer({ min: 0, max: 30 }),
+          dt: fc.integer({ min: -5, max: 20 }),
+          amount: fc.double({ min: 0, max: 1000, noNaN: true }),
+        }),
+        { maxLength: 300 },
+      ),
+      (steps) => {
+        // 32-slot pages hold a few cards each; cards growing past a page get pages of their own.
+        const tiny = new CardWindows({ horizonMs: Math.max(...SPANS), allowedLatenessMs: LATENESS, pageBits: 5 })
+        const reference = new CardWindows({ horizonMs: Math.max(...SPANS), allowedLatenessMs: LATENESS })
+        let clock = 1_000
+        // Some ids have units above 255 (stored 3 to a slot instead of 6).
+        const idOf = (card: number) => (card % 3 === 0 ? `карта-${card}` : `card-${card}`)
+        for (const step of steps) {
+          clock = Math.max(0, clock + step.dt)
+          const card = idOf(step.card)
+          assert.deepEqual(
+            scan(tiny, card, clock, step.amount, definitions),
+            scan(reference, card, clock, step.amount, definitions),
+          )
+          assert.equal(tiny.add(card, clock, [step.amount]), reference.add(card, clock, [step.amount]))
+          assert.equal(tiny.evictIdle(8), reference.evictIdle(8))
+        }
+        const restored = CardWindows.fromSnapshot(tiny.options, tiny.toSnapshot())
+        for (let card = 0; card <= 30; card++) {
+          assert.deepEqual(tiny.logOf(idOf(card)), reference.logOf(idOf(card)))
+          assert.deepEqual(restored.logOf(idOf(card)), reference.logOf(idOf(card)), 'a snapshot keeps ids and logs')
+        }
+        assert.equal(tiny.estimatedBytes, reference.estimatedBytes)
+        assert.equal(restored.estimatedBytes, reference.estimatedBytes)
+      },
+    ),
     { numRuns: 200 },
   )
 })
@@ -243,18 +318,39 @@ test('logs stay the same when tiny memory pages make the arena evacuate all the 
 test('late events see the same windows whenever idle cards are evicted (eviction timing is not in a snapshot)', () => {
   const definitions = [...cardWindows(SPANS), ...cardWindows([100, 300], 300, ['count'])]
   fc.assert(
-    fc.property(fc.array(fc.record({ card: fc.constantFrom('a', 'b', 'c'), dt: fc.integer({ min: -700, max: 200 }), amount: fc.double({ min: 0, max: 1000, noNaN: true }) }), { maxLength: 200 }), (steps) => {
-      const eager = new CardWindows({ horizonMs: 600, attributesHorizonMs: Math.max(...SPANS), allowedLatenessMs: LATENESS })
-      const lazy = new CardWindows({ horizonMs: 600, attributesHorizonMs: Math.max(...SPANS), allowedLatenessMs: LATENESS })
-      let clock = 1_000
-      for (const step of steps) {
-        clock = Math.max(0, clock + step.dt)
-        assert.deepEqual(scan(eager, step.card, clock, step.amount, definitions), scan(lazy, step.card, clock, step.amount, definitions))
-        eager.add(step.card, clock, [step.amount])
-        lazy.add(step.card, clock, [step.amount])
-        eager.evictIdle()
-      }
-    }),
+    fc.property(
+      fc.array(
+        fc.record({
+          card: fc.constantFrom('a', 'b', 'c'),
+          dt: fc.integer({ min: -700, max: 200 }),
+          amount: fc.double({ min: 0, max: 1000, noNaN: true }),
+        }),
+        { maxLength: 200 },
+      ),
+      (steps) => {
+        const eager = new CardWindows({
+          horizonMs: 600,
+          attributesHorizonMs: Math.max(...SPANS),
+          allowedLatenessMs: LATENESS,
+        })
+        const lazy = new CardWindows({
+          horizonMs: 600,
+          attributesHorizonMs: Math.max(...SPANS),
+          allowedLatenessMs: LATENESS,
+        })
+        let clock = 1_000
+        for (const step of steps) {
+          clock = Math.max(0, clock + step.dt)
+          assert.deepEqual(
+            scan(eager, step.card, clock, step.amount, definitions),
+            scan(lazy, step.card, clock, step.amount, definitions),
+          )
+          eager.add(step.card, clock, [step.amount])
+          lazy.add(step.card, clock, [step.amount])
+          eager.evictIdle()
+        }
+      },
+    ),
     { numRuns: 300 },
   )
   // The case spelled out: card a idle past the horizon, then a late event of a that reaches back to it.
@@ -268,12 +364,20 @@ test('late events see the same windows whenever idle cards are evicted (eviction
   const late = 1_200
   assert.ok(eager.isLate(late))
   assert.deepEqual(scan(eager, 'a', late, 1, definitions), scan(lazy, 'a', late, 1, definitions))
-  assert.equal(scan(lazy, 'a', late, 1, definitions)[0], 1, 'the expired event is in no window: only the current one counts')
+  assert.equal(
+    scan(lazy, 'a', late, 1, definitions)[0],
+    1,
+    'the expired event is in no window: only the current one counts',
+  )
 })
 
-test('the idle sweep skips by each card\'s newest minute in the table, and still evicts exactly the cards idle past the horizon', () => {
+test("the idle sweep skips by each card's newest minute in the table, and still evicts exactly the cards idle past the horizon", () => {
   const MINUTE = 60_000
-  const newestOf = (log: number[]) => Math.max(...log.slice(LOG_HEADER, LOG_HEADER + log[1]!), ...log.slice(LOG_HEADER + log[1]!).filter((_, i) => i % 2 === 0))
+  const newestOf = (log: number[]) =>
+    Math.max(
+      ...log.slice(LOG_HEADER, LOG_HEADER + log[1]!),
+      ...log.slice(LOG_HEADER + log[1]!).filter((_, i) => i % 2 === 0),
+    )
   fc.assert(
     fc.property(
       fc.array(
@@ -281,8 +385,15 @@ test('the idle sweep skips by each card\'s newest minute in the table, and still
           card: fc.integer({ min: 0, max: 2_000 }),
           // Mostly seconds apart (hundreds of cards live at once: the table grows), sometimes a jump of up to two
           // horizons (many turn idle; some newest events land in the cutoff's own minute).
-          dt: fc.oneof({ arbitrary: fc.integer({ min: -10_000, max: 10_000 }), weight: 300 }, { arbitrary: fc.integer({ min: 0, max: 120 * MINUTE }), weight: 1 }),
-          action: fc.oneof({ arbitrary: fc.constant('add' as const), weight: 12 }, { arbitrary: fc.constant('sweep' as const), weight: 3 }, { arbitrary: fc.constant('restore' as const), weight: 1 }),
+          dt: fc.oneof(
+            { arbitrary: fc.integer({ min: -10_000, max: 10_000 }), weight: 300 },
+            { arbitrary: fc.integer({ min: 0, max: 120 * MINUTE }), weight: 1 },
+          ),
+          action: fc.oneof(
+            { arbitrary: fc.constant('add' as const), weight: 12 },
+            { arbitrary: fc.constant('sweep' as const), weight: 3 },
+            { arbitrary: fc.constant('restore' as const), weight: 1 },
+          ),
         }),
         { minLength: 100, maxLength: 2_000, size: 'max' },
       ),
@@ -332,30 +443,42 @@ test('warming the cards of coming transactions changes no row, log or estimate',
     sweep: fc.constantFrom(0, 0, 4, 64, Infinity),
   })
   fc.assert(
-    fc.property(fc.array(fc.record({ warm: fc.array(fc.integer({ min: 0, max: 120 }), { minLength: 8, maxLength: 80 }), process: fc.array(processArb, { minLength: 4, maxLength: 40 }) }), { maxLength: 30 }), (steps) => {
-      // A table of 4 slots at first: it grows, and its long probe runs shift on deletion.
-      const options = { horizonMs: Math.max(...SPANS), allowedLatenessMs: LATENESS, pageBits: 6, tableBits: 2 }
-      const warmed = new CardWindows(options)
-      const plain = new CardWindows(options)
-      let clock = 1_000
-      for (const step of steps) {
-        // Repeats, known and unknown cards, more than one call loads.
-        warmed.warm(step.warm.map((c) => ({ card_id: ids[c]! })))
-        let next = 0
-        for (const record of step.process) {
-          clock = Math.max(0, clock + record.dt)
-          const inOrder = record.warmed !== undefined && next + record.warmed < step.warm.length
-          if (inOrder) next += record.warmed!
-          const index = inOrder ? step.warm[next++]! : record.card
-          const card = record.fresh ? `card-${index}` : ids[index]!
-          assert.deepEqual(scan(warmed, card, clock, record.amount, definitions), scan(plain, card, clock, record.amount, definitions))
-          assert.equal(warmed.add(card, clock, [record.amount]), plain.add(card, clock, [record.amount]))
-          assert.equal(warmed.evictIdle(record.sweep), plain.evictIdle(record.sweep))
+    fc.property(
+      fc.array(
+        fc.record({
+          warm: fc.array(fc.integer({ min: 0, max: 120 }), { minLength: 8, maxLength: 80 }),
+          process: fc.array(processArb, { minLength: 4, maxLength: 40 }),
+        }),
+        { maxLength: 30 },
+      ),
+      (steps) => {
+        // A table of 4 slots at first: it grows, and its long probe runs shift on deletion.
+        const options = { horizonMs: Math.max(...SPANS), allowedLatenessMs: LATENESS, pageBits: 6, tableBits: 2 }
+        const warmed = new CardWindows(options)
+        const plain = new CardWindows(options)
+        let clock = 1_000
+        for (const step of steps) {
+          // Repeats, known and unknown cards, more than one call loads.
+          warmed.warm(step.warm.map((c) => ({ card_id: ids[c]! })))
+          let next = 0
+          for (const record of step.process) {
+            clock = Math.max(0, clock + record.dt)
+            const inOrder = record.warmed !== undefined && next + record.warmed < step.warm.length
+            if (inOrder) next += record.warmed!
+            const index = inOrder ? step.warm[next++]! : record.card
+            const card = record.fresh ? `card-${index}` : ids[index]!
+            assert.deepEqual(
+              scan(warmed, card, clock, record.amount, definitions),
+              scan(plain, card, clock, record.amount, definitions),
+            )
+            assert.equal(warmed.add(card, clock, [record.amount]), plain.add(card, clock, [record.amount]))
+            assert.equal(warmed.evictIdle(record.sweep), plain.evictIdle(record.sweep))
+          }
         }
-      }
-      for (const id of ids) assert.deepEqual(warmed.logOf(id), plain.logOf(id))
-      assert.equal(warmed.estimatedBytes, plain.estimatedBytes)
-    }),
+        for (const id of ids) assert.deepEqual(warmed.logOf(id), plain.logOf(id))
+        assert.equal(warmed.estimatedBytes, plain.estimatedBytes)
+      },
+    ),
     { numRuns: 100, endOnFailure: true },
   )
 })

@@ -18,25 +18,155 @@ const EXTRA: readonly FeatureDefinition[] = [
   { kind: 'window', name: 'mean_10m', key: 'card', aggregation: 'mean', spanMs: 10 * MINUTE, description: '' },
   { kind: 'window', name: 'stddev_30m', key: 'card', aggregation: 'stddev', spanMs: 30 * MINUTE, description: '' },
   // The z-score's reference amount: the transaction's when it passes the filter, else the newest event's.
-  { kind: 'window', name: 'cnp_zscore_30m', key: 'card', filter: 'card_not_present', aggregation: 'zscore', spanMs: 30 * MINUTE, description: '' },
-  { kind: 'window', name: 'night_sum_30m', key: 'card', filter: 'night', aggregation: 'sum', spanMs: 30 * MINUTE, description: '' },
-  { kind: 'window', name: 'terminal_max_30m', key: 'card+terminal', aggregation: 'max', spanMs: 30 * MINUTE, description: '' },
-  { kind: 'window', name: 'country_last_30m', key: 'card+country', aggregation: 'seconds_since_last', spanMs: 30 * MINUTE, description: '' },
-  { kind: 'window', name: 'delayed_zscore', key: 'card', aggregation: 'zscore', spanMs: 20 * MINUTE, delayMs: 10 * MINUTE, description: '' },
-  { kind: 'window', name: 'delayed_abroad_count', key: 'card', filter: 'abroad', aggregation: 'count', spanMs: 20 * MINUTE, delayMs: 5 * MINUTE, description: '' },
+  {
+    kind: 'window',
+    name: 'cnp_zscore_30m',
+    key: 'card',
+    filter: 'card_not_present',
+    aggregation: 'zscore',
+    spanMs: 30 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'window',
+    name: 'night_sum_30m',
+    key: 'card',
+    filter: 'night',
+    aggregation: 'sum',
+    spanMs: 30 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'window',
+    name: 'terminal_max_30m',
+    key: 'card+terminal',
+    aggregation: 'max',
+    spanMs: 30 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'window',
+    name: 'country_last_30m',
+    key: 'card+country',
+    aggregation: 'seconds_since_last',
+    spanMs: 30 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'window',
+    name: 'delayed_zscore',
+    key: 'card',
+    aggregation: 'zscore',
+    spanMs: 20 * MINUTE,
+    delayMs: 10 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'window',
+    name: 'delayed_abroad_count',
+    key: 'card',
+    filter: 'abroad',
+    aggregation: 'count',
+    spanMs: 20 * MINUTE,
+    delayMs: 5 * MINUTE,
+    description: '',
+  },
   // A count under a key and a filter: both conditions, as 0 or 1, must hold.
-  { kind: 'window', name: 'terminal_cnp_count_30m', key: 'card+terminal', filter: 'card_not_present', aggregation: 'count', spanMs: 30 * MINUTE, description: '' },
-  { kind: 'window', name: 'merchants_10m', key: 'card', aggregation: 'distinct_count', field: 'merchant_id', spanMs: 10 * MINUTE, description: '' },
-  { kind: 'window', name: 'merchants_30m', key: 'card', aggregation: 'distinct_count', field: 'merchant_id', spanMs: 30 * MINUTE, description: '' },
-  { kind: 'window', name: 'ecom_devices_30m', key: 'card', filter: 'card_not_present', aggregation: 'distinct_count', field: 'device_id', spanMs: 30 * MINUTE, description: '' },
+  {
+    kind: 'window',
+    name: 'terminal_cnp_count_30m',
+    key: 'card+terminal',
+    filter: 'card_not_present',
+    aggregation: 'count',
+    spanMs: 30 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'window',
+    name: 'merchants_10m',
+    key: 'card',
+    aggregation: 'distinct_count',
+    field: 'merchant_id',
+    spanMs: 10 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'window',
+    name: 'merchants_30m',
+    key: 'card',
+    aggregation: 'distinct_count',
+    field: 'merchant_id',
+    spanMs: 30 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'window',
+    name: 'ecom_devices_30m',
+    key: 'card',
+    filter: 'card_not_present',
+    aggregation: 'distinct_count',
+    field: 'device_id',
+    spanMs: 30 * MINUTE,
+    description: '',
+  },
   // Count-only and further back than every other window: events past 30 minutes keep only their time for these.
-  { kind: 'window', name: 'delayed_count', key: 'card', aggregation: 'count', spanMs: 30 * MINUTE, delayMs: 30 * MINUTE, description: '' },
-  { kind: 'window', name: 'delayed_since_last', key: 'card', aggregation: 'seconds_since_last', spanMs: 20 * MINUTE, delayMs: 30 * MINUTE, description: '' },
-  { kind: 'window', name: 'delayed_countries', key: 'card+terminal', aggregation: 'distinct_count', field: 'country', spanMs: 20 * MINUTE, delayMs: 5 * MINUTE, description: '' },
+  {
+    kind: 'window',
+    name: 'delayed_count',
+    key: 'card',
+    aggregation: 'count',
+    spanMs: 30 * MINUTE,
+    delayMs: 30 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'window',
+    name: 'delayed_since_last',
+    key: 'card',
+    aggregation: 'seconds_since_last',
+    spanMs: 20 * MINUTE,
+    delayMs: 30 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'window',
+    name: 'delayed_countries',
+    key: 'card+terminal',
+    aggregation: 'distinct_count',
+    field: 'country',
+    spanMs: 20 * MINUTE,
+    delayMs: 5 * MINUTE,
+    description: '',
+  },
   // Coded fields count by stamps, over two spans of one group (a span's count is taken when the pass leaves it).
-  { kind: 'window', name: 'mccs_10m', key: 'card', aggregation: 'distinct_count', field: 'mcc', spanMs: 10 * MINUTE, description: '' },
-  { kind: 'window', name: 'mccs_30m', key: 'card', aggregation: 'distinct_count', field: 'mcc', spanMs: 30 * MINUTE, description: '' },
-  { kind: 'window', name: 'abroad_channels_30m', key: 'card', filter: 'abroad', aggregation: 'distinct_count', field: 'channel', spanMs: 30 * MINUTE, description: '' },
+  {
+    kind: 'window',
+    name: 'mccs_10m',
+    key: 'card',
+    aggregation: 'distinct_count',
+    field: 'mcc',
+    spanMs: 10 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'window',
+    name: 'mccs_30m',
+    key: 'card',
+    aggregation: 'distinct_count',
+    field: 'mcc',
+    spanMs: 30 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'window',
+    name: 'abroad_channels_30m',
+    key: 'card',
+    filter: 'abroad',
+    aggregation: 'distinct_count',
+    field: 'channel',
+    spanMs: 30 * MINUTE,
+    description: '',
+  },
 ]
 
 /**
@@ -61,7 +191,18 @@ function stepArb(unit: number) {
     device: fc.option(fc.constantFrom('d1', 'd2'), { nil: undefined }),
     // Between records: now and then a slice of the idle sweep (it drops expired cards whenever it gets to them), or a
     // snapshot restored through msgpack (a restart).
-    between: fc.constantFrom('nothing', 'nothing', 'nothing', 'nothing', 'nothing', 'nothing', 'nothing', 'sweep', 'sweep', 'restore'),
+    between: fc.constantFrom(
+      'nothing',
+      'nothing',
+      'nothing',
+      'nothing',
+      'nothing',
+      'nothing',
+      'nothing',
+      'sweep',
+      'sweep',
+      'restore',
+    ),
   })
 }
 
@@ -69,17 +210,37 @@ type Step = ReturnType<typeof stepArb> extends fc.Arbitrary<infer T> ? T : never
 
 function transaction(i: number, step: Step, eventTimeMs: number): Transaction {
   return {
-    transaction_id: `tx${i}`, card_id: step.card, customer_id: 'c', merchant_id: `${step.merchant}-${step.terminal}`, terminal_id: step.terminal, amount: step.amount,
-    currency: 'EUR', mcc: step.mcc, country: step.country, card_country: 'FR', channel: step.channel, event_time: eventTimeMs, eventTimeMs,
+    transaction_id: `tx${i}`,
+    card_id: step.card,
+    customer_id: 'c',
+    merchant_id: `${step.merchant}-${step.terminal}`,
+    terminal_id: step.terminal,
+    amount: step.amount,
+    currency: 'EUR',
+    mcc: step.mcc,
+    country: step.country,
+    card_country: 'FR',
+    channel: step.channel,
+    event_time: eventTimeMs,
+    eventTimeMs,
     ...(step.device ? { device_id: step.device } : {}),
   }
 }
 
 /** The default set's spans are hours to weeks; the other set's, minutes. */
-for (const [name, features, unit] of [['the default feature set', cardFraudFeatures, HOUR], ['every aggregation, key, filter and delay', EXTRA, MINUTE]] as const) {
+for (const [name, features, unit] of [
+  ['the default feature set', cardFraudFeatures, HOUR],
+  ['every aggregation, key, filter and delay', EXTRA, MINUTE],
+] as const) {
   test(`${name}: incremental windows equal the brute-force oracle for every event of streams with out-of-order, late, equal-time and edge events, idle sweeps and restores`, () => {
     const lateness = 5 * unit
-    const options = { features, maxRecordBytes: 65_536, dedupeHorizonMs: 86_400_000, dedupeMaxEntries: 1_000, allowedLatenessMs: lateness }
+    const options = {
+      features,
+      maxRecordBytes: 65_536,
+      dedupeHorizonMs: 86_400_000,
+      dedupeMaxEntries: 1_000,
+      allowedLatenessMs: lateness,
+    }
     const { columns, layout } = toFeatureRow(features)
     fc.assert(
       fc.property(fc.array(stepArb(unit), { minLength: 10, maxLength: 150, size: 'max' }), (steps) => {
@@ -102,7 +263,10 @@ for (const [name, features, unit] of [['the default feature set', cardFraudFeatu
             // Lookup columns are filled from tables outside the partition: lookups.property.test.ts covers them.
             if (features[j]!.kind === 'lookup') return
             const got = exact[j]!
-            assert.ok(Math.abs(got - want) <= 1e-9 * Math.max(1, Math.abs(want)), `${late ? 'late ' : ''}${features[j]!.name}: ${got} vs ${want}`)
+            assert.ok(
+              Math.abs(got - want) <= 1e-9 * Math.max(1, Math.abs(want)),
+              `${late ? 'late ' : ''}${features[j]!.name}: ${got} vs ${want}`,
+            )
             assert.equal(row[j], Math.fround(got), `${features[j]!.name}: the row holds the value rounded to float32`)
           })
           if (!late) {
@@ -110,7 +274,8 @@ for (const [name, features, unit] of [['the default feature set', cardFraudFeatu
             maxSeen = Math.max(maxSeen, tx.eventTimeMs)
           }
           if (step.between === 'sweep') state.windows.evictIdle(2)
-          else if (step.between === 'restore') state = new PartitionState(options, unpack(pack(state.toSnapshot(i + 1))) as PartitionSnapshot)
+          else if (step.between === 'restore')
+            state = new PartitionState(options, unpack(pack(state.toSnapshot(i + 1))) as PartitionSnapshot)
         })
       }),
       { numRuns: 200 },

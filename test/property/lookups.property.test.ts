@@ -15,20 +15,122 @@ import { OfflineLookups } from '../../src/stages/lookups/offline-lookups.js'
 const MINUTE = 60_000
 const LATENESS = 5 * MINUTE
 const FEATURES: readonly FeatureDefinition[] = [
-  { kind: 'lookup', name: 'terminal_count', key: 'terminal', aggregation: 'count', resolutionMs: 5 * MINUTE, spanMs: 20 * MINUTE, delayMs: 10 * MINUTE, labelLagMs: 10 * MINUTE, description: '' },
-  { kind: 'lookup', name: 'terminal_fraud_ratio', key: 'terminal', aggregation: 'fraud_ratio', resolutionMs: 5 * MINUTE, spanMs: 20 * MINUTE, delayMs: 10 * MINUTE, labelLagMs: 6 * MINUTE, description: '' },
-  { kind: 'lookup', name: 'terminal_fraud_count_hourly', key: 'terminal', aggregation: 'fraud_count', resolutionMs: 15 * MINUTE, spanMs: 30 * MINUTE, delayMs: 15 * MINUTE, labelLagMs: 15 * MINUTE, description: '' },
-  { kind: 'lookup', name: 'merchant_sum', key: 'merchant', aggregation: 'sum', resolutionMs: 15 * MINUTE, spanMs: 30 * MINUTE, delayMs: 20 * MINUTE, labelLagMs: 20 * MINUTE, description: '' },
-  { kind: 'lookup', name: 'device_fraud_count', key: 'device', aggregation: 'fraud_count', resolutionMs: 5 * MINUTE, spanMs: 30 * MINUTE, delayMs: 10 * MINUTE, labelLagMs: 10 * MINUTE, description: '' },
+  {
+    kind: 'lookup',
+    name: 'terminal_count',
+    key: 'terminal',
+    aggregation: 'count',
+    resolutionMs: 5 * MINUTE,
+    spanMs: 20 * MINUTE,
+    delayMs: 10 * MINUTE,
+    labelLagMs: 10 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'lookup',
+    name: 'terminal_fraud_ratio',
+    key: 'terminal',
+    aggregation: 'fraud_ratio',
+    resolutionMs: 5 * MINUTE,
+    spanMs: 20 * MINUTE,
+    delayMs: 10 * MINUTE,
+    labelLagMs: 6 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'lookup',
+    name: 'terminal_fraud_count_hourly',
+    key: 'terminal',
+    aggregation: 'fraud_count',
+    resolutionMs: 15 * MINUTE,
+    spanMs: 30 * MINUTE,
+    delayMs: 15 * MINUTE,
+    labelLagMs: 15 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'lookup',
+    name: 'merchant_sum',
+    key: 'merchant',
+    aggregation: 'sum',
+    resolutionMs: 15 * MINUTE,
+    spanMs: 30 * MINUTE,
+    delayMs: 20 * MINUTE,
+    labelLagMs: 20 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'lookup',
+    name: 'device_fraud_count',
+    key: 'device',
+    aggregation: 'fraud_count',
+    resolutionMs: 5 * MINUTE,
+    spanMs: 30 * MINUTE,
+    delayMs: 10 * MINUTE,
+    labelLagMs: 10 * MINUTE,
+    description: '',
+  },
   // The amount aggregations and distinct counts, over buckets of two resolutions of one key kind.
   ...(['mean', 'min', 'max', 'stddev', 'zscore', 'amount_over_mean', 'seconds_since_last'] as const).map(
-    (aggregation): FeatureDefinition => ({ kind: 'lookup', name: `terminal_${aggregation}`, key: 'terminal', aggregation, resolutionMs: 5 * MINUTE, spanMs: 20 * MINUTE, delayMs: 10 * MINUTE, labelLagMs: 10 * MINUTE, description: '' }),
+    (aggregation): FeatureDefinition => ({
+      kind: 'lookup',
+      name: `terminal_${aggregation}`,
+      key: 'terminal',
+      aggregation,
+      resolutionMs: 5 * MINUTE,
+      spanMs: 20 * MINUTE,
+      delayMs: 10 * MINUTE,
+      labelLagMs: 10 * MINUTE,
+      description: '',
+    }),
   ),
-  { kind: 'lookup', name: 'terminal_stddev_hourly', key: 'terminal', aggregation: 'stddev', resolutionMs: 15 * MINUTE, spanMs: 30 * MINUTE, delayMs: 15 * MINUTE, labelLagMs: 15 * MINUTE, description: '' },
-  { kind: 'lookup', name: 'terminal_cards', key: 'terminal', aggregation: 'distinct_count', field: 'card_id', resolutionMs: 5 * MINUTE, spanMs: 20 * MINUTE, delayMs: 10 * MINUTE, labelLagMs: 10 * MINUTE, description: '' },
+  {
+    kind: 'lookup',
+    name: 'terminal_stddev_hourly',
+    key: 'terminal',
+    aggregation: 'stddev',
+    resolutionMs: 15 * MINUTE,
+    spanMs: 30 * MINUTE,
+    delayMs: 15 * MINUTE,
+    labelLagMs: 15 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'lookup',
+    name: 'terminal_cards',
+    key: 'terminal',
+    aggregation: 'distinct_count',
+    field: 'card_id',
+    resolutionMs: 5 * MINUTE,
+    spanMs: 20 * MINUTE,
+    delayMs: 10 * MINUTE,
+    labelLagMs: 10 * MINUTE,
+    description: '',
+  },
   // device_id is optional: transactions without one are not counted.
-  { kind: 'lookup', name: 'merchant_devices', key: 'merchant', aggregation: 'distinct_count', field: 'device_id', resolutionMs: 15 * MINUTE, spanMs: 30 * MINUTE, delayMs: 20 * MINUTE, labelLagMs: 20 * MINUTE, description: '' },
-  { kind: 'lookup', name: 'device_zscore', key: 'device', aggregation: 'zscore', resolutionMs: 5 * MINUTE, spanMs: 30 * MINUTE, delayMs: 10 * MINUTE, labelLagMs: 10 * MINUTE, description: '' },
+  {
+    kind: 'lookup',
+    name: 'merchant_devices',
+    key: 'merchant',
+    aggregation: 'distinct_count',
+    field: 'device_id',
+    resolutionMs: 15 * MINUTE,
+    spanMs: 30 * MINUTE,
+    delayMs: 20 * MINUTE,
+    labelLagMs: 20 * MINUTE,
+    description: '',
+  },
+  {
+    kind: 'lookup',
+    name: 'device_zscore',
+    key: 'device',
+    aggregation: 'zscore',
+    resolutionMs: 5 * MINUTE,
+    spanMs: 30 * MINUTE,
+    delayMs: 10 * MINUTE,
+    labelLagMs: 10 * MINUTE,
+    description: '',
+  },
 ]
 const plan = lookupPlanOf(FEATURES, LATENESS)
 const AGGREGATOR_PARTITIONS = 2
@@ -43,15 +145,41 @@ const txStepArb = fc.record({
   device: fc.option(fc.constantFrom('d1', 'd2'), { nil: undefined }),
   amount: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 5_000, noNaN: true })),
 })
-const labelArb = fc.record({ of: fc.nat(), reportAfterMs: fc.integer({ min: 0, max: 40 * MINUTE }), jitterMs: fc.integer({ min: -7 * MINUTE, max: 0 }), isFraud: fc.boolean() })
+const labelArb = fc.record({
+  of: fc.nat(),
+  reportAfterMs: fc.integer({ min: 0, max: 40 * MINUTE }),
+  jitterMs: fc.integer({ min: -7 * MINUTE, max: 0 }),
+  isFraud: fc.boolean(),
+})
 
-function transactions(source: number, steps: readonly { dtMs: number; terminal: string; card: string; merchant: string; device: string | undefined; amount: number }[]): Transaction[] {
+function transactions(
+  source: number,
+  steps: readonly {
+    dtMs: number
+    terminal: string
+    card: string
+    merchant: string
+    device: string | undefined
+    amount: number
+  }[],
+): Transaction[] {
   let clock = START
   return steps.map((step, i) => {
     clock += step.dtMs
     return {
-      transaction_id: `s${source}-${i}`, card_id: step.card, customer_id: 'c', merchant_id: step.merchant, terminal_id: step.terminal, amount: step.amount,
-      currency: 'EUR', mcc: '5411', country: 'FR', card_country: 'FR', channel: 'pos', event_time: clock, eventTimeMs: clock,
+      transaction_id: `s${source}-${i}`,
+      card_id: step.card,
+      customer_id: 'c',
+      merchant_id: step.merchant,
+      terminal_id: step.terminal,
+      amount: step.amount,
+      currency: 'EUR',
+      mcc: '5411',
+      country: 'FR',
+      card_country: 'FR',
+      channel: 'pos',
+      event_time: clock,
+      eventTimeMs: clock,
       ...(step.device ? { device_id: step.device } : {}),
     }
   })
@@ -77,13 +205,31 @@ test('lookups through repartition, aggregators, markers and a table equal the or
       fc.array(labelArb, { maxLength: 60 }),
       fc.array(fc.nat(), { minLength: 50, maxLength: 3_000 }),
       (stepsA, stepsB, labelSpecs, schedule) => {
-        const sources: ScoringSource[] = [stepsA, stepsB].map((steps, i) => ({ id: sourceId('tx', i), txs: transactions(i, steps), next: 0, maxSeenMs: -Infinity, waiting: [], emitted: [] }))
+        const sources: ScoringSource[] = [stepsA, stepsB].map((steps, i) => ({
+          id: sourceId('tx', i),
+          txs: transactions(i, steps),
+          next: 0,
+          maxSeenMs: -Infinity,
+          waiting: [],
+          emitted: [],
+        }))
         const all = sources.flatMap((s) => s.txs)
         const labels: Label[] = labelSpecs
           .map((spec, i) => {
             const tx = all[spec.of % all.length]!
             const reportedAtMs = tx.eventTimeMs + spec.reportAfterMs
-            return { transaction_id: tx.transaction_id, is_fraud: spec.isFraud, source: 'analyst' as const, reported_at: reportedAtMs, reportedAtMs, transactionTimeMs: tx.eventTimeMs, terminal_id: tx.terminal_id, merchant_id: tx.merchant_id, device_id: tx.device_id, order: reportedAtMs + spec.jitterMs + i * 1e-6 }
+            return {
+              transaction_id: tx.transaction_id,
+              is_fraud: spec.isFraud,
+              source: 'analyst' as const,
+              reported_at: reportedAtMs,
+              reportedAtMs,
+              transactionTimeMs: tx.eventTimeMs,
+              terminal_id: tx.terminal_id,
+              merchant_id: tx.merchant_id,
+              device_id: tx.device_id,
+              order: reportedAtMs + spec.jitterMs + i * 1e-6,
+            }
           })
           .sort((a, b) => a.order - b.order)
         const router = new LabelRouter(plan, sourceId('labels', 0), LATENESS)
@@ -96,7 +242,8 @@ test('lookups through repartition, aggregators, markers and a table equal the or
         const scoredAt = new Map<string, { tx: Transaction; atMs: number }>()
         const routedLabels: Label[] = []
         const got = new Map<string, Float32Array>()
-        const send = (fact: LookupFact) => (fact.kind === 'marker' ? queues.forEach((q) => q.push(fact)) : queues[partitionOf(fact.key)]!.push(fact))
+        const send = (fact: LookupFact) =>
+          fact.kind === 'marker' ? queues.forEach((q) => q.push(fact)) : queues[partitionOf(fact.key)]!.push(fact)
         const score = (source: ScoringSource) => {
           while (source.waiting.length > 0 && table.covers(requirementOf(plan, source.waiting[0]!.atMs))) {
             const { tx, atMs } = source.waiting.shift()!
@@ -131,7 +278,13 @@ test('lookups through repartition, aggregators, markers and a table equal the or
           (pick: number) => {
             const source = sources[pick % sources.length]!
             const oldestWaiting = source.waiting.reduce((min, { atMs }) => Math.min(min, atMs), Infinity)
-            send({ kind: 'marker', source: source.id, watermarkMs: Math.min(source.maxSeenMs - LATENESS, oldestWaiting), idle: source.next >= source.txs.length && source.waiting.length === 0, throughOffset: source.next - 1 })
+            send({
+              kind: 'marker',
+              source: source.id,
+              watermarkMs: Math.min(source.maxSeenMs - LATENESS, oldestWaiting),
+              idle: source.next >= source.txs.length && source.waiting.length === 0,
+              throughOffset: source.next - 1,
+            })
           },
           () => {
             const label = labels[nextLabel]
@@ -142,7 +295,14 @@ test('lookups through repartition, aggregators, markers and a table equal the or
               routed.facts.forEach(send)
             }
           },
-          () => send({ kind: 'marker', source: sourceId('labels', 0), watermarkMs: router.watermarkMs, idle: nextLabel >= labels.length, throughOffset: nextLabel - 1 }),
+          () =>
+            send({
+              kind: 'marker',
+              source: sourceId('labels', 0),
+              watermarkMs: router.watermarkMs,
+              idle: nextLabel >= labels.length,
+              throughOffset: nextLabel - 1,
+            }),
           (pick: number) => {
             const fact = queues[pick % AGGREGATOR_PARTITIONS]!.shift()
             if (fact) aggregators[pick % AGGREGATOR_PARTITIONS]!.apply(fact)
@@ -161,7 +321,12 @@ test('lookups through repartition, aggregators, markers and a table equal the or
         // Run everything out in a fixed order.
         for (let round = 0; round < 10_000 && got.size < scoredAt.size; round++) {
           for (const a of [0, 0, 3, 5, 5, 2, 4, 6, 7]) for (let p = 0; p < 4; p++) actions[a]!(p)
-          if (sources.every((s) => s.next >= s.txs.length && s.waiting.length === 0) && nextLabel >= labels.length && queues.every((q) => q.length === 0)) break
+          if (
+            sources.every((s) => s.next >= s.txs.length && s.waiting.length === 0) &&
+            nextLabel >= labels.length &&
+            queues.every((q) => q.length === 0)
+          )
+            break
         }
         assert.equal(got.size, scoredAt.size, 'every transaction was scored, on time or late')
         const offline = new OfflineLookups(plan, LATENESS)
@@ -176,7 +341,11 @@ test('lookups through repartition, aggregators, markers and a table equal the or
             const want = referenceLookup(feature as never, onTime, routedLabels, { ...tx, eventTimeMs: atMs })
             // The row is float32: the stream's value (within 1e-9 of the oracle's) rounded to it, or both overflow it
             // (an amount over the mean of amounts near 1e-300).
-            assert.ok(row[j] === Math.fround(want) || Math.abs(row[j]! - want) <= Math.abs(want) * 2 ** -24 + 1e-9 * Math.max(1, Math.abs(want)), `${feature.name} of ${tx.transaction_id}: stream ${row[j]} vs oracle ${want}`)
+            assert.ok(
+              row[j] === Math.fround(want) ||
+                Math.abs(row[j]! - want) <= Math.abs(want) * 2 ** -24 + 1e-9 * Math.max(1, Math.abs(want)),
+              `${feature.name} of ${tx.transaction_id}: stream ${row[j]} vs oracle ${want}`,
+            )
             assert.equal(offlineRow[j], row[j], `${feature.name} of ${tx.transaction_id}: offline equals stream`)
           })
         }

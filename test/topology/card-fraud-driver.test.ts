@@ -1,13 +1,21 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { DeadLetterReason } from '../../src/core/records.js'
-import { TransactionGenerator, type GeneratedRecord, type InvalidKind } from '../../src/generator/transaction-generator.js'
+import {
+  TransactionGenerator,
+  type GeneratedRecord,
+  type InvalidKind,
+} from '../../src/generator/transaction-generator.js'
 import type { FeatureDefinition } from '../../src/stages/features/feature-definition.js'
 import { describeTopology } from '../../src/core/topology.js'
 import { partitionOf } from '../../src/adapters/kafka/partitioner.js'
 import { cardFraudDriver, type ScoreFn } from '../helpers/card-fraud-driver.js'
 
-function transactions(seed: number, count: number, rates: { invalidRate?: number; duplicateRate?: number } = {}): GeneratedRecord[] {
+function transactions(
+  seed: number,
+  count: number,
+  rates: { invalidRate?: number; duplicateRate?: number } = {},
+): GeneratedRecord[] {
   const generator = new TransactionGenerator({ seed, ...rates })
   const records: GeneratedRecord[] = []
   while (records.length < count) {
@@ -18,7 +26,10 @@ function transactions(seed: number, count: number, rates: { invalidRate?: number
 }
 
 /** Until the lookup tables have caught up with every partition's watermark and everything piped is decided. */
-async function untilDecided(driver: Awaited<ReturnType<typeof cardFraudDriver>>['driver'], expected: number): Promise<void> {
+async function untilDecided(
+  driver: Awaited<ReturnType<typeof cardFraudDriver>>['driver'],
+  expected: number,
+): Promise<void> {
   for (let step = 0; step < 100 && driver.stats.scored < expected; step++) await driver.advance(100)
 }
 
@@ -41,18 +52,29 @@ test('one decision per valid unique transaction, every invalid one dead-lettered
 
   const decided = decisions()
   assert.equal(decided.length, valid.length)
-  assert.deepEqual(new Set(decided.map((d) => d.transaction_id)), new Set(valid.map((r) => (r.intent as { transactionId: string }).transactionId)))
+  assert.deepEqual(
+    new Set(decided.map((d) => d.transaction_id)),
+    new Set(valid.map((r) => (r.intent as { transactionId: string }).transactionId)),
+  )
   assert.equal(scores.rows.length, valid.length)
 
   const invalid = records.filter((r) => r.intent.kind === 'invalid')
   assert.ok(invalid.length > 30)
   assert.deepEqual(
-    deadLetters().map((l) => `${l.stage}:${l.reason}`).sort(),
+    deadLetters()
+      .map((l) => `${l.stage}:${l.reason}`)
+      .sort(),
     invalid.map((r) => `decode:${INVALID_REASON[(r.intent as { invalid: InvalidKind }).invalid]}`).sort(),
   )
   assert.equal(driver.stats.invalid, invalid.length)
   assert.equal(driver.stats.duplicates, records.filter((r) => r.intent.kind === 'duplicate').length)
-  for (let p = 0; p < 2; p++) assert.equal(driver.source.committedOffset(p), records.filter((r) => partitionOf(r.key ?? '', 2, 'murmur2') === p && r.key !== null).length + (p === 0 ? records.filter((r) => r.key === null).length : 0), `partition ${p} committed to its end`)
+  for (let p = 0; p < 2; p++)
+    assert.equal(
+      driver.source.committedOffset(p),
+      records.filter((r) => partitionOf(r.key ?? '', 2, 'murmur2') === p && r.key !== null).length +
+        (p === 0 ? records.filter((r) => r.key === null).length : 0),
+      `partition ${p} committed to its end`,
+    )
   assert.match(describeTopology(graph.topology), /lookups/)
 })
 
@@ -70,7 +92,11 @@ test("each decision's score is the model run on the feature row logged for it", 
     const features = row.features as Record<string, number>
     const logged = Float32Array.from(names, (name) => features[name]!)
     const expected = Math.fround(model(logged))
-    assert.equal(scoreOf.get(row.transaction_id as string), expected, `${row.transaction_id as string}: the decision's score is the model on its logged row`)
+    assert.equal(
+      scoreOf.get(row.transaction_id as string),
+      expected,
+      `${row.transaction_id as string}: the decision's score is the model on its logged row`,
+    )
     assert.equal(row.score, expected)
     distinctScores.add(expected)
   }
@@ -80,20 +106,47 @@ test("each decision's score is the model run on the feature row logged for it", 
 })
 
 /** A hand-made Transaction v1 record. */
-function tx(id: string, fields: { card?: string; amount?: number; eventTimeMs: number }): { partition: number; key: string; value: Buffer; timestampMs: number } {
+function tx(
+  id: string,
+  fields: { card?: string; amount?: number; eventTimeMs: number },
+): { partition: number; key: string; value: Buffer; timestampMs: number } {
   const card = fields.card ?? 'card_0000000000000001'
-  const value = { transaction_id: id, card_id: card, customer_id: 'cus_1', merchant_id: 'mer_1', terminal_id: 'ter_1', amount: fields.amount ?? 10, currency: 'EUR', mcc: '5411', country: 'NL', card_country: 'NL', channel: 'pos', event_time: new Date(fields.eventTimeMs).toISOString() }
+  const value = {
+    transaction_id: id,
+    card_id: card,
+    customer_id: 'cus_1',
+    merchant_id: 'mer_1',
+    terminal_id: 'ter_1',
+    amount: fields.amount ?? 10,
+    currency: 'EUR',
+    mcc: '5411',
+    country: 'NL',
+    card_country: 'NL',
+    channel: 'pos',
+    event_time: new Date(fields.eventTimeMs).toISOString(),
+  }
   return { partition: 0, key: card, value: Buffer.from(JSON.stringify(value)), timestampMs: fields.eventTimeMs }
 }
 
 const SIMPLE_FEATURES: readonly FeatureDefinition[] = [
   { kind: 'derived', name: 'amount', field: 'amount', description: 'the amount' },
-  { kind: 'window', name: 'card_count_1h', key: 'card', aggregation: 'count', spanMs: 3_600_000, description: 'card transactions in the last hour' },
+  {
+    kind: 'window',
+    name: 'card_count_1h',
+    key: 'card',
+    aggregation: 'count',
+    spanMs: 3_600_000,
+    description: 'card transactions in the last hour',
+  },
 ]
 
 test('thresholds decide at their boundaries: review from exactly review, decline (with an alert) from exactly decline', async () => {
   const amountModel: ScoreFn = (row) => row[0]! / 1_000
-  const { driver, decisions, alerts } = await cardFraudDriver({ features: SIMPLE_FEATURES, model: amountModel, overrides: { 'thresholds.review': 0.5, 'thresholds.decline': 0.75 } })
+  const { driver, decisions, alerts } = await cardFraudDriver({
+    features: SIMPLE_FEATURES,
+    model: amountModel,
+    overrides: { 'thresholds.review': 0.5, 'thresholds.decline': 0.75 },
+  })
   const t0 = Date.UTC(2026, 0, 5)
   const amounts = [0, 499.99, 500, 749.99, 750, 1_000]
   await driver.pipe(amounts.map((amount, i) => tx(`tx-${i}`, { amount, eventTimeMs: t0 + i * 1_000 })))
@@ -103,18 +156,32 @@ test('thresholds decide at their boundaries: review from exactly review, decline
     decisions().map((d) => d.decision),
     ['approve', 'approve', 'review', 'review', 'decline', 'decline'],
   )
-  assert.deepEqual(alerts().map((a) => a.transaction_id), ['tx-4', 'tx-5'])
+  assert.deepEqual(
+    alerts().map((a) => a.transaction_id),
+    ['tx-4', 'tx-5'],
+  )
 })
 
 test('late transactions are scored with the state as it is, counted, and change no later result', async () => {
-  const { driver, decisions, scores } = await cardFraudDriver({ features: SIMPLE_FEATURES, overrides: { 'windows.allowedLatenessMs': 60_000 } })
+  const { driver, decisions, scores } = await cardFraudDriver({
+    features: SIMPLE_FEATURES,
+    overrides: { 'windows.allowedLatenessMs': 60_000 },
+  })
   const t0 = Date.UTC(2026, 0, 5, 12)
   // Three on time, one late (before the watermark: it counts itself only), then one on time that must not count it.
-  await driver.pipe([tx('a', { eventTimeMs: t0 }), tx('b', { eventTimeMs: t0 + 60_000 }), tx('c', { eventTimeMs: t0 + 7_200_000 }), tx('late', { eventTimeMs: t0 + 3_000_000 }), tx('d', { eventTimeMs: t0 + 7_260_000 })])
+  await driver.pipe([
+    tx('a', { eventTimeMs: t0 }),
+    tx('b', { eventTimeMs: t0 + 60_000 }),
+    tx('c', { eventTimeMs: t0 + 7_200_000 }),
+    tx('late', { eventTimeMs: t0 + 3_000_000 }),
+    tx('d', { eventTimeMs: t0 + 7_260_000 }),
+  ])
   await driver.advance(10)
   await driver.close()
   assert.equal(driver.stats.late, 1)
-  const count = new Map(scores.rows.map(({ row }) => [row.transaction_id, (row.features as Record<string, number>).card_count_1h]))
+  const count = new Map(
+    scores.rows.map(({ row }) => [row.transaction_id, (row.features as Record<string, number>).card_count_1h]),
+  )
   assert.deepEqual(Object.fromEntries(count), { a: 1, b: 2, c: 1, late: 1, d: 2 })
   assert.equal(scores.rows.find(({ row }) => row.transaction_id === 'late')!.row.late, true)
   assert.equal(decisions().length, 5)
@@ -122,7 +189,10 @@ test('late transactions are scored with the state as it is, counted, and change 
 
 test('a user feature set runs without editing the package: no lookup node when no feature reads a table', async () => {
   const { driver, graph, scores } = await cardFraudDriver({ features: SIMPLE_FEATURES })
-  assert.deepEqual(graph.topology.nodes.map((n) => n.name), ['decode', 'dedupe', 'card-windows', 'score', 'decide', 'decisions', 'alerts', 'scores'])
+  assert.deepEqual(
+    graph.topology.nodes.map((n) => n.name),
+    ['decode', 'dedupe', 'card-windows', 'score', 'decide', 'decisions', 'alerts', 'scores'],
+  )
   await driver.pipe([tx('a', { amount: 5, eventTimeMs: Date.UTC(2026, 0, 5) })])
   await driver.advance(10)
   await driver.close()

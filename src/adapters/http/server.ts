@@ -18,7 +18,11 @@ export interface HttpServer {
 }
 
 /** `/metrics` (Prometheus text), `/health`, `/ready`. Binds to loopback by default: metrics are not public. */
-export async function startHttpServer(options: { host: string; port: number; endpoints: HttpEndpoints }): Promise<HttpServer> {
+export async function startHttpServer(options: {
+  host: string
+  port: number
+  endpoints: HttpEndpoints
+}): Promise<HttpServer> {
   const { endpoints } = options
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
@@ -29,13 +33,16 @@ export async function startHttpServer(options: { host: string; port: number; end
     if (path === '/metrics') {
       endpoints.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': endpoints.registry.contentType }).end(text),
-        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${errorMessageOf(err)}`),
+        (err: unknown) =>
+          res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${errorMessageOf(err)}`),
       )
       return
     }
     if (path === '/health' || path === '/ready') {
       const ok = path === '/health' ? endpoints.healthy() : endpoints.ready()
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'unavailable', ...endpoints.details() }))
+      res
+        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: ok ? 'ok' : 'unavailable', ...endpoints.details() }))
       return
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /health or /ready\n')

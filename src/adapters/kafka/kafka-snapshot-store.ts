@@ -49,7 +49,11 @@ export class KafkaSnapshotStore implements SnapshotStore {
       for (let i = 0; i < chunks; i++) {
         const key = `${this.#prefix(tp)}${String(offset).padStart(OFFSET_DIGITS, '0')}/${i}/${chunks}`
         keys.push(key)
-        const value = Buffer.from(bytes.buffer, bytes.byteOffset + i * chunkBytes, Math.min(chunkBytes, bytes.length - i * chunkBytes))
+        const value = Buffer.from(
+          bytes.buffer,
+          bytes.byteOffset + i * chunkBytes,
+          Math.min(chunkBytes, bytes.length - i * chunkBytes),
+        )
         this.options.sink.send({ topic: this.options.topic, partition, key, value }, () => {
           if (--outstanding === 0) resolve()
         })
@@ -63,7 +67,8 @@ export class KafkaSnapshotStore implements SnapshotStore {
       obsolete.push(...known.get(old)!)
       known.delete(old)
     }
-    for (const key of obsolete) this.options.sink.send({ topic: this.options.topic, partition, key, value: null }, () => {})
+    for (const key of obsolete)
+      this.options.sink.send({ topic: this.options.topic, partition, key, value: null }, () => {})
   }
 
   async loadLatest(tp: TopicPartition, maxOffset: number): Promise<{ offset: number; bytes: Uint8Array } | undefined> {
@@ -90,7 +95,9 @@ export class KafkaSnapshotStore implements SnapshotStore {
       else if (snapshot.parts.size > 0) torn.push(...snapshot.keys)
     }
     this.#torn.set(`${tp.topic}:${tp.partition}`, torn)
-    const usable = [...snapshots].filter(([offset, s]) => offset <= maxOffset && s.parts.size === s.chunks).sort((a, b) => b[0] - a[0])[0]
+    const usable = [...snapshots]
+      .filter(([offset, s]) => offset <= maxOffset && s.parts.size === s.chunks)
+      .sort((a, b) => b[0] - a[0])[0]
     if (!usable) return undefined
     const [offset, snapshot] = usable
     return { offset, bytes: Buffer.concat(Array.from({ length: snapshot.chunks }, (_, i) => snapshot.parts.get(i)!)) }

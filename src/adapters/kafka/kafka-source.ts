@@ -67,7 +67,8 @@ export class KafkaSource implements PartitionedSource {
         'heartbeat.interval.ms': options.heartbeatIntervalMs,
         'fetch.wait.max.ms': options.fetchWaitMaxMs ?? 5,
         'isolation.level': 'read_committed',
-        rebalance_cb: (err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]) => this.#onRebalance(err, assignment),
+        rebalance_cb: (err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]) =>
+          this.#onRebalance(err, assignment),
         offset_commit_cb: true,
       } as Kafka.ConsumerGlobalConfig,
       { 'auto.offset.reset': options.autoOffsetReset },
@@ -76,22 +77,36 @@ export class KafkaSource implements PartitionedSource {
 
   /** The handlers given to `start`; a callback of the consumer before it (none is subscribed then) is a broken invariant. */
   #started(): SourceHandlers {
-    if (!this.#handlers) throw new FraudstreamError(ErrorCode.internal, 'KafkaSource called back before start() gave it handlers', 'internal')
+    if (!this.#handlers)
+      throw new FraudstreamError(
+        ErrorCode.internal,
+        'KafkaSource called back before start() gave it handlers',
+        'internal',
+      )
     return this.#handlers
   }
 
   async start(handlers: SourceHandlers): Promise<void> {
     this.#handlers = handlers
     await new Promise<void>((resolve, reject) =>
-      this.#consumer.connect({ timeout: 30_000 }, (err) => (err ? reject(kafkaErrorOf(err, ErrorCode.kafkaConnect, 'consumer cannot connect')) : resolve())),
+      this.#consumer.connect({ timeout: 30_000 }, (err) =>
+        err ? reject(kafkaErrorOf(err, ErrorCode.kafkaConnect, 'consumer cannot connect')) : resolve(),
+      ),
     )
-    this.#consumer.on('offset.commit', (err: Kafka.LibrdKafkaError | undefined, offsets: Kafka.TopicPartitionOffset[]) => {
-      const committed = (offsets ?? []).map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset }))
-      if (err && err.code !== Kafka.CODES.ERRORS.ERR__NO_OFFSET) {
-        this.options.log.warn({ err, offsets: committed }, 'commit failed; it is sent again once the group is stable')
-        handlers.onCommitted({ offsets: committed, error: kafkaErrorOf(err, ErrorCode.kafkaCommit, 'commit failed'), rebalancing: OWNERSHIP_LOST.has(err.code) })
-      } else handlers.onCommitted({ offsets: committed })
-    })
+    this.#consumer.on(
+      'offset.commit',
+      (err: Kafka.LibrdKafkaError | undefined, offsets: Kafka.TopicPartitionOffset[]) => {
+        const committed = (offsets ?? []).map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset }))
+        if (err && err.code !== Kafka.CODES.ERRORS.ERR__NO_OFFSET) {
+          this.options.log.warn({ err, offsets: committed }, 'commit failed; it is sent again once the group is stable')
+          handlers.onCommitted({
+            offsets: committed,
+            error: kafkaErrorOf(err, ErrorCode.kafkaCommit, 'commit failed'),
+            rebalancing: OWNERSHIP_LOST.has(err.code),
+          })
+        } else handlers.onCommitted({ offsets: committed })
+      },
+    )
     this.#consumer.setDefaultConsumeTimeout(20)
     this.#consumer.subscribe([...this.options.topics])
     this.#running = true
@@ -146,7 +161,16 @@ export class KafkaSource implements PartitionedSource {
       } catch (cause) {
         // During disconnect the consumer refuses (un)assign (isConnected can still say yes then): expected, logged;
         // anything else is a real failure of the job.
-        if (this.#consumer.isConnected() && !this.#disconnecting) this.#started().onError(new FraudstreamError(ErrorCode.kafkaRebalance, `rebalance handling failed: ${errorMessageOf(cause)}`, 'internal', false, { cause }))
+        if (this.#consumer.isConnected() && !this.#disconnecting)
+          this.#started().onError(
+            new FraudstreamError(
+              ErrorCode.kafkaRebalance,
+              `rebalance handling failed: ${errorMessageOf(cause)}`,
+              'internal',
+              false,
+              { cause },
+            ),
+          )
         else this.options.log.info({ err: cause }, 'rebalance during disconnect not completed')
       }
     })
@@ -171,7 +195,10 @@ export class KafkaSource implements PartitionedSource {
       return true
     } catch (err) {
       if (OWNERSHIP_LOST.has(librdkafkaCodeOf(err) ?? 0)) {
-        this.options.log.warn({ err, offsets }, 'commit refused: partition no longer owned; the new owner reprocesses from the last commit')
+        this.options.log.warn(
+          { err, offsets },
+          'commit refused: partition no longer owned; the new owner reprocesses from the last commit',
+        )
         return false
       }
       throw kafkaErrorOf(err, ErrorCode.kafkaCommit, 'commit failed')
@@ -180,13 +207,19 @@ export class KafkaSource implements PartitionedSource {
 
   committed(partitions: readonly TopicPartition[]): Promise<(number | undefined)[]> {
     return new Promise((resolve, reject) => {
-      this.#consumer.committed(partitions.map((p) => ({ ...p })), 10_000, (err, offsets) => {
-        if (err) return reject(kafkaErrorOf(err, ErrorCode.kafkaMetadata, 'cannot read committed offsets'))
-        resolve(partitions.map((p) => {
-          const found = offsets.find((o) => o.topic === p.topic && o.partition === p.partition)
-          return found && found.offset !== OFFSET_INVALID && found.offset >= 0 ? found.offset : undefined
-        }))
-      })
+      this.#consumer.committed(
+        partitions.map((p) => ({ ...p })),
+        10_000,
+        (err, offsets) => {
+          if (err) return reject(kafkaErrorOf(err, ErrorCode.kafkaMetadata, 'cannot read committed offsets'))
+          resolve(
+            partitions.map((p) => {
+              const found = offsets.find((o) => o.topic === p.topic && o.partition === p.partition)
+              return found && found.offset !== OFFSET_INVALID && found.offset >= 0 ? found.offset : undefined
+            }),
+          )
+        },
+      )
     })
   }
 

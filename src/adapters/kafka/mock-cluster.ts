@@ -38,7 +38,19 @@ export function bootstrapServersOf(metadata: Pick<Kafka.Metadata, 'brokers'>): s
 export async function startMockCluster(options: { brokers?: number; timeoutMs?: number } = {}): Promise<MockCluster> {
   const owner = new Kafka.Producer(mockClusterOwnerConfig(options.brokers ?? 3))
   const metadata = await new Promise<Kafka.Metadata>((resolve, reject) => {
-    owner.connect({ timeout: options.timeoutMs ?? 10_000 }, (err, data) => (err ? reject(new FraudstreamError(ErrorCode.kafkaMock, `mock cluster failed to start: ${err.message}`, 'internal', false, { cause: err })) : resolve(data)))
+    owner.connect({ timeout: options.timeoutMs ?? 10_000 }, (err, data) =>
+      err
+        ? reject(
+            new FraudstreamError(
+              ErrorCode.kafkaMock,
+              `mock cluster failed to start: ${err.message}`,
+              'internal',
+              false,
+              { cause: err },
+            ),
+          )
+        : resolve(data),
+    )
   })
   const bootstrapServers = bootstrapServersOf(metadata)
   if (metadata.brokers.length === 0) {
@@ -50,7 +62,19 @@ export async function startMockCluster(options: { brokers?: number; timeoutMs?: 
     ensureTopics: async (topics) => {
       for (const topic of topics) {
         await new Promise<void>((resolve, reject) =>
-          owner.getMetadata({ topic, timeout: 10_000 }, (err) => (err ? reject(new FraudstreamError(ErrorCode.kafkaMock, `cannot create topic ${topic} on the mock cluster: ${err.message}`, 'internal', false, { cause: err })) : resolve())),
+          owner.getMetadata({ topic, timeout: 10_000 }, (err) =>
+            err
+              ? reject(
+                  new FraudstreamError(
+                    ErrorCode.kafkaMock,
+                    `cannot create topic ${topic} on the mock cluster: ${err.message}`,
+                    'internal',
+                    false,
+                    { cause: err },
+                  ),
+                )
+              : resolve(),
+          ),
         )
       }
     },

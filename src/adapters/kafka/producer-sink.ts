@@ -23,13 +23,20 @@ export class KafkaProducerSink implements RecordSink {
   #outstanding = 0
   #idleWaiters: (() => void)[] = []
 
-  private constructor(producer: Kafka.Producer, readonly metrics: Metrics | undefined, readonly log: Logger) {
+  private constructor(
+    producer: Kafka.Producer,
+    readonly metrics: Metrics | undefined,
+    readonly log: Logger,
+  ) {
     this.#producer = producer
     producer.on('delivery-report', (err, report) => {
       const pending = report.opaque as Pending
       if (err) {
         this.metrics?.producerErrors.inc({ topic: pending.record.topic })
-        this.log.warn({ err, topic: pending.record.topic, attempt: pending.attempt }, 'delivery failed; producing again')
+        this.log.warn(
+          { err, topic: pending.record.topic, attempt: pending.attempt },
+          'delivery failed; producing again',
+        )
         setTimeout(() => this.#produce(pending), Math.min(5_000, 50 * 2 ** pending.attempt))
         return
       }
@@ -38,23 +45,31 @@ export class KafkaProducerSink implements RecordSink {
     })
   }
 
-  static async connect(options: { config: Record<string, string | number | boolean>; metrics?: Metrics; log: Logger }): Promise<KafkaProducerSink> {
-    const producer = new Kafka.Producer({
-      'enable.idempotence': true,
-      // Never expire a record: librdkafka retries it in order for as long as it takes. An expired one would come back
-      // through the re-produce below, behind records sent since: a lookup aggregator would then drop its fact as a
-      // duplicate (it keeps the highest offset per source), and a compacted tables topic keep an older bucket.
-      'message.timeout.ms': 0,
-      'linger.ms': 5,
-      'compression.type': 'lz4',
-      dr_cb: true,
-      ...options.config,
-    } as Kafka.ProducerGlobalConfig,
-    // A topic setting in node-rdkafka (ignored in the global one): the Java client's partitioning, so keyed records
-    // land where Kafka Streams and most producers would put them, and `fraudstream features --partitioner` defaults to it.
-    { partitioner: 'murmur2_random' } as Kafka.ProducerTopicConfig)
+  static async connect(options: {
+    config: Record<string, string | number | boolean>
+    metrics?: Metrics
+    log: Logger
+  }): Promise<KafkaProducerSink> {
+    const producer = new Kafka.Producer(
+      {
+        'enable.idempotence': true,
+        // Never expire a record: librdkafka retries it in order for as long as it takes. An expired one would come back
+        // through the re-produce below, behind records sent since: a lookup aggregator would then drop its fact as a
+        // duplicate (it keeps the highest offset per source), and a compacted tables topic keep an older bucket.
+        'message.timeout.ms': 0,
+        'linger.ms': 5,
+        'compression.type': 'lz4',
+        dr_cb: true,
+        ...options.config,
+      } as Kafka.ProducerGlobalConfig,
+      // A topic setting in node-rdkafka (ignored in the global one): the Java client's partitioning, so keyed records
+      // land where Kafka Streams and most producers would put them, and `fraudstream features --partitioner` defaults to it.
+      { partitioner: 'murmur2_random' } as Kafka.ProducerTopicConfig,
+    )
     await new Promise<void>((resolve, reject) =>
-      producer.connect({ timeout: 30_000 }, (err) => (err ? reject(kafkaErrorOf(err, ErrorCode.kafkaConnect, 'producer cannot connect')) : resolve())),
+      producer.connect({ timeout: 30_000 }, (err) =>
+        err ? reject(kafkaErrorOf(err, ErrorCode.kafkaConnect, 'producer cannot connect')) : resolve(),
+      ),
     )
     producer.setPollInterval(5)
     return new KafkaProducerSink(producer, options.metrics, options.log)
@@ -74,7 +89,12 @@ export class KafkaProducerSink implements RecordSink {
         }),
       )
       if (count > 0) return count
-      if (performance.now() > deadline) throw new FraudstreamError(ErrorCode.kafkaTopicMissing, `topic ${topic} does not exist; create it before starting`, 'external')
+      if (performance.now() > deadline)
+        throw new FraudstreamError(
+          ErrorCode.kafkaTopicMissing,
+          `topic ${topic} does not exist; create it before starting`,
+          'external',
+        )
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
   }

@@ -43,14 +43,31 @@ export class KafkaTableReader {
 
   async start(onRecords: (records: readonly SourceRecord[]) => void): Promise<void> {
     await new Promise<void>((resolve, reject) =>
-      this.#consumer.connect({ timeout: 30_000 }, (err) => (err ? reject(kafkaErrorOf(err, ErrorCode.kafkaConnect, 'table reader cannot connect')) : resolve())),
+      this.#consumer.connect({ timeout: 30_000 }, (err) =>
+        err ? reject(kafkaErrorOf(err, ErrorCode.kafkaConnect, 'table reader cannot connect')) : resolve(),
+      ),
     )
     const metadata = await new Promise<Kafka.Metadata>((resolve, reject) =>
-      this.#consumer.getMetadata({ topic: this.options.topic, timeout: 10_000 }, (err, data) => (err ? reject(kafkaErrorOf(err, ErrorCode.kafkaMetadata, `cannot read metadata of ${this.options.topic}`)) : resolve(data))),
+      this.#consumer.getMetadata({ topic: this.options.topic, timeout: 10_000 }, (err, data) =>
+        err
+          ? reject(kafkaErrorOf(err, ErrorCode.kafkaMetadata, `cannot read metadata of ${this.options.topic}`))
+          : resolve(data),
+      ),
     )
     this.partitions = metadata.topics.find((t) => t.name === this.options.topic)?.partitions.length ?? 0
-    if (this.partitions === 0) throw new FraudstreamError(ErrorCode.kafkaTopicMissing, `topic ${this.options.topic} has no partitions; create it (compacted) before starting`, 'external')
-    this.#consumer.assign(Array.from({ length: this.partitions }, (_, partition) => ({ topic: this.options.topic, partition, offset: OFFSET_BEGINNING })))
+    if (this.partitions === 0)
+      throw new FraudstreamError(
+        ErrorCode.kafkaTopicMissing,
+        `topic ${this.options.topic} has no partitions; create it (compacted) before starting`,
+        'external',
+      )
+    this.#consumer.assign(
+      Array.from({ length: this.partitions }, (_, partition) => ({
+        topic: this.options.topic,
+        partition,
+        offset: OFFSET_BEGINNING,
+      })),
+    )
     this.#consumer.setDefaultConsumeTimeout(20)
     this.#running = true
     this.#loopDone = this.#loop(onRecords)

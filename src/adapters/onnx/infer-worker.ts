@@ -18,7 +18,12 @@ function sessionFor(modelPath: string): Promise<ort.InferenceSession> {
   let session = sessions.get(modelPath)
   if (!session) {
     // One thread per session: Piscina already runs one worker per core, and ORT's default pool takes every core.
-    session = ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' })
+    session = ort.InferenceSession.create(modelPath, {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    })
     sessions.set(modelPath, session)
   }
   return session
@@ -43,7 +48,10 @@ export default async function infer(task: InferTask | WarmupTask): Promise<Float
   const output = await session.run({ [task.inputName]: input })
   const scores = output[task.outputName]
   if (!scores || scores.data.length !== task.rowCount) {
-    throw Object.assign(new Error(`model output ${task.outputName} has ${scores?.data.length ?? 0} values for ${task.rowCount} rows`), { code: 'FS_ERR_INFER' })
+    throw Object.assign(
+      new Error(`model output ${task.outputName} has ${scores?.data.length ?? 0} values for ${task.rowCount} rows`),
+      { code: 'FS_ERR_INFER' },
+    )
   }
   return Float32Array.from(scores.data as Float32Array)
 }
@@ -53,7 +61,11 @@ function warmup(task: WarmupTask): Float32Array {
   Atomics.add(arrived, 0, 1)
   Atomics.notify(arrived, 0)
   const deadline = Date.now() + task.timeoutMs
-  for (let seen = Atomics.load(arrived, 0); seen < task.workers && Date.now() < deadline; seen = Atomics.load(arrived, 0)) {
+  for (
+    let seen = Atomics.load(arrived, 0);
+    seen < task.workers && Date.now() < deadline;
+    seen = Atomics.load(arrived, 0)
+  ) {
     Atomics.wait(arrived, 0, seen, Math.max(1, deadline - Date.now()))
   }
   return new Float32Array(0)

@@ -9,7 +9,11 @@ export interface ModelManifest {
   readonly created_at: string
   readonly parent_version: string | null
   readonly kind: string
-  readonly feature_contract: { readonly hash: string; readonly names: readonly string[]; readonly types: readonly string[] }
+  readonly feature_contract: {
+    readonly hash: string
+    readonly names: readonly string[]
+    readonly types: readonly string[]
+  }
   readonly input: { readonly name: string; readonly shape: readonly (string | number)[] }
   readonly output: { readonly name: string; readonly shape: readonly (string | number)[] }
   readonly thresholds: { readonly review: number; readonly decline: number }
@@ -30,7 +34,12 @@ export interface ModelPackage {
 
 export function readRegistry(modelsDir: string): ModelRegistry {
   const path = join(modelsDir, 'registry.json')
-  if (!existsSync(path)) throw new FraudstreamError(ErrorCode.modelLoad, `no model registry at ${path}; run \`fraudstream train\` to create a model`, 'input')
+  if (!existsSync(path))
+    throw new FraudstreamError(
+      ErrorCode.modelLoad,
+      `no model registry at ${path}; run \`fraudstream train\` to create a model`,
+      'input',
+    )
   return JSON.parse(readFileSync(path, 'utf8')) as ModelRegistry
 }
 
@@ -38,12 +47,17 @@ export function readRegistry(modelsDir: string): ModelRegistry {
 export function loadModelPackage(modelsDir: string, ref?: string): ModelPackage {
   const chosen = ref ?? readRegistry(modelsDir).champion
   const [name, version] = chosen.split('@')
-  if (!name || !version) throw new FraudstreamError(ErrorCode.modelLoad, `model reference "${chosen}" must be name@version`, 'input')
+  if (!name || !version)
+    throw new FraudstreamError(ErrorCode.modelLoad, `model reference "${chosen}" must be name@version`, 'input')
   const dir = resolve(modelsDir, name, version)
   const manifestPath = join(dir, 'manifest.json')
   const onnxPath = join(dir, 'model.onnx')
   if (!existsSync(manifestPath) || !existsSync(onnxPath)) {
-    throw new FraudstreamError(ErrorCode.modelLoad, `model ${chosen} is incomplete: ${dir} needs manifest.json and model.onnx`, 'input')
+    throw new FraudstreamError(
+      ErrorCode.modelLoad,
+      `model ${chosen} is incomplete: ${dir} needs manifest.json and model.onnx`,
+      'input',
+    )
   }
   return { dir, onnxPath, manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as ModelManifest }
 }

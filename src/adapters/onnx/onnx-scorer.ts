@@ -16,7 +16,10 @@ export class OnnxScorer implements Scorer {
   readonly model: ModelRef
   readonly featureNames: readonly string[]
 
-  constructor(readonly pkg: ModelPackage, options: { threads: number }) {
+  constructor(
+    readonly pkg: ModelPackage,
+    options: { threads: number },
+  ) {
     this.model = { name: pkg.manifest.name, version: pkg.manifest.version }
     this.featureNames = pkg.manifest.feature_contract.names
     this.#pool = new Piscina({
@@ -57,7 +60,13 @@ export class OnnxScorer implements Scorer {
     try {
       return await running
     } catch (err) {
-      throw new FraudstreamError(ErrorCode.infer, `inference with ${this.model.name}@${this.model.version} failed: ${errorMessageOf(err)}`, 'internal', false, { cause: err })
+      throw new FraudstreamError(
+        ErrorCode.infer,
+        `inference with ${this.model.name}@${this.model.version} failed: ${errorMessageOf(err)}`,
+        'internal',
+        false,
+        { cause: err },
+      )
     } finally {
       this.#inFlight.delete(running)
     }

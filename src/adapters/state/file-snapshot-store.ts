@@ -14,7 +14,12 @@ export class FileSnapshotStore implements SnapshotStore {
   constructor(readonly options: { dir: string; groupId: string; keep?: number }) {}
 
   #partitionDir(tp: TopicPartition): string {
-    return join(this.options.dir, encodeURIComponent(this.options.groupId), encodeURIComponent(tp.topic), String(tp.partition))
+    return join(
+      this.options.dir,
+      encodeURIComponent(this.options.groupId),
+      encodeURIComponent(tp.topic),
+      String(tp.partition),
+    )
   }
 
   async save(tp: TopicPartition, offset: number, bytes: Uint8Array, committedOffset: number): Promise<void> {
@@ -49,6 +54,9 @@ export class FileSnapshotStore implements SnapshotStore {
       if ((err as { code?: string }).code === 'ENOENT') return []
       throw err
     }
-    return names.filter((n) => /^\d+\.snap$/.test(n)).map((n) => Number(n.slice(0, -5))).sort((a, b) => a - b)
+    return names
+      .filter((n) => /^\d+\.snap$/.test(n))
+      .map((n) => Number(n.slice(0, -5)))
+      .sort((a, b) => a - b)
   }
 }

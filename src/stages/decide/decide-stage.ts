@@ -45,7 +45,17 @@ export function decideStage(name: string, options: DecideStageOptions): Stage<Sc
           latency_ms: Math.round(latencyMs * 1000) / 1000,
         }
         const alert: AlertV1 | undefined =
-          outcome.decision === Decision.decline ? { ...decision, severity: 'high', amount: tx.amount, currency: tx.currency, merchant_id: tx.merchant_id, terminal_id: tx.terminal_id, country: tx.country } : undefined
+          outcome.decision === Decision.decline
+            ? {
+                ...decision,
+                severity: 'high',
+                amount: tx.amount,
+                currency: tx.currency,
+                merchant_id: tx.merchant_id,
+                terminal_id: tx.terminal_id,
+                country: tx.country,
+              }
+            : undefined
         counts[outcome.decision]++
         options.onDecided?.(decision)
         ctx.emit(item, { ...item.value, decision, alert })

@@ -16,7 +16,12 @@ export interface DecisionOutcome {
 }
 
 /** Reason codes: a feature crossing a level explains part of a high score. Names are stable API for analysts. */
-const REASONS: readonly { readonly code: string; readonly feature: string; readonly atLeast?: number; readonly atMost?: number }[] = [
+const REASONS: readonly {
+  readonly code: string
+  readonly feature: string
+  readonly atLeast?: number
+  readonly atMost?: number
+}[] = [
   { code: 'velocity_1h', feature: 'card_count_1h', atLeast: 4 },
   { code: 'velocity_24h', feature: 'card_count_24h', atLeast: 10 },
   { code: 'amount_above_card_mean', feature: 'card_amount_over_mean_7d', atLeast: 3 },
@@ -32,14 +37,18 @@ const REASONS: readonly { readonly code: string; readonly feature: string; reado
  * < 0.40 approve, 0.40–0.70 review, ≥ 0.70 decline.
  */
 export function createDecider(thresholds: Thresholds, featureNames: readonly string[]) {
-  const reasonColumns = REASONS.map((r) => ({ ...r, column: featureNames.indexOf(r.feature) })).filter((r) => r.column >= 0)
+  const reasonColumns = REASONS.map((r) => ({ ...r, column: featureNames.indexOf(r.feature) })).filter(
+    (r) => r.column >= 0,
+  )
   return function decide(score: number, row: Float32Array, rowAt = 0): DecisionOutcome {
-    const decision = score >= thresholds.decline ? Decision.decline : score >= thresholds.review ? Decision.review : Decision.approve
+    const decision =
+      score >= thresholds.decline ? Decision.decline : score >= thresholds.review ? Decision.review : Decision.approve
     if (decision === Decision.approve) return { decision, reasons: [], rules: [] }
     const reasons: string[] = []
     for (const r of reasonColumns) {
       const value = row[rowAt + r.column]!
-      if ((r.atLeast !== undefined && value >= r.atLeast) || (r.atMost !== undefined && value <= r.atMost)) reasons.push(r.code)
+      if ((r.atLeast !== undefined && value >= r.atLeast) || (r.atMost !== undefined && value <= r.atMost))
+        reasons.push(r.code)
     }
     if (reasons.length === 0) reasons.push('model_score')
     return { decision, reasons, rules: [] }

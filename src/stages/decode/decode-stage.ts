@@ -15,11 +15,16 @@ export interface DecodeStageOptions {
  * maxEventTimeAheadMs ahead of it is invalid: the timestamp is in the log, so a replay decides as the first run did
  * (a wall-clock bound would not), and one far-future time cannot move the partition's watermark for good.
  */
-export function decodeRecord(value: Uint8Array | null, recordTimestampMs: number | undefined, options: DecodeStageOptions): DecodeResult {
+export function decodeRecord(
+  value: Uint8Array | null,
+  recordTimestampMs: number | undefined,
+  options: DecodeStageOptions,
+): DecodeResult {
   const decoded = decodeTransaction(value, { maxRecordBytes: options.maxRecordBytes })
   const aheadMs = options.maxEventTimeAheadMs
   // A timestamp of 0 or less: none recorded (old message formats).
-  if (decoded.kind !== 'ok' || aheadMs === undefined || recordTimestampMs === undefined || recordTimestampMs <= 0) return decoded
+  if (decoded.kind !== 'ok' || aheadMs === undefined || recordTimestampMs === undefined || recordTimestampMs <= 0)
+    return decoded
   if (decoded.tx.eventTimeMs <= recordTimestampMs + aheadMs) return decoded
   return {
     kind: 'invalid',
@@ -38,7 +43,11 @@ export function decodeStage(name: string, options: DecodeStageOptions): Stage<So
       for (const item of batch) {
         const decoded = decodeRecord(item.value.value, item.value.timestampMs, options)
         if (decoded.kind === 'ok') ctx.emit(item, decoded.tx)
-        else ctx.deadLetter(item, decoded.reason, { code: `FS_ERR_DECODE_${decoded.reason.toUpperCase()}`, message: decoded.message })
+        else
+          ctx.deadLetter(item, decoded.reason, {
+            code: `FS_ERR_DECODE_${decoded.reason.toUpperCase()}`,
+            message: decoded.message,
+          })
       }
     },
   }

@@ -36,20 +36,35 @@ export function decodeLabel(bytes: Uint8Array | null | undefined, options: Decod
   const decoded = decodeWith(LabelV1Schema, bytes, options)
   if (decoded.kind === 'invalid') return decoded
   const label = decoded.value
-  return { kind: 'ok', label: { ...label, reportedAtMs: eventTimeMsOf(label.reported_at), transactionTimeMs: label.transaction_time === undefined ? undefined : eventTimeMsOf(label.transaction_time) } }
+  return {
+    kind: 'ok',
+    label: {
+      ...label,
+      reportedAtMs: eventTimeMsOf(label.reported_at),
+      transactionTimeMs: label.transaction_time === undefined ? undefined : eventTimeMsOf(label.transaction_time),
+    },
+  }
 }
 
-function decodeWith<T>(schema: ZodType<T>, bytes: Uint8Array | null | undefined, options: DecodeOptions): { kind: 'ok'; value: T } | Invalid {
+function decodeWith<T>(
+  schema: ZodType<T>,
+  bytes: Uint8Array | null | undefined,
+  options: DecodeOptions,
+): { kind: 'ok'; value: T } | Invalid {
   if (!bytes || bytes.length === 0) return invalid(DeadLetterReason.empty, 'empty message value')
   if (bytes.length > options.maxRecordBytes) {
-    return invalid(DeadLetterReason.tooLarge, `value of ${bytes.length} bytes exceeds maxRecordBytes=${options.maxRecordBytes}`)
+    return invalid(
+      DeadLetterReason.tooLarge,
+      `value of ${bytes.length} bytes exceeds maxRecordBytes=${options.maxRecordBytes}`,
+    )
   }
   let first = 0
   while (first < bytes.length && isWhitespace(bytes[first]!)) first++
   const lead = bytes[first]
   let parsed: unknown
   try {
-    if (lead === OPEN_BRACE) parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
+    if (lead === OPEN_BRACE)
+      parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
     else if (lead !== undefined && isMsgpackMap(lead)) parsed = unpack(bytes)
     else return invalid(DeadLetterReason.malformed, 'value is neither a JSON object nor a msgpack map')
   } catch (err) {
@@ -71,7 +86,10 @@ function describeSchemaError(error: ZodError, input: Record<string, unknown>): I
   const field = String(first.path[0] ?? '')
   let reason: DeadLetterReason = DeadLetterReason.invalidValue
   if (first.code === 'invalid_type') {
-    reason = Object.hasOwn(input, field) && input[field] !== undefined ? DeadLetterReason.wrongType : DeadLetterReason.missingField
+    reason =
+      Object.hasOwn(input, field) && input[field] !== undefined
+        ? DeadLetterReason.wrongType
+        : DeadLetterReason.missingField
   } else if (first.code === 'invalid_value') {
     reason = DeadLetterReason.unknownEnum
   } else if (isPanIssue(first)) {

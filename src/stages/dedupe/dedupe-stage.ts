@@ -22,7 +22,8 @@ export function dedupeStage(name: string, options: DedupeOptions): DedupeStage {
       metrics = ctx.metrics
     },
     restore(tp, snapshot) {
-      const store = snapshot === undefined ? new Dedupe(options) : Dedupe.fromSnapshot(options, snapshot as DedupeSnapshot)
+      const store =
+        snapshot === undefined ? new Dedupe(options) : Dedupe.fromSnapshot(options, snapshot as DedupeSnapshot)
       stores.set(partitionKey(tp), store)
       restoredEvictedEarly.set(partitionKey(tp), store.evictedEarly)
     },
@@ -32,7 +33,8 @@ export function dedupeStage(name: string, options: DedupeOptions): DedupeStage {
       restoredEvictedEarly.delete(partitionKey(tp))
     },
     storeOf: (tp) => stores.get(partitionKey(tp)),
-    evictedEarlySinceRestore: (tp) => (stores.get(partitionKey(tp))?.evictedEarly ?? 0) - (restoredEvictedEarly.get(partitionKey(tp)) ?? 0),
+    evictedEarlySinceRestore: (tp) =>
+      (stores.get(partitionKey(tp))?.evictedEarly ?? 0) - (restoredEvictedEarly.get(partitionKey(tp)) ?? 0),
     process(batch, ctx) {
       let duplicates = 0
       for (const item of batch) {

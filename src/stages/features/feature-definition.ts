@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto'
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 
 /** Per-transaction values that need no state. A closed set: each has one implementation in `to-feature-row.ts`. */
-export const DerivedField = ['amount', 'log1p_amount', 'is_night', 'is_abroad', 'is_card_not_present', 'is_zero_amount', 'hour_of_day', 'is_weekend'] as const
+export const DerivedField = [
+  'amount',
+  'log1p_amount',
+  'is_night',
+  'is_abroad',
+  'is_card_not_present',
+  'is_zero_amount',
+  'hour_of_day',
+  'is_weekend',
+] as const
 export type DerivedField = (typeof DerivedField)[number]
 
 /**
@@ -10,7 +19,18 @@ export type DerivedField = (typeof DerivedField)[number]
  * (amount − mean) / stddev of the window (0 when stddev is 0); amount_over_mean is amount / mean (1 when the mean
  * is 0); seconds_since_last is the gap to the previous event of the key, capped at the span.
  */
-export const WindowAggregation = ['count', 'sum', 'mean', 'min', 'max', 'stddev', 'zscore', 'amount_over_mean', 'seconds_since_last', 'distinct_count'] as const
+export const WindowAggregation = [
+  'count',
+  'sum',
+  'mean',
+  'min',
+  'max',
+  'stddev',
+  'zscore',
+  'amount_over_mean',
+  'seconds_since_last',
+  'distinct_count',
+] as const
 export type WindowAggregation = (typeof WindowAggregation)[number]
 
 /**
@@ -19,7 +39,16 @@ export type WindowAggregation = (typeof WindowAggregation)[number]
  * field's column also holds the codes (event-layout.ts): two of ten values in one key's window colliding has odds
  * near 1e-14 (52 bits) or 2e-11 (41 bits, merchant_id in the default features).
  */
-export const DistinctField = ['merchant_id', 'terminal_id', 'country', 'mcc', 'currency', 'channel', 'device_id', 'ip'] as const
+export const DistinctField = [
+  'merchant_id',
+  'terminal_id',
+  'country',
+  'mcc',
+  'currency',
+  'channel',
+  'device_id',
+  'ip',
+] as const
 export type DistinctField = (typeof DistinctField)[number]
 
 /**
@@ -51,14 +80,38 @@ export type LookupKey = (typeof LookupKey)[number]
  * correction without them changes nothing), and they can include transactions the count never saw (late, or never
  * scored here); fraud_ratio = fraud_count / count, at most 1 (0 when count is 0).
  */
-export const LookupAggregation = ['count', 'sum', 'mean', 'min', 'max', 'stddev', 'zscore', 'amount_over_mean', 'seconds_since_last', 'distinct_count', 'fraud_count', 'fraud_ratio'] as const
+export const LookupAggregation = [
+  'count',
+  'sum',
+  'mean',
+  'min',
+  'max',
+  'stddev',
+  'zscore',
+  'amount_over_mean',
+  'seconds_since_last',
+  'distinct_count',
+  'fraud_count',
+  'fraud_ratio',
+] as const
 export type LookupAggregation = (typeof LookupAggregation)[number]
 
 /**
  * Fields a lookup distinct_count counts (cards per terminal or device, devices per customer…), compared as 52-bit
  * hashes: a bucket keeps the hash of each value it saw, so a busy key's record grows by 9 bytes per distinct value.
  */
-export const LookupDistinctField = ['card_id', 'customer_id', 'merchant_id', 'terminal_id', 'device_id', 'ip', 'country', 'currency', 'mcc', 'channel'] as const
+export const LookupDistinctField = [
+  'card_id',
+  'customer_id',
+  'merchant_id',
+  'terminal_id',
+  'device_id',
+  'ip',
+  'country',
+  'currency',
+  'mcc',
+  'channel',
+] as const
 export type LookupDistinctField = (typeof LookupDistinctField)[number]
 
 export type FeatureDefinition =
@@ -77,7 +130,6 @@ export type FeatureDefinition =
       readonly field?: DistinctField
       readonly description: string
     }
-
   | {
       readonly kind: 'lookup'
       readonly name: string
@@ -120,15 +172,31 @@ const MAX_FEATURE_MS = 30 * 86_400_000
  */
 export function validateFeature(d: WindowFeature | LookupFeature): void {
   if ((d.aggregation === 'distinct_count') !== (d.field !== undefined)) {
-    throw new FraudstreamError(ErrorCode.configInvalid, `${d.kind} feature ${d.name}: ${d.field ? 'field is only for distinct_count' : 'distinct_count needs a field'}`, 'input')
+    throw new FraudstreamError(
+      ErrorCode.configInvalid,
+      `${d.kind} feature ${d.name}: ${d.field ? 'field is only for distinct_count' : 'distinct_count needs a field'}`,
+      'input',
+    )
   }
   const times: [field: string, ms: number, minMs: number][] =
     d.kind === 'window'
-      ? [['spanMs', d.spanMs, 1], ['delayMs', d.delayMs ?? 0, 0]]
-      : [['resolutionMs', d.resolutionMs, 1], ['spanMs', d.spanMs, 1], ['delayMs', d.delayMs, 0], ['labelLagMs', d.labelLagMs, 0]]
+      ? [
+          ['spanMs', d.spanMs, 1],
+          ['delayMs', d.delayMs ?? 0, 0],
+        ]
+      : [
+          ['resolutionMs', d.resolutionMs, 1],
+          ['spanMs', d.spanMs, 1],
+          ['delayMs', d.delayMs, 0],
+          ['labelLagMs', d.labelLagMs, 0],
+        ]
   for (const [field, ms, minMs] of times) {
     if (!Number.isInteger(ms) || ms < minMs || ms > MAX_FEATURE_MS) {
-      throw new FraudstreamError(ErrorCode.configInvalid, `${d.kind} feature ${d.name}: ${field} ${ms} must be a whole number of milliseconds from ${minMs} to ${MAX_FEATURE_MS} (30 days)`, 'input')
+      throw new FraudstreamError(
+        ErrorCode.configInvalid,
+        `${d.kind} feature ${d.name}: ${field} ${ms} must be a whole number of milliseconds from ${minMs} to ${MAX_FEATURE_MS} (30 days)`,
+        'input',
+      )
     }
   }
 }
@@ -143,9 +211,28 @@ export function featureContractHash(definitions: readonly FeatureDefinition[]): 
       case 'derived':
         return ['derived', d.name, d.field]
       case 'window':
-        return ['window', d.name, d.key, d.aggregation, d.spanMs, d.delayMs ?? 0, d.filter ?? null, ...(d.field ? [d.field] : [])]
+        return [
+          'window',
+          d.name,
+          d.key,
+          d.aggregation,
+          d.spanMs,
+          d.delayMs ?? 0,
+          d.filter ?? null,
+          ...(d.field ? [d.field] : []),
+        ]
       case 'lookup':
-        return ['lookup', d.name, d.key, d.aggregation, d.resolutionMs, d.spanMs, d.delayMs, d.labelLagMs, ...(d.field ? [d.field] : [])]
+        return [
+          'lookup',
+          d.name,
+          d.key,
+          d.aggregation,
+          d.resolutionMs,
+          d.spanMs,
+          d.delayMs,
+          d.labelLagMs,
+          ...(d.field ? [d.field] : []),
+        ]
     }
   })
   return createHash('sha256').update(JSON.stringify(semantic)).digest('hex').slice(0, 16)

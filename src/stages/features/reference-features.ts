@@ -1,6 +1,15 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { Label } from '../../core/label-v1.js'
-import type { DerivedField, FeatureDefinition, LookupFeature, LookupKey, WindowAggregation, WindowFeature, WindowFilter, WindowKey } from './feature-definition.js'
+import type {
+  DerivedField,
+  FeatureDefinition,
+  LookupFeature,
+  LookupKey,
+  WindowAggregation,
+  WindowFeature,
+  WindowFilter,
+  WindowKey,
+} from './feature-definition.js'
 
 // The oracle imports types only: a constant or function shared with the code it checks would be wrong in both
 // places at once and the property tests would still pass. What it needs of the contract is restated below.
@@ -16,7 +25,13 @@ const MIN_VARIANCE = 1e-280
  * `doubleMoments` as its naive baseline. `watermarkMs`: the partition's watermark, for a late transaction's windows,
  * which leave out the events the contract calls expired.
  */
-export function referenceFeatureRow(definitions: readonly FeatureDefinition[], added: readonly Transaction[], tx: Transaction, watermarkMs = -Infinity, moments: MomentsFn = exactMoments): number[] {
+export function referenceFeatureRow(
+  definitions: readonly FeatureDefinition[],
+  added: readonly Transaction[],
+  tx: Transaction,
+  watermarkMs = -Infinity,
+  moments: MomentsFn = exactMoments,
+): number[] {
   // Only a late transaction's windows reach back this far (and the baseline of bench:windows passes no watermark).
   const expiry = watermarkMs === -Infinity ? undefined : expiryHorizons(definitions)
   return definitions.map((d) => {
@@ -31,7 +46,8 @@ export function referenceFeatureRow(definitions: readonly FeatureDefinition[], a
     const counted = (e: Transaction) => passes(d.filter, e) && (d.field === undefined || e[d.field] !== undefined)
     let previousMs: number | undefined
     for (const e of added) {
-      if (keyOf(d.key, e) !== key || !counted(e) || e.eventTimeMs > endMs || e.eventTimeMs <= expiredAtOrBeforeMs) continue
+      if (keyOf(d.key, e) !== key || !counted(e) || e.eventTimeMs > endMs || e.eventTimeMs <= expiredAtOrBeforeMs)
+        continue
       if (previousMs === undefined || e.eventTimeMs > previousMs) previousMs = e.eventTimeMs
       if (e.eventTimeMs > endMs - d.spanMs) {
         amounts.push(e.amount)
@@ -42,7 +58,12 @@ export function referenceFeatureRow(definitions: readonly FeatureDefinition[], a
       amounts.push(tx.amount)
       if (d.field) values.add(tx[d.field]!)
     }
-    return aggregate(d.aggregation, { amounts, newestMs: previousMs, endMs, spanMs: d.spanMs, values }, tx.amount, moments)
+    return aggregate(
+      d.aggregation,
+      { amounts, newestMs: previousMs, endMs, spanMs: d.spanMs, values },
+      tx.amount,
+      moments,
+    )
   })
 }
 
@@ -232,7 +253,17 @@ function passes(filter: WindowFilter | undefined, tx: Transaction): boolean {
 function expiryHorizons(definitions: readonly FeatureDefinition[]): (d: WindowFeature) => number {
   const windows = definitions.filter((d): d is WindowFeature => d.kind === 'window')
   const sharing = (d: WindowFeature) => `${d.key}|${d.filter ?? ''}|${d.field ?? ''}|${d.delayMs ?? 0}`
-  const readsMore = new Set(windows.filter((d) => d.key !== 'card' || d.filter || d.field || (d.aggregation !== 'count' && d.aggregation !== 'seconds_since_last')).map(sharing))
+  const readsMore = new Set(
+    windows
+      .filter(
+        (d) =>
+          d.key !== 'card' ||
+          d.filter ||
+          d.field ||
+          (d.aggregation !== 'count' && d.aggregation !== 'seconds_since_last'),
+      )
+      .map(sharing),
+  )
   const reach = (d: WindowFeature) => d.spanMs + (d.delayMs ?? 0)
   const horizonMs = Math.max(0, ...windows.map(reach))
   const attributesHorizonMs = Math.max(0, ...windows.filter((d) => readsMore.has(sharing(d))).map(reach))
@@ -240,10 +271,18 @@ function expiryHorizons(definitions: readonly FeatureDefinition[]): (d: WindowFe
 }
 
 /** The transaction (or label) field each lookup key reads, as topology/features.ts describes them. */
-const LOOKUP_KEY_FIELD = { terminal: 'terminal_id', merchant: 'merchant_id', customer: 'customer_id', device: 'device_id' } as const satisfies Record<LookupKey, string>
+const LOOKUP_KEY_FIELD = {
+  terminal: 'terminal_id',
+  merchant: 'merchant_id',
+  customer: 'customer_id',
+  device: 'device_id',
+} as const satisfies Record<LookupKey, string>
 
 /** A transaction's or label's key for a lookup key kind, as a string; undefined without the field. */
-function lookupKeyOf(kind: LookupKey, ids: { readonly [F in (typeof LOOKUP_KEY_FIELD)[LookupKey]]?: string | undefined }): string | undefined {
+function lookupKeyOf(
+  kind: LookupKey,
+  ids: { readonly [F in (typeof LOOKUP_KEY_FIELD)[LookupKey]]?: string | undefined },
+): string | undefined {
   const id = ids[LOOKUP_KEY_FIELD[kind]]
   return id === undefined ? undefined : `${kind}:${id}`
 }
@@ -252,12 +291,22 @@ function lookupKeyOf(kind: LookupKey, ids: { readonly [F in (typeof LOOKUP_KEY_F
  * The lookup oracle: a direct reading of LookupFeature over every on-time transaction and every label, with no
  * buckets, tables or watermarks. A transaction without the key's field reads an empty window.
  */
-export function referenceLookup(feature: LookupFeature, transactions: readonly Transaction[], labels: readonly Label[], tx: Transaction): number {
+export function referenceLookup(
+  feature: LookupFeature,
+  transactions: readonly Transaction[],
+  labels: readonly Label[],
+  tx: Transaction,
+): number {
   const endMs = Math.floor((tx.eventTimeMs - feature.delayMs) / feature.resolutionMs) * feature.resolutionMs
   const startMs = endMs - feature.spanMs
   const cutoffMs = Math.floor((tx.eventTimeMs - feature.labelLagMs) / feature.resolutionMs) * feature.resolutionMs
   const key = lookupKeyOf(feature.key, tx)
-  const inWindow = key === undefined ? [] : transactions.filter((e) => lookupKeyOf(feature.key, e) === key && e.eventTimeMs >= startMs && e.eventTimeMs < endMs)
+  const inWindow =
+    key === undefined
+      ? []
+      : transactions.filter(
+          (e) => lookupKeyOf(feature.key, e) === key && e.eventTimeMs >= startMs && e.eventTimeMs < endMs,
+        )
   if (feature.aggregation === 'fraud_count') return knownFraud(feature, labels, key, startMs, endMs, cutoffMs)
   if (feature.aggregation === 'fraud_ratio') {
     // At most 1: labels are placed by their own transaction's time and fields, so they can name transactions the
@@ -277,11 +326,24 @@ export function referenceLookup(feature: LookupFeature, transactions: readonly T
 }
 
 /** Transactions of the key in [startMs, endMs) whose latest label reported before the cutoff says fraud. */
-function knownFraud(feature: LookupFeature, labels: readonly Label[], key: string | undefined, startMs: number, endMs: number, cutoffMs: number): number {
+function knownFraud(
+  feature: LookupFeature,
+  labels: readonly Label[],
+  key: string | undefined,
+  startMs: number,
+  endMs: number,
+  cutoffMs: number,
+): number {
   const latest = new Map<string, Label>()
   for (const label of labels) {
     if (key === undefined || label.transactionTimeMs === undefined) continue
-    if (lookupKeyOf(feature.key, label) !== key || label.transactionTimeMs < startMs || label.transactionTimeMs >= endMs || label.reportedAtMs >= cutoffMs) continue
+    if (
+      lookupKeyOf(feature.key, label) !== key ||
+      label.transactionTimeMs < startMs ||
+      label.transactionTimeMs >= endMs ||
+      label.reportedAtMs >= cutoffMs
+    )
+      continue
     const known = latest.get(label.transaction_id)
     if (!known || label.reportedAtMs >= known.reportedAtMs) latest.set(label.transaction_id, label)
   }

@@ -23,7 +23,7 @@ export const DERIVE: Record<DerivedField, (tx: Transaction) => number> = {
   is_zero_amount: (tx) => (tx.amount === 0 ? 1 : 0),
   hour_of_day: (tx) => utcHour(tx.eventTimeMs),
   is_weekend: (tx) => {
-    const day = (((Math.floor(tx.eventTimeMs / DAY_MS) % 7) + 7) % 7)
+    const day = ((Math.floor(tx.eventTimeMs / DAY_MS) % 7) + 7) % 7
     return day === SATURDAY || day === SUNDAY ? 1 : 0
   },
 }
@@ -32,7 +32,13 @@ export const DERIVE: Record<DerivedField, (tx: Transaction) => number> = {
  * Writes the row at `at` of `rows` and returns `rows`; without `rows`, into a new row of its own (a view of a shared
  * buffer, see RowSlab) at 0.
  */
-export type FeatureRowFn = (tx: Transaction, windows: CardWindows, values: Float64Array, rows?: Float32Array, at?: number) => Float32Array
+export type FeatureRowFn = (
+  tx: Transaction,
+  windows: CardWindows,
+  values: Float64Array,
+  rows?: Float32Array,
+  at?: number,
+) => Float32Array
 
 /**
  * Transaction + the partition's card log (before this transaction is added) + the transaction's event values
@@ -49,7 +55,13 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): {
   readonly horizonMs: number
   readonly attributesHorizonMs: number
 } {
-  const perTransaction = definitions.flatMap((d, column): PerTransactionColumn[] => (d.kind === 'derived' ? [{ column, value: DERIVE[d.field] }] : d.kind === 'lookup' ? [{ column, value: undefined }] : []))
+  const perTransaction = definitions.flatMap((d, column): PerTransactionColumn[] =>
+    d.kind === 'derived'
+      ? [{ column, value: DERIVE[d.field] }]
+      : d.kind === 'lookup'
+        ? [{ column, value: undefined }]
+        : [],
+  )
   const windows = compileWindows(definitions, perTransaction)
   const { groups, layout } = windows
   const slab = new RowSlab(definitions.length)

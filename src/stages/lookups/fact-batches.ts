@@ -16,7 +16,10 @@ export function factsPartitionOf(key: string, partitions: number): number {
 export class FactBatches {
   readonly #byPartition = new Map<number, { facts: KeyedFact[]; acks: (() => void)[] }>()
 
-  constructor(readonly topic: string, readonly partitions: number) {}
+  constructor(
+    readonly topic: string,
+    readonly partitions: number,
+  ) {}
 
   add(fact: KeyedFact, onAck: () => void): void {
     const partition = factsPartitionOf(fact.key, this.partitions)

@@ -32,11 +32,29 @@ export interface Bucket {
 }
 
 export function emptyBucket(): Bucket {
-  return { count: 0, sum: 0, min: Infinity, max: -Infinity, lastMs: -Infinity, ref: 0, deviations: 0, squaredDeviations: 0, distinct: {}, applied: {} }
+  return {
+    count: 0,
+    sum: 0,
+    min: Infinity,
+    max: -Infinity,
+    lastMs: -Infinity,
+    ref: 0,
+    deviations: 0,
+    squaredDeviations: 0,
+    distinct: {},
+    applied: {},
+  }
 }
 
 /** Counts a transaction (its amount, time and distinct values) in the bucket. */
-export function addToBucket(bucket: Bucket, fact: { readonly amount: number; readonly eventTimeMs: number; readonly values?: Readonly<Partial<Record<LookupDistinctField, string>>> | undefined }): void {
+export function addToBucket(
+  bucket: Bucket,
+  fact: {
+    readonly amount: number
+    readonly eventTimeMs: number
+    readonly values?: Readonly<Partial<Record<LookupDistinctField, string>>> | undefined
+  },
+): void {
   const amount = fact.amount
   if (bucket.count === 0) bucket.ref = amount
   bucket.count++
@@ -47,7 +65,8 @@ export function addToBucket(bucket: Bucket, fact: { readonly amount: number; rea
   const deviation = amount - bucket.ref
   bucket.deviations += deviation
   bucket.squaredDeviations += deviation * deviation
-  for (const [field, value] of Object.entries(fact.values ?? {}) as [LookupDistinctField, string][]) (bucket.distinct[field] ??= new Set()).add(hash52(value))
+  for (const [field, value] of Object.entries(fact.values ?? {}) as [LookupDistinctField, string][])
+    (bucket.distinct[field] ??= new Set()).add(hash52(value))
 }
 
 /**
@@ -101,7 +120,11 @@ export const EMPTY_AGGREGATE: KeyAggregate = { buckets: new Map(), labels: new M
  * A lookup feature's value for a transaction read at time t (`eventTimeMs`: PartitionState.observe's lookupAtMs) with
  * its amount; see LookupAggregation for the semantics.
  */
-export function lookupValue(aggregate: KeyAggregate, feature: LookupFeature, tx: { readonly eventTimeMs: number; readonly amount: number }): number {
+export function lookupValue(
+  aggregate: KeyAggregate,
+  feature: LookupFeature,
+  tx: { readonly eventTimeMs: number; readonly amount: number },
+): number {
   const endMs = windowEndMs(feature, tx.eventTimeMs)
   const startMs = endMs - feature.spanMs
   const aggregation = feature.aggregation
@@ -154,7 +177,9 @@ export function lookupValue(aggregate: KeyAggregate, feature: LookupFeature, tx:
         deviations += bucket.deviations + bucket.count * shift
         squaredDeviations += bucket.squaredDeviations + 2 * shift * bucket.deviations + bucket.count * shift * shift
       }
-      return aggregation === 'stddev' ? populationStddev(count, deviations, squaredDeviations) : zscore(tx.amount, count, reference, deviations, squaredDeviations)
+      return aggregation === 'stddev'
+        ? populationStddev(count, deviations, squaredDeviations)
+        : zscore(tx.amount, count, reference, deviations, squaredDeviations)
     }
     case 'distinct_count': {
       const values = new Set<number>()

@@ -16,7 +16,11 @@ export type RoutedLabel =
 export class LabelRouter {
   #maxReportedMs = -Infinity
 
-  constructor(readonly plan: LookupPlan, readonly source: string, readonly allowedLatenessMs: number) {}
+  constructor(
+    readonly plan: LookupPlan,
+    readonly source: string,
+    readonly allowedLatenessMs: number,
+  ) {}
 
   /** Labels reported before this are late; all later ones are at or above it. */
   get watermarkMs(): number {

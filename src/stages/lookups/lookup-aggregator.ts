@@ -1,5 +1,12 @@
 import type { LookupKey } from '../features/feature-definition.js'
-import { addToBucket, emptyAggregate, emptyBucket, putEntry, type KeyAggregate, type TableEntry } from './key-aggregate.js'
+import {
+  addToBucket,
+  emptyAggregate,
+  emptyBucket,
+  putEntry,
+  type KeyAggregate,
+  type TableEntry,
+} from './key-aggregate.js'
 import { sourceKindOf, type LookupFact, type SourceKind } from './lookup-facts.js'
 import type { LookupPlan } from './lookup-plan.js'
 
@@ -32,12 +39,16 @@ export class LookupAggregator {
   /** Changed records: `b<start>` or `l<id>` per key. */
   readonly #dirty = new Map<string, Set<string>>()
 
-  constructor(readonly plan: LookupPlan, readonly expectedSources: readonly string[]) {}
+  constructor(
+    readonly plan: LookupPlan,
+    readonly expectedSources: readonly string[],
+  ) {}
 
   /** Loads what the tables topic holds for this partition: its records and its last progress record. */
   restore(entries: Iterable<TableEntry>, progress: AggregatorProgress | undefined): void {
     for (const entry of entries) putEntry(this.keys, structuredClone(entry))
-    for (const [source, watermarkMs, idle, throughOffset] of progress?.markers ?? []) this.markers.set(source, { watermarkMs, idle, throughOffset })
+    for (const [source, watermarkMs, idle, throughOffset] of progress?.markers ?? [])
+      this.markers.set(source, { watermarkMs, idle, throughOffset })
   }
 
   apply(fact: LookupFact): 'applied' | 'duplicate' | 'expired' {
@@ -45,7 +56,12 @@ export class LookupAggregator {
       const known = this.markers.get(fact.source)
       // Watermarks only move forward: a new owner's first marker may be behind its predecessor's last one.
       if (known && known.watermarkMs > fact.watermarkMs) this.markers.set(fact.source, { ...known, idle: fact.idle })
-      else this.markers.set(fact.source, { watermarkMs: fact.watermarkMs, idle: fact.idle, throughOffset: Math.max(known?.throughOffset ?? -1, fact.throughOffset) })
+      else
+        this.markers.set(fact.source, {
+          watermarkMs: fact.watermarkMs,
+          idle: fact.idle,
+          throughOffset: Math.max(known?.throughOffset ?? -1, fact.throughOffset),
+        })
       return 'applied'
     }
     const kind = kindOf(fact.key)
@@ -72,7 +88,11 @@ export class LookupAggregator {
   }
 
   get progress(): AggregatorProgress {
-    return { txMs: this.#completeBelow('tx'), labelsMs: this.#completeBelow('labels'), markers: [...this.markers].map(([source, m]) => [source, m.watermarkMs, m.idle, m.throughOffset] as const) }
+    return {
+      txMs: this.#completeBelow('tx'),
+      labelsMs: this.#completeBelow('labels'),
+      markers: [...this.markers].map(([source, m]) => [source, m.watermarkMs, m.idle, m.throughOffset] as const),
+    }
   }
 
   #completeBelow(kind: SourceKind): number {

@@ -12,10 +12,33 @@ import { lookupKeyOf, type LookupIds, type LookupPlan } from './lookup-plan.js'
  */
 export type LookupFact =
   /** `values`: the transaction's values of the fields distinct_count features of the key's kind count. */
-  | { readonly kind: 'tx'; readonly key: string; readonly source: string; readonly offset: number; readonly eventTimeMs: number; readonly amount: number; readonly values?: Readonly<Partial<Record<LookupDistinctField, string>>> }
-  | { readonly kind: 'label'; readonly key: string; readonly source: string; readonly offset: number; readonly transactionId: string; readonly eventTimeMs: number; readonly reportedAtMs: number; readonly isFraud: boolean }
+  | {
+      readonly kind: 'tx'
+      readonly key: string
+      readonly source: string
+      readonly offset: number
+      readonly eventTimeMs: number
+      readonly amount: number
+      readonly values?: Readonly<Partial<Record<LookupDistinctField, string>>>
+    }
+  | {
+      readonly kind: 'label'
+      readonly key: string
+      readonly source: string
+      readonly offset: number
+      readonly transactionId: string
+      readonly eventTimeMs: number
+      readonly reportedAtMs: number
+      readonly isFraud: boolean
+    }
   /** `throughOffset`: the source offset the watermark is as of (labels: where a new owner resumes). */
-  | { readonly kind: 'marker'; readonly source: string; readonly watermarkMs: number; readonly idle: boolean; readonly throughOffset: number }
+  | {
+      readonly kind: 'marker'
+      readonly source: string
+      readonly watermarkMs: number
+      readonly idle: boolean
+      readonly throughOffset: number
+    }
 
 export type KeyedFact = Exclude<LookupFact, { kind: 'marker' }>
 
@@ -30,14 +53,28 @@ export function sourceKindOf(source: string): SourceKind {
 }
 
 /** The facts one valid, on-time transaction contributes: one per key kind the lookup features read. */
-export function transactionFacts(plan: LookupPlan, tx: LookupIds & Partial<Record<LookupDistinctField, string>> & { eventTimeMs: number; amount: number }, source: string, offset: number): KeyedFact[] {
+export function transactionFacts(
+  plan: LookupPlan,
+  tx: LookupIds & Partial<Record<LookupDistinctField, string>> & { eventTimeMs: number; amount: number },
+  source: string,
+  offset: number,
+): KeyedFact[] {
   const facts: KeyedFact[] = []
   for (const kind of plan.keys) {
     const key = lookupKeyOf(kind, tx)
     if (key === undefined) continue
     const fact: KeyedFact = { kind: 'tx', key, source, offset, eventTimeMs: tx.eventTimeMs, amount: tx.amount }
     const fields = plan.distinctFields.get(kind)
-    facts.push(fields ? { ...fact, values: Object.fromEntries(fields.flatMap((field) => (tx[field] === undefined ? [] : [[field, tx[field]]]))) } : fact)
+    facts.push(
+      fields
+        ? {
+            ...fact,
+            values: Object.fromEntries(
+              fields.flatMap((field) => (tx[field] === undefined ? [] : [[field, tx[field]]])),
+            ),
+          }
+        : fact,
+    )
   }
   return facts
 }
@@ -57,7 +94,16 @@ export function labelFacts(plan: LookupPlan, label: RoutableLabel, source: strin
   for (const kind of plan.keys) {
     const key = lookupKeyOf(kind, label)
     if (key === undefined) continue
-    facts.push({ kind: 'label', key, source, offset, transactionId: label.transaction_id, eventTimeMs: label.transactionTimeMs, reportedAtMs: label.reportedAtMs, isFraud: label.is_fraud })
+    facts.push({
+      kind: 'label',
+      key,
+      source,
+      offset,
+      transactionId: label.transaction_id,
+      eventTimeMs: label.transactionTimeMs,
+      reportedAtMs: label.reportedAtMs,
+      isFraud: label.is_fraud,
+    })
   }
   return facts
 }

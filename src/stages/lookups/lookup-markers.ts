@@ -13,7 +13,11 @@ type Marker = Extract<LookupFact, { kind: 'marker' }>
 export class WatermarkMarkers {
   readonly #sent = new Map<string, string>()
 
-  constructor(readonly producer: RecordSink, readonly topic: string, readonly partitions: number) {}
+  constructor(
+    readonly producer: RecordSink,
+    readonly topic: string,
+    readonly partitions: number,
+  ) {}
 
   /**
    * A source (partition) assigned afresh: another owner may have sent other markers for it meanwhile, so the next
@@ -28,6 +32,7 @@ export class WatermarkMarkers {
     if (this.#sent.get(marker.source) === state) return
     this.#sent.set(marker.source, state)
     const value = pack(marker)
-    for (let partition = 0; partition < this.partitions; partition++) this.producer.send({ topic: this.topic, partition, key: marker.source, value }, () => {})
+    for (let partition = 0; partition < this.partitions; partition++)
+      this.producer.send({ topic: this.topic, partition, key: marker.source, value }, () => {})
   }
 }

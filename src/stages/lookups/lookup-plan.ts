@@ -1,6 +1,12 @@
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import type { Transaction } from '../../core/transaction-v1.js'
-import { validateFeature, type FeatureDefinition, type LookupDistinctField, type LookupFeature, type LookupKey } from '../features/feature-definition.js'
+import {
+  validateFeature,
+  type FeatureDefinition,
+  type LookupDistinctField,
+  type LookupFeature,
+  type LookupKey,
+} from '../features/feature-definition.js'
 import { EMPTY_AGGREGATE, lookupValue, type KeyAggregate } from './key-aggregate.js'
 
 /** What the lookup features of a feature set need from the tables, worked out once. */
@@ -24,7 +30,12 @@ export interface LookupRequirement {
 }
 
 /** The transaction field each lookup key reads (labels carry the same fields, optionally). */
-export const LOOKUP_KEY_FIELD = { terminal: 'terminal_id', merchant: 'merchant_id', customer: 'customer_id', device: 'device_id' } as const satisfies Record<LookupKey, string>
+export const LOOKUP_KEY_FIELD = {
+  terminal: 'terminal_id',
+  merchant: 'merchant_id',
+  customer: 'customer_id',
+  device: 'device_id',
+} as const satisfies Record<LookupKey, string>
 export type LookupIds = { readonly [F in (typeof LOOKUP_KEY_FIELD)[LookupKey]]?: string | undefined }
 
 /** The table key of a transaction (or label) for a key kind, undefined without the field; kinds contain no ':'. */
@@ -44,14 +55,21 @@ export function lookupPlanOf(definitions: readonly FeatureDefinition[], allowedL
   const distinctFields = new Map<LookupKey, LookupDistinctField[]>()
   definitions.forEach((feature, index) => {
     if (feature.kind !== 'lookup') return
-    const invalid = (why: string) => new FraudstreamError(ErrorCode.configInvalid, `lookup feature ${feature.name}: ${why}`, 'input')
+    const invalid = (why: string) =>
+      new FraudstreamError(ErrorCode.configInvalid, `lookup feature ${feature.name}: ${why}`, 'input')
     validateFeature(feature)
-    if (feature.spanMs % feature.resolutionMs !== 0) throw invalid(`spanMs (${feature.spanMs}) must be a multiple of resolutionMs (${feature.resolutionMs})`)
-    if (feature.delayMs <= allowedLatenessMs) throw invalid(`delayMs (${feature.delayMs}) must exceed the allowed lateness (${allowedLatenessMs})`)
-    if (feature.labelLagMs <= allowedLatenessMs) throw invalid(`labelLagMs (${feature.labelLagMs}) must exceed the allowed lateness (${allowedLatenessMs})`)
+    if (feature.spanMs % feature.resolutionMs !== 0)
+      throw invalid(`spanMs (${feature.spanMs}) must be a multiple of resolutionMs (${feature.resolutionMs})`)
+    if (feature.delayMs <= allowedLatenessMs)
+      throw invalid(`delayMs (${feature.delayMs}) must exceed the allowed lateness (${allowedLatenessMs})`)
+    if (feature.labelLagMs <= allowedLatenessMs)
+      throw invalid(`labelLagMs (${feature.labelLagMs}) must exceed the allowed lateness (${allowedLatenessMs})`)
     columns.push({ index, feature })
     resolutionMs.set(feature.key, Math.min(resolutionMs.get(feature.key) ?? Infinity, feature.resolutionMs))
-    horizonMs.set(feature.key, Math.max(horizonMs.get(feature.key) ?? 0, feature.delayMs + feature.spanMs + feature.resolutionMs))
+    horizonMs.set(
+      feature.key,
+      Math.max(horizonMs.get(feature.key) ?? 0, feature.delayMs + feature.spanMs + feature.resolutionMs),
+    )
     if (feature.field) {
       const fields = distinctFields.get(feature.key) ?? []
       if (!fields.includes(feature.field)) distinctFields.set(feature.key, [...fields, feature.field])
@@ -59,7 +77,11 @@ export function lookupPlanOf(definitions: readonly FeatureDefinition[], allowedL
   })
   for (const { feature } of columns) {
     if (feature.resolutionMs % resolutionMs.get(feature.key)! !== 0) {
-      throw new FraudstreamError(ErrorCode.configInvalid, `lookup feature ${feature.name}: resolutionMs must be a multiple of ${resolutionMs.get(feature.key)} (the finest ${feature.key} resolution)`, 'input')
+      throw new FraudstreamError(
+        ErrorCode.configInvalid,
+        `lookup feature ${feature.name}: resolutionMs must be a multiple of ${resolutionMs.get(feature.key)} (the finest ${feature.key} resolution)`,
+        'input',
+      )
     }
   }
   return { columns, keys: [...resolutionMs.keys()], resolutionMs, horizonMs, distinctFields }
@@ -78,7 +100,8 @@ export function requirementOf(plan: LookupPlan, eventTimeMs: number): LookupRequ
   let labelsMs = -Infinity
   for (const { feature } of plan.columns) {
     txMs = Math.max(txMs, windowEndMs(feature, eventTimeMs))
-    if (feature.aggregation === 'fraud_count' || feature.aggregation === 'fraud_ratio') labelsMs = Math.max(labelsMs, labelCutoffMs(feature, eventTimeMs))
+    if (feature.aggregation === 'fraud_count' || feature.aggregation === 'fraud_ratio')
+      labelsMs = Math.max(labelsMs, labelCutoffMs(feature, eventTimeMs))
   }
   return { txMs, labelsMs }
 }
@@ -87,7 +110,14 @@ export function requirementOf(plan: LookupPlan, eventTimeMs: number): LookupRequ
  * Writes the lookup columns of the row at `rowAt` of `row` from the tables as they are, read at `atMs`
  * (PartitionState.observe's lookupAtMs); the caller decides whether they are complete enough.
  */
-export function fillLookups(plan: LookupPlan, row: Float32Array, tx: Transaction, atMs: number, aggregateOf: (key: string) => KeyAggregate | undefined, rowAt = 0): void {
+export function fillLookups(
+  plan: LookupPlan,
+  row: Float32Array,
+  tx: Transaction,
+  atMs: number,
+  aggregateOf: (key: string) => KeyAggregate | undefined,
+  rowAt = 0,
+): void {
   for (const { index, feature } of plan.columns) {
     const key = lookupKeyOf(feature.key, tx)
     const aggregate = key === undefined ? undefined : aggregateOf(key)

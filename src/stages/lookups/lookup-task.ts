@@ -118,7 +118,11 @@ export class LookupTask implements MemberTask<Run> {
     const offset = committed ?? low
     const base = { tp, lastRecordAtMs: performance.now(), highWatermark: high, revoked: false }
     if (tp.topic === topics.labels) {
-      const router = new LabelRouter(this.options.plan, sourceId('labels', tp.partition), this.options.allowedLatenessMs)
+      const router = new LabelRouter(
+        this.options.plan,
+        sourceId('labels', tp.partition),
+        this.options.allowedLatenessMs,
+      )
       this.#markers.forget(router.source)
       // Continue exactly after the predecessor's oldest published marker, with its watermark: every label after it
       // is judged late or not as the predecessor judged it, and every one before it is applied in every table
@@ -127,13 +131,35 @@ export class LookupTask implements MemberTask<Run> {
       if (resume) router.resumeFrom(resume.watermarkMs)
       const start = resume ? Math.max(low, resume.throughOffset + 1) : offset
       const idleSinceAssignment = start >= high && (resume ? resume.idle : low === high)
-      return { ...base, tracker: new AckTracker(start), liveFromOffset: start, lastCommitted: committed ?? -1, kind: 'labels', router, nextOffset: start, idleSinceAssignment }
+      return {
+        ...base,
+        tracker: new AckTracker(start),
+        liveFromOffset: start,
+        lastCommitted: committed ?? -1,
+        kind: 'labels',
+        router,
+        nextOffset: start,
+        idleSinceAssignment,
+      }
     }
     await this.#waitForTable(tp.partition)
     const aggregator = new LookupAggregator(this.options.plan, this.options.expectedSources)
     aggregator.restore(table.entriesOf(tp.partition), table.progressOf(tp.partition))
-    log.info({ partition: tp.partition, keys: aggregator.keys.size, committed: committed ?? null }, 'lookup aggregator assigned')
-    return { ...base, tracker: new AckTracker(offset), liveFromOffset: offset, lastCommitted: offset, nextOffset: offset, kind: 'aggregator', aggregator, unpublished: [], flushes: 0 }
+    log.info(
+      { partition: tp.partition, keys: aggregator.keys.size, committed: committed ?? null },
+      'lookup aggregator assigned',
+    )
+    return {
+      ...base,
+      tracker: new AckTracker(offset),
+      liveFromOffset: offset,
+      lastCommitted: offset,
+      nextOffset: offset,
+      kind: 'aggregator',
+      aggregator,
+      unpublished: [],
+      flushes: 0,
+    }
   }
 
   /**
@@ -160,7 +186,12 @@ export class LookupTask implements MemberTask<Run> {
   async #waitForTable(partition: number): Promise<void> {
     const high = await this.options.tableReader.highWatermark(partition)
     if (await waitUntil(() => this.options.tableReader.position(partition) >= high, this.options.drainTimeoutMs)) return
-    throw new FraudstreamError(ErrorCode.kafkaConsume, `lookup table partition ${partition} not read up to offset ${high} within ${this.options.drainTimeoutMs} ms (at ${this.options.tableReader.position(partition)}): an aggregator restored from part of it would lose counts`, 'external', true)
+    throw new FraudstreamError(
+      ErrorCode.kafkaConsume,
+      `lookup table partition ${partition} not read up to offset ${high} within ${this.options.drainTimeoutMs} ms (at ${this.options.tableReader.position(partition)}): an aggregator restored from part of it would lose counts`,
+      'external',
+      true,
+    )
   }
 
   release(run: Run): void {
@@ -190,7 +221,11 @@ export class LookupTask implements MemberTask<Run> {
     const routed = run.router.route(decoded.label, record.offset)
     if (routed.kind !== 'facts') {
       metrics.lookupLabels.inc({ outcome: routed.kind })
-      if (routed.kind === 'late') this.options.log.warn({ partition: record.partition, offset: record.offset, reported_at: decoded.label.reported_at }, 'label reported before the labels watermark: it enters no lookup table')
+      if (routed.kind === 'late')
+        this.options.log.warn(
+          { partition: record.partition, offset: record.offset, reported_at: decoded.label.reported_at },
+          'label reported before the labels watermark: it enters no lookup table',
+        )
       run.tracker.register(record.offset, 0)
       return
     }
@@ -207,7 +242,10 @@ export class LookupTask implements MemberTask<Run> {
       facts = Array.isArray(value) ? value : [value]
     } catch (err) {
       // Only fraudstream writes this topic: an unreadable record is a bug or a foreign writer, and skipping it is safer than stopping every lookup.
-      this.options.log.error({ err, partition: record.partition, offset: record.offset }, 'unreadable lookup fact skipped')
+      this.options.log.error(
+        { err, partition: record.partition, offset: record.offset },
+        'unreadable lookup fact skipped',
+      )
       this.options.metrics.lookupFacts.inc({ outcome: 'unreadable' })
       run.tracker.register(record.offset, 0)
       return
@@ -225,8 +263,16 @@ export class LookupTask implements MemberTask<Run> {
     const { producer, topics } = this.options
     for (const run of this.#runs) {
       if (run.kind === 'labels') {
-        const idle = run.nextOffset >= run.highWatermark && (run.idleSinceAssignment || performance.now() - run.lastRecordAtMs >= this.options.idleTimeoutMs)
-        this.#markers.send({ kind: 'marker', source: run.router.source, watermarkMs: run.router.watermarkMs, idle, throughOffset: run.nextOffset - 1 })
+        const idle =
+          run.nextOffset >= run.highWatermark &&
+          (run.idleSinceAssignment || performance.now() - run.lastRecordAtMs >= this.options.idleTimeoutMs)
+        this.#markers.send({
+          kind: 'marker',
+          source: run.router.source,
+          watermarkMs: run.router.watermarkMs,
+          idle,
+          throughOffset: run.nextOffset - 1,
+        })
         continue
       }
       const progress = run.aggregator.progress
@@ -242,7 +288,8 @@ export class LookupTask implements MemberTask<Run> {
         if (--outstanding === 0) for (const offset of offsets) run.tracker.ack(offset)
       }
       const partition = run.tp.partition
-      for (const entry of changes) producer.send({ topic: topics.tables, partition, ...encodeTableEntry(entry) }, published)
+      for (const entry of changes)
+        producer.send({ topic: topics.tables, partition, ...encodeTableEntry(entry) }, published)
       producer.send({ topic: topics.tables, partition, key: PROGRESS_KEY, value: pack(progress) }, published)
     }
   }
@@ -271,15 +318,53 @@ export function encodeTableEntry(entry: TableEntry): { key: string; value: Buffe
   if (entry.kind === 'bucket') {
     const b = entry.value
     const distinct = b && Object.fromEntries(Object.entries(b.distinct).map(([field, hashes]) => [field, [...hashes]]))
-    return { key: `${entry.key}|b|${entry.start}`, value: b ? pack([b.count, b.sum, b.applied, b.min, b.max, b.lastMs, b.ref, b.deviations, b.squaredDeviations, distinct]) : null }
+    return {
+      key: `${entry.key}|b|${entry.start}`,
+      value: b
+        ? pack([b.count, b.sum, b.applied, b.min, b.max, b.lastMs, b.ref, b.deviations, b.squaredDeviations, distinct])
+        : null,
+    }
   }
   return { key: `${entry.key}|l|${entry.id}`, value: entry.value ? pack(entry.value) : null }
 }
 
-type EncodedBucket = [number, number, Record<string, number>, number, number, number, number, number, number, Record<string, number[]>]
+type EncodedBucket = [
+  number,
+  number,
+  Record<string, number>,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  Record<string, number[]>,
+]
 
-function decodeBucket([count, sum, applied, min, max, lastMs, ref, deviations, squaredDeviations, distinct]: EncodedBucket): Bucket {
-  return { count, sum, applied, min, max, lastMs, ref, deviations, squaredDeviations, distinct: Object.fromEntries(Object.entries(distinct).map(([field, hashes]) => [field, new Set(hashes)])) }
+function decodeBucket([
+  count,
+  sum,
+  applied,
+  min,
+  max,
+  lastMs,
+  ref,
+  deviations,
+  squaredDeviations,
+  distinct,
+]: EncodedBucket): Bucket {
+  return {
+    count,
+    sum,
+    applied,
+    min,
+    max,
+    lastMs,
+    ref,
+    deviations,
+    squaredDeviations,
+    distinct: Object.fromEntries(Object.entries(distinct).map(([field, hashes]) => [field, new Set(hashes)])),
+  }
 }
 
 const TABLE_RECORD_KEY = /^(.*)\|([bl])\|([^|]+)$/
@@ -297,7 +382,18 @@ export function applyTableRecords(table: LookupTable, records: readonly SourceRe
     if (!match) continue
     const [, key, kind, id] = match as unknown as [string, string, 'b' | 'l', string]
     if (kind === 'b') {
-      table.put(record.partition, { kind: 'bucket', key, start: Number(id), value: record.value ? decodeBucket(unpack(record.value) as EncodedBucket) : undefined })
-    } else table.put(record.partition, { kind: 'label', key, id, value: record.value ? (unpack(record.value) as LabelEntry) : undefined })
+      table.put(record.partition, {
+        kind: 'bucket',
+        key,
+        start: Number(id),
+        value: record.value ? decodeBucket(unpack(record.value) as EncodedBucket) : undefined,
+      })
+    } else
+      table.put(record.partition, {
+        kind: 'label',
+        key,
+        id,
+        value: record.value ? (unpack(record.value) as LabelEntry) : undefined,
+      })
   }
 }

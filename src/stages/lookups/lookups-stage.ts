@@ -61,7 +61,14 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
         queue.shift()
         if (!complete) {
           ctx.metrics.count('stale')
-          ctx.log.warn({ partition: head.item.origin.partition, offset: head.item.origin.offset, completeness: table.completeness }, 'lookup tables incomplete after lookups.maxWaitMs; scoring with the tables as they are')
+          ctx.log.warn(
+            {
+              partition: head.item.origin.partition,
+              offset: head.item.origin.offset,
+              completeness: table.completeness,
+            },
+            'lookup tables incomplete after lookups.maxWaitMs; scoring with the tables as they are',
+          )
         } else if (head.waited) ctx.metrics.count('waited')
         fillLookups(plan, value.rows, value.tx, value.lookupAtMs, (key) => table.get(key), value.at)
         ctx.emit(head.item, value)
@@ -82,8 +89,15 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
       const queue = waiting.get(partitionKey(p.tp)) ?? []
       let watermarkMs = options.watermarkOf(p.tp)
       for (const w of queue) watermarkMs = Math.min(watermarkMs, w.item.value.lookupAtMs)
-      const idle = queue.length === 0 && p.nextOffset >= p.highWatermark && nowMs - p.lastRecordAtMs >= options.idleTimeoutMs
-      markers.send({ kind: 'marker', source: sourceId('tx', p.tp.partition), watermarkMs, idle, throughOffset: p.nextOffset - 1 })
+      const idle =
+        queue.length === 0 && p.nextOffset >= p.highWatermark && nowMs - p.lastRecordAtMs >= options.idleTimeoutMs
+      markers.send({
+        kind: 'marker',
+        source: sourceId('tx', p.tp.partition),
+        watermarkMs,
+        idle,
+        throughOffset: p.nextOffset - 1,
+      })
     }
     options.onTables?.(table.size, table.completeness.txMs)
   }
@@ -105,7 +119,9 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
       for (const item of batch) {
         const { tx, late } = item.value
         // An on-time transaction feeds the lookup tables; a late one entered no window and enters no table either.
-        if (!late) for (const fact of transactionFacts(plan, tx, sourceId('tx', item.origin.partition), item.origin.offset)) facts.add(fact, ctx.hold(item))
+        if (!late)
+          for (const fact of transactionFacts(plan, tx, sourceId('tx', item.origin.partition), item.origin.offset))
+            facts.add(fact, ctx.hold(item))
         // A late one waits too: its lookups are read at the watermark.
         waiting.get(partitionKey(item.origin))!.push({ item, release: ctx.hold(item), waited: false })
       }

@@ -30,13 +30,18 @@ export class OfflineLookups {
 
   addTransaction(tx: Transaction, late: boolean): void {
     if (late) return
-    for (const fact of transactionFacts(this.plan, tx, sourceId('tx', 0), this.#sequence++)) this.#aggregator.apply(fact)
+    for (const fact of transactionFacts(this.plan, tx, sourceId('tx', 0), this.#sequence++))
+      this.#aggregator.apply(fact)
   }
 
   /** Labels in the order the `labels` topic would hold them, within each of its partitions; `partition` when known. */
   addLabel(label: Label, partition = this.labelPartitionOf(label)): void {
     let router = this.#routers.get(partition)
-    if (!router) this.#routers.set(partition, (router = new LabelRouter(this.plan, sourceId('labels', partition), this.allowedLatenessMs)))
+    if (!router)
+      this.#routers.set(
+        partition,
+        (router = new LabelRouter(this.plan, sourceId('labels', partition), this.allowedLatenessMs)),
+      )
     const routed = router.route(label, this.#sequence++)
     if (routed.kind === 'late') this.lateLabels++
     else if (routed.kind === 'unattributed') this.unattributedLabels++

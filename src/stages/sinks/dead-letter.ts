@@ -6,7 +6,14 @@ import { redactPans } from '../decode/redact-pan.js'
 /** The DLQ keeps enough of a bad record to debug it, not so much that one huge value floods the topic. */
 export const MAX_RAW_BYTES_IN_DLQ = 64 * 1024
 
-export function toDeadLetter(input: { raw: Uint8Array | null; reason: DeadLetterReason; message: string; stage: string; source: SourcePosition; code?: string }): DeadLetter {
+export function toDeadLetter(input: {
+  raw: Uint8Array | null
+  reason: DeadLetterReason
+  message: string
+  stage: string
+  source: SourcePosition
+  code?: string
+}): DeadLetter {
   const raw = input.raw ?? new Uint8Array()
   const kept = raw.length > MAX_RAW_BYTES_IN_DLQ ? raw.subarray(0, MAX_RAW_BYTES_IN_DLQ) : raw
   return {
@@ -23,19 +30,43 @@ export function toDeadLetter(input: { raw: Uint8Array | null; reason: DeadLetter
 }
 
 /** The dead-letter topic's record for a source record that failed `stage`, keyed as the source record was. */
-export function deadLetterRecord(topic: string, record: SourceRecord, failure: { reason: DeadLetterReason; message: string }, stage: string): OutgoingRecord {
-  const letter = toDeadLetter({ raw: record.value, reason: failure.reason, message: failure.message, stage, source: record })
+export function deadLetterRecord(
+  topic: string,
+  record: SourceRecord,
+  failure: { reason: DeadLetterReason; message: string },
+  stage: string,
+): OutgoingRecord {
+  const letter = toDeadLetter({
+    raw: record.value,
+    reason: failure.reason,
+    message: failure.message,
+    stage,
+    source: record,
+  })
   return { topic, key: record.key?.toString() ?? null, value: Buffer.from(JSON.stringify(letter)) }
 }
 
 /** The topology's dead-letter port: each failed record to `topic`, with the node it failed in. */
-export function deadLetterPort(name: string, options: { readonly producer: RecordSink; readonly topic: string }): DeadLetterPort {
+export function deadLetterPort(
+  name: string,
+  options: { readonly producer: RecordSink; readonly topic: string },
+): DeadLetterPort {
   return {
     name,
     what: `failed records with their reason and stage (topic ${options.topic})`,
     send({ origin, stage, reason, failure }, onAck) {
-      const letter = toDeadLetter({ raw: origin.value, reason, message: failure.message, code: failure.code, stage, source: origin })
-      options.producer.send({ topic: options.topic, key: origin.key?.toString() ?? null, value: Buffer.from(JSON.stringify(letter)) }, onAck)
+      const letter = toDeadLetter({
+        raw: origin.value,
+        reason,
+        message: failure.message,
+        code: failure.code,
+        stage,
+        source: origin,
+      })
+      options.producer.send(
+        { topic: options.topic, key: origin.key?.toString() ?? null, value: Buffer.from(JSON.stringify(letter)) },
+        onAck,
+      )
     },
   }
 }

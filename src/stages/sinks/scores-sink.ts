@@ -40,7 +40,17 @@ export function scoresSink(name: string, options: ScoresSinkOptions): Stage<Deci
         const { origin } = item
         if (origin.offset > highOffsets.get(partitionKey(origin))!) {
           const { tx, decision, rows, at, late } = item.value
-          const row = toScoreRow({ tx, decision, featureNames: options.featureNames, row: rows, rowAt: at, featureContract: options.featureContract, late, source: origin, runId: options.runId })
+          const row = toScoreRow({
+            tx,
+            decision,
+            featureNames: options.featureNames,
+            row: rows,
+            rowAt: at,
+            featureContract: options.featureContract,
+            late,
+            source: origin,
+            runId: options.runId,
+          })
           const ack = ctx.hold(item)
           options.sink.add(origin.topic, origin.partition, origin.offset, row, () => {
             open!.metrics.count('rows')

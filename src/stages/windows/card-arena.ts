@@ -7,7 +7,7 @@ const MIN_PAGE_SLOTS = 4_096
 function classCapacities(pageSlots: number): number[] {
   const sizes: number[] = []
   for (let size = 4; size <= Math.min(64, pageSlots); size += 4) sizes.push(size)
-  for (let size = 64; size < pageSlots; ) sizes.push((size = Math.min(pageSlots, Math.ceil((size * 9) / 8 / 4) * 4)))
+  for (let size = 64; size < pageSlots;) sizes.push((size = Math.min(pageSlots, Math.ceil((size * 9) / 8 / 4) * 4)))
   return sizes
 }
 
@@ -125,7 +125,7 @@ export class CardArena {
   #evacuate(index: number, moved: (from: number, to: number) => void): void {
     const page = this.pages[index]!
     const top = this.#pageTop[index]!
-    for (let offset = 0; offset < top; ) {
+    for (let offset = 0; offset < top;) {
       const capacity = page[offset]!
       // Blocks tile a page up to its top, each starting with its (signed) capacity: a zero would loop forever.
       if (capacity === 0) throw new Error(`card arena: page ${index} has no block at ${offset} below its top ${top}`)
@@ -161,7 +161,10 @@ export class CardArena {
     if (this.#bumpPage < 0 || this.#pageTop[this.#bumpPage]! + capacity > this.pages[this.#bumpPage]!.length) {
       // Pages start small and double up to the full size: a partition holding a few cards costs kilobytes, not a
       // 2 MiB page (an instance may own hundreds of partitions).
-      const size = Math.min(this.#pageSlots, Math.max(MIN_PAGE_SLOTS, capacity, 2 ** Math.ceil(Math.log2(Math.max(1, this.#liveSlots)))))
+      const size = Math.min(
+        this.#pageSlots,
+        Math.max(MIN_PAGE_SLOTS, capacity, 2 ** Math.ceil(Math.log2(Math.max(1, this.#liveSlots)))),
+      )
       this.#bumpPage = this.#addPage(size, false)
     }
     const offset = this.#pageTop[this.#bumpPage]!
@@ -179,7 +182,8 @@ export class CardArena {
   /** A new page (or a released one's index): its index. */
   #addPage(slots: number, oversized: boolean): number {
     const index = this.#emptyPages.pop() ?? this.pages.length
-    if (index >= 2 ** (MAX_REF_BITS - this.#pageBits)) throw new RangeError(`card arena: more than ${2 ** (MAX_REF_BITS - this.#pageBits)} pages`)
+    if (index >= 2 ** (MAX_REF_BITS - this.#pageBits))
+      throw new RangeError(`card arena: more than ${2 ** (MAX_REF_BITS - this.#pageBits)} pages`)
     const spare = slots === this.#pageSlots ? this.#sparePage : undefined
     if (spare) this.#sparePage = undefined
     this.pages[index] = spare ?? new Float64Array(slots)

@@ -36,7 +36,7 @@ export class CardEviction {
     const paused = maxSlots !== Infinity && watermarkMs < this.#sweepPausedUntilMs
     const visits = paused ? 0 : Math.min(maxSlots, table.mask + 1)
     let evicted = 0
-    for (let advanced = 0; advanced < visits; ) {
+    for (let advanced = 0; advanced < visits;) {
       const slot = this.#sweepSlot
       // A card whose newest minute is past the cutoff's is active: its block is not read.
       if (table.holdsCard(slot) && table.minuteAt(slot) <= cutoffMinute && table.newestEventMs(slot) <= horizonMs) {
@@ -93,7 +93,8 @@ export class CardEviction {
     const minuteIndex = new Map<number, number>()
     distinctMinutes.forEach((minute, i) => minuteIndex.set(minute, i))
     const bytesByMinute = new Float64Array(distinctMinutes.length)
-    for (let i = 0; i < n; i++) bytesByMinute[minuteIndex.get(minutes[i]!)!]! += table.estimate(1, usedSlots[i]!, idSlots[i]!)
+    for (let i = 0; i < n; i++)
+      bytesByMinute[minuteIndex.get(minutes[i]!)!]! += table.estimate(1, usedSlots[i]!, idSlots[i]!)
     // The first minute by which dropping every card up to it frees enough (the newest if none does). As the check
     // below reads it after the drops: the estimate is a sum of halves, so both are exact.
     let cutoff = distinctMinutes[distinctMinutes.length - 1]!
@@ -110,7 +111,8 @@ export class CardEviction {
     const atCutoff: { slot: number; newest: number; id: string }[] = []
     for (let i = 0; i < n; i++) {
       if (minutes[i]! < cutoff) dropped.push(i)
-      else if (minutes[i] === cutoff) atCutoff.push({ slot: slots[i]!, newest: table.newestEventMs(slots[i]!), id: table.idAt(slots[i]!) })
+      else if (minutes[i] === cutoff)
+        atCutoff.push({ slot: slots[i]!, newest: table.newestEventMs(slots[i]!), id: table.idAt(slots[i]!) })
     }
     this.#evictAll(dropped, slots, usedSlots, idSlots)
     let evicted = dropped.length

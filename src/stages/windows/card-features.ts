@@ -44,13 +44,21 @@ export class CardFeatures {
   /** Cards dropped to stay within maxStateBytes: each one's next features start from empty. */
   budgetEvictions = 0
 
-  constructor(readonly options: CardFeaturesOptions, snapshot?: CardFeaturesSnapshot) {
+  constructor(
+    readonly options: CardFeaturesOptions,
+    snapshot?: CardFeaturesSnapshot,
+  ) {
     const { layout, row, horizonMs, attributesHorizonMs } = toFeatureRow(options.features)
     this.#layout = layout
     this.#toRow = row
     this.#values = new Float64Array(layout.valuesPerEvent)
     this.width = options.features.length
-    const windowOptions = { horizonMs, attributesHorizonMs, allowedLatenessMs: options.allowedLatenessMs, valuesPerEvent: layout.valuesPerEvent }
+    const windowOptions = {
+      horizonMs,
+      attributesHorizonMs,
+      allowedLatenessMs: options.allowedLatenessMs,
+      valuesPerEvent: layout.valuesPerEvent,
+    }
     this.windows = snapshot ? CardWindows.fromSnapshot(windowOptions, snapshot.windows) : new CardWindows(windowOptions)
     this.#sinceEviction = snapshot?.sinceEviction ?? 0
   }
@@ -102,7 +110,8 @@ export class CardFeatures {
       // Four table slots per record since the last sweep: a full table holds a key per two slots, so the sweep
       // outpaces key creation (one per record at most) and finds idle keys within a bounded number of records.
       this.windows.evictIdle(4 * EVICTION_EVERY_RECORDS)
-      if (this.options.maxStateBytes !== undefined) this.budgetEvictions += this.windows.enforceBudget(this.options.maxStateBytes)
+      if (this.options.maxStateBytes !== undefined)
+        this.budgetEvictions += this.windows.enforceBudget(this.options.maxStateBytes)
     }
     return { row, late, lookupAtMs }
   }

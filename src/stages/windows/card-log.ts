@@ -66,7 +66,9 @@ export function countAtOrBefore(page: Float64Array, base: number, stride: number
 /** The time of the log's index-th event, counting the time-only events first. */
 export function timeAt(page: Float64Array, base: number, stride: number, index: number): number {
   const timeOnly = page[base + 1]! | 0
-  return index < timeOnly ? page[base + LOG_HEADER + index]! : page[fullEventsStart(page, base) + stride * (index - timeOnly)]!
+  return index < timeOnly
+    ? page[base + LOG_HEADER + index]!
+    : page[fullEventsStart(page, base) + stride * (index - timeOnly)]!
 }
 
 /** The time of the log's newest event, -Infinity for an empty log. */
@@ -81,7 +83,13 @@ export function newestEventMs(page: Float64Array, base: number, stride: number):
  * Writes an event (`values`: the amount, then the attributes) into the log, which has room for it, in time order.
  * Events mostly arrive in time order: the common case appends; an out-of-order one shifts the later events.
  */
-export function insertEvent(page: Float64Array, base: number, stride: number, eventTimeMs: number, values: ArrayLike<number>): void {
+export function insertEvent(
+  page: Float64Array,
+  base: number,
+  stride: number,
+  eventTimeMs: number,
+  values: ArrayLike<number>,
+): void {
   const used = logEnd(page, base) - base
   let at = base + used
   if (used > fullEventsStart(page, base) - base && page[at - stride]! > eventTimeMs) {
@@ -97,15 +105,26 @@ export function insertEvent(page: Float64Array, base: number, stride: number, ev
  * In place: drops events at or below `dropAtOrBeforeMs`, and strips events at or below `stripAtOrBeforeMs` down to
  * their time. Returns how many slots the log gave up.
  */
-export function compactLog(page: Float64Array, base: number, stride: number, dropAtOrBeforeMs: number, stripAtOrBeforeMs: number): number {
+export function compactLog(
+  page: Float64Array,
+  base: number,
+  stride: number,
+  dropAtOrBeforeMs: number,
+  stripAtOrBeforeMs: number,
+): number {
   const timesStart = base + LOG_HEADER
   const start = fullEventsStart(page, base)
   const end = logEnd(page, base)
-  if (!(start > timesStart && page[timesStart]! <= dropAtOrBeforeMs) && !(end > start && page[start]! <= stripAtOrBeforeMs)) return 0
+  if (
+    !(start > timesStart && page[timesStart]! <= dropAtOrBeforeMs) &&
+    !(end > start && page[start]! <= stripAtOrBeforeMs)
+  )
+    return 0
   let write = timesStart
   for (let i = timesStart; i < start; i++) if (page[i]! > dropAtOrBeforeMs) page[write++] = page[i]!
   let read = start
-  for (; read < end && page[read]! <= stripAtOrBeforeMs; read += stride) if (page[read]! > dropAtOrBeforeMs) page[write++] = page[read]!
+  for (; read < end && page[read]! <= stripAtOrBeforeMs; read += stride)
+    if (page[read]! > dropAtOrBeforeMs) page[write++] = page[read]!
   const timeOnly = write - timesStart
   for (; read < end; read++) page[write++] = page[read]!
   page[base] = write - base

@@ -151,7 +151,8 @@ export class CardTable {
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const ref = entries[ENTRY * slot + 1]!
       if (ref === EMPTY) return -1
-      if (entries[ENTRY * slot] === hash && key.matches(this.arena.pageOf(ref), this.arena.offsetOf(ref) + 1)) return slot
+      if (entries[ENTRY * slot] === hash && key.matches(this.arena.pageOf(ref), this.arena.offsetOf(ref) + 1))
+        return slot
     }
   }
 

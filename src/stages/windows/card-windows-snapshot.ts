@@ -24,9 +24,11 @@ export function snapshotCards(table: CardTable): (readonly [string, number[]])[]
 
 /** Inserts the snapshot's cards into an empty table, each log checked and written whole; throws for another layout. */
 export function restoreCards(table: CardTable, snapshot: CardWindowsSnapshot): void {
-  if (snapshot.stride !== table.stride) throw new Error(`snapshot stride ${snapshot.stride} does not match the event layout (${table.stride})`)
+  if (snapshot.stride !== table.stride)
+    throw new Error(`snapshot stride ${snapshot.stride} does not match the event layout (${table.stride})`)
   for (const [id, log] of snapshot.cards) {
-    if (log.length !== log[0] || log[1]! < 0 || (log.length - LOG_HEADER - log[1]!) % table.stride !== 0) throw new Error(`snapshot log of card ${id} is malformed`)
+    if (log.length !== log[0] || log[1]! < 0 || (log.length - LOG_HEADER - log[1]!) % table.stride !== 0)
+      throw new Error(`snapshot log of card ${id} is malformed`)
     const slot = table.insert(id, log.length)
     table.page.set(log, table.at(slot))
     table.logResized(log.length - LOG_HEADER)

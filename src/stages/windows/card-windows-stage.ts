@@ -52,7 +52,13 @@ export function cardWindowsStage(name: string, options: CardFeaturesOptions): Ca
         for (let i = 0; i < items.length; i++) {
           const item = items[i]!
           if (result.late[i] && !item.replay) late++
-          ctx.emit(item, { tx: item.value, rows: result.rows, at: i * result.width, late: result.late[i]!, lookupAtMs: result.lookupAtMs[i]! })
+          ctx.emit(item, {
+            tx: item.value,
+            rows: result.rows,
+            at: i * result.width,
+            late: result.late[i]!,
+            lookupAtMs: result.lookupAtMs[i]!,
+          })
         }
       }
       if (late > 0) metrics!.count('late', late)

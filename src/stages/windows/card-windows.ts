@@ -190,7 +190,12 @@ export class CardWindows {
   }
 
   toSnapshot(): CardWindowsSnapshot {
-    return { maxEventTimeMs: this.#maxEventTimeMs, late: this.#late, stride: this.stride, cards: snapshotCards(this.#table) }
+    return {
+      maxEventTimeMs: this.#maxEventTimeMs,
+      late: this.#late,
+      stride: this.stride,
+      cards: snapshotCards(this.#table),
+    }
   }
 
   static fromSnapshot(options: CardWindowsOptions, snapshot: CardWindowsSnapshot): CardWindows {

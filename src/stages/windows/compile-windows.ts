@@ -3,7 +3,14 @@ import type { FeatureDefinition, WindowAggregation, WindowFeature } from '../fea
 import { countAtOrBefore, fullEventsStart, logEnd, timeAt, upperBound } from './card-log.js'
 import type { CardWindows } from './card-windows.js'
 import { distinctSet } from './distinct-set.js'
-import { eventLayoutOf, FLAG_ABROAD, FLAG_CARD_NOT_PRESENT, keyField, type EventLayout, type FieldReader } from './event-layout.js'
+import {
+  eventLayoutOf,
+  FLAG_ABROAD,
+  FLAG_CARD_NOT_PRESENT,
+  keyField,
+  type EventLayout,
+  type FieldReader,
+} from './event-layout.js'
 import { amountOverMean, populationStddev, zscore } from './window-math.js'
 import { groupIdOf, utcHour, windowGroupsOf, type WindowGroup } from './window-groups.js'
 
@@ -12,7 +19,13 @@ import { groupIdOf, utcHour, windowGroupsOf, type WindowGroup } from './window-g
  * (default 0) of `row`: a caller keeping many rows in one array passes where this one starts.
  * `current`: the transaction's event values as `layout.fill` wrote them.
  */
-export type WindowColumnsFn = (windows: CardWindows, tx: Transaction, current: Float64Array, row: Float32Array | Float64Array, at?: number) => void
+export type WindowColumnsFn = (
+  windows: CardWindows,
+  tx: Transaction,
+  current: Float64Array,
+  row: Float32Array | Float64Array,
+  at?: number,
+) => void
 
 export interface CompiledWindows {
   readonly columns: WindowColumnsFn
@@ -66,11 +79,21 @@ const NEEDS: Record<Exclude<WindowAggregation, 'distinct_count'>, (keyof Needs)[
  * Semantics (topology/features.ts): at event time t a window of span W and delay D covers the key's events with
  * time in (t − D − W, t − D], plus the current transaction when D = 0 and it passes the filter (and has the field).
  */
-export function compileWindows(definitions: readonly FeatureDefinition[], perTransaction: readonly PerTransactionColumn[] = []): CompiledWindows {
+export function compileWindows(
+  definitions: readonly FeatureDefinition[],
+  perTransaction: readonly PerTransactionColumn[] = [],
+): CompiledWindows {
   const groups = windowGroupsOf(definitions)
   const layout = eventLayoutOf(groups)
   const index = new Map(groups.map((group, g) => [group.id, g]))
-  const needs = groups.map((): Needs => ({ count: false, sum: false, deviations: false, min: false, max: false, previous: false }))
+  const needs = groups.map((): Needs => ({
+    count: false,
+    sum: false,
+    deviations: false,
+    min: false,
+    max: false,
+    previous: false,
+  }))
   const windowColumns: { column: number; feature: WindowFeature; g: number; k: number }[] = []
   definitions.forEach((d, column) => {
     if (d.kind !== 'window') return
@@ -87,7 +110,9 @@ export function compileWindows(definitions: readonly FeatureDefinition[], perTra
   emit('const amount = tx.amount')
   for (const { group, g } of indexed) declareGroup(emit, group, g, needs[g]!, layout)
 
-  perTransaction.forEach(({ column, value }, i) => emit(`row[at + ${column}] = ${value ? `perTransaction${i}(tx)` : 'NaN'}`))
+  perTransaction.forEach(({ column, value }, i) =>
+    emit(`row[at + ${column}] = ${value ? `perTransaction${i}(tx)` : 'NaN'}`),
+  )
   const stride = layout.valuesPerEvent + 1
   emit(`const base = ${groups.length > 0 ? 'windows.locate(tx.card_id)' : '-1'}`)
   emit('if (base >= 0) {')
@@ -101,7 +126,9 @@ export function compileWindows(definitions: readonly FeatureDefinition[], perTra
     emit('  const start = fullEventsStart(page, base)')
     emit('  let end = logEnd(page, base)')
     emit('  // Usually the newest event is at or before the transaction; otherwise skip the later ones.')
-    emit(`  if (end > start && page[end - ${stride}] > atMs) end = start + ${stride} * upperBound(page, base, ${stride}, atMs)`)
+    emit(
+      `  if (end > start && page[end - ${stride}] > atMs) end = start + ${stride} * upperBound(page, base, ${stride}, atMs)`,
+    )
     emit(`  let e = end - ${stride}`)
     let newerMs = 0
     for (const olderMs of ageBoundaries(scanned.map(({ group }) => group))) {
@@ -121,7 +148,8 @@ export function compileWindows(definitions: readonly FeatureDefinition[], perTra
       // A distinct span ending here is complete: its count is the values seen so far.
       for (const { group, g } of scanned) {
         const k = group.spans.findIndex((span) => group.delayMs + span === olderMs)
-        if (group.field && k >= 0 && k < group.spans.length - 1) emit(`  n${g}_${k} = ${distinctSet(layout.reader(group.field), g).size}`)
+        if (group.field && k >= 0 && k < group.spans.length - 1)
+          emit(`  n${g}_${k} = ${distinctSet(layout.reader(group.field), g).size}`)
       }
       newerMs = olderMs
     }
@@ -129,20 +157,47 @@ export function compileWindows(definitions: readonly FeatureDefinition[], perTra
   for (const { group, g } of indexed) if (group.readsTimesOnly) countGroup(emit, group, g, needs[g]!, stride)
   emit('}')
   for (const { group, g } of indexed) finishGroup(emit, group, g, needs[g]!, layout)
-  for (const { column, feature, g, k } of windowColumns) emit(`row[at + ${column}] = ${columnExpression(feature, g, k)}`)
+  for (const { column, feature, g, k } of windowColumns)
+    emit(`row[at + ${column}] = ${columnExpression(feature, g, k)}`)
 
   const body = lines.map((line) => `  ${line}`).join('\n')
   const source = `function featureRow(windows, tx, current, row, at = 0) {\n${body}\n}`
-  const distinct = groups.map((group, g) => (group.field ? distinctSet(layout.reader(group.field), g).create() : undefined))
-  const perTransactionFns = Object.fromEntries(perTransaction.flatMap(({ value }, i) => (value ? [[`perTransaction${i}`, value]] : [])))
-  const helpers = { fullEventsStart, logEnd, upperBound, countAtOrBefore, timeAt, isNight, populationStddev, zscore, amountOverMean, distinct, ...perTransactionFns }
+  const distinct = groups.map((group, g) =>
+    group.field ? distinctSet(layout.reader(group.field), g).create() : undefined,
+  )
+  const perTransactionFns = Object.fromEntries(
+    perTransaction.flatMap(({ value }, i) => (value ? [[`perTransaction${i}`, value]] : [])),
+  )
+  const helpers = {
+    fullEventsStart,
+    logEnd,
+    upperBound,
+    countAtOrBefore,
+    timeAt,
+    isNight,
+    populationStddev,
+    zscore,
+    amountOverMean,
+    distinct,
+    ...perTransactionFns,
+  }
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see the function's comment: numbers and fixed identifiers only
-  const columns = new Function(...Object.keys(helpers), `return ${source}`)(...Object.values(helpers)) as WindowColumnsFn
+  const columns = new Function(...Object.keys(helpers), `return ${source}`)(
+    ...Object.values(helpers),
+  ) as WindowColumnsFn
   return { columns, source, groups, layout }
 }
 
-function declareGroup(emit: (line: string) => void, group: WindowGroup, g: number, needs: Needs, layout: EventLayout): void {
-  emit(`// group ${g}: key ${group.key}${group.filter ? `, filter ${group.filter}` : ''}${group.field ? `, distinct ${group.field}` : ''}, delay ${group.delayMs} ms, spans ${group.spans.join(', ')} ms`)
+function declareGroup(
+  emit: (line: string) => void,
+  group: WindowGroup,
+  g: number,
+  needs: Needs,
+  layout: EventLayout,
+): void {
+  emit(
+    `// group ${g}: key ${group.key}${group.filter ? `, filter ${group.filter}` : ''}${group.field ? `, distinct ${group.field}` : ''}, delay ${group.delayMs} ms, spans ${group.spans.join(', ')} ms`,
+  )
   const slots = group.spans.map((_, k) => k)
   if (group.field) {
     const reader = layout.reader(group.field)
@@ -168,7 +223,11 @@ function declareGroup(emit: (line: string) => void, group: WindowGroup, g: numbe
     // The deviations' reference: the current amount when the transaction is in the window, else the newest event's.
     if (needs.deviations) {
       const includes = includesCurrent(group, layout)
-      emit(includes === 'true' ? `const ref${g} = amount` : `let ref${g} = ${includes === 'false' ? 'NaN' : `${includes} ? amount : NaN`}`)
+      emit(
+        includes === 'true'
+          ? `const ref${g} = amount`
+          : `let ref${g} = ${includes === 'false' ? 'NaN' : `${includes} ? amount : NaN`}`,
+      )
     }
   }
   if (group.key !== 'card') emit(`const key${g} = ${fieldExpression(layout.reader(keyField(group.key)), 'current')}`)
@@ -199,13 +258,26 @@ function spanSlotOf(group: WindowGroup, newerMs: number, olderMs: number): numbe
 }
 
 /** A group's bookkeeping for an event of the pass that is in its span slot `k` (age decided by the loop it sits in). */
-function scanGroup(emit: (line: string) => void, group: WindowGroup, g: number, k: number, needs: Needs, layout: EventLayout, columns: EventColumns): void {
+function scanGroup(
+  emit: (line: string) => void,
+  group: WindowGroup,
+  g: number,
+  k: number,
+  needs: Needs,
+  layout: EventLayout,
+  columns: EventColumns,
+): void {
   emit(`    // group ${g}${group.field ? '' : `, span ${group.spans[k]} ms`}`)
   const conditions: string[] = []
-  if (group.key !== 'card') conditions.push(`${fieldExpression(layout.reader(keyField(group.key)), columns)} === key${g}`)
+  if (group.key !== 'card')
+    conditions.push(`${fieldExpression(layout.reader(keyField(group.key)), columns)} === key${g}`)
   // A night filter reads the event time only: a feature set may have no codes column to read.
-  if (group.filter) conditions.push(filterExpression(group.filter, group.filter === 'night' ? '0' : columns.column(layout.codesOffset), 'eventMs'))
-  const countsOnly = needs.count && !group.field && !needs.sum && !needs.deviations && !needs.min && !needs.max && !needs.previous
+  if (group.filter)
+    conditions.push(
+      filterExpression(group.filter, group.filter === 'night' ? '0' : columns.column(layout.codesOffset), 'eventMs'),
+    )
+  const countsOnly =
+    needs.count && !group.field && !needs.sum && !needs.deviations && !needs.min && !needs.max && !needs.previous
   if (countsOnly && conditions.length > 0) {
     // Each condition as 0 or 1, without a branch: a merchant match or a flag is as good as random from event to
     // event, so a branch on it would mispredict often.
@@ -217,8 +289,7 @@ function scanGroup(emit: (line: string) => void, group: WindowGroup, g: number, 
   if (group.field) {
     const reader = layout.reader(group.field)
     emit(`${indent}${distinctSet(reader, g).add(fieldExpression(reader, columns))}`)
-  }
-  else {
+  } else {
     if (needs.previous) emit(`${indent}if (p${g} !== p${g}) p${g} = eventMs`)
     // Each event is booked under the smallest span holding it; finishing adds the smaller spans into the larger.
     const a = columns.column(1)
@@ -259,13 +330,23 @@ function countGroup(emit: (line: string) => void, group: WindowGroup, g: number,
 function includesCurrent(group: WindowGroup, layout: EventLayout): string {
   if (group.delayMs > 0) return 'false'
   const conditions: string[] = []
-  if (group.filter) conditions.push(filterExpression(group.filter, layout.codesOffset > 0 ? `current[${layout.codesOffset - 1}]` : '0', 'atMs'))
+  if (group.filter)
+    conditions.push(
+      filterExpression(group.filter, layout.codesOffset > 0 ? `current[${layout.codesOffset - 1}]` : '0', 'atMs'),
+    )
   // Hashed optional fields are NaN when absent; coded fields always have a value.
-  if (group.field && layout.reader(group.field).shift < 0) conditions.push(`!Number.isNaN(${fieldExpression(layout.reader(group.field), 'current')})`)
+  if (group.field && layout.reader(group.field).shift < 0)
+    conditions.push(`!Number.isNaN(${fieldExpression(layout.reader(group.field), 'current')})`)
   return conditions.length === 0 ? 'true' : conditions.join(' && ')
 }
 
-function finishGroup(emit: (line: string) => void, group: WindowGroup, g: number, needs: Needs, layout: EventLayout): void {
+function finishGroup(
+  emit: (line: string) => void,
+  group: WindowGroup,
+  g: number,
+  needs: Needs,
+  layout: EventLayout,
+): void {
   const spans = group.spans
   if (group.field) {
     const { size } = distinctSet(layout.reader(group.field), g)

@@ -20,9 +20,14 @@ export interface DistinctSetCode {
 export function distinctSet(reader: FieldReader, g: number): DistinctSetCode {
   if (reader.shift >= 0) {
     return {
-      declare: [`const seen${g} = distinct[${g}].seen`, `const stamp${g} = distinct[${g}].nextStamp()`, `let u${g} = 0`],
+      declare: [
+        `const seen${g} = distinct[${g}].seen`,
+        `const stamp${g} = distinct[${g}].nextStamp()`,
+        `let u${g} = 0`,
+      ],
       // Without a branch (a value's first sighting is as good as random): counted when its slot held another stamp.
-      add: (value) => `const v${g} = ${value}; const x${g} = seen${g}[v${g}] ^ stamp${g}; u${g} += (x${g} | -x${g}) >>> 31; seen${g}[v${g}] = stamp${g}`,
+      add: (value) =>
+        `const v${g} = ${value}; const x${g} = seen${g}[v${g}] ^ stamp${g}; u${g} += (x${g} | -x${g}) >>> 31; seen${g}[v${g}] = stamp${g}`,
       size: `u${g}`,
       create: () => new DistinctCodes(reader.mask + 1),
     }

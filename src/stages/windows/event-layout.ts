@@ -85,7 +85,8 @@ export function eventLayoutOf(groups: readonly WindowGroup[]): EventLayout {
     codeReaders.set(field, { shift: codeBits, mask: 2 ** width - 1 })
     codeBits += width
   }
-  const carrier = hasCodes && codeBits <= MAX_SHARED_CODE_BITS ? hashedFields.findIndex((field) => REQUIRED_FIELDS.has(field)) : -1
+  const carrier =
+    hasCodes && codeBits <= MAX_SHARED_CODE_BITS ? hashedFields.findIndex((field) => REQUIRED_FIELDS.has(field)) : -1
   const codesOffset = !hasCodes ? -1 : carrier >= 0 ? 2 + carrier : 2 + hashedFields.length
   const codesOf = codesFunction(codeReaders)
   const codesName = `codes(${['flags', ...codeReaders.keys()].join('+')})`
@@ -95,7 +96,10 @@ export function eventLayoutOf(groups: readonly WindowGroup[]): EventLayout {
     hashedFields,
     codesOffset,
     valuesPerEvent: 1 + hashedFields.length + (hasCodes && carrier < 0 ? 1 : 0),
-    signature: [...hashedFields.map((field, i) => (i === carrier ? `${field}/${53 - codeBits}+${codesName}` : field)), ...(hasCodes && carrier < 0 ? [codesName] : [])].join(','),
+    signature: [
+      ...hashedFields.map((field, i) => (i === carrier ? `${field}/${53 - codeBits}+${codesName}` : field)),
+      ...(hasCodes && carrier < 0 ? [codesName] : []),
+    ].join(','),
     reader: (field) => {
       if (isCoded(field)) {
         const code = codeReaders.get(field)
@@ -137,7 +141,9 @@ function codesFunction(readers: ReadonlyMap<CodedField, { readonly shift: number
   const country = readers.get('country')?.shift ?? -1
   const mcc = readers.get('mcc')?.shift ?? -1
   return (tx) => {
-    let codes = (tx.country !== tx.card_country ? FLAG_ABROAD : 0) | (tx.channel === 'ecom' || tx.channel === 'moto' ? FLAG_CARD_NOT_PRESENT : 0)
+    let codes =
+      (tx.country !== tx.card_country ? FLAG_ABROAD : 0) |
+      (tx.channel === 'ecom' || tx.channel === 'moto' ? FLAG_CARD_NOT_PRESENT : 0)
     if (channel >= 0) codes |= Channel.indexOf(tx.channel) << channel
     if (country >= 0) codes |= letters(tx.country) << country
     if (mcc >= 0) codes |= digits(tx.mcc) << mcc

@@ -1,4 +1,11 @@
-import { validateFeature, type DistinctField, type FeatureDefinition, type WindowAggregation, type WindowFilter, type WindowKey } from '../features/feature-definition.js'
+import {
+  validateFeature,
+  type DistinctField,
+  type FeatureDefinition,
+  type WindowAggregation,
+  type WindowFilter,
+  type WindowKey,
+} from '../features/feature-definition.js'
 
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
@@ -27,26 +34,61 @@ export interface WindowGroup {
 
 const TIME_ONLY_AGGREGATIONS: ReadonlySet<WindowAggregation> = new Set(['count', 'seconds_since_last'])
 
-export function groupIdOf(definition: { key: WindowKey; filter?: WindowFilter | undefined; field?: DistinctField | undefined; delayMs?: number | undefined }): string {
+export function groupIdOf(definition: {
+  key: WindowKey
+  filter?: WindowFilter | undefined
+  field?: DistinctField | undefined
+  delayMs?: number | undefined
+}): string {
   const base = `${definition.key}|${definition.filter ?? ''}`
   return `${definition.field ? `${base}|${definition.field}` : base}|${definition.delayMs ?? 0}`
 }
 
 /** The groups a feature set needs; the unfiltered, undelayed card group always exists (it decides lateness). */
 export function windowGroupsOf(definitions: readonly FeatureDefinition[]): WindowGroup[] {
-  const spansByGroup = new Map<string, { key: WindowKey; filter: WindowFilter | undefined; field: DistinctField | undefined; delayMs: number; spans: Set<number>; timesOnly: boolean }>()
+  const spansByGroup = new Map<
+    string,
+    {
+      key: WindowKey
+      filter: WindowFilter | undefined
+      field: DistinctField | undefined
+      delayMs: number
+      spans: Set<number>
+      timesOnly: boolean
+    }
+  >()
   for (const d of definitions) {
     if (d.kind !== 'window') continue
     validateFeature(d)
     const id = groupIdOf(d)
     let group = spansByGroup.get(id)
-    if (!group) spansByGroup.set(id, (group = { key: d.key, filter: d.filter, field: d.field, delayMs: d.delayMs ?? 0, spans: new Set(), timesOnly: d.key === 'card' && !d.filter && !d.field }))
+    if (!group)
+      spansByGroup.set(
+        id,
+        (group = {
+          key: d.key,
+          filter: d.filter,
+          field: d.field,
+          delayMs: d.delayMs ?? 0,
+          spans: new Set(),
+          timesOnly: d.key === 'card' && !d.filter && !d.field,
+        }),
+      )
     group.spans.add(d.spanMs)
     if (!TIME_ONLY_AGGREGATIONS.has(d.aggregation)) group.timesOnly = false
   }
   return [...spansByGroup].map(([id, g]) => {
     const spans = [...g.spans].sort((a, b) => a - b)
-    return { id, key: g.key, filter: g.filter, field: g.field, delayMs: g.delayMs, spans, horizonMs: (spans[spans.length - 1] ?? 0) + g.delayMs, readsTimesOnly: g.timesOnly }
+    return {
+      id,
+      key: g.key,
+      filter: g.filter,
+      field: g.field,
+      delayMs: g.delayMs,
+      spans,
+      horizonMs: (spans[spans.length - 1] ?? 0) + g.delayMs,
+      readsTimesOnly: g.timesOnly,
+    }
   })
 }
 
@@ -57,7 +99,10 @@ export function windowGroupsOf(definitions: readonly FeatureDefinition[]): Windo
  */
 export function logHorizonsOf(groups: readonly WindowGroup[]): { horizonMs: number; attributesHorizonMs: number } {
   const horizonMs = groups.reduce((longest, group) => Math.max(longest, group.horizonMs), 0)
-  const attributesHorizonMs = groups.reduce((longest, group) => (group.readsTimesOnly ? longest : Math.max(longest, group.horizonMs)), 0)
+  const attributesHorizonMs = groups.reduce(
+    (longest, group) => (group.readsTimesOnly ? longest : Math.max(longest, group.horizonMs)),
+    0,
+  )
   return { horizonMs, attributesHorizonMs }
 }
 

@@ -24,7 +24,13 @@ export function populationStddev(n: number, sumOfDeviations: number, sumOfSquare
 export const MIN_VARIANCE = 1e-280
 
 /** (amount − mean) / stddev of the window, from deviations from `reference` (mean = reference + E[d]); 0 when the stddev is 0. */
-export function zscore(amount: number, n: number, reference: number, sumOfDeviations: number, sumOfSquaredDeviations: number): number {
+export function zscore(
+  amount: number,
+  n: number,
+  reference: number,
+  sumOfDeviations: number,
+  sumOfSquaredDeviations: number,
+): number {
   const sd = populationStddev(n, sumOfDeviations, sumOfSquaredDeviations)
   return sd > 0 ? (amount - reference - sumOfDeviations / n) / sd : 0
 }

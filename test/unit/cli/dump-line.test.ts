@@ -8,19 +8,50 @@ import { parseDumpLine, readLines } from '../../../src/cli/dump-line.js'
 
 /** A record as `kcat -C -J` prints it: the payload's bytes as they are inside the JSON string. */
 function kcatLine(fields: Record<string, unknown>, payload: Buffer | null): Buffer {
-  return Buffer.from(JSON.stringify({ topic: 'tx', ...fields, broker: 1, key: 'c1', payload: payload === null ? null : payload.toString('latin1') }), 'latin1')
+  return Buffer.from(
+    JSON.stringify({
+      topic: 'tx',
+      ...fields,
+      broker: 1,
+      key: 'c1',
+      payload: payload === null ? null : payload.toString('latin1'),
+    }),
+    'latin1',
+  )
 }
 
 test('a kcat -C -J envelope gives the value byte for byte, its partition and timestamp; a bare value or a broken envelope is passed on whole', () => {
   const json = Buffer.from('{"transaction_id":"t1","merchant_name":"Café"}')
-  assert.deepEqual(parseDumpLine(kcatLine({ partition: 3, offset: 7, tstype: 'create', ts: 1_700_000_000_000 }, json)), { value: json, partition: 3, timestampMs: 1_700_000_000_000 })
+  assert.deepEqual(
+    parseDumpLine(kcatLine({ partition: 3, offset: 7, tstype: 'create', ts: 1_700_000_000_000 }, json)),
+    { value: json, partition: 3, timestampMs: 1_700_000_000_000 },
+  )
   // msgpack: bytes of 0x80 and above, a newline and a quote inside the value.
-  const binary = Buffer.concat([pack({ transaction_id: 't2', amount: 12.5 }), Buffer.from([0x0a, 0x22, 0x5c, 0x00, 0xff])])
-  assert.deepEqual(parseDumpLine(kcatLine({ partition: 1, offset: 2, tstype: 'logappend', ts: 5 }, binary)), { value: binary, partition: 1, timestampMs: 5 })
-  assert.deepEqual(parseDumpLine(kcatLine({ partition: 0, offset: 1 }, json)), { value: json, partition: 0 }, 'kcat leaves ts out when there is none')
-  assert.deepEqual(parseDumpLine(kcatLine({ partition: 2, offset: 3, tstype: 'create', ts: 9 }, null)), { value: Buffer.alloc(0), partition: 2, timestampMs: 9 }, 'a tombstone')
+  const binary = Buffer.concat([
+    pack({ transaction_id: 't2', amount: 12.5 }),
+    Buffer.from([0x0a, 0x22, 0x5c, 0x00, 0xff]),
+  ])
+  assert.deepEqual(parseDumpLine(kcatLine({ partition: 1, offset: 2, tstype: 'logappend', ts: 5 }, binary)), {
+    value: binary,
+    partition: 1,
+    timestampMs: 5,
+  })
+  assert.deepEqual(
+    parseDumpLine(kcatLine({ partition: 0, offset: 1 }, json)),
+    { value: json, partition: 0 },
+    'kcat leaves ts out when there is none',
+  )
+  assert.deepEqual(
+    parseDumpLine(kcatLine({ partition: 2, offset: 3, tstype: 'create', ts: 9 }, null)),
+    { value: Buffer.alloc(0), partition: 2, timestampMs: 9 },
+    'a tombstone',
+  )
   assert.deepEqual(parseDumpLine(json), { value: json })
-  for (const broken of ['{"topic":"tx","partition":', '{"topic":"tx","partition":-1,"payload":"x"}', '{"topic":"tx","partition":0,"payload":{}}']) {
+  for (const broken of [
+    '{"topic":"tx","partition":',
+    '{"topic":"tx","partition":-1,"payload":"x"}',
+    '{"topic":"tx","partition":0,"payload":{}}',
+  ]) {
     assert.deepEqual(parseDumpLine(Buffer.from(broken)), { value: Buffer.from(broken) }, broken)
   }
 })
@@ -28,7 +59,9 @@ test('a kcat -C -J envelope gives the value byte for byte, its partition and tim
 test('readLines gives each line as its bytes, across chunk boundaries, without a trailing carriage return', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'dump-lines-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const lines = Array.from({ length: 5_000 }, (_, i) => Buffer.concat([Buffer.from(`line ${i} `), Buffer.from([0xc3, 0x28, 0xff, 0x80 + (i % 100)])]))
+  const lines = Array.from({ length: 5_000 }, (_, i) =>
+    Buffer.concat([Buffer.from(`line ${i} `), Buffer.from([0xc3, 0x28, 0xff, 0x80 + (i % 100)])]),
+  )
   const path = join(dir, 'dump.ndjson')
   writeFileSync(path, Buffer.concat(lines.flatMap((line, i) => [line, Buffer.from(i % 3 === 0 ? '\r\n' : '\n')])))
   const read: Buffer[] = []

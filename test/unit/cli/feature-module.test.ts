@@ -22,23 +22,39 @@ const TWO_FEATURES = `export const features = [
 test('features.module loads a user feature set; without it, topology/features.ts', async (t) => {
   const dir = moduleDir(t)
   writeFileSync(join(dir, 'mine.ts'), TWO_FEATURES)
-  assert.deepEqual((await loadFeatures({ features: { module: join(dir, 'mine.ts') } })).map((f) => f.name), ['amount', 'card_count_1h'])
+  assert.deepEqual(
+    (await loadFeatures({ features: { module: join(dir, 'mine.ts') } })).map((f) => f.name),
+    ['amount', 'card_count_1h'],
+  )
   assert.equal(await loadFeatures({ features: {} }), cardFraudFeatures)
 })
 
 test('a feature module that is missing, empty, or names a feature twice fails with FS_ERR_CONFIG_INVALID naming it', async (t) => {
   const dir = moduleDir(t)
   writeFileSync(join(dir, 'empty.ts'), 'export const features = []\n')
-  writeFileSync(join(dir, 'twice.ts'), `export default [{ kind: 'derived', name: 'a', field: 'amount', description: '' }, { kind: 'derived', name: 'a', field: 'amount', description: '' }]\n`)
-  for (const [file, message] of [['none.ts', /cannot be loaded/], ['empty.ts', /non-empty array/], ['twice.ts', /name a is used twice/]] as const) {
-    await assert.rejects(loadFeatures({ features: { module: join(dir, file) } }), (err: Error & { code?: string }) => err.code === 'FS_ERR_CONFIG_INVALID' && message.test(err.message) && err.message.includes(file))
+  writeFileSync(
+    join(dir, 'twice.ts'),
+    `export default [{ kind: 'derived', name: 'a', field: 'amount', description: '' }, { kind: 'derived', name: 'a', field: 'amount', description: '' }]\n`,
+  )
+  for (const [file, message] of [
+    ['none.ts', /cannot be loaded/],
+    ['empty.ts', /non-empty array/],
+    ['twice.ts', /name a is used twice/],
+  ] as const) {
+    await assert.rejects(
+      loadFeatures({ features: { module: join(dir, file) } }),
+      (err: Error & { code?: string }) =>
+        err.code === 'FS_ERR_CONFIG_INVALID' && message.test(err.message) && err.message.includes(file),
+    )
   }
 })
 
 test('run --describe --features prints the graph of the user feature set', (t) => {
   const dir = moduleDir(t)
   writeFileSync(join(dir, 'mine.ts'), TWO_FEATURES)
-  const out = execFileSync('node', ['bin/fraudstream.js', 'run', '--describe', '--features', join(dir, 'mine.ts')], { encoding: 'utf8' })
+  const out = execFileSync('node', ['bin/fraudstream.js', 'run', '--describe', '--features', join(dir, 'mine.ts')], {
+    encoding: 'utf8',
+  })
   assert.match(out, /^topology card-fraud \(2 features\)/)
   assert.doesNotMatch(out, /^ *\d+\. lookup/m)
 })

@@ -15,7 +15,10 @@ test('isRetryable: anything else is not', () => {
   assert.equal(isRetryable(new Error('plain')), false)
   // A foreign error claiming to be retryable without a code is not ours to retry.
   assert.equal(isRetryable(Object.assign(new Error('foreign'), { retryable: true })), false)
-  assert.equal(isRetryable(Object.assign(new Error('truthy'), { retryable: 'yes', code: ErrorCode.kafkaConnect })), false)
+  assert.equal(
+    isRetryable(Object.assign(new Error('truthy'), { retryable: 'yes', code: ErrorCode.kafkaConnect })),
+    false,
+  )
   assert.equal(isRetryable(undefined), false)
   assert.equal(isRetryable('retryable'), false)
 })

@@ -5,10 +5,22 @@ import { TransactionGenerator } from '../../../src/generator/transaction-generat
 import { PartitionState, type PartitionSnapshot } from '../../../src/offline/partition-state.js'
 import { cardFraudFeatures } from '../../../topology/features.js'
 
-const options = { features: cardFraudFeatures, maxRecordBytes: 65_536, dedupeHorizonMs: 86_400_000, dedupeMaxEntries: 1_000_000, allowedLatenessMs: 60_000 }
+const options = {
+  features: cardFraudFeatures,
+  maxRecordBytes: 65_536,
+  dedupeHorizonMs: 86_400_000,
+  dedupeMaxEntries: 1_000_000,
+  allowedLatenessMs: 60_000,
+}
 
 test('a state restored from its msgpack snapshot computes the same vectors as the state that never stopped', () => {
-  const records = Array.from({ length: 12_000 }, ((g) => () => g.next())(new TransactionGenerator({ seed: 31, duplicateRate: 0.02, invalidRate: 0.01 }))).filter((r) => r.topic === 'transactions')
+  const records = Array.from(
+    { length: 12_000 },
+    (
+      (g) => () =>
+        g.next()
+    )(new TransactionGenerator({ seed: 31, duplicateRate: 0.02, invalidRate: 0.01 })),
+  ).filter((r) => r.topic === 'transactions')
   const uninterrupted = new PartitionState(options)
   const before = new PartitionState(options)
   const cut = 7_000
@@ -27,7 +39,13 @@ test('a state restored from its msgpack snapshot computes the same vectors as th
 })
 
 test("rows written into a caller's array, side by side, equal rows of their own and touch nothing around them", () => {
-  const records = Array.from({ length: 6_000 }, ((g) => () => g.next())(new TransactionGenerator({ seed: 32, duplicateRate: 0.02, invalidRate: 0.01 }))).filter((r) => r.topic === 'transactions')
+  const records = Array.from(
+    { length: 6_000 },
+    (
+      (g) => () =>
+        g.next()
+    )(new TransactionGenerator({ seed: 32, duplicateRate: 0.02, invalidRate: 0.01 })),
+  ).filter((r) => r.topic === 'transactions')
   const own = new PartitionState(options)
   const shared = new PartitionState(options)
   const width = cardFraudFeatures.length
@@ -46,7 +64,11 @@ test("rows written into a caller's array, side by side, equal rows of their own 
       written.add(i)
     })
     poll.forEach((_, i) => {
-      if (!written.has(i)) assert.ok(rows.subarray(i * width, (i + 1) * width).every((v) => v === -7), `record ${from + i}, without features, wrote into its slot`)
+      if (!written.has(i))
+        assert.ok(
+          rows.subarray(i * width, (i + 1) * width).every((v) => v === -7),
+          `record ${from + i}, without features, wrote into its slot`,
+        )
     })
   }
 })

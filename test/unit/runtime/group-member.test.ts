@@ -26,7 +26,11 @@ function countingTopology(sink: MemoryRecordSink) {
       for (const item of batch) sink.send({ topic: 'out', key: null, value: item.value.value }, ctx.hold(item))
     },
   }
-  const graph = topology('counting').source('in', 'in', 'records').map('count', count, 'counts per partition').sink('out', out, 'to memory').deadLetters({ name: 'dlq', what: 'unused', send: () => {} })
+  const graph = topology('counting')
+    .source('in', 'in', 'records')
+    .map('count', count, 'counts per partition')
+    .sink('out', out, 'to memory')
+    .deadLetters({ name: 'dlq', what: 'unused', send: () => {} })
   return { graph, counts }
 }
 
@@ -44,7 +48,10 @@ test('/ready stays false until the member has partitions assigned and restored, 
   await driver.settle()
   // The replayed records rebuilt the state and reached no sink; the live ones did, once each.
   assert.equal(counts.get(0), 10)
-  assert.deepEqual(sink.records.map((r) => r.value!.toString()), ['6', '7', '8', '9'])
+  assert.deepEqual(
+    sink.records.map((r) => r.value!.toString()),
+    ['6', '7', '8', '9'],
+  )
   await driver.close()
   assert.equal(driver.source.committedOffset(0), 10)
   assert.equal(driver.job.ready, false, 'stopped')

@@ -12,7 +12,12 @@ import { LookupTable } from '../../../src/stages/lookups/lookup-table.js'
 import { cardFraudFeatures } from '../../../topology/features.js'
 
 /** A source whose synchronous commits answer from `answers` in turn (true: accepted, false: refused, an Error: thrown). */
-function scriptedSource(answers: (boolean | Error)[]): { source: PartitionedSource; commits: CommitOffset[][]; calls: string[]; handlers: () => SourceHandlers } {
+function scriptedSource(answers: (boolean | Error)[]): {
+  source: PartitionedSource
+  commits: CommitOffset[][]
+  calls: string[]
+  handlers: () => SourceHandlers
+} {
   const commits: CommitOffset[][] = []
   const calls: string[] = []
   let handlers: SourceHandlers | undefined
@@ -53,7 +58,10 @@ test('a last commit refused mid-rebalance is sent again after the next rebalance
   assert.equal(commits.length, 1, 'not resent before the member took part in the rebalance')
   committer.rebalanceEnded()
   assert.equal(await leaving, true)
-  assert.deepEqual(commits.map((c) => c.map((o) => o.offset)), [[10], [10]])
+  assert.deepEqual(
+    commits.map((c) => c.map((o) => o.offset)),
+    [[10], [10]],
+  )
 })
 
 test('a last commit refused with no rebalance callback to follow gives up at the deadline', async () => {
@@ -66,18 +74,45 @@ test('a last commit refused with no rebalance callback to follow gives up at the
 })
 
 test('a lookup task whose last commit throws still leaves the group, and reports the error', async () => {
-  const { source, calls, handlers } = scriptedSource([new FraudstreamError(ErrorCode.kafkaCommit, 'commit failed: Local: Timed out', 'external', true)])
-  const producer = { send: (_record: unknown, onAck: () => void) => setImmediate(onAck), flush: async () => {}, close: async () => {} }
+  const { source, calls, handlers } = scriptedSource([
+    new FraudstreamError(ErrorCode.kafkaCommit, 'commit failed: Local: Timed out', 'external', true),
+  ])
+  const producer = {
+    send: (_record: unknown, onAck: () => void) => setImmediate(onAck),
+    flush: async () => {},
+    close: async () => {},
+  }
   const task = new LookupTask({
-    source, producer, table: new LookupTable(1), tableReader: { position: () => 0, highWatermark: async () => 0 },
-    plan: lookupPlanOf(cardFraudFeatures, 60_000), topics: { labels: 'labels', facts: 'facts', tables: 'tables', dlq: 'dlq' },
-    factsPartitions: 1, expectedSources: [], allowedLatenessMs: 60_000, maxRecordBytes: 65_536, flushIntervalMs: 50, idleTimeoutMs: 1_000,
-    commitIntervalMs: 100_000, drainTimeoutMs: 500, metrics: createMetrics(), log: pino({ level: 'silent' }),
+    source,
+    producer,
+    table: new LookupTable(1),
+    tableReader: { position: () => 0, highWatermark: async () => 0 },
+    plan: lookupPlanOf(cardFraudFeatures, 60_000),
+    topics: { labels: 'labels', facts: 'facts', tables: 'tables', dlq: 'dlq' },
+    factsPartitions: 1,
+    expectedSources: [],
+    allowedLatenessMs: 60_000,
+    maxRecordBytes: 65_536,
+    flushIntervalMs: 50,
+    idleTimeoutMs: 1_000,
+    commitIntervalMs: 100_000,
+    drainTimeoutMs: 500,
+    metrics: createMetrics(),
+    log: pino({ level: 'silent' }),
   } as ConstructorParameters<typeof LookupTask>[0])
   await task.start()
   await handlers().onAssign([{ topic: 'labels', partition: 0 }])
   const label = { transaction_id: 'tx1', is_fraud: true, source: 'chargeback', reported_at: new Date().toISOString() }
-  handlers().onRecords([{ topic: 'labels', partition: 0, offset: 0, key: null, value: Buffer.from(JSON.stringify(label)), timestampMs: Date.now() }])
+  handlers().onRecords([
+    {
+      topic: 'labels',
+      partition: 0,
+      offset: 0,
+      key: null,
+      value: Buffer.from(JSON.stringify(label)),
+      timestampMs: Date.now(),
+    },
+  ])
   await assert.rejects(task.stop(), /Timed out/)
   assert.deepEqual(calls, ['stopPolling', 'stop'])
 })

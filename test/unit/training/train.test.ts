@@ -13,7 +13,18 @@ import { cardFraudFeatures } from '../../../topology/features.js'
 test('training writes a complete model package whose ONNX export scores like the TypeScript model', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fs-models-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const options = { modelsDir: dir, name: 'm', seed: 2, transactions: 20_000, fraudRate: 0.02, epochs: 60, positiveWeight: 5, thresholds: { review: 0.4, decline: 0.7 }, config: loadConfig({ overrides: { environment: 'test' } }), promote: false }
+  const options = {
+    modelsDir: dir,
+    name: 'm',
+    seed: 2,
+    transactions: 20_000,
+    fraudRate: 0.02,
+    epochs: 60,
+    positiveWeight: 5,
+    thresholds: { review: 0.4, decline: 0.7 },
+    config: loadConfig({ overrides: { environment: 'test' } }),
+    promote: false,
+  }
   const first = await trainModel(options)
   assert.equal(first.ref, 'm@1')
   assert.equal(first.promoted, true, 'the first model becomes champion')
@@ -31,12 +42,26 @@ test('training writes a complete model package whose ONNX export scores like the
 test('the committed champion model was trained on the current feature contract', () => {
   const modelsDir = fileURLToPath(new URL('../../../models/', import.meta.url))
   const pkg = loadModelPackage(modelsDir)
-  assert.doesNotThrow(() => assertContract(pkg.manifest, featureContractHash(cardFraudFeatures), cardFraudFeatures.map((f) => f.name)), 'retrain with `npx fraudstream train --promote` after changing topology/features.ts')
-  assert.deepEqual(pkg.manifest.feature_contract.names, cardFraudFeatures.map((f) => f.name))
+  assert.doesNotThrow(
+    () =>
+      assertContract(
+        pkg.manifest,
+        featureContractHash(cardFraudFeatures),
+        cardFraudFeatures.map((f) => f.name),
+      ),
+    'retrain with `npx fraudstream train --promote` after changing topology/features.ts',
+  )
+  assert.deepEqual(
+    pkg.manifest.feature_contract.names,
+    cardFraudFeatures.map((f) => f.name),
+  )
 })
 
 test('a model bound to another feature contract is refused with FS_ERR_MODEL_CONTRACT', () => {
   const modelsDir = fileURLToPath(new URL('../../../models/', import.meta.url))
   const pkg = loadModelPackage(modelsDir)
-  assert.throws(() => assertContract(pkg.manifest, 'deadbeefdeadbeef', []), (err: { code?: string }) => err.code === 'FS_ERR_MODEL_CONTRACT')
+  assert.throws(
+    () => assertContract(pkg.manifest, 'deadbeefdeadbeef', []),
+    (err: { code?: string }) => err.code === 'FS_ERR_MODEL_CONTRACT',
+  )
 })

@@ -33,22 +33,63 @@ test('kafkaErrorOf gives the operation its code, keeps the librdkafka error as c
 
 test('kafkaErrorOf: a missing topic or partition is FS_ERR_KAFKA_TOPIC_MISSING whatever the operation', () => {
   for (const librdkafkaCode of [E.ERR_UNKNOWN_TOPIC_OR_PART, E.ERR__UNKNOWN_TOPIC, E.ERR__UNKNOWN_PARTITION]) {
-    assert.equal(kafkaErrorOf(librdkafkaError(librdkafkaCode, 'Broker: Unknown topic or partition'), ErrorCode.kafkaMetadata, 'cannot read watermarks of t[0]').code, ErrorCode.kafkaTopicMissing)
-    assert.equal(kafkaErrorOf(librdkafkaError(librdkafkaCode, 'Broker: Unknown topic or partition'), ErrorCode.kafkaConsume, 'consume failed').code, ErrorCode.kafkaTopicMissing)
+    assert.equal(
+      kafkaErrorOf(
+        librdkafkaError(librdkafkaCode, 'Broker: Unknown topic or partition'),
+        ErrorCode.kafkaMetadata,
+        'cannot read watermarks of t[0]',
+      ).code,
+      ErrorCode.kafkaTopicMissing,
+    )
+    assert.equal(
+      kafkaErrorOf(
+        librdkafkaError(librdkafkaCode, 'Broker: Unknown topic or partition'),
+        ErrorCode.kafkaConsume,
+        'consume failed',
+      ).code,
+      ErrorCode.kafkaTopicMissing,
+    )
   }
 })
 
 test('kafkaErrorOf: unreachable or refusing brokers are FS_ERR_KAFKA_CONNECT whatever the operation', () => {
-  for (const librdkafkaCode of [E.ERR__ALL_BROKERS_DOWN, E.ERR__RESOLVE, E.ERR__AUTHENTICATION, E.ERR__SSL, E.ERR_SASL_AUTHENTICATION_FAILED]) {
-    assert.equal(kafkaErrorOf(librdkafkaError(librdkafkaCode, 'down'), ErrorCode.kafkaCommit, 'commit failed').code, ErrorCode.kafkaConnect, String(librdkafkaCode))
+  for (const librdkafkaCode of [
+    E.ERR__ALL_BROKERS_DOWN,
+    E.ERR__RESOLVE,
+    E.ERR__AUTHENTICATION,
+    E.ERR__SSL,
+    E.ERR_SASL_AUTHENTICATION_FAILED,
+  ]) {
+    assert.equal(
+      kafkaErrorOf(librdkafkaError(librdkafkaCode, 'down'), ErrorCode.kafkaCommit, 'commit failed').code,
+      ErrorCode.kafkaConnect,
+      String(librdkafkaCode),
+    )
   }
 })
 
 test('kafkaErrorOf: a fatal librdkafka error, or the caller saying so, is not retryable; domain and retryable can be set', () => {
-  assert.equal(kafkaErrorOf(librdkafkaError(E.ERR__FATAL, 'Local: Fatal error', { isFatal: true }), ErrorCode.kafkaProduce, 'produce failed').retryable, false)
-  const refused = kafkaErrorOf(librdkafkaError(E.ERR__INVALID_ARG, 'Local: Invalid argument or configuration'), ErrorCode.kafkaProduce, 'produce to t failed', { retryable: false })
+  assert.equal(
+    kafkaErrorOf(
+      librdkafkaError(E.ERR__FATAL, 'Local: Fatal error', { isFatal: true }),
+      ErrorCode.kafkaProduce,
+      'produce failed',
+    ).retryable,
+    false,
+  )
+  const refused = kafkaErrorOf(
+    librdkafkaError(E.ERR__INVALID_ARG, 'Local: Invalid argument or configuration'),
+    ErrorCode.kafkaProduce,
+    'produce to t failed',
+    { retryable: false },
+  )
   assert.equal(refused.retryable, false)
-  assert.equal(kafkaErrorOf(new Error('handler threw'), ErrorCode.kafkaRebalance, 'rebalance handling failed', { domain: 'internal' }).domain, 'internal')
+  assert.equal(
+    kafkaErrorOf(new Error('handler threw'), ErrorCode.kafkaRebalance, 'rebalance handling failed', {
+      domain: 'internal',
+    }).domain,
+    'internal',
+  )
 })
 
 test('kafkaErrorOf: an error without a librdkafka code keeps the given code and its own message', () => {

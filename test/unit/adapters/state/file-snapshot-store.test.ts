@@ -17,7 +17,10 @@ test('loads the newest snapshot at or below the committed offset and keeps only 
   assert.equal((await store.loadLatest(tp, 1_000))?.offset, 40)
   assert.equal(await store.loadLatest(tp, 15), undefined, 'offset 10 was pruned')
   assert.equal(await store.loadLatest({ ...tp, partition: 1 }, 1_000), undefined)
-  assert.deepEqual(readdirSync(join(dir, 'g', 'transactions', '2')).filter((f) => f.endsWith('.tmp')), [])
+  assert.deepEqual(
+    readdirSync(join(dir, 'g', 'transactions', '2')).filter((f) => f.endsWith('.tmp')),
+    [],
+  )
   await store.clear()
   assert.equal(await store.loadLatest(tp, 1_000), undefined)
 })
@@ -31,7 +34,11 @@ test('the newest snapshot at or below the committed offset survives however many
   // The job runs ahead of its commits, which are stuck at 1,000.
   for (const offset of [1_500, 2_000, 2_500, 3_000]) await store.save(tp, offset, Buffer.from(String(offset)), 1_000)
   assert.equal((await store.loadLatest(tp, 1_000))?.offset, 1_000, 'a restart now can still restore')
-  assert.equal(await store.loadLatest(tp, 1_999).then((found) => found?.offset), 1_000, '1,500 was pruned: it was neither among the newest three nor the usable one')
+  assert.equal(
+    await store.loadLatest(tp, 1_999).then((found) => found?.offset),
+    1_000,
+    '1,500 was pruned: it was neither among the newest three nor the usable one',
+  )
   // Commits resume: once a newer snapshot is usable, the old one goes.
   await store.save(tp, 3_500, Buffer.from('3500'), 2_600)
   assert.equal((await store.loadLatest(tp, 2_600))?.offset, 2_500)

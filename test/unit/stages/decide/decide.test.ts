@@ -21,7 +21,7 @@ test('flagged decisions say why, from the features; approvals carry no reasons',
   assert.deepEqual(decide(0.5, row({ card_seconds_since_last: 3600 })).reasons, ['model_score'])
 })
 
-test('a row among others (the job keeps a poll\'s rows in one array) is read at its offset, not from the start', () => {
+test("a row among others (the job keeps a poll's rows in one array) is read at its offset, not from the start", () => {
   const rows = new Float32Array(3 * names.length)
   const slow = { card_seconds_since_last: 3600 }
   rows.set(row({ ...slow, card_count_1h: 6 }), 0)

@@ -4,8 +4,19 @@ import { pack } from 'msgpackr'
 import { decodeTransaction } from '../../../../src/stages/decode/decode-transaction.js'
 
 const base = {
-  transaction_id: 'tx1', card_id: 'card_a', customer_id: 'c1', merchant_id: 'm1', terminal_id: 't1', amount: 10,
-  currency: 'EUR', mcc: '5411', country: 'FR', card_country: 'DE', channel: 'ecom', entry_mode: 'token', event_time: '2026-01-01T12:00:00+01:00',
+  transaction_id: 'tx1',
+  card_id: 'card_a',
+  customer_id: 'c1',
+  merchant_id: 'm1',
+  terminal_id: 't1',
+  amount: 10,
+  currency: 'EUR',
+  mcc: '5411',
+  country: 'FR',
+  card_country: 'DE',
+  channel: 'ecom',
+  entry_mode: 'token',
+  event_time: '2026-01-01T12:00:00+01:00',
 }
 const json = (v: unknown) => Buffer.from(JSON.stringify(v))
 const options = { maxRecordBytes: 4096 }
@@ -26,7 +37,10 @@ test('msgpack and epoch-ms event times decode to the same transaction', () => {
 })
 
 test('unknown fields are ignored and __proto__ keys cannot pollute prototypes', () => {
-  const r = decodeTransaction(Buffer.from(`{"__proto__":{"polluted":1},"extra":"x",${JSON.stringify(base).slice(1)}`), options)
+  const r = decodeTransaction(
+    Buffer.from(`{"__proto__":{"polluted":1},"extra":"x",${JSON.stringify(base).slice(1)}`),
+    options,
+  )
   assert.equal(r.kind, 'ok')
   assert.equal(({} as Record<string, unknown>).polluted, undefined)
   assert.equal(r.kind === 'ok' && 'extra' in r.tx, false)

@@ -10,11 +10,35 @@ const HOUR = 3_600_000
 const T0 = Date.UTC(2026, 0, 10, 12)
 
 function transaction(id: string, eventTimeMs: number): Transaction {
-  return { transaction_id: id, card_id: 'c', customer_id: 'u', merchant_id: 'm1', terminal_id: 't1', amount: 10, currency: 'EUR', mcc: '5411', country: 'FR', card_country: 'FR', channel: 'pos', event_time: eventTimeMs, eventTimeMs }
+  return {
+    transaction_id: id,
+    card_id: 'c',
+    customer_id: 'u',
+    merchant_id: 'm1',
+    terminal_id: 't1',
+    amount: 10,
+    currency: 'EUR',
+    mcc: '5411',
+    country: 'FR',
+    card_country: 'FR',
+    channel: 'pos',
+    event_time: eventTimeMs,
+    eventTimeMs,
+  }
 }
 
 function fraudLabel(tx: Transaction, reportedAtMs: number): Label {
-  return { transaction_id: tx.transaction_id, is_fraud: true, source: 'chargeback', reported_at: reportedAtMs, reportedAtMs, transaction_time: tx.eventTimeMs, transactionTimeMs: tx.eventTimeMs, terminal_id: tx.terminal_id, merchant_id: tx.merchant_id }
+  return {
+    transaction_id: tx.transaction_id,
+    is_fraud: true,
+    source: 'chargeback',
+    reported_at: reportedAtMs,
+    reportedAtMs,
+    transaction_time: tx.eventTimeMs,
+    transactionTimeMs: tx.eventTimeMs,
+    terminal_id: tx.terminal_id,
+    merchant_id: tx.merchant_id,
+  }
 }
 
 test('a fraud ratio stays at most 1 when fraud labels name transactions the count never saw (a late one, one scored elsewhere)', () => {
@@ -23,7 +47,8 @@ test('a fraud ratio stays at most 1 when fraud labels name transactions the coun
   const late = transaction('late', T0 + 10 * 60_000)
   lookups.addTransaction(counted, false)
   lookups.addTransaction(late, true)
-  for (const [i, tx] of [counted, late, transaction('elsewhere', T0 + 20 * 60_000)].entries()) lookups.addLabel(fraudLabel(tx, T0 + 2 * HOUR + i))
+  for (const [i, tx] of [counted, late, transaction('elsewhere', T0 + 20 * 60_000)].entries())
+    lookups.addLabel(fraudLabel(tx, T0 + 2 * HOUR + i))
   const names = cardFraudFeatures.map((f) => f.name)
   const row = new Float32Array(names.length)
   const probe = transaction('probe', T0 + 3 * 24 * HOUR)

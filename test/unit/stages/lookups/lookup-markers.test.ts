@@ -5,7 +5,11 @@ import { WatermarkMarkers } from '../../../../src/stages/lookups/lookup-markers.
 
 test('a marker goes out when its watermark or idleness changed, and again after the source was assigned afresh', () => {
   const sent: OutgoingRecord[] = []
-  const sink: RecordSink = { send: (record, onAck) => (sent.push(record), onAck()), flush: async () => {}, close: async () => {} }
+  const sink: RecordSink = {
+    send: (record, onAck) => (sent.push(record), onAck()),
+    flush: async () => {},
+    close: async () => {},
+  }
   const markers = new WatermarkMarkers(sink, 'facts', 4)
   const marker = { kind: 'marker' as const, source: 'tx:0', watermarkMs: 1_000, idle: true, throughOffset: 10 }
   markers.send(marker)

@@ -4,7 +4,14 @@ import { applyTableRecords, encodeTableEntry } from '../../../../src/stages/look
 import { addToBucket, emptyBucket } from '../../../../src/stages/lookups/key-aggregate.js'
 import { LookupTable } from '../../../../src/stages/lookups/lookup-table.js'
 
-const record = (key: string, value: Buffer | null) => ({ topic: 'tables', partition: 0, offset: 0, key: Buffer.from(key), value, timestampMs: 0 })
+const record = (key: string, value: Buffer | null) => ({
+  topic: 'tables',
+  partition: 0,
+  offset: 0,
+  key: Buffer.from(key),
+  value,
+  timestampMs: 0,
+})
 
 test('a bucket comes back from its tables-topic record with every field: amounts, deviations, newest time, distinct values, applied offsets', () => {
   const bucket = emptyBucket()
@@ -18,7 +25,13 @@ test('a bucket comes back from its tables-topic record with every field: amounts
   const table = new LookupTable(1)
   applyTableRecords(table, [record(key, value)])
   assert.deepEqual(table.get('terminal:t1')!.buckets.get(0), bucket)
-  assert.deepEqual(Object.fromEntries(Object.entries(bucket.distinct).map(([field, hashes]) => [field, hashes.size])), { card_id: 2, device_id: 2 })
+  assert.deepEqual(Object.fromEntries(Object.entries(bucket.distinct).map(([field, hashes]) => [field, hashes.size])), {
+    card_id: 2,
+    device_id: 2,
+  })
   assert.equal(bucket.lastMs, 1_200)
-  assert.deepEqual([bucket.min, bucket.max, bucket.ref, bucket.deviations, bucket.squaredDeviations], [1, 40, 12.5, -9.25 + 27.5 - 11.5, 9.25 ** 2 + 27.5 ** 2 + 11.5 ** 2])
+  assert.deepEqual(
+    [bucket.min, bucket.max, bucket.ref, bucket.deviations, bucket.squaredDeviations],
+    [1, 40, 12.5, -9.25 + 27.5 - 11.5, 9.25 ** 2 + 27.5 ** 2 + 11.5 ** 2],
+  )
 })

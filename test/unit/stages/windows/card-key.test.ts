@@ -2,10 +2,20 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { CardWindows } from '../../../../src/stages/windows/card-windows.js'
-import { CardKey, MAX_ID_LENGTH, readStoredId, storedIdHash, storedIdSlots } from '../../../../src/stages/windows/card-key.js'
+import {
+  CardKey,
+  MAX_ID_LENGTH,
+  readStoredId,
+  storedIdHash,
+  storedIdSlots,
+} from '../../../../src/stages/windows/card-key.js'
 
 /** Latin-1 and wider ids, of every length around the word (3 units) and slot (2 words) boundaries. */
-const ids = fc.oneof(fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }), fc.string({ unit: 'grapheme-ascii', maxLength: 20 }).map((s) => s + '\u00ff'))
+const ids = fc.oneof(
+  fc.string({ maxLength: 20 }),
+  fc.string({ unit: 'binary', maxLength: 20 }),
+  fc.string({ unit: 'grapheme-ascii', maxLength: 20 }).map((s) => s + '\u00ff'),
+)
 
 test('a stored card id reads back, rehashes to its hash and matches only itself', () => {
   // One key encodes every id in turn, as warm's keys do: nothing of a longer or wider id before may remain.
@@ -46,7 +56,10 @@ test('the hash spreads sequential ids over the low bits the table indexes by', (
     buckets[key.hash & 1023]!++
   }
   // 100 expected per bucket: a poor mix leaves buckets empty or several times full.
-  assert.ok(Math.min(...buckets) > 50 && Math.max(...buckets) < 160, `bucket range ${Math.min(...buckets)}–${Math.max(...buckets)}`)
+  assert.ok(
+    Math.min(...buckets) > 50 && Math.max(...buckets) < 160,
+    `bucket range ${Math.min(...buckets)}–${Math.max(...buckets)}`,
+  )
 })
 
 test('an id longer than the stored form allows is refused, every time, and leaves the key as it was', () => {

@@ -13,10 +13,22 @@ const MINUTE = 60_000
 
 test('distinct counts stay exact past the small-array fast path (a card seen at hundreds of merchants)', () => {
   const spans = [MINUTE, 10 * MINUTE, 30 * MINUTE, 60 * MINUTE]
-  const definitions = spans.map((spanMs): FeatureDefinition => ({ kind: 'window', name: `merchants_${spanMs}`, key: 'card', aggregation: 'distinct_count', field: 'merchant_id', spanMs, description: '' }))
+  const definitions = spans.map((spanMs): FeatureDefinition => ({
+    kind: 'window',
+    name: `merchants_${spanMs}`,
+    key: 'card',
+    aggregation: 'distinct_count',
+    field: 'merchant_id',
+    spanMs,
+    description: '',
+  }))
   const { columns, layout } = compileWindows(definitions)
   assert.equal(layout.valuesPerEvent, 2, 'amount and the merchant hash')
-  const windows = new CardWindows({ horizonMs: 60 * MINUTE, allowedLatenessMs: 0, valuesPerEvent: layout.valuesPerEvent })
+  const windows = new CardWindows({
+    horizonMs: 60 * MINUTE,
+    allowedLatenessMs: 0,
+    valuesPerEvent: layout.valuesPerEvent,
+  })
   const values: number[] = []
   for (let i = 0; i < 300; i++) {
     // 150 distinct values, each twice, 10 s apart.
@@ -36,28 +48,84 @@ test('distinct counts stay exact past the small-array fast path (a card seen at 
 
 test('the codes column keeps country, mcc and channel exactly, and the abroad and card-not-present flags', () => {
   const fields = ['country', 'mcc', 'currency', 'channel'] as const
-  const definitions = fields.map((field): FeatureDefinition => ({ kind: 'window', name: field, key: 'card', aggregation: 'distinct_count', field, spanMs: MINUTE, description: '' }))
+  const definitions = fields.map((field): FeatureDefinition => ({
+    kind: 'window',
+    name: field,
+    key: 'card',
+    aggregation: 'distinct_count',
+    field,
+    spanMs: MINUTE,
+    description: '',
+  }))
   const { columns, layout } = compileWindows(definitions)
   assert.equal(layout.valuesPerEvent, 3, 'the amount, a currency hash and one codes column for three fields')
-  const base = { card_id: 'c', amount: 1, country: 'ZW', card_country: 'ZW', mcc: '9999', currency: 'ZWL', channel: 'moto', eventTimeMs: 0 } as Transaction
+  const base = {
+    card_id: 'c',
+    amount: 1,
+    country: 'ZW',
+    card_country: 'ZW',
+    mcc: '9999',
+    currency: 'ZWL',
+    channel: 'moto',
+    eventTimeMs: 0,
+  } as Transaction
   const windows = new CardWindows({ horizonMs: MINUTE, allowedLatenessMs: 0, valuesPerEvent: layout.valuesPerEvent })
   const values = new Float64Array(layout.valuesPerEvent)
   // Each field once at its largest value, then a second event differing in every field: each count must be 2.
   windows.add('c', 0, layout.fill(base, values))
-  windows.add('c', 1, layout.fill({ ...base, country: 'AA', card_country: 'AA', mcc: '0000', currency: 'AAA', channel: 'pos' } as Transaction, values))
+  windows.add(
+    'c',
+    1,
+    layout.fill(
+      { ...base, country: 'AA', card_country: 'AA', mcc: '0000', currency: 'AAA', channel: 'pos' } as Transaction,
+      values,
+    ),
+  )
   const row = new Float64Array(fields.length)
   columns(windows, { ...base, eventTimeMs: 2 } as Transaction, layout.fill(base, values), row)
   assert.deepEqual(Array.from(row), [2, 2, 2, 2])
   // The flags live in the same column: a filter reads them without a column of its own.
-  const abroad: FeatureDefinition[] = [{ kind: 'window', name: 'abroad', key: 'card', filter: 'abroad', aggregation: 'count', spanMs: MINUTE, description: '' }, { kind: 'window', name: 'cnp', key: 'card', filter: 'card_not_present', aggregation: 'count', spanMs: MINUTE, description: '' }]
+  const abroad: FeatureDefinition[] = [
+    {
+      kind: 'window',
+      name: 'abroad',
+      key: 'card',
+      filter: 'abroad',
+      aggregation: 'count',
+      spanMs: MINUTE,
+      description: '',
+    },
+    {
+      kind: 'window',
+      name: 'cnp',
+      key: 'card',
+      filter: 'card_not_present',
+      aggregation: 'count',
+      spanMs: MINUTE,
+      description: '',
+    },
+  ]
   const flagsCompiled = compileWindows(abroad)
   const flagsLayout = flagsCompiled.layout
-  const flagged = new CardWindows({ horizonMs: MINUTE, allowedLatenessMs: 0, valuesPerEvent: flagsLayout.valuesPerEvent })
+  const flagged = new CardWindows({
+    horizonMs: MINUTE,
+    allowedLatenessMs: 0,
+    valuesPerEvent: flagsLayout.valuesPerEvent,
+  })
   const flagValues = new Float64Array(flagsLayout.valuesPerEvent)
-  flagged.add('c', 0, flagsLayout.fill({ ...base, country: 'FR', card_country: 'DE', channel: 'pos' } as Transaction, flagValues))
+  flagged.add(
+    'c',
+    0,
+    flagsLayout.fill({ ...base, country: 'FR', card_country: 'DE', channel: 'pos' } as Transaction, flagValues),
+  )
   flagged.add('c', 1, flagsLayout.fill({ ...base, channel: 'ecom' } as Transaction, flagValues))
   const flagRow = new Float64Array(2)
-  flagsCompiled.columns(flagged, { ...base, eventTimeMs: 2 } as Transaction, flagsLayout.fill(base, flagValues), flagRow)
+  flagsCompiled.columns(
+    flagged,
+    { ...base, eventTimeMs: 2 } as Transaction,
+    flagsLayout.fill(base, flagValues),
+    flagRow,
+  )
   assert.deepEqual(Array.from(flagRow), [1, 2], 'one event abroad; ecom and the current moto are card-not-present')
 })
 
@@ -66,24 +134,64 @@ test('a codes word of up to 13 bits shares the column of a required hashed field
   const { layout } = compileWindows(cardFraudFeatures)
   assert.equal(layout.valuesPerEvent, 2, 'the amount and the merchant column')
   assert.equal(layout.signature, 'merchant_id/41+codes(flags+country)')
-  const tx = { card_id: 'c', amount: 1, merchant_id: 'merchant-with-a-long-id', country: 'ZZ', card_country: 'FR', channel: 'moto', mcc: '5411', eventTimeMs: 0 } as Transaction
+  const tx = {
+    card_id: 'c',
+    amount: 1,
+    merchant_id: 'merchant-with-a-long-id',
+    country: 'ZZ',
+    card_country: 'FR',
+    channel: 'moto',
+    mcc: '5411',
+    eventTimeMs: 0,
+  } as Transaction
   const column = layout.fill(tx, new Float64Array(layout.valuesPerEvent))[1]!
   const country = layout.reader('country')
   assert.equal((column >>> country.shift) & country.mask, 25 * 26 + 25, 'ZZ, the largest country code')
   assert.equal(column & 3, 3, 'abroad and card-not-present')
   const merchant = layout.reader('merchant_id')
   assert.equal(merchant.codeBits, 12)
-  assert.equal(column - (column & 4095), Math.floor(hash52(tx.merchant_id) / 2 ** 11) * 2 ** 12, 'the top 41 bits of the hash, exact')
+  assert.equal(
+    column - (column & 4095),
+    Math.floor(hash52(tx.merchant_id) / 2 ** 11) * 2 ** 12,
+    'the top 41 bits of the hash, exact',
+  )
   assert.ok(column < 2 ** 53)
   // An optional field cannot carry the codes (an absent one is NaN): a device count with a filter keeps a codes column.
-  const devices: FeatureDefinition = { kind: 'window', name: 'd', key: 'card', filter: 'abroad', aggregation: 'distinct_count', field: 'device_id', spanMs: MINUTE, description: '' }
+  const devices: FeatureDefinition = {
+    kind: 'window',
+    name: 'd',
+    key: 'card',
+    filter: 'abroad',
+    aggregation: 'distinct_count',
+    field: 'device_id',
+    spanMs: MINUTE,
+    description: '',
+  }
   assert.equal(compileWindows([devices]).layout.signature, 'device_id,codes(flags)')
-  const merchants: FeatureDefinition = { kind: 'window', name: 'm', key: 'card+merchant', aggregation: 'count', spanMs: MINUTE, description: '' }
-  assert.equal(compileWindows([devices, merchants]).layout.signature, 'device_id,merchant_id/51+codes(flags)', 'the flags alone (2 bits) leave a 51-bit hash')
+  const merchants: FeatureDefinition = {
+    kind: 'window',
+    name: 'm',
+    key: 'card+merchant',
+    aggregation: 'count',
+    spanMs: MINUTE,
+    description: '',
+  }
+  assert.equal(
+    compileWindows([devices, merchants]).layout.signature,
+    'device_id,merchant_id/51+codes(flags)',
+    'the flags alone (2 bits) leave a 51-bit hash',
+  )
 })
 
 test('the generated feature-row code embeds numbers and fixed identifiers, never a name or string of the definitions', () => {
-  const injected: FeatureDefinition = { kind: 'window', name: "x'); process.exit(1); ('", key: 'card', aggregation: 'count', spanMs: MINUTE, description: '`${process.exit(1)}`' }
+  const injected: FeatureDefinition = {
+    kind: 'window',
+    name: "x'); process.exit(1); ('",
+    key: 'card',
+    aggregation: 'count',
+    spanMs: MINUTE,
+    description: '`${process.exit(1)}`',
+  }
   const definitions = [...cardFraudFeatures, injected]
   const { source } = compileWindows(definitions)
   assert.ok(!source.includes(injected.name) && !source.includes(injected.description))
@@ -114,11 +222,15 @@ test('cards found by a warm call are still found after idle eviction and table g
   // Backward-shift deletion of 30 idle cards moves the entries after them in their probe runs.
   assert.equal(warmed.evictIdle(), 30)
   assert.equal(plain.evictIdle(), 30)
-  records.forEach(({ card_id }, i) => assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id), `${card_id} (${i}) after eviction`))
+  records.forEach(({ card_id }, i) =>
+    assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id), `${card_id} (${i}) after eviction`),
+  )
   // New cards grow the table: every entry gets a new slot.
   warmed.warm(records)
   for (let i = 0; i < 200; i++) for (const windows of [warmed, plain]) windows.add(`new-${i}`, 3.5 * MINUTE, [i])
-  records.forEach(({ card_id }) => assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id), `${card_id} after growth`))
+  records.forEach(({ card_id }) =>
+    assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id), `${card_id} after growth`),
+  )
 })
 
 test('after mass eviction the card table shrinks, and the cards left are found with their logs, warmed or not', () => {
@@ -154,7 +266,8 @@ test('warm finds cards whose 32-bit id hash another card shares, and knows an ab
   const [present, absent] = ['c1094', 'c8061']
   const warmed = new CardWindows({ horizonMs: 60 * MINUTE, allowedLatenessMs: 0, tableBits: 2 })
   const plain = new CardWindows({ horizonMs: 60 * MINUTE, allowedLatenessMs: 0, tableBits: 2 })
-  for (const windows of [warmed, plain]) [first, second, present].forEach((id, i) => windows.add(id, i * 1_000, [i + 1]))
+  for (const windows of [warmed, plain])
+    [first, second, present].forEach((id, i) => windows.add(id, i * 1_000, [i + 1]))
   const records = [second, absent, first, present].map((card_id) => ({ card_id }))
   warmed.warm(records)
   for (const { card_id } of records) assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id), card_id)
@@ -163,7 +276,8 @@ test('warm finds cards whose 32-bit id hash another card shares, and knows an ab
   // The absent card arrives after the warm call: it is found, not mistaken for its hash's other card.
   warmed.warm(records)
   for (const windows of [warmed, plain]) windows.add(absent, 5_000, [9])
-  for (const { card_id } of records) assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id), `${card_id} after the add`)
+  for (const { card_id } of records)
+    assert.deepEqual(warmed.logOf(card_id), plain.logOf(card_id), `${card_id} after the add`)
 })
 
 test('after a compaction that moves more blocks than one batch of table updates, every card is found with its log', () => {
@@ -197,7 +311,12 @@ test('countAtOrBefore equals a count of every event time, wherever the bound fal
         // Time-only events are the oldest: full events are at or after the newest of them.
         const fullTimes = full.map((t) => t + (times.at(-1) ?? 0)).sort((a, b) => a - b)
         // A log at `offset` of its page: [used, n, times…, then full events of `stride` numbers].
-        const log = [LOG_HEADER + times.length + stride * fullTimes.length, times.length, ...times, ...fullTimes.flatMap((t) => [t, -1, -1])]
+        const log = [
+          LOG_HEADER + times.length + stride * fullTimes.length,
+          times.length,
+          ...times,
+          ...fullTimes.flatMap((t) => [t, -1, -1]),
+        ]
         const page = Float64Array.from([...Array.from({ length: offset }, () => -7), ...log, 99, 99])
         const expected = [...times, ...fullTimes].filter((t) => t <= timeMs).length
         assert.equal(countAtOrBefore(page, offset, stride, timeMs), expected)
