@@ -1,6 +1,8 @@
 import { pack } from 'msgpackr'
 import type { LabelV1 } from '../core/records.js'
 import type { TransactionV1 } from '../core/transaction-v1.js'
+import { EventQueue } from './event-queue.js'
+import { invalidRecord, type InvalidKind } from './invalid-records.js'
 import { Random } from './random.js'
 import { createWorld, currencyFor, type Customer, type Terminal, type World } from './world.js'
 
@@ -11,15 +13,7 @@ const DAY_MS = 24 * HOUR_MS
 export const FraudPattern = ['compromised_card', 'compromised_terminal', 'card_testing'] as const
 export type FraudPattern = (typeof FraudPattern)[number]
 
-export const InvalidKind = [
-  'malformed',
-  'missing_field',
-  'wrong_type',
-  'unknown_enum',
-  'pan_in_card_id',
-  'empty',
-] as const
-export type InvalidKind = (typeof InvalidKind)[number]
+export { InvalidKind } from './invalid-records.js'
 
 export type ValueFormat = 'json' | 'msgpack' | 'mixed'
 
@@ -107,7 +101,7 @@ export class TransactionGenerator {
   readonly world: World
   readonly #random: Random
   readonly #options: GeneratorOptions
-  readonly #queue: Scheduled[] = []
+  readonly #queue = new EventQueue<Scheduled>()
   readonly #recent: GeneratedRecord[] = []
   #seq = 0
   #txCount = 0
@@ -143,9 +137,9 @@ export class TransactionGenerator {
       const intent = original.intent as Extract<RecordIntent, { kind: 'valid' }>
       return { ...original, intent: { kind: 'duplicate', transactionId: intent.transactionId } }
     }
-    const head = this.#queue[0]
+    const head = this.#queue.peek()
     if (head && head.timeMs <= this.#nextNormalMs) {
-      this.#pop()
+      this.#queue.pop()
       this.#nowMs = Math.max(this.#nowMs, head.timeMs)
       if (head.kind === 'label') {
         return {
@@ -176,7 +170,7 @@ export class TransactionGenerator {
   drainLabels(): GeneratedRecord[] {
     const out: GeneratedRecord[] = []
     while (this.#queue.length > 0) {
-      const item = this.#pop()
+      const item = this.#queue.pop()
       if (item.kind === 'label') {
         out.push({
           topic: 'labels',
@@ -230,7 +224,7 @@ export class TransactionGenerator {
       amount: number,
       country: string,
       channel: TransactionV1['channel'],
-    ) => this.#push({ kind: 'fraud', seq: seq(), timeMs, customer, terminal, amount, country, channel, pattern })
+    ) => this.#queue.push({ kind: 'fraud', seq: seq(), timeMs, customer, terminal, amount, country, channel, pattern })
     if (pattern === 'compromised_card') {
       const customer = r.pick(this.world.customers)
       const gapMs = DAY_MS / customer.txPerDay / 10
@@ -356,7 +350,7 @@ export class TransactionGenerator {
     const delayMs = isFraud ? Math.min(30, r.logNormal(5, 0.6)) * DAY_MS : r.uniform(1, 3) * DAY_MS
     const source = isFraud ? (r.chance(0.8) ? 'chargeback' : 'customer') : 'analyst'
     const reportedMs = timeMs + delayMs
-    this.#push({
+    this.#queue.push({
       kind: 'label',
       seq: this.#seq++,
       timeMs: reportedMs,
@@ -382,46 +376,7 @@ export class TransactionGenerator {
   }
 
   #invalid(): GeneratedRecord {
-    const r = this.#random
-    const kind = r.pick(InvalidKind)
-    const customer = r.pick(this.world.customers)
-    const base = {
-      transaction_id: `bad_${r.hex()}${r.hex()}`,
-      card_id: customer.cardId,
-      customer_id: customer.customerId,
-      merchant_id: 'mer_x',
-      terminal_id: 'ter_x',
-      amount: 12.5,
-      currency: 'EUR',
-      mcc: '5411',
-      country: 'FR',
-      card_country: 'FR',
-      channel: 'pos',
-      event_time: new Date(this.#nowMs).toISOString(),
-    }
-    let value: Buffer
-    switch (kind) {
-      case 'malformed':
-        value = Buffer.from(`{"transaction_id": "${base.transaction_id}", "amount": 12.`)
-        break
-      case 'missing_field': {
-        const { terminal_id: _dropped, ...rest } = base
-        value = Buffer.from(JSON.stringify(rest))
-        break
-      }
-      case 'wrong_type':
-        value = Buffer.from(JSON.stringify({ ...base, amount: '12.50' }))
-        break
-      case 'unknown_enum':
-        value = Buffer.from(JSON.stringify({ ...base, channel: 'telepathy' }))
-        break
-      case 'pan_in_card_id':
-        value = Buffer.from(JSON.stringify({ ...base, card_id: '4111111111111111' }))
-        break
-      case 'empty':
-        value = Buffer.alloc(0)
-        break
-    }
+    const { kind, customer, value } = invalidRecord(this.#random, this.world.customers, this.#nowMs)
     return {
       topic: 'transactions',
       key: customer.cardId,
@@ -430,43 +385,6 @@ export class TransactionGenerator {
       intent: { kind: 'invalid', invalid: kind },
     }
   }
-
-  #push(item: Scheduled): void {
-    const q = this.#queue
-    q.push(item)
-    let i = q.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (!before(q[i]!, q[parent]!)) break
-      ;[q[i], q[parent]] = [q[parent]!, q[i]!]
-      i = parent
-    }
-  }
-
-  #pop(): Scheduled {
-    const q = this.#queue
-    const top = q[0]!
-    const last = q.pop()!
-    if (q.length > 0) {
-      q[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const rgt = l + 1
-        let m = i
-        if (l < q.length && before(q[l]!, q[m]!)) m = l
-        if (rgt < q.length && before(q[rgt]!, q[m]!)) m = rgt
-        if (m === i) break
-        ;[q[i], q[m]] = [q[m]!, q[i]!]
-        i = m
-      }
-    }
-    return top
-  }
-}
-
-function before(a: Scheduled, b: Scheduled): boolean {
-  return a.timeMs < b.timeMs || (a.timeMs === b.timeMs && a.seq < b.seq)
 }
 
 /** The first instant ≥ timeMs inside 22:00–05:59 UTC, plus a random offset into that night. */

@@ -65,15 +65,13 @@ export async function cardFraudDriver(
       const value = unpack(record.value!) as LookupFact | LookupFact[]
       const aggregator = aggregators[record.partition!]!
       for (const fact of Array.isArray(value) ? value : [value]) aggregator.apply(fact)
-      const published = aggregator
-        .takeChanges()
-        .map((entry) => ({
-          topic: 'tables',
-          partition: record.partition!,
-          offset: tableOffset++,
-          timestampMs: 0,
-          ...encodedKey(encodeTableEntry(entry)),
-        }))
+      const published = aggregator.takeChanges().map((entry) => ({
+        topic: 'tables',
+        partition: record.partition!,
+        offset: tableOffset++,
+        timestampMs: 0,
+        ...encodedKey(encodeTableEntry(entry)),
+      }))
       published.push({
         topic: 'tables',
         partition: record.partition!,
