@@ -37,7 +37,10 @@ interface Version {
 
 async function baseVersion(dir: string): Promise<Version> {
   const from = (path: string) => import(pathToFileURL(resolve(dir, path)).href)
-  const { PartitionState: BaseState } = await from('src/runtime/partition-state.ts')
+  // The offline state moved from src/runtime to src/offline with the topology runtime.
+  const { PartitionState: BaseState } = await from('src/offline/partition-state.ts').catch(() =>
+    from('src/runtime/partition-state.ts'),
+  )
   const { cardFraudFeatures: baseFeatures } = await from('topology/features.ts')
   return { name: 'base', create: () => new BaseState(windowStateOptions(baseFeatures)) }
 }

@@ -52,7 +52,10 @@ interface Version {
 
 async function baseVersion(dir: string): Promise<Version> {
   const from = (path: string) => import(pathToFileURL(resolve(dir, path)).href)
-  const { PartitionState: BaseState } = await from('src/runtime/partition-state.ts')
+  // The offline state moved from src/runtime to src/offline with the topology runtime.
+  const { PartitionState: BaseState } = await from('src/offline/partition-state.ts').catch(() =>
+    from('src/runtime/partition-state.ts'),
+  )
   const { WARM_MAX: baseWarmMax } = await from('src/stages/windows/card-windows.ts')
   const { cardFraudFeatures: baseFeatures } = await from('topology/features.ts')
   // Versions from before warming had no WARM_MAX: one record at a time then.
