@@ -39,8 +39,10 @@ export interface PartitionProgress {
   readonly nextOffset: number
   /** The log end, as last asked of the broker. */
   readonly highWatermark: number
-  /** Clock.nowMs of the partition's last record. */
+  /** Clock.nowMs of the partition's last record, or of its assignment before the first. */
   readonly lastRecordAtMs: number
+  /** Records received since the assignment (replayed ones included). */
+  readonly recordsSinceAssignment: number
   /** Still replaying records below its committed offset. */
   readonly restoring: boolean
 }

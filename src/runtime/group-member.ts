@@ -19,8 +19,9 @@ export interface MemberPartition {
   /** The next offset to read; records below it are strays (the source may still deliver some after a rebalance). */
   nextOffset: number
   highWatermark: number
-  /** Clock.nowMs of the last record. */
+  /** Clock.nowMs of the last record, or of the assignment before the first. */
   lastRecordAtMs: number
+  recordsSinceAssignment: number
   revoked: boolean
 }
 
@@ -225,6 +226,7 @@ export class GroupMember<P extends MemberPartition> {
       }
       p.nextOffset = record.offset + 1
       p.lastRecordAtMs = nowMs
+      p.recordsSinceAssignment++
       kept.push(record)
       owners.push(p)
     }

@@ -161,6 +161,7 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
       nextOffset,
       highWatermark: high,
       lastRecordAtMs: this.options.clock.nowMs(),
+      recordsSinceAssignment: 0,
       revoked: false,
       snapshotOffset: restored,
       lastSnapshotOffset: restored ?? -1,

@@ -198,3 +198,17 @@ test('a user feature set runs without editing the package: no lookup node when n
   await driver.close()
   assert.deepEqual(scores.rows[0]!.row.features, { amount: 5, card_count_1h: 1 })
 })
+
+test('a quiet partition does not hold live traffic: transactions on a topic with one busy partition are decided at the next watermark, not after lookups.maxWaitMs', async () => {
+  const { driver, decisions } = await cardFraudDriver({
+    partitions: 4,
+    overrides: { 'lookups.maxWaitMs': 10_000, 'lookups.idleTimeoutMs': 30_000 },
+  })
+  const t0 = Date.UTC(2026, 0, 5, 12)
+  // Five transactions of one card: one partition busy, three never see a record (a gateway's first test payments).
+  await driver.pipe(Array.from({ length: 5 }, (_, i) => tx(`live-${i}`, { eventTimeMs: t0 + i * 1_000 })))
+  await driver.advance(300)
+  assert.equal(decisions().length, 5, 'decided within a few watermark intervals')
+  assert.equal(driver.stats.lookupStale, 0, 'with the tables complete, not after waiting them out')
+  await driver.close()
+})

@@ -115,7 +115,13 @@ export class LookupTask implements MemberTask<Run> {
   async assign({ tp, low, high, committed }: PartitionPosition): Promise<Run> {
     const { topics, table, log } = this.options
     const offset = committed ?? low
-    const base = { tp, lastRecordAtMs: performance.now(), highWatermark: high, revoked: false }
+    const base = {
+      tp,
+      lastRecordAtMs: performance.now(),
+      recordsSinceAssignment: 0,
+      highWatermark: high,
+      revoked: false,
+    }
     if (tp.topic === topics.labels) {
       const router = new LabelRouter(
         this.options.plan,
