@@ -14,10 +14,14 @@ export interface BatchSinkOptions {
 }
 
 interface Batch<Row> {
+  readonly lane: Lane<Row>
   readonly rows: Row[]
   readonly acks: (() => void)[]
   firstOffset: number
   lastOffset: number
+  /** Resolves once ClickHouse acknowledged the batch (or its lane was dropped). */
+  readonly done: Promise<void>
+  readonly settle: () => void
 }
 
 interface Lane<Row> {
@@ -25,8 +29,8 @@ interface Lane<Row> {
   readonly partition: number
   open: Batch<Row> | undefined
   timer: NodeJS.Timeout | undefined
-  /** Inserts of one lane run one after another, so ClickHouse holds a prefix of the lane's offsets. */
-  chain: Promise<void>
+  /** The lane's last batch handed to the inserter: flush waits for it. */
+  last: Promise<void>
   dropped: boolean
 }
 
@@ -35,9 +39,18 @@ interface Lane<Row> {
  * batch is acknowledged. A batch is one contiguous offset range of one partition; its dedup token is
  * `table:topic:partition:first-last`, and a failed insert is retried with the identical rows and token until it
  * succeeds or the partition is dropped, so a retry after a lost response never duplicates rows.
+ *
+ * One insert at a time, batches in the order they were cut: each partition's rows reach ClickHouse as a prefix of
+ * its offsets (the resume point after a restart relies on it), and an insert's fixed cost (a part, its checksums,
+ * the dedup hash) is paid once per batch. Batches adapt to that cost: while an insert is in flight, every lane's open
+ * batch keeps growing (up to maxBatchRows), and is cut when the insert returns, so the slower the inserts, the larger
+ * the next ones. lingerMs bounds how long a row waits while the inserter is idle.
  */
 export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
   readonly #lanes = new Map<string, Lane<Row>>()
+  /** Batches cut and waiting for the inserter, in the order they were cut. */
+  #ready: Batch<Row>[] = []
+  #inserting = false
   #closed = false
 
   constructor(readonly options: BatchSinkOptions) {}
@@ -47,9 +60,12 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
     const lane = this.#lane(topic, partition)
     let batch = lane.open
     if (!batch) {
-      batch = { rows: [], acks: [], firstOffset: offset, lastOffset: offset }
+      let settle = () => {}
+      const done = new Promise<void>((resolve) => (settle = resolve))
+      batch = { lane, rows: [], acks: [], firstOffset: offset, lastOffset: offset, done, settle }
       lane.open = batch
-      lane.timer = setTimeout(() => this.#cut(lane), this.options.lingerMs)
+      // While an insert is in flight the batch grows instead: it is cut when the insert returns.
+      if (!this.#inserting) lane.timer = setTimeout(() => this.#cut(lane), this.options.lingerMs)
     }
     batch.rows.push(row)
     batch.acks.push(onAck)
@@ -63,7 +79,7 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
     for (const lane of this.#lanes.values()) {
       if (filter && (lane.topic !== filter.topic || lane.partition !== filter.partition)) continue
       this.#cut(lane)
-      waits.push(lane.chain)
+      waits.push(lane.last)
     }
     await Promise.all(waits)
   }
@@ -75,7 +91,13 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
     if (!lane) return
     lane.dropped = true
     clearTimeout(lane.timer)
+    lane.open?.settle()
     lane.open = undefined
+    this.#ready = this.#ready.filter((batch) => {
+      if (batch.lane !== lane) return true
+      batch.settle()
+      return false
+    })
     this.#lanes.delete(key)
   }
 
@@ -88,7 +110,7 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
     const key = `${topic}:${partition}`
     let lane = this.#lanes.get(key)
     if (!lane) {
-      lane = { topic, partition, open: undefined, timer: undefined, chain: Promise.resolve(), dropped: false }
+      lane = { topic, partition, open: undefined, timer: undefined, last: Promise.resolve(), dropped: false }
       this.#lanes.set(key, lane)
     }
     return lane
@@ -100,11 +122,38 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
     lane.timer = undefined
     if (!batch) return
     lane.open = undefined
-    lane.chain = lane.chain.then(() => this.#insertUntilAcked(lane, batch))
+    lane.last = batch.done
+    this.#ready.push(batch)
+    void this.#insertNext()
   }
 
-  async #insertUntilAcked(lane: Lane<Row>, batch: Batch<Row>): Promise<void> {
+  /** Inserts ready batches one at a time; after each, the batches that grew meanwhile are cut and follow. */
+  async #insertNext(): Promise<void> {
+    if (this.#inserting) return
+    this.#inserting = true
+    try {
+      for (let batch = this.#ready.shift(); batch; batch = this.#ready.shift()) {
+        await this.#insertUntilAcked(batch)
+        batch.settle()
+        if (this.#ready.length === 0) for (const lane of this.#lanes.values()) if (lane.open) this.#cutWithoutInserting(lane)
+      }
+    } finally {
+      this.#inserting = false
+    }
+  }
+
+  #cutWithoutInserting(lane: Lane<Row>): void {
+    clearTimeout(lane.timer)
+    lane.timer = undefined
+    const batch = lane.open!
+    lane.open = undefined
+    lane.last = batch.done
+    this.#ready.push(batch)
+  }
+
+  async #insertUntilAcked(batch: Batch<Row>): Promise<void> {
     const { client, table, metrics, log } = this.options
+    const { lane } = batch
     const token = `${table}:${lane.topic}:${lane.partition}:${batch.firstOffset}-${batch.lastOffset}`
     let backoffMs = this.options.retryBackoffMs
     for (let attempt = 1; !lane.dropped && !this.#closed; attempt++) {
