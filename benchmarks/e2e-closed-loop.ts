@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { KafkaProducerSink } from '../src/adapters/kafka/producer-sink.js'
 import { KafkaSource } from '../src/adapters/kafka/kafka-source.js'
@@ -32,7 +33,14 @@ interface Leg {
   readonly name: string
   readonly txPerSecond: number
   readonly seconds: number
-  readonly latency?: { p50: number; p99: number }
+  /** Poll → decision and event → decision (from the record's Kafka timestamp, set when it was sent). */
+  readonly latency?: { p50: number; p99: number; eventP50: number; eventP99: number }
+  /** Per node: batches, their mean duration, and the node's busy time as a share of the run. */
+  readonly stages?: { stage: string; batches: number; meanMs: number; share: number }[]
+  /** The main thread's event-loop delay while the pipeline ran. */
+  readonly eventLoop?: { p99Ms: number; maxMs: number }
+  /** ClickHouse inserts and rows per insert. */
+  readonly inserts?: { count: number; rowsPerInsert: number }
   /** Transactions that waited for the lookup tables (complete) or gave up waiting (stale). */
   readonly lookupWaits?: { complete: number; stale: number }
 }
@@ -46,6 +54,7 @@ async function produce(topic: string, consumed: () => number): Promise<void> {
     count,
     rate: 'max',
     maxLead: { records: 20_000, consumed },
+    recordTimestamp: 'send-time',
   })
   await sink.close()
 }
@@ -100,6 +109,9 @@ async function fullPipeline(): Promise<Leg> {
     },
   })
   const pipeline = await createPipeline({ config, kafka: { bootstrapServers }, log })
+  // How long the main thread's event loop was held at a time while the pipeline ran (1 ms resolution).
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 })
+  loopDelay.enable()
   let firstMs = 0
   const watch = setInterval(() => {
     if (firstMs === 0 && pipeline.job.stats.consumed > 0) firstMs = performance.now()
@@ -109,7 +121,24 @@ async function fullPipeline(): Promise<Leg> {
   await pipeline.job.drain()
   const seconds = (performance.now() - firstMs) / 1000
   clearInterval(watch)
-  const latency = { p50: pipeline.latency.percentile(50), p99: pipeline.latency.percentile(99) }
+  loopDelay.disable()
+  const eventLoop = { p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 }
+  const latency = {
+    p50: pipeline.latency.percentile(50),
+    p99: pipeline.latency.percentile(99),
+    eventP50: pipeline.eventLatency.percentile(50),
+    eventP99: pipeline.eventLatency.percentile(99),
+  }
+  const durations = (await pipeline.metrics.stageDuration.histogram.get()).values
+  const stages = [...new Set(durations.map((v) => String(v.labels.stage)))].map((stage) => {
+    const sum = durations.find((v) => v.labels.stage === stage && v.metricName?.endsWith('_sum'))?.value ?? 0
+    const batches = durations.find((v) => v.labels.stage === stage && v.metricName?.endsWith('_count'))?.value ?? 0
+    return { stage, batches, meanMs: batches > 0 ? (sum * 1000) / batches : 0, share: sum / seconds }
+  })
+  const insertCount =
+    (await pipeline.metrics.clickhouseInserts.get()).values.find((v) => v.labels.result === 'ok')?.value ?? 0
+  const insertedRows = (await pipeline.metrics.clickhouseRows.get()).values[0]?.value ?? 0
+  const inserts = { count: insertCount, rowsPerInsert: insertCount > 0 ? insertedRows / insertCount : 0 }
   const waits = (await pipeline.metrics.lookupWaits.get()).values
   const lookupWaits = {
     complete: waits.find((v) => v.labels.result === 'complete')?.value ?? 0,
@@ -122,6 +151,9 @@ async function fullPipeline(): Promise<Leg> {
     txPerSecond: count / seconds,
     seconds,
     latency,
+    stages,
+    inserts,
+    eventLoop,
     lookupWaits,
   }
 }
@@ -147,9 +179,16 @@ if (values.json) {
     [
       `e2e-closed-loop  node ${environment.node}, ${environment.cpus} cpus (${environment.cpu}), ${fmt(count)} transactions, seed ${seed}`,
       `  ${transport.name.padEnd(48)} ${fmt(transport.txPerSecond).padStart(9)} tx/s`,
-      `  ${pipeline.name.padEnd(48)} ${fmt(pipeline.txPerSecond).padStart(9)} tx/s  latency p50 ${pipeline.latency!.p50.toFixed(1)} ms, p99 ${pipeline.latency!.p99.toFixed(1)} ms`,
+      `  ${pipeline.name.padEnd(48)} ${fmt(pipeline.txPerSecond).padStart(9)} tx/s  event → decision p50 ${pipeline.latency!.eventP50.toFixed(1)} ms, p99 ${pipeline.latency!.eventP99.toFixed(1)} ms (poll → decision p99 ${pipeline.latency!.p99.toFixed(1)} ms)`,
       `  pipeline/transport = ${ratio.toFixed(2)}x  (${fmt(pipeline.txPerSecond)} vs ${fmt(transport.txPerSecond)} tx/s)`,
       `  lookups          ${fmt(pipeline.lookupWaits!.complete)} transactions waited for the tables, ${fmt(pipeline.lookupWaits!.stale)} gave up (stale)`,
+      `  clickhouse       ${fmt(pipeline.inserts!.count)} inserts, ${fmt(pipeline.inserts!.rowsPerInsert)} rows each`,
+      `  event loop       delay p99 ${pipeline.eventLoop!.p99Ms.toFixed(1)} ms, max ${pipeline.eventLoop!.maxMs.toFixed(1)} ms (the issue's bound: 2 ms)`,
+      `  stage budget     node: batches, mean ms a batch, busy share of the run (asynchronous nodes: until settled)`,
+      ...pipeline.stages!.map(
+        (s) =>
+          `    ${s.stage.padEnd(14)} ${fmt(s.batches).padStart(7)}  ${s.meanMs.toFixed(3).padStart(8)} ms  ${(100 * s.share).toFixed(1).padStart(5)} %`,
+      ),
     ].join('\n') + '\n',
   )
 }

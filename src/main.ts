@@ -147,8 +147,10 @@ export interface Pipeline extends AsyncDisposable {
   readonly job: Job<CardFraudStats>
   readonly graph: CardFraudGraph
   readonly model: ModelRef
-  /** Poll → decision latency of every decision (HDR-free summary samples; Prometheus has the histogram). */
+  /** Poll → decision latency of every decision (the Prometheus histogram has coarser buckets). */
   readonly latency: LatencyRecorder
+  /** Event → decision: from each record's Kafka timestamp to its decision, the latency a payment waits for. */
+  readonly eventLatency: LatencyRecorder
   readonly metrics: Metrics
   readonly clickhouse: ClickHouseClient
   readonly http?: HttpServer
@@ -264,6 +266,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     })
     const runId = 'live'
     const latency = new LatencyRecorder()
+    const eventLatency = new LatencyRecorder()
     const graph = cardFraud(
       {
         producer,
@@ -277,9 +280,13 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
         features,
         thresholds: pkg.manifest.thresholds ?? config.thresholds,
         runId,
-        onDecided: (decision) => {
+        onDecided: (decision, eventToDecisionMs) => {
           latency.record(decision.latency_ms)
           metrics.decisionLatency.observeMs(decision.latency_ms)
+          if (eventToDecisionMs !== undefined) {
+            eventLatency.record(eventToDecisionMs)
+            metrics.eventToDecision.observeMs(eventToDecisionMs)
+          }
         },
         onInferenceBatch: (records, ms) => {
           metrics.inferenceBatch.observe({ model: scorer.model.name }, records)
@@ -343,6 +350,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       graph,
       model: scorer.model,
       latency,
+      eventLatency,
       metrics,
       clickhouse,
       ...(http ? { http } : {}),

@@ -61,7 +61,7 @@ export interface CardFraudOptions {
   readonly features: readonly FeatureDefinition[]
   readonly thresholds: { readonly review: number; readonly decline: number }
   readonly runId: string
-  readonly onDecided?: (decision: DecisionV1) => void
+  readonly onDecided?: (decision: DecisionV1, eventToDecisionMs: number | undefined) => void
   readonly onInferenceBatch?: (records: number, ms: number) => void
 }
 

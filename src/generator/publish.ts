@@ -14,6 +14,11 @@ export interface PublishOptions {
    * ~5 MiB per partition and drops older batches silently, so a generator must not outrun its consumer by more.
    */
   readonly maxLead?: { readonly records: number; readonly consumed: () => number }
+  /**
+   * The Kafka timestamp of each record: its event time (replaying history; `decode.maxEventTimeAheadMs` reads it), or
+   * the time it is sent (a live feed: event → decision latency is measured from it).
+   */
+  readonly recordTimestamp?: 'event-time' | 'send-time'
   readonly signal?: AbortSignal
   readonly onRecord?: (record: GeneratedRecord) => void
 }
@@ -58,7 +63,8 @@ export async function publishGenerated(options: PublishOptions): Promise<Publish
 
 function send(options: PublishOptions, record: GeneratedRecord, ack: () => void, result: PublishResult): void {
   const topic = record.topic === 'labels' ? options.topics.labels : options.topics.transactions
-  options.sink.send({ topic, key: record.key, value: record.value, timestampMs: Math.floor(record.eventTimeMs) }, ack)
+  const timestampMs = options.recordTimestamp === 'send-time' ? Date.now() : Math.floor(record.eventTimeMs)
+  options.sink.send({ topic, key: record.key, value: record.value, timestampMs }, ack)
   if (record.topic === 'labels') result.labels++
   else result.transactions++
   result.byIntent[record.intent.kind] = (result.byIntent[record.intent.kind] ?? 0) + 1

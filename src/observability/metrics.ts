@@ -43,6 +43,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers,
   })
+  const eventToDecision = new Histogram({
+    name: 'fraudstream_event_to_decision_seconds',
+    help: "From the record's Kafka timestamp (CreateTime or LogAppendTime) to its decision: the latency a payment sees",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers,
+  })
   const inferenceBatch = new Histogram({
     name: 'fraudstream_inference_batch_records',
     help: 'Records per inference batch',
@@ -204,6 +210,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     restored,
     strayRecords,
     decisionLatency: { observeMs: (ms: number) => decisionLatency.observe(ms / 1000) },
+    eventToDecision: { observeMs: (ms: number) => eventToDecision.observe(ms / 1000) },
     inferenceBatch,
     inferenceDuration: { observeMs: (model: string, ms: number) => inferenceDuration.observe({ model }, ms / 1000) },
     clickhouseInserts,
@@ -224,7 +231,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     dedupeIds,
     dedupeEvictedEarly,
     stageRecords,
-    stageDuration: { observeMs: (stage: string, ms: number) => stageDuration.observe({ stage }, ms / 1000) },
+    stageDuration: {
+      observeMs: (stage: string, ms: number) => stageDuration.observe({ stage }, ms / 1000),
+      histogram: stageDuration,
+    },
     lookupLabels,
     lookupFacts,
     lookupWaits,

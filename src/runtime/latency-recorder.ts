@@ -1,41 +1,47 @@
-const MAX_SAMPLES = 100_000
+import * as hdr from 'hdr-histogram-js'
+
+/** Latencies up to an hour at 3 significant digits: a few tens of KiB, every sample counted, the tail kept exact. */
+const HIGHEST_TRACKABLE_US = 3_600_000_000
 
 /**
- * Latency samples for the end-of-run summary (Prometheus gets a histogram). Keeps every sample up to
- * MAX_SAMPLES, then a uniform reservoir of them, so memory stays bounded on long runs.
+ * A latency distribution for summaries and benchmarks, in an HDR histogram (hdr-histogram-js, the HdrHistogram
+ * port autocannon uses): every sample counts, in bounded memory, so p99.9 and the maximum are what happened, where a
+ * reservoir would lose the tail. Values are recorded in microseconds and read in milliseconds.
  */
 export class LatencyRecorder {
-  readonly #samples: number[] = []
-  #seen = 0
-  #seed = 0x2545f491
+  readonly #histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: HIGHEST_TRACKABLE_US,
+    numberOfSignificantValueDigits: 3,
+    useWebAssembly: false,
+  })
 
   record(ms: number): void {
-    this.#seen++
-    if (this.#samples.length < MAX_SAMPLES) {
-      this.#samples.push(ms)
-      return
-    }
-    const slot = Math.floor(this.#nextRandom() * this.#seen)
-    if (slot < MAX_SAMPLES) this.#samples[slot] = ms
+    if (!(ms >= 0)) return
+    this.#histogram.recordValue(Math.min(HIGHEST_TRACKABLE_US, Math.max(1, Math.round(ms * 1000))))
   }
 
   get count(): number {
-    return this.#seen
+    return this.#histogram.totalCount
   }
 
+  /** The value at percentile `p` (0–100) in ms; 0 before any sample. */
   percentile(p: number): number {
-    if (this.#samples.length === 0) return 0
-    const sorted = [...this.#samples].sort((a, b) => a - b)
-    return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
+    return this.count === 0 ? 0 : this.#histogram.getValueAtPercentile(p) / 1000
   }
 
-  /** xorshift32: a reservoir needs uniform picks, not cryptographic ones, and must not touch Math.random. */
-  #nextRandom(): number {
-    let x = this.#seed
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    this.#seed = x >>> 0
-    return this.#seed / 4294967296
+  get maxMs(): number {
+    return this.count === 0 ? 0 : this.#histogram.maxValue / 1000
+  }
+
+  /** p50, p99, p99.9 and max in ms, rounded to µs: the shape a summary prints. */
+  summary(): { p50: number; p99: number; p999: number; max: number } {
+    const round = (ms: number) => Math.round(ms * 1000) / 1000
+    return {
+      p50: round(this.percentile(50)),
+      p99: round(this.percentile(99)),
+      p999: round(this.percentile(99.9)),
+      max: round(this.maxMs),
+    }
   }
 }

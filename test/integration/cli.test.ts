@@ -80,7 +80,17 @@ test('demo --count --json prints a summary that agrees with itself and with `fra
   assert.equal(s.committed_offsets, s.end_offsets)
   assert.ok(s.invalid > 0 && s.duplicates > 0, `invalid and duplicate records were generated: ${stdout}`)
   assert.ok(s.throughput_tx_s > 0, `a throughput: ${stdout}`)
-  assert.ok(s.latency_ms.p99 >= s.latency_ms.p50, `latency percentiles: ${stdout}`)
+  assert.ok(
+    s.latency_ms.p99 >= s.latency_ms.p50 &&
+      s.latency_ms.p999 >= s.latency_ms.p99 &&
+      s.latency_ms.max >= s.latency_ms.p999,
+    `latency percentiles: ${stdout}`,
+  )
+  // Event → decision starts when the generator sent the record, before the job polled it.
+  assert.ok(
+    s.latency_ms.p50 + 1 >= s.poll_to_decision_ms.p50,
+    `event → decision includes the time before the poll: ${stdout}`,
+  )
   const { stdout: sql } = await cli('sql', 'SELECT count() AS n FROM scores', '--data-dir', dataDir, '--json')
   assert.equal(Number((JSON.parse(sql) as { rows: { n: string }[] }).rows[0]!.n), s.clickhouse_rows)
   const { stdout: table } = await cli(

@@ -14,8 +14,11 @@ export interface DecideStageOptions {
   readonly thresholds: Thresholds
   readonly featureNames: readonly string[]
   readonly model: ModelRef
-  /** Each decision's poll → decision latency. */
-  readonly onDecided?: (decision: DecisionV1) => void
+  /**
+   * Each decision as it is handed on, with its event → decision latency: from the record's Kafka timestamp
+   * (CreateTime, or the broker's LogAppendTime) to now; undefined when the record has no timestamp.
+   */
+  readonly onDecided?: (decision: DecisionV1, eventToDecisionMs: number | undefined) => void
 }
 
 /**
@@ -57,7 +60,8 @@ export function decideStage(name: string, options: DecideStageOptions): Stage<Sc
               }
             : undefined
         counts[outcome.decision]++
-        options.onDecided?.(decision)
+        const recordMs = item.origin.timestampMs
+        options.onDecided?.(decision, recordMs > 0 ? ctx.clock.wallMs() - recordMs : undefined)
         ctx.emit(item, { ...item.value, decision, alert })
       }
       for (const [outcome, n] of Object.entries(counts)) if (n > 0) ctx.metrics.count(outcome, n)
