@@ -2,12 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
-import { KafkaProducerSink } from '../src/adapters/kafka/producer-sink.js'
 import { KafkaSource } from '../src/adapters/kafka/kafka-source.js'
 import { startMockCluster } from '../src/adapters/kafka/mock-cluster.js'
 import { loadConfig } from '../src/config/load.js'
-import { publishGenerated } from '../src/generator/publish.js'
-import { TransactionGenerator } from '../src/generator/transaction-generator.js'
+import { publishInChild } from '../src/generator/publish-process.js'
 import { createPipeline } from '../src/main.js'
 import { createLogger } from '../src/observability/logger.js'
 import { benchmarkArgs } from './args.js'
@@ -45,18 +43,18 @@ interface Leg {
   readonly lookupWaits?: { complete: number; stale: number }
 }
 
+/** The generator runs in a child process: generating in this one would hold the event loop of what is measured. */
 async function produce(topic: string, consumed: () => number): Promise<void> {
-  const sink = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': bootstrapServers }, log })
-  await publishGenerated({
-    generator: new TransactionGenerator({ seed }),
-    sink,
+  await publishInChild({
+    bootstrapServers,
+    generator: { seed },
     topics: { transactions: topic, labels: `${topic}.labels` },
     count,
     rate: 'max',
-    maxLead: { records: 20_000, consumed },
+    maxLeadRecords: 20_000,
+    consumed,
     recordTimestamp: 'send-time',
   })
-  await sink.close()
 }
 
 async function transportOnly(): Promise<Leg> {
@@ -94,6 +92,7 @@ async function fullPipeline(): Promise<Leg> {
   const dataDir = mkdtempSync(join(tmpdir(), 'fraudstream-bench-'))
   const topic = `bench-pipeline-${Date.now()}`
   const config = loadConfig({
+    env: process.env,
     overrides: {
       environment: 'test',
       dataDir,

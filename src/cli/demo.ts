@@ -1,9 +1,9 @@
 import type { Command } from 'commander'
 import { describeClickhouse } from '../adapters/clickhouse/client.js'
-import { KafkaProducerSink } from '../adapters/kafka/producer-sink.js'
 import type { Config } from '../config/schema.js'
-import { publishGenerated, type PublishResult } from '../generator/publish.js'
-import { TransactionGenerator, type ValueFormat } from '../generator/transaction-generator.js'
+import type { PublishResult } from '../generator/publish.js'
+import { publishInChild } from '../generator/publish-process.js'
+import type { ValueFormat } from '../generator/transaction-generator.js'
 import { createPipeline, resolveKafka, type Pipeline } from '../main.js'
 import type { Logger } from '../observability/logger.js'
 import {
@@ -74,7 +74,6 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
   const startedMs = performance.now()
   const kafka = await resolveKafka(config)
   let pipeline: Pipeline | undefined
-  let producer: KafkaProducerSink | undefined
   try {
     // A new mock cluster's offsets restart at 0: live rows and snapshots of an earlier demo cannot be reconciled
     // with them (the sink's resume point and snapshots are offsets), so an embedded demo starts from empty state.
@@ -85,36 +84,32 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
       features: await loadFeatures(config),
       resetState: kafka.mock !== undefined,
     })
-    producer = await KafkaProducerSink.connect({
-      config: { 'bootstrap.servers': kafka.bootstrapServers, 'client.id': 'fraudstream-generator' },
-      log: log.child({ component: 'generator' }),
-    })
     const job = pipeline.job
     const { model, latency, eventLatency } = pipeline
-    const generator = new TransactionGenerator({
-      seed: options.seed,
-      fraudRate: options.fraudRate,
-      invalidRate: options.invalidRate,
-      duplicateRate: options.duplicateRate,
-      format: options.format,
-    })
     const stopGenerating = new AbortController()
     options.signal?.addEventListener('abort', () => stopGenerating.abort(), { once: true })
     let generatedSoFar = 0
     let publishDone = false
     let published: PublishResult = { transactions: 0, labels: 0, acked: 0, byIntent: {} }
-    const publishing = publishGenerated({
-      generator,
-      sink: producer,
+    // The generator runs in a child process: generating in this one would hold the job's event loop, and the demo's
+    // figures would be the generator's.
+    const publishing = publishInChild({
+      bootstrapServers: kafka.bootstrapServers,
+      generator: {
+        seed: options.seed,
+        fraudRate: options.fraudRate,
+        invalidRate: options.invalidRate,
+        duplicateRate: options.duplicateRate,
+        format: options.format,
+      },
       topics: config.kafka.topics,
       count: options.count,
       rate: options.rate,
-      maxLead: { records: 20_000, consumed: () => job.stats.consumed },
+      maxLeadRecords: 20_000,
+      consumed: () => job.stats.consumed,
       recordTimestamp: 'send-time',
       signal: stopGenerating.signal,
-      onRecord: (record) => {
-        if (record.topic === 'transactions') generatedSoFar++
-      },
+      onProgress: (generated) => (generatedSoFar = generated),
     }).then((result) => {
       published = result
       publishDone = true
@@ -204,7 +199,6 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
     }
   } finally {
     await pipeline?.close()
-    await producer?.close()
     await kafka.mock?.close()
   }
 }

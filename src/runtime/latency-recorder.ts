@@ -36,12 +36,9 @@ export class LatencyRecorder {
 
   /** p50, p99, p99.9 and max in ms, rounded to µs: the shape a summary prints. */
   summary(): { p50: number; p99: number; p999: number; max: number } {
-    const round = (ms: number) => Math.round(ms * 1000) / 1000
-    return {
-      p50: round(this.percentile(50)),
-      p99: round(this.percentile(99)),
-      p999: round(this.percentile(99.9)),
-      max: round(this.maxMs),
-    }
+    // A percentile reads the top of its bucket, which can pass the largest sample: capped at it.
+    const max = this.maxMs
+    const at = (p: number) => Math.round(Math.min(max, this.percentile(p)) * 1000) / 1000
+    return { p50: at(50), p99: at(99), p999: at(99.9), max: Math.round(max * 1000) / 1000 }
   }
 }
