@@ -2,7 +2,7 @@ import type { Config } from '../src/config/schema.js'
 import type { RecordSink, Scorer, ScoreSink, TopicPartition } from '../src/core/ports.js'
 import type { DecisionV1 } from '../src/core/records.js'
 import { describeTopology, topology, type Topology } from '../src/core/topology.js'
-import { decideStage } from '../src/stages/decide/decide-stage.js'
+import { decideStage, type Decided } from '../src/stages/decide/decide-stage.js'
 import { decodeStage } from '../src/stages/decode/decode-stage.js'
 import { dedupeStage, type DedupeStage } from '../src/stages/dedupe/dedupe-stage.js'
 import { featureContractHash, type FeatureDefinition } from '../src/stages/features/feature-definition.js'
@@ -12,7 +12,7 @@ import { lookupsStage } from '../src/stages/lookups/lookups-stage.js'
 import { LookupTable } from '../src/stages/lookups/lookup-table.js'
 import { deadLetterPort } from '../src/stages/sinks/dead-letter.js'
 import { scoresSink } from '../src/stages/sinks/scores-sink.js'
-import { alertsSink, decisionsSink } from '../src/stages/sinks/topic-sinks.js'
+import { topicSink } from '../src/stages/sinks/topic-sinks.js'
 import { cardWindowsStage, type CardWindowsStage } from '../src/stages/windows/card-windows-stage.js'
 
 export interface CardFraudTopics {
@@ -157,12 +157,20 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
     )
     .sink(
       'decisions',
-      decisionsSink('decisions', { producer: io.producer, topic: topics.decisions }),
+      topicSink<Decided>('decisions', {
+        producer: io.producer,
+        topic: topics.decisions,
+        recordOf: ({ decision }) => ({ key: decision.card_id, value: decision }),
+      }),
       `Decision v1, key = card_id (topic ${topics.decisions})`,
     )
     .sink(
       'alerts',
-      alertsSink('alerts', { producer: io.producer, topic: topics.alerts }),
+      topicSink<Decided>('alerts', {
+        producer: io.producer,
+        topic: topics.alerts,
+        recordOf: ({ alert }) => alert && { key: alert.card_id, value: alert },
+      }),
       `declines, immediately (topic ${topics.alerts})`,
     )
     .sink(

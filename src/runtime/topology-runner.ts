@@ -2,7 +2,6 @@ import type { Logger } from 'pino'
 import type { Clock } from '../core/clock.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { SnapshotStore, SourceRecord, TopicPartition } from '../core/ports.js'
-import type { DeadLetterReason } from '../core/records.js'
 import type { Cancel, Scheduler } from '../core/scheduler.js'
 import { partitionKey } from '../core/stage.js'
 import type { Topology } from '../core/topology.js'
@@ -11,7 +10,7 @@ import type { MemberPartition, MemberTask } from './group-member.js'
 import type { PartitionPosition } from './partition-positions.js'
 import { readStartOf } from './partition-positions.js'
 import { PartitionSnapshots } from './partition-snapshots.js'
-import { FlowItem, GraphFlow } from './graph-flow.js'
+import { FlowItem, GraphFlow, type GraphFlowOptions } from './graph-flow.js'
 
 /** A partition the runner owns: the member's bookkeeping plus its snapshot progress. */
 export interface TopologyPartition extends MemberPartition {
@@ -33,10 +32,7 @@ export interface TopologyRunnerOptions {
   readonly snapshotIntervalMs: number
   readonly log: Logger
   /** Per-stage counters and durations: `stage` is always the node's name. */
-  readonly observe: {
-    readonly count: (stage: string, outcome: string, n: number) => void
-    readonly duration: (stage: string, ms: number) => void
-    readonly deadLetter: (stage: string, reason: DeadLetterReason) => void
+  readonly observe: GraphFlowOptions['observe'] & {
     readonly restored: (n: number) => void
     readonly snapshotsSkipped: () => void
     readonly snapshotWritten: (tp: TopicPartition, bytes: number) => void

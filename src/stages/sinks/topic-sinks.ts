@@ -1,41 +1,27 @@
 import type { RecordSink } from '../../core/ports.js'
 import type { Stage } from '../../core/stage.js'
-import type { Decided } from '../decide/decide-stage.js'
 
-/** Decision v1 of every scored transaction to the decisions topic, keyed by card; passes every item on. */
-export function decisionsSink(
+/**
+ * A sink node for a topic: the record `recordOf` makes of each item (none: nothing sent) goes to the topic as JSON,
+ * the item's offset waits for its delivery report, and every item passes on. Sent records are counted as `sent`.
+ */
+export function topicSink<T>(
   name: string,
-  options: { readonly producer: RecordSink; readonly topic: string },
-): Stage<Decided, Decided> {
-  return {
-    name,
-    process(batch, ctx) {
-      for (const item of batch) {
-        const { decision } = item.value
-        options.producer.send(
-          { topic: options.topic, key: decision.card_id, value: Buffer.from(JSON.stringify(decision)) },
-          ctx.hold(item),
-        )
-        ctx.emit(item, item.value)
-      }
-    },
-  }
-}
-
-/** The alert of each decline to the alerts topic, keyed by card, counted `sent`; passes every item on. */
-export function alertsSink(
-  name: string,
-  options: { readonly producer: RecordSink; readonly topic: string },
-): Stage<Decided, Decided> {
+  options: {
+    readonly producer: RecordSink
+    readonly topic: string
+    readonly recordOf: (value: T) => { readonly key: string; readonly value: object } | undefined
+  },
+): Stage<T, T> {
   return {
     name,
     process(batch, ctx) {
       let sent = 0
       for (const item of batch) {
-        const { alert } = item.value
-        if (alert) {
+        const record = options.recordOf(item.value)
+        if (record) {
           options.producer.send(
-            { topic: options.topic, key: alert.card_id, value: Buffer.from(JSON.stringify(alert)) },
+            { topic: options.topic, key: record.key, value: Buffer.from(JSON.stringify(record.value)) },
             ctx.hold(item),
           )
           sent++
