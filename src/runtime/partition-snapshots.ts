@@ -1,3 +1,4 @@
+import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import { pack, unpack } from 'msgpackr'
 import type { Logger } from 'pino'
 import type { SnapshotStore, TopicPartition } from '../core/ports.js'
@@ -93,7 +94,8 @@ export class PartitionSnapshots {
   async #load(tp: TopicPartition, snapshot: PartitionSnapshot): Promise<void> {
     try {
       for (const stage of this.#stateful) {
-        if (!(stage.name in snapshot.stages)) throw new TypeError(`no state for stage ${stage.name}`)
+        if (!(stage.name in snapshot.stages))
+          throw new FraudstreamError(ErrorCode.internal, `no state for stage ${stage.name}`, 'internal')
         await stage.restore!(tp, snapshot.stages[stage.name])
       }
     } catch (err) {

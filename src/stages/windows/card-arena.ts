@@ -1,3 +1,4 @@
+import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 const MAX_REF_BITS = 31
 const MIN_PAGE_SLOTS = 4_096
 
@@ -128,7 +129,12 @@ export class CardArena {
     for (let offset = 0; offset < top;) {
       const capacity = page[offset]!
       // Blocks tile a page up to its top, each starting with its (signed) capacity: a zero would loop forever.
-      if (capacity === 0) throw new Error(`card arena: page ${index} has no block at ${offset} below its top ${top}`)
+      if (capacity === 0)
+        throw new FraudstreamError(
+          ErrorCode.internal,
+          `card arena: page ${index} has no block at ${offset} below its top ${top}`,
+          'internal',
+        )
       if (capacity > 0) {
         const to = this.#bump(capacity)
         const target = this.pageOf(to)
@@ -183,7 +189,11 @@ export class CardArena {
   #addPage(slots: number, oversized: boolean): number {
     const index = this.#emptyPages.pop() ?? this.pages.length
     if (index >= 2 ** (MAX_REF_BITS - this.#pageBits))
-      throw new RangeError(`card arena: more than ${2 ** (MAX_REF_BITS - this.#pageBits)} pages`)
+      throw new FraudstreamError(
+        ErrorCode.internal,
+        `card arena: more than ${2 ** (MAX_REF_BITS - this.#pageBits)} pages`,
+        'internal',
+      )
     const spare = slots === this.#pageSlots ? this.#sparePage : undefined
     if (spare) this.#sparePage = undefined
     this.pages[index] = spare ?? new Float64Array(slots)

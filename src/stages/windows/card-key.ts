@@ -1,3 +1,4 @@
+import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 /**
  * How a card id is kept in its block of the card arena, and its hash for the card table.
  *
@@ -29,7 +30,12 @@ export class CardKey {
    */
   set(id: string): void {
     const length = id.length
-    if (length > MAX_ID_LENGTH) throw new RangeError(`card id of ${length} characters: at most ${MAX_ID_LENGTH}`)
+    if (length > MAX_ID_LENGTH)
+      throw new FraudstreamError(
+        ErrorCode.internal,
+        `card id of ${length} characters: at most ${MAX_ID_LENGTH}`,
+        'internal',
+      )
     // Read as latin-1 in one pass, a word (three units) a step, each unit once, the words and the hash as they come (a
     // first pass looking for wide units would read each twice); an id with a wider unit is encoded again below, one
     // unit per word.

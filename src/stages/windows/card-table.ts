@@ -1,3 +1,4 @@
+import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import { CardArena, copySlots } from './card-arena.js'
 import { CardKey, readStoredId, storedIdHash, storedIdSlots } from './card-key.js'
 import { LOG_HEADER, logEnd, newestEventMs } from './card-log.js'
@@ -372,7 +373,12 @@ export class CardTable {
           entries[ENTRY * slot + 1] = moves[3 * i + 2]!
           break
         }
-        if (entries[ENTRY * slot + 1] === EMPTY) throw new Error(`card arena: moved block ${from} has no table entry`)
+        if (entries[ENTRY * slot + 1] === EMPTY)
+          throw new FraudstreamError(
+            ErrorCode.internal,
+            `card arena: moved block ${from} has no table entry`,
+            'internal',
+          )
       }
     }
     this.#moveCount = 0

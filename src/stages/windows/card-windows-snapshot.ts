@@ -1,3 +1,4 @@
+import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import { LOG_HEADER, logEnd } from './card-log.js'
 import type { CardTable } from './card-table.js'
 
@@ -25,10 +26,14 @@ export function snapshotCards(table: CardTable): (readonly [string, number[]])[]
 /** Inserts the snapshot's cards into an empty table, each log checked and written whole; throws for another layout. */
 export function restoreCards(table: CardTable, snapshot: CardWindowsSnapshot): void {
   if (snapshot.stride !== table.stride)
-    throw new Error(`snapshot stride ${snapshot.stride} does not match the event layout (${table.stride})`)
+    throw new FraudstreamError(
+      ErrorCode.internal,
+      `snapshot stride ${snapshot.stride} does not match the event layout (${table.stride})`,
+      'internal',
+    )
   for (const [id, log] of snapshot.cards) {
     if (log.length !== log[0] || log[1]! < 0 || (log.length - LOG_HEADER - log[1]!) % table.stride !== 0)
-      throw new Error(`snapshot log of card ${id} is malformed`)
+      throw new FraudstreamError(ErrorCode.internal, `snapshot log of card ${id} is malformed`, 'internal')
     const slot = table.insert(id, log.length)
     table.page.set(log, table.at(slot))
     table.logResized(log.length - LOG_HEADER)

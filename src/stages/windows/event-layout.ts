@@ -1,3 +1,4 @@
+import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import { Channel, type Transaction } from '../../core/transaction-v1.js'
 import type { DistinctField } from '../features/feature-definition.js'
 import { hash52, type WindowGroup } from './window-groups.js'
@@ -103,7 +104,7 @@ export function eventLayoutOf(groups: readonly WindowGroup[]): EventLayout {
     reader: (field) => {
       if (isCoded(field)) {
         const code = codeReaders.get(field)
-        if (!code) throw new Error(`event layout: no window reads ${field}`)
+        if (!code) throw new FraudstreamError(ErrorCode.internal, `event layout: no window reads ${field}`, 'internal')
         return { offset: codesOffset, ...code, codeBits: 0 }
       }
       const i = hashedFields.indexOf(field)
