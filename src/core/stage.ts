@@ -43,6 +43,8 @@ export interface PartitionProgress {
   readonly lastRecordAtMs: number
   /** Records received since the assignment (replayed ones included). */
   readonly recordsSinceAssignment: number
+  /** The partition's log held no record when it was assigned: nobody has read anything of it yet. */
+  readonly emptyAtAssignment: boolean
   /** Still replaying records below its committed offset. */
   readonly restoring: boolean
 }

@@ -9,7 +9,7 @@ import { LookupAggregator } from '../../src/stages/lookups/lookup-aggregator.js'
 import { sourceId, type LookupFact } from '../../src/stages/lookups/lookup-facts.js'
 import { LookupTable } from '../../src/stages/lookups/lookup-table.js'
 import { applyTableRecords, encodeTableEntry, PROGRESS_KEY } from '../../src/stages/lookups/lookup-task.js'
-import { MemoryRecordSink, MemoryScoreSink } from '../../src/testing/memory-sinks.js'
+import { MemoryRecordSink, MemoryScoreSink, MemorySnapshotStore } from '../../src/testing/memory-sinks.js'
 import { TopologyTestDriver } from '../../src/testing/topology-test-driver.js'
 import { cardFraud, cardFraudStats, type CardFraudStats } from '../../topology/card-fraud.js'
 import { cardFraudFeatures } from '../../topology/features.js'
@@ -46,6 +46,8 @@ export async function cardFraudDriver(
     features?: readonly FeatureDefinition[]
     model?: ScoreFn
     partitions?: number
+    /** Snapshot partition state in memory, so a reassigned partition restores instead of replaying. */
+    snapshots?: boolean
   } = {},
 ) {
   const config = loadConfig({ overrides: { environment: 'test', ...options.overrides } })
@@ -98,6 +100,7 @@ export async function cardFraudDriver(
     topology: graph.topology,
     partitions,
     stats: cardFraudStats,
+    ...(options.snapshots ? { snapshots: new MemorySnapshotStore() } : {}),
   })
   const topics = graph.topics
 
@@ -119,6 +122,8 @@ export async function cardFraudDriver(
     model,
     pipe,
     producer,
+    /** Facts and watermark markers the job sent to the lookup aggregators. */
+    lookupsProducer,
     scores,
     decisions: () => producer.valuesOf<DecisionV1>(topics.decisions),
     alerts: () => producer.valuesOf<DecisionV1>(topics.alerts),

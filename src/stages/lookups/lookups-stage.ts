@@ -79,10 +79,11 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
 
   /**
    * Each live partition's watermark to every aggregator: no later on-time transaction of it is older, and none
-   * waiting is either. Idle: caught up, nothing waiting, and no record since its assignment or for idleTimeoutMs (a
-   * shorter test would take a partition whose records are still on their way for an idle one). A partition quiet
-   * since its assignment is idle at once: otherwise the first transactions on a quiet topic (a job just started, a
-   * partition without traffic) would wait for it, up to lookups.maxWaitMs, though no window of theirs can change.
+   * waiting is either. Idle: caught up, nothing waiting, and no record for idleTimeoutMs (a shorter test would take a
+   * partition whose records are still on their way for an idle one), or a log that was empty at its assignment and
+   * still is: otherwise the first transactions on a new topic would wait for its empty partitions, up to
+   * lookups.maxWaitMs, though no window of theirs can change. A partition that moved in a rebalance is not idle at
+   * once: its previous owner's watermark still stands, and its next records may belong to windows of others.
    */
   function sendMarkers(ctx: StageContext<Featured>): void {
     const nowMs = ctx.clock.nowMs()
@@ -91,7 +92,8 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
       const queue = waiting.get(partitionKey(p.tp)) ?? []
       let watermarkMs = options.watermarkOf(p.tp)
       for (const w of queue) watermarkMs = Math.min(watermarkMs, w.item.value.lookupAtMs)
-      const quiet = p.recordsSinceAssignment === 0 || nowMs - p.lastRecordAtMs >= options.idleTimeoutMs
+      const quiet =
+        (p.emptyAtAssignment && p.recordsSinceAssignment === 0) || nowMs - p.lastRecordAtMs >= options.idleTimeoutMs
       const idle = queue.length === 0 && p.nextOffset >= p.highWatermark && quiet
       markers.send({
         kind: 'marker',
