@@ -41,10 +41,6 @@ export interface PartitionProgress {
   readonly highWatermark: number
   /** Clock.nowMs of the partition's last record, or of its assignment before the first. */
   readonly lastRecordAtMs: number
-  /** Records received since the assignment (replayed ones included). */
-  readonly recordsSinceAssignment: number
-  /** The partition's log held no record when it was assigned: nobody has read anything of it yet. */
-  readonly emptyAtAssignment: boolean
   /** Still replaying records below its committed offset. */
   readonly restoring: boolean
 }

@@ -21,7 +21,6 @@ export interface MemberPartition {
   highWatermark: number
   /** Clock.nowMs of the last record, or of the assignment before the first. */
   lastRecordAtMs: number
-  recordsSinceAssignment: number
   revoked: boolean
 }
 
@@ -226,7 +225,6 @@ export class GroupMember<P extends MemberPartition> {
       }
       p.nextOffset = record.offset + 1
       p.lastRecordAtMs = nowMs
-      p.recordsSinceAssignment++
       kept.push(record)
       owners.push(p)
     }

@@ -17,7 +17,6 @@ export interface TopologyPartition extends MemberPartition {
   readonly key: string
   readonly snapshotOffset: number | undefined
   readonly restoring: boolean
-  readonly emptyAtAssignment: boolean
   lastSnapshotOffset: number
   /** The snapshot being written, if any: the revocation's final snapshot waits for it instead of being skipped. */
   snapshotting: Promise<void> | undefined
@@ -158,8 +157,6 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
       nextOffset,
       highWatermark: high,
       lastRecordAtMs: this.options.clock.nowMs(),
-      recordsSinceAssignment: 0,
-      emptyAtAssignment: low >= high,
       revoked: false,
       snapshotOffset: restored,
       lastSnapshotOffset: restored ?? -1,

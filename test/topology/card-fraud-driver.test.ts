@@ -200,20 +200,6 @@ test('a user feature set runs without editing the package: no lookup node when n
   assert.deepEqual(scores.rows[0]!.row.features, { amount: 5, card_count_1h: 1 })
 })
 
-test('on a new topic, its empty partitions do not hold live traffic: transactions on the one busy partition are decided at the next watermark, not after lookups.maxWaitMs', async () => {
-  const { driver, decisions } = await cardFraudDriver({
-    partitions: 4,
-    overrides: { 'lookups.maxWaitMs': 10_000, 'lookups.idleTimeoutMs': 30_000 },
-  })
-  const t0 = Date.UTC(2026, 0, 5, 12)
-  // Five transactions of one card on a new topic: one partition busy, three still empty (a gateway's first payments).
-  await driver.pipe(Array.from({ length: 5 }, (_, i) => tx(`live-${i}`, { eventTimeMs: t0 + i * 1_000 })))
-  await driver.advance(300)
-  assert.equal(decisions().length, 5, 'decided within a few watermark intervals')
-  assert.equal(driver.stats.lookupStale, 0, 'with the tables complete, not after waiting them out')
-  await driver.close()
-})
-
 test('a partition that moves in a rebalance is not idle at once: its next records may belong to windows of other partitions', async () => {
   // With snapshots: the new owner restores the partition's state at its committed offset and replays nothing.
   const { driver, lookupsProducer } = await cardFraudDriver({ partitions: 2, snapshots: true })

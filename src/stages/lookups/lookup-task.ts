@@ -118,7 +118,6 @@ export class LookupTask implements MemberTask<Run> {
     const base = {
       tp,
       lastRecordAtMs: performance.now(),
-      recordsSinceAssignment: 0,
       highWatermark: high,
       revoked: false,
     }

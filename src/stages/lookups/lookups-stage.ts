@@ -79,11 +79,10 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
 
   /**
    * Each live partition's watermark to every aggregator: no later on-time transaction of it is older, and none
-   * waiting is either. Idle: caught up, nothing waiting, and no record for idleTimeoutMs (a shorter test would take a
-   * partition whose records are still on their way for an idle one), or a log that was empty at its assignment and
-   * still is: otherwise the first transactions on a new topic would wait for its empty partitions, up to
-   * lookups.maxWaitMs, though no window of theirs can change. A partition that moved in a rebalance is not idle at
-   * once: its previous owner's watermark still stands, and its next records may belong to windows of others.
+   * waiting is either. Idle: caught up, nothing waiting and no record for idleTimeoutMs (a shorter test would take a
+   * partition whose records are still on their way for an idle one). Not sooner, not even for a partition empty at
+   * its assignment: its first records may be older than others' windows (a topic filled fast, a backfill), and a
+   * transaction released meanwhile would miss them.
    */
   function sendMarkers(ctx: StageContext<Featured>): void {
     const nowMs = ctx.clock.nowMs()
@@ -92,9 +91,8 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
       const queue = waiting.get(partitionKey(p.tp)) ?? []
       let watermarkMs = options.watermarkOf(p.tp)
       for (const w of queue) watermarkMs = Math.min(watermarkMs, w.item.value.lookupAtMs)
-      const quiet =
-        (p.emptyAtAssignment && p.recordsSinceAssignment === 0) || nowMs - p.lastRecordAtMs >= options.idleTimeoutMs
-      const idle = queue.length === 0 && p.nextOffset >= p.highWatermark && quiet
+      const idle =
+        queue.length === 0 && p.nextOffset >= p.highWatermark && nowMs - p.lastRecordAtMs >= options.idleTimeoutMs
       markers.send({
         kind: 'marker',
         source: sourceId('tx', p.tp.partition),
