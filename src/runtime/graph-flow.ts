@@ -71,6 +71,7 @@ export class GraphFlow {
   /** Replayed items stop after this node: it is the last one that keeps state. */
   readonly lastStateful: number
   #failed = false
+  #closed = false
 
   constructor(readonly options: GraphFlowOptions) {
     const { topology, log } = options
@@ -93,6 +94,12 @@ export class GraphFlow {
     return this.#failed
   }
 
+  /** After the job stopped: a timer or a wake-up that still comes (a table making progress) does nothing. */
+  close(): void {
+    this.#closed = true
+    for (const rt of this.nodes) rt.linger?.cancel()
+  }
+
   /** Items of a poll into the first node. */
   enter(items: FlowItem<unknown>[]): void {
     if (!this.#failed) this.#push(0, items)
@@ -111,7 +118,7 @@ export class GraphFlow {
   /** A node's `onTimer`, now: its emits go on to the next node. */
   timer(rt: NodeRuntime): void {
     rt.waking = false
-    if (this.#failed) return
+    if (this.#failed || this.#closed) return
     const out: FlowItem<unknown>[] = []
     try {
       rt.node.stage.onTimer!(this.#context(rt, out))
@@ -133,7 +140,8 @@ export class GraphFlow {
     if (items.length === 0) return
     const rt = this.nodes[index]
     if (!rt) {
-      for (const item of items) if (!item.replay) item.partition.tracker.ack(item.origin.offset)
+      for (const item of items)
+        if (!item.replay && !item.partition.revoked) item.partition.tracker.ack(item.origin.offset)
       return
     }
     if (!rt.node.batch) {

@@ -118,7 +118,7 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
   async close(): Promise<void> {
     for (const timer of this.#timers) timer.cancel()
     this.#timers = []
-    for (const rt of this.#flow.nodes) rt.linger?.cancel()
+    this.#flow.close()
     for (const rt of [...this.#flow.nodes].reverse()) await rt.node.stage.close?.()
   }
 
