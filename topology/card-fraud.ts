@@ -1,4 +1,5 @@
 import type { Config } from '../src/config/schema.js'
+import { ErrorCode, FraudstreamError } from '../src/core/errors.js'
 import type { RecordSink, Scorer, ScoreSink, TopicPartition } from '../src/core/ports.js'
 import type { DecisionV1 } from '../src/core/records.js'
 import { describeTopology, topology, type Topology } from '../src/core/topology.js'
@@ -110,8 +111,10 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
   if (lookupPlan.columns.length > 0) {
     const lookups = io.lookups
     if (!lookups)
-      throw new TypeError(
+      throw new FraudstreamError(
+        ErrorCode.internal,
         `the features read lookup tables (${lookupPlan.columns.length} columns): CardFraudIO.lookups is required`,
+        'internal',
       )
     graph = graph.lookup(
       'lookups',
