@@ -8,7 +8,7 @@ import type { FeatureDefinition } from '../../src/stages/features/feature-defini
 import { LookupAggregator } from '../../src/stages/lookups/lookup-aggregator.js'
 import { sourceId, type LookupFact } from '../../src/stages/lookups/lookup-facts.js'
 import { LookupTable } from '../../src/stages/lookups/lookup-table.js'
-import { applyTableRecords, encodeTableEntry, PROGRESS_KEY } from '../../src/stages/lookups/lookup-task.js'
+import { applyTableRecords, encodeTableEntry, PROGRESS_KEY } from '../../src/stages/lookups/table-records.js'
 import { MemoryRecordSink, MemoryScoreSink, MemorySnapshotStore } from '../../src/testing/memory-sinks.js'
 import { TopologyTestDriver } from '../../src/testing/topology-test-driver.js'
 import { cardFraud, cardFraudStats, type CardFraudStats } from '../../topology/card-fraud.js'

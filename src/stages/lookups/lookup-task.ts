@@ -1,7 +1,8 @@
 import { pack, unpack } from 'msgpackr'
 import type { Logger } from 'pino'
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
-import type { PartitionedSource, RecordSink, SourceRecord, TopicPartition } from '../../core/ports.js'
+import type { PartitionedSource, RecordSink, SourceRecord } from '../../core/ports.js'
+import { partitionKey } from '../../core/stage.js'
 import type { Metrics } from '../../observability/metrics.js'
 import { AckTracker } from '../../runtime/ack-tracker.js'
 import { GroupMember, type MemberPartition, type MemberTask } from '../../runtime/group-member.js'
@@ -11,16 +12,14 @@ import { waitUntil } from '../../runtime/wait-until.js'
 import { decodeLabel } from '../decode/decode-transaction.js'
 import { deadLetterRecord } from '../sinks/dead-letter.js'
 import { FactBatches } from './fact-batches.js'
-import type { Bucket, LabelEntry, TableEntry } from './key-aggregate.js'
 import { LabelRouter } from './label-router.js'
-import { LookupAggregator, type AggregatorProgress } from './lookup-aggregator.js'
+import { LookupAggregator } from './lookup-aggregator.js'
 import { sourceId, type LookupFact } from './lookup-facts.js'
 import { WatermarkMarkers } from './lookup-markers.js'
 import type { LookupPlan } from './lookup-plan.js'
 import type { LookupTable } from './lookup-table.js'
+import { encodeTableEntry, PROGRESS_KEY } from './table-records.js'
 
-/** The key of an aggregator partition's progress record in the tables topic; table keys all start with a kind. */
-export const PROGRESS_KEY = '~progress'
 /** Evicting scans every key of a partition: often enough to bound memory, rarely enough to cost nothing. */
 const EVICT_EVERY_FLUSHES = 50
 
@@ -199,7 +198,7 @@ export class LookupTask implements MemberTask<Run> {
   }
 
   release(run: Run): void {
-    this.#lastProgress.delete(keyOf(run.tp))
+    this.#lastProgress.delete(partitionKey(run.tp))
   }
 
   process(records: readonly SourceRecord[], runs: readonly Run[]): void {
@@ -281,8 +280,8 @@ export class LookupTask implements MemberTask<Run> {
       }
       const progress = run.aggregator.progress
       const progressText = JSON.stringify(progress)
-      if (run.unpublished.length === 0 && this.#lastProgress.get(keyOf(run.tp)) === progressText) continue
-      this.#lastProgress.set(keyOf(run.tp), progressText)
+      if (run.unpublished.length === 0 && this.#lastProgress.get(partitionKey(run.tp)) === progressText) continue
+      this.#lastProgress.set(partitionKey(run.tp), progressText)
       if (++run.flushes % EVICT_EVERY_FLUSHES === 0) run.aggregator.evict()
       const changes = run.aggregator.takeChanges()
       const offsets = run.unpublished
@@ -305,99 +304,5 @@ export class LookupTask implements MemberTask<Run> {
     } finally {
       this.#flushTimer?.cancel()
     }
-  }
-}
-
-function keyOf(tp: TopicPartition): string {
-  return `${tp.topic}:${tp.partition}`
-}
-
-/**
- * A tables-topic record per bucket (`<key>|b|<start>` → [count, sum, applied, min, max, lastMs, ref, deviations,
- * squaredDeviations, distinct]) and per label (`<key>|l|<id>` → the label entry), so an update rewrites a few dozen
- * bytes, not a terminal's whole history; null = deleted. A bucket's distinct values are 9 bytes each (hashes): about
- * 100,000 of them fill Kafka's default 1 MB record.
- */
-export function encodeTableEntry(entry: TableEntry): { key: string; value: Buffer | null } {
-  if (entry.kind === 'bucket') {
-    const b = entry.value
-    const distinct = b && Object.fromEntries(Object.entries(b.distinct).map(([field, hashes]) => [field, [...hashes]]))
-    return {
-      key: `${entry.key}|b|${entry.start}`,
-      value: b
-        ? pack([b.count, b.sum, b.applied, b.min, b.max, b.lastMs, b.ref, b.deviations, b.squaredDeviations, distinct])
-        : null,
-    }
-  }
-  return { key: `${entry.key}|l|${entry.id}`, value: entry.value ? pack(entry.value) : null }
-}
-
-type EncodedBucket = [
-  number,
-  number,
-  Record<string, number>,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  Record<string, number[]>,
-]
-
-function decodeBucket([
-  count,
-  sum,
-  applied,
-  min,
-  max,
-  lastMs,
-  ref,
-  deviations,
-  squaredDeviations,
-  distinct,
-]: EncodedBucket): Bucket {
-  return {
-    count,
-    sum,
-    applied,
-    min,
-    max,
-    lastMs,
-    ref,
-    deviations,
-    squaredDeviations,
-    distinct: Object.fromEntries(Object.entries(distinct).map(([field, hashes]) => [field, new Set(hashes)])),
-  }
-}
-
-const TABLE_RECORD_KEY = /^(.*)\|([bl])\|([^|]+)$/
-
-/** Applies records of the tables topic to an instance's table: entries, tombstones and progress records. */
-export function applyTableRecords(table: LookupTable, records: readonly SourceRecord[]): void {
-  for (const record of records) {
-    const recordKey = record.key?.toString()
-    if (recordKey === undefined) continue
-    if (recordKey === PROGRESS_KEY) {
-      table.setProgress(record.partition, unpack(record.value!) as AggregatorProgress)
-      continue
-    }
-    const match = TABLE_RECORD_KEY.exec(recordKey)
-    if (!match) continue
-    const [, key, kind, id] = match as unknown as [string, string, 'b' | 'l', string]
-    if (kind === 'b') {
-      table.put(record.partition, {
-        kind: 'bucket',
-        key,
-        start: Number(id),
-        value: record.value ? decodeBucket(unpack(record.value) as EncodedBucket) : undefined,
-      })
-    } else
-      table.put(record.partition, {
-        kind: 'label',
-        key,
-        id,
-        value: record.value ? (unpack(record.value) as LabelEntry) : undefined,
-      })
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { applyTableRecords, encodeTableEntry } from '../../../../src/stages/lookups/lookup-task.js'
+import { applyTableRecords, encodeTableEntry } from '../../../../src/stages/lookups/table-records.js'
 import { addToBucket, emptyBucket } from '../../../../src/stages/lookups/key-aggregate.js'
 import { LookupTable } from '../../../../src/stages/lookups/lookup-table.js'
 
