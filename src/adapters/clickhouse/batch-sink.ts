@@ -135,20 +135,11 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
       for (let batch = this.#ready.shift(); batch; batch = this.#ready.shift()) {
         await this.#insertUntilAcked(batch)
         batch.settle()
-        if (this.#ready.length === 0) for (const lane of this.#lanes.values()) if (lane.open) this.#cutWithoutInserting(lane)
+        if (this.#ready.length === 0) for (const lane of this.#lanes.values()) if (lane.open) this.#cut(lane)
       }
     } finally {
       this.#inserting = false
     }
-  }
-
-  #cutWithoutInserting(lane: Lane<Row>): void {
-    clearTimeout(lane.timer)
-    lane.timer = undefined
-    const batch = lane.open!
-    lane.open = undefined
-    lane.last = batch.done
-    this.#ready.push(batch)
   }
 
   async #insertUntilAcked(batch: Batch<Row>): Promise<void> {
