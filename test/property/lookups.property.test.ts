@@ -248,7 +248,11 @@ test('lookups through repartition, aggregators, markers and a table equal the or
           while (source.waiting.length > 0 && table.covers(requirementOf(plan, source.waiting[0]!.atMs))) {
             const { tx, atMs } = source.waiting.shift()!
             const row = new Float32Array(FEATURES.length)
-            fillLookups(plan, row, tx, atMs, (key) => table.get(key))
+            fillLookups(plan, row, tx, atMs, (key) => table.get(key), 0, table.summaries)
+            // The table's window summaries (what the stage reads) stay in step with its records.
+            const recomputed = new Float32Array(FEATURES.length)
+            fillLookups(plan, recomputed, tx, atMs, (key) => table.get(key))
+            assert.deepEqual(row, recomputed)
             got.set(tx.transaction_id, row)
           }
         }

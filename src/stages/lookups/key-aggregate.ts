@@ -117,18 +117,29 @@ export function* entriesOf(key: string, aggregate: KeyAggregate): Generator<Tabl
 export const EMPTY_AGGREGATE: KeyAggregate = { buckets: new Map(), labels: new Map() }
 
 /**
- * A lookup feature's value for a transaction read at time t (`eventTimeMs`: PartitionState.observe's lookupAtMs) with
- * its amount; see LookupAggregation for the semantics.
+ * What a key's buckets in [startMs, endMs) add up to: everything a lookup feature over that window reads but the
+ * transaction's own amount, and the labels' fraud count per cutoff and the distinct counts per field, each worked out
+ * when first asked for. Consecutive transactions of a key mostly share a window (it ends delayMs before them, on a
+ * resolution boundary), so a table keeps summaries and reads a feature in constant time.
  */
-export function lookupValue(
-  aggregate: KeyAggregate,
-  feature: LookupFeature,
-  tx: { readonly eventTimeMs: number; readonly amount: number },
-): number {
-  const endMs = windowEndMs(feature, tx.eventTimeMs)
-  const startMs = endMs - feature.spanMs
-  const aggregation = feature.aggregation
-  const keepsBuckets = aggregation === 'stddev' || aggregation === 'zscore' || aggregation === 'distinct_count'
+export interface WindowSummary {
+  readonly startMs: number
+  readonly endMs: number
+  readonly count: number
+  readonly sum: number
+  readonly min: number
+  readonly max: number
+  readonly lastMs: number
+  /** The earliest bucket's reference amount, and the deviations from it (see Bucket.ref). */
+  readonly reference: number
+  readonly deviations: number
+  readonly squaredDeviations: number
+  readonly buckets: readonly Bucket[]
+  readonly fraudBelow: Map<number, number>
+  readonly distinct: Map<LookupDistinctField, number>
+}
+
+export function summarize(aggregate: KeyAggregate, startMs: number, endMs: number): WindowSummary {
   const buckets: Bucket[] = []
   let count = 0
   let sum = 0
@@ -140,7 +151,7 @@ export function lookupValue(
   // Stored buckets nest inside the feature's (its resolution is a multiple of the stored one).
   for (const [start, bucket] of aggregate.buckets) {
     if (start < startMs || start >= endMs) continue
-    if (keepsBuckets) buckets.push(bucket)
+    buckets.push(bucket)
     count += bucket.count
     sum += bucket.sum
     if (bucket.min < min) min = bucket.min
@@ -152,7 +163,59 @@ export function lookupValue(
       reference = bucket.ref
     }
   }
-  switch (aggregation) {
+  // Each bucket's sums moved from its reference to the window's: a − K = (a − ref) + (ref − K).
+  let deviations = 0
+  let squaredDeviations = 0
+  for (const bucket of buckets) {
+    const shift = bucket.ref - reference
+    deviations += bucket.deviations + bucket.count * shift
+    squaredDeviations += bucket.squaredDeviations + 2 * shift * bucket.deviations + bucket.count * shift * shift
+  }
+  return {
+    startMs,
+    endMs,
+    count,
+    sum,
+    min,
+    max,
+    lastMs,
+    reference,
+    deviations,
+    squaredDeviations,
+    buckets,
+    fraudBelow: new Map(),
+    distinct: new Map(),
+  }
+}
+
+/** The window a lookup feature reads for a transaction read at time t: (start, end] as bucket starts [start, end). */
+export function lookupWindow(feature: LookupFeature, eventTimeMs: number): { startMs: number; endMs: number } {
+  const endMs = windowEndMs(feature, eventTimeMs)
+  return { startMs: endMs - feature.spanMs, endMs }
+}
+
+/**
+ * A lookup feature's value for a transaction read at time t (`eventTimeMs`: PartitionState.observe's lookupAtMs) with
+ * its amount; see LookupAggregation for the semantics.
+ */
+export function lookupValue(
+  aggregate: KeyAggregate,
+  feature: LookupFeature,
+  tx: { readonly eventTimeMs: number; readonly amount: number },
+): number {
+  const { startMs, endMs } = lookupWindow(feature, tx.eventTimeMs)
+  return lookupValueOf(summarize(aggregate, startMs, endMs), aggregate, feature, tx)
+}
+
+/** lookupValue from the summary of the feature's window (`aggregate` is the key's, for its labels). */
+export function lookupValueOf(
+  summary: WindowSummary,
+  aggregate: KeyAggregate,
+  feature: LookupFeature,
+  tx: { readonly eventTimeMs: number; readonly amount: number },
+): number {
+  const { count, sum, endMs } = summary
+  switch (feature.aggregation) {
     case 'count':
       return count
     case 'sum':
@@ -160,36 +223,34 @@ export function lookupValue(
     case 'mean':
       return count > 0 ? sum / count : 0
     case 'min':
-      return count > 0 ? min : 0
+      return count > 0 ? summary.min : 0
     case 'max':
-      return count > 0 ? max : 0
+      return count > 0 ? summary.max : 0
     case 'amount_over_mean':
       return amountOverMean(tx.amount, count, sum)
     case 'seconds_since_last':
-      return (count > 0 ? Math.min(feature.spanMs, endMs - lastMs) : feature.spanMs) / 1000
+      return (count > 0 ? Math.min(feature.spanMs, endMs - summary.lastMs) : feature.spanMs) / 1000
     case 'stddev':
-    case 'zscore': {
-      // Each bucket's sums moved from its reference to the window's: a − K = (a − ref) + (ref − K).
-      let deviations = 0
-      let squaredDeviations = 0
-      for (const bucket of buckets) {
-        const shift = bucket.ref - reference
-        deviations += bucket.deviations + bucket.count * shift
-        squaredDeviations += bucket.squaredDeviations + 2 * shift * bucket.deviations + bucket.count * shift * shift
-      }
-      return aggregation === 'stddev'
-        ? populationStddev(count, deviations, squaredDeviations)
-        : zscore(tx.amount, count, reference, deviations, squaredDeviations)
-    }
+      return populationStddev(count, summary.deviations, summary.squaredDeviations)
+    case 'zscore':
+      return zscore(tx.amount, count, summary.reference, summary.deviations, summary.squaredDeviations)
     case 'distinct_count': {
-      const values = new Set<number>()
-      for (const bucket of buckets) for (const value of bucket.distinct[feature.field!] ?? []) values.add(value)
-      return values.size
+      const field = feature.field!
+      let distinct = summary.distinct.get(field)
+      if (distinct === undefined) {
+        const values = new Set<number>()
+        for (const bucket of summary.buckets) for (const value of bucket.distinct[field] ?? []) values.add(value)
+        summary.distinct.set(field, (distinct = values.size))
+      }
+      return distinct
     }
     case 'fraud_count':
     case 'fraud_ratio': {
-      const fraud = knownFraudIn(aggregate, startMs, endMs, labelCutoffMs(feature, tx.eventTimeMs))
-      return aggregation === 'fraud_count' ? fraud : fraudRatio(fraud, count)
+      const cutoffMs = labelCutoffMs(feature, tx.eventTimeMs)
+      let fraud = summary.fraudBelow.get(cutoffMs)
+      if (fraud === undefined)
+        summary.fraudBelow.set(cutoffMs, (fraud = knownFraudIn(aggregate, summary.startMs, endMs, cutoffMs)))
+      return feature.aggregation === 'fraud_count' ? fraud : fraudRatio(fraud, count)
     }
   }
 }

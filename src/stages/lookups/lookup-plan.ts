@@ -7,7 +7,8 @@ import {
   type LookupFeature,
   type LookupKey,
 } from '../features/feature-definition.js'
-import { EMPTY_AGGREGATE, lookupValue, type KeyAggregate } from './key-aggregate.js'
+import { EMPTY_AGGREGATE, lookupValue, lookupValueOf, lookupWindow, type KeyAggregate } from './key-aggregate.js'
+import type { WindowSummaries } from './window-summaries.js'
 
 /** What the lookup features of a feature set need from the tables, worked out once. */
 export interface LookupPlan {
@@ -108,7 +109,8 @@ export function requirementOf(plan: LookupPlan, eventTimeMs: number): LookupRequ
 
 /**
  * Writes the lookup columns of the row at `rowAt` of `row` from the tables as they are, read at `atMs`
- * (PartitionState.observe's lookupAtMs); the caller decides whether they are complete enough.
+ * (PartitionState.observe's lookupAtMs); the caller decides whether they are complete enough. With `summaries`
+ * (a table's, kept in step with its records), window sums are reused across transactions instead of re-added.
  */
 export function fillLookups(
   plan: LookupPlan,
@@ -117,10 +119,23 @@ export function fillLookups(
   atMs: number,
   aggregateOf: (key: string) => KeyAggregate | undefined,
   rowAt = 0,
+  summaries?: WindowSummaries,
 ): void {
+  const read = { eventTimeMs: atMs, amount: tx.amount }
+  let kind: LookupKey | undefined
+  let aggregate: KeyAggregate = EMPTY_AGGREGATE
   for (const { index, feature } of plan.columns) {
-    const key = lookupKeyOf(feature.key, tx)
-    const aggregate = key === undefined ? undefined : aggregateOf(key)
-    row[rowAt + index] = lookupValue(aggregate ?? EMPTY_AGGREGATE, feature, { eventTimeMs: atMs, amount: tx.amount })
+    // Columns of one key kind read one aggregate.
+    if (feature.key !== kind) {
+      kind = feature.key
+      const key = lookupKeyOf(kind, tx)
+      aggregate = (key === undefined ? undefined : aggregateOf(key)) ?? EMPTY_AGGREGATE
+    }
+    if (!summaries) {
+      row[rowAt + index] = lookupValue(aggregate, feature, read)
+      continue
+    }
+    const { startMs, endMs } = lookupWindow(feature, atMs)
+    row[rowAt + index] = lookupValueOf(summaries.summaryOf(aggregate, startMs, endMs), aggregate, feature, read)
   }
 }

@@ -1,6 +1,7 @@
 import { entriesOf, putEntry, type KeyAggregate, type TableEntry } from './key-aggregate.js'
 import type { AggregatorProgress } from './lookup-aggregator.js'
 import type { LookupRequirement } from './lookup-plan.js'
+import { WindowSummaries } from './window-summaries.js'
 
 /**
  * The tables topic held in memory (Kafka Streams' GlobalKTable): every key of every aggregator partition, and each
@@ -12,6 +13,8 @@ export class LookupTable {
   readonly #partitions: Map<string, KeyAggregate>[]
   readonly #progress = new Map<number, AggregatorProgress>()
   #listeners: (() => void)[] = []
+  /** What fillLookups reads the features from. */
+  readonly summaries = new WindowSummaries()
 
   constructor(readonly partitions: number) {
     this.#partitions = Array.from({ length: partitions }, () => new Map())
@@ -30,7 +33,10 @@ export class LookupTable {
   }
 
   put(partition: number, entry: TableEntry): void {
-    putEntry(this.#partitions[partition]!, entry)
+    const keys = this.#partitions[partition]!
+    const aggregate = keys.get(entry.key)
+    if (aggregate) this.summaries.changing(aggregate, entry)
+    putEntry(keys, entry)
   }
 
   setProgress(partition: number, progress: AggregatorProgress): void {

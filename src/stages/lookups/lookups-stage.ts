@@ -70,7 +70,7 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
             'lookup tables incomplete after lookups.maxWaitMs; scoring with the tables as they are',
           )
         } else if (head.waited) ctx.metrics.count('waited')
-        fillLookups(plan, value.rows, value.tx, value.lookupAtMs, (key) => table.get(key), value.at)
+        fillLookups(plan, value.rows, value.tx, value.lookupAtMs, (key) => table.get(key), value.at, table.summaries)
         ctx.emit(head.item, value)
         head.release()
       }
