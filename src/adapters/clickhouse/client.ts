@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { createClient, type ClickHouseClient } from '@clickhouse/client'
 import type { Config } from '../../config/schema.js'
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
+import { ChdbProcessConnection } from './chdb-process.js'
 
 export type { ClickHouseClient }
 
@@ -24,16 +25,13 @@ export async function createClickhouseClient(config: Pick<Config, 'clickhouse' |
   const path = join(config.dataDir, 'clickhouse')
   mkdirSync(path, { recursive: true })
   // chDB is an optional dependency (~550 MB): a server deployment installs with --omit=optional and never loads it.
-  let createChdbConnection: typeof import('chdb/connection').createChdbConnection
   try {
-    ;({ createChdbConnection } = await import('chdb/connection'))
+    import.meta.resolve('chdb/connection')
   } catch (err) {
     throw new FraudstreamError(ErrorCode.configInvalid, 'embedded ClickHouse needs the optional chdb package (npm install chdb), or set clickhouse.url to a ClickHouse server', 'input', false, { cause: err })
   }
-  const connection = createChdbConnection({ path })
-  endProcessOnAbort()
-  // chDB's connection implements the client's Connection interface; the client's own types predate that hook.
-  return createClient({ connection } as Parameters<typeof createClient>[0])
+  // The connection implements the client's Connection interface; the client's own types predate that hook.
+  return createClient({ connection: new ChdbProcessConnection(path) } as unknown as Parameters<typeof createClient>[0])
 }
 
 export function describeClickhouse(config: Pick<Config, 'clickhouse' | 'dataDir'>): string {
@@ -52,7 +50,7 @@ const noop = () => undefined
  * If something else listens for SIGABRT, its listener keeps Node's handler and is left alone. chDB's SIGSEGV and
  * SIGBUS handlers hang the same way; JavaScript cannot reset those.
  */
-function endProcessOnAbort(): void {
+export function endProcessOnAbort(): void {
   if (process.listenerCount('SIGABRT') > 0) return
   process.on('SIGABRT', noop)
   process.off('SIGABRT', noop)
