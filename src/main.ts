@@ -27,7 +27,7 @@ import type { Config } from './config/schema.js'
 import type { Logger } from './observability/logger.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { featureContractHash } from './stages/features/feature-definition.js'
-import type { ScoreRow } from './stages/sinks/score-row.js'
+import { SCORE_COLUMNS, type ScoreRow } from './stages/sinks/score-row.js'
 import { Job } from './runtime/job.js'
 import { LookupTask } from './stages/lookups/lookup-task.js'
 import { applyTableRecords } from './stages/lookups/table-records.js'
@@ -229,13 +229,20 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
             partitions: await producer.partitionCount(topics.state),
           })
         : new FileSnapshotStore({ dir: join(config.dataDir, 'state'), groupId: config.kafka.groupId })
+    const runId = 'live'
+    // Reset state, the offsets start again (a new embedded cluster): the dedup tokens of the rows deleted here stay in
+    // the table's dedup window, and a new batch with an old one's offset range would be dropped as its retry.
+    let tokenScope = runId
     if (options.resetState) {
       await clickhouse.command({ query: `ALTER TABLE scores DELETE WHERE run_id = 'live' SETTINGS mutations_sync = 1` })
       await snapshots.clear()
+      tokenScope = `${runId}@${randomUUID().slice(0, 8)}`
     }
     const scores = new ClickhouseBatchSink<ScoreRow>({
       client: clickhouse,
       table: 'scores',
+      columns: SCORE_COLUMNS,
+      tokenScope,
       maxBatchRows: config.clickhouse.maxBatchRows,
       lingerMs: config.clickhouse.lingerMs,
       retryBackoffMs: config.clickhouse.retryBackoffMs,
@@ -265,7 +272,6 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       closers,
       onFailure: options.onFailure,
     })
-    const runId = 'live'
     const latency = new LatencyRecorder()
     const eventLatency = new LatencyRecorder()
     const graph = cardFraud(

@@ -35,6 +35,16 @@ test('an insert whose ack is lost is retried with the same token and ClickHouse 
   const sink = new ClickhouseBatchSink<Record<string, unknown>>({
     client,
     table: 'scores',
+    columns: [
+      'transaction_id',
+      'event_time',
+      'decided_at',
+      'source_topic',
+      'source_partition',
+      'source_offset',
+      'run_id',
+    ],
+    tokenScope: 'live',
     maxBatchRows: 100,
     lingerMs: 10_000,
     retryBackoffMs: 5,
@@ -64,7 +74,7 @@ test('an insert whose ack is lost is retried with the same token and ClickHouse 
   assert.equal(acked, 100, 'every row acked once, after the successful attempt')
   assert.deepEqual(
     tokens,
-    ['scores:tx:0:0-99', 'scores:tx:0:0-99', 'scores:tx:0:0-99'],
+    ['scores:live:tx:0:0-99', 'scores:live:tx:0:0-99', 'scores:live:tx:0:0-99'],
     'the identical token on every retry',
   )
   const [row] = await (
@@ -74,6 +84,49 @@ test('an insert whose ack is lost is retried with the same token and ClickHouse 
     })
   ).json<{ n: string; u: string }>()
   assert.deepEqual({ n: Number(row!.n), u: Number(row!.u) }, { n: 100, u: 100 })
+})
+
+test('after the rows are deleted and offsets start again, a new token scope keeps the same offset range from being dropped as a retry', async (t) => {
+  const { config, cleanup } = testConfig()
+  teardown(t, cleanup)
+  const client = await createClickhouseClient(config)
+  teardown(t, () => client.close())
+  await migrate(client)
+  const columns = ['transaction_id', 'event_time', 'source_topic', 'source_partition', 'source_offset', 'run_id']
+  const writeRun = async (tokenScope: string, prefix: string) => {
+    const sink = new ClickhouseBatchSink<Record<string, unknown>>({
+      client,
+      table: 'scores',
+      columns,
+      tokenScope,
+      maxBatchRows: 10,
+      lingerMs: 10_000,
+      retryBackoffMs: 5,
+      maxRetryBackoffMs: 20,
+      metrics: createMetrics({ defaultMetrics: false }),
+      log: testLogger().log,
+    })
+    for (let offset = 0; offset < 10; offset++) {
+      const row = { transaction_id: `${prefix}${offset}`, event_time: '2026-01-01 00:00:00.000', source_topic: 'tx' }
+      sink.add('tx', 0, offset, { ...row, source_partition: 0, source_offset: offset, run_id: 'live' }, () => {})
+    }
+    await sink.close()
+  }
+  const live = async () =>
+    (
+      await (
+        await client.query({ query: `SELECT groupArray(transaction_id) AS ids FROM scores`, format: 'JSONEachRow' })
+      ).json<{ ids: string[] }>()
+    )[0]!.ids.sort()
+  await writeRun('live@first', 'a')
+  await client.command({ query: `ALTER TABLE scores DELETE WHERE run_id = 'live' SETTINGS mutations_sync = 1` })
+  await writeRun('live@first', 'b')
+  assert.deepEqual(await live(), [], 'the same token: ClickHouse took the new batch for a retry of the deleted one')
+  await writeRun('live@second', 'c')
+  assert.deepEqual(
+    await live(),
+    Array.from({ length: 10 }, (_, i) => `c${i}`),
+  )
 })
 
 test('the sink refuses a scores table whose dedup window is too small to make retries idempotent', async (t) => {

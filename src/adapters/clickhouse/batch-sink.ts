@@ -5,6 +5,13 @@ import type { ClickHouseClient } from './client.js'
 export interface BatchSinkOptions {
   readonly client: ClickHouseClient
   readonly table: string
+  /** The table's columns in the order rows are sent (JSONCompactEachRow: no key names in every row). */
+  readonly columns: readonly string[]
+  /**
+   * What else the dedup token names besides the offsets: the run, and for a store reset under a new Kafka cluster
+   * (the embedded demo's offsets restart at 0) a fresh epoch, so a new batch never matches an old one's token.
+   */
+  readonly tokenScope: string
   readonly maxBatchRows: number
   readonly lingerMs: number
   readonly retryBackoffMs: number
@@ -37,7 +44,7 @@ interface Lane<Row> {
 /**
  * Batches rows per source partition and inserts them into ClickHouse, acknowledging each row only after its
  * batch is acknowledged. A batch is one contiguous offset range of one partition; its dedup token is
- * `table:topic:partition:first-last`, and a failed insert is retried with the identical rows and token until it
+ * `table:scope:topic:partition:first-last`, and a failed insert is retried with the identical rows and token until it
  * succeeds or the partition is dropped, so a retry after a lost response never duplicates rows.
  *
  * One insert at a time, batches in the order they were cut: each partition's rows reach ClickHouse as a prefix of
@@ -143,16 +150,18 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
   }
 
   async #insertUntilAcked(batch: Batch<Row>): Promise<void> {
-    const { client, table, metrics, log } = this.options
+    const { client, table, columns, metrics, log } = this.options
     const { lane } = batch
-    const token = `${table}:${lane.topic}:${lane.partition}:${batch.firstOffset}-${batch.lastOffset}`
+    const token = `${table}:${this.options.tokenScope}:${lane.topic}:${lane.partition}:${batch.firstOffset}-${batch.lastOffset}`
+    const values = batch.rows.map((row) => columns.map((column) => row[column]))
     let backoffMs = this.options.retryBackoffMs
     for (let attempt = 1; !lane.dropped && !this.#closed; attempt++) {
       try {
         await client.insert({
           table,
-          values: batch.rows,
-          format: 'JSONEachRow',
+          values,
+          columns: columns as [string, ...string[]],
+          format: 'JSONCompactEachRow',
           clickhouse_settings: { insert_deduplicate: 1, insert_deduplication_token: token, async_insert: 0 },
         })
         metrics.clickhouseInserts.inc({ table, result: 'ok' })

@@ -12,6 +12,37 @@ import type { Transaction } from '../../core/transaction-v1.js'
  *   source_topic LowCardinality(String), source_partition UInt32, source_offset UInt64, run_id LowCardinality(String)
  * DateTime64 values are sent as 'YYYY-MM-DD hh:mm:ss.sss' (UTC), the format JSONEachRow parses without settings.
  */
+/** The columns a score row fills, in the order the sink sends them. */
+export const SCORE_COLUMNS = [
+  'transaction_id',
+  'card_id',
+  'customer_id',
+  'merchant_id',
+  'terminal_id',
+  'amount',
+  'currency',
+  'mcc',
+  'country',
+  'card_country',
+  'channel',
+  'event_time',
+  'decided_at',
+  'score',
+  'decision',
+  'reasons',
+  'rules',
+  'model_name',
+  'model_version',
+  'feature_contract',
+  'features',
+  'late',
+  'latency_ms',
+  'source_topic',
+  'source_partition',
+  'source_offset',
+  'run_id',
+] as const
+
 export interface ScoreRow extends Record<string, unknown> {
   readonly transaction_id: string
   readonly source_offset: number
@@ -30,8 +61,7 @@ export function toScoreRow(input: {
   runId: string
 }): ScoreRow {
   const { tx, decision, row, rowAt = 0 } = input
-  const features: Record<string, number> = {}
-  input.featureNames.forEach((name, i) => (features[name] = row[rowAt + i]!))
+  const features = featuresOf(input.featureNames)(row, rowAt)
   return {
     transaction_id: tx.transaction_id,
     card_id: tx.card_id,
@@ -65,4 +95,24 @@ export function toScoreRow(input: {
 
 export function toClickhouseTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+}
+
+const featureObjects = new WeakMap<readonly string[], (row: Float32Array, at: number) => Record<string, number>>()
+
+/**
+ * The features map of a row, built by a function made for the feature set: an object literal with the names as
+ * keys (computed, so that any name is an own key) gets one hidden class for every row (a loop of assignments makes each object a dictionary, several times
+ * slower to build and to serialise).
+ */
+function featuresOf(names: readonly string[]): (row: Float32Array, at: number) => Record<string, number> {
+  let build = featureObjects.get(names)
+  if (!build) {
+    const fields = names.map((name, i) => `[${JSON.stringify(name)}]: row[at + ${i}]`).join(', ')
+    build = new Function('row', 'at', `return { ${fields} }`) as (
+      row: Float32Array,
+      at: number,
+    ) => Record<string, number>
+    featureObjects.set(names, build)
+  }
+  return build
 }

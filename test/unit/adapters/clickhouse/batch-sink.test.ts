@@ -11,13 +11,13 @@ function slowClient() {
   let inFlight = 0
   let maxInFlight = 0
   const client = {
-    insert: (params: { values: { offset: number }[]; clickhouse_settings: { insert_deduplication_token: string } }) =>
+    insert: (params: { values: [number][]; clickhouse_settings: { insert_deduplication_token: string } }) =>
       new Promise<void>((resolve) => {
         inFlight++
         maxInFlight = Math.max(maxInFlight, inFlight)
         inserts.push({
           token: params.clickhouse_settings.insert_deduplication_token,
-          rows: [...params.values],
+          rows: params.values.map(([offset]) => ({ offset })),
           release: () => {
             inFlight--
             resolve()
@@ -32,7 +32,7 @@ const tick = () => new Promise((resolve) => setImmediate(resolve))
 
 test('batches grow while an insert is in flight: one insert at a time, each partition in offset order, rows acked after their insert', async () => {
   const { client, inserts, maxInFlight } = slowClient()
-  const sink = new ClickhouseBatchSink<{ offset: number }>({ client, table: 'scores', maxBatchRows: 1_000, lingerMs: 1, retryBackoffMs: 1, maxRetryBackoffMs: 1, metrics: createMetrics({ defaultMetrics: false }), log: pino({ level: 'silent' }) })
+  const sink = new ClickhouseBatchSink<{ offset: number }>({ client, table: 'scores', columns: ['offset'], tokenScope: 'live', maxBatchRows: 1_000, lingerMs: 1, retryBackoffMs: 1, maxRetryBackoffMs: 1, metrics: createMetrics({ defaultMetrics: false }), log: pino({ level: 'silent' }) })
   const acked: string[] = []
   const add = (partition: number, offset: number) => sink.add('tx', partition, offset, { offset }, () => void acked.push(`${partition}:${offset}`))
   add(0, 0)
@@ -48,10 +48,10 @@ test('batches grow while an insert is in flight: one insert at a time, each part
   await tick()
   assert.deepEqual(acked, ['0:0'])
   assert.equal(inserts.length, 2)
-  assert.equal(inserts[1]!.token, 'scores:tx:0:1-300', 'the grown batch of partition 0, one contiguous range')
+  assert.equal(inserts[1]!.token, 'scores:live:tx:0:1-300', 'the grown batch of partition 0, one contiguous range')
   inserts[1]!.release()
   await tick()
-  assert.equal(inserts[2]!.token, 'scores:tx:1:0-199')
+  assert.equal(inserts[2]!.token, 'scores:live:tx:1:0-199')
   inserts[2]!.release()
   await tick()
   assert.equal(acked.length, 501)
@@ -61,12 +61,12 @@ test('batches grow while an insert is in flight: one insert at a time, each part
 
 test('a full batch is cut at maxBatchRows even while an insert is in flight, and flush waits for a partition\'s batches', async () => {
   const { client, inserts } = slowClient()
-  const sink = new ClickhouseBatchSink<{ offset: number }>({ client, table: 'scores', maxBatchRows: 100, lingerMs: 10_000, retryBackoffMs: 1, maxRetryBackoffMs: 1, metrics: createMetrics({ defaultMetrics: false }), log: pino({ level: 'silent' }) })
+  const sink = new ClickhouseBatchSink<{ offset: number }>({ client, table: 'scores', columns: ['offset'], tokenScope: 'live', maxBatchRows: 100, lingerMs: 10_000, retryBackoffMs: 1, maxRetryBackoffMs: 1, metrics: createMetrics({ defaultMetrics: false }), log: pino({ level: 'silent' }) })
   for (let offset = 0; offset < 250; offset++) sink.add('tx', 0, offset, { offset }, () => {})
   assert.equal(inserts.length, 1)
   let flushed = false
   const flushing = sink.flush({ topic: 'tx', partition: 0 }).then(() => (flushed = true))
-  for (const expected of ['scores:tx:0:0-99', 'scores:tx:0:100-199', 'scores:tx:0:200-249']) {
+  for (const expected of ['scores:live:tx:0:0-99', 'scores:live:tx:0:100-199', 'scores:live:tx:0:200-249']) {
     await tick()
     assert.equal(flushed, false)
     assert.equal(inserts.at(-1)!.token, expected)
