@@ -9,6 +9,7 @@ import { publishInChild } from '../src/generator/publish-process.js'
 import { createPipeline } from '../src/main.js'
 import { createLogger } from '../src/observability/logger.js'
 import { benchmarkArgs } from './args.js'
+import { formatStageBudget, stageBudget, type StageBudget } from './stage-budget.js'
 
 const USAGE = `Question: how many transactions per second does the whole job sustain end to end (mock Kafka → decode → dedupe →
 windows → ONNX on Piscina → decide → decisions/alerts topics + ClickHouse → commit), and what share of the bare
@@ -33,8 +34,8 @@ interface Leg {
   readonly seconds: number
   /** Poll → decision and event → decision (from the record's Kafka timestamp, set when it was sent). */
   readonly latency?: { p50: number; p99: number; eventP50: number; eventP99: number }
-  /** Per node: batches, their mean duration, and the node's busy time as a share of the run. */
-  readonly stages?: { stage: string; batches: number; meanMs: number; share: number }[]
+  /** Per stage and phase: records timed, and their time in it (fraudstream_stage_duration_seconds). */
+  readonly stages?: StageBudget[]
   /** The main thread's event-loop delay while the pipeline ran. */
   readonly eventLoop?: { p99Ms: number; maxMs: number }
   /** ClickHouse inserts and rows per insert. */
@@ -128,12 +129,7 @@ async function fullPipeline(): Promise<Leg> {
     eventP50: pipeline.eventLatency.percentile(50),
     eventP99: pipeline.eventLatency.percentile(99),
   }
-  const durations = (await pipeline.metrics.stageDuration.histogram.get()).values
-  const stages = [...new Set(durations.map((v) => String(v.labels.stage)))].map((stage) => {
-    const sum = durations.find((v) => v.labels.stage === stage && v.metricName?.endsWith('_sum'))?.value ?? 0
-    const batches = durations.find((v) => v.labels.stage === stage && v.metricName?.endsWith('_count'))?.value ?? 0
-    return { stage, batches, meanMs: batches > 0 ? (sum * 1000) / batches : 0, share: sum / seconds }
-  })
+  const stages = stageBudget(pipeline.metrics.stageDuration)
   const insertCount =
     (await pipeline.metrics.clickhouseInserts.get()).values.find((v) => v.labels.result === 'ok')?.value ?? 0
   const insertedRows = (await pipeline.metrics.clickhouseRows.get()).values[0]?.value ?? 0
@@ -183,11 +179,7 @@ if (values.json) {
       `  lookups          ${fmt(pipeline.lookupWaits!.complete)} transactions waited for the tables, ${fmt(pipeline.lookupWaits!.stale)} gave up (stale)`,
       `  clickhouse       ${fmt(pipeline.inserts!.count)} inserts, ${fmt(pipeline.inserts!.rowsPerInsert)} rows each`,
       `  event loop       delay p99 ${pipeline.eventLoop!.p99Ms.toFixed(1)} ms, max ${pipeline.eventLoop!.maxMs.toFixed(1)} ms (the issue's bound: 2 ms)`,
-      `  stage budget     node: batches, mean ms a batch, busy share of the run (asynchronous nodes: until settled)`,
-      ...pipeline.stages!.map(
-        (s) =>
-          `    ${s.stage.padEnd(14)} ${fmt(s.batches).padStart(7)}  ${s.meanMs.toFixed(3).padStart(8)} ms  ${(100 * s.share).toFixed(1).padStart(5)} %`,
-      ),
+      ...formatStageBudget(pipeline.stages!),
     ].join('\n') + '\n',
   )
 }

@@ -65,7 +65,10 @@ export function cardFraudObserver(
         if (stage === 'alerts' && outcome === 'sent') metrics.alerts.inc(n)
         if (stage === 'lookups') metrics.lookupWaits.inc({ result: outcome === 'stale' ? 'stale' : 'complete' }, n)
       },
-      duration: (stage, ms) => metrics.stageDuration.observeMs(stage, ms),
+      durationOf: (stage) => {
+        const series = metrics.stageDuration.series(stage)
+        return (ms, records) => series.observeMs(ms, records)
+      },
       deadLetter: (stage, reason) => metrics.deadLetters.inc({ stage, reason }),
       restored: (n) => metrics.restored.inc(n),
       snapshotsSkipped: () => metrics.snapshotsSkipped.inc(),

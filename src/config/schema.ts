@@ -35,8 +35,9 @@ export const ConfigSchema = z
         sessionTimeoutMs: positiveInt.default(10_000),
         heartbeatIntervalMs: positiveInt.default(1_000),
         /**
-         * Records per poll. node-rdkafka's consume(n) keeps accumulating while records keep arriving, so n also
-         * bounds how long a record waits inside the poll: 100 keeps p50 latency in single-digit ms at 1k tx/s.
+         * Most records per poll. A poll returns what has arrived when it reaches the end of its partitions, so a
+         * record does not wait for the poll to fill; under backlog, n bounds the work done between two turns of the
+         * event loop.
          */
         consumeBatchSize: positiveInt.default(100),
         /** Extra librdkafka properties (security.protocol, sasl.*): secrets belong in env, not in files. */

@@ -30,6 +30,11 @@ export interface StageLog {
 export interface StageMetrics {
   /** `fraudstream_stage_records_total{stage, outcome}`: what became of the records (duplicate, late, stale, …). */
   count(outcome: string, n?: number): void
+  /**
+   * A phase of a record's time that ends outside the stage's call (a sink's acknowledgement), as
+   * `fraudstream_stage_duration_seconds{stage="<node>:<phase>"}`; the node's own time is measured by the runtime.
+   */
+  durationMs(phase: string, ms: number): void
 }
 
 /** What the runtime knows of an owned partition, for stages that must tell a quiet partition from a busy one. */

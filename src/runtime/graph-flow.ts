@@ -25,6 +25,8 @@ export class FlowItem<T> implements Item<T> {
     readonly receivedAtMs: number,
     readonly replay: boolean,
     readonly partition: FlowPartition,
+    /** When the record entered the node that holds it (its stage time ends when it reaches the next). */
+    public enteredAtMs = receivedAtMs,
   ) {}
 }
 
@@ -32,6 +34,10 @@ export interface NodeRuntime {
   readonly index: number
   readonly node: TopologyNode
   readonly metrics: StageMetrics
+  /** Records `records` records that spent `ms` each in this node. */
+  readonly timed: (ms: number, records: number) => void
+  /** A batched node's records' wait for their batch to be cut. */
+  readonly batchTimed: (ms: number, records: number) => void
   readonly log: Logger
   /** Items collected for a batched node, and the linger timer of the first. */
   collected: FlowItem<unknown>[]
@@ -50,7 +56,8 @@ export interface GraphFlowOptions {
   readonly log: Logger
   readonly observe: {
     readonly count: (stage: string, outcome: string, n: number) => void
-    readonly duration: (stage: string, ms: number) => void
+    /** Per-record durations of a stage: called once per stage name, the recorder kept. */
+    readonly durationOf: (stage: string) => (ms: number, records: number) => void
     readonly deadLetter: (stage: string, reason: DeadLetterReason) => void
   }
   /** The partitions owned now, as stages see them (`StageContext.partitions`). */
@@ -72,21 +79,36 @@ export class GraphFlow {
   readonly lastStateful: number
   #failed = false
   #closed = false
+  readonly #queueTimer: (ms: number, records: number) => void
 
   constructor(readonly options: GraphFlowOptions) {
     const { topology, log } = options
-    this.nodes = topology.nodes.map((node, index) => ({
-      index,
-      node,
-      metrics: { count: (outcome, n = 1) => this.#count(node.name, outcome, n) },
-      log: log.child({ stage: node.name }),
-      collected: [],
-      linger: undefined,
-      submitted: 0,
-      applied: 0,
-      completed: new Map(),
-      waking: false,
-    }))
+    this.#queueTimer = options.observe.durationOf('queue')
+    this.nodes = topology.nodes.map((node, index) => {
+      const phases = new Map<string, (ms: number, records: number) => void>()
+      const phaseTimer = (phase: string) => {
+        let timer = phases.get(phase)
+        if (!timer) phases.set(phase, (timer = options.observe.durationOf(`${node.name}:${phase}`)))
+        return timer
+      }
+      return {
+        index,
+        node,
+        metrics: {
+          count: (outcome, n = 1) => this.#count(node.name, outcome, n),
+          durationMs: (phase, ms) => phaseTimer(phase)(ms, 1),
+        },
+        timed: options.observe.durationOf(node.name),
+        batchTimed: phaseTimer('batch'),
+        log: log.child({ stage: node.name }),
+        collected: [],
+        linger: undefined,
+        submitted: 0,
+        applied: 0,
+        completed: new Map(),
+        waking: false,
+      }
+    })
     this.lastStateful = topology.nodes.reduce((last, node, i) => (node.stage.snapshot ? i : last), -1)
   }
 
@@ -102,7 +124,11 @@ export class GraphFlow {
 
   /** Items of a poll into the first node. */
   enter(items: FlowItem<unknown>[]): void {
-    if (!this.#failed) this.#push(0, items)
+    if (this.#failed) return
+    // Queue: from the record's Kafka timestamp (CreateTime, or the broker's append time) to the poll that took it.
+    for (const item of items)
+      if (!item.replay && item.origin.timestampMs > 0) this.#queueTimer(item.receivedAtMs - item.origin.timestampMs, 1)
+    this.#push(0, items)
   }
 
   /** Runs what a batched node has collected now (a revocation or a stop is draining). */
@@ -112,6 +138,7 @@ export class GraphFlow {
     if (rt.collected.length === 0) return
     const batch = rt.collected
     rt.collected = []
+    this.#timeRuns(rt.batchTimed, batch, this.options.clock.nowMs())
     this.#run(rt, batch)
   }
 
@@ -138,12 +165,15 @@ export class GraphFlow {
   /** Items to node `index` (past the last node: they leave the graph, and their own acknowledgement with them). */
   #push(index: number, items: FlowItem<unknown>[]): void {
     if (items.length === 0) return
+    const nowMs = this.options.clock.nowMs()
+    if (index > 0) this.#timeRuns(this.nodes[index - 1]!.timed, items, nowMs)
     const rt = this.nodes[index]
     if (!rt) {
       for (const item of items)
         if (!item.replay && !item.partition.revoked) item.partition.tracker.ack(item.origin.offset)
       return
     }
+    for (const item of items) item.enteredAtMs = nowMs
     if (!rt.node.batch) {
       this.#run(rt, items)
       return
@@ -164,7 +194,6 @@ export class GraphFlow {
     const out: FlowItem<unknown>[] = []
     const ctx = this.#context(rt, out)
     for (const item of items) item.call = ctx
-    const startedMs = this.options.clock.nowMs()
     let result: void | Promise<void>
     try {
       result = rt.node.stage.process(items, ctx)
@@ -173,7 +202,6 @@ export class GraphFlow {
       return
     }
     if (!result) {
-      this.options.observe.duration(rt.node.name, this.options.clock.nowMs() - startedMs)
       this.#settle(items)
       this.#push(rt.index + 1, out)
       return
@@ -181,7 +209,6 @@ export class GraphFlow {
     const sequence = rt.submitted++
     result.then(
       () => {
-        this.options.observe.duration(rt.node.name, this.options.clock.nowMs() - startedMs)
         rt.completed.set(sequence, () => {
           this.#settle(items)
           this.#push(rt.index + 1, out)
@@ -194,6 +221,22 @@ export class GraphFlow {
       },
       (err: unknown) => this.#fail(rt, err),
     )
+  }
+
+  /** The time each live item spent since it entered its node, up to now: runs that entered together are one observation. */
+  #timeRuns(timed: NodeRuntime['timed'], items: readonly FlowItem<unknown>[], nowMs: number): void {
+    let enteredAtMs = NaN
+    let records = 0
+    for (const item of items) {
+      if (item.replay) continue
+      if (item.enteredAtMs !== enteredAtMs) {
+        if (records > 0) timed(nowMs - enteredAtMs, records)
+        enteredAtMs = item.enteredAtMs
+        records = 0
+      }
+      records++
+    }
+    if (records > 0) timed(nowMs - enteredAtMs, records)
   }
 
   /** Each input item's own acknowledgement passes to what it became: released if nothing, multiplied if several. */
@@ -218,7 +261,7 @@ export class GraphFlow {
         // one of this call has its own passed on when the call settles.
         if (item.call === ctx) item.emits++
         else if (!item.replay) item.partition.tracker.expect(item.origin.offset, 1)
-        out.push(new FlowItem(item.origin, value, item.receivedAtMs, item.replay, item.partition))
+        out.push(new FlowItem(item.origin, value, item.receivedAtMs, item.replay, item.partition, item.enteredAtMs))
       },
       deadLetter: (from, reason, failure) => this.#deadLetter(rt, from as FlowItem<unknown>, reason, failure),
       hold: (from) => this.#hold(from as FlowItem<unknown>),

@@ -57,6 +57,8 @@ export interface GroupMemberOptions<P extends MemberPartition> {
   readonly log: Logger
   readonly hooks?: {
     readonly onCommitResult?: (ok: boolean) => void
+    /** A confirmed commit's round trip, and the offsets it moved on. */
+    readonly onCommitTimed?: (ms: number, records: number) => void
     readonly onAssignmentChange?: (owned: number) => void
     readonly onPaused?: (paused: boolean, inFlight: number) => void
     readonly onStray?: () => void
@@ -97,6 +99,7 @@ export class GroupMember<P extends MemberPartition> {
       options.source,
       (tp) => this.#partitions.get(partitionKey(tp)),
       options.hooks?.onCommitResult,
+      options.hooks?.onCommitTimed,
     )
   }
 

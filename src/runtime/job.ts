@@ -61,6 +61,7 @@ export class Job<Stats> {
       scheduler,
       log: options.log,
       hooks: {
+        onCommitTimed: options.observe.durationOf('commit'),
         ...options.hooks,
         onStray: () => {
           this.#stray++

@@ -29,10 +29,15 @@ export class OffsetCommitter {
   /** Rebalance callbacks seen: a final commit refused mid-rebalance waits for the next one. */
   #rebalances = 0
 
+  /** When the last commit was sent (performance.now()), for its round trip. */
+  #sentAtMs = 0
+
   constructor(
     readonly source: PartitionedSource,
     readonly targetOf: (tp: TopicPartition) => CommitTarget | undefined,
     readonly onResult: (ok: boolean) => void = () => {},
+    /** A confirmed commit: how long since it was sent, and how many offsets it moved on. */
+    readonly onTimed: (ms: number, records: number) => void = () => {},
   ) {}
 
   /** Call on every assignment or revocation: the rebalance that blocked commits is over. */
@@ -55,7 +60,8 @@ export class OffsetCommitter {
       .filter((t) => t.tracker.committable > t.lastCommitted)
       .map((t) => ({ ...t.tp, offset: t.tracker.committable }))
     if (offsets.length === 0) return true
-    if (!options.sync) this.#asyncSentMs = performance.now()
+    this.#sentAtMs = performance.now()
+    if (!options.sync) this.#asyncSentMs = this.#sentAtMs
     const accepted = await this.source.commit(offsets, { sync: options.sync })
     if (accepted && options.sync) this.onCommitted({ offsets })
     return accepted
@@ -84,9 +90,14 @@ export class OffsetCommitter {
     this.onResult(!result.error)
     if (result.rebalancing) this.#blockedUntilMs = performance.now() + REBALANCE_BLOCK_MS
     if (result.error) return
+    let records = 0
     for (const o of result.offsets) {
       const target = this.targetOf(o)
-      if (target && o.offset >= 0) target.lastCommitted = Math.max(target.lastCommitted, o.offset)
+      if (!target || o.offset < 0) continue
+      // The first commit of a partition moves from −1 (none): its records are not counted, they were not timed.
+      if (target.lastCommitted >= 0) records += Math.max(0, o.offset - target.lastCommitted)
+      target.lastCommitted = Math.max(target.lastCommitted, o.offset)
     }
+    if (records > 0) this.onTimed(performance.now() - this.#sentAtMs, records)
   }
 }

@@ -53,7 +53,7 @@ export class TopologyTestDriver<Stats> {
       log: options.log ?? pino({ level: 'silent' }),
       observe: {
         count: noop,
-        duration: noop,
+        durationOf: () => noop,
         deadLetter: noop,
         restored: noop,
         snapshotsSkipped: noop,

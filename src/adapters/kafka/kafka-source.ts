@@ -66,6 +66,9 @@ export class KafkaSource implements PartitionedSource {
         'session.timeout.ms': options.sessionTimeoutMs,
         'heartbeat.interval.ms': options.heartbeatIntervalMs,
         'fetch.wait.max.ms': options.fetchWaitMaxMs ?? 5,
+        // consume(n) waits up to its timeout for each next record until it has n; an end-of-partition event makes it
+        // return what it has (node-rdkafka then polls with 1 ms), so a poll takes what is there instead of filling up.
+        'enable.partition.eof': true,
         'isolation.level': 'read_committed',
         rebalance_cb: (err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]) =>
           this.#onRebalance(err, assignment),

@@ -52,8 +52,10 @@ export function scoresSink(name: string, options: ScoresSinkOptions): Stage<Deci
             runId: options.runId,
           })
           const ack = ctx.hold(item)
+          const addedAtMs = ctx.clock.nowMs()
           options.sink.add(origin.topic, origin.partition, origin.offset, row, () => {
             open!.metrics.count('rows')
+            open!.metrics.durationMs('ack', ctx.clock.nowMs() - addedAtMs)
             ack()
           })
         }

@@ -3,7 +3,8 @@ import type { Stage } from '../../core/stage.js'
 
 /**
  * A sink node for a topic: the record `recordOf` makes of each item (none: nothing sent) goes to the topic as JSON,
- * the item's offset waits for its delivery report, and every item passes on. Sent records are counted as `sent`.
+ * the item's offset waits for its delivery report (timed as `<name>:ack`), and every item passes on. Sent records are
+ * counted as `sent`.
  */
 export function topicSink<T>(
   name: string,
@@ -20,9 +21,14 @@ export function topicSink<T>(
       for (const item of batch) {
         const record = options.recordOf(item.value)
         if (record) {
+          const ack = ctx.hold(item)
+          const sentAtMs = ctx.clock.nowMs()
           options.producer.send(
             { topic: options.topic, key: record.key, value: Buffer.from(JSON.stringify(record.value)) },
-            ctx.hold(item),
+            () => {
+              ctx.metrics.durationMs('ack', ctx.clock.nowMs() - sentAtMs)
+              ack()
+            },
           )
           sent++
         }
