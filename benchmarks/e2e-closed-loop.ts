@@ -1,14 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { join } from 'node:path'
-import { KafkaSource } from '../src/adapters/kafka/kafka-source.js'
 import { startMockCluster } from '../src/adapters/kafka/mock-cluster.js'
-import { loadConfig } from '../src/config/load.js'
+import { FraudstreamError, ErrorCode } from '../src/core/errors.js'
 import { publishInChild } from '../src/generator/publish-process.js'
-import { createPipeline } from '../src/main.js'
 import { createLogger } from '../src/observability/logger.js'
 import { benchmarkArgs } from './args.js'
+import { benchEnvironment, fmt, sleep, startBenchPipeline, startPlainConsumer, watchEventLoop } from './harness.js'
 import { formatStageBudget, stageBudget, type StageBudget } from './stage-budget.js'
 
 const USAGE = `Question: how many transactions per second does the whole job sustain end to end (mock Kafka → decode → dedupe →
@@ -35,7 +30,7 @@ interface Leg {
   /** Poll → decision and event → decision (from the record's Kafka timestamp, set when it was sent). */
   readonly latency?: { p50: number; p99: number; eventP50: number; eventP99: number }
   /** Per stage and phase: records timed, and their time in it (fraudstream_stage_duration_seconds). */
-  readonly stages?: StageBudget[]
+  readonly stages?: readonly StageBudget[]
   /** The main thread's event-loop delay while the pipeline ran. */
   readonly eventLoop?: { p99Ms: number; maxMs: number }
   /** ClickHouse inserts and rows per insert. */
@@ -62,67 +57,44 @@ async function transportOnly(): Promise<Leg> {
   const topic = `bench-transport-${Date.now()}`
   let consumed = 0
   let firstMs = 0
-  const source = new KafkaSource({
-    clientConfig: { 'bootstrap.servers': bootstrapServers },
-    groupId: `bench-transport-${Date.now()}`,
-    topics: [topic],
-    autoOffsetReset: 'earliest',
-    sessionTimeoutMs: 6_000,
-    heartbeatIntervalMs: 500,
-    consumeBatchSize: 1_000,
+  const source = await startPlainConsumer({
+    bootstrapServers,
+    topic,
     log,
-  })
-  await source.start({
-    onAssign: async (partitions) => partitions.map((p) => ({ ...p, offset: 0 })),
-    onRevoke: async () => undefined,
-    onCommitted: () => undefined,
+    consumeBatchSize: 1_000,
     onRecords: (records) => {
       if (consumed === 0) firstMs = performance.now()
       consumed += records.length
     },
-    onError: () => undefined,
   })
   await produce(topic, () => consumed)
-  while (consumed < count) await new Promise((resolve) => setTimeout(resolve, 5))
+  while (consumed < count && source.failure() === undefined) await sleep(5)
+  const failure = source.failure()
+  if (failure)
+    throw new FraudstreamError(ErrorCode.kafkaConsume, 'the transport leg lost its consumer', 'external', false, {
+      cause: failure,
+    })
   const seconds = (performance.now() - firstMs) / 1000
   await source.stop()
   return { name: 'transport (mock Kafka → no-op group consumer)', txPerSecond: count / seconds, seconds }
 }
 
 async function fullPipeline(): Promise<Leg> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fraudstream-bench-'))
   const topic = `bench-pipeline-${Date.now()}`
-  const config = loadConfig({
-    env: process.env,
-    overrides: {
-      environment: 'test',
-      dataDir,
-      'http.enabled': false,
-      'kafka.groupId': `bench-${Date.now()}`,
-      'kafka.topics': {
-        transactions: topic,
-        decisions: `${topic}.decisions`,
-        alerts: `${topic}.alerts`,
-        dlq: `${topic}.dlq`,
-        labels: `${topic}.labels`,
-      },
-    },
-  })
-  const pipeline = await createPipeline({ config, kafka: { bootstrapServers }, log })
-  // How long the main thread's event loop was held at a time while the pipeline ran (1 ms resolution).
-  const loopDelay = monitorEventLoopDelay({ resolution: 1 })
-  loopDelay.enable()
+  const bench = await startBenchPipeline({ bootstrapServers, topic, log })
+  const { pipeline } = bench
+  const loop = watchEventLoop()
   let firstMs = 0
   const watch = setInterval(() => {
     if (firstMs === 0 && pipeline.job.stats.consumed > 0) firstMs = performance.now()
   }, 1)
   await produce(topic, () => pipeline.job.stats.consumed)
-  while (pipeline.job.stats.consumed < count) await new Promise((resolve) => setTimeout(resolve, 5))
+  while (pipeline.job.stats.consumed < count) await sleep(5)
   await pipeline.job.drain()
   const seconds = (performance.now() - firstMs) / 1000
   clearInterval(watch)
-  loopDelay.disable()
-  const eventLoop = { p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 }
+  const eventLoop = loop.read()
+  loop.stop()
   const latency = {
     p50: pipeline.latency.percentile(50),
     p99: pipeline.latency.percentile(99),
@@ -139,8 +111,7 @@ async function fullPipeline(): Promise<Leg> {
     complete: waits.find((v) => v.labels.result === 'complete')?.value ?? 0,
     stale: waits.find((v) => v.labels.result === 'stale')?.value ?? 0,
   }
-  await pipeline.close()
-  rmSync(dataDir, { recursive: true, force: true })
+  await bench.close()
   return {
     name: 'pipeline (decode → … → ONNX → sinks → commit)',
     txPerSecond: count / seconds,
@@ -158,9 +129,7 @@ const pipeline = await fullPipeline()
 await cluster.close()
 const ratio = pipeline.txPerSecond / transport.txPerSecond
 const environment = {
-  node: process.version,
-  cpus: cpus().length,
-  cpu: cpus()[0]?.model ?? 'unknown',
+  ...benchEnvironment(),
   count,
   seed,
   inferMaxRecords: 256,
@@ -169,7 +138,6 @@ const environment = {
 if (values.json) {
   process.stdout.write(`${JSON.stringify({ environment, transport, pipeline, ratio })}\n`)
 } else {
-  const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
   process.stdout.write(
     [
       `e2e-closed-loop  node ${environment.node}, ${environment.cpus} cpus (${environment.cpu}), ${fmt(count)} transactions, seed ${seed}`,

@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
-import type { PublishResult } from './publish.js'
+import type { PublishResult, RecordTimestamp } from './publish.js'
 import type { GeneratorOptions } from './transaction-generator.js'
 
 export interface PublishHostStart {
@@ -10,7 +10,7 @@ export interface PublishHostStart {
   readonly generator: Partial<GeneratorOptions>
   readonly count: number
   readonly rate: number | 'max'
-  readonly recordTimestamp: 'event-time' | 'send-time'
+  readonly recordTimestamp: RecordTimestamp
   readonly maxLeadRecords?: number
 }
 

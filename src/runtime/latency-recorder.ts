@@ -21,6 +21,11 @@ export class LatencyRecorder {
     this.#histogram.recordValue(Math.min(HIGHEST_TRACKABLE_US, Math.max(1, Math.round(ms * 1000))))
   }
 
+  /** Forgets every sample, so a benchmark's figures cover only its measured window and not the warm-up before it. */
+  reset(): void {
+    this.#histogram.reset()
+  }
+
   get count(): number {
     return this.#histogram.totalCount
   }

@@ -14,3 +14,13 @@ test('the latency recorder keeps every sample: percentiles within 0.1 %, the tai
   assert.ok(Math.abs(s.max - 2_500) / 2_500 < 0.001, `max ${s.max}`)
   assert.deepEqual(new LatencyRecorder().summary(), { p50: 0, p99: 0, p999: 0, max: 0 })
 })
+
+test('a reset recorder reads as new, and counts only what comes after', () => {
+  const recorder = new LatencyRecorder()
+  recorder.record(900)
+  recorder.reset()
+  assert.deepEqual(recorder.summary(), { p50: 0, p99: 0, p999: 0, max: 0 })
+  recorder.record(2)
+  assert.equal(recorder.count, 1)
+  assert.equal(recorder.summary().max, 2)
+})
