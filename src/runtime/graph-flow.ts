@@ -99,7 +99,7 @@ export class GraphFlow {
           durationMs: (phase, ms) => phaseTimer(phase)(ms, 1),
         },
         timed: options.observe.durationOf(node.name),
-        batchTimed: phaseTimer('batch'),
+        batchTimed: node.batch ? phaseTimer('batch') : () => {},
         log: log.child({ stage: node.name }),
         collected: [],
         linger: undefined,
@@ -126,8 +126,9 @@ export class GraphFlow {
   enter(items: FlowItem<unknown>[]): void {
     if (this.#failed) return
     // Queue: from the record's Kafka timestamp (CreateTime, or the broker's append time) to the poll that took it.
+    const wallMs = this.options.clock.wallMs()
     for (const item of items)
-      if (!item.replay && item.origin.timestampMs > 0) this.#queueTimer(item.receivedAtMs - item.origin.timestampMs, 1)
+      if (!item.replay && item.origin.timestampMs > 0) this.#queueTimer(wallMs - item.origin.timestampMs, 1)
     this.#push(0, items)
   }
 

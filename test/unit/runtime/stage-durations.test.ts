@@ -53,7 +53,7 @@ test('every record is timed per stage: its queue wait, each node up to the next 
   })
   time.advance(1_000)
   // Three records sent 30 ms before the poll (their Kafka timestamps), polled together.
-  const sentAtMs = time.nowMs() - 30
+  const sentAtMs = time.wallMs() - 30
   await driver.pipe([0, 1, 2].map(() => ({ partition: 0, key: null, value: null, timestampMs: sentAtMs })))
   await driver.advance(5) // the linger cuts the batch
   await driver.advance(7) // inference takes 7 ms
