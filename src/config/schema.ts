@@ -70,7 +70,11 @@ export const ConfigSchema = z
     infer: z
       .object({
         maxRecords: positiveInt.default(256),
-        lingerMs: nonNegativeInt.default(5),
+        /**
+         * How long a batch waits for more records after its first. 0: a batch is what one poll brought, scored at
+         * once (a poll returns what has arrived, so under load batches grow by themselves).
+         */
+        lingerMs: nonNegativeInt.default(0),
         threads: positiveInt.default(2),
       })
       .prefault({}),

@@ -14,7 +14,10 @@ export const NodeKind = {
 } as const
 export type NodeKind = (typeof NodeKind)[keyof typeof NodeKind]
 
-/** Items collected across polls before `process` runs: up to maxRecords, or lingerMs after the first one. */
+/**
+ * Items collected across polls before `process` runs: up to maxRecords, or lingerMs after the first one; lingerMs 0
+ * runs what one push brought (a poll's items, or a buffering stage's release) at once, without waiting for the next.
+ */
 export interface BatchPolicy {
   readonly maxRecords: number
   readonly lingerMs: number
@@ -198,7 +201,9 @@ export function describeTopology(graph: Topology, header = ''): string {
     ...graph.nodes.map((n): [string, string, string] => [
       n.name,
       n.kind,
-      n.batch ? `${n.what} (batches of ≤ ${n.batch.maxRecords}, ${n.batch.lingerMs} ms)` : n.what,
+      n.batch
+        ? `${n.what} (batches of ≤ ${n.batch.maxRecords}, ${n.batch.lingerMs > 0 ? `${n.batch.lingerMs} ms` : 'one per poll'})`
+        : n.what,
     ]),
     [graph.deadLetters.name, 'dlq', graph.deadLetters.what],
     ['commit', 'commit', 'per partition, up to the highest offset every sink acknowledged'],

@@ -183,7 +183,8 @@ export class GraphFlow {
       rt.collected.push(item)
       if (rt.collected.length >= rt.node.batch.maxRecords) this.cut(rt)
     }
-    if (rt.collected.length > 0 && !rt.linger)
+    if (rt.node.batch.lingerMs === 0) this.cut(rt)
+    else if (rt.collected.length > 0 && !rt.linger)
       rt.linger = this.options.scheduler.after(rt.node.batch.lingerMs, () => this.cut(rt))
   }
 

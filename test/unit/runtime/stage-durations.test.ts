@@ -77,3 +77,20 @@ test('every record is timed per stage: its queue wait, each node up to the next 
   ])
   await driver.close()
 })
+
+test('a batched node with lingerMs 0 runs what one poll brought at once, in batches of at most maxRecords', async () => {
+  const batches: number[] = []
+  const graph = topology('per-poll')
+    .source('in', 'in', 'records')
+    .infer('infer', { name: 'infer', process: (batch) => void batches.push(batch.length) }, '', {
+      maxRecords: 4,
+      lingerMs: 0,
+    })
+    .deadLetters({ name: 'dlq', what: 'unused', send: () => {} })
+  const driver = await TopologyTestDriver.create({ topology: graph, partitions: 1, stats: () => ({}) })
+  await driver.pipe([0, 1, 2, 3, 4, 5].map(() => ({ partition: 0, key: null, value: null, timestampMs: 1 })))
+  assert.deepEqual(batches, [4, 2], 'no clock moved: nothing waited for a linger timer')
+  await driver.pipe([{ partition: 0, key: null, value: null, timestampMs: 1 }])
+  assert.deepEqual(batches, [4, 2, 1])
+  await driver.close()
+})
