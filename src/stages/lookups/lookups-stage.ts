@@ -99,7 +99,8 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
     const nowMs = ctx.clock.nowMs()
     const owned = ownedSources(ctx)
     const wanted = new Set<number>()
-    let wantedSinceMs = Infinity
+    // The newest arrival among those that want a log end: a query sent after it serves them all.
+    let wantedSinceMs = -Infinity
     for (const queue of waiting.values()) {
       while (queue.length > 0) {
         const head = queue[0]!
@@ -108,7 +109,7 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
         const complete = table.covers(requirementOf(plan, value.lookupAtMs), knowledgeFor(owned, sinceMs, wanted))
         if (!complete && nowMs - sinceMs < maxWaitMs) {
           head.waited = true
-          if (wanted.size > 0) wantedSinceMs = Math.min(wantedSinceMs, sinceMs)
+          if (wanted.size > 0) wantedSinceMs = Math.max(wantedSinceMs, sinceMs)
           break
         }
         queue.shift()
@@ -134,7 +135,7 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
       }
     }
     // Answered, the runtime calls onTimer: the transactions that waited for them are checked again.
-    if (wanted.size > 0 && wantedSinceMs < Infinity) open?.logEnds.refresh(wanted, wantedSinceMs)
+    if (wanted.size > 0) open?.logEnds.refresh(wanted, wantedSinceMs)
   }
 
   /**
