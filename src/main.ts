@@ -127,7 +127,13 @@ async function startLookups(options: {
     metrics.lookupTableKeys.set(keys)
     if (Number.isFinite(completeMs)) metrics.lookupCompletenessLag.set((Date.now() - completeMs) / 1000)
   }
-  return { producer, table, factsPartitions: factsPartitions!, onTables }
+  return {
+    producer,
+    table,
+    factsPartitions: factsPartitions!,
+    onTables,
+    onWaited: (waitedMs: number) => metrics.lookupWaitSeconds.observeMs(waitedMs),
+  }
 }
 
 export interface KafkaEndpoint {

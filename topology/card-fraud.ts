@@ -53,6 +53,8 @@ export interface CardFraudIO {
     readonly table: LookupTable
     readonly factsPartitions: number
     readonly onTables?: (keys: number, completeMs: number) => void
+    /** How long a transaction that had to wait for the tables waited (fraudstream_lookup_wait_seconds). */
+    readonly onWaited?: (waitedMs: number) => void
   }
 }
 
@@ -126,9 +128,9 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
         factsPartitions: lookups.factsPartitions,
         maxWaitMs: config.lookups.maxWaitMs,
         markerIntervalMs: config.lookups.flushIntervalMs,
-        idleTimeoutMs: config.lookups.idleTimeoutMs,
         watermarkOf: (tp) => windows.featuresOf(tp)?.windows.watermarkMs ?? -Infinity,
         ...(lookups.onTables ? { onTables: lookups.onTables } : {}),
+        ...(lookups.onWaited ? { onWaited: lookups.onWaited } : {}),
       }),
       'facts to the lookup aggregators; waits until the terminal/merchant tables cover the window, then fills them',
     )
@@ -201,6 +203,8 @@ export interface CardFraudStats {
   late: number
   /** Scored after waiting lookups.maxWaitMs for the lookup tables, with the tables as they were. */
   lookupStale: number
+  /** Transactions that waited for the lookup tables before they were complete enough (stale ones not included). */
+  lookupWaited: number
   restored: number
   stray: number
   decisions: { approve: number; review: number; decline: number }
@@ -226,6 +230,7 @@ export function cardFraudStats(
     scored: decisions.approve + decisions.review + decisions.decline,
     late: runner.count('card-windows', 'late'),
     lookupStale: runner.count('lookups', 'stale'),
+    lookupWaited: runner.count('lookups', 'waited'),
     restored: runner.restored,
     stray,
     decisions,

@@ -106,16 +106,20 @@ export const ConfigSchema = z
       .object({
         /**
          * How long a transaction may wait for the lookup tables to be complete up to its window end; after it, the
-         * transaction is scored with the tables as they are and counted as stale. Live traffic never waits: the
-         * windows end a day in the past.
+         * transaction is scored with the tables as they are and counted as stale. A transaction waits only while its
+         * window really lacks facts (a backfill's older records on another partition, the first progress after a
+         * fresh start): live traffic, a quiet topic and idle partitions hold nothing (see README, lookups).
          */
         maxWaitMs: positiveInt.default(10_000),
         /** How often the aggregator publishes changed keys and its progress, and sources send watermarks. */
         flushIntervalMs: positiveInt.default(100),
         /**
-         * A source partition caught up and without records for this long stops holding the tables' completeness
-         * back (Flink's idleness). Records it gets later are not late for the tables only if they are newer than
-         * the other partitions' watermarks, as live traffic is.
+         * Labels partitions only: one caught up and without records for this long stops holding the tables' label
+         * completeness back (Flink's idleness); one empty since its assignment is idle at once. Transactions
+         * partitions need no timeout: they claim idleness as soon as they are caught up, and a reader trusts the
+         * claim only when a log end asked after its transaction arrived confirms it. Labels have no such check (they
+         * come through the lookup group, which may lag the scoring one), so a labels partition that had records is
+         * trusted idle no sooner than this.
          */
         idleTimeoutMs: positiveInt.default(30_000),
       })

@@ -48,6 +48,29 @@ export interface PartitionProgress {
   readonly lastRecordAtMs: number
   /** Still replaying records below its committed offset. */
   readonly restoring: boolean
+  /** The first offset processed live (the committed one): records below it were processed by a predecessor. */
+  readonly liveFromOffset: number
+}
+
+/** A partition's log end (high watermark) as the broker answered a query sent at `askedAtMs` (Clock.nowMs). */
+export interface LogEnd {
+  readonly offset: number
+  readonly askedAtMs: number
+}
+
+/**
+ * The log ends of the source topic's partitions, owned or not, asked of the broker on demand. A stage that must
+ * know whether a partition has records it has not seen (Kafka Streams' "known zero lag", KIP-695) asks, and trusts
+ * only an answer to a query sent after the moment it cares about.
+ */
+export interface SourceLogEnds {
+  /** The last answer for a partition, undefined before the first. */
+  get(partition: number): LogEnd | undefined
+  /**
+   * Asks for answers to queries sent at or after `sinceMs` (Clock.nowMs): a query in flight that started since
+   * serves, otherwise one starts after it. The stage's `onTimer` runs once they answered.
+   */
+  refresh(partitions: Iterable<number>, sinceMs: number): void
 }
 
 /** A failure that sends a record to the dead-letter topic. `code` is stable (FS_ERR_…), `message` says what is wrong. */
@@ -81,6 +104,7 @@ export interface StageOpenContext {
   readonly metrics: StageMetrics
   /** Asks the runtime to call `onTimer` soon (e.g. a lookup table made progress): coalesced, never re-entrant. */
   wake(): void
+  readonly logEnds: SourceLogEnds
 }
 
 /**

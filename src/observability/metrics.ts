@@ -174,6 +174,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['result'] as const,
     registers,
   })
+  const lookupWaitSeconds = new Histogram({
+    name: 'fraudstream_lookup_wait_seconds',
+    help: 'How long a transaction waited for the lookup tables, counting only those that had to wait (those released at once are not observed)',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  })
   const lookupTableKeys = new Gauge({
     name: 'fraudstream_lookup_table_keys',
     help: "Keys (terminals, merchants) in this instance's lookup tables",
@@ -236,6 +242,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     lookupLabels,
     lookupFacts,
     lookupWaits,
+    lookupWaitSeconds: {
+      observeMs: (ms: number) => lookupWaitSeconds.observe(ms / 1000),
+      histogram: lookupWaitSeconds,
+    },
     lookupTableKeys,
     lookupCompletenessLag,
   }

@@ -49,6 +49,7 @@ export class Job<Stats> {
       log: options.log,
       observe: options.observe,
       onFailure: (err) => this.member.fail(err),
+      watermarks: (tp) => options.source.watermarks(tp),
     })
     this.member = new GroupMember({
       name: options.topology.name,

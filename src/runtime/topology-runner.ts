@@ -11,6 +11,7 @@ import type { PartitionPosition } from './partition-positions.js'
 import { readStartOf } from './partition-positions.js'
 import { PartitionSnapshots } from './partition-snapshots.js'
 import { FlowItem, GraphFlow, type GraphFlowOptions } from './graph-flow.js'
+import { LogEnds } from './log-ends.js'
 
 /** A partition the runner owns: the member's bookkeeping plus its snapshot progress. */
 export interface TopologyPartition extends MemberPartition {
@@ -39,6 +40,8 @@ export interface TopologyRunnerOptions {
     readonly snapshotFailed: () => void
   }
   readonly onFailure: (err: unknown) => void
+  /** The source's log ends on demand (PartitionedSource.watermarks), for stages' `logEnds`. */
+  readonly watermarks: (tp: TopicPartition) => Promise<{ low: number; high: number }>
 }
 
 /**
@@ -57,10 +60,17 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
   #consumed = 0
   #restored = 0
   #firstConsumedAtMs: number | undefined
+  readonly #logEnds: LogEnds
 
   constructor(readonly options: TopologyRunnerOptions) {
     const { topology, log } = options
     this.#flow = new GraphFlow({ ...options, partitions: () => this.#partitions.values() })
+    this.#logEnds = new LogEnds({
+      topic: topology.source.topic,
+      watermarks: options.watermarks,
+      clock: options.clock,
+      log,
+    })
     const stateful = topology.nodes.filter((n) => n.stage.snapshot || n.stage.fingerprint)
     this.#snapshots =
       options.snapshots &&
@@ -106,6 +116,10 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
         log: rt.log,
         metrics: rt.metrics,
         wake: () => this.#flow.wake(rt),
+        logEnds: {
+          get: (partition) => this.#logEnds.get(partition),
+          refresh: (partitions, sinceMs) => this.#logEnds.request(partitions, sinceMs, () => this.#flow.wake(rt)),
+        },
       })
       const interval = rt.node.stage.timerIntervalMs
       if (rt.node.stage.onTimer && interval !== undefined)
@@ -118,6 +132,7 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
   async close(): Promise<void> {
     for (const timer of this.#timers) timer.cancel()
     this.#timers = []
+    this.#logEnds.close()
     this.#flow.close()
     for (const rt of [...this.#flow.nodes].reverse()) await rt.node.stage.close?.()
   }

@@ -195,3 +195,60 @@ test('an empty labels topic does not hold the lookup tables back: transactions a
     `all ${sent} committed in ${seconds.toFixed(1)} s, less than one maxWait`,
   )
 })
+
+test('a quiet topic after a fresh start: five live transactions are decided in milliseconds, not after lookups.maxWaitMs', async (t) => {
+  const suffix = Math.random().toString(36).slice(2)
+  const topics = {
+    transactions: `tx-kcat-${suffix}`,
+    labels: `labels-kcat-${suffix}`,
+    decisions: 'decisions-kcat',
+    alerts: 'alerts-kcat',
+    dlq: 'dlq-kcat',
+  }
+  // A wait of 30 s cannot pass for a quick decision: a transaction that waited for tables nothing was completing
+  // would be decided 30 s late (the issue's case: 10 s, the default wait, for each of five kcat transactions).
+  const { config, cleanup } = testConfig({ 'kafka.topics': topics, 'lookups.maxWaitMs': 30_000 })
+  teardown(t, cleanup)
+  const { log } = testLogger()
+  const pipeline = await createPipeline({
+    config,
+    kafka: { bootstrapServers: cluster.bootstrapServers },
+    log,
+    instanceId: 'kcat',
+  })
+  teardown(t, () => pipeline.close())
+  await waitFor(() => pipeline.job.ready, { timeoutMs: 60_000, what: 'the job to be ready on the empty topic' })
+  const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
+  teardown(t, () => producer.close())
+  const generator = new TransactionGenerator({ seed: 9 })
+  const decidedMs: number[] = []
+  for (let i = 0; i < 5; i++) {
+    let record = generator.next()
+    while (record.topic !== 'transactions' || record.intent.kind !== 'valid') record = generator.next()
+    // Event time = now, as a payment terminal's: its lookup windows end a day back.
+    const value = { ...(JSON.parse(record.value!.toString()) as object), event_time: new Date().toISOString() }
+    const scored = pipeline.job.stats.scored
+    const sentAtMs = performance.now()
+    producer.send(
+      {
+        topic: topics.transactions,
+        key: record.key,
+        value: Buffer.from(JSON.stringify(value)),
+        timestampMs: Date.now(),
+      },
+      () => undefined,
+    )
+    await producer.flush()
+    await waitFor(() => pipeline.job.stats.scored > scored, { timeoutMs: 40_000, what: `transaction ${i} decided` })
+    decidedMs.push(performance.now() - sentAtMs)
+  }
+  process.stdout.write(`# kcat case: produce → decided ${decidedMs.map((ms) => ms.toFixed(0)).join(', ')} ms\n`)
+  assert.equal(pipeline.job.stats.lookupStale, 0, 'none gave up waiting for the tables')
+  for (const [i, ms] of decidedMs.entries()) assert.ok(ms < 2_000, `transaction ${i} decided in ${ms.toFixed(0)} ms`)
+  // Any wait (a log-end query, a few ms) is in the histogram; none comes near a second.
+  const waits = (await pipeline.metrics.lookupWaitSeconds.histogram.get()).values
+  const over = (le: number) =>
+    waits.find((v) => v.metricName?.endsWith('_count'))!.value -
+    waits.find((v) => v.metricName?.endsWith('_bucket') && v.labels.le === le)!.value
+  assert.equal(over(1), 0, 'no transaction waited a second or more for the tables')
+})

@@ -54,8 +54,19 @@ export class LookupAggregator {
   apply(fact: LookupFact): 'applied' | 'duplicate' | 'expired' {
     if (fact.kind === 'marker') {
       const known = this.markers.get(fact.source)
-      // Watermarks only move forward: a new owner's first marker may be behind its predecessor's last one.
-      if (known && known.watermarkMs > fact.watermarkMs) this.markers.set(fact.source, { ...known, idle: fact.idle })
+      // Watermarks only move forward: a new owner's first marker may be behind its predecessor's last one. A
+      // transactions source's offset still moves: its facts through it are applied here all the same (the sender
+      // learns from it which facts need no more waiting for). A labels source's offset stays with its watermark: the
+      // pair is where a new owner resumes.
+      if (known && known.watermarkMs > fact.watermarkMs)
+        this.markers.set(fact.source, {
+          ...known,
+          idle: fact.idle,
+          throughOffset:
+            sourceKindOf(fact.source) === 'tx'
+              ? Math.max(known.throughOffset, fact.throughOffset)
+              : known.throughOffset,
+        })
       else
         this.markers.set(fact.source, {
           watermarkMs: fact.watermarkMs,

@@ -6,9 +6,11 @@ type Marker = Extract<LookupFact, { kind: 'marker' }>
 
 /**
  * Sources' watermarks to every lookup-facts partition, after the facts they cover: each aggregator learns from them
- * that no older fact of a source will follow. A marker goes out only when its watermark or idleness changed (its
- * offset alone moving is no news: the last marker sent stays a consistent resume point). Markers carry no offsets
- * to commit, so their acks only matter for the producer's accounting.
+ * that no older fact of a source will follow. A marker goes out when its watermark, idleness or offset changed: the
+ * offset is news too, since it tells the sender which of its facts every aggregator has applied (the lookups stage
+ * judges its own partitions by the facts not confirmed yet) and how far an idle claim reaches. At most one per
+ * source and flush interval, to each facts partition. Markers carry no offsets to commit, so their acks only matter
+ * for the producer's accounting.
  */
 export class WatermarkMarkers {
   readonly #sent = new Map<string, string>()
@@ -28,7 +30,7 @@ export class WatermarkMarkers {
   }
 
   send(marker: Marker): void {
-    const state = `${marker.watermarkMs}:${marker.idle}`
+    const state = `${marker.watermarkMs}:${marker.idle}:${marker.throughOffset}`
     if (this.#sent.get(marker.source) === state) return
     this.#sent.set(marker.source, state)
     const value = pack(marker)

@@ -1,6 +1,7 @@
 import { entriesOf, putEntry, type KeyAggregate, type TableEntry } from './key-aggregate.js'
 import type { AggregatorProgress } from './lookup-aggregator.js'
 import type { LookupRequirement } from './lookup-plan.js'
+import { aggregatorCovers, type SourceKnowledge } from './table-coverage.js'
 import { WindowSummaries } from './window-summaries.js'
 
 /**
@@ -65,9 +66,25 @@ export class LookupTable {
     return { txMs, labelsMs }
   }
 
-  covers(requirement: LookupRequirement): boolean {
-    const { txMs, labelsMs } = this.completeness
-    return txMs >= requirement.txMs && labelsMs >= requirement.labelsMs
+  /**
+   * Whether the tables hold every fact a transaction's lookups need. With `knowledge` (the lookups stage's), the
+   * transaction facts are judged per source (aggregatorCovers): this instance's own partitions by what it has read
+   * and sent, idle claims only when a fresh log end confirms them. Without it, by the markers as published.
+   */
+  covers(requirement: LookupRequirement, knowledge?: SourceKnowledge): boolean {
+    if (!knowledge) {
+      const { txMs, labelsMs } = this.completeness
+      return txMs >= requirement.txMs && labelsMs >= requirement.labelsMs
+    }
+    let covered = true
+    for (let p = 0; p < this.partitions; p++) {
+      const progress = this.#progress.get(p)
+      if (!progress) return false
+      if (progress.labelsMs < requirement.labelsMs) return false
+      // Every partition is judged, so that every log end some partition needs is asked for at once.
+      if (!aggregatorCovers(progress, requirement.txMs, knowledge)) covered = false
+    }
+    return covered
   }
 
   /** Runs after every progress record: the moment waiting transactions may have become scorable. */
