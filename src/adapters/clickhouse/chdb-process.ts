@@ -33,13 +33,16 @@ interface Pending {
  * in flight fail (the sink retries them with their tokens) and the next call starts a new one on the same data.
  */
 export class ChdbProcessConnection {
-  #child: ChildProcess | undefined
-  #ready: Promise<void> | undefined
-  readonly #pending = new Map<number, Pending>()
-  #nextId = 1
+  readonly #host: ChdbHost
   #closed = false
 
-  constructor(readonly path: string) {}
+  constructor(readonly path: string) {
+    // Clients of one path share its host: embedded ClickHouse locks its directory, so two processes could not open it.
+    let shared = hosts.get(path)
+    if (!shared) hosts.set(path, (shared = { host: new ChdbHost(path), clients: 0 }))
+    shared.clients++
+    this.#host = shared.host
+  }
 
   async query(params: { abort_signal?: AbortSignal }): Promise<Record<string, unknown> & { stream: Readable }> {
     const { result, bytes } = await this.#call('query', params)
@@ -69,6 +72,34 @@ export class ChdbProcessConnection {
     }
   }
 
+  /** The last client of a path closes its host. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const shared = hosts.get(this.path)
+    if (!shared || shared.host !== this.#host || --shared.clients > 0) return
+    hosts.delete(this.path)
+    await this.#host.close()
+  }
+
+  #call(op: Op, params: { abort_signal?: AbortSignal; values?: unknown }, values?: string) {
+    if (this.#closed) throw new FraudstreamError(ErrorCode.sinkClickhouse, 'the ClickHouse client is closed', 'external')
+    return this.#host.call(op, params, values)
+  }
+}
+
+const hosts = new Map<string, { readonly host: ChdbHost; clients: number }>()
+
+/** One chdb-host.ts process and the calls in flight to it. */
+class ChdbHost {
+  #child: ChildProcess | undefined
+  #ready: Promise<void> | undefined
+  readonly #pending = new Map<number, Pending>()
+  #nextId = 1
+  #closed = false
+
+  constructor(readonly path: string) {}
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
@@ -82,7 +113,7 @@ export class ChdbProcessConnection {
     await exited
   }
 
-  async #call(
+  async call(
     op: Op,
     params: { abort_signal?: AbortSignal; values?: unknown },
     values?: string,
