@@ -114,6 +114,7 @@ async function startLookups(options: {
     allowedLatenessMs: config.windows.allowedLatenessMs,
     maxRecordBytes: config.decode.maxRecordBytes,
     flushIntervalMs: config.lookups.flushIntervalMs,
+    publishIntervalMs: config.lookups.publishIntervalMs,
     idleTimeoutMs: config.lookups.idleTimeoutMs,
     commitIntervalMs: config.runtime.commitIntervalMs,
     drainTimeoutMs: config.runtime.shutdownTimeoutMs,

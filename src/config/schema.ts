@@ -114,6 +114,12 @@ export const ConfigSchema = z
         /** How often the aggregator publishes changed keys and its progress, and sources send watermarks. */
         flushIntervalMs: positiveInt.default(100),
         /**
+         * How long the aggregator may hold back buckets no window reads soon (younger than half the shortest lookup
+         * delay) before it publishes them: the open hour's bucket of a busy terminal goes out once per interval, not
+         * once per flush. Its facts are committed after the publish, so a restart replays at most this much.
+         */
+        publishIntervalMs: positiveInt.default(5_000),
+        /**
          * Labels partitions only: one caught up and without records for this long stops holding the tables' label
          * completeness back (Flink's idleness); one empty since its assignment is idle at once. Transactions
          * partitions need no timeout: they claim idleness as soon as they are caught up, and a reader trusts the

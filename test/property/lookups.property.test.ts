@@ -242,6 +242,7 @@ test('lookups through repartition, aggregators, markers and a table equal the or
         const scoredAt = new Map<string, { tx: Transaction; atMs: number }>()
         const routedLabels: Label[] = []
         const got = new Map<string, Float32Array>()
+        let publishes = 0
         const send = (fact: LookupFact) =>
           fact.kind === 'marker' ? queues.forEach((q) => q.push(fact)) : queues[partitionOf(fact.key)]!.push(fact)
         const score = (source: ScoringSource) => {
@@ -316,7 +317,11 @@ test('lookups through repartition, aggregators, markers and a table equal the or
             const p = pick % AGGREGATOR_PARTITIONS
             const aggregator = aggregators[p]!
             if (pick % 3 === 0) aggregator.evict()
-            for (const entry of aggregator.takeChanges()) table.put(p, structuredClone(entry))
+            // Every other publish holds back changed buckets (all of them, or those from some time below the
+            // aggregator's completeness on, as the lookup task does): its progress must stop short of them.
+            const kind = publishes++ % 5
+            const holdFromMs = kind === 0 ? Infinity : kind === 1 ? aggregator.appliedBelowMs - 10 * MINUTE : -Infinity
+            for (const entry of aggregator.takeChanges(holdFromMs)) table.put(p, structuredClone(entry))
             table.setProgress(p, aggregator.progress)
           },
           (pick: number) => score(sources[pick % sources.length]!),

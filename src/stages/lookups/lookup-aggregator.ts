@@ -18,8 +18,13 @@ export interface SourceMarker {
 
 /** What a table needs to know about an aggregator partition besides its keys: how complete it is. */
 export interface AggregatorProgress {
-  /** Every transaction fact with an event time below this is applied. */
+  /** Every transaction fact with an event time below this is applied, and its bucket published. */
   readonly txMs: number
+  /**
+   * The oldest bucket the aggregator changed and holds back (LookupAggregator.takeChanges): a window reaching it
+   * is not in the table yet, whatever the markers say. Absent: none (and in progress records of earlier versions).
+   */
+  readonly heldFromMs?: number
   /** Every label reported before this is applied. */
   readonly labelsMs: number
   /** [source, watermarkMs, idle, throughOffset]. */
@@ -38,6 +43,9 @@ export class LookupAggregator {
   readonly markers = new Map<string, SourceMarker>()
   /** Changed records: `b<start>` or `l<id>` per key. */
   readonly #dirty = new Map<string, Set<string>>()
+  /** Changed bucket records kept back by takeChanges, per key, and the oldest start among them (+∞: none). */
+  readonly #held = new Map<string, Set<string>>()
+  #heldFromMs = Infinity
 
   constructor(
     readonly plan: LookupPlan,
@@ -98,9 +106,16 @@ export class LookupAggregator {
     return 'applied'
   }
 
+  /** Every transaction fact below this is applied (published or not). */
+  get appliedBelowMs(): number {
+    return this.#completeBelow('tx')
+  }
+
+  /** What a table holding the published records has: buckets kept back cap the transactions' completeness. */
   get progress(): AggregatorProgress {
     return {
-      txMs: this.#completeBelow('tx'),
+      txMs: Math.min(this.#completeBelow('tx'), this.#heldFromMs),
+      ...(this.#heldFromMs < Infinity ? { heldFromMs: this.#heldFromMs } : {}),
       labelsMs: this.#completeBelow('labels'),
       markers: [...this.markers].map(([source, m]) => [source, m.watermarkMs, m.idle, m.throughOffset] as const),
     }
@@ -149,14 +164,31 @@ export class LookupAggregator {
     }
   }
 
-  /** Records changed since the last call, with their new value (undefined = deleted). */
-  takeChanges(): TableEntry[] {
+  /**
+   * Records changed since they were last taken, with their new value (undefined = deleted). Buckets starting at or
+   * after `holdFromMs` stay back (Kafka Streams' record cache, flushed at commit): the open hour's bucket of a busy
+   * terminal changes with every transaction, and no window reads it before a feature's delay has passed; `progress`
+   * stops short of the oldest one held, so a table never counts on a bucket it has not received.
+   */
+  takeChanges(holdFromMs = Infinity): TableEntry[] {
+    if (holdFromMs === Infinity) {
+      for (const [key, records] of this.#held) for (const record of records) this.#markDirty(key, record)
+      this.#held.clear()
+      this.#heldFromMs = Infinity
+    }
     const changes: TableEntry[] = []
     for (const [key, records] of this.#dirty) {
       const aggregate = this.keys.get(key)
       for (const record of records) {
         if (record[0] === 'b') {
           const start = Number(record.slice(1))
+          if (start >= holdFromMs) {
+            let held = this.#held.get(key)
+            if (!held) this.#held.set(key, (held = new Set()))
+            held.add(record)
+            if (start < this.#heldFromMs) this.#heldFromMs = start
+            continue
+          }
           changes.push({ kind: 'bucket', key, start, value: aggregate?.buckets.get(start) })
         } else {
           const id = record.slice(1)

@@ -38,6 +38,8 @@ export interface LookupTaskOptions {
   readonly allowedLatenessMs: number
   readonly maxRecordBytes: number
   readonly flushIntervalMs: number
+  /** How long changed buckets the tables will not be asked for soon may be held back before they are published. */
+  readonly publishIntervalMs: number
   /** A labels partition caught up and without records for this long stops holding the tables back. */
   readonly idleTimeoutMs: number
   readonly commitIntervalMs: number
@@ -65,6 +67,8 @@ interface AggregatorRun extends MemberPartition {
   /** Offsets applied since the last publish: acknowledged once the publish is. */
   unpublished: number[]
   flushes: number
+  /** When everything the aggregator changed was last published (performance.now()). */
+  publishedAllAtMs: number
 }
 
 type Run = LabelRun | AggregatorRun
@@ -83,8 +87,11 @@ export class LookupTask implements MemberTask<Run> {
   readonly #lastProgress = new Map<string, string>()
   readonly #markers: WatermarkMarkers
   #flushTimer: { cancel(): void } | undefined
+  /** Changed buckets starting this far below the aggregators' completeness or later may be held back. */
+  readonly #holdMs: number
 
   constructor(readonly options: LookupTaskOptions) {
+    this.#holdMs = Math.min(...options.plan.columns.map(({ feature }) => feature.delayMs)) / 2
     this.#factBatches = new FactBatches(options.topics.facts, options.factsPartitions)
     this.#markers = new WatermarkMarkers(options.producer, options.topics.facts, options.factsPartitions)
     this.#member = new GroupMember({
@@ -108,7 +115,7 @@ export class LookupTask implements MemberTask<Run> {
 
   async start(): Promise<void> {
     await this.#member.start(this.options.onFailure ? { onFailure: this.options.onFailure } : {})
-    this.#flushTimer = systemScheduler.every(this.options.flushIntervalMs, () => this.flush())
+    this.#flushTimer = systemScheduler.every(this.options.flushIntervalMs, () => this.#publish(false))
   }
 
   async assign({ tp, low, high, committed }: PartitionPosition): Promise<Run> {
@@ -162,6 +169,7 @@ export class LookupTask implements MemberTask<Run> {
       aggregator,
       unpublished: [],
       flushes: 0,
+      publishedAllAtMs: performance.now(),
     }
   }
 
@@ -258,17 +266,26 @@ export class LookupTask implements MemberTask<Run> {
     run.unpublished.push(record.offset)
   }
 
+  /** Publishes everything the aggregators changed: a revocation or a stop is draining. */
+  flush(): void {
+    this.#publish(true)
+  }
+
   /**
    * Publishes each aggregator's changed keys, then its progress (the table relies on that order), and sends label
-   * watermarks. Every flushIntervalMs, and when a revocation or a stop drains.
+   * watermarks; every flushIntervalMs. Changed buckets younger than half the shortest lookup delay (the open hour's,
+   * in live traffic) are held back up to publishIntervalMs (see LookupAggregator.takeChanges): a busy terminal's
+   * bucket goes out once per interval instead of once per flush, and no transaction reads it within a day. The facts
+   * behind held buckets are acknowledged (and so committed) once everything is published.
    */
-  flush(): void {
+  #publish(all: boolean): void {
     const { producer, topics } = this.options
+    const nowMs = performance.now()
     for (const run of this.#runs) {
       if (run.kind === 'labels') {
         const idle =
           run.nextOffset >= run.highWatermark &&
-          (run.idleSinceAssignment || performance.now() - run.lastRecordAtMs >= this.options.idleTimeoutMs)
+          (run.idleSinceAssignment || nowMs - run.lastRecordAtMs >= this.options.idleTimeoutMs)
         this.#markers.send({
           kind: 'marker',
           source: run.router.source,
@@ -278,14 +295,23 @@ export class LookupTask implements MemberTask<Run> {
         })
         continue
       }
-      const progress = run.aggregator.progress
+      const { aggregator } = run
+      const due = all || nowMs - run.publishedAllAtMs >= this.options.publishIntervalMs
+      const appliedBelowMs = aggregator.appliedBelowMs
+      // Before every source has spoken (or when all are idle) nothing is read soon or late: publish as it comes.
+      const holdFromMs = due || !Number.isFinite(appliedBelowMs) ? Infinity : appliedBelowMs - this.#holdMs
+      if (++run.flushes % EVICT_EVERY_FLUSHES === 0) aggregator.evict()
+      const changes = aggregator.takeChanges(holdFromMs)
+      const progress = aggregator.progress
       const progressText = JSON.stringify(progress)
-      if (run.unpublished.length === 0 && this.#lastProgress.get(partitionKey(run.tp)) === progressText) continue
+      const offsets = holdFromMs === Infinity ? run.unpublished : []
+      if (changes.length === 0 && offsets.length === 0 && this.#lastProgress.get(partitionKey(run.tp)) === progressText)
+        continue
       this.#lastProgress.set(partitionKey(run.tp), progressText)
-      if (++run.flushes % EVICT_EVERY_FLUSHES === 0) run.aggregator.evict()
-      const changes = run.aggregator.takeChanges()
-      const offsets = run.unpublished
-      run.unpublished = []
+      if (holdFromMs === Infinity) {
+        run.unpublished = []
+        run.publishedAllAtMs = nowMs
+      }
       let outstanding = changes.length + 1
       const published = () => {
         if (--outstanding === 0) for (const offset of offsets) run.tracker.ack(offset)

@@ -53,6 +53,8 @@ export function aggregatorCovers(progress: AggregatorProgress, txMs: number, kno
   if (txMs === -Infinity) return true
   // Some expected source has not reported (or reported −∞): only its next marker can tell more.
   if (progress.txMs === -Infinity) return false
+  // A bucket the aggregator holds back lies inside the window: only its next full publish brings it.
+  if (txMs > (progress.heldFromMs ?? Infinity)) return false
   // No early return once a log end is wanted: every source that needs one is asked for in the same round.
   let covered = true
   for (const [source, watermarkMs, idle, throughOffset] of progress.markers) {

@@ -94,6 +94,7 @@ test('a lookup task whose last commit throws still leaves the group, and reports
     allowedLatenessMs: 60_000,
     maxRecordBytes: 65_536,
     flushIntervalMs: 50,
+    publishIntervalMs: 1_000,
     idleTimeoutMs: 1_000,
     commitIntervalMs: 100_000,
     drainTimeoutMs: 500,
