@@ -60,7 +60,7 @@ async function startLookups(options: {
   const producer = await KafkaProducerSink.connect({
     config: {
       ...baseClientConfig(config, options.bootstrapServers, `${options.instanceId}-lookups-producer`),
-      'linger.ms': 50,
+      'linger.ms': 5,
     },
     metrics,
     log: log.child({ component: 'lookup-producer' }),
@@ -95,7 +95,7 @@ async function startLookups(options: {
     sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
     consumeBatchSize: 1_000,
-    fetchWaitMaxMs: 50,
+    fetchWaitMaxMs: 5,
     log: log.child({ component: 'lookup-source' }),
   })
   const expectedSources = [

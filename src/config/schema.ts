@@ -145,8 +145,12 @@ export const ConfigSchema = z
       .prefault({}),
     runtime: z
       .object({
-        /** Records consumed but not yet acknowledged by every sink; past it, partitions pause. */
-        maxInFlight: positiveInt.default(20_000),
+        /**
+         * Records consumed but not yet acknowledged by every sink; past it, partitions pause. It bounds memory (each
+         * record in flight holds its transaction, feature row, decision and score row) and, by Little's law, the
+         * throughput of a closed loop whose records wait long in flight: lookups waiting for the tables, inserts.
+         */
+        maxInFlight: positiveInt.default(50_000),
         commitIntervalMs: positiveInt.default(500),
         shutdownTimeoutMs: positiveInt.default(30_000),
         /** How often each partition's state is snapshotted (bounds the replay after a crash). */

@@ -35,7 +35,7 @@ export class KafkaTableReader {
         'enable.auto.commit': false,
         'enable.auto.offset.store': false,
         // Tables feed windows that end hours back: fewer, fuller fetches matter more than latency here.
-        'fetch.wait.max.ms': 100,
+        'fetch.wait.max.ms': 5,
       } as Kafka.ConsumerGlobalConfig,
       {},
     )

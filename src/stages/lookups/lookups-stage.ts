@@ -11,6 +11,7 @@ import type { Featured } from '../windows/card-windows-stage.js'
 import { FactBatches } from './fact-batches.js'
 import { sourceId, transactionFacts } from './lookup-facts.js'
 import { WatermarkMarkers } from './lookup-markers.js'
+import { WaitQueue } from './wait-queue.js'
 import { fillLookups, requirementOf, type LookupPlan } from './lookup-plan.js'
 import type { LookupTable } from './lookup-table.js'
 import { SentFacts } from './sent-facts.js'
@@ -33,6 +34,9 @@ export interface LookupsStageOptions {
   /** A transaction released after waiting for the tables (not called for one released at once). */
   readonly onWaited?: (waitedMs: number) => void
 }
+
+/** Transactions released in one call: the rest go in the next turn of the event loop (onTimer, woken). */
+const MAX_RELEASES_PER_TURN = 1_000
 
 interface Waiting {
   readonly item: Item<Featured>
@@ -58,7 +62,7 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
   const { plan, table, maxWaitMs } = options
   const facts = new FactBatches(options.factsTopic, options.factsPartitions)
   const markers = new WatermarkMarkers(options.producer, options.factsTopic, options.factsPartitions)
-  const waiting = new Map<string, Waiting[]>()
+  const waiting = new Map<string, WaitQueue<Waiting>>()
   /** Per owned partition (by number: one source topic), the facts sent that not every aggregator confirmed. */
   const sent = new Map<number, SentFacts>()
   let open: StageOpenContext | undefined
@@ -101,9 +105,16 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
     const wanted = new Set<number>()
     // The newest arrival among those that want a log end: a query sent after it serves them all.
     let wantedSinceMs = -Infinity
+    let released = 0
     for (const queue of waiting.values()) {
       while (queue.length > 0) {
-        const head = queue[0]!
+        // A long wait ends with many releases, each going through the rest of the graph in this turn: the rest waits
+        // for the next one, so the event loop is not held for all of them at once.
+        if (released++ >= MAX_RELEASES_PER_TURN) {
+          open?.wake()
+          break
+        }
+        const head = queue.peek()!
         const { value } = head.item
         const sinceMs = head.item.receivedAtMs
         const complete = table.covers(requirementOf(plan, value.lookupAtMs), knowledgeFor(owned, sinceMs, wanted))
@@ -147,7 +158,7 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
   function sendMarkers(ctx: StageContext<Featured>): void {
     for (const p of ctx.partitions()) {
       if (p.restoring) continue
-      const queue = waiting.get(partitionKey(p.tp)) ?? []
+      const queue = waiting.get(partitionKey(p.tp)) ?? new WaitQueue<Waiting>()
       let watermarkMs = options.watermarkOf(p.tp)
       for (const w of queue) watermarkMs = Math.min(watermarkMs, w.item.value.lookupAtMs)
       markers.send({
@@ -183,7 +194,7 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
       table.onProgress(() => open?.wake())
     },
     restore(tp) {
-      waiting.set(partitionKey(tp), [])
+      waiting.set(partitionKey(tp), new WaitQueue())
       sent.set(tp.partition, new SentFacts())
       // Another owner may have sent other markers for it meanwhile: the next one goes out even if unchanged.
       markers.forget(sourceId('tx', tp.partition))
