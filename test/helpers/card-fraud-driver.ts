@@ -134,3 +134,31 @@ export async function cardFraudDriver(
 function encodedKey(encoded: { key: string; value: Buffer | null }): { key: Buffer; value: Buffer | null } {
   return { key: Buffer.from(encoded.key), value: encoded.value }
 }
+
+/** A hand-made Transaction v1 record (one merchant and terminal for all), keyed by its card. */
+export function transactionRecord(
+  id: string,
+  fields: { card?: string; amount?: number; eventTimeMs: number; partition?: number },
+): { partition: number; key: string; value: Buffer; timestampMs: number } {
+  const card = fields.card ?? 'card_0000000000000001'
+  const value = {
+    transaction_id: id,
+    card_id: card,
+    customer_id: 'cus_1',
+    merchant_id: 'mer_1',
+    terminal_id: 'ter_1',
+    amount: fields.amount ?? 10,
+    currency: 'EUR',
+    mcc: '5411',
+    country: 'NL',
+    card_country: 'NL',
+    channel: 'pos',
+    event_time: new Date(fields.eventTimeMs).toISOString(),
+  }
+  return {
+    partition: fields.partition ?? 0,
+    key: card,
+    value: Buffer.from(JSON.stringify(value)),
+    timestampMs: fields.eventTimeMs,
+  }
+}

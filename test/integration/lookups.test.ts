@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
 import { createPipeline, type Pipeline } from '../../src/main.js'
@@ -144,29 +144,10 @@ test('terminal and merchant lookups: two instances splitting the partitions comp
 })
 
 test('an empty labels topic does not hold the lookup tables back: transactions are scored without waiting out lookups.maxWaitMs', async (t) => {
-  const suffix = Math.random().toString(36).slice(2)
-  const topics = {
-    transactions: `tx-quiet-${suffix}`,
-    labels: `labels-quiet-${suffix}`,
-    decisions: 'decisions-quiet',
-    alerts: 'alerts-quiet',
-    dlq: 'dlq-quiet',
-  }
   // The default idle timeout (30 s) is longer than the default wait (10 s): before the fix, every transaction of the
   // first half minute waited 10 s and was scored stale, since no label ever gave the labels partitions a watermark.
-  const { config, cleanup } = testConfig({ 'kafka.topics': topics })
-  teardown(t, cleanup)
-  const { log } = testLogger()
-  const pipeline = await createPipeline({
-    config,
-    kafka: { bootstrapServers: cluster.bootstrapServers },
-    log,
-    instanceId: 'quiet',
-  })
-  teardown(t, () => pipeline.close())
+  const { config, pipeline, producer, log, topics } = await startOnQuietTopics(t, 'quiet')
   await waitFor(() => pipeline.job.partitions().length > 0, { timeoutMs: 60_000, what: 'the job to own partitions' })
-  const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
-  teardown(t, () => producer.close())
   const generator = new TransactionGenerator({ seed: 5 })
   let sent = 0
   while (sent < 2_000) {
@@ -197,29 +178,12 @@ test('an empty labels topic does not hold the lookup tables back: transactions a
 })
 
 test('a quiet topic after a fresh start: five live transactions are decided in milliseconds, not after lookups.maxWaitMs', async (t) => {
-  const suffix = Math.random().toString(36).slice(2)
-  const topics = {
-    transactions: `tx-kcat-${suffix}`,
-    labels: `labels-kcat-${suffix}`,
-    decisions: 'decisions-kcat',
-    alerts: 'alerts-kcat',
-    dlq: 'dlq-kcat',
-  }
   // A wait of 30 s cannot pass for a quick decision: a transaction that waited for tables nothing was completing
   // would be decided 30 s late (the issue's case: 10 s, the default wait, for each of five kcat transactions).
-  const { config, cleanup } = testConfig({ 'kafka.topics': topics, 'lookups.maxWaitMs': 30_000 })
-  teardown(t, cleanup)
-  const { log } = testLogger()
-  const pipeline = await createPipeline({
-    config,
-    kafka: { bootstrapServers: cluster.bootstrapServers },
-    log,
-    instanceId: 'kcat',
+  const { config, pipeline, producer, log, topics } = await startOnQuietTopics(t, 'kcat', {
+    'lookups.maxWaitMs': 30_000,
   })
-  teardown(t, () => pipeline.close())
   await waitFor(() => pipeline.job.ready, { timeoutMs: 60_000, what: 'the job to be ready on the empty topic' })
-  const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
-  teardown(t, () => producer.close())
   const generator = new TransactionGenerator({ seed: 9 })
   const decidedMs: number[] = []
   for (let i = 0; i < 5; i++) {
@@ -252,3 +216,28 @@ test('a quiet topic after a fresh start: five live transactions are decided in m
     waits.find((v) => v.metricName?.endsWith('_bucket') && v.labels.le === le)!.value
   assert.equal(over(1), 0, 'no transaction waited a second or more for the tables')
 })
+
+/** The job with lookups on fresh, empty topics of its own, and a producer to write to them. */
+async function startOnQuietTopics(t: TestContext, name: string, overrides: Record<string, unknown> = {}) {
+  const suffix = Math.random().toString(36).slice(2)
+  const topics = {
+    transactions: `tx-${name}-${suffix}`,
+    labels: `labels-${name}-${suffix}`,
+    decisions: `decisions-${name}`,
+    alerts: `alerts-${name}`,
+    dlq: `dlq-${name}`,
+  }
+  const { config, cleanup } = testConfig({ 'kafka.topics': topics, ...overrides })
+  teardown(t, cleanup)
+  const { log } = testLogger()
+  const pipeline = await createPipeline({
+    config,
+    kafka: { bootstrapServers: cluster.bootstrapServers },
+    log,
+    instanceId: name,
+  })
+  teardown(t, () => pipeline.close())
+  const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
+  teardown(t, () => producer.close())
+  return { config, pipeline, producer, log, topics }
+}

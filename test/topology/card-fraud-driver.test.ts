@@ -9,7 +9,7 @@ import {
 import type { FeatureDefinition } from '../../src/stages/features/feature-definition.js'
 import { describeTopology } from '../../src/core/topology.js'
 import { partitionOf } from '../../src/adapters/kafka/partitioner.js'
-import { cardFraudDriver, type ScoreFn } from '../helpers/card-fraud-driver.js'
+import { cardFraudDriver, transactionRecord, type ScoreFn } from '../helpers/card-fraud-driver.js'
 
 function transactions(
   seed: number,
@@ -105,28 +105,7 @@ test("each decision's score is the model run on the feature row logged for it", 
   distinctScores = new Set()
 })
 
-/** A hand-made Transaction v1 record. */
-function tx(
-  id: string,
-  fields: { card?: string; amount?: number; eventTimeMs: number },
-): { partition: number; key: string; value: Buffer; timestampMs: number } {
-  const card = fields.card ?? 'card_0000000000000001'
-  const value = {
-    transaction_id: id,
-    card_id: card,
-    customer_id: 'cus_1',
-    merchant_id: 'mer_1',
-    terminal_id: 'ter_1',
-    amount: fields.amount ?? 10,
-    currency: 'EUR',
-    mcc: '5411',
-    country: 'NL',
-    card_country: 'NL',
-    channel: 'pos',
-    event_time: new Date(fields.eventTimeMs).toISOString(),
-  }
-  return { partition: 0, key: card, value: Buffer.from(JSON.stringify(value)), timestampMs: fields.eventTimeMs }
-}
+const tx = transactionRecord
 
 const SIMPLE_FEATURES: readonly FeatureDefinition[] = [
   { kind: 'derived', name: 'amount', field: 'amount', description: 'the amount' },

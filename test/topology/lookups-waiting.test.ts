@@ -1,28 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { cardFraudDriver } from '../helpers/card-fraud-driver.js'
+import { cardFraudDriver, transactionRecord } from '../helpers/card-fraud-driver.js'
 
 const DAY_MS = 86_400_000
 
-/** A hand-made Transaction v1 record for a partition, all at one terminal. */
-function tx(id: string, partition: number, eventTimeMs: number) {
-  const card = `card_000000000000000${partition + 1}`
-  const value = {
-    transaction_id: id,
-    card_id: card,
-    customer_id: 'cus_1',
-    merchant_id: 'mer_1',
-    terminal_id: 'ter_1',
-    amount: 10,
-    currency: 'EUR',
-    mcc: '5411',
-    country: 'NL',
-    card_country: 'NL',
-    channel: 'pos',
-    event_time: new Date(eventTimeMs).toISOString(),
-  }
-  return { partition, key: card, value: Buffer.from(JSON.stringify(value)), timestampMs: eventTimeMs }
-}
+/** A transaction of a partition's own card, all at one terminal. */
+const tx = (id: string, partition: number, eventTimeMs: number) =>
+  transactionRecord(id, { card: `card_000000000000000${partition + 1}`, partition, eventTimeMs })
 
 test('a live transaction on a quiet topic after a fresh start is released without waiting for the lookup tables', async () => {
   const { driver, scores } = await cardFraudDriver({ partitions: 2 })
