@@ -12,6 +12,7 @@ import {
   startOpenLoopJob,
   transactionsOf,
   type RateRun,
+  BENCH_WORLD,
 } from './open-loop.js'
 
 const USAGE = `Question: what latency does a payment see (event → decision) when transactions arrive at a fixed rate, whatever
@@ -27,7 +28,7 @@ issue names, the scheduled send and the Kafka timestamp, are therefore one and t
 
 First the harness floor: each rate through the generator → mock broker → a consumer that only compares each record's
 Kafka timestamp with the time it was polled. Then the job (as the demo runs it: embedded chDB, every sink) at each
-rate, in one process, on one topic: event → decision (to the decision handed to the producer), poll → decision, the
+rate, a new one for each, in this process: event → decision (to the decision handed to the producer), poll → decision, the
 per-record stage budget (fraudstream_stage_duration_seconds), the main thread's event-loop delay and the RSS.
 Recorders and histograms are reset after each warm-up; records sent in the window and decided after it count.
 A rate is "not sustained" when less than 95 % of it was consumed in the window, more than a second's records were
@@ -40,6 +41,8 @@ const values = benchmarkArgs(
   {
     rates: { type: 'string', default: '1000,5000,10000,20000' },
     seconds: { type: 'string', default: '30' },
+    customers: { type: 'string', default: String(BENCH_WORLD.customers) },
+    merchants: { type: 'string', default: String(BENCH_WORLD.merchants) },
     'warmup-seconds': { type: 'string', default: '5' },
     'catch-up-seconds': { type: 'string', default: '60' },
   },
@@ -50,13 +53,14 @@ const seconds = Number(values.seconds)
 const warmupSeconds = Number(values['warmup-seconds'])
 const catchUpTimeoutMs = Number(values['catch-up-seconds']) * 1000
 const seed = Number(values.seed)
+const world = { customers: Number(values.customers), merchants: Number(values.merchants) }
 const TARGETS = [
   { rate: 5_000, p99Ms: 20 },
   { rate: 10_000, p99Ms: 50 },
 ] as const
 const log = createLogger({ level: 'warn' })
-// The floor reads as the job's source does: the same poll size (librdkafka returns a poll when it is full or when no
-// record came for 20 ms, so at a low rate a poll takes its size / rate to fill).
+// The floor reads as the job's source does: the same KafkaSource and poll size (a poll returns what has arrived when
+// it reaches the end of its partitions).
 const consumeBatchSize = loadConfig({ env: process.env }).kafka.consumeBatchSize
 const progress = (line: string) => process.stderr.write(`${line}\n`)
 
@@ -77,12 +81,16 @@ const cluster = await startMockCluster()
 const bootstrapServers = cluster.bootstrapServers
 
 /** Each rate at its own seed and event time, the same for the floor and the job. */
-const starts = eventTimeStarts(rates.map((rate) => transactionsOf(rate, warmupSeconds, seconds)))
+const starts = eventTimeStarts(
+  rates.map((rate) => transactionsOf(rate, warmupSeconds, seconds)),
+  world.customers,
+)
 const runOptions = (run: number) => ({
   rate: rates[run]!,
   warmupSeconds,
   seconds,
   seed: seed + run,
+  world,
   startTimeMs: starts[run]!,
   catchUpTimeoutMs,
   onProgress: progress,
@@ -118,13 +126,14 @@ async function floor(): Promise<FloorRate[]> {
   return out
 }
 
+/** A new job (topics, state, chDB) for each rate: one rate's backlog or label stream does not leak into the next. */
 async function job(): Promise<JobRate[]> {
-  const { bench, target } = await startOpenLoopJob({ cluster, log })
-  const { pipeline } = bench
-  const loop = watchEventLoop()
   const out: JobRate[] = []
   for (const [run, rate] of rates.entries()) {
     progress(`job ${fmt(rate)} tx/s`)
+    const { bench, target } = await startOpenLoopJob({ cluster, log })
+    const { pipeline } = bench
+    const loop = watchEventLoop()
     let window: Pick<JobRate, 'stages' | 'eventLoop' | 'rssMiB'> | undefined
     const result = await runAtRate(target, {
       ...runOptions(run),
@@ -145,9 +154,9 @@ async function job(): Promise<JobRate[]> {
       pollToDecision: pipeline.latency.summary(),
       decisions: pipeline.eventLatency.count,
     })
+    loop.stop()
+    await bench.close()
   }
-  loop.stop()
-  await bench.close()
   return out
 }
 

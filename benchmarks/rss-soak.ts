@@ -2,7 +2,14 @@ import { startMockCluster } from '../src/adapters/kafka/mock-cluster.js'
 import { createLogger } from '../src/observability/logger.js'
 import { benchmarkArgs } from './args.js'
 import { benchEnvironment, fmt, rssMiB } from './harness.js'
-import { eventTimeStarts, MAX_LEAD_RECORDS, runAtRate, startOpenLoopJob, transactionsOf } from './open-loop.js'
+import {
+  BENCH_WORLD,
+  eventTimeStarts,
+  MAX_LEAD_RECORDS,
+  runAtRate,
+  startOpenLoopJob,
+  transactionsOf,
+} from './open-loop.js'
 
 const USAGE = `Question: does the job's memory stay flat under a steady load, or does something grow without bound?
 
@@ -20,6 +27,8 @@ const values = benchmarkArgs(
   USAGE,
   {
     minutes: { type: 'string', default: '10' },
+    customers: { type: 'string', default: String(BENCH_WORLD.customers) },
+    merchants: { type: 'string', default: String(BENCH_WORLD.merchants) },
     'warmup-seconds': { type: 'string', default: '60' },
     rate: { type: 'string', default: '5000' },
   },
@@ -29,6 +38,7 @@ const minutes = Number(values.minutes)
 const warmupSeconds = Number(values['warmup-seconds'])
 const rate = Number(values.rate)
 const seed = Number(values.seed)
+const world = { customers: Number(values.customers), merchants: Number(values.merchants) }
 const seconds = Math.round(minutes * 60)
 const TARGET_GROWTH_PERCENT = 5
 const SAMPLE_SECONDS = 10
@@ -50,13 +60,14 @@ const sample = (second: number) => {
 const cluster = await startMockCluster()
 const { bench, target } = await startOpenLoopJob({ cluster, log })
 const { pipeline } = bench
-const [startTimeMs] = eventTimeStarts([transactionsOf(rate, warmupSeconds, seconds)])
+const [startTimeMs] = eventTimeStarts([transactionsOf(rate, warmupSeconds, seconds)], world.customers)
 process.stderr.write(`soak: ${fmt(rate)} tx/s, ${warmupSeconds} s warm-up, then ${minutes} min\n`)
 const run = await runAtRate(target, {
   rate,
   warmupSeconds,
   seconds,
   seed,
+  world,
   startTimeMs: startTimeMs!,
   onMeasureStart: () => {
     pipeline.eventLatency.reset()
