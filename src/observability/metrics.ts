@@ -198,7 +198,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   })
   const stageDuration = new RecordHistogram(
     'fraudstream_stage_duration_seconds',
-    'Per record, the time from entering a topology node to reaching the next (queue: Kafka timestamp to poll; <sink>:ack: handed to a sink to acknowledged; commit: last acknowledgement to the committed offset)',
+    'Per record, the time from entering a topology node to reaching the next (queue: Kafka timestamp to poll; <sink>:ack: handed to a sink to acknowledged; commit: a commit sent to confirmed)',
     'stage',
     [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
     registers,
