@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process'
+import { resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { parseError } from '@clickhouse/client'
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
@@ -36,10 +37,13 @@ export class ChdbProcessConnection {
   readonly #host: ChdbHost
   #closed = false
 
-  constructor(readonly path: string) {
-    // Clients of one path share its host: embedded ClickHouse locks its directory, so two processes could not open it.
-    let shared = hosts.get(path)
-    if (!shared) hosts.set(path, (shared = { host: new ChdbHost(path), clients: 0 }))
+  readonly path: string
+
+  constructor(path: string) {
+    // Clients of one directory share its host: embedded ClickHouse locks it, so two processes could not open it.
+    this.path = resolve(path)
+    let shared = hosts.get(this.path)
+    if (!shared) hosts.set(this.path, (shared = { host: new ChdbHost(this.path), clients: 0 }))
     shared.clients++
     this.#host = shared.host
   }
