@@ -1,20 +1,12 @@
-import * as hdr from 'hdr-histogram-js'
 import type { MetricObjectWithValues, MetricValueWithName, Registry } from 'prom-client'
-
-/** Up to an hour, in µs, at 3 significant digits (as LatencyRecorder). */
-const HIGHEST_TRACKABLE_US = 3_600_000_000
+import { LatencyRecorder } from '../runtime/latency-recorder.js'
 
 /** One label value's distribution: Prometheus buckets for scrapes, an HDR histogram for exact quantiles. */
 export class RecordSeries {
   readonly bucketCounts: Float64Array
   sum = 0
   count = 0
-  readonly #hdr = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: HIGHEST_TRACKABLE_US,
-    numberOfSignificantValueDigits: 3,
-    useWebAssembly: false,
-  })
+  readonly #latency = new LatencyRecorder()
 
   constructor(readonly bucketsSeconds: readonly number[]) {
     this.bucketCounts = new Float64Array(bucketsSeconds.length)
@@ -32,23 +24,23 @@ export class RecordSeries {
       }
     this.sum += seconds * records
     this.count += records
-    this.#hdr.recordValueWithCount(Math.min(HIGHEST_TRACKABLE_US, Math.max(1, Math.round(ms * 1000))), records)
+    this.#latency.record(ms, records)
   }
 
   /** The value at percentile `p` (0–100) in ms, at most the largest sample; 0 before any. */
   percentileMs(p: number): number {
-    return this.count === 0 ? 0 : Math.min(this.#hdr.maxValue, this.#hdr.getValueAtPercentile(p)) / 1000
+    return Math.min(this.#latency.maxMs, this.#latency.percentile(p))
   }
 
   get maxMs(): number {
-    return this.count === 0 ? 0 : this.#hdr.maxValue / 1000
+    return this.#latency.maxMs
   }
 
   reset(): void {
     this.bucketCounts.fill(0)
     this.sum = 0
     this.count = 0
-    this.#hdr.reset()
+    this.#latency.reset()
   }
 }
 

@@ -16,9 +16,10 @@ export class LatencyRecorder {
     useWebAssembly: false,
   })
 
-  record(ms: number): void {
-    if (!(ms >= 0)) return
-    this.#histogram.recordValue(Math.min(HIGHEST_TRACKABLE_US, Math.max(1, Math.round(ms * 1000))))
+  /** `count` samples of `ms` each (a batch that went through together is one call). */
+  record(ms: number, count = 1): void {
+    if (!(ms >= 0) || count <= 0) return
+    this.#histogram.recordValueWithCount(Math.min(HIGHEST_TRACKABLE_US, Math.max(1, Math.round(ms * 1000))), count)
   }
 
   /** Forgets every sample, so a benchmark's figures cover only its measured window and not the warm-up before it. */
