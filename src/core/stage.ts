@@ -30,11 +30,6 @@ export interface StageLog {
 export interface StageMetrics {
   /** `fraudstream_stage_records_total{stage, outcome}`: what became of the records (duplicate, late, stale, …). */
   count(outcome: string, n?: number): void
-  /**
-   * A phase of a record's time that ends outside the stage's call (a sink's acknowledgement), as
-   * `fraudstream_stage_duration_seconds{stage="<node>:<phase>"}`; the node's own time is measured by the runtime.
-   */
-  durationMs(phase: string, ms: number): void
 }
 
 /** What the runtime knows of an owned partition, for stages that must tell a quiet partition from a busy one. */
@@ -87,9 +82,10 @@ export interface StageContext<Out> {
   deadLetter(from: Item<unknown>, reason: DeadLetterReason, failure: DeadLetterFailure): void
   /**
    * One more acknowledgement the item's source offset waits for before it may be committed (a sink's delivery):
-   * call the returned function once, when the sink has acknowledged.
+   * call the returned function once, when the sink has acknowledged. With `phase`, the time until then is recorded as
+   * `fraudstream_stage_duration_seconds{stage="<node>:<phase>"}` (the node's own time the runtime measures itself).
    */
-  hold(from: Item<unknown>): () => void
+  hold(from: Item<unknown>, phase?: string): () => void
   readonly clock: Clock
   readonly log: StageLog
   readonly metrics: StageMetrics

@@ -38,6 +38,8 @@ export interface NodeRuntime {
   readonly timed: (ms: number, records: number) => void
   /** A batched node's records' wait for their batch to be cut. */
   readonly batchTimed: (ms: number, records: number) => void
+  /** The recorder of a phase of this node's records (`<node>:<phase>`), made at its first use. */
+  readonly phaseTimed: (phase: string) => (ms: number, records: number) => void
   readonly log: Logger
   /** Items collected for a batched node, and the linger timer of the first. */
   collected: FlowItem<unknown>[]
@@ -94,12 +96,10 @@ export class GraphFlow {
       return {
         index,
         node,
-        metrics: {
-          count: (outcome, n = 1) => this.#count(node.name, outcome, n),
-          durationMs: (phase, ms) => phaseTimer(phase)(ms, 1),
-        },
+        metrics: { count: (outcome, n = 1) => this.#count(node.name, outcome, n) },
         timed: options.observe.durationOf(node.name),
         batchTimed: node.batch ? phaseTimer('batch') : () => {},
+        phaseTimed: phaseTimer,
         log: log.child({ stage: node.name }),
         collected: [],
         linger: undefined,
@@ -266,7 +266,8 @@ export class GraphFlow {
         out.push(new FlowItem(item.origin, value, item.receivedAtMs, item.replay, item.partition, item.enteredAtMs))
       },
       deadLetter: (from, reason, failure) => this.#deadLetter(rt, from as FlowItem<unknown>, reason, failure),
-      hold: (from) => this.#hold(from as FlowItem<unknown>),
+      hold: (from, phase) =>
+        this.#hold(from as FlowItem<unknown>, phase === undefined ? undefined : rt.phaseTimed(phase)),
       clock: this.options.clock,
       log: rt.log,
       metrics: rt.metrics,
@@ -275,12 +276,14 @@ export class GraphFlow {
     return ctx
   }
 
-  #hold(item: FlowItem<unknown>): () => void {
+  #hold(item: FlowItem<unknown>, timed?: NodeRuntime['timed']): () => void {
     if (item.replay || item.partition.revoked) return () => {}
     const { tracker } = item.partition
     const offset = item.origin.offset
     tracker.expect(offset, 1)
+    const heldAtMs = timed ? this.options.clock.nowMs() : 0
     return () => {
+      timed?.(this.options.clock.nowMs() - heldAtMs, 1)
       if (!item.partition.revoked) tracker.ack(offset)
     }
   }

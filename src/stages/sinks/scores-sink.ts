@@ -51,11 +51,9 @@ export function scoresSink(name: string, options: ScoresSinkOptions): Stage<Deci
             source: origin,
             runId: options.runId,
           })
-          const ack = ctx.hold(item)
-          const addedAtMs = ctx.clock.nowMs()
+          const ack = ctx.hold(item, 'ack')
           options.sink.add(origin.topic, origin.partition, origin.offset, row, () => {
             open!.metrics.count('rows')
-            open!.metrics.durationMs('ack', ctx.clock.nowMs() - addedAtMs)
             ack()
           })
         }

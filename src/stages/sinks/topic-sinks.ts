@@ -21,14 +21,9 @@ export function topicSink<T>(
       for (const item of batch) {
         const record = options.recordOf(item.value)
         if (record) {
-          const ack = ctx.hold(item)
-          const sentAtMs = ctx.clock.nowMs()
           options.producer.send(
             { topic: options.topic, key: record.key, value: Buffer.from(JSON.stringify(record.value)) },
-            () => {
-              ctx.metrics.durationMs('ack', ctx.clock.nowMs() - sentAtMs)
-              ack()
-            },
+            ctx.hold(item, 'ack'),
           )
           sent++
         }

@@ -27,12 +27,7 @@ test('every record is timed per stage: its queue wait, each node up to the next 
     name: 'out',
     process(batch, ctx) {
       for (const item of batch) {
-        const ack = ctx.hold(item)
-        const sentAtMs = ctx.clock.nowMs()
-        acks.push(() => {
-          ctx.metrics.durationMs('ack', ctx.clock.nowMs() - sentAtMs)
-          ack()
-        })
+        acks.push(ctx.hold(item, 'ack'))
         sink.send({ topic: 'out', key: null, value: null }, () => {})
         ctx.emit(item, item.value)
       }
