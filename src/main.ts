@@ -241,7 +241,10 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     // the table's dedup window, and a new batch with an old one's offset range would be dropped as its retry.
     let tokenScope = runId
     if (options.resetState) {
-      await clickhouse.command({ query: `ALTER TABLE scores DELETE WHERE run_id = 'live' SETTINGS mutations_sync = 1` })
+      await clickhouse.command({
+        query: `ALTER TABLE scores DELETE WHERE run_id = {runId:String} SETTINGS mutations_sync = 1`,
+        query_params: { runId },
+      })
       await snapshots.clear()
       tokenScope = `${runId}@${randomUUID().slice(0, 8)}`
     }

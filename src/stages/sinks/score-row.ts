@@ -2,16 +2,6 @@ import type { DecisionV1 } from '../../core/records.js'
 import type { SourcePosition } from '../../core/records.js'
 import type { Transaction } from '../../core/transaction-v1.js'
 
-/**
- * One `scores` row (clickhouse/migrations/001_scores.sql):
- *   transaction_id String, card_id String, customer_id String, merchant_id String, terminal_id String,
- *   amount Float64, currency/mcc/country/card_country/channel LowCardinality(String),
- *   event_time DateTime64(3,'UTC'), decided_at DateTime64(3,'UTC'), score Float32, decision LowCardinality(String),
- *   reasons Array(..), rules Array(..), model_name, model_version, feature_contract LowCardinality(String),
- *   features Map(LowCardinality(String), Float64), late Bool, latency_ms Float32,
- *   source_topic LowCardinality(String), source_partition UInt32, source_offset UInt64, run_id LowCardinality(String)
- * DateTime64 values are sent as 'YYYY-MM-DD hh:mm:ss.sss' (UTC), the format JSONEachRow parses without settings.
- */
 /** The columns a score row fills, in the order the sink sends them. */
 export const SCORE_COLUMNS = [
   'transaction_id',
@@ -43,6 +33,17 @@ export const SCORE_COLUMNS = [
   'run_id',
 ] as const
 
+/**
+ * One `scores` row (clickhouse/migrations/001_scores.sql):
+ *   transaction_id String, card_id String, customer_id String, merchant_id String, terminal_id String,
+ *   amount Float64, currency/mcc/country/card_country/channel LowCardinality(String),
+ *   event_time DateTime64(3,'UTC'), decided_at DateTime64(3,'UTC'), score Float32, decision LowCardinality(String),
+ *   reasons Array(..), rules Array(..), model_name, model_version, feature_contract LowCardinality(String),
+ *   features Map(LowCardinality(String), Float64), late Bool, latency_ms Float32,
+ *   source_topic LowCardinality(String), source_partition UInt32, source_offset UInt64, run_id LowCardinality(String)
+ * DateTime64 values are sent as 'YYYY-MM-DD hh:mm:ss.sss' (UTC), the format the JSON input formats parse without
+ * settings.
+ */
 export interface ScoreRow extends Record<string, unknown> {
   readonly transaction_id: string
   readonly source_offset: number
