@@ -43,8 +43,8 @@ export class LookupAggregator {
   readonly markers = new Map<string, SourceMarker>()
   /** Changed records: `b<start>` or `l<id>` per key. */
   readonly #dirty = new Map<string, Set<string>>()
-  /** Changed bucket records kept back by takeChanges, per key, and the oldest start among them (+∞: none). */
-  readonly #held = new Map<string, Set<string>>()
+  /** Changed buckets kept back by takeChanges: the keys per bucket start, and the oldest start among them (+∞: none). */
+  readonly #held = new Map<number, Set<string>>()
   #heldFromMs = Infinity
 
   constructor(
@@ -167,14 +167,17 @@ export class LookupAggregator {
   /**
    * Records changed since they were last taken, with their new value (undefined = deleted). Buckets starting at or
    * after `holdFromMs` stay back (Kafka Streams' record cache, flushed at commit): the open hour's bucket of a busy
-   * terminal changes with every transaction, and no window reads it before a feature's delay has passed; `progress`
-   * stops short of the oldest one held, so a table never counts on a bucket it has not received.
+   * terminal changes with every transaction, and no window reads it before a feature's delay has passed. A bucket held
+   * earlier goes out as soon as the line passes it, so the table trails the aggregator by the hold and no more, however
+   * fast event time runs (a replay, a catch-up); `progress` stops short of the oldest one held, so a table never
+   * counts on a bucket it has not received.
    */
   takeChanges(holdFromMs = Infinity): TableEntry[] {
-    if (holdFromMs === Infinity) {
-      for (const [key, records] of this.#held) for (const record of records) this.#markDirty(key, record)
-      this.#held.clear()
-      this.#heldFromMs = Infinity
+    for (const [start, keys] of this.#held) {
+      if (start < holdFromMs) {
+        for (const key of keys) this.#markDirty(key, `b${start}`)
+        this.#held.delete(start)
+      }
     }
     const changes: TableEntry[] = []
     for (const [key, records] of this.#dirty) {
@@ -183,10 +186,9 @@ export class LookupAggregator {
         if (record[0] === 'b') {
           const start = Number(record.slice(1))
           if (start >= holdFromMs) {
-            let held = this.#held.get(key)
-            if (!held) this.#held.set(key, (held = new Set()))
-            held.add(record)
-            if (start < this.#heldFromMs) this.#heldFromMs = start
+            let keys = this.#held.get(start)
+            if (!keys) this.#held.set(start, (keys = new Set()))
+            keys.add(key)
             continue
           }
           changes.push({ kind: 'bucket', key, start, value: aggregate?.buckets.get(start) })
@@ -197,6 +199,8 @@ export class LookupAggregator {
       }
     }
     this.#dirty.clear()
+    this.#heldFromMs = Infinity
+    for (const start of this.#held.keys()) if (start < this.#heldFromMs) this.#heldFromMs = start
     return changes
   }
 

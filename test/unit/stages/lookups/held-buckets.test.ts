@@ -42,3 +42,29 @@ test('buckets an aggregator holds back are not in the table, and its progress st
   assert.equal(table.get('terminal:t1')!.buckets.size, 2)
   assert.equal(aggregator.progress.heldFromMs, undefined)
 })
+
+test('a held bucket goes out once the hold line passes it, without waiting for a full publish', () => {
+  const plan = lookupPlanOf(cardFraudFeatures, 60_000)
+  const sources = [sourceId('tx', 0), sourceId('labels', 0)]
+  const aggregator = new LookupAggregator(plan, sources)
+  const table = new LookupTable(1)
+  const publish = (holdFromMs: number) => {
+    for (const entry of aggregator.takeChanges(holdFromMs)) table.put(0, entry)
+    table.setProgress(0, aggregator.progress)
+  }
+  aggregator.apply({ kind: 'marker', source: sources[1]!, watermarkMs: Infinity, idle: true, throughOffset: -1 })
+  const hour = Math.floor(T / HOUR) * HOUR
+  aggregator.apply({ kind: 'tx', key: 'terminal:t1', source: sources[0]!, offset: 0, eventTimeMs: T, amount: 10 })
+  aggregator.apply({ kind: 'marker', source: sources[0]!, watermarkMs: T + HOUR, idle: false, throughOffset: 0 })
+  publish(aggregator.appliedBelowMs - DAY / 2)
+  assert.equal(aggregator.progress.heldFromMs, hour)
+  assert.equal(table.get('terminal:t1'), undefined)
+  // Event time runs on (a replay runs days in seconds): a day later the held hour is below the line.
+  aggregator.apply({ kind: 'tx', key: 'terminal:t1', source: sources[0]!, offset: 1, eventTimeMs: T + DAY, amount: 5 })
+  aggregator.apply({ kind: 'marker', source: sources[0]!, watermarkMs: T + DAY + HOUR, idle: false, throughOffset: 1 })
+  publish(aggregator.appliedBelowMs - DAY / 2)
+  assert.deepEqual([...table.get('terminal:t1')!.buckets.keys()], [hour], 'the old hour is out, the new one held')
+  assert.equal(aggregator.progress.heldFromMs, hour + DAY)
+  assert.equal(aggregator.progress.txMs, hour + DAY)
+  assert.ok(table.covers(requirementOf(plan, T + DAY + HOUR)), 'a transaction a day on reads the old hour at once')
+})
