@@ -115,7 +115,6 @@ async function startLookups(options: {
     maxRecordBytes: config.decode.maxRecordBytes,
     flushIntervalMs: config.lookups.flushIntervalMs,
     publishIntervalMs: config.lookups.publishIntervalMs,
-    idleTimeoutMs: config.lookups.idleTimeoutMs,
     commitIntervalMs: config.runtime.commitIntervalMs,
     drainTimeoutMs: config.runtime.shutdownTimeoutMs,
     metrics,

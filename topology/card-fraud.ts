@@ -126,6 +126,7 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
         table: lookups.table,
         factsTopic: topics.lookupFacts,
         factsPartitions: lookups.factsPartitions,
+        sourceTopics: { tx: topics.transactions, labels: topics.labels },
         maxWaitMs: config.lookups.maxWaitMs,
         markerIntervalMs: config.lookups.flushIntervalMs,
         watermarkOf: (tp) => windows.featuresOf(tp)?.windows.watermarkMs ?? -Infinity,

@@ -39,7 +39,7 @@ export const ConfigSchema = z
          * record does not wait for the poll to fill; under backlog, n bounds the work done between two turns of the
          * event loop.
          */
-        consumeBatchSize: positiveInt.default(100),
+        consumeBatchSize: positiveInt.default(500),
         /** Extra librdkafka properties (security.protocol, sasl.*): secrets belong in env, not in files. */
         clientProperties: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
       })
@@ -119,15 +119,6 @@ export const ConfigSchema = z
          * once per flush. Its facts are committed after the publish, so a restart replays at most this much.
          */
         publishIntervalMs: positiveInt.default(5_000),
-        /**
-         * Labels partitions only: one caught up and without records for this long stops holding the tables' label
-         * completeness back (Flink's idleness); one empty since its assignment is idle at once. Transactions
-         * partitions need no timeout: they claim idleness as soon as they are caught up, and a reader trusts the
-         * claim only when a log end asked after its transaction arrived confirms it. Labels have no such check (they
-         * come through the lookup group, which may lag the scoring one), so a labels partition that had records is
-         * trusted idle no sooner than this.
-         */
-        idleTimeoutMs: positiveInt.default(30_000),
       })
       .prefault({}),
     /** The feature set the topology computes: topology/features.ts unless `module` names another (`--features`). */

@@ -54,18 +54,19 @@ export interface LogEnd {
 }
 
 /**
- * The log ends of the source topic's partitions, owned or not, asked of the broker on demand. A stage that must
- * know whether a partition has records it has not seen (Kafka Streams' "known zero lag", KIP-695) asks, and trusts
- * only an answer to a query sent after the moment it cares about.
+ * The log ends of topics' partitions (the source's, owned or not, and any other the stage reads through others, such as
+ * the labels the lookup tables are built from), asked of the broker on demand. A stage that must know whether a
+ * partition has records nobody has seen yet (Kafka Streams' "known zero lag", KIP-695) asks, and trusts only an answer
+ * to a query sent after the moment it cares about.
  */
 export interface SourceLogEnds {
   /** The last answer for a partition, undefined before the first. */
-  get(partition: number): LogEnd | undefined
+  get(topic: string, partition: number): LogEnd | undefined
   /**
    * Asks for answers to queries sent at or after `sinceMs` (Clock.nowMs): a query in flight that started since
    * serves, otherwise one starts after it. The stage's `onTimer` runs once they answered.
    */
-  refresh(partitions: Iterable<number>, sinceMs: number): void
+  refresh(topic: string, partitions: Iterable<number>, sinceMs: number): void
 }
 
 /** A failure that sends a record to the dead-letter topic. `code` is stable (FS_ERR_…), `message` says what is wrong. */

@@ -40,7 +40,7 @@ export interface TopologyRunnerOptions {
     readonly snapshotFailed: () => void
   }
   readonly onFailure: (err: unknown) => void
-  /** The source's log ends on demand (PartitionedSource.watermarks), for stages' `logEnds`. */
+  /** Log ends on demand (PartitionedSource.watermarks, any topic), for stages' `logEnds`. */
   readonly watermarks: (tp: TopicPartition) => Promise<{ low: number; high: number }>
 }
 
@@ -60,17 +60,12 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
   #consumed = 0
   #restored = 0
   #firstConsumedAtMs: number | undefined
-  readonly #logEnds: LogEnds
+  /** Per topic, created when a stage first asks. */
+  readonly #logEnds = new Map<string, LogEnds>()
 
   constructor(readonly options: TopologyRunnerOptions) {
     const { topology, log } = options
     this.#flow = new GraphFlow({ ...options, partitions: () => this.#partitions.values() })
-    this.#logEnds = new LogEnds({
-      topic: topology.source.topic,
-      watermarks: options.watermarks,
-      clock: options.clock,
-      log,
-    })
     const stateful = topology.nodes.filter((n) => n.stage.snapshot || n.stage.fingerprint)
     this.#snapshots =
       options.snapshots &&
@@ -117,8 +112,9 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
         metrics: rt.metrics,
         wake: () => this.#flow.wake(rt),
         logEnds: {
-          get: (partition) => this.#logEnds.get(partition),
-          refresh: (partitions, sinceMs) => this.#logEnds.request(partitions, sinceMs, () => this.#flow.wake(rt)),
+          get: (topic, partition) => this.#logEnds.get(topic)?.get(partition),
+          refresh: (topic, partitions, sinceMs) =>
+            this.#logEndsOf(topic).request(partitions, sinceMs, () => this.#flow.wake(rt)),
         },
       })
       const interval = rt.node.stage.timerIntervalMs
@@ -129,10 +125,19 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
       this.#timers.push(this.options.scheduler.every(this.options.snapshotIntervalMs, () => this.#snapshotAll()))
   }
 
+  #logEndsOf(topic: string): LogEnds {
+    let ends = this.#logEnds.get(topic)
+    if (!ends) {
+      const { watermarks, clock, log } = this.options
+      this.#logEnds.set(topic, (ends = new LogEnds({ topic, watermarks, clock, log })))
+    }
+    return ends
+  }
+
   async close(): Promise<void> {
     for (const timer of this.#timers) timer.cancel()
     this.#timers = []
-    this.#logEnds.close()
+    for (const ends of this.#logEnds.values()) ends.close()
     this.#flow.close()
     for (const rt of [...this.#flow.nodes].reverse()) await rt.node.stage.close?.()
   }

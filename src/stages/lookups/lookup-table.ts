@@ -68,8 +68,8 @@ export class LookupTable {
 
   /**
    * Whether the tables hold every fact a transaction's lookups need. With `knowledge` (the lookups stage's), the
-   * transaction facts are judged per source (aggregatorCovers): this instance's own partitions by what it has read
-   * and sent, idle claims only when a fresh log end confirms them. Without it, by the markers as published.
+   * facts are judged per source (aggregatorCovers): this instance's own partitions by what it has read and sent, idle
+   * claims only when a fresh log end confirms them. Without it, by the markers as published.
    */
   covers(requirement: LookupRequirement, knowledge?: SourceKnowledge): boolean {
     if (!knowledge) {
@@ -80,9 +80,8 @@ export class LookupTable {
     for (let p = 0; p < this.partitions; p++) {
       const progress = this.#progress.get(p)
       if (!progress) return false
-      if (progress.labelsMs < requirement.labelsMs) return false
       // Every partition is judged, so that every log end some partition needs is asked for at once.
-      if (!aggregatorCovers(progress, requirement.txMs, knowledge)) covered = false
+      if (!aggregatorCovers(progress, requirement, knowledge)) covered = false
     }
     return covered
   }

@@ -40,8 +40,6 @@ export interface LookupTaskOptions {
   readonly flushIntervalMs: number
   /** How long changed buckets the tables will not be asked for soon may be held back before they are published. */
   readonly publishIntervalMs: number
-  /** A labels partition caught up and without records for this long stops holding the tables back. */
-  readonly idleTimeoutMs: number
   readonly commitIntervalMs: number
   readonly drainTimeoutMs: number
   readonly metrics: Metrics
@@ -53,12 +51,6 @@ export interface LookupTaskOptions {
 interface LabelRun extends MemberPartition {
   readonly kind: 'labels'
   readonly router: LabelRouter
-  /**
-   * Idle from assignment until its first record: the partition was empty, or its predecessor had called it idle and
-   * nothing came since. Otherwise a quiet label feed would hold every table back for idleTimeoutMs after each start
-   * or rebalance, making transactions wait up to lookups.maxWaitMs and score stale.
-   */
-  idleSinceAssignment: boolean
 }
 
 interface AggregatorRun extends MemberPartition {
@@ -140,7 +132,6 @@ export class LookupTask implements MemberTask<Run> {
       const resume = this.#labelResumePoint(router.source)
       if (resume) router.resumeFrom(resume.watermarkMs)
       const start = resume ? Math.max(low, resume.throughOffset + 1) : offset
-      const idleSinceAssignment = start >= high && (resume ? resume.idle : low === high)
       return {
         ...base,
         tracker: new AckTracker(start),
@@ -149,7 +140,6 @@ export class LookupTask implements MemberTask<Run> {
         kind: 'labels',
         router,
         nextOffset: start,
-        idleSinceAssignment,
       }
     }
     await this.#waitForTable(tp.partition)
@@ -177,16 +167,14 @@ export class LookupTask implements MemberTask<Run> {
    * The oldest marker of a labels partition over the tables' partitions: each partition holds every fact of the
    * labels up to its own marker's offset, so up to the oldest one every partition has them.
    */
-  #labelResumePoint(source: string): { watermarkMs: number; throughOffset: number; idle: boolean } | undefined {
+  #labelResumePoint(source: string): { watermarkMs: number; throughOffset: number } | undefined {
     let oldest: { watermarkMs: number; throughOffset: number } | undefined
-    let idle = true
     for (let p = 0; p < this.options.table.partitions; p++) {
       const marker = this.options.table.progressOf(p)?.markers.find(([id]) => id === source)
       if (!marker) return undefined
       if (!oldest || marker[3] < oldest.throughOffset) oldest = { watermarkMs: marker[1], throughOffset: marker[3] }
-      idle &&= marker[2]
     }
-    return oldest && { ...oldest, idle }
+    return oldest
   }
 
   /**
@@ -220,7 +208,6 @@ export class LookupTask implements MemberTask<Run> {
 
   #routeLabel(run: LabelRun, record: SourceRecord): void {
     const { producer, topics, metrics } = this.options
-    run.idleSinceAssignment = false
     const decoded = decodeLabel(record.value, { maxRecordBytes: this.options.maxRecordBytes })
     if (decoded.kind === 'invalid') {
       metrics.lookupLabels.inc({ outcome: 'invalid' })
@@ -283,14 +270,13 @@ export class LookupTask implements MemberTask<Run> {
     const nowMs = performance.now()
     for (const run of this.#runs) {
       if (run.kind === 'labels') {
-        const idle =
-          run.nextOffset >= run.highWatermark &&
-          (run.idleSinceAssignment || nowMs - run.lastRecordAtMs >= this.options.idleTimeoutMs)
+        // Idle as soon as it is read to its end: a reader trusts the claim only when a log end asked after its
+        // transaction arrived confirms it (aggregatorCovers), as for a transactions partition.
         this.#markers.send({
           kind: 'marker',
           source: run.router.source,
           watermarkMs: run.router.watermarkMs,
-          idle,
+          idle: run.nextOffset >= run.highWatermark,
           throughOffset: run.nextOffset - 1,
         })
         continue

@@ -9,7 +9,7 @@ import {
 } from '../../core/stage.js'
 import type { Featured } from '../windows/card-windows-stage.js'
 import { FactBatches } from './fact-batches.js'
-import { sourceId, transactionFacts } from './lookup-facts.js'
+import { sourceId, sourceKindOf, transactionFacts } from './lookup-facts.js'
 import { WatermarkMarkers } from './lookup-markers.js'
 import { WaitQueue } from './wait-queue.js'
 import { fillLookups, requirementOf, type LookupPlan } from './lookup-plan.js'
@@ -24,6 +24,8 @@ export interface LookupsStageOptions {
   readonly table: LookupTable
   readonly factsTopic: string
   readonly factsPartitions: number
+  /** The topics behind the aggregators' sources (`tx/<p>`, `labels/<p>`), whose log ends confirm idle claims. */
+  readonly sourceTopics: { readonly tx: string; readonly labels: string }
   readonly maxWaitMs: number
   /** How often each partition's watermark is sent to the aggregators. */
   readonly markerIntervalMs: number
@@ -84,25 +86,42 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
     return owned
   }
 
-  /** What the check of one transaction may use; log ends it lacks are collected in `wanted`. */
-  function knowledgeFor(owned: Map<string, OwnedSource>, sinceMs: number, wanted: Set<number>): SourceKnowledge {
+  /** What the check of one transaction may use; log ends it lacks are collected in `wanted` (by source). */
+  function knowledgeFor(owned: Map<string, OwnedSource>, sinceMs: number, wanted: Set<string>): SourceKnowledge {
     return {
       owned: (source) => owned.get(source),
       freshLogEnd: (source) => {
-        const partition = Number(source.slice(source.indexOf('/') + 1))
-        const end = open?.logEnds.get(partition)
+        const { topic, partition } = topicPartitionOf(source)
+        const end = open?.logEnds.get(topic, partition)
         if (end && end.askedAtMs >= sinceMs) return end.offset
-        wanted.add(partition)
+        wanted.add(source)
         return undefined
       },
     }
+  }
+
+  function topicPartitionOf(source: string): { topic: string; partition: number } {
+    const partition = Number(source.slice(source.indexOf('/') + 1))
+    return { topic: options.sourceTopics[sourceKindOf(source)], partition }
+  }
+
+  /** Asks for the log ends `wanted` names, per topic, from queries sent at or after `sinceMs`. */
+  function refreshLogEnds(wanted: ReadonlySet<string>, sinceMs: number): void {
+    const byTopic = new Map<string, number[]>()
+    for (const source of wanted) {
+      const { topic, partition } = topicPartitionOf(source)
+      let partitions = byTopic.get(topic)
+      if (!partitions) byTopic.set(topic, (partitions = []))
+      partitions.push(partition)
+    }
+    for (const [topic, partitions] of byTopic) open?.logEnds.refresh(topic, partitions, sinceMs)
   }
 
   /** Moves items whose lookups the tables now cover (or that waited maxWaitMs) on, in offset order per partition. */
   function release(ctx: StageContext<Featured>): void {
     const nowMs = ctx.clock.nowMs()
     const owned = ownedSources(ctx)
-    const wanted = new Set<number>()
+    const wanted = new Set<string>()
     // The newest arrival among those that want a log end: a query sent after it serves them all.
     let wantedSinceMs = -Infinity
     let released = 0
@@ -146,7 +165,7 @@ export function lookupsStage(name: string, options: LookupsStageOptions): Stage<
       }
     }
     // Answered, the runtime calls onTimer: the transactions that waited for them are checked again.
-    if (wanted.size > 0) open?.logEnds.refresh(wanted, wantedSinceMs)
+    if (wanted.size > 0) refreshLogEnds(wanted, wantedSinceMs)
   }
 
   /**

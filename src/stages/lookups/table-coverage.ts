@@ -1,5 +1,6 @@
 import type { AggregatorProgress } from './lookup-aggregator.js'
 import { sourceKindOf } from './lookup-facts.js'
+import type { LookupRequirement } from './lookup-plan.js'
 
 /** What this instance knows of a transactions partition it owns (and no longer restores): newer than its markers. */
 export interface OwnedSource {
@@ -17,19 +18,21 @@ export interface OwnedSource {
 export interface SourceKnowledge {
   owned(source: string): OwnedSource | undefined
   /**
-   * The log end of a transactions partition, from a query sent after the transaction arrived; undefined (and the
-   * caller asks the broker) when there is none that fresh.
+   * The log end of a source's partition (transactions or labels), from a query sent after the transaction arrived;
+   * undefined (and the caller asks the broker) when there is none that fresh.
    */
   freshLogEnd(source: string): number | undefined
 }
 
 /**
- * Whether one aggregator partition holds every transaction fact with an event time below `txMs`, judged per
- * source from its marker in the partition's progress ([source, watermarkMs, idle, throughOffset]) and from what
- * this instance knows. An idle claim says "no record after throughOffset"; it is only as true as it is fresh, so it
- * counts only if a log end asked after the transaction arrived confirms it (Kafka Streams' known zero lag, KIP-695,
- * checked at the moment it matters). Records appended before the transaction's own are then all known: exact as
- * long as a producer's records reach the log in the order it sent them, across partitions too.
+ * Whether one aggregator partition holds every transaction fact with an event time below `requirement.txMs` and every
+ * label reported before `requirement.labelsMs`, judged per source from its marker in the partition's progress
+ * ([source, watermarkMs, idle, throughOffset]) and from what this instance knows. An idle claim says "no record after
+ * throughOffset"; it is only as true as it is fresh, so it counts only if a log end asked after the transaction
+ * arrived confirms it (Kafka Streams' known zero lag, KIP-695, checked at the moment it matters). Records appended
+ * before the transaction's own are then all known: exact as long as a producer's records reach the log in the order
+ * it sent them, across partitions too. Labels are judged as another's transactions partition: a quiet labels
+ * partition holds nothing back once the lookup group has read it to its end.
  *
  * | source                         | counts as                                                               |
  * | ------------------------------ | ----------------------------------------------------------------------- |
@@ -49,24 +52,31 @@ export interface SourceKnowledge {
  * | P2's old records read, facts sent, no marker yet   | —                     | floor (old) < t − 1 d: waits    |
  * | their marker in the table                          | released              | watermark or +∞                  |
  */
-export function aggregatorCovers(progress: AggregatorProgress, txMs: number, knowledge: SourceKnowledge): boolean {
-  if (txMs === -Infinity) return true
+export function aggregatorCovers(
+  progress: AggregatorProgress,
+  requirement: LookupRequirement,
+  knowledge: SourceKnowledge,
+): boolean {
+  const { txMs, labelsMs } = requirement
   // Some expected source has not reported (or reported −∞): only its next marker can tell more.
-  if (progress.txMs === -Infinity) return false
+  if (txMs > -Infinity && progress.txMs === -Infinity) return false
+  if (labelsMs > -Infinity && progress.labelsMs === -Infinity) return false
   // A bucket the aggregator holds back lies inside the window: only its next full publish brings it.
   if (txMs > (progress.heldFromMs ?? Infinity)) return false
   // No early return once a log end is wanted: every source that needs one is asked for in the same round.
   let covered = true
   for (const [source, watermarkMs, idle, throughOffset] of progress.markers) {
-    if (sourceKindOf(source) !== 'tx') continue
-    const owned = knowledge.owned(source)
+    const kind = sourceKindOf(source)
+    const neededMs = kind === 'tx' ? txMs : labelsMs
+    if (neededMs === -Infinity) continue
+    const owned = kind === 'tx' ? knowledge.owned(source) : undefined
     if (owned && throughOffset >= owned.liveFromOffset - 1) {
       if (owned.sentOlderAfter(throughOffset, txMs)) covered = false
       else if (owned.watermarkMs < txMs) {
         const logEnd = knowledge.freshLogEnd(source)
         if (logEnd === undefined || logEnd > owned.nextOffset) covered = false
       }
-    } else if (watermarkMs < txMs) {
+    } else if (watermarkMs < neededMs) {
       const logEnd = idle ? knowledge.freshLogEnd(source) : undefined
       if (logEnd === undefined || logEnd > throughOffset + 1) covered = false
     }

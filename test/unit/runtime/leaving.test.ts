@@ -95,7 +95,6 @@ test('a lookup task whose last commit throws still leaves the group, and reports
     maxRecordBytes: 65_536,
     flushIntervalMs: 50,
     publishIntervalMs: 1_000,
-    idleTimeoutMs: 1_000,
     commitIntervalMs: 100_000,
     drainTimeoutMs: 500,
     metrics: createMetrics(),
