@@ -118,9 +118,10 @@ export const EMPTY_AGGREGATE: KeyAggregate = { buckets: new Map(), labels: new M
 
 /**
  * What a key's buckets in [startMs, endMs) add up to: everything a lookup feature over that window reads but the
- * transaction's own amount, and the labels' fraud count per cutoff and the distinct counts per field, each worked out
- * when first asked for. Consecutive transactions of a key mostly share a window (it ends delayMs before them, on a
- * resolution boundary), so a table keeps summaries and reads a feature in constant time.
+ * transaction's own amount. The counts, sums and extremes are added up at once; the spread, the labels' fraud count per
+ * cutoff and the distinct counts per field only when a feature first asks (most feature sets read a count and labels).
+ * Consecutive transactions of a key mostly share a window (it ends delayMs before them, on a resolution boundary), so
+ * a table keeps summaries and reads a feature in constant time.
  */
 export interface WindowSummary {
   readonly startMs: number
@@ -130,46 +131,35 @@ export interface WindowSummary {
   readonly min: number
   readonly max: number
   readonly lastMs: number
-  /** The earliest bucket's reference amount, and the deviations from it (see Bucket.ref). */
+  spread: Spread | undefined
+  fraudBelow: Map<number, number> | undefined
+  distinct: Map<LookupDistinctField, number> | undefined
+}
+
+/** The earliest bucket's reference amount, and the window's deviations from it (see Bucket.ref). */
+export interface Spread {
   readonly reference: number
   readonly deviations: number
   readonly squaredDeviations: number
-  readonly buckets: readonly Bucket[]
-  readonly fraudBelow: Map<number, number>
-  readonly distinct: Map<LookupDistinctField, number>
 }
 
 export function summarize(aggregate: KeyAggregate, startMs: number, endMs: number): WindowSummary {
-  const buckets: Bucket[] = []
   let count = 0
   let sum = 0
   let min = Infinity
   let max = -Infinity
   let lastMs = -Infinity
-  let earliestStart = Infinity
-  let reference = 0
   // Stored buckets nest inside the feature's (its resolution is a multiple of the stored one).
-  for (const [start, bucket] of aggregate.buckets) {
+  // Keys and a get rather than entries or forEach: neither allocates a pair or a boxed sum per bucket.
+  const { buckets } = aggregate
+  for (const start of buckets.keys()) {
     if (start < startMs || start >= endMs) continue
-    buckets.push(bucket)
+    const bucket = buckets.get(start)!
     count += bucket.count
     sum += bucket.sum
     if (bucket.min < min) min = bucket.min
     if (bucket.max > max) max = bucket.max
     if (bucket.lastMs > lastMs) lastMs = bucket.lastMs
-    // The deviations' reference: the earliest bucket's, whatever order the buckets are held in.
-    if (start < earliestStart) {
-      earliestStart = start
-      reference = bucket.ref
-    }
-  }
-  // Each bucket's sums moved from its reference to the window's: a − K = (a − ref) + (ref − K).
-  let deviations = 0
-  let squaredDeviations = 0
-  for (const bucket of buckets) {
-    const shift = bucket.ref - reference
-    deviations += bucket.deviations + bucket.count * shift
-    squaredDeviations += bucket.squaredDeviations + 2 * shift * bucket.deviations + bucket.count * shift * shift
   }
   return {
     startMs,
@@ -179,13 +169,41 @@ export function summarize(aggregate: KeyAggregate, startMs: number, endMs: numbe
     min,
     max,
     lastMs,
-    reference,
-    deviations,
-    squaredDeviations,
-    buckets,
-    fraudBelow: new Map(),
-    distinct: new Map(),
+    spread: undefined,
+    fraudBelow: undefined,
+    distinct: undefined,
   }
+}
+
+function spreadOf(aggregate: KeyAggregate, startMs: number, endMs: number): Spread {
+  // The deviations' reference: the earliest bucket's, whatever order the buckets are held in.
+  let earliestStart = Infinity
+  let reference = 0
+  aggregate.buckets.forEach((bucket, start) => {
+    if (start >= startMs && start < endMs && start < earliestStart) {
+      earliestStart = start
+      reference = bucket.ref
+    }
+  })
+  // Each bucket's sums moved from its reference to the window's: a − K = (a − ref) + (ref − K).
+  let deviations = 0
+  let squaredDeviations = 0
+  aggregate.buckets.forEach((bucket, start) => {
+    if (start < startMs || start >= endMs) return
+    const shift = bucket.ref - reference
+    deviations += bucket.deviations + bucket.count * shift
+    squaredDeviations += bucket.squaredDeviations + 2 * shift * bucket.deviations + bucket.count * shift * shift
+  })
+  return { reference, deviations, squaredDeviations }
+}
+
+function distinctIn(aggregate: KeyAggregate, startMs: number, endMs: number, field: LookupDistinctField): number {
+  const values = new Set<number>()
+  aggregate.buckets.forEach((bucket, start) => {
+    if (start < startMs || start >= endMs) return
+    for (const value of bucket.distinct[field] ?? []) values.add(value)
+  })
+  return values.size
 }
 
 /** The window a lookup feature reads for a transaction read at time t: (start, end] as bucket starts [start, end). */
@@ -230,26 +248,27 @@ export function lookupValueOf(
       return amountOverMean(tx.amount, count, sum)
     case 'seconds_since_last':
       return (count > 0 ? Math.min(feature.spanMs, endMs - summary.lastMs) : feature.spanMs) / 1000
-    case 'stddev':
-      return populationStddev(count, summary.deviations, summary.squaredDeviations)
-    case 'zscore':
-      return zscore(tx.amount, count, summary.reference, summary.deviations, summary.squaredDeviations)
+    case 'stddev': {
+      const spread = (summary.spread ??= spreadOf(aggregate, summary.startMs, endMs))
+      return populationStddev(count, spread.deviations, spread.squaredDeviations)
+    }
+    case 'zscore': {
+      const spread = (summary.spread ??= spreadOf(aggregate, summary.startMs, endMs))
+      return zscore(tx.amount, count, spread.reference, spread.deviations, spread.squaredDeviations)
+    }
     case 'distinct_count': {
       const field = feature.field!
-      let distinct = summary.distinct.get(field)
-      if (distinct === undefined) {
-        const values = new Set<number>()
-        for (const bucket of summary.buckets) for (const value of bucket.distinct[field] ?? []) values.add(value)
-        summary.distinct.set(field, (distinct = values.size))
-      }
+      const known = (summary.distinct ??= new Map())
+      let distinct = known.get(field)
+      if (distinct === undefined) known.set(field, (distinct = distinctIn(aggregate, summary.startMs, endMs, field)))
       return distinct
     }
     case 'fraud_count':
     case 'fraud_ratio': {
       const cutoffMs = labelCutoffMs(feature, tx.eventTimeMs)
-      let fraud = summary.fraudBelow.get(cutoffMs)
-      if (fraud === undefined)
-        summary.fraudBelow.set(cutoffMs, (fraud = knownFraudIn(aggregate, summary.startMs, endMs, cutoffMs)))
+      const known = (summary.fraudBelow ??= new Map())
+      let fraud = known.get(cutoffMs)
+      if (fraud === undefined) known.set(cutoffMs, (fraud = knownFraudIn(aggregate, summary.startMs, endMs, cutoffMs)))
       return feature.aggregation === 'fraud_count' ? fraud : fraudRatio(fraud, count)
     }
   }
@@ -265,6 +284,7 @@ export function fraudRatio(fraud: number, count: number): number {
 
 /** Transactions in [startMs, endMs) whose latest label reported before the cutoff says fraud. */
 function knownFraudIn(aggregate: KeyAggregate, startMs: number, endMs: number, cutoffMs: number): number {
+  if (aggregate.labels.size === 0) return 0
   const latest = new Map<string, LabelEntry>()
   for (const label of aggregate.labels.values()) {
     if (label[1] < startMs || label[1] >= endMs || label[2] >= cutoffMs) continue

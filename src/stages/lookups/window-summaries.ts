@@ -32,7 +32,7 @@ export class WindowSummaries {
     const summaries = this.#byAggregate.get(aggregate)
     if (!summaries) return
     if (entry.kind === 'label') {
-      for (const s of summaries) s.fraudBelow.clear()
+      for (const s of summaries) s.fraudBelow = undefined
       return
     }
     const kept = summaries.filter((s) => entry.start < s.startMs || entry.start >= s.endMs)
