@@ -14,6 +14,7 @@ import { LatencyRecorder } from './runtime/latency-recorder.js'
 import type { FeatureDefinition } from './stages/features/feature-definition.js'
 import { ClickhouseBatchSink } from './adapters/clickhouse/batch-sink.js'
 import { createClickhouseClient, type ClickHouseClient } from './adapters/clickhouse/client.js'
+import { syncFeatureColumns } from './adapters/clickhouse/feature-columns.js'
 import { checkDedupWindow, migrate } from './adapters/clickhouse/migrate.js'
 import { scoresHighOffset } from './adapters/clickhouse/scores-queries.js'
 import { startHttpServer, type HttpServer } from './adapters/http/server.js'
@@ -27,7 +28,7 @@ import type { Config } from './config/schema.js'
 import type { Logger } from './observability/logger.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { featureContractHash } from './stages/features/feature-definition.js'
-import { SCORE_COLUMNS, type ScoreRow } from './stages/sinks/score-row.js'
+import { scoreColumns, scoreValuesOf, type ScoreRow } from './stages/sinks/score-row.js'
 import { Job } from './runtime/job.js'
 import { LookupTask } from './stages/lookups/lookup-task.js'
 import { applyTableRecords } from './stages/lookups/table-records.js'
@@ -210,6 +211,8 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     const clickhouse = await createClickhouseClient(config)
     closers.push(() => clickhouse.close())
     await migrate(clickhouse)
+    const featureNames = features.map((f) => f.name)
+    await syncFeatureColumns(clickhouse, featureNames)
     await checkDedupWindow(clickhouse, 'scores', config.clickhouse.dedupWindow)
     const scorer = new OnnxScorer(pkg, { threads: config.infer.threads })
     closers.push(() => scorer.close())
@@ -250,7 +253,8 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     const scores = new ClickhouseBatchSink<ScoreRow>({
       client: clickhouse,
       table: 'scores',
-      columns: SCORE_COLUMNS,
+      columns: scoreColumns(featureNames),
+      valuesOf: scoreValuesOf(featureNames),
       tokenScope,
       maxBatchRows: config.clickhouse.maxBatchRows,
       lingerMs: config.clickhouse.lingerMs,

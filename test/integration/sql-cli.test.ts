@@ -51,13 +51,14 @@ const EXPECTED_COLUMNS: Readonly<Record<string, readonly string[]>> = {
 /** Three scores of the live run, one per decision, with the features the drift query reads. */
 const SEED = `INSERT INTO scores (transaction_id, card_id, customer_id, merchant_id, terminal_id, amount, currency, mcc, country,
   card_country, channel, event_time, decided_at, score, decision, reasons, rules, model_name, model_version, feature_contract,
-  features, late, latency_ms, source_topic, source_partition, source_offset, run_id) VALUES
+  f_amount, f_card_count_24h, f_is_abroad, f_is_card_not_present, late, latency_ms, source_topic, source_partition,
+  source_offset, run_id) VALUES
   ('tx-1', 'card-1', 'cu-1', 'm-1', 't-1', 12.5, 'EUR', '5411', 'FR', 'FR', 'pos', now64(3) - 120, now64(3) - 119, 0.05, 'approve',
-   [], [], 'card-fraud-lr', '2', 'c1', map('amount', 12.5, 'card_count_24h', 1, 'is_abroad', 0, 'is_card_not_present', 0), false, 3.5, 'transactions', 0, 0, 'live'),
+   [], [], 'card-fraud-lr', '2', 'c1', 12.5, 1, 0, 0, false, 3.5, 'transactions', 0, 0, 'live'),
   ('tx-2', 'card-2', 'cu-2', 'm-2', 't-2', 420, 'EUR', '5732', 'DE', 'FR', 'ecom', now64(3) - 60, now64(3) - 59, 0.55, 'review',
-   ['abroad', 'card_not_present'], [], 'card-fraud-lr', '2', 'c1', map('amount', 420, 'card_count_24h', 3, 'is_abroad', 1, 'is_card_not_present', 1), false, 4.5, 'transactions', 0, 1, 'live'),
+   ['abroad', 'card_not_present'], [], 'card-fraud-lr', '2', 'c1', 420, 3, 1, 1, false, 4.5, 'transactions', 0, 1, 'live'),
   ('tx-3', 'card-3', 'cu-3', 'm-3', 't-3', 1999.99, 'USD', '5944', 'US', 'FR', 'ecom', now64(3) - 30, now64(3) - 29, 0.93, 'decline',
-   ['velocity_24h', 'abroad'], ['blocklist'], 'card-fraud-lr', '2', 'c1', map('amount', 1999.99, 'card_count_24h', 12, 'is_abroad', 1, 'is_card_not_present', 1), false, 6.25, 'transactions', 1, 0, 'live')`
+   ['velocity_24h', 'abroad'], ['blocklist'], 'card-fraud-lr', '2', 'c1', 1999.99, 12, 1, 1, false, 6.25, 'transactions', 1, 0, 'live')`
 
 test('every query in clickhouse/queries/ runs through `fraudstream sql --file` on fresh embedded chDB with its columns', async (t) => {
   const { dataDir, cleanup } = testConfig()

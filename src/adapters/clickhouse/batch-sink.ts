@@ -2,11 +2,13 @@ import type { Logger } from 'pino'
 import type { Metrics } from '../../observability/metrics.js'
 import type { ClickHouseClient } from './client.js'
 
-export interface BatchSinkOptions {
+export interface BatchSinkOptions<Row> {
   readonly client: ClickHouseClient
   readonly table: string
   /** The table's columns in the order rows are sent (JSONCompactEachRow: no key names in every row). */
   readonly columns: readonly string[]
+  /** A row's values in `columns` order; by default each column's property of the row. */
+  readonly valuesOf?: (row: Row) => unknown[]
   /**
    * What else the dedup token names besides the offsets: the run, and for a store reset under a new Kafka cluster
    * (the embedded demo's offsets restart at 0) a fresh epoch, so a new batch never matches an old one's token.
@@ -60,7 +62,7 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
   #inserting = false
   #closed = false
 
-  constructor(readonly options: BatchSinkOptions) {}
+  constructor(readonly options: BatchSinkOptions<Row>) {}
 
   /** Rows of one partition must be added in offset order. */
   add(topic: string, partition: number, offset: number, row: Row, onAck: () => void): void {
@@ -153,7 +155,8 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
     const { client, table, columns, metrics, log } = this.options
     const { lane } = batch
     const token = `${table}:${this.options.tokenScope}:${lane.topic}:${lane.partition}:${batch.firstOffset}-${batch.lastOffset}`
-    const values = batch.rows.map((row) => columns.map((column) => row[column]))
+    const valuesOf = this.options.valuesOf ?? ((row: Row) => columns.map((column) => row[column]))
+    const values = batch.rows.map(valuesOf)
     let backoffMs = this.options.retryBackoffMs
     for (let attempt = 1; !lane.dropped && !this.#closed; attempt++) {
       try {

@@ -10,38 +10,76 @@ export interface MigrationResult {
   readonly alreadyApplied: string[]
 }
 
+/** One statement of a migration file, and the query that must answer a number above 0 for it to run (`-- when:`). */
+export interface MigrationStatement {
+  readonly query: string
+  readonly when?: string
+}
+
 /**
- * Applies `clickhouse/migrations/NNN_name.sql` in order, each once, recording it in `schema_migrations`.
- * Statements are separated by `;` at the end of a line. Every migration is written to be re-runnable
- * (IF NOT EXISTS), so a crash between a statement and its record is harmless.
+ * The statements of a migration file: separated by `;` at the end of a line, `--` comment lines dropped. A comment
+ * line `-- when: <query>` makes the statement after it conditional: a step that cannot be written re-runnable with
+ * IF [NOT] EXISTS (a copy, a rename) runs only while the state it repairs is there.
+ */
+export function parseMigration(text: string): MigrationStatement[] {
+  return text
+    .split(/;\s*$/m)
+    .map((chunk) => {
+      const when = /^\s*--\s*when:\s*(.+?)\s*$/m.exec(chunk)?.[1]
+      const query = chunk.replace(/^\s*--.*$/gm, '').trim()
+      return when ? { query, when } : { query }
+    })
+    .filter((s) => s.query.length > 0)
+}
+
+/**
+ * Applies `clickhouse/migrations/NNN_name.sql` in order, each once, recording it in `schema_migrations`. Every
+ * migration is written to be re-runnable (IF NOT EXISTS, or guarded by `-- when:`), so a crash between a statement
+ * and its record is harmless.
  */
 export async function migrate(client: ClickHouseClient, dir = MIGRATIONS_DIR): Promise<MigrationResult> {
   await client.command({
     query: `CREATE TABLE IF NOT EXISTS schema_migrations (name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY name`,
   })
-  const done = new Set((await (await client.query({ query: 'SELECT name FROM schema_migrations', format: 'JSONEachRow' })).json<{ name: string }>()).map((r) => r.name))
-  const files = readdirSync(dir).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f)).sort()
+  const done = new Set(
+    (
+      await (await client.query({ query: 'SELECT name FROM schema_migrations', format: 'JSONEachRow' })).json<{
+        name: string
+      }>()
+    ).map((r) => r.name),
+  )
+  const files = readdirSync(dir)
+    .filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f))
+    .sort()
   const result: MigrationResult = { applied: [], alreadyApplied: [] }
   for (const file of files) {
     if (done.has(file)) {
       result.alreadyApplied.push(file)
       continue
     }
-    const statements = readFileSync(`${dir}/${file}`, 'utf8')
-      .split(/;\s*$/m)
-      .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
-      .filter(Boolean)
-    for (const query of statements) {
+    for (const { query, when } of parseMigration(readFileSync(`${dir}/${file}`, 'utf8'))) {
       try {
+        if (when !== undefined && !(await answersAboveZero(client, when))) continue
         await client.command({ query })
       } catch (err) {
-        throw new FraudstreamError(ErrorCode.sinkClickhouse, `migration ${file} failed: ${errorMessageOf(err)}`, 'external', false, { cause: err })
+        throw new FraudstreamError(
+          ErrorCode.sinkClickhouse,
+          `migration ${file} failed: ${errorMessageOf(err)}`,
+          'external',
+          false,
+          { cause: err },
+        )
       }
     }
     await client.insert({ table: 'schema_migrations', values: [{ name: file }], format: 'JSONEachRow' })
     result.applied.push(file)
   }
   return result
+}
+
+async function answersAboveZero(client: ClickHouseClient, query: string): Promise<boolean> {
+  const rows = await (await client.query({ query, format: 'JSONCompactEachRow' })).json<unknown[]>()
+  return Number(rows[0]?.[0] ?? 0) > 0
 }
 
 /** Refuses to run when ClickHouse would forget a batch token before the sink can retry it (RELIABILITY.md §4). */

@@ -1,8 +1,9 @@
 import type { DecisionV1 } from '../../core/records.js'
 import type { SourcePosition } from '../../core/records.js'
 import type { Transaction } from '../../core/transaction-v1.js'
+import { featureColumn } from '../../adapters/clickhouse/feature-columns.js'
 
-/** The columns a score row fills, in the order the sink sends them. */
+/** The columns of `scores` every row fills, before its features (one column each, `f_<name>`), in the order sent. */
 export const SCORE_COLUMNS = [
   'transaction_id',
   'card_id',
@@ -24,7 +25,6 @@ export const SCORE_COLUMNS = [
   'model_name',
   'model_version',
   'feature_contract',
-  'features',
   'late',
   'latency_ms',
   'source_topic',
@@ -34,19 +34,21 @@ export const SCORE_COLUMNS = [
 ] as const
 
 /**
- * One `scores` row (clickhouse/migrations/001_scores.sql):
+ * One `scores` row (clickhouse/migrations/002_scores_by_day.sql):
  *   transaction_id String, card_id String, customer_id String, merchant_id String, terminal_id String,
  *   amount Float64, currency/mcc/country/card_country/channel LowCardinality(String),
  *   event_time DateTime64(3,'UTC'), decided_at DateTime64(3,'UTC'), score Float32, decision LowCardinality(String),
  *   reasons Array(..), rules Array(..), model_name, model_version, feature_contract LowCardinality(String),
- *   features Map(LowCardinality(String), Float64), late Bool, latency_ms Float32,
- *   source_topic LowCardinality(String), source_partition UInt32, source_offset UInt64, run_id LowCardinality(String)
+ *   late Bool, latency_ms Float32, source_topic LowCardinality(String), source_partition UInt32,
+ *   source_offset UInt64, run_id LowCardinality(String), and a Float32 column `f_<name>` per feature
+ *   (syncFeatureColumns). `features` here holds them by name, for the memory sink and tests.
  * DateTime64 values are sent as 'YYYY-MM-DD hh:mm:ss.sss' (UTC), the format the JSON input formats parse without
  * settings.
  */
 export interface ScoreRow extends Record<string, unknown> {
   readonly transaction_id: string
   readonly source_offset: number
+  readonly features: Readonly<Record<string, number>>
 }
 
 export function toScoreRow(input: {
@@ -96,6 +98,30 @@ export function toScoreRow(input: {
 
 export function toClickhouseTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+}
+
+/** The columns a row of this feature set is inserted with: SCORE_COLUMNS, then its features' columns. */
+export function scoreColumns(featureNames: readonly string[]): string[] {
+  return [...SCORE_COLUMNS, ...featureNames.map(featureColumn)]
+}
+
+const valueArrays = new WeakMap<readonly string[], (row: ScoreRow) => unknown[]>()
+
+/**
+ * A row's values in scoreColumns' order (JSONCompactEachRow), by a function made for the feature set: one array
+ * literal, no per-column lookup by name.
+ */
+export function scoreValuesOf(featureNames: readonly string[]): (row: ScoreRow) => unknown[] {
+  let values = valueArrays.get(featureNames)
+  if (!values) {
+    const base = SCORE_COLUMNS.map((c) => `r[${JSON.stringify(c)}]`)
+    const features = featureNames.map((name) => `f[${JSON.stringify(name)}]`)
+    values = new Function('r', `const f = r.features; return [${[...base, ...features].join(', ')}]`) as (
+      row: ScoreRow,
+    ) => unknown[]
+    valueArrays.set(featureNames, values)
+  }
+  return values
 }
 
 const featureObjects = new WeakMap<readonly string[], (row: Float32Array, at: number) => Record<string, number>>()
