@@ -44,7 +44,9 @@ try {
   await migrate(client)
   await syncFeatureColumns(client, names)
 
-  const firstColumns = scoreColumns([]).flatMap((c) => (c === 'late' ? ['features', c] : [c]))
+  const firstColumns = scoreColumns([])
+    .filter((c) => c !== 'source_timestamp')
+    .flatMap((c) => (c === 'late' ? ['features', c] : [c]))
   const firstValues = (row: ScoreRow) => firstColumns.map((c) => row[c])
   const layouts = [
     { name: 'map (001)', table: 'scores_first', columns: firstColumns, valuesOf: firstValues, micros: 0, blockedMs: 0 },
@@ -149,6 +151,7 @@ function scoredRows(count: number, seed: number): ScoreRow[] {
         featureContract: 'c1',
         late: processed.late,
         source: { topic: 'transactions', partition: offset % 4, offset },
+        sourceTimestampMs: processed.tx.eventTimeMs + 5,
         runId: 'live',
       }),
     )

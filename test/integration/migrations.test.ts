@@ -16,12 +16,17 @@ const tables = async (client: ClickHouseClient) =>
     .map((r) => r.name)
     .sort()
 
+/** A directory with the first `files` of clickhouse/migrations/ only. */
+function migrationsUpTo(files: readonly string[], t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fraudstream-migrations-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  for (const file of files) copyFileSync(join(MIGRATIONS_DIR, file), join(dir, file))
+  return dir
+}
+
 /** A ClickHouse as the first release left it: migration 001 only, and two scores with features in the Map. */
 async function firstRelease(client: ClickHouseClient, t: { after(fn: () => void): void }): Promise<void> {
-  const only001 = mkdtempSync(join(tmpdir(), 'fraudstream-migrations-'))
-  t.after(() => rmSync(only001, { recursive: true, force: true }))
-  copyFileSync(join(MIGRATIONS_DIR, '001_scores.sql'), join(only001, '001_scores.sql'))
-  await migrate(client, only001)
+  await migrate(client, migrationsUpTo(['001_scores.sql'], t))
   await client.insert({
     table: 'scores',
     format: 'JSONEachRow',
@@ -43,8 +48,20 @@ test('a fresh install gets scores partitioned by day and ordered by hour then ca
   const client = await createClickhouseClient(config)
   t.after(() => client.close())
   const result = await migrate(client)
-  assert.deepEqual(result.applied, ['001_scores.sql', '002_scores_by_day.sql'])
-  assert.deepEqual(await tables(client), ['schema_migrations', 'scores'])
+  assert.deepEqual(result.applied, [
+    '001_scores.sql',
+    '002_scores_by_day.sql',
+    '003_labels.sql',
+    '004_scores_minutely.sql',
+  ])
+  assert.deepEqual(await tables(client), [
+    'labels',
+    'latest_labels',
+    'schema_migrations',
+    'scores',
+    'scores_minutely',
+    'scores_minutely_mv',
+  ])
   const [table] = await rows<{ partition_key: string; sorting_key: string }>(
     client,
     "SELECT partition_key, sorting_key FROM system.tables WHERE database = currentDatabase() AND name = 'scores'",
@@ -60,7 +77,11 @@ test('upgrading keeps the rows scored before: each feature reads from its own co
   const client = await createClickhouseClient(config)
   t.after(() => client.close())
   await firstRelease(client, t)
-  assert.deepEqual((await migrate(client)).applied, ['002_scores_by_day.sql'])
+  assert.deepEqual((await migrate(client)).applied, [
+    '002_scores_by_day.sql',
+    '003_labels.sql',
+    '004_scores_minutely.sql',
+  ])
   assert.deepEqual(await syncFeatureColumns(client, ['amount', 'card_count_1h', 'is_abroad']), [
     'f_amount',
     'f_card_count_1h',
@@ -105,19 +126,64 @@ test('a crash inside migration 002 is repaired by running it again: no row twice
   t.after(() => client.close())
   await firstRelease(client, t)
   // Crashed after the copy, before the rename: scores_next holds a copy the re-run must not add to.
-  await migrate(client)
+  const upTo002 = migrationsUpTo(['001_scores.sql', '002_scores_by_day.sql'], t)
+  await migrate(client, upTo002)
   await client.command({
     query: "ALTER TABLE schema_migrations DELETE WHERE name = '002_scores_by_day.sql' SETTINGS mutations_sync = 1",
   })
   await client.command({ query: 'RENAME TABLE scores TO scores_next, scores_001 TO scores' })
-  assert.deepEqual((await migrate(client)).applied, ['002_scores_by_day.sql'])
+  assert.deepEqual((await migrate(client, upTo002)).applied, ['002_scores_by_day.sql'])
   const count = async () => (await rows<{ n: string }>(client, 'SELECT count() AS n FROM scores'))[0]!.n
   assert.equal(Number(await count()), 2)
   // Crashed after the rename, before the record: the re-run changes nothing.
   await client.command({
     query: "ALTER TABLE schema_migrations DELETE WHERE name = '002_scores_by_day.sql' SETTINGS mutations_sync = 1",
   })
-  assert.deepEqual((await migrate(client)).applied, ['002_scores_by_day.sql'])
+  assert.deepEqual((await migrate(client, upTo002)).applied, ['002_scores_by_day.sql'])
   assert.equal(Number(await count()), 2)
-  assert.deepEqual(await tables(client), ['schema_migrations', 'scores', 'scores_001'])
+  await migrate(client)
+  assert.deepEqual(
+    (await tables(client)).filter((t) => t.startsWith('scores')),
+    ['scores', 'scores_001', 'scores_minutely', 'scores_minutely_mv'],
+  )
+})
+
+test('the per-minute rollup counts the rows scored before it existed once, and every insert after it', async (t) => {
+  const { config, cleanup } = testConfig()
+  teardown(t, cleanup)
+  const client = await createClickhouseClient(config)
+  t.after(() => client.close())
+  await firstRelease(client, t)
+  await migrate(client)
+  await client.insert({
+    table: 'scores',
+    format: 'JSONEachRow',
+    values: [0.02, 0.97, 1].map((score, i) => ({
+      transaction_id: `new-${i}`,
+      card_id: 'card-2',
+      event_time: '2026-01-05 10:00:30.000',
+      source_timestamp: '2026-01-05 10:00:30.000',
+      decided_at: '2026-01-05 10:00:30.020',
+      run_id: 'live',
+      model_name: 'card-fraud-lr',
+      score,
+      decision: score > 0.9 ? 'decline' : 'approve',
+      latency_ms: 5,
+    })),
+  })
+  const [minute] = await rows<{ n: string; declined: string; bins: string[]; event: number[] }>(
+    client,
+    `SELECT sum(transactions) AS n, sum(declined) AS declined, sumForEachMerge(score_bins) AS bins,
+            quantilesTDigestMerge(0.5, 0.99, 0.999)(event_latency_ms) AS event
+     FROM scores_minutely WHERE minute = '2026-01-05 10:00:00'`,
+  )
+  // old-1 (score 0, before the migration) and the three new ones fall in the 10:00 minute.
+  assert.equal(Number(minute!.n), 4)
+  assert.equal(Number(minute!.declined), 2)
+  assert.deepEqual(
+    minute!.bins.map(Number),
+    [2, ...Array(18).fill(0), 2],
+    'two in [0, 0.05), 0.97 and 1 in the last bin',
+  )
+  assert.equal(Math.round(minute!.event[0]!), 20, 'decided 20 ms after the records reached Kafka')
 })

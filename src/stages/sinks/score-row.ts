@@ -30,6 +30,7 @@ export const SCORE_COLUMNS = [
   'source_topic',
   'source_partition',
   'source_offset',
+  'source_timestamp',
   'run_id',
 ] as const
 
@@ -40,7 +41,8 @@ export const SCORE_COLUMNS = [
  *   event_time DateTime64(3,'UTC'), decided_at DateTime64(3,'UTC'), score Float32, decision LowCardinality(String),
  *   reasons Array(..), rules Array(..), model_name, model_version, feature_contract LowCardinality(String),
  *   late Bool, latency_ms Float32, source_topic LowCardinality(String), source_partition UInt32,
- *   source_offset UInt64, run_id LowCardinality(String), and a Float32 column `f_<name>` per feature
+ *   source_offset UInt64, source_timestamp DateTime64(3,'UTC') (004), run_id LowCardinality(String), and a Float32
+ *   column `f_<name>` per feature
  *   (syncFeatureColumns). `features` here holds them by name, for the memory sink and tests.
  * DateTime64 values are sent as 'YYYY-MM-DD hh:mm:ss.sss' (UTC), the format the JSON input formats parse without
  * settings.
@@ -61,6 +63,8 @@ export function toScoreRow(input: {
   featureContract: string
   late: boolean
   source: SourcePosition
+  /** When the record reached Kafka (its timestamp): the start of event → decision latency. */
+  sourceTimestampMs: number
   runId: string
 }): ScoreRow {
   const { tx, decision, row, rowAt = 0 } = input
@@ -92,6 +96,7 @@ export function toScoreRow(input: {
     source_topic: input.source.topic,
     source_partition: input.source.partition,
     source_offset: input.source.offset,
+    source_timestamp: toClickhouseTime(input.sourceTimestampMs),
     run_id: input.runId,
   }
 }

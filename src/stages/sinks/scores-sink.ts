@@ -49,6 +49,7 @@ export function scoresSink(name: string, options: ScoresSinkOptions): Stage<Deci
             featureContract: options.featureContract,
             late,
             source: origin,
+            sourceTimestampMs: origin.timestampMs,
             runId: options.runId,
           })
           const ack = ctx.hold(item, 'ack')
