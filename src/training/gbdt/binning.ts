@@ -29,12 +29,14 @@ export function binEdges(rows: readonly Float32Array[], maxBins = MAX_BINS, samp
   const step = Math.max(1, Math.floor(rows.length / sampleRows))
   const edges: Float32Array[] = []
   for (let f = 0; f < features; f++) {
-    const values: number[] = []
+    const sample = new Float64Array(Math.ceil(rows.length / step))
+    let m = 0
     for (let i = 0; i < rows.length; i += step) {
       const v = rows[i]![f]!
-      if (!Number.isNaN(v)) values.push(v)
+      if (!Number.isNaN(v)) sample[m++] = v
     }
-    values.sort((a, b) => a - b)
+    // A typed array sorts numerically in native code: 10× a comparator sort of a plain array.
+    const values = sample.subarray(0, m).sort()
     const distinct: number[] = []
     const counts: number[] = []
     for (const v of values) {
