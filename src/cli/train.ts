@@ -1,4 +1,6 @@
 import type { Command } from 'commander'
+import { ErrorCode, FraudstreamError } from '../core/errors.js'
+import { defaultGbdtOptions } from '../training/gbdt/gbdt.js'
 import { trainModel } from '../training/train.js'
 import {
   loadCliConfig,
@@ -14,8 +16,17 @@ interface TrainOptions extends CommonOptions {
   seed: number
   transactions: number
   fraudRate: number
+  kind: 'logistic' | 'gbdt'
   epochs: number
   positiveWeight: number
+  rounds: number
+  learningRate: number
+  maxDepth: number
+  maxLeaves: number
+  minChildWeight: number
+  subsample: number
+  colsample: number
+  earlyStopping: number
   promote?: boolean
   modelsDir?: string
 }
@@ -24,13 +35,32 @@ export function registerTrain(program: Command): void {
   const command = program
     .command('train')
     .description(
-      'train the card-fraud logistic model on generated transactions (features from the stream code path) and export it to ONNX',
+      'train the card-fraud model (logistic baseline or gradient-boosted trees) on generated transactions, with features from the stream code path, and export it to ONNX',
     )
+    .option('--kind <kind>', 'logistic | gbdt', parseKind, 'logistic')
     .option('--name <name>', 'model name under models/', 'card-fraud-lr')
     .option('--seed <n>', 'generator seed of the training data', parseInteger('--seed', 0), 1)
     .option('--transactions <n>', 'training + holdout transactions', parseInteger('--transactions', 1_000), 150_000)
     .option('--fraud-rate <p>', 'fraud share of the training data', parseNumber('--fraud-rate', 0.001, 0.5), 0.01)
-    .option('--epochs <n>', 'full-batch Adam epochs', parseInteger('--epochs', 1), 300)
+    .option('--epochs <n>', 'logistic: full-batch Adam epochs', parseInteger('--epochs', 1), 300)
+    .option('--rounds <n>', 'gbdt: boosting rounds at most', parseInteger('--rounds', 1), defaultGbdtOptions.rounds)
+    .option('--learning-rate <r>', 'gbdt: shrinkage', parseNumber('--learning-rate', 0.001, 1), 0.1)
+    .option('--max-depth <n>', 'gbdt: tree depth', parseInteger('--max-depth', 1), defaultGbdtOptions.maxDepth)
+    .option('--max-leaves <n>', 'gbdt: leaves a tree (0: 2^max-depth)', parseInteger('--max-leaves', 0), 0)
+    .option('--min-child-weight <w>', 'gbdt: least hessian in a leaf', parseNumber('--min-child-weight', 0), 1)
+    .option('--subsample <p>', 'gbdt: rows a tree', parseNumber('--subsample', 0.01, 1), defaultGbdtOptions.subsample)
+    .option(
+      '--colsample <p>',
+      'gbdt: features a tree',
+      parseNumber('--colsample', 0.01, 1),
+      defaultGbdtOptions.colsample,
+    )
+    .option(
+      '--early-stopping <n>',
+      'gbdt: rounds without a better validation AUC-PR before stopping (0: never)',
+      parseInteger('--early-stopping', 0),
+      defaultGbdtOptions.earlyStoppingRounds,
+    )
     .option('--positive-weight <w>', 'weight of a fraud example', parseNumber('--positive-weight', 1), 5)
     .option('--promote', 'make the new version the champion in models/registry.json')
     .option('--models-dir <dir>', 'model registry directory (default: model.dir from config, ./models)')
@@ -45,8 +75,19 @@ export function registerTrain(program: Command): void {
         seed: opts.seed,
         transactions: opts.transactions,
         fraudRate: opts.fraudRate,
+        kind: opts.kind,
         epochs: opts.epochs,
         positiveWeight: opts.positiveWeight,
+        gbdt: {
+          rounds: opts.rounds,
+          learningRate: opts.learningRate,
+          maxDepth: opts.maxDepth,
+          maxLeaves: opts.maxLeaves,
+          minChildWeight: opts.minChildWeight,
+          subsample: opts.subsample,
+          colsample: opts.colsample,
+          earlyStoppingRounds: opts.earlyStopping,
+        },
         thresholds: config.thresholds,
         config,
         promote: opts.promote ?? false,
@@ -62,4 +103,9 @@ export function registerTrain(program: Command): void {
         )
     })
   })
+}
+
+function parseKind(value: string): 'logistic' | 'gbdt' {
+  if (value === 'logistic' || value === 'gbdt') return value
+  throw new FraudstreamError(ErrorCode.usage, `--kind must be logistic or gbdt, got "${value}"`, 'input')
 }

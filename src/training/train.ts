@@ -15,6 +15,9 @@ import { lookupPlanOf } from '../stages/lookups/lookup-plan.js'
 import { evaluate, type Evaluation } from './evaluate.js'
 import { logisticToOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from './export-onnx.js'
 import { predictLogistic, trainLogistic } from './logistic-regression.js'
+import { defaultGbdtOptions, trainGbdt, type GbdtOptions } from './gbdt/gbdt.js'
+import { gbdtToOnnx } from './gbdt/gbdt-onnx.js'
+import { predictGbdt } from './gbdt/trees.js'
 
 export interface TrainCommandOptions {
   readonly modelsDir: string
@@ -22,8 +25,12 @@ export interface TrainCommandOptions {
   readonly seed: number
   readonly transactions: number
   readonly fraudRate: number
+  /** The model: the logistic baseline (default) or gradient-boosted trees. */
+  readonly kind?: 'logistic' | 'gbdt'
   readonly epochs: number
   readonly positiveWeight: number
+  /** Tree settings (kind gbdt); the positive weight is positiveWeight. */
+  readonly gbdt?: Partial<GbdtOptions>
   readonly thresholds: { readonly review: number; readonly decline: number }
   /** The state settings the job runs with (lateness, dedupe, budget): training computes features as the job does. */
   readonly config: Pick<Config, 'decode' | 'dedupe' | 'windows'>
@@ -83,30 +90,53 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
     if (rows.length % 10_000 === 0) options.onProgress?.('features', rows.length, options.transactions)
   }
   rows.forEach((row, i) => lookups.fill(row, transactions[i]!, lookupTimes[i]!))
+  // Time split: the oldest 60 % train, the next 10 % validate (early stopping, trees only), the newest 30 % test.
   const split = Math.floor(rows.length * 0.7)
-  options.onProgress?.('training', 0, options.epochs)
-  const model = trainLogistic(rows.slice(0, split), labels.slice(0, split), {
-    epochs: options.epochs,
-    learningRate: 0.05,
-    l2: 1e-4,
-    positiveWeight: options.positiveWeight,
-  })
-  options.onProgress?.('training', options.epochs, options.epochs)
+  const validFrom = Math.floor(rows.length * 0.6)
   const testRows = rows.slice(split)
   const testLabels = labels.slice(split)
-  const tsScores = testRows.map((row) => predictLogistic(model, row))
-  const evaluation = evaluate(tsScores, testLabels, options.thresholds)
-
   const version = nextVersion(options.modelsDir, options.name)
-  const dir = join(options.modelsDir, options.name, version)
-  mkdirSync(dir, { recursive: true })
   const names = features.map((f) => f.name)
   const hash = featureContractHash(features)
-  const onnxBytes = logisticToOnnx(model, {
-    featureNames: names,
-    docString: `fraudstream ${options.name}@${version}, feature contract ${hash}`,
-  })
-  writeFileSync(join(dir, 'model.onnx'), onnxBytes)
+  const docString = `fraudstream ${options.name}@${version}, feature contract ${hash}`
+  let fitted: { predict: (row: Float32Array) => number; onnx: Uint8Array; trainRows: number; card: string }
+  if (options.kind === 'gbdt') {
+    const result = trainGbdt(
+      { rows: rows.slice(0, validFrom), labels: labels.slice(0, validFrom) },
+      names,
+      { ...defaultGbdtOptions, scalePosWeight: options.positiveWeight, seed: options.seed, ...options.gbdt },
+      { rows: rows.slice(validFrom, split), labels: labels.slice(validFrom, split) },
+      (p) => options.onProgress?.('training', p.round, p.rounds),
+    )
+    const model = result.model
+    fitted = {
+      predict: (row) => predictGbdt(model, row),
+      onnx: gbdtToOnnx(model, { docString }),
+      trainRows: validFrom,
+      card: `Gradient-boosted trees (${model.trees.length} trees, the best of ${result.history.length} rounds by validation AUC-PR ${result.validAucPr?.toFixed(4)}), trained by \`fraudstream train --kind gbdt\`.`,
+    }
+  } else {
+    options.onProgress?.('training', 0, options.epochs)
+    const model = trainLogistic(rows.slice(0, split), labels.slice(0, split), {
+      epochs: options.epochs,
+      learningRate: 0.05,
+      l2: 1e-4,
+      positiveWeight: options.positiveWeight,
+    })
+    options.onProgress?.('training', options.epochs, options.epochs)
+    fitted = {
+      predict: (row) => predictLogistic(model, row),
+      onnx: logisticToOnnx(model, { featureNames: names, docString }),
+      trainRows: split,
+      card: `Logistic regression on standardised signed-log card features (sign(x)·ln(1 + |x|)), trained by \`fraudstream train\`.\n\n## Weights (on standardised signed-log features)\n| feature | weight |\n| --- | --- |\n${names.map((n, i) => `| ${n} | ${model.weights[i]!.toFixed(4)} |`).join('\n')}`,
+    }
+  }
+  const tsScores = testRows.map(fitted.predict)
+  const evaluation = evaluate(tsScores, testLabels, options.thresholds)
+
+  const dir = join(options.modelsDir, options.name, version)
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'model.onnx'), fitted.onnx)
 
   const onnxMaxAbsDiff = await compareWithOnnx(join(dir, 'model.onnx'), testRows, tsScores)
   if (!(onnxMaxAbsDiff <= 1e-4)) {
@@ -122,7 +152,7 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
     version,
     created_at: createdAt,
     parent_version: previousVersion(options.modelsDir, options.name, version),
-    kind: 'logistic_regression',
+    kind: options.kind === 'gbdt' ? 'gradient_boosted_trees' : 'logistic_regression',
     feature_contract: { hash, names, types: names.map(() => 'float32') },
     input: { name: ONNX_INPUT_NAME, shape: ['N', names.length] },
     output: { name: ONNX_OUTPUT_NAME, shape: ['N'] },
@@ -132,11 +162,12 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
       seed: options.seed,
       fraud_rate: options.fraudRate,
       transactions: rows.length,
-      train_rows: split,
+      train_rows: fitted.trainRows,
+      validation_rows: options.kind === 'gbdt' ? split - validFrom : 0,
       test_rows: testRows.length,
       event_time_from: new Date(firstEventMs).toISOString(),
       event_time_to: new Date(lastEventMs).toISOString(),
-      epochs: options.epochs,
+      ...(options.kind === 'gbdt' ? { gbdt: { ...defaultGbdtOptions, ...options.gbdt } } : { epochs: options.epochs }),
       positive_weight: options.positiveWeight,
     },
     metrics: { ...evaluation, onnx_max_abs_diff: onnxMaxAbsDiff },
@@ -146,7 +177,7 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
     join(dir, 'metrics.json'),
     `${JSON.stringify({ holdout: evaluation, onnx_max_abs_diff: onnxMaxAbsDiff }, null, 2)}\n`,
   )
-  writeFileSync(join(dir, 'card.md'), modelCard(manifest, evaluation, model.weights))
+  writeFileSync(join(dir, 'card.md'), modelCard(manifest, evaluation, fitted.card))
 
   const registryPath = join(options.modelsDir, 'registry.json')
   const promoted = options.promote || !existsSync(registryPath)
@@ -157,7 +188,7 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
   return {
     ref: `${options.name}@${version}`,
     dir,
-    trainRows: split,
+    trainRows: fitted.trainRows,
     testRows: testRows.length,
     evaluation,
     onnxMaxAbsDiff,
@@ -201,16 +232,16 @@ function previousVersion(modelsDir: string, name: string, version: string): stri
   return earlier.length ? String(earlier[earlier.length - 1]) : null
 }
 
-function modelCard(manifest: ModelManifest, e: Evaluation, weights: Float64Array): string {
+function modelCard(manifest: ModelManifest, e: Evaluation, about: string): string {
   const pct = (x: number) => `${(x * 100).toFixed(2)} %`
-  const weightRows = manifest.feature_contract.names.map((n, i) => `| ${n} | ${weights[i]!.toFixed(4)} |`).join('\n')
   return `# ${manifest.name}@${manifest.version}
 
-Logistic regression on standardised signed-log card features (sign(x)·ln(1 + |x|)), trained by \`fraudstream train\`.
+${about.split('\n## ')[0]}
 
 - Feature contract: \`${manifest.feature_contract.hash}\` (${manifest.feature_contract.names.length} features, see \`topology/features.ts\`)
 - Training data: generated transactions, seed ${String(manifest.training.seed)}, ${String(manifest.training.transactions)} transactions
-  (${String(manifest.training.event_time_from)} to ${String(manifest.training.event_time_to)}), time split 70/30.
+  (${String(manifest.training.event_time_from)} to ${String(manifest.training.event_time_to)}), split by time:
+  ${String(manifest.training.train_rows)} train, ${String(manifest.training.validation_rows)} validation, ${String(manifest.training.test_rows)} test (the newest).
 - Thresholds: review ≥ ${manifest.thresholds.review}, decline ≥ ${manifest.thresholds.decline}
 
 ## Holdout metrics (${e.rows} transactions, ${e.positives} fraud)
@@ -221,11 +252,7 @@ Logistic regression on standardised signed-log card features (sign(x)·ln(1 + |x
 | decline rate / precision / recall | ${pct(e.decline_rate)} / ${pct(e.precision_at_decline)} / ${pct(e.recall_at_decline)} |
 | review-or-decline recall / precision | ${pct(e.recall_at_review)} / ${pct(e.precision_at_review)} |
 
-## Weights (on standardised signed-log features)
-| feature | weight |
-| --- | --- |
-${weightRows}
-
+${about.includes('\n## ') ? `## ${about.split('\n## ').slice(1).join('\n## ')}\n` : ''}
 ## Limits
 Trained on synthetic data: it knows the generator's three fraud patterns and nothing else. Replace it with a model
 trained on your labelled scores before production use.

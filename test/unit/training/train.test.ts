@@ -65,3 +65,30 @@ test('a model bound to another feature contract is refused with FS_ERR_MODEL_CON
     (err: { code?: string }) => err.code === 'FS_ERR_MODEL_CONTRACT',
   )
 })
+
+test('--kind gbdt packages trees whose ONNX export the job can load, ranking better than the logistic baseline', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fs-models-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const options = {
+    modelsDir: dir,
+    name: 'm',
+    seed: 3,
+    transactions: 30_000,
+    fraudRate: 0.02,
+    epochs: 100,
+    positiveWeight: 5,
+    thresholds: { review: 0.4, decline: 0.7 },
+    config: loadConfig({ overrides: { environment: 'test' } }),
+    promote: false,
+  }
+  const logistic = await trainModel(options)
+  const trees = await trainModel({ ...options, kind: 'gbdt', gbdt: { rounds: 80, maxDepth: 4 } })
+  assert.ok(trees.onnxMaxAbsDiff < 1e-5, `ONNX differs from TypeScript by ${trees.onnxMaxAbsDiff}`)
+  const manifest = loadModelPackage(dir, trees.ref).manifest
+  assert.equal(manifest.kind, 'gradient_boosted_trees')
+  assert.equal(manifest.training['validation_rows'], 3_000, 'the 10 % before the test set validates')
+  assert.ok(
+    trees.evaluation.auc_pr > logistic.evaluation.auc_pr,
+    `trees ${trees.evaluation.auc_pr.toFixed(3)} vs logistic ${logistic.evaluation.auc_pr.toFixed(3)} (AUC-PR)`,
+  )
+})
