@@ -64,3 +64,23 @@ export function evaluate(
     precision_at_decline: decline.precision,
   }
 }
+
+/**
+ * The share of positives scored above the threshold that flags `fpr` of the negatives: what a bank asks ("at 1 % of
+ * good customers bothered, how much fraud do we stop").
+ */
+export function recallAtFpr(scores: ArrayLike<number>, labels: readonly boolean[], fpr: number): number {
+  const negatives = labels
+    .map((y, i) => (y ? NaN : scores[i]!))
+    .filter((s) => !Number.isNaN(s))
+    .sort((a, b) => b - a)
+  const positives = labels.filter(Boolean).length
+  if (positives === 0 || negatives.length === 0) return 0
+  // Flag scores strictly above the negative at the allowed rank: ties with it are not flagged.
+  const cut = negatives[Math.min(negatives.length - 1, Math.floor(fpr * negatives.length))]!
+  let caught = 0
+  labels.forEach((y, i) => {
+    if (y && scores[i]! > cut) caught++
+  })
+  return caught / positives
+}

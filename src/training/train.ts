@@ -55,7 +55,17 @@ export interface TrainResult {
  * PartitionState, and writes a model package (model.onnx, manifest.json, metrics.json, card.md).
  * The split is by time: the first 70 % trains, the last 30 % is the holdout, as a backtest would be.
  */
-export async function trainModel(options: TrainCommandOptions): Promise<TrainResult> {
+/** Generated transactions' feature rows (the stream's own code path) and labels, in event-time order. */
+export interface TrainingSet {
+  readonly rows: Float32Array[]
+  readonly labels: boolean[]
+  readonly firstEventMs: number
+  readonly lastEventMs: number
+}
+
+export function generateTrainingSet(
+  options: Pick<TrainCommandOptions, 'seed' | 'fraudRate' | 'transactions' | 'config' | 'onProgress'>,
+): TrainingSet {
   const features = cardFraudFeatures
   const generator = new TransactionGenerator({ seed: options.seed, fraudRate: options.fraudRate })
   const stateOptions = partitionStateOptions(options.config, features)
@@ -90,6 +100,12 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
     if (rows.length % 10_000 === 0) options.onProgress?.('features', rows.length, options.transactions)
   }
   rows.forEach((row, i) => lookups.fill(row, transactions[i]!, lookupTimes[i]!))
+  return { rows, labels, firstEventMs, lastEventMs }
+}
+
+export async function trainModel(options: TrainCommandOptions): Promise<TrainResult> {
+  const features = cardFraudFeatures
+  const { rows, labels, firstEventMs, lastEventMs } = generateTrainingSet(options)
   // Time split: the oldest 60 % train, the next 10 % validate (early stopping, trees only), the newest 30 % test.
   const split = Math.floor(rows.length * 0.7)
   const validFrom = Math.floor(rows.length * 0.6)
