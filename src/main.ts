@@ -111,7 +111,7 @@ async function startLookups(options: {
     table,
     tableReader,
     plan,
-    topics: { labels: topics.labels, facts: topics.lookupFacts, tables: topics.lookupTables, dlq: topics.dlq },
+    topics: { labels: topics.labels, facts: topics.lookupFacts, tables: topics.lookupTables },
     factsPartitions: factsPartitions!,
     expectedSources,
     allowedLatenessMs: config.windows.allowedLatenessMs,
