@@ -40,6 +40,8 @@ import { ErrorCode, FraudstreamError } from './core/errors.js'
 import { FileSnapshotStore } from './adapters/state/file-snapshot-store.js'
 import { KafkaSnapshotStore } from './adapters/kafka/kafka-snapshot-store.js'
 import { join } from 'node:path'
+import { startLabelsJob } from './labels-job.js'
+import type { LabelsStats } from '../topology/labels.js'
 
 /**
  * The lookup side of the topology, when some feature reads a lookup table: this instance's copy of the tables
@@ -109,7 +111,7 @@ async function startLookups(options: {
     table,
     tableReader,
     plan,
-    topics: { labels: topics.labels, facts: topics.lookupFacts, tables: topics.lookupTables, dlq: topics.dlq },
+    topics: { labels: topics.labels, facts: topics.lookupFacts, tables: topics.lookupTables },
     factsPartitions: factsPartitions!,
     expectedSources,
     allowedLatenessMs: config.windows.allowedLatenessMs,
@@ -153,6 +155,8 @@ export async function resolveKafka(config: Config): Promise<KafkaEndpoint> {
 
 export interface Pipeline extends AsyncDisposable {
   readonly job: Job<CardFraudStats>
+  /** The labels sub-topology: the labels topic into the ClickHouse `labels` table (topology/labels.ts). */
+  readonly labelsJob: Job<LabelsStats>
   readonly graph: CardFraudGraph
   readonly model: ModelRef
   /** Poll → decision latency of every decision (the Prometheus histogram has coarser buckets). */
@@ -177,7 +181,7 @@ export interface PipelineOptions {
   readonly instanceId?: string
   readonly onFailure?: (err: Error) => void
   /**
-   * Forget live scores and state snapshots before starting: for a fresh embedded cluster, whose offsets restart at 0
+   * Forget live scores, labels and state snapshots before starting: for a fresh embedded cluster, whose offsets restart at 0
    * and can never be reconciled with rows and snapshots of an earlier one.
    */
   readonly resetState?: boolean
@@ -243,10 +247,11 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     // the table's dedup window, and a new batch with an old one's offset range would be dropped as its retry.
     let tokenScope = runId
     if (options.resetState) {
-      await clickhouse.command({
-        query: `ALTER TABLE scores DELETE WHERE run_id = {runId:String} SETTINGS mutations_sync = 1`,
-        query_params: { runId },
-      })
+      for (const table of ['scores', 'labels'])
+        await clickhouse.command({
+          query: `ALTER TABLE ${table} DELETE WHERE run_id = {runId:String} SETTINGS mutations_sync = 1`,
+          query_params: { runId },
+        })
       await snapshots.clear()
       tokenScope = `${runId}@${randomUUID().slice(0, 8)}`
     }
@@ -343,6 +348,19 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       },
       'job started',
     )
+    const labelsJob = await startLabelsJob({
+      config,
+      bootstrapServers: options.kafka.bootstrapServers,
+      instanceId,
+      clickhouse,
+      producer,
+      runId,
+      tokenScope,
+      metrics,
+      log,
+      closers,
+      onFailure: options.onFailure,
+    })
 
     let http: HttpServer | undefined
     if (config.http.enabled) {
@@ -351,12 +369,12 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
         port: config.http.port,
         endpoints: {
           registry: metrics.registry,
-          healthy: () => job.failure === undefined,
+          healthy: () => job.failure === undefined && labelsJob.failure === undefined,
           ready: () => job.ready,
           details: () => ({
             instance: instanceId,
             partitions: job.partitions(),
-            failure: job.failure?.message ?? null,
+            failure: job.failure?.message ?? labelsJob.failure?.message ?? null,
           }),
         },
       })
@@ -367,6 +385,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     const close = () => (closed ??= closeAll())
     return {
       job,
+      labelsJob,
       graph,
       model: scorer.model,
       latency,

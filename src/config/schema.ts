@@ -164,6 +164,18 @@ export const ConfigSchema = z
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .prefault({}),
+    /** Settings of the analyses over ClickHouse (label-based queries, the drift command); the job itself ignores them. */
+    analytics: z
+      .object({
+        /**
+         * How many days after a transaction its label is considered final. Chargebacks arrive weeks after the
+         * payment (card schemes allow a cardholder months to dispute), so a transaction younger than this may still
+         * turn out fraudulent: queries and the drift command count only transactions at least this old as labelled
+         * (fraud or not), and leave younger ones out rather than calling them legitimate.
+         */
+        labelMaturityDays: positiveInt.default(30),
+      })
+      .prefault({}),
   })
   .superRefine((config, ctx) => {
     if (config.thresholds.review > config.thresholds.decline) {

@@ -87,6 +87,9 @@ export interface ScoreSink {
   drop(topic: string, partition: number): void
 }
 
+/** Label rows for ClickHouse: the same per-partition batching and acknowledgement as scores. */
+export type LabelSink = ScoreSink
+
 /** Scores a batch of feature rows, row-major float32 [rows × width], in worker threads. */
 export interface Scorer {
   readonly model: ModelRef

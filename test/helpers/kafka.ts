@@ -167,3 +167,45 @@ export async function decisionCoverage(
     duplicates: ids.length - decided.size,
   }
 }
+
+/**
+ * Sets a group's committed offsets, as a member that crashed after processing but before its commit leaves them.
+ * The helper joins the group as a member (the mock cluster refuses a simple consumer's commit to a group that has
+ * had members), so the group must have no other active member.
+ */
+export async function setCommittedOffsets(
+  bootstrapServers: string,
+  groupId: string,
+  topic: string,
+  offsets: readonly number[],
+): Promise<void> {
+  const consumer = new Kafka.KafkaConsumer(
+    {
+      'bootstrap.servers': bootstrapServers,
+      'group.id': groupId,
+      'enable.auto.commit': false,
+      // The jobs' protocol: a group does not take members of another.
+      'partition.assignment.strategy': 'cooperative-sticky',
+      // Should its leave go unnoticed, the group waits this long for the helper, not the 45 s default.
+      'session.timeout.ms': 6_000,
+      'heartbeat.interval.ms': 500,
+    },
+    {},
+  )
+  await new Promise<void>((resolve, reject) =>
+    consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())),
+  )
+  try {
+    consumer.subscribe([topic])
+    consumer.setDefaultConsumeTimeout(50)
+    const deadline = Date.now() + 15_000
+    while (consumer.assignments().length < offsets.length) {
+      if (Date.now() > deadline) throw new Error(`setCommittedOffsets: no assignment of ${topic} in ${groupId}`)
+      await new Promise<void>((resolve, reject) => consumer.consume(1, (err) => (err ? reject(err) : resolve())))
+    }
+    consumer.commitSync(offsets.map((offset, partition) => ({ topic, partition, offset })))
+    consumer.unsubscribe()
+  } finally {
+    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()))
+  }
+}

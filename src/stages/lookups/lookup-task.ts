@@ -10,7 +10,6 @@ import type { PartitionPosition } from '../../runtime/partition-positions.js'
 import { systemClock, systemScheduler } from '../../runtime/system-time.js'
 import { waitUntil } from '../../runtime/wait-until.js'
 import { decodeLabel } from '../decode/decode-transaction.js'
-import { deadLetterRecord } from '../sinks/dead-letter.js'
 import { FactBatches } from './fact-batches.js'
 import { LabelRouter } from './label-router.js'
 import { LookupAggregator } from './lookup-aggregator.js'
@@ -31,7 +30,7 @@ export interface LookupTaskOptions {
   /** How far the table has read each partition of the tables topic, to restore an aggregator from it. */
   readonly tableReader: { position(partition: number): number; highWatermark(partition: number): Promise<number> }
   readonly plan: LookupPlan
-  readonly topics: { readonly labels: string; readonly facts: string; readonly tables: string; readonly dlq: string }
+  readonly topics: { readonly labels: string; readonly facts: string; readonly tables: string }
   readonly factsPartitions: number
   /** Every source partition whose watermark the tables wait for: `tx/<p>` and `labels/<p>`. */
   readonly expectedSources: readonly string[]
@@ -207,13 +206,13 @@ export class LookupTask implements MemberTask<Run> {
   }
 
   #routeLabel(run: LabelRun, record: SourceRecord): void {
-    const { producer, topics, metrics } = this.options
+    const { metrics } = this.options
     const decoded = decodeLabel(record.value, { maxRecordBytes: this.options.maxRecordBytes })
     if (decoded.kind === 'invalid') {
+      // The labels job (topology/labels.ts) reads the same records and dead-letters this one: a second dead letter
+      // from here would make one bad record two in the dead-letter topic.
       metrics.lookupLabels.inc({ outcome: 'invalid' })
-      metrics.deadLetters.inc({ stage: 'labels', reason: decoded.reason })
-      run.tracker.register(record.offset, 1)
-      producer.send(deadLetterRecord(topics.dlq, record, decoded, 'labels'), () => run.tracker.ack(record.offset))
+      run.tracker.register(record.offset, 0)
       return
     }
     const routed = run.router.route(decoded.label, record.offset)

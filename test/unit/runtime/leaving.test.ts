@@ -88,7 +88,7 @@ test('a lookup task whose last commit throws still leaves the group, and reports
     table: new LookupTable(1),
     tableReader: { position: () => 0, highWatermark: async () => 0 },
     plan: lookupPlanOf(cardFraudFeatures, 60_000),
-    topics: { labels: 'labels', facts: 'facts', tables: 'tables', dlq: 'dlq' },
+    topics: { labels: 'labels', facts: 'facts', tables: 'tables' },
     factsPartitions: 1,
     expectedSources: [],
     allowedLatenessMs: 60_000,
