@@ -24,12 +24,12 @@ export interface Binned {
 export const MAX_BINS = 256
 
 /** Edges per feature from up to `sampleRows` rows (evenly spaced: deterministic, no seed needed). */
-export function binEdges(rows: readonly Float32Array[], maxBins = MAX_BINS, sampleRows = 200_000): Float32Array[] {
+export function binEdges(rows: readonly Float32Array[], maxBins = MAX_BINS, sampleRows = 100_000): Float32Array[] {
   const features = rows[0]?.length ?? 0
   const step = Math.max(1, Math.floor(rows.length / sampleRows))
+  const sample = new Float64Array(Math.ceil(rows.length / step))
   const edges: Float32Array[] = []
   for (let f = 0; f < features; f++) {
-    const sample = new Float64Array(Math.ceil(rows.length / step))
     let m = 0
     for (let i = 0; i < rows.length; i += step) {
       const v = rows[i]![f]!
@@ -37,32 +37,23 @@ export function binEdges(rows: readonly Float32Array[], maxBins = MAX_BINS, samp
     }
     // A typed array sorts numerically in native code: 10× a comparator sort of a plain array.
     const values = sample.subarray(0, m).sort()
-    const distinct: number[] = []
-    const counts: number[] = []
-    for (const v of values) {
-      if (distinct.length > 0 && distinct[distinct.length - 1] === v) counts[counts.length - 1]!++
-      else {
-        distinct.push(v)
-        counts.push(1)
-      }
-    }
+    let distinct = 0
+    for (let i = 0; i < m && distinct <= maxBins; i++) if (i === 0 || values[i] !== values[i - 1]) distinct++
     const cuts: number[] = []
-    if (distinct.length <= maxBins) {
-      for (let k = 1; k < distinct.length; k++) cuts.push(midpoint(distinct[k - 1]!, distinct[k]!))
+    if (distinct <= maxBins) {
+      for (let i = 1; i < m; i++) if (values[i] !== values[i - 1]) cuts.push(midpoint(values[i - 1]!, values[i]!))
     } else {
-      // Equal-count cuts over the sorted sample, never inside a run of equal values.
-      const perBin = values.length / maxBins
-      let seen = 0
-      let next = perBin
-      for (let k = 0; k < distinct.length - 1; k++) {
-        seen += counts[k]!
-        if (seen >= next && cuts.length < maxBins - 1) {
-          cuts.push(midpoint(distinct[k]!, distinct[k + 1]!))
-          while (next <= seen) next += perBin
-        }
+      // Equal-count cuts: after the value at each k/maxBins quantile, moved past a run of equal values.
+      for (let k = 1; k < maxBins; k++) {
+        const below = values[Math.floor((k * m) / maxBins) - 1]!
+        let next = Math.floor((k * m) / maxBins)
+        while (next < m && values[next] === below) next++
+        if (next >= m) break
+        const cut = midpoint(below, values[next]!)
+        if (cuts.length === 0 || cut > cuts[cuts.length - 1]!) cuts.push(cut)
       }
     }
-    edges.push(Float32Array.from(new Set(cuts)))
+    edges.push(Float32Array.from(cuts))
   }
   return edges
 }

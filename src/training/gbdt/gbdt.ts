@@ -102,9 +102,19 @@ export function trainGbdt(
     }
     const rows = sampleRows(n, o.subsample, random)
     const allowed = sampleFeatures(binned.features, o.colsample, random)
-    const { tree, binThreshold } = growTree(binned, g, h, rows, allowed, o)
+    const { tree, binThreshold, leafRanges } = growTree(binned, g, h, rows, allowed, o)
     trees.push(tree)
-    for (let i = 0; i < n; i++) margin[i]! += tree.value[binnedLeaf(tree, binThreshold, binned, i)]!
+    // The sampled rows' leaves are known from the partition; the others walk the tree on their bins.
+    const inBag = rows.length < n ? new Uint8Array(n) : undefined
+    for (const { node, start, end } of leafRanges) {
+      const v = tree.value[node]!
+      for (let k = start; k < end; k++) {
+        margin[rows[k]!]! += v
+        if (inBag) inBag[rows[k]!] = 1
+      }
+    }
+    if (inBag)
+      for (let i = 0; i < n; i++) if (!inBag[i]) margin[i]! += tree.value[binnedLeaf(tree, binThreshold, binned, i)]!
     let validAucPr: number | undefined
     if (valid && validMargin) {
       valid.rows.forEach((row, i) => (validMargin[i]! += tree.value[leafOf(tree, row)]!))
@@ -178,7 +188,7 @@ function growTree(
   rows: Uint32Array,
   allowed: Uint8Array,
   o: GbdtOptions,
-): { tree: Tree; binThreshold: Int32Array } {
+): { tree: Tree; binThreshold: Int32Array; leafRanges: readonly Leaf[] } {
   const maxLeaves = o.maxLeaves > 0 ? o.maxLeaves : 2 ** o.maxDepth
   const feature: number[] = []
   const threshold: number[] = []
@@ -254,6 +264,7 @@ function growTree(
       cover: Float64Array.from(cover),
     },
     binThreshold: Int32Array.from(binThreshold),
+    leafRanges: leaves,
   }
 }
 
@@ -273,8 +284,9 @@ function histogram(
     const gi = g[i]!
     const hi = h[i]!
     const at = i * features
+    // (f · MAX_BINS + bin) · 2 as shifts: MAX_BINS is 2^8.
     for (let f = 0; f < features; f++) {
-      const slot = (f * MAX_BINS + bins[at + f]!) * 2
+      const slot = (f << 9) | (bins[at + f]! << 1)
       hist[slot]! += gi
       hist[slot + 1]! += hi
     }
