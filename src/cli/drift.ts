@@ -30,12 +30,12 @@ import {
 } from './common.js'
 
 interface DriftOptions extends CommonOptions {
-  readonly reference?: TimeWindow
-  readonly current?: TimeWindow
+  readonly reference?: string
+  readonly current?: string
   readonly model?: string
   readonly runId: string
-  readonly maturityDays?: number
-  readonly retrainMargin?: number
+  readonly maturityDays?: string
+  readonly retrainMargin?: string
 }
 
 /** Errors exit 3: 0, 1 and 2 are the drift levels cron and CI act on. */
@@ -50,13 +50,8 @@ export function registerDrift(program: Command): void {
     .option(
       '--reference <from..to>',
       'reference window of event time, [from, to): ISO-8601 (UTC unless a zone is given) or epoch ms (default: the 7 days before --current)',
-      parseWindow('--reference'),
     )
-    .option(
-      '--current <from..to>',
-      'current window, as --reference (default: the day up to the newest scored event)',
-      parseWindow('--current'),
-    )
+    .option('--current <from..to>', 'current window, as --reference (default: the day up to the newest scored event)')
     .option(
       '--model <name[@version]>',
       "the model whose scores are compared; the version's manifest gives the retraining baseline (default: the registry's champion)",
@@ -65,12 +60,10 @@ export function registerDrift(program: Command): void {
     .option(
       '--maturity-days <days>',
       'days after which labels count as final (default analytics.labelMaturityDays, 30)',
-      parseInteger('--maturity-days', 1),
     )
     .option(
       '--retrain-margin <x>',
       'advise retraining when recall or F1 fell this far below the baseline (default analytics.drift.retrainMargin, 0.1)',
-      parseNumber('--retrain-margin', 0, 1),
     )
   withCommonOptions(command, { logLevel: 'warn' })
     .addHelpText(
@@ -88,12 +81,21 @@ model's holdout figures by the margin. Exit codes: 0 ok, 1 warn, 2 alert, 3 the 
       await runCommand(
         opts,
         async () => {
+          // Options are parsed here rather than by commander: a malformed one must exit 3, not 1 (warn).
           const overrides = {
-            ...(opts.maturityDays !== undefined ? { 'analytics.labelMaturityDays': opts.maturityDays } : {}),
-            ...(opts.retrainMargin !== undefined ? { 'analytics.drift.retrainMargin': opts.retrainMargin } : {}),
+            ...(opts.maturityDays !== undefined
+              ? { 'analytics.labelMaturityDays': parseInteger('--maturity-days', 1)(opts.maturityDays) }
+              : {}),
+            ...(opts.retrainMargin !== undefined
+              ? { 'analytics.drift.retrainMargin': parseNumber('--retrain-margin', 0, 1)(opts.retrainMargin) }
+              : {}),
           }
           const { config } = loadCliConfig(opts, overrides, { logLevel: 'warn' })
-          const report = await driftReport(config, opts)
+          const given = {
+            ...(opts.reference !== undefined ? { reference: parseWindow('--reference', opts.reference) } : {}),
+            ...(opts.current !== undefined ? { current: parseWindow('--current', opts.current) } : {}),
+          }
+          const report = await driftReport(config, opts, given)
           if (opts.json) process.stdout.write(`${JSON.stringify({ ok: true, ...report })}\n`)
           else process.stdout.write(renderReport(report, config))
           return report.level
@@ -121,7 +123,11 @@ export interface DriftReport {
   }
 }
 
-async function driftReport(config: Config, opts: DriftOptions): Promise<DriftReport> {
+async function driftReport(
+  config: Config,
+  opts: DriftOptions,
+  given: { reference?: TimeWindow; current?: TimeWindow },
+): Promise<DriftReport> {
   const { name, version, baseline } = modelOf(config, opts.model)
   const client = await createClickhouseClient(config)
   try {
@@ -134,14 +140,7 @@ async function driftReport(config: Config, opts: DriftOptions): Promise<DriftRep
       )
     }
     const drift = config.analytics.drift
-    const { reference, current } = defaultWindows(
-      newest,
-      {
-        ...(opts.reference ? { reference: opts.reference } : {}),
-        ...(opts.current ? { current: opts.current } : {}),
-      },
-      drift,
-    )
+    const { reference, current } = defaultWindows(newest, given, drift)
     const features = await queryDrift(client, { runId: opts.runId, model: name, reference, current, drift })
     const matured =
       version === undefined
@@ -192,19 +191,17 @@ function isoWindow(w: TimeWindow): { from: string; to: string } {
 }
 
 /** Parses `from..to`: each ISO-8601 (UTC without a zone) or epoch ms, from before to. */
-function parseWindow(option: string) {
-  return (text: string): TimeWindow => {
-    const parts = text.split('..')
-    const [from, to] = parts.map(parseTime)
-    if (parts.length !== 2 || from === undefined || to === undefined || !(from < to)) {
-      throw new FraudstreamError(
-        ErrorCode.usage,
-        `${option} must be <from>..<to> with from before to, each ISO-8601 or epoch ms, e.g. 2026-01-05..2026-01-12T12:00, got "${text}"`,
-        'input',
-      )
-    }
-    return { fromMs: from, toMs: to }
+function parseWindow(option: string, text: string): TimeWindow {
+  const parts = text.split('..')
+  const [from, to] = parts.map(parseTime)
+  if (parts.length !== 2 || from === undefined || to === undefined || !(from < to)) {
+    throw new FraudstreamError(
+      ErrorCode.usage,
+      `${option} must be <from>..<to> with from before to, each ISO-8601 or epoch ms, e.g. 2026-01-05..2026-01-12T12:00, got "${text}"`,
+      'input',
+    )
   }
+  return { fromMs: from, toMs: to }
 }
 
 function parseTime(text: string): number | undefined {
