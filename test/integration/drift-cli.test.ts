@@ -5,13 +5,15 @@ import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createClickhouseClient, type ClickHouseClient } from '../../src/adapters/clickhouse/client.js'
+import { startDriftMonitor } from '../../src/adapters/clickhouse/drift-monitor.js'
 import { syncFeatureColumns } from '../../src/adapters/clickhouse/feature-columns.js'
 import { migrate } from '../../src/adapters/clickhouse/migrate.js'
 import { paramDefaultsOf } from '../../src/cli/sql.js'
 import type { Config } from '../../src/config/schema.js'
+import { createMetrics } from '../../src/observability/metrics.js'
 import { cardFraudFeatures } from '../../topology/features.js'
 import { DRIFTED_FEATURES, driftScoreRows } from '../helpers/drift-scores.js'
-import { testConfig } from '../helpers/pipeline.js'
+import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
 
 const run = promisify(execFile)
@@ -108,6 +110,28 @@ test('amounts ×3 and a new country mix drive their features past 0.20 and drift
   // Default windows: the day up to the newest event, the 7 days before it.
   assert.match(human.stdout, /^drift of card-fraud-lr \(run live\): reference \S+ → \S+ \(7,000 scores\), current /)
   assert.match(human.stdout, /\n4 alert, 0 warn, 24 ok \(warn ≥ 0\.15, alert ≥ 0\.2 on PSI or KS\): exit 2\n/)
+
+  // The job's gauges: the same query, the same values.
+  const metrics = createMetrics({ defaultMetrics: false })
+  await withClient(config, async (client) => {
+    const monitor = startDriftMonitor({
+      client,
+      config,
+      model: 'card-fraud-lr',
+      runId: 'live',
+      metrics,
+      log: testLogger().log,
+    })
+    await monitor.refresh()
+    await monitor.stop()
+  })
+  const exported = await metrics.registry.getMetricsAsJSON()
+  const valueOf = (name: string, feature?: string) =>
+    exported.find((m) => m.name === name)?.values.find((v) => feature === undefined || v.labels.feature === feature)
+      ?.value
+  assert.equal(valueOf('fraudstream_drift_level'), 2)
+  assert.equal(valueOf('fraudstream_drift_psi', 'amount'), report.features.find((f) => f.feature === 'amount')?.psi)
+  assert.equal(valueOf('fraudstream_drift_ks', 'is_night'), report.features.find((f) => f.feature === 'is_night')?.ks)
 })
 
 test('drift exits 0 when both windows come from the same distribution, and 3 on a malformed window', async (t) => {
