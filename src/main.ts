@@ -16,6 +16,7 @@ import { ClickhouseBatchSink } from './adapters/clickhouse/batch-sink.js'
 import { createClickhouseClient, type ClickHouseClient } from './adapters/clickhouse/client.js'
 import { syncFeatureColumns } from './adapters/clickhouse/feature-columns.js'
 import { checkDedupWindow, migrate } from './adapters/clickhouse/migrate.js'
+import { startDriftMonitor } from './adapters/clickhouse/drift-monitor.js'
 import { scoresHighOffset } from './adapters/clickhouse/scores-queries.js'
 import { startHttpServer, type HttpServer } from './adapters/http/server.js'
 import { baseClientConfig } from './adapters/kafka/client-config.js'
@@ -339,6 +340,10 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     })
     closers.push(() => job.stop())
     await job.start(options.onFailure ? { onFailure: options.onFailure } : {})
+    if (config.analytics.drift.intervalMs > 0) {
+      const drift = startDriftMonitor({ client: clickhouse, config, model: pkg.manifest.name, runId, metrics, log })
+      closers.push(() => drift.stop())
+    }
     log.info(
       {
         instanceId,

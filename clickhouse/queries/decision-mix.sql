@@ -1,4 +1,7 @@
 -- Question: how are decisions split per hour, and how many transactions does each outcome move?
+-- Parameters:
+--   {run_id:String} = live              the scores' run: 'live', or a replay's --run-id
+--   {hours:UInt32} = 48                 the latest hours of event time shown
 SELECT
     toStartOfHour(event_time) AS hour,
     count() AS transactions,
@@ -7,7 +10,7 @@ SELECT
     countIf(decision = 'decline') AS declined,
     round(sumIf(amount, decision = 'decline'), 2) AS declined_amount
 FROM scores
-WHERE run_id = 'live'
+WHERE run_id = {run_id:String}
 GROUP BY hour
 ORDER BY hour DESC
-LIMIT 48
+LIMIT {hours:UInt32}

@@ -39,8 +39,15 @@ export function loadCliConfig(
   return { config, log: createLogger({ level: config.log.level }) }
 }
 
-/** Runs a command body; prints a typed error with its code and exits non-zero. */
-export async function runCommand(options: CommonOptions, body: () => Promise<number | void>): Promise<void> {
+/**
+ * Runs a command body; prints a typed error with its code and exits non-zero: 1, or `failureExitCode` for a command
+ * whose own exit codes already mean something (drift: 1 is a warning).
+ */
+export async function runCommand(
+  options: CommonOptions,
+  body: () => Promise<number | void>,
+  { failureExitCode = 1 }: { failureExitCode?: number } = {},
+): Promise<void> {
   try {
     const code = await body()
     process.exitCode = code ?? 0
@@ -51,7 +58,7 @@ export async function runCommand(options: CommonOptions, body: () => Promise<num
     else process.stderr.write(`fraudstream: ${message} [${code}]\n`)
     if (!(err instanceof FraudstreamError) && err instanceof Error && process.env.FRAUDSTREAM_DEBUG)
       process.stderr.write(`${err.stack}\n`)
-    process.exitCode = 1
+    process.exitCode = failureExitCode
   }
 }
 

@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import { runCommand } from './common.js'
 import { registerDemo } from './demo.js'
+import { registerDrift } from './drift.js'
 import { registerFeatures } from './features.js'
 import { registerGenerate } from './generate.js'
 import { registerMigrate } from './migrate.js'
@@ -21,6 +22,7 @@ registerGenerate(program)
 registerTrain(program)
 registerFeatures(program)
 registerSql(program)
+registerDrift(program)
 registerMigrate(program)
 try {
   await program.parseAsync(process.argv)

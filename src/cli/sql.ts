@@ -20,6 +20,12 @@ const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
  */
 const LITERALS_AND_COMMENTS = /'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*"|`[^`]*`|--[^\n]*|\/\*[\s\S]*?\*\//g
 const PLACEHOLDER = /\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*[^{}]+\}/g
+/**
+ * A parameter's default, declared in a query file's opening comment as `-- {name:Type} = value  what it means`: the
+ * value is one word or a '…' literal ('' for empty). `sql --file` binds it when no --param names it, so every file
+ * of the query pack answers as it is and documents what it can be asked.
+ */
+const PARAM_DEFAULT = /^--\s*\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*[^{}]+\}\s*=\s*('(?:[^'\\]|\\.|'')*'|\S+)/
 
 export function registerSql(program: Command): void {
   const command = program
@@ -31,7 +37,10 @@ export function registerSql(program: Command): void {
       '[query]',
       'the SQL to run, e.g. "SELECT decision, count() FROM scores GROUP BY decision"; or give --file',
     )
-    .option('-f, --file <path>', 'read the SQL from a file, e.g. clickhouse/queries/reason-codes.sql')
+    .option(
+      '-f, --file <path>',
+      "read the SQL from a file, e.g. clickhouse/queries/reason-codes.sql; its header's `-- {name:Type} = value` lines give defaults",
+    )
     .option(
       '-p, --param <name=value>',
       'a value for {name:Type} in the SQL, bound as a ClickHouse query parameter (repeatable)',
@@ -44,14 +53,15 @@ export function registerSql(program: Command): void {
 Give the SQL either as the argument or with --file, not both. Values are bound by ClickHouse, never pasted into the
 SQL, and parsed as the placeholder's type:
   fraudstream sql --file clickhouse/queries/reason-codes.sql
+  fraudstream sql --file clickhouse/queries/alert-volume.sql --param days=7
   fraudstream sql "SELECT count() FROM scores WHERE decision = {decision:String} AND score >= {min:Float32}" \\
     --param decision=decline --param min=0.9 --json`,
     )
     .action(async (queryArgument: string | undefined, opts: SqlOptions) => {
       await runCommand(opts, async () => {
         const query = sqlOf(queryArgument, opts.file)
-        const params = opts.param ?? {}
-        checkParams(query, params)
+        const params = { ...(opts.file !== undefined ? paramDefaultsOf(query) : {}), ...opts.param }
+        checkParams(query, params, opts.param ?? {})
         const { config } = loadCliConfig(opts, {}, { logLevel: 'warn' })
         const client = await createClickhouseClient(config)
         try {
@@ -135,6 +145,19 @@ function sqlOf(queryArgument: string | undefined, file: string | undefined): str
   return queryArgument
 }
 
+/** The `-- {name:Type} = value` defaults of the comment lines a query file opens with. */
+export function paramDefaultsOf(query: string): Record<string, string> {
+  const defaults: Record<string, string> = {}
+  const header = LEADING_COMMENTS.exec(query)?.[0] ?? ''
+  for (const line of header.split('\n')) {
+    const match = PARAM_DEFAULT.exec(line.trim())
+    if (!match) continue
+    const value = match[2]!
+    defaults[match[1]!] = value.startsWith("'") ? value.slice(1, -1).replace(/''/g, "'").replace(/\\(.)/g, '$1') : value
+  }
+  return defaults
+}
+
 /** Parses one --param name=value (the value may hold `=`), refusing a malformed or repeated one. */
 function collectParam(text: string, params: Readonly<Record<string, string>> = {}): Record<string, string> {
   const at = text.indexOf('=')
@@ -155,7 +178,11 @@ function collectParam(text: string, params: Readonly<Record<string, string>> = {
  * Every {name:Type} in the SQL needs a --param, and every --param must be used: a misspelt name would otherwise
  * surface as ClickHouse's "Substitution is not set", or not at all.
  */
-function checkParams(query: string, params: Readonly<Record<string, string>>): void {
+function checkParams(
+  query: string,
+  params: Readonly<Record<string, string>>,
+  given: Readonly<Record<string, string>>,
+): void {
   const used = new Set(Array.from(query.replace(LITERALS_AND_COMMENTS, ' ').matchAll(PLACEHOLDER), (m) => m[1]!))
   const missing = [...used].filter((name) => !Object.hasOwn(params, name))
   if (missing.length > 0) {
@@ -165,7 +192,7 @@ function checkParams(query: string, params: Readonly<Record<string, string>>): v
       'input',
     )
   }
-  const unused = Object.keys(params).filter((name) => !used.has(name))
+  const unused = Object.keys(given).filter((name) => !used.has(name))
   if (unused.length > 0) {
     const takes = used.size > 0 ? `it takes ${[...used].join(', ')}` : 'it has no {name:Type} placeholders'
     throw new FraudstreamError(

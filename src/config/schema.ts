@@ -164,7 +164,7 @@ export const ConfigSchema = z
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .prefault({}),
-    /** Settings of the analyses over ClickHouse (label-based queries, the drift command); the job itself ignores them. */
+    /** The analyst side: when labels count as final (label-based queries, `fraudstream drift`), and drift (the command, the job's drift gauges). */
     analytics: z
       .object({
         /**
@@ -174,6 +174,29 @@ export const ConfigSchema = z
          * (fraud or not), and leave younger ones out rather than calling them legitimate.
          */
         labelMaturityDays: positiveInt.default(30),
+        drift: z
+          .object({
+            /** PSI or KS at or above: warn (exit code 1); at or above `alert`: alert (exit code 2). */
+            warn: z.coerce.number().positive().default(0.15),
+            alert: z.coerce.number().positive().default(0.2),
+            /** PSI bins, cut at the reference window's quantiles (10: deciles). */
+            bins: z.coerce.number().int().min(2).max(100).default(10),
+            /** The default windows: the current one ends at the newest scored event, the reference one before it. */
+            currentSpanMs: positiveInt.default(24 * 60 * 60 * 1000),
+            referenceSpanMs: positiveInt.default(7 * 24 * 60 * 60 * 1000),
+            /** Values kept per feature and window (reservoir sample past it): bounds ClickHouse memory per query. */
+            sampleRows: positiveInt.default(100_000),
+            /** How often the job recomputes the drift gauges, off the decision path; 0 turns them off. */
+            intervalMs: nonNegativeInt.default(15 * 60 * 1000),
+            /**
+             * Retraining is advised when recall or F1 of the latest matured window is below the model's holdout
+             * figure (its manifest) by at least this much (absolute: 0.1 = ten points).
+             */
+            retrainMargin: z.coerce.number().min(0).max(1).default(0.1),
+            /** Days of the matured window judged for retraining: the last ones whose labels count as final. */
+            retrainWindowDays: positiveInt.default(7),
+          })
+          .prefault({}),
       })
       .prefault({}),
   })
@@ -183,6 +206,13 @@ export const ConfigSchema = z
         code: 'custom',
         path: ['thresholds', 'review'],
         message: 'thresholds.review must not exceed thresholds.decline',
+      })
+    }
+    if (config.analytics.drift.warn > config.analytics.drift.alert) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['analytics', 'drift', 'warn'],
+        message: 'analytics.drift.warn must not exceed analytics.drift.alert',
       })
     }
     if (config.environment === 'production' && config.kafka.brokers.length === 0) {

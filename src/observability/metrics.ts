@@ -208,8 +208,37 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     help: 'Partitions this instance owns',
     registers,
   })
+  // Computed by the drift monitor on a schedule (analytics.drift.intervalMs), never on the decision path.
+  const driftPsi = new Gauge({
+    name: 'fraudstream_drift_psi',
+    help: 'PSI of a feature (or the score) between the drift windows (analytics.drift), as `fraudstream drift` prints it',
+    labelNames: ['model', 'feature'] as const,
+    registers,
+  })
+  const driftKs = new Gauge({
+    name: 'fraudstream_drift_ks',
+    help: 'Two-sample Kolmogorov-Smirnov distance of a feature (or the score) between the drift windows',
+    labelNames: ['model', 'feature'] as const,
+    registers,
+  })
+  const driftLevel = new Gauge({
+    name: 'fraudstream_drift_level',
+    help: "Worst drift status of the latest computation: 0 ok, 1 warn, 2 alert (drift's exit code)",
+    labelNames: ['model'] as const,
+    registers,
+  })
+  const driftRuns = new Counter({
+    name: 'fraudstream_drift_runs_total',
+    help: 'Drift computations by result (ok, failed)',
+    labelNames: ['result'] as const,
+    registers,
+  })
   return {
     registry,
+    driftPsi,
+    driftKs,
+    driftLevel,
+    driftRuns,
     transactions,
     deadLetters,
     decisions,

@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { createClickhouseClient } from '../../src/adapters/clickhouse/client.js'
+import { driftScoreRows } from '../helpers/drift-scores.js'
 import { testConfig } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
 
@@ -21,7 +23,62 @@ interface SqlResult {
 
 /** The columns each analyst query answers with. A new file in clickhouse/queries/ needs its line here. */
 const EXPECTED_COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  'alert-volume.sql': [
+    'day',
+    'model_name',
+    'model_version',
+    'transactions',
+    'alerts',
+    'immediate',
+    'digest',
+    'alert_rate',
+    'cards_alerted',
+    'alerted_amount',
+  ],
+  'champion-vs-shadow.sql': [
+    'model_name',
+    'model_version',
+    'role',
+    'transactions',
+    'approved',
+    'reviewed',
+    'declined',
+    'avg_score',
+    'agreement',
+    'frauds',
+    'caught',
+    'recall',
+    'precision',
+  ],
   'decision-mix.sql': ['hour', 'transactions', 'approved', 'reviewed', 'declined', 'declined_amount'],
+  'drift.sql': [
+    'feature',
+    'reference_rows',
+    'current_rows',
+    'psi',
+    'ks',
+    'status',
+    'reference_median',
+    'current_median',
+  ],
+  'event-latency.sql': ['minute', 'model_name', 'model_version', 'transactions', 'p50_ms', 'p99_ms', 'p999_ms'],
+  'label-metrics.sql': [
+    'day',
+    'model_name',
+    'model_version',
+    'transactions',
+    'labelled',
+    'frauds',
+    'alerts',
+    'true_positives',
+    'precision',
+    'recall',
+    'f1',
+    'auc_pr',
+    'card_precision_at_k',
+    'label_age_days',
+    'mature',
+  ],
   'duplicates-check.sql': ['run_id', 'model_name', 'model_version', 'duplicate_rows'],
   'feature-drift.sql': [
     'day',
@@ -35,6 +92,40 @@ const EXPECTED_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   ],
   'latency.sql': ['model_name', 'model_version', 'hour', 'scored', 'p50_ms', 'p99_ms', 'max_ms'],
   'reason-codes.sql': ['decision', 'reason', 'n'],
+  'review-queue.sql': [
+    'transaction_id',
+    'card_id',
+    'event_time',
+    'waiting_hours',
+    'amount',
+    'currency',
+    'country',
+    'channel',
+    'score',
+    'reasons',
+    'model_name',
+    'model_version',
+  ],
+  'risky-merchants.sql': [
+    'merchant_id',
+    'transactions',
+    'flagged',
+    'declined',
+    'avg_score',
+    'frauds',
+    'fraud_rate',
+    'fraud_amount',
+  ],
+  'risky-terminals.sql': [
+    'terminal_id',
+    'transactions',
+    'flagged',
+    'declined',
+    'avg_score',
+    'frauds',
+    'fraud_rate',
+    'fraud_amount',
+  ],
   'top-declines.sql': [
     'transaction_id',
     'event_time',
@@ -60,14 +151,56 @@ const SEED = `INSERT INTO scores (transaction_id, card_id, customer_id, merchant
   ('tx-3', 'card-3', 'cu-3', 'm-3', 't-3', 1999.99, 'USD', '5944', 'US', 'FR', 'ecom', now64(3) - 30, now64(3) - 29, 0.93, 'decline',
    ['velocity_24h', 'abroad'], ['blocklist'], 'card-fraud-lr', '2', 'c1', 1999.99, 12, 1, 1, false, 6.25, 'transactions', 1, 0, 'live')`
 
-test('every query in clickhouse/queries/ runs through `fraudstream sql --file` on fresh embedded chDB with its columns', async (t) => {
-  const { dataDir, cleanup } = testConfig()
+/**
+ * A generated stream of the 8 days before now (drift in the last one) with labels for every 7th transaction, under
+ * the seeded rows: no declines and no reason codes, so the seeded rows alone answer reason-codes and top-declines.
+ */
+async function insertGenerated(config: ReturnType<typeof testConfig>['config']): Promise<void> {
+  const dayMs = 24 * 60 * 60 * 1000
+  const rows = driftScoreRows({
+    seed: 3,
+    startMs: Date.now() - 8 * dayMs - 60 * 60 * 1000,
+    referenceDays: 7,
+    currentDays: 1,
+    referenceRows: 1_400,
+    currentRows: 600,
+    drift: true,
+  }).map((r) => (r.decision === 'decline' ? { ...r, decision: 'review' } : r))
+  const labels = rows
+    .filter((_, i) => i % 7 === 0)
+    .map((r, i) => ({
+      transaction_id: r.transaction_id,
+      card_id: r.card_id,
+      is_fraud: (r.score as number) > 0.2 || i % 4 === 0,
+      source: 'chargeback',
+      reported_at: (r.event_time as number) + 60_000,
+      transaction_time: null,
+      terminal_id: r.terminal_id,
+      merchant_id: r.merchant_id,
+      known_at: (r.event_time as number) + 60_000,
+      source_topic: 'labels',
+      source_partition: 0,
+      source_offset: i,
+      run_id: 'live',
+    }))
+  const client = await createClickhouseClient(config)
+  try {
+    await client.insert({ table: 'scores', values: rows, format: 'JSONEachRow' })
+    await client.insert({ table: 'labels', values: labels, format: 'JSONEachRow' })
+  } finally {
+    await client.close()
+  }
+}
+
+test('every query in clickhouse/queries/ runs through `fraudstream sql --file` on a generated stream with its columns', async (t) => {
+  const { config, dataDir, cleanup } = testConfig()
   teardown(t, cleanup)
   const migrated = JSON.parse((await cli('migrate', '--data-dir', dataDir, '--json')).stdout) as {
     ok: boolean
     applied: string[]
   }
   assert.equal(migrated.ok, true)
+  await insertGenerated(config)
   assert.deepEqual(JSON.parse((await cli('sql', SEED, '--data-dir', dataDir, '--json')).stdout), { ok: true })
 
   const files = readdirSync(QUERIES_DIR)
@@ -97,6 +230,14 @@ test('every query in clickhouse/queries/ runs through `fraudstream sql --file` o
     rows.get('duplicates-check.sql')!.map((r) => Number(r.duplicate_rows)),
     [0],
   )
+  // The default windows: the day up to the newest event against the 7 days before it.
+  const drift = new Map(rows.get('drift.sql')!.map((r) => [r.feature, r]))
+  assert.equal(drift.get('amount')?.status, 'alert')
+  assert.equal(drift.get('is_night')?.status, 'ok')
+  // The generated current day starts an hour before the default window: 600 × 23/24 of it, and the 3 seeded rows.
+  const current = Number(drift.get('score')?.current_rows)
+  assert.ok(current >= 576 && current <= 579, `current rows ${current}`)
+  assert.ok(rows.get('review-queue.sql')!.some((r) => r.transaction_id === 'tx-2'))
   // Ties on n come in any order.
   assert.deepEqual(
     rows
