@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { paramDefaultsOf } from '../../src/cli/sql.js'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import type { DeadLetter, DecisionV1 } from '../../src/core/records.js'
 import { publishGenerated } from '../../src/generator/publish.js'
@@ -16,6 +17,15 @@ import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
 
 const QUERIES_DIR = fileURLToPath(new URL('../../clickhouse/queries/', import.meta.url))
+const EVERY_RUN_HAS_ROWS = [
+  'decision-mix.sql',
+  'duplicates-check.sql',
+  'event-latency.sql',
+  'latency.sql',
+  'reason-codes.sql',
+  'top-declines.sql',
+  'alert-volume.sql',
+]
 const cluster = useMockCluster()
 
 test('20,000 transactions with 1 % invalid and 1 % duplicates: one decision and one score row per valid unique transaction, every invalid one dead-lettered, offsets committed to the end', async (t) => {
@@ -154,10 +164,12 @@ test('20,000 transactions with 1 % invalid and 1 % duplicates: one decision and 
   for (const file of readdirSync(QUERIES_DIR).filter((f) => f.endsWith('.sql'))) {
     const sql = readFileSync(join(QUERIES_DIR, file), 'utf8')
     assert.match(sql, /^-- Question: /, `${file} starts with the question it answers`)
+    // Bound as `fraudstream sql --file` binds a file's declared defaults.
     const result = await (
-      await pipeline.clickhouse.query({ query: sql, format: 'JSONEachRow' })
+      await pipeline.clickhouse.query({ query: sql, query_params: paramDefaultsOf(sql), format: 'JSONEachRow' })
     ).json<Record<string, unknown>>()
-    assert.ok(result.length > 0, `${file} returns rows`)
+    // Label- and history-based queries may rightly be empty on minutes of data; these never are.
+    if (EVERY_RUN_HAS_ROWS.includes(file)) assert.ok(result.length > 0, `${file} returns rows`)
     if (file === 'duplicates-check.sql')
       assert.deepEqual(
         result.map((r) => Number(r.duplicate_rows)),
