@@ -12,10 +12,7 @@ import { cardFraudObserver } from './card-fraud-observer.js'
 import type { ModelRef } from './core/records.js'
 import { LatencyRecorder } from './runtime/latency-recorder.js'
 import type { FeatureDefinition } from './stages/features/feature-definition.js'
-import { ClickhouseBatchSink } from './adapters/clickhouse/batch-sink.js'
-import { createClickhouseClient, type ClickHouseClient } from './adapters/clickhouse/client.js'
-import { syncFeatureColumns } from './adapters/clickhouse/feature-columns.js'
-import { checkDedupWindow, migrate } from './adapters/clickhouse/migrate.js'
+import type { ClickHouseClient } from './adapters/clickhouse/client.js'
 import { startDriftMonitor } from './adapters/clickhouse/drift-monitor.js'
 import { scoresHighOffset } from './adapters/clickhouse/scores-queries.js'
 import { startHttpServer, type HttpServer } from './adapters/http/server.js'
@@ -29,7 +26,6 @@ import type { Config } from './config/schema.js'
 import type { Logger } from './observability/logger.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { featureContractHash } from './stages/features/feature-definition.js'
-import { scoreColumns, scoreValuesOf, type ScoreRow } from './stages/sinks/score-row.js'
 import { Job } from './runtime/job.js'
 import { LookupTask } from './stages/lookups/lookup-task.js'
 import { applyTableRecords } from './stages/lookups/table-records.js'
@@ -42,6 +38,7 @@ import { FileSnapshotStore } from './adapters/state/file-snapshot-store.js'
 import { KafkaSnapshotStore } from './adapters/kafka/kafka-snapshot-store.js'
 import { join } from 'node:path'
 import { startLabelsJob } from './labels-job.js'
+import { openClickhouse, resetRunRows, scoresBatchSink } from './clickhouse-setup.js'
 import type { LabelsStats } from '../topology/labels.js'
 
 /**
@@ -213,12 +210,8 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       features.map((f) => f.name),
     )
 
-    const clickhouse = await createClickhouseClient(config)
-    closers.push(() => clickhouse.close())
-    await migrate(clickhouse)
     const featureNames = features.map((f) => f.name)
-    await syncFeatureColumns(clickhouse, featureNames)
-    await checkDedupWindow(clickhouse, 'scores', config.clickhouse.dedupWindow)
+    const clickhouse = await openClickhouse(config, featureNames, closers)
     const scorer = new OnnxScorer(pkg, { threads: config.infer.threads })
     closers.push(() => scorer.close())
     const producer = await KafkaProducerSink.connect({
@@ -244,28 +237,16 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
           })
         : new FileSnapshotStore({ dir: join(config.dataDir, 'state'), groupId: config.kafka.groupId })
     const runId = 'live'
-    // Reset state, the offsets start again (a new embedded cluster): the dedup tokens of the rows deleted here stay in
-    // the table's dedup window, and a new batch with an old one's offset range would be dropped as its retry.
     let tokenScope = runId
     if (options.resetState) {
-      for (const table of ['scores', 'labels'])
-        await clickhouse.command({
-          query: `ALTER TABLE ${table} DELETE WHERE run_id = {runId:String} SETTINGS mutations_sync = 1`,
-          query_params: { runId },
-        })
+      tokenScope = await resetRunRows(clickhouse, runId)
       await snapshots.clear()
-      tokenScope = `${runId}@${randomUUID().slice(0, 8)}`
     }
-    const scores = new ClickhouseBatchSink<ScoreRow>({
+    const scores = scoresBatchSink({
       client: clickhouse,
-      table: 'scores',
-      columns: scoreColumns(featureNames),
-      valuesOf: scoreValuesOf(featureNames),
+      config,
+      featureNames,
       tokenScope,
-      maxBatchRows: config.clickhouse.maxBatchRows,
-      lingerMs: config.clickhouse.lingerMs,
-      retryBackoffMs: config.clickhouse.retryBackoffMs,
-      maxRetryBackoffMs: config.clickhouse.maxRetryBackoffMs,
       metrics,
       log: log.child({ component: 'clickhouse' }),
     })
