@@ -67,7 +67,8 @@ function node(opType: string, input: string[], output: string[]) {
   return onnx.NodeProto.create({ opType, input, output, name: `${opType}_${output[0]}` })
 }
 
-function valueInfo(name: string, dims: (string | number)[]) {
+/** A float32 tensor's name and shape, `N` for the batch dimension. */
+export function valueInfo(name: string, dims: (string | number)[]) {
   return onnx.ValueInfoProto.create({
     name,
     type: {

@@ -1,5 +1,5 @@
 import onnxProto from 'onnx-proto'
-import { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from '../export-onnx.js'
+import { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, valueInfo } from '../export-onnx.js'
 import type { GbdtModel } from './trees.js'
 
 const { onnx } = onnxProto
@@ -112,16 +112,4 @@ export function gbdtToOnnx(model: GbdtModel, options: { docString: string }): Ui
     graph,
   })
   return onnx.ModelProto.encode(proto).finish()
-}
-
-function valueInfo(name: string, dims: (string | number)[]) {
-  return onnx.ValueInfoProto.create({
-    name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
-      },
-    },
-  })
 }
