@@ -5,6 +5,7 @@ import { registerDrift } from './drift.js'
 import { registerFeatures } from './features.js'
 import { registerGenerate } from './generate.js'
 import { registerMigrate } from './migrate.js'
+import { registerModels } from './models.js'
 import { registerRun } from './run.js'
 import { registerSql } from './sql.js'
 import { registerTrain } from './train.js'
@@ -20,6 +21,7 @@ registerDemo(program)
 registerRun(program)
 registerGenerate(program)
 registerTrain(program)
+registerModels(program)
 registerFeatures(program)
 registerSql(program)
 registerDrift(program)

@@ -12,6 +12,7 @@ import type { Transaction } from '../core/transaction-v1.js'
 import { decodeLabel } from '../stages/decode/decode-transaction.js'
 import { OfflineLookups } from '../stages/lookups/offline-lookups.js'
 import { lookupPlanOf } from '../stages/lookups/lookup-plan.js'
+import { promote } from '../models/registry.js'
 import { evaluate, type Evaluation } from './evaluate.js'
 import { logisticToOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from './export-onnx.js'
 import { predictLogistic, trainLogistic } from './logistic-regression.js'
@@ -196,11 +197,13 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
   writeFileSync(join(dir, 'card.md'), modelCard(manifest, evaluation, fitted.card))
 
   const registryPath = join(options.modelsDir, 'registry.json')
+  const ref = `${options.name}@${version}`
   const promoted = options.promote || !existsSync(registryPath)
-  if (promoted) {
-    const registry: ModelRegistry = { champion: `${options.name}@${version}`, shadows: [] }
+  // A first model starts the registry; a promotion keeps its shadows and the champion it replaces (for rollback).
+  if (!existsSync(registryPath)) {
+    const registry: ModelRegistry = { champion: ref, shadows: [] }
     writeFileSync(registryPath, `${JSON.stringify(registry, null, 2)}\n`)
-  }
+  } else if (promoted) promote(options.modelsDir, ref, hash)
   return {
     ref: `${options.name}@${version}`,
     dir,

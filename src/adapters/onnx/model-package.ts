@@ -24,6 +24,8 @@ export interface ModelManifest {
 export interface ModelRegistry {
   readonly champion: string
   readonly shadows: readonly string[]
+  /** Earlier champions, oldest first: `fraudstream models rollback` goes back to the last one. */
+  readonly previous?: readonly string[]
 }
 
 export interface ModelPackage {
