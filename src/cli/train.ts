@@ -28,6 +28,7 @@ interface TrainOptions extends CommonOptions {
   colsample: number
   earlyStopping: number
   promote?: boolean
+  modelVersion?: number
   modelsDir?: string
 }
 
@@ -63,6 +64,11 @@ export function registerTrain(program: Command): void {
     )
     .option('--positive-weight <w>', 'weight of a fraud example', parseNumber('--positive-weight', 1), 5)
     .option('--promote', 'make the new version the champion in models/registry.json')
+    .option(
+      '--model-version <n>',
+      'write this version, replacing its files if it exists (default: the next one)',
+      parseInteger('--model-version', 1),
+    )
     .option('--models-dir <dir>', 'model registry directory (default: model.dir from config, ./models)')
   withCommonOptions(command, { logLevel: 'warn' }).action(async (opts: TrainOptions) => {
     await runCommand(opts, async () => {
@@ -91,6 +97,7 @@ export function registerTrain(program: Command): void {
         thresholds: config.thresholds,
         config,
         promote: opts.promote ?? false,
+        ...(opts.modelVersion !== undefined ? { version: String(opts.modelVersion) } : {}),
         onProgress: opts.json
           ? undefined
           : (phase, done, total) => process.stderr.write(`  ${phase} ${done}/${total}\n`),

@@ -35,6 +35,8 @@ export interface TrainCommandOptions {
   readonly thresholds: { readonly review: number; readonly decline: number }
   /** The state settings the job runs with (lateness, dedupe, budget): training computes features as the job does. */
   readonly config: Pick<Config, 'decode' | 'dedupe' | 'windows'>
+  /** Write this version (replacing its files if it exists) instead of the next one. */
+  readonly version?: string
   /** Make the new version the registry's champion. */
   readonly promote: boolean
   readonly onProgress?: (phase: string, done: number, total: number) => void
@@ -112,7 +114,8 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
   const validFrom = Math.floor(rows.length * 0.6)
   const testRows = rows.slice(split)
   const testLabels = labels.slice(split)
-  const version = nextVersion(options.modelsDir, options.name)
+  // A given version is written in place (a reproducible package: `npm run train:default`), otherwise the next one.
+  const version = options.version ?? nextVersion(options.modelsDir, options.name)
   const names = features.map((f) => f.name)
   const hash = featureContractHash(features)
   const docString = `fraudstream ${options.name}@${version}, feature contract ${hash}`
@@ -163,7 +166,9 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
       'internal',
     )
   }
-  const createdAt = new Date().toISOString()
+  // SOURCE_DATE_EPOCH (seconds), the reproducible-builds convention, makes the package the same bytes every time.
+  const epoch = process.env['SOURCE_DATE_EPOCH']
+  const createdAt = new Date(epoch && /^\d+$/.test(epoch) ? Number(epoch) * 1000 : Date.now()).toISOString()
   const manifest: ModelManifest = {
     name: options.name,
     version,
