@@ -1,5 +1,13 @@
+import { fileURLToPath } from 'node:url'
+import { readRegistry } from '../../src/adapters/onnx/model-package.js'
 import { Random } from '../../src/generator/random.js'
 import { cardFraudFeatures } from '../../topology/features.js'
+
+/** The shipped champion (`models/registry.json`): what `drift` compares when no --model is given. */
+export const CHAMPION = (() => {
+  const [name, version] = readRegistry(fileURLToPath(new URL('../../models/', import.meta.url))).champion.split('@')
+  return { name: name!, version: version! }
+})()
 
 const DAY_MS = 24 * 60 * 60 * 1000
 
@@ -93,8 +101,8 @@ export function driftScoreRows(options: DriftScoresOptions): Record<string, unkn
         decision: score >= 0.7 ? 'decline' : score >= 0.4 ? 'review' : 'approve',
         reasons: [],
         rules: [],
-        model_name: 'card-fraud-lr',
-        model_version: '2',
+        model_name: CHAMPION.name,
+        model_version: CHAMPION.version,
         feature_contract: 'test',
         late: false,
         latency_ms: 2,

@@ -12,7 +12,7 @@ import { paramDefaultsOf } from '../../src/cli/sql.js'
 import type { Config } from '../../src/config/schema.js'
 import { createMetrics } from '../../src/observability/metrics.js'
 import { cardFraudFeatures } from '../../topology/features.js'
-import { DRIFTED_FEATURES, driftScoreRows } from '../helpers/drift-scores.js'
+import { CHAMPION, DRIFTED_FEATURES, driftScoreRows } from '../helpers/drift-scores.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
 
@@ -108,7 +108,8 @@ test('amounts ×3 and a new country mix drive their features past 0.20 and drift
   const human = await cli('drift', '--data-dir', dataDir)
   assert.equal(human.code, 2)
   // Default windows: the day up to the newest event, the 7 days before it.
-  assert.match(human.stdout, /^drift of card-fraud-lr \(run live\): reference \S+ → \S+ \(7,000 scores\), current /)
+  assert.ok(human.stdout.startsWith(`drift of ${CHAMPION.name} (run live): reference `), human.stdout.split('\n')[0])
+  assert.match(human.stdout.split('\n')[0]!, /: reference \S+ → \S+ \(7,000 scores\), current /)
   assert.match(human.stdout, /\n4 alert, 0 warn, 24 ok \(warn ≥ 0\.15, alert ≥ 0\.2 on PSI or KS\): exit 2\n/)
 
   // The job's gauges: the same query, the same values.
@@ -117,7 +118,7 @@ test('amounts ×3 and a new country mix drive their features past 0.20 and drift
     const monitor = startDriftMonitor({
       client,
       config,
-      model: 'card-fraud-lr',
+      model: CHAMPION.name,
       runId: 'live',
       metrics,
       log: testLogger().log,
