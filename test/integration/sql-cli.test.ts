@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createClickhouseClient } from '../../src/adapters/clickhouse/client.js'
-import { driftScoreRows } from '../helpers/drift-scores.js'
+import { CHAMPION, driftScoreRows } from '../helpers/drift-scores.js'
 import { testConfig } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
 
@@ -139,17 +139,17 @@ const EXPECTED_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   ],
 }
 
-/** Three scores of the live run, one per decision, with the features the drift query reads. */
+/** Three scores of the live run by the shipped champion, one per decision, with the features the drift query reads. */
 const SEED = `INSERT INTO scores (transaction_id, card_id, customer_id, merchant_id, terminal_id, amount, currency, mcc, country,
   card_country, channel, event_time, decided_at, score, decision, reasons, rules, model_name, model_version, feature_contract,
   f_amount, f_card_count_24h, f_is_abroad, f_is_card_not_present, late, latency_ms, source_topic, source_partition,
   source_offset, run_id) VALUES
   ('tx-1', 'card-1', 'cu-1', 'm-1', 't-1', 12.5, 'EUR', '5411', 'FR', 'FR', 'pos', now64(3) - 120, now64(3) - 119, 0.05, 'approve',
-   [], [], 'card-fraud-lr', '2', 'c1', 12.5, 1, 0, 0, false, 3.5, 'transactions', 0, 0, 'live'),
+   [], [], '${CHAMPION.name}', '${CHAMPION.version}', 'c1', 12.5, 1, 0, 0, false, 3.5, 'transactions', 0, 0, 'live'),
   ('tx-2', 'card-2', 'cu-2', 'm-2', 't-2', 420, 'EUR', '5732', 'DE', 'FR', 'ecom', now64(3) - 60, now64(3) - 59, 0.55, 'review',
-   ['abroad', 'card_not_present'], [], 'card-fraud-lr', '2', 'c1', 420, 3, 1, 1, false, 4.5, 'transactions', 0, 1, 'live'),
+   ['abroad', 'card_not_present'], [], '${CHAMPION.name}', '${CHAMPION.version}', 'c1', 420, 3, 1, 1, false, 4.5, 'transactions', 0, 1, 'live'),
   ('tx-3', 'card-3', 'cu-3', 'm-3', 't-3', 1999.99, 'USD', '5944', 'US', 'FR', 'ecom', now64(3) - 30, now64(3) - 29, 0.93, 'decline',
-   ['velocity_24h', 'abroad'], ['blocklist'], 'card-fraud-lr', '2', 'c1', 1999.99, 12, 1, 1, false, 6.25, 'transactions', 1, 0, 'live')`
+   ['velocity_24h', 'abroad'], ['blocklist'], '${CHAMPION.name}', '${CHAMPION.version}', 'c1', 1999.99, 12, 1, 1, false, 6.25, 'transactions', 1, 0, 'live')`
 
 /**
  * A generated stream of the 8 days before now (drift in the last one) with labels for every 7th transaction, under
