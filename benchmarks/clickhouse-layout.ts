@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createClickhouseClient, type ClickHouseClient } from '../src/adapters/clickhouse/client.js'
 import { syncFeatureColumns } from '../src/adapters/clickhouse/feature-columns.js'
-import { MIGRATIONS_DIR, migrate } from '../src/adapters/clickhouse/migrate.js'
+import { MIGRATIONS_DIR, migrate, parseMigration } from '../src/adapters/clickhouse/migrate.js'
 import { loadConfig } from '../src/config/load.js'
 import { TransactionGenerator } from '../src/generator/transaction-generator.js'
 import { PartitionState } from '../src/offline/partition-state.js'
@@ -39,8 +39,8 @@ const dataDir = mkdtempSync(join(tmpdir(), 'fraudstream-bench-ch-'))
 const client = await createClickhouseClient(loadConfig({ overrides: { dataDir } }))
 try {
   // The first release's table, under its own name, beside today's.
-  const first = readFileSync(join(MIGRATIONS_DIR, '001_scores.sql'), 'utf8')
-  await client.command({ query: first.replace(/--.*$/gm, '').replace('scores', 'scores_first').replace(/;\s*$/, '') })
+  for (const { query } of parseMigration(readFileSync(join(MIGRATIONS_DIR, '001_scores.sql'), 'utf8')))
+    await client.command({ query: query.replace('CREATE TABLE IF NOT EXISTS scores', 'CREATE TABLE scores_first') })
   await migrate(client)
   await syncFeatureColumns(client, names)
 

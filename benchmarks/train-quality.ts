@@ -9,7 +9,7 @@ import { evaluate, recallAtFpr } from '../src/training/evaluate.js'
 import { defaultGbdtOptions, trainGbdt, type GbdtOptions } from '../src/training/gbdt/gbdt.js'
 import { predictGbdt } from '../src/training/gbdt/trees.js'
 import { predictLogistic, trainLogistic } from '../src/training/logistic-regression.js'
-import { generateTrainingSet } from '../src/training/train.js'
+import { generateTrainingSet, logisticSettings, timeSplit } from '../src/training/train.js'
 import { cardFraudFeatures } from '../topology/features.js'
 import { benchmarkArgs } from './args.js'
 
@@ -52,8 +52,7 @@ const set = generateTrainingSet({
 })
 say('')
 const n = set.rows.length
-const validFrom = Math.floor(n * 0.6)
-const testFrom = Math.floor(n * 0.7)
+const { validFrom, testFrom } = timeSplit(n)
 const part = (from: number, to: number) => ({ rows: set.rows.slice(from, to), labels: set.labels.slice(from, to) })
 const train = part(0, validFrom)
 const valid = part(validFrom, testFrom)
@@ -84,12 +83,7 @@ results.push({
   scores: test.rows.map((row) => predictGbdt(ours.model, row)),
 })
 startedAt = performance.now()
-const logistic = trainLogistic(set.rows.slice(0, testFrom), set.labels.slice(0, testFrom), {
-  epochs: 300,
-  learningRate: 0.05,
-  l2: 1e-4,
-  positiveWeight: 5,
-})
+const logistic = trainLogistic(set.rows.slice(0, testFrom), set.labels.slice(0, testFrom), logisticSettings(300, 5))
 results.push({
   model: 'logistic (baseline)',
   seconds: (performance.now() - startedAt) / 1000,

@@ -45,10 +45,25 @@ export function registerTrain(program: Command): void {
     .option('--fraud-rate <p>', 'fraud share of the training data', parseNumber('--fraud-rate', 0.001, 0.5), 0.01)
     .option('--epochs <n>', 'logistic: full-batch Adam epochs', parseInteger('--epochs', 1), 300)
     .option('--rounds <n>', 'gbdt: boosting rounds at most', parseInteger('--rounds', 1), defaultGbdtOptions.rounds)
-    .option('--learning-rate <r>', 'gbdt: shrinkage', parseNumber('--learning-rate', 0.001, 1), 0.1)
+    .option(
+      '--learning-rate <r>',
+      'gbdt: shrinkage',
+      parseNumber('--learning-rate', 0.001, 1),
+      defaultGbdtOptions.learningRate,
+    )
     .option('--max-depth <n>', 'gbdt: tree depth', parseInteger('--max-depth', 1), defaultGbdtOptions.maxDepth)
-    .option('--max-leaves <n>', 'gbdt: leaves a tree (0: 2^max-depth)', parseInteger('--max-leaves', 0), 0)
-    .option('--min-child-weight <w>', 'gbdt: least hessian in a leaf', parseNumber('--min-child-weight', 0), 1)
+    .option(
+      '--max-leaves <n>',
+      'gbdt: leaves a tree (0: 2^max-depth)',
+      parseInteger('--max-leaves', 0),
+      defaultGbdtOptions.maxLeaves,
+    )
+    .option(
+      '--min-child-weight <w>',
+      'gbdt: least hessian in a leaf',
+      parseNumber('--min-child-weight', 0),
+      defaultGbdtOptions.minChildWeight,
+    )
     .option('--subsample <p>', 'gbdt: rows a tree', parseNumber('--subsample', 0.01, 1), defaultGbdtOptions.subsample)
     .option(
       '--colsample <p>',

@@ -106,12 +106,23 @@ export function generateTrainingSet(
   return { rows, labels, firstEventMs, lastEventMs }
 }
 
+/**
+ * The split by time every model of a training set shares: the oldest 60 % train, the next 10 % validate (early
+ * stopping, trees only; the logistic model trains on both), the newest 30 % test.
+ */
+export function timeSplit(rows: number): { readonly validFrom: number; readonly testFrom: number } {
+  return { validFrom: Math.floor(rows * 0.6), testFrom: Math.floor(rows * 0.7) }
+}
+
+/** The logistic baseline's settings, for `train` and the benchmarks that compare against it. */
+export function logisticSettings(epochs: number, positiveWeight: number) {
+  return { epochs, learningRate: 0.05, l2: 1e-4, positiveWeight }
+}
+
 export async function trainModel(options: TrainCommandOptions): Promise<TrainResult> {
   const features = cardFraudFeatures
   const { rows, labels, firstEventMs, lastEventMs } = generateTrainingSet(options)
-  // Time split: the oldest 60 % train, the next 10 % validate (early stopping, trees only), the newest 30 % test.
-  const split = Math.floor(rows.length * 0.7)
-  const validFrom = Math.floor(rows.length * 0.6)
+  const { validFrom, testFrom: split } = timeSplit(rows.length)
   const testRows = rows.slice(split)
   const testLabels = labels.slice(split)
   // A given version is written in place (a reproducible package: `npm run train:default`), otherwise the next one.
@@ -137,12 +148,11 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
     }
   } else {
     options.onProgress?.('training', 0, options.epochs)
-    const model = trainLogistic(rows.slice(0, split), labels.slice(0, split), {
-      epochs: options.epochs,
-      learningRate: 0.05,
-      l2: 1e-4,
-      positiveWeight: options.positiveWeight,
-    })
+    const model = trainLogistic(
+      rows.slice(0, split),
+      labels.slice(0, split),
+      logisticSettings(options.epochs, options.positiveWeight),
+    )
     options.onProgress?.('training', options.epochs, options.epochs)
     fitted = {
       predict: (row) => predictLogistic(model, row),
