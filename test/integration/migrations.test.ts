@@ -53,6 +53,7 @@ test('a fresh install gets scores partitioned by day and ordered by hour then ca
     '002_scores_by_day.sql',
     '003_labels.sql',
     '004_scores_minutely.sql',
+    '005_model_roles.sql',
   ])
   assert.deepEqual(await tables(client), [
     'labels',
@@ -81,6 +82,7 @@ test('upgrading keeps the rows scored before: each feature reads from its own co
     '002_scores_by_day.sql',
     '003_labels.sql',
     '004_scores_minutely.sql',
+    '005_model_roles.sql',
   ])
   assert.deepEqual(await syncFeatureColumns(client, ['amount', 'card_count_1h', 'is_abroad']), [
     'f_amount',
@@ -186,4 +188,37 @@ test('the per-minute rollup counts the rows scored before it existed once, and e
     'two in [0, 0.05), 0.97 and 1 in the last bin',
   )
   assert.equal(Math.round(minute!.event[0]!), 20, 'decided 20 ms after the records reached Kafka')
+
+  // A shadow's score of the same transaction is a row of its own: the rollup keeps it apart from the deciding rows.
+  await client.insert({
+    table: 'scores',
+    format: 'JSONEachRow',
+    values: [
+      {
+        transaction_id: 'new-0',
+        card_id: 'card-2',
+        event_time: '2026-01-05 10:00:30.000',
+        decided_at: '2026-01-05 10:00:30.020',
+        run_id: 'live',
+        model_name: 'card-fraud-gbdt',
+        model_role: 'shadow',
+        score: 0.5,
+        decision: 'review',
+      },
+    ],
+  })
+  const byRole = await rows<{ model_role: string; n: string }>(
+    client,
+    `SELECT model_role, sum(transactions) AS n FROM scores_minutely WHERE minute = '2026-01-05 10:00:00'
+     GROUP BY model_role ORDER BY model_role`,
+  )
+  assert.deepEqual(
+    byRole.map((r) => [r.model_role, Number(r.n)]),
+    [
+      ['', 1],
+      ['champion', 3],
+      ['shadow', 1],
+    ],
+    'rolled up before 005: role empty; after it, each role on its own',
+  )
 })
