@@ -86,6 +86,19 @@ export function predictLogistic(model: LogisticModel, row: ArrayLike<number>): n
   return sigmoid(logit)
 }
 
+/**
+ * A row's contributions to the logit: weight_j × standardised value_j for each feature, then the intercept (length
+ * F + 1, summing to the logit). The TypeScript twin of the ONNX `contributions` output, for tests and reports.
+ */
+export function logisticContributions(model: LogisticModel, row: ArrayLike<number>): Float64Array {
+  const width = model.weights.length
+  const out = new Float64Array(width + 1)
+  transformRow(row, model, out.subarray(0, width))
+  for (let j = 0; j < width; j++) out[j]! *= model.weights[j]!
+  out[width] = model.bias
+  return out
+}
+
 function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x))
 }

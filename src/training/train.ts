@@ -14,7 +14,7 @@ import { OfflineLookups } from '../stages/lookups/offline-lookups.js'
 import { lookupPlanOf } from '../stages/lookups/lookup-plan.js'
 import { promote } from '../models/registry.js'
 import { evaluate, type Evaluation } from './evaluate.js'
-import { logisticToOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from './export-onnx.js'
+import { logisticToOnnx, ONNX_CONTRIBUTIONS_NAME, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from './export-onnx.js'
 import { predictLogistic, trainLogistic } from './logistic-regression.js'
 import { defaultGbdtOptions, trainGbdt, type GbdtOptions } from './gbdt/gbdt.js'
 import { gbdtToOnnx } from './gbdt/gbdt-onnx.js'
@@ -189,6 +189,11 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
     input: { name: ONNX_INPUT_NAME, shape: ['N', names.length] },
     output: { name: ONNX_OUTPUT_NAME, shape: ['N'] },
     thresholds: options.thresholds,
+    explanation: {
+      output: ONNX_CONTRIBUTIONS_NAME,
+      method: options.kind === 'gbdt' ? 'path' : 'linear',
+      space: 'margin',
+    },
     training: {
       data: 'fraudstream generator',
       seed: options.seed,

@@ -17,8 +17,21 @@ export interface ModelManifest {
   readonly input: { readonly name: string; readonly shape: readonly (string | number)[] }
   readonly output: { readonly name: string; readonly shape: readonly (string | number)[] }
   readonly thresholds: { readonly review: number; readonly decline: number }
+  /** Absent in packages exported before explanations: such a model gives scores only. */
+  readonly explanation?: ModelExplanation
   readonly training: Record<string, unknown>
   readonly metrics: Record<string, number>
+}
+
+/**
+ * The graph's second output: float32 [N, F + 1] in margin (log-odds) space, column j < F feature j's contribution,
+ * column F the bias (the expected margin, base score included); a row's columns sum to logit(score).
+ * `path`: path contributions of trees (Saabas); `linear`: weight × standardised value of a logistic regression.
+ */
+export interface ModelExplanation {
+  readonly output: string
+  readonly method: 'path' | 'linear'
+  readonly space: 'margin'
 }
 
 export interface ModelRegistry {

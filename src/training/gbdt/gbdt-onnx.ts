@@ -1,17 +1,33 @@
 import onnxProto from 'onnx-proto'
-import { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, valueInfo } from '../export-onnx.js'
+import { ONNX_CONTRIBUTIONS_NAME, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, valueInfo } from '../export-onnx.js'
+import { expectedValues, leafContributions } from './contributions.js'
 import type { GbdtModel } from './trees.js'
 
 const { onnx } = onnxProto
 const { AttributeType } = onnx.AttributeProto
 
+const ints = (name: string, values: number[]) =>
+  onnx.AttributeProto.create({ name, type: AttributeType.INTS, ints: values })
+const floats = (name: string, values: number[]) =>
+  onnx.AttributeProto.create({ name, type: AttributeType.FLOATS, floats: values })
+const strings = (name: string, values: string[]) =>
+  onnx.AttributeProto.create({ name, type: AttributeType.STRINGS, strings: values.map((v) => Buffer.from(v)) })
+const string = (name: string, value: string) =>
+  onnx.AttributeProto.create({ name, type: AttributeType.STRING, s: Buffer.from(value) })
+
 /**
- * The ensemble as an ONNX graph: features [N, F] → ai.onnx.ml TreeEnsembleClassifier (BRANCH_LT splits, leaf
- * weights on class 0 of the binary case, base value = the base margin, LOGISTIC post-transform) → probabilities
- * [N, 2] → Slice (the fraud column) → Reshape → score [N]. Trees read the raw features: no preprocessing to
- * reproduce, so the graph computes what `predictGbdt` computes, in float32.
+ * The ensemble as an ONNX graph with two outputs, both from the raw features [N, F] (trees need no preprocessing,
+ * so the graph computes what the TypeScript functions compute, in float32):
+ *   - score [N]: ai.onnx.ml TreeEnsembleClassifier (BRANCH_LT splits, leaf weights on class 0 of the binary case,
+ *     base value = the base margin, LOGISTIC post-transform) → probabilities [N, 2] → Slice (fraud) → Reshape;
+ *     what `predictGbdt` computes.
+ *   - contributions [N, F + 1]: ai.onnx.ml TreeEnsembleRegressor on the same trees with F + 1 targets, each leaf
+ *     emitting its path contributions to their feature targets and E[root] to target F, the base margin as base
+ *     value of target F; what `gbdtContributions` computes. A leaf's path is fixed, so its vector is too: the
+ *     explanation is a table lookup in the same `session.run`.
  */
 export function gbdtToOnnx(model: GbdtModel, options: { docString: string }): Uint8Array {
+  const width = model.featureNames.length
   const nodes = {
     treeIds: [] as number[],
     nodeIds: [] as number[],
@@ -22,6 +38,7 @@ export function gbdtToOnnx(model: GbdtModel, options: { docString: string }): Ui
     falseIds: [] as number[],
   }
   const leaves = { treeIds: [] as number[], nodeIds: [] as number[], weights: [] as number[] }
+  const targets = { treeIds: [] as number[], nodeIds: [] as number[], ids: [] as number[], weights: [] as number[] }
   model.trees.forEach((tree, t) => {
     for (let node = 0; node < tree.feature.length; node++) {
       const leaf = tree.feature[node]! < 0
@@ -38,13 +55,28 @@ export function gbdtToOnnx(model: GbdtModel, options: { docString: string }): Ui
         leaves.weights.push(tree.value[node]!)
       }
     }
+    const expected = expectedValues(tree)
+    for (const { leaf, features, values } of leafContributions(tree, expected)) {
+      const add = (target: number, weight: number) => {
+        targets.treeIds.push(t)
+        targets.nodeIds.push(leaf)
+        targets.ids.push(target)
+        targets.weights.push(weight)
+      }
+      features.forEach((feature, k) => values[k] !== 0 && add(feature, values[k]!))
+      // Every leaf carries a weight, E[root] on the bias target.
+      add(width, expected[0]!)
+    }
   })
-  const ints = (name: string, values: number[]) =>
-    onnx.AttributeProto.create({ name, type: AttributeType.INTS, ints: values })
-  const floats = (name: string, values: number[]) =>
-    onnx.AttributeProto.create({ name, type: AttributeType.FLOATS, floats: values })
-  const strings = (name: string, values: string[]) =>
-    onnx.AttributeProto.create({ name, type: AttributeType.STRINGS, strings: values.map((v) => Buffer.from(v)) })
+  const structure = [
+    ints('nodes_treeids', nodes.treeIds),
+    ints('nodes_nodeids', nodes.nodeIds),
+    ints('nodes_featureids', nodes.featureIds),
+    floats('nodes_values', nodes.values),
+    strings('nodes_modes', nodes.modes),
+    ints('nodes_truenodeids', nodes.trueIds),
+    ints('nodes_falsenodeids', nodes.falseIds),
+  ]
   const ensemble = onnx.NodeProto.create({
     opType: 'TreeEnsembleClassifier',
     domain: 'ai.onnx.ml',
@@ -52,13 +84,7 @@ export function gbdtToOnnx(model: GbdtModel, options: { docString: string }): Ui
     input: [ONNX_INPUT_NAME],
     output: ['label', 'probabilities'],
     attribute: [
-      ints('nodes_treeids', nodes.treeIds),
-      ints('nodes_nodeids', nodes.nodeIds),
-      ints('nodes_featureids', nodes.featureIds),
-      floats('nodes_values', nodes.values),
-      strings('nodes_modes', nodes.modes),
-      ints('nodes_truenodeids', nodes.trueIds),
-      ints('nodes_falsenodeids', nodes.falseIds),
+      ...structure,
       ints('class_treeids', leaves.treeIds),
       ints('class_nodeids', leaves.nodeIds),
       ints(
@@ -68,7 +94,28 @@ export function gbdtToOnnx(model: GbdtModel, options: { docString: string }): Ui
       floats('class_weights', leaves.weights),
       ints('classlabels_int64s', [0, 1]),
       floats('base_values', [model.baseMargin]),
-      onnx.AttributeProto.create({ name: 'post_transform', type: AttributeType.STRING, s: Buffer.from('LOGISTIC') }),
+      string('post_transform', 'LOGISTIC'),
+    ],
+  })
+  const explainer = onnx.NodeProto.create({
+    opType: 'TreeEnsembleRegressor',
+    domain: 'ai.onnx.ml',
+    name: 'path_contributions',
+    input: [ONNX_INPUT_NAME],
+    output: [ONNX_CONTRIBUTIONS_NAME],
+    attribute: [
+      ...structure,
+      onnx.AttributeProto.create({ name: 'n_targets', type: AttributeType.INT, i: width + 1 }),
+      ints('target_treeids', targets.treeIds),
+      ints('target_nodeids', targets.nodeIds),
+      ints('target_ids', targets.ids),
+      floats('target_weights', targets.weights),
+      floats(
+        'base_values',
+        Array.from({ length: width + 1 }, (_, j) => (j === width ? model.baseMargin : 0)),
+      ),
+      string('aggregate_function', 'SUM'),
+      string('post_transform', 'NONE'),
     ],
   })
   const int64s = (name: string, values: number[]) =>
@@ -80,9 +127,9 @@ export function gbdtToOnnx(model: GbdtModel, options: { docString: string }): Ui
     })
   const graph = onnx.GraphProto.create({
     name: 'gradient_boosted_trees',
-    docString: `inputs in order: ${model.featureNames.join(', ')}`,
-    input: [valueInfo(ONNX_INPUT_NAME, ['N', model.featureNames.length])],
-    output: [valueInfo(ONNX_OUTPUT_NAME, ['N'])],
+    docString: `inputs in order: ${model.featureNames.join(', ')}; ${ONNX_CONTRIBUTIONS_NAME}: path contributions in log-odds, one column a feature, then the bias`,
+    input: [valueInfo(ONNX_INPUT_NAME, ['N', width])],
+    output: [valueInfo(ONNX_OUTPUT_NAME, ['N']), valueInfo(ONNX_CONTRIBUTIONS_NAME, ['N', width + 1])],
     initializer: [int64s('one', [1]), int64s('two', [2]), int64s('flat', [-1])],
     node: [
       ensemble,
@@ -98,6 +145,7 @@ export function gbdtToOnnx(model: GbdtModel, options: { docString: string }): Ui
         input: ['fraud_probability', 'flat'],
         output: [ONNX_OUTPUT_NAME],
       }),
+      explainer,
     ],
   })
   const proto = onnx.ModelProto.create({

@@ -36,6 +36,7 @@ test('training writes a complete model package whose ONNX export scores like the
   const pkg = loadModelPackage(dir)
   assert.equal(`${pkg.manifest.name}@${pkg.manifest.version}`, 'm@1', 'the registry still names the champion')
   assert.equal(loadModelPackage(dir, 'm@2').manifest.parent_version, '1')
+  assert.deepEqual(pkg.manifest.explanation, { output: 'contributions', method: 'linear', space: 'margin' })
   assert.match(readFileSync(join(dir, 'm', '1', 'card.md'), 'utf8'), /AUC-PR/)
 })
 
@@ -86,6 +87,7 @@ test('--kind gbdt packages trees whose ONNX export the job can load, ranking bet
   assert.ok(trees.onnxMaxAbsDiff < 1e-5, `ONNX differs from TypeScript by ${trees.onnxMaxAbsDiff}`)
   const manifest = loadModelPackage(dir, trees.ref).manifest
   assert.equal(manifest.kind, 'gradient_boosted_trees')
+  assert.deepEqual(manifest.explanation, { output: 'contributions', method: 'path', space: 'margin' })
   assert.equal(manifest.training['validation_rows'], 3_000, 'the 10 % before the test set validates')
   assert.ok(
     trees.evaluation.auc_pr > logistic.evaluation.auc_pr,
