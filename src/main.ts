@@ -20,8 +20,7 @@ import { baseClientConfig } from './adapters/kafka/client-config.js'
 import { KafkaSource } from './adapters/kafka/kafka-source.js'
 import { startMockCluster, type MockCluster } from './adapters/kafka/mock-cluster.js'
 import { KafkaProducerSink } from './adapters/kafka/producer-sink.js'
-import { assertContract, loadModelPackage } from './adapters/onnx/model-package.js'
-import { OnnxScorer } from './adapters/onnx/onnx-scorer.js'
+import { serveModels, type ServedModels } from './models/serve-models.js'
 import type { Config } from './config/schema.js'
 import type { Logger } from './observability/logger.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
@@ -156,7 +155,10 @@ export interface Pipeline extends AsyncDisposable {
   /** The labels sub-topology: the labels topic into the ClickHouse `labels` table (topology/labels.ts). */
   readonly labelsJob: Job<LabelsStats>
   readonly graph: CardFraudGraph
+  /** The champion the job started with. */
   readonly model: ModelRef
+  /** The models batches are scored with now, and how promotions reach them. */
+  readonly models: ServedModels
   /** Poll → decision latency of every decision (the Prometheus histogram has coarser buckets). */
   readonly latency: LatencyRecorder
   /** Event → decision: from each record's Kafka timestamp to its decision, the latency a payment waits for. */
@@ -203,17 +205,21 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     for (const close of closers.splice(0).reverse()) await close()
   }
   try {
-    const pkg = loadModelPackage(config.model.dir, config.model.champion)
-    assertContract(
-      pkg.manifest,
-      featureContractHash(features),
-      features.map((f) => f.name),
-    )
-
     const featureNames = features.map((f) => f.name)
+    const models = await serveModels({
+      config,
+      contract: { hash: featureContractHash(features), names: featureNames },
+      modelsTopic: {
+        topic: topics.models,
+        clientConfig: baseClientConfig(config, options.kafka.bootstrapServers, `${instanceId}-models`),
+      },
+      metrics,
+      log,
+      closers,
+    })
+    const { scorer } = models
+    const champion = models.lineup.champion
     const clickhouse = await openClickhouse(config, featureNames, closers)
-    const scorer = new OnnxScorer(pkg, { threads: config.infer.threads })
-    closers.push(() => scorer.close())
     const producer = await KafkaProducerSink.connect({
       config: baseClientConfig(config, options.kafka.bootstrapServers, `${instanceId}-producer`),
       metrics,
@@ -272,6 +278,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       closers,
       onFailure: options.onFailure,
     })
+    const fallbackLog = log.child({ component: 'score' })
     const latency = new LatencyRecorder()
     const eventLatency = new LatencyRecorder()
     const graph = cardFraud(
@@ -285,7 +292,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       {
         config,
         features,
-        thresholds: pkg.manifest.thresholds ?? config.thresholds,
+        thresholds: champion.thresholds,
         runId,
         onDecided: (decision, eventToDecisionMs) => {
           latency.record(decision.latency_ms)
@@ -298,6 +305,10 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
         onInferenceBatch: (records, ms) => {
           metrics.inferenceBatch.observe({ model: scorer.model.name }, records)
           metrics.inferenceDuration.observeMs(scorer.model.name, ms)
+        },
+        onFallback: (reason, records, err) => {
+          metrics.inferenceFallbacks.inc({ reason }, records)
+          fallbackLog.warn({ err, reason, records }, 'inference failed: the fallback rules decided the batch')
         },
       },
     )
@@ -322,14 +333,14 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     closers.push(() => job.stop())
     await job.start(options.onFailure ? { onFailure: options.onFailure } : {})
     if (config.analytics.drift.intervalMs > 0) {
-      const drift = startDriftMonitor({ client: clickhouse, config, model: pkg.manifest.name, runId, metrics, log })
+      const drift = startDriftMonitor({ client: clickhouse, config, model: champion.ref.name, runId, metrics, log })
       closers.push(() => drift.stop())
     }
     log.info(
       {
         instanceId,
-        model: `${pkg.manifest.name}@${pkg.manifest.version}`,
-        featureContract: pkg.manifest.feature_contract.hash,
+        model: `${champion.ref.name}@${champion.ref.version}`,
+        featureContract: champion.pkg.manifest.feature_contract.hash,
         groupId: config.kafka.groupId,
       },
       'job started',
@@ -373,7 +384,8 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       job,
       labelsJob,
       graph,
-      model: scorer.model,
+      model: champion.ref,
+      models,
       latency,
       eventLatency,
       metrics,

@@ -4,10 +4,11 @@ import type { RecordSink, Scorer, ScoreSink, TopicPartition } from '../src/core/
 import type { DecisionV1 } from '../src/core/records.js'
 import { describeTopology, topology, type Topology } from '../src/core/topology.js'
 import { decideStage, type Decided } from '../src/stages/decide/decide-stage.js'
+import { fallbackRulesOf } from '../src/stages/decide/fallback-rules.js'
 import { decodeStage } from '../src/stages/decode/decode-stage.js'
 import { dedupeStage, type DedupeStage } from '../src/stages/dedupe/dedupe-stage.js'
 import { featureContractHash, type FeatureDefinition } from '../src/stages/features/feature-definition.js'
-import { scoreStage } from '../src/stages/infer/score-stage.js'
+import { scoreStage, type FallbackReason } from '../src/stages/infer/score-stage.js'
 import { lookupPlanOf, type LookupPlan } from '../src/stages/lookups/lookup-plan.js'
 import { lookupsStage } from '../src/stages/lookups/lookups-stage.js'
 import { LookupTable } from '../src/stages/lookups/lookup-table.js'
@@ -25,6 +26,7 @@ export interface CardFraudTopics {
   readonly lookupFacts: string
   readonly lookupTables: string
   readonly state: string
+  readonly models: string
 }
 
 /** Every topic of the topology, internal ones named after the group (one application, one set of internal topics). */
@@ -35,6 +37,7 @@ export function topicsOf(config: Pick<Config, 'kafka'>): CardFraudTopics {
     lookupFacts: topics.lookupFacts ?? `${groupId}.lookup-facts`,
     lookupTables: topics.lookupTables ?? `${groupId}.lookup-tables`,
     state: topics.state ?? `${groupId}.state`,
+    models: topics.models ?? `${groupId}.models`,
   }
 }
 
@@ -66,6 +69,7 @@ export interface CardFraudOptions {
   readonly runId: string
   readonly onDecided?: (decision: DecisionV1, eventToDecisionMs: number | undefined) => void
   readonly onInferenceBatch?: (records: number, ms: number) => void
+  readonly onFallback?: (reason: FallbackReason, records: number, err: Error) => void
 }
 
 export interface CardFraudGraph {
@@ -146,9 +150,14 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
       'score',
       scoreStage('score', {
         scorer: io.scorer,
+        deadlineMs: config.infer.deadlineMs,
+        // One batch running and one queued per worker: the deadline sees a batch's own inference, not a backlog.
+        concurrency: 2 * config.infer.threads,
+        thresholds: config.thresholds,
         ...(options.onInferenceBatch ? { onBatch: options.onInferenceBatch } : {}),
+        ...(options.onFallback ? { onFallback: options.onFallback } : {}),
       }),
-      'ONNX sessions on Piscina worker threads',
+      'champion, challenger and shadow models on Piscina worker threads; failures and missed deadlines → fallback',
       { maxRecords: config.infer.maxRecords, lingerMs: config.infer.lingerMs },
     )
     .map(
@@ -156,10 +165,10 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
       decideStage('decide', {
         thresholds: options.thresholds,
         featureNames,
-        model: io.scorer.model,
+        fallbackRules: fallbackRulesOf(config.infer.fallback.rules, featureNames),
         ...(options.onDecided ? { onDecided: options.onDecided } : {}),
       }),
-      'thresholds → approve | review | decline with reason codes; declines get an alert',
+      "the deciding model's thresholds → approve | review | decline with reasons and top features; declines get an alert",
     )
     .sink(
       'decisions',

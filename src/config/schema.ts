@@ -29,6 +29,11 @@ export const ConfigSchema = z
             lookupTables: z.string().optional(),
             /** Internal, compacted: partition state snapshots when runtime.stateStore is kafka. Default `<groupId>.state`. */
             state: z.string().optional(),
+            /**
+             * Internal, compacted: the model registry as promoted (key `registry`); every instance reads it and switches
+             * models together (model.reload). Default `<groupId>.models`.
+             */
+            models: z.string().optional(),
           })
           .prefault({}),
         autoOffsetReset: z.enum(['earliest', 'latest', 'error']).default('earliest'),
@@ -63,8 +68,16 @@ export const ConfigSchema = z
       .object({
         /** Directory holding registry.json and <name>/<version>/ packages. */
         dir: z.string().default('./models'),
-        /** Overrides the registry's champion, as `name@version`. */
+        /** Overrides the registry's champion, as `name@version` (and turns reloading off: the job serves that model). */
         champion: z.string().optional(),
+        /**
+         * How a running job learns of a promotion: `file` watches `<dir>/registry.json`; `topic` reads the compacted
+         * models topic, which `fraudstream models` writes when kafka.brokers is set, so every instance switches; `auto`
+         * is `topic` with kafka.brokers and `file` without; `off` keeps the models the job started with.
+         */
+        reload: z.enum(['auto', 'file', 'topic', 'off']).default('auto'),
+        /** How often the registry file is checked for a change (file reload). */
+        reloadIntervalMs: positiveInt.default(500),
       })
       .prefault({}),
     infer: z
@@ -76,6 +89,31 @@ export const ConfigSchema = z
          */
         lingerMs: nonNegativeInt.default(0),
         threads: positiveInt.default(2),
+        /**
+         * How long a batch may wait for its scores; past it (or when inference fails) `fallback.rules` decide and the
+         * decision carries the reason `fallback`. 0: no deadline.
+         */
+        deadlineMs: nonNegativeInt.default(50),
+        /** Feature contributions kept per decision (models whose graph explains); 0 turns explanations off. */
+        explainTopK: nonNegativeInt.default(3),
+        fallback: z
+          .object({
+            /**
+             * Without a model: the strictest rule whose feature is at or past its level decides; none → approve. Unset:
+             * the built-in rules (stages/decide/fallback-rules.ts) on the features the feature set has.
+             */
+            rules: z
+              .array(
+                z.object({
+                  feature: z.string().min(1),
+                  atLeast: z.number().optional(),
+                  atMost: z.number().optional(),
+                  decision: z.enum(['review', 'decline']),
+                }),
+              )
+              .optional(),
+          })
+          .prefault({}),
       })
       .prefault({}),
     decode: z

@@ -19,7 +19,7 @@
  * | FS_ERR_SINK_CLICKHOUSE | ClickHouse rejected or did not answer; the sink retries the identical batch |
  * | FS_ERR_MODEL_LOAD | the model package is missing or invalid; run `fraudstream train` or check `models/` |
  * | FS_ERR_MODEL_CONTRACT | the model's feature contract does not match the topology's features; retrain |
- * | FS_ERR_INFER | inference failed in a worker; the process exits before committing and a restart retries |
+ * | FS_ERR_INFER | inference failed in a worker or missed `infer.deadlineMs`; the batch is decided by `infer.fallback.rules` (reason `fallback`) and the job goes on |
  * | FS_ERR_INTERNAL | a broken invariant; please report it with the log |
  * | FS_ERR_USAGE | a command-line option is off; the message names it and its allowed values |
  */

@@ -82,7 +82,14 @@ export interface RecordSink {
 
 /** Rows for ClickHouse, batched per source partition; `onAck` after the row's batch is acknowledged. */
 export interface ScoreSink {
-  add(topic: string, partition: number, offset: number, row: Record<string, unknown>, onAck: () => void): void
+  /** Every row of one offset, which go into the same batch. */
+  add(
+    topic: string,
+    partition: number,
+    offset: number,
+    rows: readonly Record<string, unknown>[],
+    onAck: () => void,
+  ): void
   flush(filter?: TopicPartition): Promise<void>
   drop(topic: string, partition: number): void
 }
@@ -90,11 +97,39 @@ export interface ScoreSink {
 /** Label rows for ClickHouse: the same per-partition batching and acknowledgement as scores. */
 export type LabelSink = ScoreSink
 
-/** Scores a batch of feature rows, row-major float32 [rows × width], in worker threads. */
+/** How a model takes part in scoring: the champion decides; a challenger decides for its arm; a shadow never does. */
+export type ModelRole = 'champion' | 'challenger' | 'shadow'
+
+/** One model's answer for a batch: a probability per row and, when its graph explains, each row's top features. */
+export interface ModelScores {
+  readonly model: ModelRef
+  readonly role: ModelRole
+  /** The model's own cut-offs (its manifest's, else the configured ones). */
+  readonly thresholds: { readonly review: number; readonly decline: number }
+  readonly scores: Float32Array
+  /**
+   * The `k` largest contributions (by magnitude, margin space) of each row: row i's are at [i·k, i·k + k), feature
+   * indexes in the contract's order (−1 past the last one) and their values. Only for models that decide.
+   */
+  readonly explanation?: { readonly k: number; readonly features: Int32Array; readonly values: Float32Array }
+}
+
+/** A batch scored by every model of one lineup: the champion first, then the challenger, then the shadows. */
+export interface ScoredBatch {
+  readonly models: readonly ModelScores[]
+  /** Set when a challenger runs: the share of cards (0–100) whose transactions it decides. */
+  readonly challengerPercent?: number
+}
+
+/**
+ * Scores a batch of feature rows, row-major float32 [rows × width], in worker threads. A batch is scored by one
+ * lineup from start to end: a promotion takes effect at the next batch.
+ */
 export interface Scorer {
+  /** The champion batches are scored with now. */
   readonly model: ModelRef
   readonly featureNames: readonly string[]
-  score(rows: Float32Array, rowCount: number): Promise<Float32Array>
+  score(rows: Float32Array, rowCount: number): Promise<ScoredBatch>
   close(): Promise<void>
 }
 

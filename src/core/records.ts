@@ -50,8 +50,14 @@ export interface DecisionV1 {
   readonly decision: Decision
   readonly reasons: readonly string[]
   readonly rules: readonly string[]
+  /** The model that decided (the champion, or the challenger for its arm); a fallback names the champion that failed. */
   readonly model: ModelRef
-  readonly shadow?: readonly { name: string; version: string; score: number }[]
+  /** Every other model's score for this transaction: shadows, and the champion or challenger of the other arm. */
+  readonly shadow?: readonly { name: string; version: string; role: string; score: number }[]
+  /** While a challenger runs: the card's arm of the A/B split. */
+  readonly arm?: 'champion' | 'challenger'
+  /** The deciding model's largest feature contributions to its margin (log-odds), largest magnitude first. */
+  readonly explanation?: readonly { feature: string; contribution: number }[]
   readonly latency_ms: number
 }
 

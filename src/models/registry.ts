@@ -11,7 +11,7 @@ export interface ModelEntry {
   readonly featureContract: string
   /** Trained on the feature contract the topology computes now: only those can be loaded. */
   readonly currentContract: boolean
-  readonly role: 'champion' | 'shadow' | null
+  readonly role: 'champion' | 'challenger' | 'shadow' | null
   readonly aucPr: number | null
 }
 
@@ -34,7 +34,7 @@ export function listModels(modelsDir: string, contractHash: string): ModelEntry[
         createdAt: manifest.created_at,
         featureContract: manifest.feature_contract.hash,
         currentContract: manifest.feature_contract.hash === contractHash,
-        role: registry?.champion === ref ? 'champion' : registry?.shadows.includes(ref) ? 'shadow' : null,
+        role: roleIn(registry, ref),
         aucPr: typeof manifest.metrics['auc_pr'] === 'number' ? manifest.metrics['auc_pr'] : null,
       })
     }
@@ -50,11 +50,67 @@ export function promote(modelsDir: string, ref: string, contractHash: string): M
   const registry = readRegistry(modelsDir)
   loadable(modelsDir, ref, contractHash)
   if (registry.champion === ref) return registry
+  const { challenger: _replaced, ...rest } = registry
   return write(modelsDir, {
+    ...rest,
     champion: ref,
     shadows: registry.shadows.filter((s) => s !== ref),
+    ...withoutChallenger(registry, ref),
     previous: [...(registry.previous ?? []), registry.champion],
   })
+}
+
+/** Adds a shadow: it scores every transaction beside the champion and never changes a decision. */
+export function addShadow(modelsDir: string, ref: string, contractHash: string): ModelRegistry {
+  const registry = readRegistry(modelsDir)
+  loadable(modelsDir, ref, contractHash)
+  const role = roleIn(registry, ref)
+  if (role === 'shadow') return registry
+  if (role !== null)
+    throw new FraudstreamError(ErrorCode.usage, `${ref} is the ${role}: a model plays one part`, 'input')
+  return write(modelsDir, { ...registry, shadows: [...registry.shadows, ref] })
+}
+
+export function removeShadow(modelsDir: string, ref: string): ModelRegistry {
+  const registry = readRegistry(modelsDir)
+  if (!registry.shadows.includes(ref))
+    throw new FraudstreamError(
+      ErrorCode.usage,
+      `${ref} is not a shadow (shadows: ${registry.shadows.join(', ') || 'none'})`,
+      'input',
+    )
+  return write(modelsDir, { ...registry, shadows: registry.shadows.filter((s) => s !== ref) })
+}
+
+/** Starts an A/B test: `ref` decides for `percent` % of cards, picked by a stable hash of the card. */
+export function setChallenger(modelsDir: string, ref: string, percent: number, contractHash: string): ModelRegistry {
+  const registry = readRegistry(modelsDir)
+  loadable(modelsDir, ref, contractHash)
+  if (!(percent >= 0 && percent <= 100))
+    throw new FraudstreamError(ErrorCode.usage, `--percent ${percent}: a share of cards within 0–100`, 'input')
+  if (registry.champion === ref)
+    throw new FraudstreamError(ErrorCode.usage, `${ref} is the champion: a challenger is another model`, 'input')
+  return write(modelsDir, {
+    ...registry,
+    shadows: registry.shadows.filter((s) => s !== ref),
+    challenger: { ref, percent },
+  })
+}
+
+export function clearChallenger(modelsDir: string): ModelRegistry {
+  const registry = readRegistry(modelsDir)
+  const { challenger: _ended, ...rest } = registry
+  return write(modelsDir, rest)
+}
+
+function roleIn(registry: ModelRegistry | undefined, ref: string): ModelEntry['role'] {
+  if (registry?.champion === ref) return 'champion'
+  if (registry?.challenger?.ref === ref) return 'challenger'
+  return registry?.shadows.includes(ref) ? 'shadow' : null
+}
+
+function withoutChallenger(registry: ModelRegistry, ref: string): Pick<ModelRegistry, 'challenger'> {
+  return registry.challenger && registry.challenger.ref !== ref ? { challenger: registry.challenger } : {}
 }
 
 /** Makes the champion before the current one champion again (the current one is not kept as a shadow). */
@@ -65,7 +121,14 @@ export function rollback(modelsDir: string, contractHash: string): ModelRegistry
   if (back === undefined)
     throw new FraudstreamError(ErrorCode.usage, `${registry.champion} is the first champion: nothing to roll back to`, 'input')
   loadable(modelsDir, back, contractHash)
-  return write(modelsDir, { champion: back, shadows: registry.shadows.filter((s) => s !== back), previous })
+  const { challenger: _replaced, ...rest } = registry
+  return write(modelsDir, {
+    ...rest,
+    champion: back,
+    shadows: registry.shadows.filter((s) => s !== back),
+    ...withoutChallenger(registry, back),
+    previous,
+  })
 }
 
 function loadable(modelsDir: string, ref: string, contractHash: string): void {

@@ -64,6 +64,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
     registers,
   })
+  const inferenceFallbacks = new Counter({
+    name: 'fraudstream_inference_fallback_total',
+    help: 'Transactions decided by the fallback rules, by why the models could not score them (error, deadline)',
+    labelNames: ['reason'] as const,
+    registers,
+  })
+  const modelReloads = new Counter({
+    name: 'fraudstream_model_reloads_total',
+    help: 'Registry changes a running job applied (ok) or refused (failed: a missing model, another contract)',
+    labelNames: ['result'] as const,
+    registers,
+  })
+  const modelServed = new Gauge({
+    name: 'fraudstream_model_served',
+    help: 'The models batches are scored with now, by role (champion, challenger, shadow): 1 each',
+    labelNames: ['model', 'version', 'role'] as const,
+    registers,
+  })
   const clickhouseInserts = new Counter({
     name: 'fraudstream_clickhouse_inserts_total',
     help: 'ClickHouse insert attempts by result',
@@ -249,6 +267,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     eventToDecision: { observeMs: (ms: number) => eventToDecision.observe(ms / 1000) },
     inferenceBatch,
     inferenceDuration: { observeMs: (model: string, ms: number) => inferenceDuration.observe({ model }, ms / 1000) },
+    inferenceFallbacks,
+    modelReloads,
+    modelServed,
     clickhouseInserts,
     clickhouseRows,
     producerErrors,

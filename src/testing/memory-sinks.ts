@@ -35,8 +35,14 @@ export class MemoryRecordSink implements RecordSink {
 export class MemoryScoreSink implements ScoreSink {
   readonly rows: { topic: string; partition: number; offset: number; row: Record<string, unknown> }[] = []
 
-  add(topic: string, partition: number, offset: number, row: Record<string, unknown>, onAck: () => void): void {
-    this.rows.push({ topic, partition, offset, row })
+  add(
+    topic: string,
+    partition: number,
+    offset: number,
+    rows: readonly Record<string, unknown>[],
+    onAck: () => void,
+  ): void {
+    for (const row of rows) this.rows.push({ topic, partition, offset, row })
     onAck()
   }
 

@@ -24,13 +24,27 @@ export const mixingModel: ScoreFn = (row) => {
   return 1 / (1 + Math.exp(-z))
 }
 
-export function functionScorer(featureNames: readonly string[], fn: ScoreFn): Scorer {
+/** A champion-only scorer running `fn` on the main thread. */
+export function functionScorer(
+  featureNames: readonly string[],
+  fn: ScoreFn,
+  thresholds: { review: number; decline: number },
+): Scorer {
   const width = featureNames.length
+  const model = { name: 'function', version: '1' }
   return {
-    model: { name: 'function', version: '1' },
+    model,
     featureNames,
-    score: async (rows, count) =>
-      Float32Array.from({ length: count }, (_, i) => fn(rows.subarray(i * width, (i + 1) * width))),
+    score: async (rows, count) => ({
+      models: [
+        {
+          model,
+          role: 'champion',
+          thresholds,
+          scores: Float32Array.from({ length: count }, (_, i) => fn(rows.subarray(i * width, (i + 1) * width))),
+        },
+      ],
+    }),
     close: async () => {},
   }
 }
@@ -45,6 +59,8 @@ export async function cardFraudDriver(
     overrides?: Record<string, unknown>
     features?: readonly FeatureDefinition[]
     model?: ScoreFn
+    /** Instead of `model`: a scorer of the test's own (a lineup, one that fails or stalls). */
+    scorer?: (featureNames: readonly string[]) => Scorer
     partitions?: number
     /** Snapshot partition state in memory, so a reassigned partition restores instead of replaying. */
     snapshots?: boolean
@@ -90,7 +106,7 @@ export async function cardFraudDriver(
       producer,
       scores,
       scoresHighOffset: (tp) => scores.highOffset(tp),
-      scorer: functionScorer(featureNames, model),
+      scorer: options.scorer?.(featureNames) ?? functionScorer(featureNames, model, config.thresholds),
       lookups: { producer: lookupsProducer, table, factsPartitions },
     },
     { config, features, thresholds: config.thresholds, runId: 'live' },

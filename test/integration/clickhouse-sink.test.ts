@@ -58,15 +58,17 @@ test('an insert whose ack is lost is retried with the same token and ClickHouse 
       'tx',
       0,
       offset,
-      {
-        transaction_id: `t${offset}`,
-        event_time: '2026-01-01 00:00:00.000',
-        decided_at: '2026-01-01 00:00:00.000',
-        source_topic: 'tx',
-        source_partition: 0,
-        source_offset: offset,
-        run_id: 'live',
-      },
+      [
+        {
+          transaction_id: `t${offset}`,
+          event_time: '2026-01-01 00:00:00.000',
+          decided_at: '2026-01-01 00:00:00.000',
+          source_topic: 'tx',
+          source_partition: 0,
+          source_offset: offset,
+          run_id: 'live',
+        },
+      ],
       () => acked++,
     )
   }
@@ -108,7 +110,7 @@ test('after the rows are deleted and offsets start again, a new token scope keep
     })
     for (let offset = 0; offset < 10; offset++) {
       const row = { transaction_id: `${prefix}${offset}`, event_time: '2026-01-01 00:00:00.000', source_topic: 'tx' }
-      sink.add('tx', 0, offset, { ...row, source_partition: 0, source_offset: offset, run_id: 'live' }, () => {})
+      sink.add('tx', 0, offset, [{ ...row, source_partition: 0, source_offset: offset, run_id: 'live' }], () => {})
     }
     await sink.close()
   }

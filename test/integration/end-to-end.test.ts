@@ -10,7 +10,9 @@ import { publishGenerated } from '../../src/generator/publish.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
 import { cardFraudFeatures } from '../../topology/features.js'
 import { createPipeline } from '../../src/main.js'
-import { loadModelPackage } from '../../src/adapters/onnx/model-package.js'
+import { readRegistry } from '../../src/adapters/onnx/model-package.js'
+import { lineupOf } from '../../src/models/lineup.js'
+import { featureContractHash } from '../../src/stages/features/feature-definition.js'
 import { OnnxScorer } from '../../src/adapters/onnx/onnx-scorer.js'
 import { committedOffsets, endOffsets, readTopic, waitFor, useMockCluster } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
@@ -131,12 +133,19 @@ test('20,000 transactions with 1 % invalid and 1 % duplicates: one decision and 
       format: 'JSONEachRow',
     })
   ).json<{ transaction_id: string; score: number; features: Record<string, number> }>()
-  const scorer = new OnnxScorer(loadModelPackage(config.model.dir, config.model.champion), { threads: 1 })
+  const scorer = new OnnxScorer(
+    lineupOf(readRegistry(config.model.dir), {
+      modelsDir: config.model.dir,
+      contract: { hash: featureContractHash(cardFraudFeatures), names: cardFraudFeatures.map((f) => f.name) },
+      thresholds: config.thresholds,
+    }),
+    { threads: 1 },
+  )
   teardown(t, () => scorer.close())
   const names = scorer.featureNames
   const batch = new Float32Array(logged.length * names.length)
   logged.forEach((row, i) => names.forEach((name, j) => (batch[i * names.length + j] = row.features[name]!)))
-  const rescored = await scorer.score(batch, logged.length)
+  const rescored = (await scorer.score(batch, logged.length)).models[0]!.scores
   const decidedScore = new Map(decisions.map((d) => [d.transaction_id, d.score]))
   const off = logged.filter(
     (row, i) =>

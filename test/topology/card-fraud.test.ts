@@ -14,8 +14,8 @@ test('the topology description is stable, so graph changes show up in review', (
  3. dedupe        filter  transaction_id seen within the dedupe horizon → dropped, counted
  4. card-windows  window  card-keyed event-time windows in partition-local memory → the row of 27 features (lookup columns still empty)
  5. lookups       lookup  facts to the lookup aggregators; waits until the terminal/merchant tables cover the window, then fills them
- 6. score         infer   ONNX sessions on Piscina worker threads (batches of ≤ 256, one per poll)
- 7. decide        map     thresholds → approve | review | decline with reason codes; declines get an alert
+ 6. score         infer   champion, challenger and shadow models on Piscina worker threads; failures and missed deadlines → fallback (batches of ≤ 256, one per poll)
+ 7. decide        map     the deciding model's thresholds → approve | review | decline with reasons and top features; declines get an alert
  8. decisions     sink    Decision v1, key = card_id (topic decisions)
  9. alerts        sink    declines, immediately (topic alerts)
 10. scores        sink    every score with its features into ClickHouse, batched per partition, one dedup token a batch

@@ -35,8 +35,15 @@ function labelRecord(
 /** Label rows held until the test acknowledges them, as ClickHouse acknowledges a batch. */
 class ManualLabelSink implements LabelSink {
   readonly rows: { offset: number; row: Record<string, unknown>; ack: () => void }[] = []
-  add(_topic: string, _partition: number, offset: number, row: Record<string, unknown>, onAck: () => void): void {
-    this.rows.push({ offset, row, ack: onAck })
+  add(
+    _topic: string,
+    _partition: number,
+    offset: number,
+    rows: readonly Record<string, unknown>[],
+    onAck: () => void,
+  ): void {
+    assert.equal(rows.length, 1, 'a label writes one row')
+    this.rows.push({ offset, row: rows[0]!, ack: onAck })
   }
   async flush(): Promise<void> {}
   drop(): void {}

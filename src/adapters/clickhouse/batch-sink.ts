@@ -64,8 +64,8 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
 
   constructor(readonly options: BatchSinkOptions<Row>) {}
 
-  /** Rows of one partition must be added in offset order. */
-  add(topic: string, partition: number, offset: number, row: Row, onAck: () => void): void {
+  /** Rows of one partition must be added in offset order; an offset's rows never straddle two batches. */
+  add(topic: string, partition: number, offset: number, rows: readonly Row[], onAck: () => void): void {
     const lane = this.#lane(topic, partition)
     let batch = lane.open
     if (!batch) {
@@ -76,7 +76,7 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
       // While an insert is in flight the batch grows instead: it is cut when the insert returns.
       if (!this.#inserting) lane.timer = setTimeout(() => this.#cut(lane), this.options.lingerMs)
     }
-    batch.rows.push(row)
+    for (const row of rows) batch.rows.push(row)
     batch.acks.push(onAck)
     batch.lastOffset = offset
     if (batch.rows.length >= this.options.maxBatchRows) this.#cut(lane)

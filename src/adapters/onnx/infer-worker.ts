@@ -1,17 +1,44 @@
 import * as ort from 'onnxruntime-node'
 
+/** One model of a lineup, as a worker runs it. */
+export interface ModelTask {
+  readonly path: string
+  readonly input: string
+  readonly output: string
+  /** The graph's contributions output ([rows × (width + 1)], the bias last) and how many top features to keep. */
+  readonly explain?: { readonly output: string; readonly k: number }
+}
+
 export interface InferTask {
-  readonly modelPath: string
-  readonly inputName: string
-  readonly outputName: string
+  readonly models: readonly ModelTask[]
   /** Row-major [rowCount × width], transferred (not copied) from the main thread. */
   readonly rows: Float32Array
   readonly rowCount: number
   readonly width: number
 }
 
-// One session per model file per worker, created on first use and kept: creating a session costs milliseconds,
-// a batch costs microseconds. The map is bounded by the champion + shadow models a job serves.
+export interface InferResult {
+  /** Per model of the task, in its order. */
+  readonly scores: Float32Array[]
+  readonly explanations: ({ features: Int32Array; values: Float32Array } | null)[]
+}
+
+/**
+ * Loads a lineup's sessions, one such task per worker. Reaching the barrier means this worker has loaded this module,
+ * onnxruntime's native binding and every session of `paths`; each waits (up to `timeoutMs`) until all of them have
+ * arrived, so that no worker takes two: after it resolves, every worker holds the sessions, and the scorer may send
+ * batches for the new lineup without any of them paying a session's creation. Sessions in neither `load` nor `keep`
+ * (the lineup batches still queued were sent with) are released.
+ */
+export interface LoadTask {
+  readonly load: readonly string[]
+  readonly keep: readonly string[]
+  readonly barrier: SharedArrayBuffer
+  readonly workers: number
+  readonly timeoutMs: number
+}
+
+// One session per model file per worker, created by a load task and kept until a lineup without it is loaded.
 const sessions = new Map<string, Promise<ort.InferenceSession>>()
 
 function sessionFor(modelPath: string): Promise<ort.InferenceSession> {
@@ -24,40 +51,97 @@ function sessionFor(modelPath: string): Promise<ort.InferenceSession> {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
     })
+    // A failed creation is not cached: the next load retries it.
+    session.catch(() => sessions.delete(modelPath))
     sessions.set(modelPath, session)
   }
   return session
 }
 
-/**
- * The scorer's start-up probe, one per worker. Reaching it means this worker has loaded this module, onnxruntime's
- * native binding included. Each waits (up to `timeoutMs`) until all of them have arrived, so that no worker takes two
- * and every worker has loaded: the scorer must not terminate a worker while the binding registers.
- */
-export interface WarmupTask {
-  readonly warmup: SharedArrayBuffer
-  readonly workers: number
-  readonly timeoutMs: number
+/** Feeds each model the float32 tensor [rowCount, width]; returns its scores (and top contributions) per model. */
+export default async function infer(task: InferTask | LoadTask): Promise<InferResult | null> {
+  if ('load' in task) return load(task)
+  const input = new ort.Tensor('float32', task.rows, [task.rowCount, task.width])
+  const scores: Float32Array[] = []
+  const explanations: InferResult['explanations'] = []
+  for (const model of task.models) {
+    const session = await sessionFor(model.path)
+    const fetches = model.explain ? [model.output, model.explain.output] : [model.output]
+    const output = await session.run({ [model.input]: input }, fetches)
+    scores.push(Float32Array.from(checked(output[model.output], model.output, task.rowCount, 1)))
+    explanations.push(
+      model.explain
+        ? topContributions(
+            checked(output[model.explain.output], model.explain.output, task.rowCount, task.width + 1),
+            task.rowCount,
+            task.width,
+            model.explain.k,
+          )
+        : null,
+    )
+  }
+  return { scores, explanations }
 }
 
-/** Feeds `inputName` a float32 tensor [rowCount, width]; returns the `outputName` scores, one per row. */
-export default async function infer(task: InferTask | WarmupTask): Promise<Float32Array> {
-  if ('warmup' in task) return warmup(task)
-  const session = await sessionFor(task.modelPath)
-  const input = new ort.Tensor('float32', task.rows, [task.rowCount, task.width])
-  const output = await session.run({ [task.inputName]: input })
-  const scores = output[task.outputName]
-  if (!scores || scores.data.length !== task.rowCount) {
+function checked(tensor: ort.Tensor | undefined, name: string, rows: number, width: number): Float32Array {
+  if (!tensor || tensor.data.length !== rows * width) {
     throw Object.assign(
-      new Error(`model output ${task.outputName} has ${scores?.data.length ?? 0} values for ${task.rowCount} rows`),
+      new Error(`model output ${name} has ${tensor?.data.length ?? 0} values for ${rows} rows × ${width}`),
       { code: 'FS_ERR_INFER' },
     )
   }
-  return Float32Array.from(scores.data as Float32Array)
+  return tensor.data as Float32Array
 }
 
-function warmup(task: WarmupTask): Float32Array {
-  const arrived = new Int32Array(task.warmup)
+/** Each row's k largest contributions by magnitude (the bias column excluded), largest first. */
+function topContributions(
+  contributions: Float32Array,
+  rows: number,
+  width: number,
+  k: number,
+): { features: Int32Array; values: Float32Array } {
+  const features = new Int32Array(rows * k).fill(-1)
+  const values = new Float32Array(rows * k)
+  for (let r = 0; r < rows; r++) {
+    const at = r * (width + 1)
+    const out = r * k
+    let kept = 0
+    for (let j = 0; j < width; j++) {
+      const value = contributions[at + j]!
+      if (value === 0) continue
+      // Insertion into the row's sorted top k: k is 3, a heap would cost more.
+      let slot = kept < k ? kept++ : k
+      while (slot > 0 && Math.abs(values[out + slot - 1]!) < Math.abs(value)) {
+        if (slot < k) {
+          values[out + slot] = values[out + slot - 1]!
+          features[out + slot] = features[out + slot - 1]!
+        }
+        slot--
+      }
+      if (slot < k) {
+        values[out + slot] = value
+        features[out + slot] = j
+      }
+    }
+  }
+  return { features, values }
+}
+
+async function load(task: LoadTask): Promise<null> {
+  const wanted = new Set([...task.load, ...task.keep])
+  for (const [path, session] of sessions) {
+    if (wanted.has(path)) continue
+    sessions.delete(path)
+    void session.then((s) => s.release()).catch(() => {})
+  }
+  let failure: unknown
+  try {
+    await Promise.all(task.load.map(sessionFor))
+  } catch (err) {
+    failure = err
+  }
+  // Every worker arrives, even one that failed: the others must not wait for it until the timeout.
+  const arrived = new Int32Array(task.barrier)
   Atomics.add(arrived, 0, 1)
   Atomics.notify(arrived, 0)
   const deadline = Date.now() + task.timeoutMs
@@ -68,5 +152,6 @@ function warmup(task: WarmupTask): Float32Array {
   ) {
     Atomics.wait(arrived, 0, seen, Math.max(1, deadline - Date.now()))
   }
-  return new Float32Array(0)
+  if (failure !== undefined) throw failure
+  return null
 }

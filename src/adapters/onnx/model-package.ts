@@ -36,7 +36,10 @@ export interface ModelExplanation {
 
 export interface ModelRegistry {
   readonly champion: string
+  /** Score every transaction beside the champion, logged under role `shadow`; they never change a decision. */
   readonly shadows: readonly string[]
+  /** An A/B test: decides for `percent` % of cards (by a stable hash of the card), logged under role `challenger`. */
+  readonly challenger?: { readonly ref: string; readonly percent: number }
   /** Earlier champions, oldest first: `fraudstream models rollback` goes back to the last one. */
   readonly previous?: readonly string[]
 }

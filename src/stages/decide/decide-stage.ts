@@ -1,8 +1,8 @@
-import type { ModelRef } from '../../core/records.js'
 import { Decision, type AlertV1, type DecisionV1 } from '../../core/records.js'
 import type { Stage } from '../../core/stage.js'
-import type { ScoredValue } from '../infer/score-stage.js'
-import { createDecider, type Thresholds } from './decide.js'
+import type { ScoredValue, SideScore } from '../infer/score-stage.js'
+import { createDecider, type DecisionOutcome, type Thresholds } from './decide.js'
+import { createFallbackDecider, type FallbackRule } from './fallback-rules.js'
 
 /** A scored transaction with its Decision v1 and, for a decline, the alert that goes out with it. */
 export interface Decided extends ScoredValue {
@@ -13,7 +13,8 @@ export interface Decided extends ScoredValue {
 export interface DecideStageOptions {
   readonly thresholds: Thresholds
   readonly featureNames: readonly string[]
-  readonly model: ModelRef
+  /** What decides a batch the models could not score (inference failed or missed its deadline). */
+  readonly fallbackRules: readonly FallbackRule[]
   /**
    * Each decision as it is handed on, with its event → decision latency: from the record's Kafka timestamp
    * (CreateTime, or the broker's LogAppendTime) to now; undefined when the record has no timestamp.
@@ -22,18 +23,25 @@ export interface DecideStageOptions {
 }
 
 /**
- * Thresholds and reason codes → Decision v1 (DESIGN.md §3); a decline also gets an immediate alert. Counts each
- * outcome (`approve`, `review`, `decline`) and `alert`.
+ * Thresholds and reason codes → Decision v1 (DESIGN.md §3); a decline also gets an immediate alert. The deciding
+ * model's own thresholds apply; its top feature contributions join the reasons as `feature:<name>`; the other models'
+ * scores go under `shadow`. A batch without scores is decided by the fallback rules. Counts each outcome (`approve`,
+ * `review`, `decline`).
  */
 export function decideStage(name: string, options: DecideStageOptions): Stage<ScoredValue, Decided> {
   const decide = createDecider(options.thresholds, options.featureNames)
+  const decideFallback = createFallbackDecider(options.fallbackRules, options.featureNames)
   return {
     name,
     process(batch, ctx) {
       const counts = { approve: 0, review: 0, decline: 0 }
       for (const item of batch) {
-        const { tx, score, rows, at } = item.value
-        const outcome = decide(score, rows, at)
+        const { tx, score, rows, at, fallback, explanation, others, arm } = item.value
+        let outcome: DecisionOutcome = fallback
+          ? decideFallback(fallback, rows, at)
+          : decide(score, rows, at, item.value.thresholds)
+        if (explanation && explanation.length > 0)
+          outcome = { ...outcome, reasons: [...outcome.reasons, ...explanation.map((e) => `feature:${e.feature}`)] }
         const latencyMs = ctx.clock.nowMs() - item.receivedAtMs
         const decision: DecisionV1 = {
           transaction_id: tx.transaction_id,
@@ -44,7 +52,12 @@ export function decideStage(name: string, options: DecideStageOptions): Stage<Sc
           decision: outcome.decision,
           reasons: outcome.reasons,
           rules: outcome.rules,
-          model: options.model,
+          model: item.value.model,
+          ...(others.length > 0 ? { shadow: others.map(shadowOf) } : {}),
+          ...(arm ? { arm } : {}),
+          ...(explanation
+            ? { explanation: explanation.map((e) => ({ feature: e.feature, contribution: e.value })) }
+            : {}),
           latency_ms: Math.round(latencyMs * 1000) / 1000,
         }
         const alert: AlertV1 | undefined =
@@ -67,4 +80,8 @@ export function decideStage(name: string, options: DecideStageOptions): Stage<Sc
       for (const [outcome, n] of Object.entries(counts)) if (n > 0) ctx.metrics.count(outcome, n)
     },
   }
+}
+
+function shadowOf(side: SideScore): NonNullable<DecisionV1['shadow']>[number] {
+  return { name: side.model.name, version: side.model.version, role: side.role, score: side.score }
 }

@@ -34,15 +34,14 @@ const REASONS: readonly {
 
 /**
  * score + feature row (at `rowAt` of `row`) → approve | review | decline with reason codes. Seed thresholds:
- * < 0.40 approve, 0.40–0.70 review, ≥ 0.70 decline.
+ * < 0.40 approve, 0.40–0.70 review, ≥ 0.70 decline; `cut` overrides them per call (each model has its own).
  */
 export function createDecider(thresholds: Thresholds, featureNames: readonly string[]) {
   const reasonColumns = REASONS.map((r) => ({ ...r, column: featureNames.indexOf(r.feature) })).filter(
     (r) => r.column >= 0,
   )
-  return function decide(score: number, row: Float32Array, rowAt = 0): DecisionOutcome {
-    const decision =
-      score >= thresholds.decline ? Decision.decline : score >= thresholds.review ? Decision.review : Decision.approve
+  return function decide(score: number, row: Float32Array, rowAt = 0, cut: Thresholds = thresholds): DecisionOutcome {
+    const decision = score >= cut.decline ? Decision.decline : score >= cut.review ? Decision.review : Decision.approve
     if (decision === Decision.approve) return { decision, reasons: [], rules: [] }
     const reasons: string[] = []
     for (const r of reasonColumns) {

@@ -1,24 +1,69 @@
-import type { Scorer } from '../../core/ports.js'
+import { ErrorCode, FraudstreamError } from '../../core/errors.js'
+import type { ModelRole, ModelScores, ScoredBatch, Scorer } from '../../core/ports.js'
+import type { ModelRef } from '../../core/records.js'
 import type { Stage } from '../../core/stage.js'
 import type { Featured } from '../windows/card-windows-stage.js'
+import { challengerArm } from './ab-split.js'
+
+/** Why a batch was decided by the fallback rules instead of a model. */
+export type FallbackReason = 'error' | 'deadline'
+
+/** A model's score for a transaction it did not decide (a shadow, or the champion/challenger of the other arm). */
+export interface SideScore {
+  readonly model: ModelRef
+  readonly role: ModelRole
+  readonly score: number
+  readonly thresholds: { readonly review: number; readonly decline: number }
+}
 
 export interface ScoredValue extends Featured {
+  /** The deciding model's probability; 0 when the fallback rules decide. */
   readonly score: number
+  /** The model that decided, or for a fallback the champion that failed. */
+  readonly model: ModelRef
+  readonly role: ModelRole | 'fallback'
+  readonly thresholds: { readonly review: number; readonly decline: number }
+  /** Set while a challenger runs: which arm the card falls in. */
+  readonly arm?: 'champion' | 'challenger'
+  /** The deciding model's largest feature contributions (margin space), largest first. */
+  readonly explanation?: readonly { readonly feature: string; readonly value: number }[]
+  readonly others: readonly SideScore[]
+  readonly fallback?: FallbackReason
 }
 
 export interface ScoreStageOptions {
   readonly scorer: Scorer
+  /**
+   * How long a batch may wait for its scores; past it, and when inference fails, the fallback rules decide it and the
+   * job goes on. 0: no deadline.
+   */
+  readonly deadlineMs: number
+  /**
+   * Batches at the scorer at once; more wait here. The deadline runs from when a batch is sent, so a backlog queued
+   * behind busy workers is not mistaken for a failing model (a batch abandoned at its deadline frees its place).
+   */
+  readonly concurrency: number
+  /** The thresholds a fallback decision is recorded with: the configured ones. */
+  readonly thresholds: { readonly review: number; readonly decline: number }
   /** Per batch: its size and how long the worker round trip took. */
   readonly onBatch?: (records: number, ms: number) => void
+  /** Per batch decided by the fallback rules, with the error when inference failed. */
+  readonly onFallback?: (reason: FallbackReason, records: number, err: Error) => void
 }
+
+const NONE: readonly SideScore[] = []
 
 /**
  * Micro-batches of feature rows to the scorer (ONNX sessions on worker threads). The ONNX feeder's input is one
- * float32 tensor [rows × features] in the model's feature-contract order; its output one probability per row.
+ * float32 tensor [rows × features] in the model's feature-contract order; each model's output one probability per
+ * row. The champion decides, or the challenger for the cards of its arm; every other model's score rides along. A
+ * batch whose inference fails or misses its deadline is passed on for the fallback rules (counted `fallback_error`,
+ * `fallback_deadline`).
  */
 export function scoreStage(name: string, options: ScoreStageOptions): Stage<Featured, ScoredValue> {
   const { scorer } = options
   const width = scorer.featureNames.length
+  const slots = new Slots(options.concurrency)
   return {
     name,
     async process(batch, ctx) {
@@ -28,13 +73,116 @@ export function scoreStage(name: string, options: ScoreStageOptions): Stage<Feat
         const { rows: from, at } = batch[i]!.value
         for (let j = 0; j < width; j++) rows[i * width + j] = from[at + j]!
       }
+      const champion = scorer.model
+      let scored: ScoredBatch
+      await slots.take()
       const startedMs = ctx.clock.nowMs()
-      const scores = await scorer.score(rows, batch.length)
+      try {
+        scored = await withDeadline(scorer.score(rows, batch.length), options.deadlineMs)
+      } catch (err) {
+        const reason: FallbackReason = err instanceof DeadlineMissed ? 'deadline' : 'error'
+        ctx.metrics.count(`fallback_${reason}`, batch.length)
+        options.onFallback?.(reason, batch.length, err as Error)
+        for (const item of batch) {
+          const value: ScoredValue = {
+            ...item.value,
+            score: 0,
+            model: champion,
+            role: 'fallback',
+            thresholds: options.thresholds,
+            others: NONE,
+            fallback: reason,
+          }
+          ctx.emit(item, value)
+        }
+        return
+      } finally {
+        slots.give()
+      }
       options.onBatch?.(batch.length, ctx.clock.nowMs() - startedMs)
+      const [first, ...rest] = scored.models
+      const challenger = scored.challengerPercent !== undefined ? rest[0] : undefined
       for (let i = 0; i < batch.length; i++) {
         const item = batch[i]!
-        ctx.emit(item, { ...item.value, score: scores[i]! })
+        const arm =
+          challenger === undefined
+            ? undefined
+            : challengerArm(item.value.tx.card_id, challenger.model, scored.challengerPercent!)
+        const decider = arm === 'challenger' ? challenger! : first!
+        ctx.emit(item, {
+          ...item.value,
+          score: decider.scores[i]!,
+          model: decider.model,
+          role: decider.role,
+          thresholds: decider.thresholds,
+          ...(arm ? { arm } : {}),
+          ...(decider.explanation ? { explanation: explanationOf(decider, i, scorer.featureNames) } : {}),
+          others: scored.models.length === 1 ? NONE : sideScores(scored.models, decider, i),
+        })
       }
     },
   }
+}
+
+function sideScores(models: readonly ModelScores[], decider: ModelScores, row: number): SideScore[] {
+  const side: SideScore[] = []
+  for (const m of models)
+    if (m !== decider) side.push({ model: m.model, role: m.role, score: m.scores[row]!, thresholds: m.thresholds })
+  return side
+}
+
+function explanationOf(
+  scores: ModelScores,
+  row: number,
+  featureNames: readonly string[],
+): { feature: string; value: number }[] {
+  const { k, features, values } = scores.explanation!
+  const top: { feature: string; value: number }[] = []
+  for (let j = row * k; j < row * k + k && features[j]! >= 0; j++)
+    top.push({ feature: featureNames[features[j]!]!, value: values[j]! })
+  return top
+}
+
+/** A counting semaphore: `take` resolves once fewer than `size` are taken. */
+class Slots {
+  #free: number
+  readonly #waiting: (() => void)[] = []
+
+  constructor(size: number) {
+    this.#free = size
+  }
+
+  take(): Promise<void> | void {
+    if (this.#free > 0) {
+      this.#free--
+      return
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve))
+  }
+
+  /** The place goes straight to the oldest waiter, if any. */
+  give(): void {
+    const next = this.#waiting.shift()
+    if (next) next()
+    else this.#free++
+  }
+}
+
+class DeadlineMissed extends FraudstreamError {
+  constructor(ms: number) {
+    super(ErrorCode.infer, `inference missed its ${ms} ms deadline`, 'internal', true)
+  }
+}
+
+/**
+ * `scoring`, or DeadlineMissed once `ms` have passed. The deadline yields to the event loop's poll phase once
+ * before it fires: after a stall of the loop, a worker's answer that arrived in time is taken, not called late.
+ */
+function withDeadline<T>(scoring: Promise<T>, ms: number): Promise<T> {
+  if (ms <= 0) return scoring
+  let timer: NodeJS.Timeout | undefined
+  const missed = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => setImmediate(() => reject(new DeadlineMissed(ms))), ms)
+  })
+  return Promise.race([scoring, missed]).finally(() => clearTimeout(timer))
 }

@@ -18,6 +18,6 @@ export function labelsSink(name: string, options: LabelsSinkOptions): Stage<Labe
   return tableSink(name, {
     sink: options.sink,
     highOffsetOf: options.highOffsetOf,
-    rowOf: (label, origin) => toLabelRow(label, origin, options.runId),
+    rowsOf: (label, origin) => [toLabelRow(label, origin, options.runId)],
   })
 }

@@ -22,8 +22,12 @@ export const SCORE_COLUMNS = [
   'decision',
   'reasons',
   'rules',
+  'explanation_features',
+  'explanation_values',
   'model_name',
   'model_version',
+  'model_role',
+  'ab_arm',
   'feature_contract',
   'late',
   'latency_ms',
@@ -39,7 +43,8 @@ export const SCORE_COLUMNS = [
  *   transaction_id String, card_id String, customer_id String, merchant_id String, terminal_id String,
  *   amount Float64, currency/mcc/country/card_country/channel LowCardinality(String),
  *   event_time DateTime64(3,'UTC'), decided_at DateTime64(3,'UTC'), score Float32, decision LowCardinality(String),
- *   reasons Array(..), rules Array(..), model_name, model_version, feature_contract LowCardinality(String),
+ *   reasons Array(..), rules Array(..), explanation_features Array(..), explanation_values Array(Float32) (005),
+ *   model_name, model_version, model_role, ab_arm (005), feature_contract LowCardinality(String),
  *   late Bool, latency_ms Float32, source_topic LowCardinality(String), source_partition UInt32,
  *   source_offset UInt64, source_timestamp DateTime64(3,'UTC') (004), run_id LowCardinality(String), and a Float32
  *   column `f_<name>` per feature
@@ -56,6 +61,8 @@ export interface ScoreRow extends Record<string, unknown> {
 export function toScoreRow(input: {
   tx: Transaction
   decision: DecisionV1
+  /** The part the deciding model played: champion, challenger, or fallback when the rules decided. */
+  role: string
   featureNames: readonly string[]
   /** The feature row, at `rowAt` (default 0). */
   row: Float32Array
@@ -87,8 +94,12 @@ export function toScoreRow(input: {
     decision: decision.decision,
     reasons: decision.reasons,
     rules: decision.rules,
+    explanation_features: decision.explanation?.map((e) => e.feature) ?? NONE,
+    explanation_values: decision.explanation?.map((e) => e.contribution) ?? NONE,
     model_name: decision.model.name,
     model_version: decision.model.version,
+    model_role: input.role,
+    ab_arm: decision.arm ?? '',
     feature_contract: input.featureContract,
     features,
     late: input.late,
@@ -98,6 +109,31 @@ export function toScoreRow(input: {
     source_offset: input.source.offset,
     source_timestamp: toClickhouseTime(input.sourceTimestampMs),
     run_id: input.runId,
+  }
+}
+
+const NONE: readonly never[] = []
+
+/**
+ * The row of a model that scored the transaction without deciding it: the deciding row with this model's score and
+ * the decision its own thresholds would have made, without reasons, rules or explanation.
+ */
+export function sideScoreRow(
+  decided: ScoreRow,
+  side: { model: { name: string; version: string }; score: number; thresholds: { review: number; decline: number } },
+): ScoreRow {
+  const { score, thresholds } = side
+  return {
+    ...decided,
+    score,
+    decision: score >= thresholds.decline ? 'decline' : score >= thresholds.review ? 'review' : 'approve',
+    reasons: NONE,
+    rules: NONE,
+    explanation_features: NONE,
+    explanation_values: NONE,
+    model_name: side.model.name,
+    model_version: side.model.version,
+    model_role: 'shadow',
   }
 }
 

@@ -1,7 +1,7 @@
 import type { ScoreSink, TopicPartition } from '../../core/ports.js'
 import type { Stage } from '../../core/stage.js'
 import type { Decided } from '../decide/decide-stage.js'
-import { toScoreRow } from './score-row.js'
+import { sideScoreRow, toScoreRow } from './score-row.js'
 import { tableSink } from './table-sink.js'
 
 export interface ScoresSinkOptions {
@@ -13,15 +13,19 @@ export interface ScoresSinkOptions {
   readonly runId: string
 }
 
-/** Every score with its features into ClickHouse, exactly once (tableSink). */
+/**
+ * Every score with its features into ClickHouse, exactly once (tableSink): the deciding model's row, then a row per
+ * model that only scored (model_role `shadow`), all under the transaction's offset.
+ */
 export function scoresSink(name: string, options: ScoresSinkOptions): Stage<Decided, Decided> {
   return tableSink(name, {
     sink: options.sink,
     highOffsetOf: options.highOffsetOf,
-    rowOf: ({ tx, decision, rows, at, late }, origin) =>
-      toScoreRow({
+    rowsOf: ({ tx, decision, rows, at, late, role, others }, origin) => {
+      const decided = toScoreRow({
         tx,
         decision,
+        role,
         featureNames: options.featureNames,
         row: rows,
         rowAt: at,
@@ -30,6 +34,8 @@ export function scoresSink(name: string, options: ScoresSinkOptions): Stage<Deci
         source: origin,
         sourceTimestampMs: origin.timestampMs,
         runId: options.runId,
-      }),
+      })
+      return others.length === 0 ? [decided] : [decided, ...others.map((side) => sideScoreRow(decided, side))]
+    },
   })
 }

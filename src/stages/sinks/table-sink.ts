@@ -6,7 +6,8 @@ export interface TableSinkOptions<T> {
   readonly sink: ScoreSink
   /** The highest source offset of a partition already in the table (−1 if none): replays skip those rows. */
   readonly highOffsetOf: (tp: TopicPartition) => Promise<number>
-  readonly rowOf: (value: T, origin: SourceRecord) => Record<string, unknown>
+  /** The rows a record writes, all under its offset (scores: one per model that scored it). */
+  readonly rowsOf: (value: T, origin: SourceRecord) => readonly Record<string, unknown>[]
 }
 
 /**
@@ -39,8 +40,9 @@ export function tableSink<T>(name: string, options: TableSinkOptions<T>): Stage<
         const { origin } = item
         if (origin.offset > highOffsets.get(partitionKey(origin))!) {
           const ack = ctx.hold(item, 'ack')
-          options.sink.add(origin.topic, origin.partition, origin.offset, options.rowOf(item.value, origin), () => {
-            open!.metrics.count('rows')
+          const rows = options.rowsOf(item.value, origin)
+          options.sink.add(origin.topic, origin.partition, origin.offset, rows, () => {
+            open!.metrics.count('rows', rows.length)
             ack()
           })
         } else skipped++

@@ -18,13 +18,12 @@ const string = (name: string, value: string) =>
 /**
  * The ensemble as an ONNX graph with two outputs, both from the raw features [N, F] (trees need no preprocessing,
  * so the graph computes what the TypeScript functions compute, in float32):
- *   - score [N]: ai.onnx.ml TreeEnsembleClassifier (BRANCH_LT splits, leaf weights on class 0 of the binary case,
- *     base value = the base margin, LOGISTIC post-transform) → probabilities [N, 2] → Slice (fraud) → Reshape;
- *     what `predictGbdt` computes.
- *   - contributions [N, F + 1]: ai.onnx.ml TreeEnsembleRegressor on the same trees with F + 1 targets, each leaf
+ *   - contributions [N, F + 1]: ai.onnx.ml TreeEnsembleRegressor (BRANCH_LT splits) with F + 1 targets, each leaf
  *     emitting its path contributions to their feature targets and E[root] to target F, the base margin as base
  *     value of target F; what `gbdtContributions` computes. A leaf's path is fixed, so its vector is too: the
- *     explanation is a table lookup in the same `session.run`.
+ *     explanation is a table lookup.
+ *   - score [N]: sigmoid of each row's sum of contributions, which is the margin; what `predictGbdt` computes. One
+ *     pass over the trees serves both (onnxruntime runs every node of a graph whatever is fetched).
  */
 export function gbdtToOnnx(model: GbdtModel, options: { docString: string }): Uint8Array {
   const width = model.featureNames.length
@@ -37,7 +36,6 @@ export function gbdtToOnnx(model: GbdtModel, options: { docString: string }): Ui
     trueIds: [] as number[],
     falseIds: [] as number[],
   }
-  const leaves = { treeIds: [] as number[], nodeIds: [] as number[], weights: [] as number[] }
   const targets = { treeIds: [] as number[], nodeIds: [] as number[], ids: [] as number[], weights: [] as number[] }
   model.trees.forEach((tree, t) => {
     for (let node = 0; node < tree.feature.length; node++) {
@@ -49,11 +47,6 @@ export function gbdtToOnnx(model: GbdtModel, options: { docString: string }): Ui
       nodes.modes.push(leaf ? 'LEAF' : 'BRANCH_LT')
       nodes.trueIds.push(leaf ? 0 : tree.left[node]!)
       nodes.falseIds.push(leaf ? 0 : tree.right[node]!)
-      if (leaf) {
-        leaves.treeIds.push(t)
-        leaves.nodeIds.push(node)
-        leaves.weights.push(tree.value[node]!)
-      }
     }
     const expected = expectedValues(tree)
     for (const { leaf, features, values } of leafContributions(tree, expected)) {
@@ -77,26 +70,6 @@ export function gbdtToOnnx(model: GbdtModel, options: { docString: string }): Ui
     ints('nodes_truenodeids', nodes.trueIds),
     ints('nodes_falsenodeids', nodes.falseIds),
   ]
-  const ensemble = onnx.NodeProto.create({
-    opType: 'TreeEnsembleClassifier',
-    domain: 'ai.onnx.ml',
-    name: 'trees',
-    input: [ONNX_INPUT_NAME],
-    output: ['label', 'probabilities'],
-    attribute: [
-      ...structure,
-      ints('class_treeids', leaves.treeIds),
-      ints('class_nodeids', leaves.nodeIds),
-      ints(
-        'class_ids',
-        leaves.treeIds.map(() => 0),
-      ),
-      floats('class_weights', leaves.weights),
-      ints('classlabels_int64s', [0, 1]),
-      floats('base_values', [model.baseMargin]),
-      string('post_transform', 'LOGISTIC'),
-    ],
-  })
   const explainer = onnx.NodeProto.create({
     opType: 'TreeEnsembleRegressor',
     domain: 'ai.onnx.ml',
@@ -130,22 +103,17 @@ export function gbdtToOnnx(model: GbdtModel, options: { docString: string }): Ui
     docString: `inputs in order: ${model.featureNames.join(', ')}; ${ONNX_CONTRIBUTIONS_NAME}: path contributions in log-odds, one column a feature, then the bias`,
     input: [valueInfo(ONNX_INPUT_NAME, ['N', width])],
     output: [valueInfo(ONNX_OUTPUT_NAME, ['N']), valueInfo(ONNX_CONTRIBUTIONS_NAME, ['N', width + 1])],
-    initializer: [int64s('one', [1]), int64s('two', [2]), int64s('flat', [-1])],
+    initializer: [int64s('rows', [1])],
     node: [
-      ensemble,
-      onnx.NodeProto.create({
-        opType: 'Slice',
-        name: 'fraud_column',
-        input: ['probabilities', 'one', 'two', 'one'],
-        output: ['fraud_probability'],
-      }),
-      onnx.NodeProto.create({
-        opType: 'Reshape',
-        name: 'flatten',
-        input: ['fraud_probability', 'flat'],
-        output: [ONNX_OUTPUT_NAME],
-      }),
       explainer,
+      onnx.NodeProto.create({
+        opType: 'ReduceSum',
+        name: 'margin',
+        input: [ONNX_CONTRIBUTIONS_NAME, 'rows'],
+        output: ['margin'],
+        attribute: [onnx.AttributeProto.create({ name: 'keepdims', type: AttributeType.INT, i: 0 })],
+      }),
+      onnx.NodeProto.create({ opType: 'Sigmoid', name: 'probability', input: ['margin'], output: [ONNX_OUTPUT_NAME] }),
     ],
   })
   const proto = onnx.ModelProto.create({

@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { readRegistry } from '../../../src/adapters/onnx/model-package.js'
-import { listModels, promote, rollback } from '../../../src/models/registry.js'
+import {
+  addShadow,
+  clearChallenger,
+  listModels,
+  promote,
+  removeShadow,
+  rollback,
+  setChallenger,
+} from '../../../src/models/registry.js'
 
 /** A models directory with m@1 (an older contract), m@2 and m@3 (the current one `now`), m@2 champion. */
 function registry(t: { after(fn: () => void): void }): string {
@@ -60,4 +68,25 @@ test('a version on another feature contract, or one that does not exist, is neve
   assert.throws(() => promote(dir, 'm@1', 'now'), { code: 'FS_ERR_MODEL_CONTRACT' })
   assert.throws(() => promote(dir, 'm@9', 'now'), { code: 'FS_ERR_MODEL_LOAD' })
   assert.deepEqual(readRegistry(dir), { champion: 'm@2', shadows: [] }, 'unchanged')
+})
+
+test('shadows and a challenger: each model plays one part, and a promotion takes a model out of its old part', (t) => {
+  const dir = registry(t)
+  addShadow(dir, 'm@3', 'now')
+  assert.deepEqual(readRegistry(dir).shadows, ['m@3'])
+  assert.equal(listModels(dir, 'now').find((e) => e.ref === 'm@3')?.role, 'shadow')
+  assert.throws(() => addShadow(dir, 'm@2', 'now'), /is the champion/)
+  assert.throws(() => addShadow(dir, 'm@1', 'now'), { code: 'FS_ERR_MODEL_CONTRACT' })
+  setChallenger(dir, 'm@3', 10, 'now')
+  assert.deepEqual(readRegistry(dir), { champion: 'm@2', shadows: [], challenger: { ref: 'm@3', percent: 10 } })
+  assert.throws(() => setChallenger(dir, 'm@3', 101, 'now'), /within 0–100/)
+  assert.throws(() => setChallenger(dir, 'm@2', 10, 'now'), /is the champion/)
+  assert.throws(() => removeShadow(dir, 'm@3'), /not a shadow/)
+  promote(dir, 'm@3', 'now')
+  assert.deepEqual(readRegistry(dir), { champion: 'm@3', shadows: [], previous: ['m@2'] }, 'the challenger won')
+  addShadow(dir, 'm@2', 'now')
+  removeShadow(dir, 'm@2')
+  setChallenger(dir, 'm@2', 50, 'now')
+  clearChallenger(dir)
+  assert.deepEqual(readRegistry(dir), { champion: 'm@3', shadows: [], previous: ['m@2'] })
 })

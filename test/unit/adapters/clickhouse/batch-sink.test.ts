@@ -34,7 +34,7 @@ test('batches grow while an insert is in flight: one insert at a time, each part
   const { client, inserts, maxInFlight } = slowClient()
   const sink = new ClickhouseBatchSink<{ offset: number }>({ client, table: 'scores', columns: ['offset'], tokenScope: 'live', maxBatchRows: 1_000, lingerMs: 1, retryBackoffMs: 1, maxRetryBackoffMs: 1, metrics: createMetrics({ defaultMetrics: false }), log: pino({ level: 'silent' }) })
   const acked: string[] = []
-  const add = (partition: number, offset: number) => sink.add('tx', partition, offset, { offset }, () => void acked.push(`${partition}:${offset}`))
+  const add = (partition: number, offset: number) => sink.add('tx', partition, offset, [{ offset }], () => void acked.push(`${partition}:${offset}`))
   add(0, 0)
   await new Promise((resolve) => setTimeout(resolve, 10))
   assert.equal(inserts.length, 1, 'the idle inserter takes a batch after lingerMs')
@@ -62,7 +62,7 @@ test('batches grow while an insert is in flight: one insert at a time, each part
 test('a full batch is cut at maxBatchRows even while an insert is in flight, and flush waits for a partition\'s batches', async () => {
   const { client, inserts } = slowClient()
   const sink = new ClickhouseBatchSink<{ offset: number }>({ client, table: 'scores', columns: ['offset'], tokenScope: 'live', maxBatchRows: 100, lingerMs: 10_000, retryBackoffMs: 1, maxRetryBackoffMs: 1, metrics: createMetrics({ defaultMetrics: false }), log: pino({ level: 'silent' }) })
-  for (let offset = 0; offset < 250; offset++) sink.add('tx', 0, offset, { offset }, () => {})
+  for (let offset = 0; offset < 250; offset++) sink.add('tx', 0, offset, [{ offset }], () => {})
   assert.equal(inserts.length, 1)
   let flushed = false
   const flushing = sink.flush({ topic: 'tx', partition: 0 }).then(() => (flushed = true))
