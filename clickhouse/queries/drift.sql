@@ -3,7 +3,8 @@
 -- distance; status warn at or above {warn}, alert at or above {alert}, on the larger of the two.
 -- Parameters (times: ISO-8601 or 'YYYY-MM-DD hh:mm:ss' UTC; windows are [from, to); '' = the default):
 --   {run_id:String} = live              the scores' run: 'live', or a replay's --run-id
---   {model:String} = ''                 model_name; '' = the one with the most scores in the current window
+--   {model:String} = ''                 model_name; '' = the one that decided most as champion in the current window
+--   {model_version:String} = ''         '' = the version of that model that decided most there (then: scored most)
 --   {current_from:String} = ''          '' = current_to − 1 day
 --   {current_to:String} = ''            '' = just after the newest scored event (data time, so replays work too)
 --   {reference_from:String} = ''        '' = reference_to − 7 days
@@ -14,6 +15,9 @@
 --   {sample_rows:UInt32} = 100000       values kept per feature and window; a larger window is sampled (reservoir)
 -- Columns: feature ('score' is the model's output), reference_rows, current_rows, psi, ks, status (ok | warn |
 -- alert | no_data), reference_median, current_median.
+--
+-- Population: one model version's own rows, whatever part it played (champion, challenger or shadow: it scored every
+-- transaction it saw, so both windows hold its full input), without fallback rows (no model scored those).
 --
 -- How it is computed, and why:
 -- - A feature's values are its f_ column, nan excluded (a row scored without that feature): the `features` map.
@@ -33,7 +37,14 @@ WITH
     if({model:String} != '', {model:String},
        (SELECT model_name FROM scores
         WHERE run_id = {run_id:String} AND event_time >= cur_from AND event_time < cur_to
-        GROUP BY model_name ORDER BY count() DESC, model_name LIMIT 1)) AS model
+          AND model_role IN ('champion', '')
+        GROUP BY model_name ORDER BY count() DESC, model_name LIMIT 1)) AS model,
+    if({model_version:String} != '', {model_version:String},
+       (SELECT model_version FROM scores
+        WHERE run_id = {run_id:String} AND event_time >= cur_from AND event_time < cur_to
+          AND model_name = model AND model_role != 'fallback'
+        GROUP BY model_version
+        ORDER BY countIf(model_role IN ('champion', '')) DESC, count() DESC, model_version DESC LIMIT 1)) AS version
 SELECT
     feature,
     reference_rows,
@@ -80,6 +91,8 @@ FROM
         ARRAY JOIN arrayConcat([('score', toFloat64(score))], arrayZip(mapKeys(features), mapValues(features))) AS kv
         WHERE run_id = {run_id:String}
           AND model_name = model
+          AND model_version = version
+          AND model_role != 'fallback'
           -- A row in both windows (they overlap) counts in the current one only.
           AND ((event_time >= ref_from AND event_time < ref_to)
                OR ((event_time >= cur_from AND event_time < cur_to) AS is_current))

@@ -5,6 +5,9 @@
 -- replay reads the same); a day is mature once that reaches {maturity_days} (analytics.labelMaturityDays). Figures of
 -- immature days only rise as chargebacks arrive: read them as lower bounds of recall.
 -- A transaction without a label counts as legitimate; the latest label of a transaction wins (latest_labels).
+-- Population: each model version's own rows, whatever part it played (champion, challenger, or shadow: the decision
+-- its thresholds would have made), so a line is one model's quality on the transactions it scored. Fallback rows are
+-- left out: their score 0 and the rules' decision are no model's. What was decided is in alert-volume.sql.
 -- Parameters:
 --   {run_id:String} = live              the scores' run: 'live', or a replay's --run-id
 --   {maturity_days:UInt16} = 30
@@ -29,7 +32,7 @@ WITH
         FROM scores AS s
         LEFT JOIN (SELECT transaction_id, 1 AS has_label, is_fraud FROM latest_labels WHERE run_id = 'live') AS l
             ON l.transaction_id = s.transaction_id
-        WHERE s.run_id = {run_id:String}
+        WHERE s.run_id = {run_id:String} AND s.model_role != 'fallback'
     ),
     counts AS
     (

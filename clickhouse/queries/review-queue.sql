@@ -1,4 +1,6 @@
 -- Question: which transactions sent to review still have no label, oldest first (what analysts should look at next)?
+-- Population: the deciding rows (model_role != 'shadow'): the reviews that were sent, whichever model (or the
+-- fallback rules) decided them; a shadow's review sends nothing.
 -- Parameters:
 --   {run_id:String} = live              the scores' run: 'live', or a replay's --run-id
 --   {top:UInt32} = 100
@@ -19,10 +21,8 @@ SELECT
     model_version
 FROM scores
 WHERE run_id = {run_id:String}
+    AND model_role != 'shadow'
     AND decision = 'review'
-    -- The champion's reviews (the model that scored most); a shadow's decision sends nothing to review.
-    AND model_name = (SELECT model_name FROM scores WHERE run_id = {run_id:String}
-                      GROUP BY model_name ORDER BY count() DESC, model_name LIMIT 1)
     AND transaction_id NOT IN (SELECT transaction_id FROM latest_labels WHERE run_id = 'live')
 ORDER BY event_time, transaction_id
 LIMIT {top:UInt32}

@@ -45,6 +45,7 @@ export interface DemoSummary {
   readonly late: number
   readonly decisions: { approve: number; review: number; decline: number }
   readonly alerts: number
+  /** Deciding rows in `scores` (model_role != 'shadow'): one per transaction decided, however many models scored it. */
   readonly clickhouse_rows: number
   readonly committed_offsets: number
   readonly end_offsets: number
@@ -60,10 +61,11 @@ export interface DemoSummary {
   readonly metrics_url: string | null
 }
 
+/** What was decided: the deciding rows (a shadow model's row only scored). */
 export const EXAMPLE_QUERIES = [
-  `SELECT decision, count() AS n, round(avg(score), 3) AS avg_score FROM scores GROUP BY decision ORDER BY n DESC`,
-  `SELECT transaction_id, amount, country, round(score, 3) AS score, reasons FROM scores WHERE decision = 'decline' ORDER BY score DESC LIMIT 10`,
-  `SELECT toStartOfHour(event_time) AS hour, count() AS n, countIf(decision != 'approve') AS flagged FROM scores GROUP BY hour ORDER BY hour LIMIT 24`,
+  `SELECT decision, count() AS n, round(avg(score), 3) AS avg_score FROM scores WHERE model_role != 'shadow' GROUP BY decision ORDER BY n DESC`,
+  `SELECT transaction_id, amount, country, round(score, 3) AS score, reasons FROM scores WHERE model_role != 'shadow' AND decision = 'decline' ORDER BY score DESC LIMIT 10`,
+  `SELECT toStartOfHour(event_time) AS hour, count() AS n, countIf(decision != 'approve') AS flagged FROM scores WHERE model_role != 'shadow' GROUP BY hour ORDER BY hour LIMIT 24`,
 ]
 
 /**
@@ -163,7 +165,7 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
     await job.stop()
     const ended = job.finalPartitions ?? job.partitions()
     const rows = await pipeline.clickhouse.query({
-      query: `SELECT count() AS n FROM scores WHERE run_id = 'live'`,
+      query: `SELECT count() AS n FROM scores WHERE run_id = 'live' AND model_role != 'shadow'`,
       format: 'JSONEachRow',
     })
     const clickhouseRows = Number((await rows.json<{ n: string }>())[0]?.n ?? 0)
@@ -219,7 +221,7 @@ export function formatDemoSummary(s: DemoSummary): string {
     `${s.ok ? 'Done' : 'FAILED'} in ${s.elapsed_s}s: ${formatInt(s.consumed)} transactions consumed at ${formatInt(s.throughput_tx_s)} tx/s`,
     `  event → decision p50 ${formatMs(s.latency_ms.p50)} ms, p99 ${formatMs(s.latency_ms.p99)} ms, p99.9 ${formatMs(s.latency_ms.p999)} ms (poll → decision p99 ${formatMs(s.poll_to_decision_ms.p99)} ms)`,
     `  scored ${formatInt(s.scored)}: approve ${formatInt(d.approve)}, review ${formatInt(d.review)}, decline ${formatInt(d.decline)} (alerts ${formatInt(s.alerts)})`,
-    `  dead-lettered ${formatInt(s.invalid)}, duplicates dropped ${formatInt(s.duplicates)}, late ${formatInt(s.late)}; ClickHouse rows ${formatInt(s.clickhouse_rows)} (${s.clickhouse})`,
+    `  dead-lettered ${formatInt(s.invalid)}, duplicates dropped ${formatInt(s.duplicates)}, late ${formatInt(s.late)}; ClickHouse decisions ${formatInt(s.clickhouse_rows)} (${s.clickhouse})`,
     '',
     'Try:',
     ...EXAMPLE_QUERIES.map((q) => `  npx fraudstream sql "${q}"`),

@@ -54,7 +54,7 @@ export function registerDrift(program: Command): void {
     .option('--current <from..to>', 'current window, as --reference (default: the day up to the newest scored event)')
     .option(
       '--model <name[@version]>',
-      "the model whose scores are compared; the version's manifest gives the retraining baseline (default: the registry's champion)",
+      "the model version whose scores are compared, whatever part it played (champion, challenger or shadow); without @version, the version that decided most in the current window; the version's manifest gives the retraining baseline (default: the registry's champion)",
     )
     .option('--run-id <id>', "the scores' run: live, or a replay's --run-id", 'live')
     .option(
@@ -72,6 +72,7 @@ export function registerDrift(program: Command): void {
 Every feature of the scores and the score itself, worst first: PSI over bins cut at the reference window's deciles
 (analytics.drift.bins), and the two-sample Kolmogorov–Smirnov distance. A feature is warn when the larger of the two
 reaches analytics.drift.warn (0.15), alert at analytics.drift.alert (0.20). The query is clickhouse/queries/drift.sql.
+Both windows read the model version's own rows in every role, without fallback rows (no model scored those).
 Retraining is advised when recall or F1 of the latest matured window (labels older than the maturity) fell below the
 model's holdout figures by the margin. Exit codes: 0 ok, 1 warn, 2 alert, 3 the command failed.
   fraudstream drift
@@ -141,7 +142,14 @@ async function driftReport(
     }
     const drift = config.analytics.drift
     const { reference, current } = defaultWindows(newest, given, drift)
-    const features = await queryDrift(client, { runId: opts.runId, model: name, reference, current, drift })
+    const features = await queryDrift(client, {
+      runId: opts.runId,
+      model: name,
+      ...(version !== undefined ? { version } : {}),
+      reference,
+      current,
+      drift,
+    })
     const matured =
       version === undefined
         ? undefined
@@ -221,7 +229,7 @@ function renderReport(report: DriftReport, config: Config): string {
   const scores = (key: 'reference_rows' | 'current_rows') => Math.max(0, ...rows.map((r) => r[key]))
   const count = (status: string) => rows.filter((r) => r.status === status).length
   const lines = [
-    `drift of ${report.model} (run ${report.run_id}): reference ${report.reference.from} → ${report.reference.to} (${formatInt(scores('reference_rows'))} scores), current ${report.current.from} → ${report.current.to} (${formatInt(scores('current_rows'))} scores)`,
+    `drift of ${report.model}${report.retrain.model_version !== null ? `@${report.retrain.model_version}` : ''} (run ${report.run_id}): reference ${report.reference.from} → ${report.reference.to} (${formatInt(scores('reference_rows'))} scores), current ${report.current.from} → ${report.current.to} (${formatInt(scores('current_rows'))} scores)`,
     '',
     renderTable(
       ['feature', 'psi', 'ks', 'status', 'ref median', 'cur median'],

@@ -35,7 +35,7 @@ export function registerSql(program: Command): void {
     )
     .argument(
       '[query]',
-      'the SQL to run, e.g. "SELECT decision, count() FROM scores GROUP BY decision"; or give --file',
+      `the SQL to run, e.g. "SELECT decision, count() FROM scores WHERE model_role != 'shadow' GROUP BY decision"; or give --file`,
     )
     .option(
       '-f, --file <path>',
@@ -54,7 +54,7 @@ Give the SQL either as the argument or with --file, not both. Values are bound b
 SQL, and parsed as the placeholder's type:
   fraudstream sql --file clickhouse/queries/reason-codes.sql
   fraudstream sql --file clickhouse/queries/alert-volume.sql --param days=7
-  fraudstream sql "SELECT count() FROM scores WHERE decision = {decision:String} AND score >= {min:Float32}" \\
+  fraudstream sql "SELECT count() FROM scores WHERE model_role != 'shadow' AND decision = {decision:String} AND score >= {min:Float32}" \\
     --param decision=decline --param min=0.9 --json`,
     )
     .action(async (queryArgument: string | undefined, opts: SqlOptions) => {

@@ -91,11 +91,17 @@ test('demo --count --json prints a summary that agrees with itself and with `fra
     s.latency_ms.p50 + 1 >= s.poll_to_decision_ms.p50,
     `event → decision includes the time before the poll: ${stdout}`,
   )
-  const { stdout: sql } = await cli('sql', 'SELECT count() AS n FROM scores', '--data-dir', dataDir, '--json')
+  const { stdout: sql } = await cli(
+    'sql',
+    "SELECT count() AS n FROM scores WHERE model_role != 'shadow'",
+    '--data-dir',
+    dataDir,
+    '--json',
+  )
   assert.equal(Number((JSON.parse(sql) as { rows: { n: string }[] }).rows[0]!.n), s.clickhouse_rows)
   const { stdout: table } = await cli(
     'sql',
-    'SELECT decision, count() AS n FROM scores GROUP BY decision ORDER BY decision',
+    "SELECT decision, count() AS n FROM scores WHERE model_role != 'shadow' GROUP BY decision ORDER BY decision",
     '--data-dir',
     dataDir,
   )

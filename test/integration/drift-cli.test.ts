@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createClickhouseClient, type ClickHouseClient } from '../../src/adapters/clickhouse/client.js'
 import { startDriftMonitor } from '../../src/adapters/clickhouse/drift-monitor.js'
+import { queryLabelMetrics } from '../../src/adapters/clickhouse/drift-queries.js'
 import { syncFeatureColumns } from '../../src/adapters/clickhouse/feature-columns.js'
 import { migrate } from '../../src/adapters/clickhouse/migrate.js'
 import { paramDefaultsOf } from '../../src/cli/sql.js'
@@ -59,6 +60,34 @@ interface DriftJson {
   retrain: { kind: string }
 }
 
+/**
+ * Rows of other models and of the fallback rules beside the champion's, as the job writes them: a shadow's score of
+ * every transaction, the next version of the champion shadowing the current window, and transactions no model could
+ * score (score 0). Drift of the champion must read none of them.
+ */
+function othersOf(rows: readonly Record<string, unknown>[]): Record<string, unknown>[] {
+  const current = rows.filter((r) => String(r.transaction_id).startsWith('tx-c-'))
+  const shadow = (r: Record<string, unknown>, name: string, version: string, score: number) => ({
+    ...r,
+    model_name: name,
+    model_version: version,
+    model_role: 'shadow',
+    score,
+    decision: score >= 0.7 ? 'decline' : score >= 0.4 ? 'review' : 'approve',
+  })
+  return [
+    ...rows.map((r) => shadow(r, 'card-fraud-shadow', '1', 1 - (r.score as number))),
+    ...current.map((r) => shadow(r, CHAMPION.name, `${CHAMPION.version}-next`, (r.score as number) / 2)),
+    ...current.slice(0, 40).map((r) => ({
+      ...r,
+      transaction_id: `${String(r.transaction_id)}-fallback`,
+      model_role: 'fallback',
+      score: 0,
+      decision: 'review',
+    })),
+  ]
+}
+
 test('amounts ×3 and a new country mix drive their features past 0.20 and drift exits 2; the others stay under 0.15', async (t) => {
   const { config, dataDir, cleanup } = testConfig()
   teardown(t, cleanup)
@@ -71,7 +100,9 @@ test('amounts ×3 and a new country mix drive their features past 0.20 and drift
     currentRows: 3_000,
     drift: true,
   })
-  await withClient(config, (client) => client.insert({ table: 'scores', values: rows, format: 'JSONEachRow' }))
+  await withClient(config, (client) =>
+    client.insert({ table: 'scores', values: [...rows, ...othersOf(rows)], format: 'JSONEachRow' }),
+  )
 
   const { code, stdout } = await cli(
     'drift',
@@ -90,6 +121,7 @@ test('amounts ×3 and a new country mix drive their features past 0.20 and drift
   const features = report.features.map((f) => f.feature)
   assert.equal(features.length, cardFraudFeatures.length + 1, 'every feature and the score')
   for (const f of report.features) {
+    // The champion's own rows only: no shadow's, no other version's, no fallback's.
     assert.equal(f.current_rows, 3_000, f.feature)
     if ((DRIFTED_FEATURES as readonly string[]).includes(f.feature)) {
       assert.ok(f.psi > 0.2 && f.ks > 0.2, `${f.feature} drifted: ${JSON.stringify(f)}`)
@@ -108,11 +140,14 @@ test('amounts ×3 and a new country mix drive their features past 0.20 and drift
   const human = await cli('drift', '--data-dir', dataDir)
   assert.equal(human.code, 2)
   // Default windows: the day up to the newest event, the 7 days before it.
-  assert.ok(human.stdout.startsWith(`drift of ${CHAMPION.name} (run live): reference `), human.stdout.split('\n')[0])
+  assert.ok(
+    human.stdout.startsWith(`drift of ${CHAMPION.name}@${CHAMPION.version} (run live): reference `),
+    human.stdout.split('\n')[0],
+  )
   assert.match(human.stdout.split('\n')[0]!, /: reference \S+ → \S+ \(7,000 scores\), current /)
   assert.match(human.stdout, /\n4 alert, 0 warn, 24 ok \(warn ≥ 0\.15, alert ≥ 0\.2 on PSI or KS\): exit 2\n/)
 
-  // The job's gauges: the same query, the same values.
+  // The job's gauges: the same query, the same values; given the model's name only, the version that decided most.
   const metrics = createMetrics({ defaultMetrics: false })
   await withClient(config, async (client) => {
     const monitor = startDriftMonitor({
@@ -160,7 +195,7 @@ test('drift exits 0 when both windows come from the same distribution, and 3 on 
   assert.equal((JSON.parse(bad.stdout) as { error: { code: string } }).error.code, 'FS_ERR_USAGE')
 })
 
-test('label-metrics.sql equals a hand computation: precision, recall, F1, AUC-PR, card precision@k, maturity', async (t) => {
+test('label-metrics.sql equals a hand computation per model: precision, recall, F1, AUC-PR, card precision@k, maturity; a shadow and a fallback change no line of m', async (t) => {
   const { config, cleanup } = testConfig()
   teardown(t, cleanup)
   const day = '2026-02-01'
@@ -193,6 +228,18 @@ test('label-metrics.sql equals a hand computation: precision, recall, F1, AUC-PR
   const rows = fixture.map(([id, card, s, decision], i) => score(id, card, s, decision, base + i * 60_000))
   // 40 days later: the newest event, which makes 2026-02-01 39.4 days old.
   rows.push(score('later', 'c7', 0.5, 'review', base + 40 * 86_400_000))
+  // Another model's scores of the same transactions are its own line; the fallback rules' decision of one more
+  // transaction is no model's: m's figures below are unchanged by both.
+  const others = [
+    ...rows.map((r) => ({
+      ...r,
+      model_name: 'shadow',
+      model_role: 'shadow',
+      score: 1 - r.score,
+      decision: 1 - r.score >= 0.5 ? 'review' : 'approve',
+    })),
+    { ...score('i', 'c1', 0, 'decline', base + 9 * 60_000), model_role: 'fallback' },
+  ]
   const label = (id: string, isFraud: boolean, reportedMs: number, offset: number) => ({
     transaction_id: id,
     is_fraud: isFraud,
@@ -209,18 +256,29 @@ test('label-metrics.sql equals a hand computation: precision, recall, F1, AUC-PR
     label('c', true, base + 86_400_000, 3),
     label('e', true, base + 86_400_000, 4),
     label('f', false, base + 86_400_000, 5),
+    label('i', true, base + 86_400_000, 6),
   ]
   const sql = readFileSync(LABEL_METRICS, 'utf8')
   const results = await withClient(config, async (client) => {
-    await client.insert({ table: 'scores', values: rows, format: 'JSONEachRow' })
+    await client.insert({ table: 'scores', values: [...rows, ...others], format: 'JSONEachRow' })
     await client.insert({ table: 'labels', values: labels, format: 'JSONEachRow' })
     const query = async (params: Record<string, string>) =>
       (
         await client.query({ query: sql, query_params: { ...paramDefaultsOf(sql), ...params }, format: 'JSONEachRow' })
       ).json<Record<string, unknown>>()
-    return { defaults: await query({}), k4: await query({ k: '4', maturity_days: '40' }) }
+    const dayWindow = { fromMs: Date.parse(`${day}T00:00:00Z`), toMs: Date.parse(`${day}T00:00:00Z`) + 86_400_000 }
+    return {
+      defaults: await query({}),
+      k4: await query({ k: '4', maturity_days: '40' }),
+      drift: await queryLabelMetrics(client, { runId: 'live', model: 'm', version: '1', window: dayWindow }),
+    }
   })
-  const row = results.defaults.find((r) => r.day === day)
+  assert.deepEqual(
+    [...new Set(results.defaults.filter((r) => r.day === day).map((r) => r.model_name))],
+    ['m', 'shadow'],
+    'a line per model',
+  )
+  const row = results.defaults.find((r) => r.day === day && r.model_name === 'm')
   // 8 transactions, 5 labelled (a, b, c, e, f), frauds a, c, e; alerts a, b, c, d; caught a, c.
   // AUC-PR: positives at ranks 1, 3, 5 (distinct scores, highest first): (1/1 + 2/3 + 3/5) / 3 = 34/45.
   // Card precision@100: 6 cards that day, all taken; compromised c1 (a), c2 (c), c3 (e): 3/6.
@@ -250,7 +308,13 @@ test('label-metrics.sql equals a hand computation: precision, recall, F1, AUC-PR
     },
   )
   // The 4 highest-scored cards: c1, c2, c3, c4, three compromised; 39.4 days is short of a 40-day maturity.
-  const k4 = results.k4.find((r) => r.day === day)
+  const k4 = results.k4.find((r) => r.day === day && r.model_name === 'm')
   assert.equal(k4?.card_precision_at_k, 0.75)
   assert.equal(k4?.mature, false)
+  // The retraining check counts the same rows as the query.
+  assert.deepEqual(
+    [results.drift.transactions, results.drift.labelled, results.drift.frauds, results.drift.alerts],
+    [8, 5, 3, 4],
+  )
+  assert.equal(results.drift.true_positives, 2)
 })

@@ -69,6 +69,9 @@ test('every Prometheus query names metrics the job exports', () => {
   }
 })
 
+/** A panel's SQL as Grafana sends it for the last day. */
+const filled = (rawSql: string) => rawSql.replace(/\$__timeFilter\(([^)]+)\)/g, '$1 >= now() - INTERVAL 1 DAY')
+
 test('every ClickHouse query runs on the migrated schema, Grafana macros filled in', async (t) => {
   const { config, cleanup } = testConfig()
   teardown(t, cleanup)
@@ -83,9 +86,82 @@ test('every ClickHouse query runs on the migrated schema, Grafana macros filled 
   const queries = sqlTargets.filter(({ target }) => target.rawSql !== undefined)
   assert.ok(queries.length >= 3)
   for (const { title, target } of queries) {
-    const query = target.rawSql!.replace(/\$__timeFilter\(([^)]+)\)/g, '$1 >= now() - INTERVAL 1 DAY')
+    const query = filled(target.rawSql!)
     assert.doesNotMatch(query, /\$__/, `${title}: every macro filled in`)
     const result = await client.query({ query, format: 'JSONEachRow' })
     assert.ok(Array.isArray(await result.json()), title)
   }
+})
+
+test('the ClickHouse panels show what was decided: a shadow model scoring the same transactions changes none', async (t) => {
+  const { config, cleanup } = testConfig()
+  teardown(t, cleanup)
+  const client = await createClickhouseClient(config)
+  t.after(() => client.close())
+  await migrate(client)
+  const nowMs = Date.now()
+  const decided = ['approve', 'review', 'decline', 'review'].map((decision, i) => ({
+    transaction_id: `tx-${i}`,
+    card_id: `card-${i}`,
+    event_time: nowMs - 60_000 * (i + 1),
+    decided_at: nowMs - 60_000 * (i + 1) + 5,
+    source_timestamp: nowMs - 60_000 * (i + 1) + 1,
+    score: [0.1, 0.5, 0.9, 0.45][i],
+    decision,
+    model_name: 'champion',
+    model_version: '1',
+    model_role: 'champion',
+    run_id: 'live',
+  }))
+  await client.insert({ table: 'scores', values: decided, format: 'JSONEachRow' })
+  await client.insert({
+    table: 'labels',
+    values: ['tx-0', 'tx-2'].map((id, offset) => ({
+      transaction_id: id,
+      is_fraud: true,
+      source: 'chargeback',
+      reported_at: nowMs,
+      known_at: nowMs,
+      source_offset: offset,
+      run_id: 'live',
+    })),
+    format: 'JSONEachRow',
+  })
+  const panels = dashboard.panels.filter((p) => p.targets.some((target) => target.rawSql?.includes('FROM scores')))
+  assert.ok(panels.length >= 3)
+  const read = async () => {
+    const results: unknown[] = []
+    for (const panel of panels)
+      for (const target of panel.targets)
+        if (target.rawSql !== undefined)
+          results.push(await (await client.query({ query: filled(target.rawSql), format: 'JSONEachRow' })).json())
+    return results
+  }
+  const before = await read()
+  // The decision mix panel: the four decisions, once each.
+  const mix = before[panels.findIndex((p) => p.title.toLowerCase().includes('decision mix'))] as Record<
+    string,
+    unknown
+  >[]
+  assert.deepEqual(
+    [
+      mix.reduce((n, r) => n + Number(r.approved), 0),
+      mix.reduce((n, r) => n + Number(r.reviewed), 0),
+      mix.reduce((n, r) => n + Number(r.declined), 0),
+    ],
+    [1, 2, 1],
+  )
+  // A shadow declining every transaction: none of it was decided.
+  await client.insert({
+    table: 'scores',
+    values: decided.map((r) => ({
+      ...r,
+      model_name: 'shadow',
+      model_role: 'shadow',
+      score: 0.99,
+      decision: 'decline',
+    })),
+    format: 'JSONEachRow',
+  })
+  assert.deepEqual(await read(), before)
 })

@@ -15,6 +15,8 @@ export interface DriftMonitor {
  * recomputed every `analytics.drift.intervalMs` with the default windows of `fraudstream drift`: the query runs in
  * ClickHouse, off the decision path, and one computation at a time (a slow one skips the next tick). A failure is
  * counted and logged at warn; the gauges keep their last values, so a dashboard shows stale, not zero, drift.
+ * The scores are `model`'s version that decided most in the current window (it follows a promotion of a new version
+ * of the same model), its rows in every role, without fallback rows.
  */
 export function startDriftMonitor(options: {
   client: ClickHouseClient

@@ -89,12 +89,17 @@ export function defaultWindows(
 export interface DriftQuery {
   readonly runId: string
   readonly model: string
+  /** Without one, drift.sql takes the version of `model` that decided most in the current window. */
+  readonly version?: string
   readonly reference: TimeWindow
   readonly current: TimeWindow
   readonly drift: Pick<Config['analytics']['drift'], 'bins' | 'warn' | 'alert' | 'sampleRows'>
 }
 
-/** PSI and KS of every feature and of the score, computed in ClickHouse by drift.sql, worst first. */
+/**
+ * PSI and KS of every feature and of the score, computed in ClickHouse by drift.sql, worst first: over the model
+ * version's own rows in each window, whatever its role, without fallback rows (their score is no model's).
+ */
 export async function queryDrift(client: ClickHouseClient, q: DriftQuery): Promise<DriftRow[]> {
   const rows = await rowsOf<DriftRow>(
     client,
@@ -102,6 +107,7 @@ export async function queryDrift(client: ClickHouseClient, q: DriftQuery): Promi
     {
       run_id: q.runId,
       model: q.model,
+      model_version: q.version ?? '',
       reference_from: clickhouseTime(q.reference.fromMs),
       reference_to: clickhouseTime(q.reference.toMs),
       current_from: clickhouseTime(q.current.fromMs),
@@ -139,7 +145,9 @@ export interface LabelMetrics {
 
 /**
  * Precision, recall and F1 of one model version's alerts over a window, as label-metrics.sql counts them per day:
- * the latest label of each transaction, a transaction without one counting as legitimate.
+ * its own rows whatever its role (a shadow's alerts are those its thresholds would have raised), without fallback
+ * rows (the rules decided those, not the model); the latest label of each transaction, a transaction without one
+ * counting as legitimate.
  */
 export async function queryLabelMetrics(
   client: ClickHouseClient,
@@ -153,6 +161,7 @@ export async function queryLabelMetrics(
      LEFT JOIN (SELECT transaction_id, 1 AS has_label, is_fraud FROM latest_labels WHERE run_id = 'live') AS l
          ON l.transaction_id = s.transaction_id
      WHERE s.run_id = {runId:String} AND s.model_name = {model:String} AND s.model_version = {version:String}
+       AND s.model_role != 'fallback'
        AND s.event_time >= {from:DateTime64(3, 'UTC')} AND s.event_time < {to:DateTime64(3, 'UTC')}`,
     {
       runId: q.runId,
