@@ -198,9 +198,15 @@ Split by event time: oldest 60 % train, next 10 % validation, newest 30 % test. 
         let phaseStarted = { phase: '', ms: started }
         const onProgress = opts.json
           ? undefined
-          : (phase: string, done: number, total: number) => {
+          : (phase: string, done: number, total?: number) => {
               const now = performance.now()
               if (phase !== phaseStarted.phase) phaseStarted = { phase, ms: now }
+              // A file's passes have no known total: they count lines.
+              if (total === undefined) {
+                const line = `  ${phase}: ${formatInt(done)} lines`
+                progress.update([line], line)
+                return
+              }
               const etaS = done > 0 && total > done ? (((now - phaseStarted.ms) / done) * (total - done)) / 1000 : 0
               const line = `  ${phase} ${formatInt(done)}/${formatInt(total)}${etaS > 0 ? `, ETA ${etaS.toFixed(0)} s` : ''}`
               progress.update([line], line)
@@ -254,7 +260,7 @@ async function trainingData(
   opts: TrainOptions,
   config: Config,
   features: readonly FeatureDefinition[],
-  onProgress: ((phase: string, done: number, total: number) => void) | undefined,
+  onProgress: ((phase: string, done: number, total?: number) => void) | undefined,
 ): Promise<{ set: TrainingSet; lines: string[]; notes?: Record<string, unknown> } | undefined> {
   const fromFile = typeof opts.transactions === 'string'
   const usage = (message: string) => new FraudstreamError(ErrorCode.usage, message, 'input')
@@ -301,9 +307,7 @@ async function trainingData(
     partitioner: opts.partitioner,
     labelCutoffMs,
     labelMaturityDays,
-    ...(onProgress
-      ? { onProgress: (phase: string, lines: number) => onProgress(`${phase} (lines)`, lines, lines) }
-      : {}),
+    ...(onProgress ? { onProgress: (phase: string, lines: number) => onProgress(`${phase} pass`, lines) } : {}),
   })
   const lines = [
     `read ${formatInt(counts.lines)} transaction lines: ${formatInt(counts.rows)} feature rows, ${formatInt(counts.invalid)} invalid, ${formatInt(counts.duplicates)} duplicate, ${formatInt(counts.late)} late (scored, not in the windows); ${formatInt(counts.invalid_labels)} invalid label lines`,
@@ -336,8 +340,8 @@ function renderResult(result: TrainResult, dataLines: readonly string[], elapsed
     renderTable(
       ['test: actual', 'approve', 'review', 'decline'],
       [
-        ['fraud', c.fraud.approve, c.fraud.review, c.fraud.decline],
-        ['legitimate', c.legitimate.approve, c.legitimate.review, c.legitimate.decline],
+        ['fraud', ...[c.fraud.approve, c.fraud.review, c.fraud.decline].map(formatInt)],
+        ['legitimate', ...[c.legitimate.approve, c.legitimate.review, c.legitimate.decline].map(formatInt)],
       ],
     ),
     '',
