@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { gzipSync } from 'node:zlib'
 import { pack } from 'msgpackr'
-import { parseDumpLine, readLines } from '../../../src/cli/dump-line.js'
+import { parseDumpLine, readLines } from '../../../src/offline/dump-line.js'
 
 /** A record as `kcat -C -J` prints it: the payload's bytes as they are inside the JSON string. */
 function kcatLine(fields: Record<string, unknown>, payload: Buffer | null): Buffer {
