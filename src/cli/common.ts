@@ -90,6 +90,30 @@ export function parseInteger(name: string, min: number, max = Infinity) {
   }
 }
 
+/** A time given as ISO-8601 (UTC unless it names a zone) or epoch ms; undefined if it is neither. */
+export function parseTimeMs(text: string): number | undefined {
+  const t = text.trim()
+  if (/^\d{10,}$/.test(t)) return Number(t)
+  // Date.parse reads a date-time without a zone as local time: these times are UTC, as ClickHouse stores them.
+  const zoned = /^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/i.test(t) || /^\d{4}-\d{2}-\d{2}$/.test(t)
+  const ms = Date.parse(zoned ? t : `${t.replace(' ', 'T')}Z`)
+  return Number.isFinite(ms) ? ms : undefined
+}
+
+/** parseTimeMs for an option, naming it when the value is not a time. */
+export function parseTimeOption(name: string) {
+  return (value: string): number => {
+    const ms = parseTimeMs(value)
+    if (ms === undefined)
+      throw new FraudstreamError(
+        ErrorCode.usage,
+        `${name} must be an ISO-8601 time (UTC unless a zone is given) or epoch ms, e.g. 2026-01-05 or 2026-01-05T12:00, got "${value}"`,
+        'input',
+      )
+    return ms
+  }
+}
+
 /** Parses --format, naming the allowed values when it is not one. */
 export function parseFormat(value: string): ValueFormat {
   if (value === 'json' || value === 'msgpack' || value === 'mixed') return value

@@ -23,6 +23,7 @@ import {
   loadCliConfig,
   parseInteger,
   parseNumber,
+  parseTimeMs,
   renderTable,
   runCommand,
   withCommonOptions,
@@ -201,7 +202,7 @@ function isoWindow(w: TimeWindow): { from: string; to: string } {
 /** Parses `from..to`: each ISO-8601 (UTC without a zone) or epoch ms, from before to. */
 function parseWindow(option: string, text: string): TimeWindow {
   const parts = text.split('..')
-  const [from, to] = parts.map(parseTime)
+  const [from, to] = parts.map(parseTimeMs)
   if (parts.length !== 2 || from === undefined || to === undefined || !(from < to)) {
     throw new FraudstreamError(
       ErrorCode.usage,
@@ -210,15 +211,6 @@ function parseWindow(option: string, text: string): TimeWindow {
     )
   }
   return { fromMs: from, toMs: to }
-}
-
-function parseTime(text: string): number | undefined {
-  const t = text.trim()
-  if (/^\d{10,}$/.test(t)) return Number(t)
-  // Date.parse reads a date-time without a zone as local time: these windows are UTC, as ClickHouse stores them.
-  const zoned = /^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/i.test(t) || /^\d{4}-\d{2}-\d{2}$/.test(t)
-  const ms = Date.parse(zoned ? t : `${t.replace(' ', 'T')}Z`)
-  return Number.isFinite(ms) ? ms : undefined
 }
 
 const fixed = (x: number | null, digits = 4) => (x === null ? '–' : x.toFixed(digits))

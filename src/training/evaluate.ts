@@ -84,3 +84,15 @@ export function recallAtFpr(scores: ArrayLike<number>, labels: readonly boolean[
   })
   return caught / positives
 }
+
+/**
+ * The share of fraud among the `k` highest scores (ties in input order): what a team that can look at k alerts finds.
+ * Null when there are fewer than k rows, rather than a figure over fewer alerts than asked.
+ */
+export function precisionAtK(scores: ArrayLike<number>, labels: readonly boolean[], k: number): number | null {
+  if (k < 1 || labels.length < k) return null
+  const order = Array.from({ length: labels.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b)
+  let hits = 0
+  for (let i = 0; i < k; i++) if (labels[order[i]!]) hits++
+  return hits / k
+}

@@ -4,35 +4,52 @@ import * as ort from 'onnxruntime-node'
 import { cardFraudFeatures } from '../../topology/features.js'
 import type { ModelManifest, ModelRegistry } from '../adapters/onnx/model-package.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
-import { featureContractHash } from '../stages/features/feature-definition.js'
-import { TransactionGenerator } from '../generator/transaction-generator.js'
-import { PartitionState, partitionStateOptions } from '../offline/partition-state.js'
+import { featureContractHash, type FeatureDefinition } from '../stages/features/feature-definition.js'
 import type { Config } from '../config/schema.js'
-import type { Transaction } from '../core/transaction-v1.js'
-import { decodeLabel } from '../stages/decode/decode-transaction.js'
-import { OfflineLookups } from '../stages/lookups/offline-lookups.js'
-import { lookupPlanOf } from '../stages/lookups/lookup-plan.js'
 import { promote } from '../models/registry.js'
-import { evaluate, type Evaluation } from './evaluate.js'
+import type { Evaluation } from './evaluate.js'
+import {
+  defaultEvaluationSettings,
+  evaluationReport,
+  type EvaluationReport,
+  type EvaluationSettings,
+  type ScoredSplit,
+} from './evaluation-report.js'
+import { modelCard, describeSource } from './model-card.js'
+import { generateTrainingSet, timeSplit, type TrainingSet, type TrainingSource } from './training-set.js'
 import { logisticToOnnx, ONNX_CONTRIBUTIONS_NAME, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from './export-onnx.js'
 import { predictLogistic, trainLogistic } from './logistic-regression.js'
 import { defaultGbdtOptions, trainGbdt, type GbdtOptions } from './gbdt/gbdt.js'
 import { gbdtToOnnx } from './gbdt/gbdt-onnx.js'
 import { predictGbdt } from './gbdt/trees.js'
 
+export { generateTrainingSet, timeSplit, type TrainingSet } from './training-set.js'
+
 export interface TrainCommandOptions {
   readonly modelsDir: string
   readonly name: string
+  /** The trees' seed, and the generator's when no `data` is given. */
   readonly seed: number
+  /** Generated transactions to train on when no `data` is given. */
   readonly transactions: number
   readonly fraudRate: number
+  /**
+   * Rows to train on (from files or ClickHouse: fileTrainingSet, clickhouseTrainingSet), in event-time order;
+   * without them, `transactions` are generated.
+   */
+  readonly data?: TrainingSet
+  /** The feature set the rows are computed with (default topology/features.ts). */
+  readonly features?: readonly FeatureDefinition[]
   /** The model: the logistic baseline (default) or gradient-boosted trees. */
   readonly kind?: 'logistic' | 'gbdt'
   readonly epochs: number
   readonly positiveWeight: number
   /** Tree settings (kind gbdt); the positive weight is positiveWeight. */
   readonly gbdt?: Partial<GbdtOptions>
+  /** The seed thresholds: written as they are when tuning is off, and the baseline the tuned ones are costed against. */
   readonly thresholds: { readonly review: number; readonly decline: number }
+  /** Metrics and cost-based threshold tuning (defaultEvaluationSettings). */
+  readonly evaluation?: Partial<EvaluationSettings>
   /** The state settings the job runs with (lateness, dedupe, budget): training computes features as the job does. */
   readonly config: Pick<Config, 'decode' | 'dedupe' | 'windows'>
   /** Write this version (replacing its files if it exists) instead of the next one. */
@@ -47,71 +64,14 @@ export interface TrainResult {
   readonly dir: string
   readonly trainRows: number
   readonly testRows: number
+  /** Threshold metrics on the test split at the chosen thresholds. */
   readonly evaluation: Evaluation
+  readonly report: EvaluationReport
+  /** Where the rows came from and how they were labelled. */
+  readonly source: TrainingSource
   /** Largest |TypeScript − onnxruntime| score over the test set: the export check. */
   readonly onnxMaxAbsDiff: number
   readonly promoted: boolean
-}
-
-/**
- * Trains the card-fraud logistic model on generated transactions, with features computed by the stream's own
- * PartitionState, and writes a model package (model.onnx, manifest.json, metrics.json, card.md).
- * The split is by time: the first 70 % trains, the last 30 % is the holdout, as a backtest would be.
- */
-/** Generated transactions' feature rows (the stream's own code path) and labels, in event-time order. */
-export interface TrainingSet {
-  readonly rows: Float32Array[]
-  readonly labels: boolean[]
-  readonly firstEventMs: number
-  readonly lastEventMs: number
-}
-
-export function generateTrainingSet(
-  options: Pick<TrainCommandOptions, 'seed' | 'fraudRate' | 'transactions' | 'config' | 'onProgress'>,
-): TrainingSet {
-  const features = cardFraudFeatures
-  const generator = new TransactionGenerator({ seed: options.seed, fraudRate: options.fraudRate })
-  const stateOptions = partitionStateOptions(options.config, features)
-  const { allowedLatenessMs, maxRecordBytes } = stateOptions
-  const state = new PartitionState(stateOptions)
-  // Lookup columns are filled once every transaction and label is in: their windows end in the past, so the
-  // complete tables give what the stream reads at scoring time.
-  const lookups = new OfflineLookups(lookupPlanOf(features, allowedLatenessMs), allowedLatenessMs)
-  const transactions: Transaction[] = []
-  const lookupTimes: number[] = []
-  const rows: Float32Array[] = []
-  const labels: boolean[] = []
-  let firstEventMs = Infinity
-  let lastEventMs = -Infinity
-  while (rows.length < options.transactions) {
-    const record = generator.next()
-    if (record.topic === 'labels') {
-      const decoded = decodeLabel(record.value, { maxRecordBytes })
-      if (decoded.kind === 'ok') lookups.addLabel(decoded.label)
-      continue
-    }
-    if (record.intent.kind !== 'valid') continue
-    const processed = state.process(record.value)
-    if (processed.kind !== 'features') continue
-    lookups.addTransaction(processed.tx, processed.late)
-    transactions.push(processed.tx)
-    lookupTimes.push(processed.lookupAtMs)
-    rows.push(processed.row)
-    labels.push(record.intent.isFraud)
-    firstEventMs = Math.min(firstEventMs, processed.tx.eventTimeMs)
-    lastEventMs = Math.max(lastEventMs, processed.tx.eventTimeMs)
-    if (rows.length % 10_000 === 0) options.onProgress?.('features', rows.length, options.transactions)
-  }
-  rows.forEach((row, i) => lookups.fill(row, transactions[i]!, lookupTimes[i]!))
-  return { rows, labels, firstEventMs, lastEventMs }
-}
-
-/**
- * The split by time every model of a training set shares: the oldest 60 % train, the next 10 % validate (early
- * stopping, trees only; the logistic model trains on both), the newest 30 % test.
- */
-export function timeSplit(rows: number): { readonly validFrom: number; readonly testFrom: number } {
-  return { validFrom: Math.floor(rows * 0.6), testFrom: Math.floor(rows * 0.7) }
 }
 
 /** The logistic baseline's settings, for `train` and the benchmarks that compare against it. */
@@ -119,23 +79,42 @@ export function logisticSettings(epochs: number, positiveWeight: number) {
   return { epochs, learningRate: 0.05, l2: 1e-4, positiveWeight }
 }
 
+/**
+ * Trains a card-fraud model (the logistic baseline or gradient-boosted trees) on a training set split by time, checks
+ * its ONNX export against the TypeScript model, evaluates it (evaluationReport: ranking metrics, card precision,
+ * thresholds chosen by cost on the validation split) and writes a model package: model.onnx, manifest.json (with the
+ * chosen thresholds), metrics.json and card.md.
+ */
 export async function trainModel(options: TrainCommandOptions): Promise<TrainResult> {
-  const features = cardFraudFeatures
-  const { rows, labels, firstEventMs, lastEventMs } = generateTrainingSet(options)
+  const features = options.features ?? cardFraudFeatures
+  const set = options.data ?? generateTrainingSet({ ...options, features })
+  const { rows, labels } = set
   const { validFrom, testFrom: split } = timeSplit(rows.length)
+  if (validFrom < 1 || rows.length - split < 1 || !labels.slice(0, validFrom).some(Boolean))
+    throw new FraudstreamError(
+      ErrorCode.usage,
+      `${rows.length} training rows (${labels.filter(Boolean).length} fraud) cannot be split into train, validation and test with fraud to learn from: give more data (a wider window, an older label cutoff or more transactions)`,
+      'input',
+    )
+  const settings = { ...defaultEvaluationSettings, ...options.evaluation }
   const testRows = rows.slice(split)
-  const testLabels = labels.slice(split)
   // A given version is written in place (a reproducible package: `npm run train:default`), otherwise the next one.
   const version = options.version ?? nextVersion(options.modelsDir, options.name)
   const names = features.map((f) => f.name)
   const hash = featureContractHash(features)
   const docString = `fraudstream ${options.name}@${version}, feature contract ${hash}`
+  const gbdtOptions: GbdtOptions = {
+    ...defaultGbdtOptions,
+    scalePosWeight: options.positiveWeight,
+    seed: options.seed,
+    ...options.gbdt,
+  }
   let fitted: { predict: (row: Float32Array) => number; onnx: Uint8Array; trainRows: number; card: string }
   if (options.kind === 'gbdt') {
     const result = trainGbdt(
       { rows: rows.slice(0, validFrom), labels: labels.slice(0, validFrom) },
       names,
-      { ...defaultGbdtOptions, scalePosWeight: options.positiveWeight, seed: options.seed, ...options.gbdt },
+      gbdtOptions,
       { rows: rows.slice(validFrom, split), labels: labels.slice(validFrom, split) },
       (p) => options.onProgress?.('training', p.round, p.rounds),
     )
@@ -158,17 +137,31 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
       predict: (row) => predictLogistic(model, row),
       onnx: logisticToOnnx(model, { featureNames: names, docString }),
       trainRows: split,
-      card: `Logistic regression on standardised signed-log card features (sign(x)·ln(1 + |x|)), trained by \`fraudstream train\`.\n\n## Weights (on standardised signed-log features)\n| feature | weight |\n| --- | --- |\n${names.map((n, i) => `| ${n} | ${model.weights[i]!.toFixed(4)} |`).join('\n')}`,
+      card: `Logistic regression on standardised signed-log card features (sign(x)·ln(1 + |x|)), trained by \`fraudstream train\` on the train and validation splits (so its thresholds are tuned on rows it saw).\n\n## Weights (on standardised signed-log features)\n| feature | weight |\n| --- | --- |\n${names.map((n, i) => `| ${n} | ${model.weights[i]!.toFixed(4)} |`).join('\n')}`,
     }
   }
-  const tsScores = testRows.map(fitted.predict)
-  const evaluation = evaluate(tsScores, testLabels, options.thresholds)
+  const scored = (from: number, to: number): ScoredSplit => ({
+    scores: rows.slice(from, to).map(fitted.predict),
+    labels: labels.slice(from, to),
+    amounts: set.amounts.slice(from, to),
+    cardIds: set.cardIds.slice(from, to),
+    eventTimesMs: set.eventTimesMs.slice(from, to),
+  })
+  options.onProgress?.('evaluating', 0, 1)
+  const test = scored(split, rows.length)
+  const report = evaluationReport(
+    { train: scored(0, validFrom), validation: scored(validFrom, split), test },
+    options.thresholds,
+    settings,
+  )
+  options.onProgress?.('evaluating', 1, 1)
+  const evaluation = report.at_thresholds
 
   const dir = join(options.modelsDir, options.name, version)
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, 'model.onnx'), fitted.onnx)
 
-  const onnxMaxAbsDiff = await compareWithOnnx(join(dir, 'model.onnx'), testRows, tsScores)
+  const onnxMaxAbsDiff = await compareWithOnnx(join(dir, 'model.onnx'), testRows, test.scores as number[])
   if (!(onnxMaxAbsDiff <= 1e-4)) {
     throw new FraudstreamError(
       ErrorCode.internal,
@@ -179,6 +172,7 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
   // SOURCE_DATE_EPOCH (seconds), the reproducible-builds convention, makes the package the same bytes every time.
   const epoch = process.env['SOURCE_DATE_EPOCH']
   const createdAt = new Date(epoch && /^\d+$/.test(epoch) ? Number(epoch) * 1000 : Date.now()).toISOString()
+  const source = set.source
   const manifest: ModelManifest = {
     name: options.name,
     version,
@@ -188,33 +182,48 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
     feature_contract: { hash, names, types: names.map(() => 'float32') },
     input: { name: ONNX_INPUT_NAME, shape: ['N', names.length] },
     output: { name: ONNX_OUTPUT_NAME, shape: ['N'] },
-    thresholds: options.thresholds,
+    thresholds: report.thresholds.chosen,
     explanation: {
       output: ONNX_CONTRIBUTIONS_NAME,
       method: options.kind === 'gbdt' ? 'path' : 'linear',
       space: 'margin',
     },
     training: {
-      data: 'fraudstream generator',
-      seed: options.seed,
-      fraud_rate: options.fraudRate,
+      data: source.kind === 'generator' ? 'fraudstream generator' : describeSource(source),
+      ...(source.kind === 'generator'
+        ? { seed: options.seed, fraud_rate: source.fraud_rate }
+        : { source, seed: options.seed }),
       transactions: rows.length,
       train_rows: fitted.trainRows,
-      validation_rows: options.kind === 'gbdt' ? split - validFrom : 0,
+      validation_rows: split - validFrom,
       test_rows: testRows.length,
-      event_time_from: new Date(firstEventMs).toISOString(),
-      event_time_to: new Date(lastEventMs).toISOString(),
-      ...(options.kind === 'gbdt' ? { gbdt: { ...defaultGbdtOptions, ...options.gbdt } } : { epochs: options.epochs }),
+      event_time_from: new Date(set.firstEventMs).toISOString(),
+      event_time_to: new Date(set.lastEventMs).toISOString(),
+      ...(options.kind === 'gbdt' ? { gbdt: gbdtOptions } : { epochs: options.epochs }),
       positive_weight: options.positiveWeight,
+      thresholds: {
+        method: report.thresholds.method,
+        seed: report.thresholds.seed,
+        review_cost: settings.reviewCost,
+        decline_cost: settings.declineCost,
+      },
     },
-    metrics: { ...evaluation, onnx_max_abs_diff: onnxMaxAbsDiff },
+    metrics: {
+      ...evaluation,
+      recall_at_1pct_fpr: report.test.recall_at_1pct_fpr,
+      recall_at_2pct_fpr: report.test.recall_at_2pct_fpr,
+      ...(report.test.card_precision.mean === null
+        ? {}
+        : { [`card_precision_at_${report.test.card_precision.k}`]: report.test.card_precision.mean }),
+      onnx_max_abs_diff: onnxMaxAbsDiff,
+    },
   }
   writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`)
   writeFileSync(
     join(dir, 'metrics.json'),
-    `${JSON.stringify({ holdout: evaluation, onnx_max_abs_diff: onnxMaxAbsDiff }, null, 2)}\n`,
+    `${JSON.stringify({ data: source, ...report, onnx_max_abs_diff: onnxMaxAbsDiff }, null, 2)}\n`,
   )
-  writeFileSync(join(dir, 'card.md'), modelCard(manifest, evaluation, fitted.card))
+  writeFileSync(join(dir, 'card.md'), modelCard(manifest, report, source, fitted.card))
 
   const registryPath = join(options.modelsDir, 'registry.json')
   const ref = `${options.name}@${version}`
@@ -230,6 +239,8 @@ export async function trainModel(options: TrainCommandOptions): Promise<TrainRes
     trainRows: fitted.trainRows,
     testRows: testRows.length,
     evaluation,
+    report,
+    source,
     onnxMaxAbsDiff,
     promoted,
   }
@@ -269,31 +280,4 @@ function nextVersion(modelsDir: string, name: string): string {
 function previousVersion(modelsDir: string, name: string, version: string): string | null {
   const earlier = versions(modelsDir, name).filter((v) => v < Number(version))
   return earlier.length ? String(earlier[earlier.length - 1]) : null
-}
-
-function modelCard(manifest: ModelManifest, e: Evaluation, about: string): string {
-  const pct = (x: number) => `${(x * 100).toFixed(2)} %`
-  return `# ${manifest.name}@${manifest.version}
-
-${about.split('\n## ')[0]}
-
-- Feature contract: \`${manifest.feature_contract.hash}\` (${manifest.feature_contract.names.length} features, see \`topology/features.ts\`)
-- Training data: generated transactions, seed ${String(manifest.training.seed)}, ${String(manifest.training.transactions)} transactions
-  (${String(manifest.training.event_time_from)} to ${String(manifest.training.event_time_to)}), split by time:
-  ${String(manifest.training.train_rows)} train, ${String(manifest.training.validation_rows)} validation, ${String(manifest.training.test_rows)} test (the newest).
-- Thresholds: review ≥ ${manifest.thresholds.review}, decline ≥ ${manifest.thresholds.decline}
-
-## Holdout metrics (${e.rows} transactions, ${e.positives} fraud)
-| metric | value |
-| --- | --- |
-| AUC-PR (average precision) | ${e.auc_pr.toFixed(4)} |
-| ROC AUC | ${e.auc_roc.toFixed(4)} |
-| decline rate / precision / recall | ${pct(e.decline_rate)} / ${pct(e.precision_at_decline)} / ${pct(e.recall_at_decline)} |
-| review-or-decline recall / precision | ${pct(e.recall_at_review)} / ${pct(e.precision_at_review)} |
-
-${about.includes('\n## ') ? `## ${about.split('\n## ').slice(1).join('\n## ')}\n` : ''}
-## Limits
-Trained on synthetic data: it knows the generator's three fraud patterns and nothing else. Replace it with a model
-trained on your labelled scores before production use.
-`
 }

@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { gzipSync } from 'node:zlib'
 import { pack } from 'msgpackr'
-import { parseDumpLine, readLines } from '../../../src/cli/dump-line.js'
+import { parseDumpLine, readLines } from '../../../src/offline/dump-line.js'
 
 /** A record as `kcat -C -J` prints it: the payload's bytes as they are inside the JSON string. */
 function kcatLine(fields: Record<string, unknown>, payload: Buffer | null): Buffer {
@@ -71,4 +72,34 @@ test('readLines gives each line as its bytes, across chunk boundaries, without a
   const last: string[] = []
   for await (const line of readLines(path)) last.push(line.toString())
   assert.deepEqual(last, ['a', '', 'b'], 'empty lines kept, the last without a newline read')
+})
+
+test('readLines gunzips a .gz file as it reads it, and names a corrupt one as a usage error', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dump-lines-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  // Enough lines that the compressed stream arrives in several chunks, with binary bytes in each line.
+  const lines = Array.from({ length: 20_000 }, (_, i) =>
+    Buffer.concat([Buffer.from(`{"n":${i}} `), Buffer.from([0xff, 0x80 + (i % 100)])]),
+  )
+  const plain = Buffer.concat(lines.flatMap((line) => [line, Buffer.from('\n')]))
+  const path = join(dir, 'dump.ndjson.gz')
+  writeFileSync(path, gzipSync(plain))
+  const read: Buffer[] = []
+  for await (const line of readLines(path)) read.push(line)
+  assert.deepEqual(read, lines)
+  // The same bytes without the suffix are read as they are: the extension decides, not the content.
+  const raw = join(dir, 'dump.ndjson')
+  writeFileSync(raw, gzipSync(Buffer.from('a\n')))
+  const undecoded: Buffer[] = []
+  for await (const line of readLines(raw)) undecoded.push(line)
+  assert.notEqual(undecoded[0]?.toString(), 'a')
+  const truncated = join(dir, 'cut.ndjson.gz')
+  writeFileSync(truncated, gzipSync(plain).subarray(0, 1_000))
+  await assert.rejects(
+    async () => {
+      for await (const _ of readLines(truncated)) void _
+    },
+    (err: { code?: string; message?: string }) =>
+      err.code === 'FS_ERR_USAGE' && /cut\.ndjson\.gz is not a readable gzip file/.test(err.message ?? ''),
+  )
 })

@@ -1,4 +1,6 @@
 import { createReadStream } from 'node:fs'
+import { createGunzip } from 'node:zlib'
+import { ErrorCode, errorMessageOf, FraudstreamError } from '../core/errors.js'
 
 /** One line of an input file: the record's value, and where the topic had it when the line is a dump's envelope. */
 export interface DumpRecord {
@@ -43,20 +45,45 @@ export function parseDumpLine(line: Buffer): DumpRecord {
 
 /**
  * The lines of a file as bytes (readline would decode them as UTF-8 and replace the bytes of a binary value). A
- * trailing carriage return is dropped, as readline drops it.
+ * trailing carriage return is dropped, as readline drops it. A path ending in `.gz` is gunzipped as it is read, so a
+ * compressed dump never has to fit on disk or in memory uncompressed.
  */
 export async function* readLines(path: string): AsyncGenerator<Buffer> {
+  const file = createReadStream(path)
+  const gzipped = path.endsWith('.gz')
+  const input: AsyncIterable<Buffer> = gzipped ? file.pipe(createGunzip()) : file
+  // pipe() does not pass the file's errors on: a read error would leave the gunzip stream waiting forever.
+  if (gzipped) file.on('error', (err) => (input as ReturnType<typeof createGunzip>).destroy(err))
   let rest: Buffer = Buffer.alloc(0)
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-    const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk
-    let start = 0
-    for (let end = data.indexOf(NEWLINE, start); end >= 0; end = data.indexOf(NEWLINE, start)) {
-      yield lineOf(data.subarray(start, end))
-      start = end + 1
+  try {
+    for await (const chunk of input) {
+      const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk
+      let start = 0
+      for (let end = data.indexOf(NEWLINE, start); end >= 0; end = data.indexOf(NEWLINE, start)) {
+        yield lineOf(data.subarray(start, end))
+        start = end + 1
+      }
+      rest = Buffer.from(data.subarray(start))
     }
-    rest = Buffer.from(data.subarray(start))
+  } catch (err) {
+    if (!gzipped || !isZlibError(err)) throw err
+    throw new FraudstreamError(
+      ErrorCode.usage,
+      `${path} is not a readable gzip file (${errorMessageOf(err)}): give a .gz file made by gzip, or drop the .gz suffix`,
+      'input',
+      false,
+      { cause: err },
+    )
+  } finally {
+    file.destroy()
   }
   if (rest.length > 0) yield lineOf(rest)
+}
+
+/** zlib's errors carry codes like Z_DATA_ERROR and Z_BUF_ERROR. */
+function isZlibError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' && code.startsWith('Z_')
 }
 
 function lineOf(bytes: Buffer): Buffer {

@@ -1,0 +1,186 @@
+import { partitionOf, type Partitioner } from '../adapters/kafka/partitioner.js'
+import { parseDumpLine, readLines } from './dump-line.js'
+import type { Config } from '../config/schema.js'
+import { ErrorCode, FraudstreamError } from '../core/errors.js'
+import type { Label } from '../core/label-v1.js'
+import type { Transaction } from '../core/transaction-v1.js'
+import { decodeLabel } from '../stages/decode/decode-transaction.js'
+import type { FeatureDefinition } from '../stages/features/feature-definition.js'
+import { lookupPlanOf } from '../stages/lookups/lookup-plan.js'
+import { OfflineLookups } from '../stages/lookups/offline-lookups.js'
+import { partitionStateOptions, type ProcessedRecord } from './partition-state.js'
+import { PartitionedStates } from './partitioned-states.js'
+
+export interface FeatureFileOptions {
+  /** Transactions, one value or `kcat -C -J` envelope a line; `.gz` is gunzipped. */
+  readonly transactionsPath: string
+  /** Label v1 records in topic order, as the transactions; without them label-based lookups read 0. */
+  readonly labelsPath?: string
+  readonly features: readonly FeatureDefinition[]
+  readonly config: Pick<Config, 'decode' | 'dedupe' | 'windows'>
+  readonly partitions: number
+  readonly labelPartitions: number
+  readonly partitioner: Partitioner
+  /**
+   * The target label of a row is the latest one reported at or before this time (ms); later labels still feed the
+   * label-based features, which count labels by report time as the stream did. Default: every label.
+   */
+  readonly labelCutoffMs?: number
+  /** Lines read so far in each pass (2 over the transactions), every 10,000 lines. */
+  readonly onProgress?: (phase: 'lookups' | 'features', lines: number) => void
+}
+
+/** One feature row, in file order: the transaction, its vector, and its target label at the cutoff. */
+export interface FeatureFileRow {
+  readonly tx: Transaction
+  readonly row: Float32Array
+  /** Scored with the state as it was, and kept out of the windows, as in the stream. */
+  readonly late: boolean
+  readonly label: Label | undefined
+}
+
+export interface FeatureFileCounts {
+  lines: number
+  rows: number
+  invalid: number
+  duplicates: number
+  late: number
+  budget_evictions: number
+  late_labels: number
+  unattributed_labels: number
+  invalid_labels: number
+}
+
+export interface FeatureFileResult {
+  readonly counts: FeatureFileCounts
+  /** The first few line numbers of each kind of skipped line, for a person to look at. */
+  readonly invalidLines: readonly number[]
+  readonly invalidLabelLines: readonly number[]
+}
+
+/** How many skipped line numbers are kept to show. */
+export const SHOWN_LINES = 10
+
+const PROGRESS_LINES = 10_000
+
+/**
+ * Point-in-time feature vectors for a file of transactions, through the same PartitionState the stream uses
+ * (decode → dedupe → windows → feature row), for `fraudstream features` and `fraudstream train --transactions <file>`.
+ * As in the stream, each partition of the transactions topic (by card_id, as the producer's partitioner put it) has
+ * its own watermark, dedupe and state, and each labels partition (by transaction_id) its own label watermark: the
+ * file must hold each partition's records in the topic's order (a dump of the topic, or event order). A dump by
+ * `kcat -C -J` gives each record its partition, so no partitioner is assumed, and its Kafka timestamp, so event times
+ * too far ahead of it are invalid as in the stream (decode.maxEventTimeAheadMs); bare values have neither. Lookup
+ * features (terminal, merchant) read tables built from the whole file and the labels, as the stream's tables are
+ * once complete up to each window.
+ *
+ * Pass 1 feeds the lookup tables with every on-time transaction; pass 2 recomputes each row (the same states from
+ * scratch give the same rows) and reads the complete tables, so rows are handed to `onRow` without being held.
+ */
+export async function computeFeatureFile(
+  options: FeatureFileOptions,
+  onRow: (row: FeatureFileRow) => void | Promise<void>,
+): Promise<FeatureFileResult> {
+  const { partitions, labelPartitions, partitioner } = options
+  const stateOptions = partitionStateOptions(options.config, options.features)
+  const lateness = options.config.windows.allowedLatenessMs
+  const lookups = new OfflineLookups(lookupPlanOf(options.features, lateness), lateness, (label) =>
+    partitionOf(label.transaction_id, labelPartitions, partitioner),
+  )
+  const cutoffMs = options.labelCutoffMs ?? Infinity
+  // The latest label per transaction known at the cutoff; every valid label (in file order) feeds the lookups.
+  const labels = new Map<string, Label>()
+  const invalidLabelLines: number[] = []
+  let invalidLabels = 0
+  if (options.labelsPath) {
+    let lineNumber = 0
+    for await (const line of readLines(options.labelsPath)) {
+      lineNumber++
+      if (line.toString('latin1').trim() === '') continue
+      const record = parseDumpLine(line)
+      if (record.partition !== undefined && !(record.partition < labelPartitions)) {
+        throw new FraudstreamError(
+          ErrorCode.usage,
+          `line ${lineNumber} of ${options.labelsPath} is a record of labels partition ${record.partition}, with --label-partitions ${labelPartitions}: give the topic's partition count`,
+          'input',
+        )
+      }
+      const decoded = decodeLabel(record.value, { maxRecordBytes: options.config.decode.maxRecordBytes })
+      // The stream dead-letters an invalid label and goes on: so does this, and says which lines.
+      if (decoded.kind === 'invalid') {
+        if (invalidLabels++ < SHOWN_LINES) invalidLabelLines.push(lineNumber)
+        continue
+      }
+      const label = decoded.label
+      lookups.addLabel(label, record.partition)
+      if (label.reportedAtMs > cutoffMs) continue
+      // Equal report times: the later record wins, as the topic's offset order decides in latest_labels.
+      const known = labels.get(label.transaction_id)
+      if (!known || known.reportedAtMs <= label.reportedAtMs) labels.set(label.transaction_id, label)
+    }
+  }
+  await forEachTransaction(
+    options.transactionsPath,
+    new PartitionedStates(stateOptions, partitions, partitioner),
+    (processed, lineNumber) => {
+      if (processed.kind === 'features') lookups.addTransaction(processed.tx, processed.late)
+      if (lineNumber % PROGRESS_LINES === 0) options.onProgress?.('lookups', lineNumber)
+    },
+  )
+  const counts: FeatureFileCounts = {
+    lines: 0,
+    rows: 0,
+    invalid: 0,
+    duplicates: 0,
+    late: 0,
+    budget_evictions: 0,
+    late_labels: lookups.lateLabels,
+    unattributed_labels: lookups.unattributedLabels,
+    invalid_labels: invalidLabels,
+  }
+  const invalidLines: number[] = []
+  const states = await forEachTransaction(
+    options.transactionsPath,
+    new PartitionedStates(stateOptions, partitions, partitioner),
+    async (processed, lineNumber) => {
+      counts.lines++
+      if (lineNumber % PROGRESS_LINES === 0) options.onProgress?.('features', lineNumber)
+      if (processed.kind === 'invalid') {
+        if (counts.invalid++ < SHOWN_LINES) invalidLines.push(lineNumber)
+      } else if (processed.kind === 'duplicate') counts.duplicates++
+      else {
+        if (processed.late) counts.late++
+        const { tx, row } = processed
+        lookups.fill(row, tx, processed.lookupAtMs)
+        await onRow({ tx, row, late: processed.late, label: labels.get(tx.transaction_id) })
+        counts.rows++
+      }
+    },
+  )
+  counts.budget_evictions = states.budgetEvictions
+  return { counts, invalidLines, invalidLabelLines }
+}
+
+/** Every line of the file (a value, or a dump's envelope) through its partition's state; returns the states. */
+async function forEachTransaction(
+  path: string,
+  states: PartitionedStates,
+  onRecord: (processed: ProcessedRecord, lineNumber: number) => void | Promise<void>,
+): Promise<PartitionedStates> {
+  let lineNumber = 0
+  for await (const line of readLines(path)) {
+    const record = parseDumpLine(line)
+    lineNumber++
+    let processed: ProcessedRecord
+    try {
+      processed = states.process(record.value, record)
+    } catch (err) {
+      if (!(err instanceof FraudstreamError)) throw err
+      throw new FraudstreamError(err.code, `line ${lineNumber} of ${path}: ${err.message}`, err.domain, err.retryable, {
+        cause: err,
+      })
+    }
+    await onRecord(processed, lineNumber)
+  }
+  return states
+}
