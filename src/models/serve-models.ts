@@ -2,6 +2,7 @@ import { readRegistry, type ModelRegistry } from '../adapters/onnx/model-package
 import { OnnxScorer } from '../adapters/onnx/onnx-scorer.js'
 import { KafkaTableReader } from '../adapters/kafka/table-reader.js'
 import type { Config } from '../config/schema.js'
+import { errorMessageOf } from '../core/errors.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import { describeLineup, lineupOf, type Lineup } from './lineup.js'
@@ -56,10 +57,22 @@ export async function serveModels(options: ServeModelsOptions): Promise<ServedMo
     closers.push(() => reader!.stop())
     if (!(await readToEnd(reader, 10_000)))
       log.warn({ topic: options.modelsTopic.topic }, 'models topic not read to its end in 10 s; starting with what was read')
-    if (latest) registry = latest
   }
 
-  const lineup = lineupOf(registry, lineupOptions)
+  let lineup: Lineup
+  try {
+    lineup = lineupOf(latest ?? registry, lineupOptions)
+    registry = latest ?? registry
+  } catch (err) {
+    if (!latest) throw err
+    // The topic may name a model this instance does not have yet: start with the file's registry, loudly.
+    metrics.modelReloads.inc({ result: 'failed' })
+    log.error(
+      { err, registry: latest, file: registry },
+      `the models topic's registry cannot be served here; starting with ${config.model.dir}/registry.json: ${errorMessageOf(err)}`,
+    )
+    lineup = lineupOf(registry, lineupOptions)
+  }
   const scorer = new OnnxScorer(lineup, { threads: config.infer.threads, explainTopK: config.infer.explainTopK })
   closers.push(() => scorer.close())
   await scorer.ready

@@ -169,6 +169,8 @@ test('with Kafka, a registry written to the models topic switches every instance
   })
   const { log, lines } = testLogger()
   const kafka = { bootstrapServers: cluster.bootstrapServers }
+  // The models topic exists before the job starts, as the README asks; the registry written at setup is the file's.
+  await publishRegistry(config, readRegistry(dir), cluster.bootstrapServers)
   const members = await Promise.all(
     ['a', 'b'].map((name) =>
       createPipeline({ config: { ...config, dataDir: join(dataDir, name) }, kafka, log, instanceId: name }),
@@ -205,7 +207,15 @@ test('with Kafka, a registry written to the models topic switches every instance
     ])
   }
 
-  // A member that starts after the promotion starts with the promoted champion, as the others run.
+  // A member that starts meanwhile cannot serve @9 either: it starts with the file's registry, and says so.
+  const early = await createPipeline({ config: { ...config, dataDir: join(dataDir, 'd') }, kafka, log, instanceId: 'd' })
+  teardown(t, () => early.close())
+  assert.equal(early.models.lineup.champion.ref.version, '1')
+  assert.ok(lines.some((l) => String(l.msg).startsWith("the models topic's registry cannot be served here")))
+
+  // Once the registry is fixed, a member that starts after the promotion starts with it, as the others run.
+  await publishRegistry(config, registry, cluster.bootstrapServers)
+  await waitFor(() => early.models.lineup.champion.ref.version === '2', { timeoutMs: 5_000, what: 'd to switch' })
   const late = await createPipeline({ config: { ...config, dataDir: join(dataDir, 'c') }, kafka, log, instanceId: 'c' })
   teardown(t, () => late.close())
   assert.equal(late.models.lineup.champion.ref.version, '2')
