@@ -218,6 +218,8 @@ export interface CardFraudStats {
   restored: number
   stray: number
   decisions: { approve: number; review: number; decline: number }
+  /** Decided by the fallback rules: inference failed or missed infer.deadlineMs. */
+  fallback: number
   alerts: number
   clickhouseRows: number
 }
@@ -244,6 +246,7 @@ export function cardFraudStats(
     restored: runner.restored,
     stray,
     decisions,
+    fallback: runner.count('score', 'fallback_error') + runner.count('score', 'fallback_deadline'),
     alerts: runner.count('alerts', 'sent'),
     clickhouseRows: runner.count('scores', 'rows'),
   }

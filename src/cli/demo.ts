@@ -44,6 +44,8 @@ export interface DemoSummary {
   readonly scored: number
   readonly late: number
   readonly decisions: { approve: number; review: number; decline: number }
+  /** Decided by the fallback rules because inference failed or missed infer.deadlineMs. */
+  readonly fallback: number
   readonly alerts: number
   /** Deciding rows in `scores` (model_role != 'shadow'): one per transaction decided, however many models scored it. */
   readonly clickhouse_rows: number
@@ -186,6 +188,7 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
       scored: stats.scored,
       late: stats.late,
       decisions: { ...stats.decisions },
+      fallback: stats.fallback,
       alerts: stats.alerts,
       clickhouse_rows: clickhouseRows,
       committed_offsets: ended.reduce((sum, p) => sum + p.committed, 0),
@@ -220,7 +223,7 @@ export function formatDemoSummary(s: DemoSummary): string {
     '',
     `${s.ok ? 'Done' : 'FAILED'} in ${s.elapsed_s}s: ${formatInt(s.consumed)} transactions consumed at ${formatInt(s.throughput_tx_s)} tx/s`,
     `  event → decision p50 ${formatMs(s.latency_ms.p50)} ms, p99 ${formatMs(s.latency_ms.p99)} ms, p99.9 ${formatMs(s.latency_ms.p999)} ms (poll → decision p99 ${formatMs(s.poll_to_decision_ms.p99)} ms)`,
-    `  scored ${formatInt(s.scored)}: approve ${formatInt(d.approve)}, review ${formatInt(d.review)}, decline ${formatInt(d.decline)} (alerts ${formatInt(s.alerts)})`,
+    `  scored ${formatInt(s.scored)}: approve ${formatInt(d.approve)}, review ${formatInt(d.review)}, decline ${formatInt(d.decline)} (alerts ${formatInt(s.alerts)})${s.fallback > 0 ? `; ${formatInt(s.fallback)} decided by the fallback rules (inference failed or missed infer.deadlineMs)` : ''}`,
     `  dead-lettered ${formatInt(s.invalid)}, duplicates dropped ${formatInt(s.duplicates)}, late ${formatInt(s.late)}; ClickHouse decisions ${formatInt(s.clickhouse_rows)} (${s.clickhouse})`,
     '',
     'Try:',

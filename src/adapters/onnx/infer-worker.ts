@@ -31,8 +31,10 @@ export interface InferResult {
  * (the lineup batches still queued were sent with) are released.
  */
 export interface LoadTask {
-  readonly load: readonly string[]
+  readonly load: readonly ModelTask[]
   readonly keep: readonly string[]
+  /** Features per row: each loaded session runs one row of zeros, so a batch never pays a session's first run. */
+  readonly width: number
   readonly barrier: SharedArrayBuffer
   readonly workers: number
   readonly timeoutMs: number
@@ -128,7 +130,7 @@ function topContributions(
 }
 
 async function load(task: LoadTask): Promise<null> {
-  const wanted = new Set([...task.load, ...task.keep])
+  const wanted = new Set([...task.load.map((m) => m.path), ...task.keep])
   for (const [path, session] of sessions) {
     if (wanted.has(path)) continue
     sessions.delete(path)
@@ -136,7 +138,11 @@ async function load(task: LoadTask): Promise<null> {
   }
   let failure: unknown
   try {
-    await Promise.all(task.load.map(sessionFor))
+    const zeros = new ort.Tensor('float32', new Float32Array(task.width), [1, task.width])
+    for (const model of task.load) {
+      const session = await sessionFor(model.path)
+      await session.run({ [model.input]: zeros }, model.explain ? [model.output, model.explain.output] : [model.output])
+    }
   } catch (err) {
     failure = err
   }

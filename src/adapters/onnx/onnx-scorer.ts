@@ -47,7 +47,7 @@ export class OnnxScorer implements Scorer {
     })
     // A worker terminated while onnxruntime's binding registers, or while it creates a session, aborts the whole
     // process ("terminate called after throwing an instance of 'Napi::Error'"): close() waits for every load.
-    this.ready = this.#load(lineup, [])
+    this.ready = this.#load(this.#tasks, [])
     // Sequencing only: the caller hears of a failed first load through `ready`.
     this.#loading = this.ready.catch(() => {})
   }
@@ -74,9 +74,10 @@ export class OnnxScorer implements Scorer {
    */
   use(lineup: Lineup): Promise<void> {
     const switched = this.#loading.then(async () => {
-      await this.#load(lineup, servedOf(this.#lineup))
+      const tasks = this.#tasksOf(lineup)
+      await this.#load(tasks, this.#tasks, lineup)
       this.#lineup = lineup
-      this.#tasks = this.#tasksOf(lineup)
+      this.#tasks = tasks
     })
     // Sequencing only: the caller hears of a failed load through the promise returned.
     this.#loading = switched.catch(() => {})
@@ -137,11 +138,12 @@ export class OnnxScorer implements Scorer {
     })
   }
 
-  /** `keep`: the lineup batches in flight or queued were sent with; its sessions go at the next switch. */
-  async #load(lineup: Lineup, keep: readonly ServedModel[]): Promise<void> {
+  /** `keep`: the models batches in flight or queued were sent with; their sessions go at the next switch. */
+  async #load(models: readonly ModelTask[], keep: readonly ModelTask[], lineup = this.#lineup): Promise<void> {
     const load: LoadTask = {
-      load: servedOf(lineup).map((m) => m.pkg.onnxPath),
-      keep: keep.map((m) => m.pkg.onnxPath),
+      load: models,
+      keep: keep.map((m) => m.path),
+      width: this.featureNames.length,
       barrier: new SharedArrayBuffer(4),
       workers: this.#threads,
       timeoutMs: 60_000,
