@@ -2,7 +2,7 @@ import { readRegistry, type ModelRegistry } from '../adapters/onnx/model-package
 import { OnnxScorer } from '../adapters/onnx/onnx-scorer.js'
 import { KafkaTableReader } from '../adapters/kafka/table-reader.js'
 import type { Config } from '../config/schema.js'
-import { errorMessageOf } from '../core/errors.js'
+import { ErrorCode, errorMessageOf, FraudstreamError } from '../core/errors.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import { describeLineup, lineupOf, type Lineup } from './lineup.js'
@@ -34,7 +34,7 @@ export interface ServeModelsOptions {
 export async function serveModels(options: ServeModelsOptions): Promise<ServedModels> {
   const { config, metrics, closers } = options
   const log = options.log.child({ component: 'models' })
-  const reload = config.model.champion
+  let reload: ServedModels['reload'] = config.model.champion
     ? 'off'
     : config.model.reload === 'auto'
       ? config.kafka.brokers.length > 0
@@ -51,12 +51,24 @@ export async function serveModels(options: ServeModelsOptions): Promise<ServedMo
   let reader: KafkaTableReader | undefined
   if (reload === 'topic') {
     reader = new KafkaTableReader({ clientConfig: options.modelsTopic.clientConfig, topic: options.modelsTopic.topic, log })
-    await reader.start((records) => {
-      for (const r of registriesIn(records, log)) onRegistry(r)
-    })
-    closers.push(() => reader!.stop())
-    if (!(await readToEnd(reader, 10_000)))
-      log.warn({ topic: options.modelsTopic.topic }, 'models topic not read to its end in 10 s; starting with what was read')
+    try {
+      await reader.start((records) => {
+        for (const r of registriesIn(records, log)) onRegistry(r)
+      })
+      closers.push(() => reader!.stop())
+      if (!(await readToEnd(reader, 10_000)))
+        log.warn({ topic: options.modelsTopic.topic }, 'models topic not read to its end in 10 s; starting with what was read')
+    } catch (err) {
+      if (!(err instanceof FraudstreamError && err.code === ErrorCode.kafkaTopicMissing)) throw err
+      // Without the topic, this instance still follows its own registry file; promotions reach others only by theirs.
+      await reader.stop()
+      reader = undefined
+      reload = 'file'
+      log.warn(
+        { topic: options.modelsTopic.topic },
+        `models topic ${options.modelsTopic.topic} does not exist: create it (compacted, 1 partition) so that every instance follows a promotion; until then this one watches ${config.model.dir}/registry.json`,
+      )
+    }
   }
 
   let lineup: Lineup

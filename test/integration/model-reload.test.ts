@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { cpSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -22,8 +23,7 @@ const CONTRACT = featureContractHash(cardFraudFeatures)
 const cluster = useMockCluster()
 
 /** The shipped models, and card-fraud-gbdt@2: the champion's package under a new version, so rows tell them apart. */
-function modelsDir(dataDir: string): string {
-  const dir = join(dataDir, 'models')
+function modelsDir(dir: string): string {
   cpSync(MODELS, dir, { recursive: true })
   cpSync(join(dir, 'card-fraud-gbdt', '1'), join(dir, 'card-fraud-gbdt', '2'), { recursive: true })
   const manifest = join(dir, 'card-fraud-gbdt', '2', 'manifest.json')
@@ -32,29 +32,25 @@ function modelsDir(dataDir: string): string {
   return dir
 }
 
-function uniqueTopics() {
+/** Topics of its own, a data dir holding a copy of the models, and a config reading them with `overrides`. */
+function setup(t: Parameters<typeof teardown>[0], overrides: Record<string, unknown>) {
   const id = Math.random().toString(36).slice(2)
-  return {
+  const topics = {
     transactions: `tx-${id}`,
     decisions: `decisions-${id}`,
     alerts: `alerts-${id}`,
     dlq: `dlq-${id}`,
     labels: `labels-${id}`,
   }
+  const dir = modelsDir(mkdtempSync(join(tmpdir(), 'fraudstream-models-')))
+  teardown(t, () => rmSync(dir, { recursive: true, force: true }))
+  const { config, dataDir, cleanup } = testConfig({ 'kafka.topics': topics, 'model.dir': dir, ...overrides })
+  teardown(t, cleanup)
+  return { topics, dataDir, dir, config }
 }
 
 test('promoted during a 50,000-transaction run: every transaction scored by exactly one champion, none dropped or doubled, a shadow added on the way', async (t) => {
-  const topics = uniqueTopics()
-  const { config: base, dataDir, cleanup } = testConfig({ 'kafka.topics': topics })
-  teardown(t, cleanup)
-  const dir = modelsDir(dataDir)
-  const { config } = testConfig({
-    'kafka.topics': topics,
-    'kafka.groupId': base.kafka.groupId,
-    dataDir,
-    'model.dir': dir,
-    'model.reloadIntervalMs': 100,
-  })
+  const { topics, dataDir, dir, config } = setup(t, { 'model.reloadIntervalMs': 100 })
   const { log, lines } = testLogger()
   const pipeline = await createPipeline({ config, kafka: { bootstrapServers: cluster.bootstrapServers }, log })
   teardown(t, () => pipeline.close())
@@ -156,17 +152,7 @@ test('promoted during a 50,000-transaction run: every transaction scored by exac
 })
 
 test('with Kafka, a registry written to the models topic switches every instance; a refused one changes nothing', async (t) => {
-  const topics = uniqueTopics()
-  const { config: base, dataDir, cleanup } = testConfig({ 'kafka.topics': topics })
-  teardown(t, cleanup)
-  const dir = modelsDir(dataDir)
-  const { config } = testConfig({
-    'kafka.topics': topics,
-    'kafka.groupId': base.kafka.groupId,
-    dataDir,
-    'model.dir': dir,
-    'model.reload': 'topic',
-  })
+  const { dataDir, dir, config } = setup(t, { 'model.reload': 'topic' })
   const { log, lines } = testLogger()
   const kafka = { bootstrapServers: cluster.bootstrapServers }
   // The models topic exists before the job starts, as the README asks; the registry written at setup is the file's.
@@ -208,7 +194,12 @@ test('with Kafka, a registry written to the models topic switches every instance
   }
 
   // A member that starts meanwhile cannot serve @9 either: it starts with the file's registry, and says so.
-  const early = await createPipeline({ config: { ...config, dataDir: join(dataDir, 'd') }, kafka, log, instanceId: 'd' })
+  const early = await createPipeline({
+    config: { ...config, dataDir: join(dataDir, 'd') },
+    kafka,
+    log,
+    instanceId: 'd',
+  })
   teardown(t, () => early.close())
   assert.equal(early.models.lineup.champion.ref.version, '1')
   assert.ok(lines.some((l) => String(l.msg).startsWith("the models topic's registry cannot be served here")))

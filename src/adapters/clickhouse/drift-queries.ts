@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Config } from '../../config/schema.js'
-import { ErrorCode, errorMessageOf, FraudstreamError } from '../../core/errors.js'
 import type { ClickHouseClient } from './client.js'
+import { queryRows as rowsOf } from './query-rows.js'
 
 /** The query pack's drift query: `fraudstream drift` and the drift gauges run this file, so they agree with it. */
 export const DRIFT_QUERY_FILE = fileURLToPath(new URL('../../../clickhouse/queries/drift.sql', import.meta.url))
@@ -39,25 +39,6 @@ export function driftLevelOf(rows: readonly DriftRow[]): 0 | 1 | 2 {
 /** ClickHouse's DateTime64 text for a time in ms: what drift.sql parses, unambiguous in UTC. */
 export function clickhouseTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
-}
-
-async function rowsOf<T>(
-  client: ClickHouseClient,
-  query: string,
-  params: Record<string, unknown>,
-  what: string,
-): Promise<T[]> {
-  try {
-    return await (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>()
-  } catch (err) {
-    throw new FraudstreamError(
-      ErrorCode.sinkClickhouse,
-      `${what} failed: ${errorMessageOf(err)}`,
-      'external',
-      false,
-      { cause: err },
-    )
-  }
 }
 
 /** The newest scored event of the run, in ms; undefined when the run has no scores. */

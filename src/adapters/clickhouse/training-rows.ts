@@ -1,5 +1,5 @@
-import { ErrorCode, errorMessageOf, FraudstreamError } from '../../core/errors.js'
 import type { ClickHouseClient } from './client.js'
+import { queryRows as rowsOf } from './query-rows.js'
 import { clickhouseTime } from './drift-queries.js'
 import { featureColumn, quoteIdentifier } from './feature-columns.js'
 
@@ -36,20 +36,6 @@ export interface ContractCount {
   readonly last_event_ms: number
 }
 
-async function rowsOf<T>(
-  client: ClickHouseClient,
-  query: string,
-  params: Record<string, unknown>,
-  what: string,
-): Promise<T[]> {
-  try {
-    return await (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>()
-  } catch (err) {
-    throw new FraudstreamError(ErrorCode.sinkClickhouse, `${what} failed: ${errorMessageOf(err)}`, 'external', false, {
-      cause: err,
-    })
-  }
-}
 
 /** The window's scores per feature contract, most rows first: what `train --from-clickhouse` checks first. */
 export async function contractsInWindow(
