@@ -22,7 +22,11 @@ interface Pending {
  * which a drain gives up rather than waits for (AckTracker.abandonFrom). A transaction needs the labels reported
  * before its cutoff C = floor((t − labelLagMs) / R) · R, so only those with C above H wait, and a label's own
  * transaction (t ≤ reported_at, labelLagMs > 0) never waits for it: the idle claim keeps a label reported at its
- * transaction's time (lag 0) from holding back a transaction read before its own, later in event time.
+ * transaction's time (lag 0) from holding back a transaction read before its own, later in event time. One case
+ * remains: a label of a transaction its partition read late (more than the allowed lateness older than one read
+ * before it), reported before that newer transaction's cutoff. The newer one waits for the label, the label for its
+ * transaction's score, which comes after the newer one's: it ends when the newer one is scored after
+ * lookups.maxWaitMs and counted stale (a warning names it), or the label expires first.
  *
  * Worked example (lateness 1; times in minutes; "id only" = without the transaction's fields; the partition is
  * read to its end after each row):
