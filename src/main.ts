@@ -15,6 +15,7 @@ import type { FeatureDefinition } from './stages/features/feature-definition.js'
 import type { ClickHouseClient } from './adapters/clickhouse/client.js'
 import { startDriftMonitor } from './adapters/clickhouse/drift-monitor.js'
 import { scoresHighOffset } from './adapters/clickhouse/scores-queries.js'
+import { scoresAttribution } from './adapters/clickhouse/transaction-attribution.js'
 import { startHttpServer, type HttpServer } from './adapters/http/server.js'
 import { baseClientConfig } from './adapters/kafka/client-config.js'
 import { KafkaSource } from './adapters/kafka/kafka-source.js'
@@ -53,6 +54,9 @@ async function startLookups(options: {
   log: Logger
   closers: (() => Promise<void>)[]
   onFailure: ((err: Error) => void) | undefined
+  /** Where labels carrying the transaction id alone find their transaction: this run's `scores`. */
+  clickhouse: ClickHouseClient
+  runId: string
 }): Promise<CardFraudIO['lookups']> {
   const { config, plan, metrics, log, closers } = options
   if (plan.columns.length === 0) return undefined
@@ -117,6 +121,9 @@ async function startLookups(options: {
     publishIntervalMs: config.lookups.publishIntervalMs,
     commitIntervalMs: config.runtime.commitIntervalMs,
     drainTimeoutMs: config.runtime.shutdownTimeoutMs,
+    attribution: scoresAttribution(options.clickhouse, options.runId),
+    attributionIntervalMs: config.lookups.attributionIntervalMs,
+    attributionTimeoutMs: config.lookups.attributionTimeoutMs,
     metrics,
     log: log.child({ component: 'lookups' }),
     ...(options.onFailure ? { onFailure: options.onFailure } : {}),
@@ -277,6 +284,8 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       log,
       closers,
       onFailure: options.onFailure,
+      clickhouse,
+      runId,
     })
     const fallbackLog = log.child({ component: 'score' })
     const latency = new LatencyRecorder()

@@ -157,6 +157,18 @@ export const ConfigSchema = z
          * once per flush. Its facts are committed after the publish, so a restart replays at most this much.
          */
         publishIntervalMs: positiveInt.default(5_000),
+        /**
+         * A label carrying the transaction id alone (Label v1's required fields) is attributed to its transaction's
+         * terminal, merchant, customer and time from `scores`; one batched lookup of every label waiting runs this
+         * often.
+         */
+        attributionIntervalMs: positiveInt.default(250),
+        /**
+         * How long such a label waits for its transaction to reach `scores` (it may arrive before its transaction is
+         * scored); then it is counted (`fraudstream_labels_unattributed_total`) and logged. While it waits, its labels
+         * partition holds back the tables' label completeness at its reported_at, and its commit.
+         */
+        attributionTimeoutMs: positiveInt.default(30_000),
       })
       .prefault({}),
     /** The feature set the topology computes: topology/features.ts unless `module` names another (`--features`). */

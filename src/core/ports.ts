@@ -149,3 +149,21 @@ export interface SnapshotStore {
   /** Forgets every snapshot: used when the log behind them is gone (a new embedded cluster). */
   clear(): Promise<void>
 }
+
+/** What a label needs from its transaction to reach the lookup tables: the keys it counts under, and its time. */
+export interface TransactionAttributes {
+  readonly terminal_id?: string | undefined
+  readonly merchant_id?: string | undefined
+  readonly customer_id?: string | undefined
+  readonly device_id?: string | undefined
+  readonly transactionTimeMs: number
+}
+
+/**
+ * Where the attributes of transactions already seen are found, for labels that carry the transaction id alone
+ * (a bank's chargeback or an analyst's verdict): the `scores` table in both deployments. Ids it does not know are
+ * absent from the answer; a failed lookup rejects (retryable).
+ */
+export interface TransactionAttribution {
+  resolve(transactionIds: readonly string[]): Promise<ReadonlyMap<string, TransactionAttributes>>
+}

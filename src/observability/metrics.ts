@@ -176,8 +176,19 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   })
   const lookupLabels = new Counter({
     name: 'fraudstream_lookup_labels_total',
-    help: 'Labels read by the lookup stage by outcome (routed, late, unattributed, invalid)',
+    help: 'Labels read by the lookup stage by outcome (routed, attributed = routed once their transaction was found, late, unattributed, invalid)',
     labelNames: ['outcome'] as const,
+    registers,
+  })
+  const labelsUnattributed = new Counter({
+    name: 'fraudstream_labels_unattributed_total',
+    help: 'Labels without their transaction fields whose transaction was not found within lookups.attributionTimeoutMs, by reason (not_found, lookup_failed): they feed no terminal or merchant feature; each is logged with its transaction_id',
+    labelNames: ['reason'] as const,
+    registers,
+  })
+  const labelAttributionFailures = new Counter({
+    name: 'fraudstream_label_attribution_failures_total',
+    help: 'Lookups of labelled transactions in the scores table that failed (retried on the next tick)',
     registers,
   })
   const lookupFacts = new Counter({
@@ -290,6 +301,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     stageRecords,
     stageDuration,
     lookupLabels,
+    labelsUnattributed,
+    labelAttributionFailures,
     lookupFacts,
     lookupWaits,
     lookupWaitSeconds: {

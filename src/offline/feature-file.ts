@@ -8,6 +8,8 @@ import { decodeLabel } from '../stages/decode/decode-transaction.js'
 import type { FeatureDefinition } from '../stages/features/feature-definition.js'
 import { lookupPlanOf } from '../stages/lookups/lookup-plan.js'
 import { OfflineLookups } from '../stages/lookups/offline-lookups.js'
+import { needsAttribution } from '../stages/lookups/label-attribution.js'
+import { TransactionIndex } from '../stages/lookups/transaction-index.js'
 import { partitionStateOptions, type ProcessedRecord } from './partition-state.js'
 import { PartitionedStates } from './partitioned-states.js'
 
@@ -84,9 +86,11 @@ export async function computeFeatureFile(
   const { partitions, labelPartitions, partitioner } = options
   const stateOptions = partitionStateOptions(options.config, options.features)
   const lateness = options.config.windows.allowedLatenessMs
-  const lookups = new OfflineLookups(lookupPlanOf(options.features, lateness), lateness, (label) =>
-    partitionOf(label.transaction_id, labelPartitions, partitioner),
-  )
+  const plan = lookupPlanOf(options.features, lateness)
+  // Routed once the first pass has seen the transactions: a label carrying the transaction id alone is attributed
+  // from its transaction, as the stream attributes it from `scores`. Only their ids are indexed.
+  const routed: { label: Label; partition: number | undefined }[] = []
+  const toAttribute = new Set<string>()
   const cutoffMs = options.labelCutoffMs ?? Infinity
   // The latest label per transaction known at the cutoff; every valid label (in file order) feeds the lookups.
   const labels = new Map<string, Label>()
@@ -112,13 +116,18 @@ export async function computeFeatureFile(
         continue
       }
       const label = decoded.label
-      lookups.addLabel(label, record.partition)
+      routed.push({ label, partition: record.partition })
+      if (needsAttribution(plan, label)) toAttribute.add(label.transaction_id)
       if (label.reportedAtMs > cutoffMs) continue
       // Equal report times: the later record wins, as the topic's offset order decides in latest_labels.
       const known = labels.get(label.transaction_id)
       if (!known || known.reportedAtMs <= label.reportedAtMs) labels.set(label.transaction_id, label)
     }
   }
+  const lookups = new OfflineLookups(plan, lateness, {
+    labelPartitionOf: (label) => partitionOf(label.transaction_id, labelPartitions, partitioner),
+    index: new TransactionIndex({ only: toAttribute }),
+  })
   await forEachTransaction(
     options.transactionsPath,
     new PartitionedStates(stateOptions, partitions, partitioner),
@@ -127,6 +136,7 @@ export async function computeFeatureFile(
       if (lineNumber % PROGRESS_LINES === 0) options.onProgress?.('lookups', lineNumber)
     },
   )
+  for (const { label, partition } of routed) lookups.addLabel(label, partition)
   const counts: FeatureFileCounts = {
     lines: 0,
     rows: 0,

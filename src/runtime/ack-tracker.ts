@@ -8,6 +8,7 @@ import { ErrorCode, FraudstreamError } from '../core/errors.js'
  * | registered (offset:acks) | acked      | committable |
  * | 10:2, 11:1, 12:2         | 11         | 10          |
  * | 10:2, 11:1, 12:2         | 11, 10, 10 | 12          |
+ * | 10:2, 11:1, 12:2; abandonFrom(11) | 10, 10, 11, 12, 12 | 11 (in flight: 0) |
  */
 export class AckTracker {
   /** Offsets in registration (= offset) order with acks still owed; done entries are popped from the front. */
@@ -15,6 +16,8 @@ export class AckTracker {
   readonly #owed = new Map<number, number>()
   #head = 0
   #committable: number
+  /** Offsets from here on are given up (abandonFrom): never acknowledged, never committable. */
+  #abandonedFrom = Number.POSITIVE_INFINITY
 
   constructor(startOffset: number) {
     this.#committable = startOffset
@@ -30,6 +33,7 @@ export class AckTracker {
 
   /** Offsets must be registered in increasing order; `acks` may be 0 for records that need no sink. */
   register(offset: number, acks: number): void {
+    if (offset >= this.#abandonedFrom) return
     const last = this.#offsets[this.#offsets.length - 1]
     if ((last !== undefined && offset <= last) || offset < this.#committable) {
       throw new FraudstreamError(
@@ -45,6 +49,7 @@ export class AckTracker {
 
   /** One more ack for `offset`, once its sink has acknowledged it. */
   ack(offset: number): void {
+    if (offset >= this.#abandonedFrom) return
     const owed = this.#owed.get(offset)
     if (owed === undefined || owed === 0)
       throw new FraudstreamError(ErrorCode.internal, `unexpected ack for offset ${offset}`, 'internal')
@@ -54,10 +59,30 @@ export class AckTracker {
 
   /** Adds acks owed by an offset that is still registered (e.g. an alert decided after registration). */
   expect(offset: number, more: number): void {
+    if (offset >= this.#abandonedFrom) return
     const owed = this.#owed.get(offset)
     if (owed === undefined || owed === 0)
       throw new FraudstreamError(ErrorCode.internal, `cannot add acks to finished offset ${offset}`, 'internal')
     this.#owed.set(offset, owed + more)
+  }
+
+  /**
+   * Gives up `offset` and every later one, acknowledged or not, registered or to come: they leave `inFlight`, and
+   * `committable` stays at or below `offset` for good, so the next owner of the partition processes them again.
+   * For a partition being drained whose oldest records wait on something a drain must not wait for (a label whose
+   * transaction is not known yet); their acks arriving later are ignored.
+   */
+  abandonFrom(offset: number): void {
+    if (offset < this.#committable) {
+      throw new FraudstreamError(
+        ErrorCode.internal,
+        `cannot abandon offset ${offset}: offsets up to ${this.#committable - 1} are acknowledged`,
+        'internal',
+      )
+    }
+    this.#abandonedFrom = Math.min(this.#abandonedFrom, offset)
+    while (this.#offsets.length > this.#head && this.#offsets[this.#offsets.length - 1]! >= this.#abandonedFrom)
+      this.#owed.delete(this.#offsets.pop()!)
   }
 
   #advance(): void {

@@ -37,9 +37,9 @@ export async function compareWithUninterruptedRun(input: {
   // The test topics' 4 partitions (the mock's), filled by fraudstream's producer (murmur2), each with its own state.
   const reference = new PartitionedStates(partitionStateOptions(input.config, cardFraudFeatures), 4, 'murmur2')
   const lateness = input.config.windows.allowedLatenessMs
-  const lookups = new OfflineLookups(lookupPlanOf(cardFraudFeatures, lateness), lateness, (label) =>
-    partitionOf(label.transaction_id, 4, 'murmur2'),
-  )
+  const lookups = new OfflineLookups(lookupPlanOf(cardFraudFeatures, lateness), lateness, {
+    labelPartitionOf: (label) => partitionOf(label.transaction_id, 4, 'murmur2'),
+  })
   const scored: { tx: Transaction; row: Float32Array; lookupAtMs: number }[] = []
   for (const record of input.sent) {
     if (record.topic === 'labels') {

@@ -142,7 +142,13 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
       csvPath,
       '--json',
     ])
-    const summary = JSON.parse(stdout) as { rows: number; invalid: number; duplicates: number; late: number }
+    const summary = JSON.parse(stdout) as {
+      rows: number
+      invalid: number
+      duplicates: number
+      late: number
+      unattributed_labels: number
+    }
     const [header, ...rows] = readFileSync(csvPath, 'utf8').split('\n').filter(Boolean)
     const columns = header!.split(',')
     assert.equal(columns.at(-1), 'is_fraud')
@@ -174,6 +180,32 @@ test('`fraudstream features` writes, for a file of transactions, exactly the fea
   }
   // The generated file, bare values: its partitions from the partitioner. It lacks the record that is ahead.
   assert.equal((await features('from-file', input, labelsPath)).invalid, pipeline.job.stats.invalid - 1)
+  // Labels as banks send them (transaction_id, is_fraud, source, reported_at): attributed from the transactions of
+  // the file, they give what the stream computed from the full labels.
+  const bankLabelsPath = join(dataDir, 'tx.bank-labels.ndjson')
+  const labelLines = readFileSync(labelsPath, 'utf8').split('\n').filter(Boolean)
+  writeFileSync(
+    bankLabelsPath,
+    labelLines
+      .map((line) => {
+        const { transaction_id, is_fraud, source, reported_at } = JSON.parse(line) as Record<string, unknown>
+        return `${JSON.stringify({ transaction_id, is_fraud, source, reported_at })}\n`
+      })
+      .join(''),
+  )
+  const bank = await features('from-bank-labels', input, bankLabelsPath)
+  const rowIds = new Set(
+    readFileSync(join(dataDir, 'from-bank-labels.csv'), 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((r) => r.split(',')[0]),
+  )
+  const labelIds = labelLines.map((line) => (JSON.parse(line) as { transaction_id: string }).transaction_id)
+  assert.equal(
+    bank.unattributed_labels,
+    labelIds.filter((id) => !rowIds.has(id)).length,
+    'only the labels of transactions not in the file are unattributed',
+  )
   // The topics dumped as `kcat -C -J` prints them, one partition after another (far out of order across them):
   // partitions and timestamps from the envelopes, and the record ahead of its timestamp is invalid, as in the stream.
   const dump = async (topic: string, path: string) => {

@@ -143,6 +143,107 @@ test('terminal and merchant lookups: two instances splitting the partitions comp
   )
 })
 
+test('labels as banks send them (transaction id, verdict, source, time) move the terminal and merchant fraud features as full labels do', async (t) => {
+  const suffix = Math.random().toString(36).slice(2)
+  const shared = { decisions: 'decisions-bank', alerts: 'alerts-bank', dlq: 'dlq-bank' }
+  const topicsFull = { ...shared, transactions: `tx-full-${suffix}`, labels: `labels-full-${suffix}` }
+  const topicsBank = { ...shared, transactions: `tx-bank-${suffix}`, labels: `labels-bank-${suffix}` }
+  const full = testConfig({ 'kafka.topics': topicsFull })
+  teardown(t, full.cleanup)
+  // One embedded ClickHouse: the bank run finds its labels' transactions in the scores both runs write.
+  const bank = testConfig({ 'kafka.topics': topicsBank, dataDir: full.dataDir })
+  const { log } = testLogger()
+  const kafka = { bootstrapServers: cluster.bootstrapServers }
+  const members: Pipeline[] = []
+  teardown(t, async () => {
+    for (const member of members) await member.close()
+  })
+  members.push(
+    await createPipeline({ config: full.config, kafka, log, instanceId: 'full' }),
+    await createPipeline({ config: bank.config, kafka, log, instanceId: 'bank' }),
+  )
+  await waitFor(() => members.every((m) => m.job.partitions().length > 0), {
+    timeoutMs: 60_000,
+    what: 'both runs to own partitions',
+  })
+  const generator = new TransactionGenerator({ seed: 37, customers: 300, merchants: 50, fraudRate: 0.02 })
+  const sent: GeneratedRecord[] = []
+  while (sent.filter((r) => r.topic === 'transactions').length < 6_000) sent.push(generator.next())
+  sent.push(...generator.drainLabels())
+  const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
+  teardown(t, () => producer.close())
+  let stripped = 0
+  for (const [i, record] of sent.entries()) {
+    const timestampMs = Math.floor(record.eventTimeMs)
+    if (record.topic === 'labels') {
+      const { transaction_id, is_fraud, source, reported_at } = JSON.parse(record.value!.toString()) as Record<
+        string,
+        unknown
+      >
+      const minimal = Buffer.from(JSON.stringify({ transaction_id, is_fraud, source, reported_at }))
+      producer.send({ topic: topicsFull.labels, key: record.key, value: record.value, timestampMs }, () => undefined)
+      producer.send({ topic: topicsBank.labels, key: record.key, value: minimal, timestampMs }, () => undefined)
+      stripped++
+    } else
+      for (const topic of [topicsFull.transactions, topicsBank.transactions])
+        producer.send({ topic, key: record.key, value: record.value, timestampMs }, () => undefined)
+    if (i % 300 === 299) await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  await producer.flush()
+  for (const [config, topic] of [
+    [full.config, topicsFull.transactions],
+    [bank.config, topicsBank.transactions],
+  ] as const) {
+    const ends = await endOffsets(cluster.bootstrapServers, topic)
+    await waitFor(
+      async () =>
+        (await committedOffsets(cluster.bootstrapServers, config.kafka.groupId, topic)).every((c, p) => c === ends[p]),
+      { timeoutMs: 120_000, what: `${topic} committed to its end` },
+    )
+  }
+  for (const member of members) await member.job.stop()
+  for (const member of members) assert.equal(member.job.failure, undefined)
+  assert.equal(
+    members.reduce((n, m) => n + m.job.stats.lookupStale, 0),
+    0,
+    'no transaction was scored before the tables were complete, waiting labels included',
+  )
+  const counter = async (member: Pipeline, name: string) =>
+    (await member.metrics.registry.getSingleMetric(name)!.get()).values.reduce((n, v) => n + v.value, 0)
+  const bankMember = members[1]!
+  assert.equal(await counter(bankMember, 'fraudstream_labels_unattributed_total'), 0, 'every bank label attributed')
+  const attributed = (await bankMember.metrics.lookupLabels.get()).values.find((v) => v.labels.outcome === 'attributed')
+  assert.ok((attributed?.value ?? 0) > stripped / 2, `bank labels attributed: ${attributed?.value} of ${stripped}`)
+
+  const client = members[0]!.clickhouse
+  const featuresOf = async (topic: string) => {
+    const rows = await (
+      await client.query({
+        query: 'SELECT transaction_id, features FROM scores WHERE source_topic = {topic:String}',
+        query_params: { topic },
+        format: 'JSONEachRow',
+      })
+    ).json<{ transaction_id: string; features: Record<string, number> }>()
+    return new Map(rows.map((r) => [r.transaction_id, r.features]))
+  }
+  const withFull = await featuresOf(topicsFull.transactions)
+  const withBank = await featuresOf(topicsBank.transactions)
+  assert.equal(withBank.size, withFull.size)
+  const differing = [...withFull].filter(
+    ([id, f]) => JSON.stringify(LOOKUPS.map((n) => f[n])) !== JSON.stringify(LOOKUPS.map((n) => withBank.get(id)?.[n])),
+  )
+  assert.deepEqual(
+    differing.slice(0, 3),
+    [],
+    `${differing.length} transactions' lookups differ between full and bank labels`,
+  )
+  const moved = [...withBank.values()].filter((f) => f.terminal_fraud_count_7d! > 0).length
+  assert.ok(moved > 0.01 * withBank.size, `terminal_fraud_count_7d moved by bank labels: ${moved} of ${withBank.size}`)
+  process.stdout.write(
+    `# bank labels: ${attributed?.value} attributed of ${stripped}; terminal fraud > 0 in ${moved} rows\n`,
+  )
+})
+
 test('an empty labels topic does not hold the lookup tables back: transactions are scored without waiting out lookups.maxWaitMs', async (t) => {
   // The default idle timeout (30 s) is longer than the default wait (10 s): before the fix, every transaction of the
   // first half minute waited 10 s and was scored stale, since no label ever gave the labels partitions a watermark.

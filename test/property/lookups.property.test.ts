@@ -11,6 +11,10 @@ import { sourceId, transactionFacts, type LookupFact } from '../../src/stages/lo
 import { fillLookups, lookupPlanOf, requirementOf } from '../../src/stages/lookups/lookup-plan.js'
 import { LookupTable } from '../../src/stages/lookups/lookup-table.js'
 import { OfflineLookups } from '../../src/stages/lookups/offline-lookups.js'
+import { attributesOf, withAttributes } from '../../src/stages/lookups/label-attribution.js'
+import { PendingLabels } from '../../src/stages/lookups/pending-labels.js'
+import { TransactionIndex } from '../../src/stages/lookups/transaction-index.js'
+import type { TransactionAttributes } from '../../src/core/ports.js'
 
 const MINUTE = 60_000
 const LATENESS = 5 * MINUTE
@@ -150,6 +154,8 @@ const labelArb = fc.record({
   reportAfterMs: fc.integer({ min: 0, max: 40 * MINUTE }),
   jitterMs: fc.integer({ min: -7 * MINUTE, max: 0 }),
   isFraud: fc.boolean(),
+  // A bank's label: the transaction id alone, attributed from the transactions scored (pending until then).
+  stripped: fc.boolean(),
 })
 
 function transactions(
@@ -214,25 +220,42 @@ test('lookups through repartition, aggregators, markers and a table equal the or
           emitted: [],
         }))
         const all = sources.flatMap((s) => s.txs)
+        // Transactions their source reads late (more than the lateness older than one read before): a label
+        // reported before the label cutoff of that newer one can be attributed only once the newer one gave up
+        // waiting (lookups.maxWaitMs, scored stale), which this harness does not model (see PendingLabels).
+        const late = new Set<string>()
+        for (const source of sources) {
+          let maxMs = -Infinity
+          for (const tx of source.txs) {
+            if (tx.eventTimeMs < maxMs - LATENESS) late.add(tx.transaction_id)
+            maxMs = Math.max(maxMs, tx.eventTimeMs)
+          }
+        }
         const labels: Label[] = labelSpecs
           .map((spec, i) => {
             const tx = all[spec.of % all.length]!
             const reportedAtMs = tx.eventTimeMs + spec.reportAfterMs
-            return {
+            const required = {
               transaction_id: tx.transaction_id,
               is_fraud: spec.isFraud,
               source: 'analyst' as const,
               reported_at: reportedAtMs,
               reportedAtMs,
-              transactionTimeMs: tx.eventTimeMs,
-              terminal_id: tx.terminal_id,
-              merchant_id: tx.merchant_id,
-              device_id: tx.device_id,
               order: reportedAtMs + spec.jitterMs + i * 1e-6,
             }
+            return spec.stripped && !late.has(tx.transaction_id)
+              ? { ...required, transactionTimeMs: undefined }
+              : {
+                  ...required,
+                  transactionTimeMs: tx.eventTimeMs,
+                  terminal_id: tx.terminal_id,
+                  merchant_id: tx.merchant_id,
+                  device_id: tx.device_id,
+                }
           })
           .sort((a, b) => a.order - b.order)
         const router = new LabelRouter(plan, sourceId('labels', 0), LATENESS)
+        const pending = new PendingLabels()
         let nextLabel = 0
         const expectedSources = [...sources.map((s) => s.id), sourceId('labels', 0)]
         const queues: LookupFact[][] = Array.from({ length: AGGREGATOR_PARTITIONS }, () => [])
@@ -248,6 +271,11 @@ test('lookups through repartition, aggregators, markers and a table equal the or
         const score = (source: ScoringSource) => {
           while (source.waiting.length > 0 && table.covers(requirementOf(plan, source.waiting[0]!.atMs))) {
             const { tx, atMs } = source.waiting.shift()!
+            // No transaction is scored while a label it may need (reported before its cutoff) waits to be attributed.
+            assert.ok(
+              requirementOf(plan, atMs).labelsMs <= pending.oldestReportedMs,
+              `${tx.transaction_id} scored before a label reported at ${pending.oldestReportedMs} was attributed`,
+            )
             const row = new Float32Array(FEATURES.length)
             fillLookups(plan, row, tx, atMs, (key) => table.get(key), 0, table.summaries)
             // The table's window summaries (what the stage reads) stay in step with its records.
@@ -294,19 +322,19 @@ test('lookups through repartition, aggregators, markers and a table equal the or
           () => {
             const label = labels[nextLabel]
             if (!label) return
-            const routed = router.route(label, nextLabel++)
+            const offset = nextLabel++
+            const routed = router.route(label, offset)
             if (routed.kind === 'facts') {
               routedLabels.push(label)
               routed.facts.forEach(send)
-            }
+            } else if (routed.kind === 'attribute') pending.add(offset, label, 0)
           },
+          // The labels partition's marker: held back by the labels waiting for their transaction.
           () =>
             send({
               kind: 'marker',
               source: sourceId('labels', 0),
-              watermarkMs: router.watermarkMs,
-              idle: nextLabel >= labels.length,
-              throughOffset: nextLabel - 1,
+              ...pending.marker(router.watermarkMs, nextLabel, nextLabel >= labels.length),
             }),
           (pick: number) => {
             const fact = queues[pick % AGGREGATOR_PARTITIONS]!.shift()
@@ -325,22 +353,41 @@ test('lookups through repartition, aggregators, markers and a table equal the or
             table.setProgress(p, aggregator.progress)
           },
           (pick: number) => score(sources[pick % sources.length]!),
+          // An attribution round (one chance in four: the scoring runs ahead of it meanwhile): the transactions
+          // scored so far are in `scores`, the others not yet.
+          (pick: number) => {
+            if (pick % 4 !== 0) return
+            const found = new Map<string, TransactionAttributes>()
+            for (const id of pending.ids()) {
+              const scored = got.has(id) ? scoredAt.get(id) : undefined
+              if (scored) found.set(id, attributesOf(scored.tx))
+            }
+            for (const { offset, label, attributes } of pending.settle(found, 0, Infinity).attributed) {
+              routedLabels.push({ ...label, ...withAttributes(label, attributes) } as Label)
+              router.attribute(label, offset, attributes).forEach(send)
+            }
+          },
         ]
         for (const choice of schedule) actions[choice % actions.length]!(Math.floor(choice / actions.length))
         // Run everything out in a fixed order.
         for (let round = 0; round < 10_000 && got.size < scoredAt.size; round++) {
-          for (const a of [0, 0, 3, 5, 5, 2, 4, 6, 7]) for (let p = 0; p < 4; p++) actions[a]!(p)
+          for (const a of [0, 0, 3, 8, 5, 5, 2, 4, 6, 7]) for (let p = 0; p < 4; p++) actions[a]!(p)
           if (
             sources.every((s) => s.next >= s.txs.length && s.waiting.length === 0) &&
             nextLabel >= labels.length &&
+            pending.size === 0 &&
             queues.every((q) => q.length === 0)
           )
             break
         }
         assert.equal(got.size, scoredAt.size, 'every transaction was scored, on time or late')
-        const offline = new OfflineLookups(plan, LATENESS)
-        for (const tx of onTime) offline.addTransaction(tx, false)
+        // Offline, the labels go in after every transaction: their transactions are found in an index of their ids.
+        const stripped = new Set(labels.filter((l) => l.transactionTimeMs === undefined).map((l) => l.transaction_id))
+        const offline = new OfflineLookups(plan, LATENESS, { index: new TransactionIndex({ only: stripped }) })
+        const onTimeIds = new Set(onTime.map((tx) => tx.transaction_id))
+        for (const { tx } of scoredAt.values()) offline.addTransaction(tx, !onTimeIds.has(tx.transaction_id))
         for (const label of labels) offline.addLabel(label)
+        assert.equal(offline.unattributedLabels, 0, 'every stripped label is attributed offline')
         for (const { tx, atMs } of scoredAt.values()) {
           const row = got.get(tx.transaction_id)!
           const offlineRow = new Float32Array(FEATURES.length)

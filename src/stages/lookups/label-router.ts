@@ -1,4 +1,6 @@
 import type { Label } from '../../core/label-v1.js'
+import type { TransactionAttributes } from '../../core/ports.js'
+import { needsAttribution, withAttributes } from './label-attribution.js'
 import { labelFacts, type KeyedFact } from './lookup-facts.js'
 import type { LookupPlan } from './lookup-plan.js'
 
@@ -6,8 +8,11 @@ export type RoutedLabel =
   | { readonly kind: 'facts'; readonly facts: KeyedFact[] }
   /** Reported before the partition's watermark: tables may already have been read past it, so it enters none. */
   | { readonly kind: 'late' }
-  /** No transaction time or key ids: nothing to attribute it to. */
-  | { readonly kind: 'unattributed' }
+  /**
+   * On time, but without its transaction's time or a key id a feature reads: the caller finds its transaction's
+   * attributes and calls `attribute`. Its lateness is judged now, at its place in the partition, as for any label.
+   */
+  | { readonly kind: 'attribute' }
 
 /**
  * One `labels` partition on its way to the lookup tables: event time is `reported_at`, the watermark is the newest
@@ -35,7 +40,15 @@ export class LabelRouter {
   route(label: Label, offset: number): RoutedLabel {
     if (label.reportedAtMs < this.watermarkMs) return { kind: 'late' }
     this.#maxReportedMs = Math.max(this.#maxReportedMs, label.reportedAtMs)
-    const facts = labelFacts(this.plan, label, this.source, offset)
-    return facts.length > 0 ? { kind: 'facts', facts } : { kind: 'unattributed' }
+    if (needsAttribution(this.plan, label)) return { kind: 'attribute' }
+    return { kind: 'facts', facts: labelFacts(this.plan, label, this.source, offset) }
+  }
+
+  /**
+   * The facts of a label `route` asked to attribute, with its transaction's attributes; without them (its
+   * transaction never seen), what its own fields allow, often nothing: the caller counts and logs it.
+   */
+  attribute(label: Label, offset: number, attributes: TransactionAttributes | undefined): KeyedFact[] {
+    return labelFacts(this.plan, attributes ? withAttributes(label, attributes) : label, this.source, offset)
   }
 }

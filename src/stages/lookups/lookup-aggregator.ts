@@ -14,7 +14,20 @@ export interface SourceMarker {
   readonly watermarkMs: number
   readonly idle: boolean
   readonly throughOffset: number
+  /** A labels source with labels waiting for their transaction: see the marker fact (lookup-facts.ts). */
+  readonly heldFromMs?: number | undefined
+  readonly readThroughOffset?: number | undefined
 }
+
+/** A source's marker in a progress record; the last two only while labels wait for their transaction. */
+export type ProgressMarker = readonly [
+  source: string,
+  watermarkMs: number,
+  idle: boolean,
+  throughOffset: number,
+  heldFromMs?: number,
+  readThroughOffset?: number,
+]
 
 /** What a table needs to know about an aggregator partition besides its keys: how complete it is. */
 export interface AggregatorProgress {
@@ -27,8 +40,7 @@ export interface AggregatorProgress {
   readonly heldFromMs?: number
   /** Every label reported before this is applied. */
   readonly labelsMs: number
-  /** [source, watermarkMs, idle, throughOffset]. */
-  readonly markers: readonly (readonly [string, number, boolean, number])[]
+  readonly markers: readonly ProgressMarker[]
 }
 
 /**
@@ -55,8 +67,8 @@ export class LookupAggregator {
   /** Loads what the tables topic holds for this partition: its records and its last progress record. */
   restore(entries: Iterable<TableEntry>, progress: AggregatorProgress | undefined): void {
     for (const entry of entries) putEntry(this.keys, structuredClone(entry))
-    for (const [source, watermarkMs, idle, throughOffset] of progress?.markers ?? [])
-      this.markers.set(source, { watermarkMs, idle, throughOffset })
+    for (const [source, watermarkMs, idle, throughOffset, heldFromMs, readThroughOffset] of progress?.markers ?? [])
+      this.markers.set(source, { watermarkMs, idle, throughOffset, heldFromMs, readThroughOffset })
   }
 
   apply(fact: LookupFact): 'applied' | 'duplicate' | 'expired' {
@@ -66,6 +78,8 @@ export class LookupAggregator {
       // transactions source's offset still moves: its facts through it are applied here all the same (the sender
       // learns from it which facts need no more waiting for). A labels source's offset stays with its watermark: the
       // pair is where a new owner resumes.
+      // What waits goes with the idle claim it qualifies: both are the newest marker's.
+      const held = { heldFromMs: fact.heldFromMs, readThroughOffset: fact.readThroughOffset }
       if (known && known.watermarkMs > fact.watermarkMs)
         this.markers.set(fact.source, {
           ...known,
@@ -74,12 +88,14 @@ export class LookupAggregator {
             sourceKindOf(fact.source) === 'tx'
               ? Math.max(known.throughOffset, fact.throughOffset)
               : known.throughOffset,
+          ...held,
         })
       else
         this.markers.set(fact.source, {
           watermarkMs: fact.watermarkMs,
           idle: fact.idle,
           throughOffset: Math.max(known?.throughOffset ?? -1, fact.throughOffset),
+          ...held,
         })
       return 'applied'
     }
@@ -117,7 +133,11 @@ export class LookupAggregator {
       txMs: Math.min(this.#completeBelow('tx'), this.#heldFromMs),
       ...(this.#heldFromMs < Infinity ? { heldFromMs: this.#heldFromMs } : {}),
       labelsMs: this.#completeBelow('labels'),
-      markers: [...this.markers].map(([source, m]) => [source, m.watermarkMs, m.idle, m.throughOffset] as const),
+      markers: [...this.markers].map(([source, m]): ProgressMarker =>
+        m.heldFromMs === undefined
+          ? [source, m.watermarkMs, m.idle, m.throughOffset]
+          : [source, m.watermarkMs, m.idle, m.throughOffset, m.heldFromMs, m.readThroughOffset ?? m.throughOffset],
+      ),
     }
   }
 
@@ -127,7 +147,8 @@ export class LookupAggregator {
       if (sourceKindOf(source) !== kind) continue
       const marker = this.markers.get(source)
       if (!marker) return -Infinity
-      if (!marker.idle) min = Math.min(min, marker.watermarkMs)
+      // Idle: nothing more to come but the labels still waiting for their transaction, if any.
+      min = Math.min(min, marker.idle ? (marker.heldFromMs ?? Infinity) : marker.watermarkMs)
     }
     return min
   }

@@ -31,13 +31,20 @@ export type LookupFact =
       readonly reportedAtMs: number
       readonly isFraud: boolean
     }
-  /** `throughOffset`: the source offset the watermark is as of (labels: where a new owner resumes). */
+  /**
+   * `throughOffset`: the source offset the watermark is as of (labels: where a new owner resumes). A labels source
+   * whose labels wait for their transaction (PendingLabels) adds `heldFromMs`, the oldest reported_at waiting, and
+   * `readThroughOffset`, the last offset read: an idle claim then covers the records through `readThroughOffset`
+   * and counts as complete below `heldFromMs` instead of +∞.
+   */
   | {
       readonly kind: 'marker'
       readonly source: string
       readonly watermarkMs: number
       readonly idle: boolean
       readonly throughOffset: number
+      readonly heldFromMs?: number
+      readonly readThroughOffset?: number
     }
 
 export type KeyedFact = Exclude<LookupFact, { kind: 'marker' }>

@@ -30,7 +30,7 @@ export class WatermarkMarkers {
   }
 
   send(marker: Marker): void {
-    const state = `${marker.watermarkMs}:${marker.idle}:${marker.throughOffset}`
+    const state = `${marker.watermarkMs}:${marker.idle}:${marker.throughOffset}:${marker.heldFromMs}:${marker.readThroughOffset}`
     if (this.#sent.get(marker.source) === state) return
     this.#sent.set(marker.source, state)
     const value = pack(marker)

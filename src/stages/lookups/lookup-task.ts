@@ -1,7 +1,7 @@
 import { pack, unpack } from 'msgpackr'
 import type { Logger } from 'pino'
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
-import type { PartitionedSource, RecordSink, SourceRecord } from '../../core/ports.js'
+import type { PartitionedSource, RecordSink, SourceRecord, TransactionAttribution } from '../../core/ports.js'
 import { partitionKey } from '../../core/stage.js'
 import type { Metrics } from '../../observability/metrics.js'
 import { AckTracker } from '../../runtime/ack-tracker.js'
@@ -11,12 +11,14 @@ import { systemClock, systemScheduler } from '../../runtime/system-time.js'
 import { waitUntil } from '../../runtime/wait-until.js'
 import { decodeLabel } from '../decode/decode-transaction.js'
 import { FactBatches } from './fact-batches.js'
+import { LabelAttributor } from './label-attributor.js'
 import { LabelRouter } from './label-router.js'
 import { LookupAggregator } from './lookup-aggregator.js'
-import { sourceId, type LookupFact } from './lookup-facts.js'
+import { sourceId, type KeyedFact, type LookupFact } from './lookup-facts.js'
 import { WatermarkMarkers } from './lookup-markers.js'
 import type { LookupPlan } from './lookup-plan.js'
 import type { LookupTable } from './lookup-table.js'
+import { PendingLabels } from './pending-labels.js'
 import { encodeTableEntry, PROGRESS_KEY } from './table-records.js'
 
 /** Evicting scans every key of a partition: often enough to bound memory, rarely enough to cost nothing. */
@@ -41,6 +43,12 @@ export interface LookupTaskOptions {
   readonly publishIntervalMs: number
   readonly commitIntervalMs: number
   readonly drainTimeoutMs: number
+  /** Finds the transactions of labels that carry the transaction id alone (the `scores` table). */
+  readonly attribution: TransactionAttribution
+  /** How often the labels waiting for their transaction are looked up, in one batched query. */
+  readonly attributionIntervalMs: number
+  /** How long a label waits for its transaction to be found; then it is counted and logged as unattributed. */
+  readonly attributionTimeoutMs: number
   readonly metrics: Metrics
   readonly log: Logger
   /** Runs when the task cannot go on (an assignment it could not take): the process should stop and restart. */
@@ -50,6 +58,10 @@ export interface LookupTaskOptions {
 interface LabelRun extends MemberPartition {
   readonly kind: 'labels'
   readonly router: LabelRouter
+  /** Labels waiting for their transaction's attributes: they hold the marker and the commit back (PendingLabels). */
+  readonly pending: PendingLabels
+  /** Being revoked or stopped: its waiting labels are given up to the next owner, and none is looked up any more. */
+  draining: boolean
 }
 
 interface AggregatorRun extends MemberPartition {
@@ -78,6 +90,8 @@ export class LookupTask implements MemberTask<Run> {
   readonly #lastProgress = new Map<string, string>()
   readonly #markers: WatermarkMarkers
   #flushTimer: { cancel(): void } | undefined
+  #attributionTimer: { cancel(): void } | undefined
+  readonly #attributor: LabelAttributor<LabelRun>
   /** Changed buckets starting this far below the aggregators' completeness or later may be held back. */
   readonly #holdMs: number
 
@@ -85,6 +99,14 @@ export class LookupTask implements MemberTask<Run> {
     this.#holdMs = Math.min(...options.plan.columns.map(({ feature }) => feature.delayMs)) / 2
     this.#factBatches = new FactBatches(options.topics.facts, options.factsPartitions)
     this.#markers = new WatermarkMarkers(options.producer, options.topics.facts, options.factsPartitions)
+    this.#attributor = new LabelAttributor({
+      attribution: options.attribution,
+      timeoutMs: options.attributionTimeoutMs,
+      metrics: options.metrics,
+      log: options.log,
+      send: (run, offset, facts) => this.#sendFacts(run, offset, facts, { registered: true }),
+      flush: () => this.#factBatches.send(options.producer),
+    })
     this.#member = new GroupMember({
       name: 'lookup-agg',
       source: options.source,
@@ -107,6 +129,11 @@ export class LookupTask implements MemberTask<Run> {
   async start(): Promise<void> {
     await this.#member.start(this.options.onFailure ? { onFailure: this.options.onFailure } : {})
     this.#flushTimer = systemScheduler.every(this.options.flushIntervalMs, () => this.#publish(false))
+    this.#attributionTimer = systemScheduler.every(this.options.attributionIntervalMs, () => {
+      const labels = [...this.#runs].filter((r): r is LabelRun => r.kind === 'labels')
+      // Only a broken invariant throws from a round (a failed lookup is retried): the task stops committing.
+      this.#attributor.round(labels).catch((err: unknown) => this.#member.fail(err))
+    })
   }
 
   async assign({ tp, low, high, committed }: PartitionPosition): Promise<Run> {
@@ -138,6 +165,8 @@ export class LookupTask implements MemberTask<Run> {
         lastCommitted: committed ?? -1,
         kind: 'labels',
         router,
+        pending: new PendingLabels(),
+        draining: false,
         nextOffset: start,
       }
     }
@@ -194,6 +223,11 @@ export class LookupTask implements MemberTask<Run> {
 
   release(run: Run): void {
     this.#lastProgress.delete(partitionKey(run.tp))
+    if (run.kind === 'labels' && run.pending.size > 0)
+      this.options.log.info(
+        { partition: run.tp.partition, labels: run.pending.size, from_offset: run.pending.firstOffset },
+        'labels waiting for their transaction left to the next owner of the partition',
+      )
   }
 
   process(records: readonly SourceRecord[], runs: readonly Run[]): void {
@@ -216,19 +250,42 @@ export class LookupTask implements MemberTask<Run> {
       return
     }
     const routed = run.router.route(decoded.label, record.offset)
-    if (routed.kind !== 'facts') {
-      metrics.lookupLabels.inc({ outcome: routed.kind })
-      if (routed.kind === 'late')
-        this.options.log.warn(
-          { partition: record.partition, offset: record.offset, reported_at: decoded.label.reported_at },
-          'label reported before the labels watermark: it enters no lookup table',
-        )
+    if (routed.kind === 'late') {
+      metrics.lookupLabels.inc({ outcome: 'late' })
+      this.options.log.warn(
+        { partition: record.partition, offset: record.offset, reported_at: decoded.label.reported_at },
+        'label reported before the labels watermark: it enters no lookup table',
+      )
       run.tracker.register(record.offset, 0)
       return
     }
+    if (routed.kind === 'attribute') {
+      run.pending.add(record.offset, decoded.label, performance.now())
+      // One ack owed: the attribution's; its facts add theirs once it is found (#sendFacts). A draining partition
+      // looks up nothing more: the label is its next owner's.
+      if (run.draining) run.tracker.abandonFrom(record.offset)
+      else run.tracker.register(record.offset, 1)
+      return
+    }
     metrics.lookupLabels.inc({ outcome: 'routed' })
-    run.tracker.register(record.offset, routed.facts.length)
-    for (const fact of routed.facts) this.#factBatches.add(fact, () => run.tracker.ack(record.offset))
+    this.#sendFacts(run, record.offset, routed.facts, { registered: false })
+  }
+
+  /**
+   * Sends a label's facts; its offset is acknowledged once all of them are (at once when there are none).
+   * `registered`: a label that waited for its transaction, its offset registered with the attribution's ack.
+   */
+  #sendFacts(
+    run: LabelRun,
+    offset: number,
+    facts: readonly KeyedFact[],
+    { registered }: { registered: boolean },
+  ): void {
+    if (registered) run.tracker.expect(offset, facts.length)
+    else run.tracker.register(offset, facts.length)
+    for (const fact of facts) this.#factBatches.add(fact, () => run.tracker.ack(offset))
+    // The attribution's own ack, owed since the label started waiting.
+    if (registered) run.tracker.ack(offset)
   }
 
   #aggregate(run: AggregatorRun, record: SourceRecord): void {
@@ -252,9 +309,19 @@ export class LookupTask implements MemberTask<Run> {
     run.unpublished.push(record.offset)
   }
 
-  /** Publishes everything the aggregators changed: a revocation or a stop is draining. */
-  flush(): void {
+  /**
+   * A revocation or a stop is draining (`partitions`, or all): publishes everything the aggregators changed, and
+   * gives up the labels still waiting for their transaction, which could wait longer than a drain may. Their
+   * partition's committed offset and marker stay before the oldest of them, so the next owner reads them again.
+   */
+  flush(partitions?: readonly Run[]): void {
     this.#publish(true)
+    for (const run of partitions ?? this.#runs) {
+      if (run.kind !== 'labels' || run.draining) continue
+      run.draining = true
+      const first = run.pending.firstOffset
+      if (first !== undefined) run.tracker.abandonFrom(first)
+    }
   }
 
   /**
@@ -271,12 +338,11 @@ export class LookupTask implements MemberTask<Run> {
       if (run.kind === 'labels') {
         // Idle as soon as it is read to its end: a reader trusts the claim only when a log end asked after its
         // transaction arrived confirms it (aggregatorCovers), as for a transactions partition.
+        // Labels waiting for their transaction hold it back: see PendingLabels for why and a worked example.
         this.#markers.send({
           kind: 'marker',
           source: run.router.source,
-          watermarkMs: run.router.watermarkMs,
-          idle: run.nextOffset >= run.highWatermark,
-          throughOffset: run.nextOffset - 1,
+          ...run.pending.marker(run.router.watermarkMs, run.nextOffset, run.nextOffset >= run.highWatermark),
         })
         continue
       }
@@ -314,6 +380,7 @@ export class LookupTask implements MemberTask<Run> {
       await this.#member.stop()
     } finally {
       this.#flushTimer?.cancel()
+      this.#attributionTimer?.cancel()
     }
   }
 }

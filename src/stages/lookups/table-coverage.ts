@@ -39,6 +39,8 @@ export interface SourceKnowledge {
  * | no marker yet                  | −∞: the aggregator's own completeness says so (a fresh start waits)     |
  * | another's, not idle            | its watermark (every later fact is at or above it)                      |
  * | another's, idle through X      | +∞ if a fresh log end is ≤ X + 1, else its watermark                     |
+ * | labels, idle through X, labels | as idle through X, but the oldest waiting label's reported_at instead    |
+ * | waiting for their transaction  | of +∞ (X = readThroughOffset; throughOffset is the resume point)         |
  * | ours, marker through X         | min(oldest fact we sent after X, watermark now; +∞ instead of the       |
  * |                                | watermark if a fresh log end shows nothing we have not read)            |
  * | ours, marker before our start  | as another's: our predecessor's facts after X are not ours to know      |
@@ -65,7 +67,7 @@ export function aggregatorCovers(
   if (txMs > (progress.heldFromMs ?? Infinity)) return false
   // No early return once a log end is wanted: every source that needs one is asked for in the same round.
   let covered = true
-  for (const [source, watermarkMs, idle, throughOffset] of progress.markers) {
+  for (const [source, watermarkMs, idle, throughOffset, heldFromMs, readThroughOffset] of progress.markers) {
     const kind = sourceKindOf(source)
     const neededMs = kind === 'tx' ? txMs : labelsMs
     if (neededMs === -Infinity) continue
@@ -77,8 +79,9 @@ export function aggregatorCovers(
         if (logEnd === undefined || logEnd > owned.nextOffset) covered = false
       }
     } else if (watermarkMs < neededMs) {
-      const logEnd = idle ? knowledge.freshLogEnd(source) : undefined
-      if (logEnd === undefined || logEnd > throughOffset + 1) covered = false
+      // Labels waiting for their transaction cap an idle claim at the oldest one's reported_at.
+      const logEnd = idle && (heldFromMs ?? Infinity) >= neededMs ? knowledge.freshLogEnd(source) : undefined
+      if (logEnd === undefined || logEnd > (readThroughOffset ?? throughOffset) + 1) covered = false
     }
   }
   return covered

@@ -97,6 +97,9 @@ test('a lookup task whose last commit throws still leaves the group, and reports
     publishIntervalMs: 1_000,
     commitIntervalMs: 100_000,
     drainTimeoutMs: 500,
+    attribution: { resolve: async () => new Map() },
+    attributionIntervalMs: 50,
+    attributionTimeoutMs: 10_000,
     metrics: createMetrics(),
     log: pino({ level: 'silent' }),
   } as ConstructorParameters<typeof LookupTask>[0])
