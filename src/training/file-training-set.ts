@@ -1,20 +1,13 @@
-import { computeFeatureFile, type FeatureFileCounts } from '../offline/feature-file.js'
-import type { Partitioner } from '../adapters/kafka/partitioner.js'
-import type { Config } from '../config/schema.js'
-import type { FeatureDefinition } from '../stages/features/feature-definition.js'
+import { computeFeatureFile, type FeatureFileCounts, type FeatureFileOptions } from '../offline/feature-file.js'
 import { emptyTally, targetAtCutoff, TrainingSetBuilder, type TrainingSet } from './training-set.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 
-export interface FileTrainingSetOptions {
-  /** Transaction v1 records, NDJSON (`.gz`: gunzipped) or a `kcat -C -J` dump, as `fraudstream features` reads. */
-  readonly transactionsPath: string
-  readonly labelsPath?: string
-  readonly features: readonly FeatureDefinition[]
-  readonly config: Pick<Config, 'decode' | 'dedupe' | 'windows'>
-  readonly partitions: number
-  readonly labelPartitions: number
-  readonly partitioner: Partitioner
+/** The files and partitioning as `fraudstream features` takes them, and how rows get their targets. */
+export interface FileTrainingSetOptions extends Pick<
+  FeatureFileOptions,
+  'transactionsPath' | 'labelsPath' | 'features' | 'config' | 'partitions' | 'labelPartitions' | 'partitioner'
+> {
   /** A row's target is the latest label reported at or before this time (ms). */
   readonly labelCutoffMs: number
   /** Unlabelled transactions at least this many days older than the cutoff are legitimate; younger ones are left out. */
