@@ -84,6 +84,8 @@ export async function serveModels(options: ServeModelsOptions): Promise<ServedMo
       `the models topic's registry cannot be served here; starting with ${config.model.dir}/registry.json: ${errorMessageOf(err)}`,
     )
     lineup = lineupOf(registry, lineupOptions)
+    // Refused once: only a registry that arrives after this one is applied below.
+    latest = undefined
   }
   const scorer = new OnnxScorer(lineup, { threads: config.infer.threads, explainTopK: config.infer.explainTopK })
   closers.push(() => scorer.close())
