@@ -1,3 +1,4 @@
+import { validateDerived } from '../stages/features/derived-features.js'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Command } from 'commander'
@@ -61,7 +62,8 @@ export async function loadFeatures(config: Pick<Config, 'features'>): Promise<re
         'input',
       )
     names.add(f.name)
-    if (f.kind !== 'derived') validateFeature(f)
+    if (f.kind === 'derived') validateDerived(f)
+    else validateFeature(f)
   }
   return features as FeatureDefinition[]
 }

@@ -14,6 +14,11 @@ const HOUR = 60 * MINUTE
 /** Every aggregation, key, filter and a delay, on short spans so random streams cross their edges often. */
 const EXTRA: readonly FeatureDefinition[] = [
   { kind: 'derived', name: 'hour', field: 'hour_of_day', description: '' },
+  // Parameterised derived features; the streams start at 21:00 and cross midnight.
+  { kind: 'derived', name: 'late_evening', field: 'hour_in', from: 21, to: 22, description: '' },
+  { kind: 'derived', name: 'small_hours', field: 'hour_in', from: 23, to: 1, description: '' },
+  { kind: 'derived', name: 'amount_50_plus', field: 'amount_at_least', value: 50, description: '' },
+  { kind: 'derived', name: 'risky_mcc', field: 'value_in', of: 'mcc', values: ['5999', '9999'], description: '' },
   { kind: 'window', name: 'min_10m', key: 'card', aggregation: 'min', spanMs: 10 * MINUTE, description: '' },
   { kind: 'window', name: 'mean_10m', key: 'card', aggregation: 'mean', spanMs: 10 * MINUTE, description: '' },
   { kind: 'window', name: 'stddev_30m', key: 'card', aggregation: 'stddev', spanMs: 30 * MINUTE, description: '' },

@@ -14,6 +14,22 @@ export const DerivedField = [
 ] as const
 export type DerivedField = (typeof DerivedField)[number]
 
+/** Transaction fields a `value_in` feature tests against a list of codes. */
+export const CategoricalField = ['country', 'card_country', 'mcc', 'currency', 'channel', 'entry_mode'] as const
+export type CategoricalField = (typeof CategoricalField)[number]
+
+/**
+ * Per-transaction values with parameters (derived-features.ts):
+ *   hour_in { from, to }: 1 if the event hour (UTC) is in [from, to), wrapping past midnight when from > to
+ *     (from 22 to 6 is 22:00–05:59; the built-in is_night);
+ *   amount_at_least { value }: 1 if amount ≥ value (round-amount and high-value flags);
+ *   value_in { of, values }: 1 if the transaction's `of` is one of `values` (high-risk MCCs, countries, channels).
+ */
+export type ParameterisedDerived =
+  | { readonly field: 'hour_in'; readonly from: number; readonly to: number }
+  | { readonly field: 'amount_at_least'; readonly value: number }
+  | { readonly field: 'value_in'; readonly of: CategoricalField; readonly values: readonly string[] }
+
 /**
  * Aggregations over the amounts in a window. stddev is the population standard deviation; zscore is
  * (amount − mean) / stddev of the window (0 when stddev is 0); amount_over_mean is amount / mean (1 when the mean
@@ -116,6 +132,7 @@ export type LookupDistinctField = (typeof LookupDistinctField)[number]
 
 export type FeatureDefinition =
   | { readonly kind: 'derived'; readonly name: string; readonly field: DerivedField; readonly description: string }
+  | ({ readonly kind: 'derived'; readonly name: string; readonly description: string } & ParameterisedDerived)
   | {
       readonly kind: 'window'
       readonly name: string
@@ -157,6 +174,7 @@ export type FeatureDefinition =
       readonly description: string
     }
 
+export type DerivedFeature = Extract<FeatureDefinition, { kind: 'derived' }>
 export type WindowFeature = Extract<FeatureDefinition, { kind: 'window' }>
 export type LookupFeature = Extract<FeatureDefinition, { kind: 'lookup' }>
 
@@ -201,6 +219,20 @@ export function validateFeature(d: WindowFeature | LookupFeature): void {
   }
 }
 
+/** A derived feature's parameters, in a fixed order: they change its values, so they are part of the contract. */
+function derivedParameters(d: DerivedFeature): unknown[] {
+  switch (d.field) {
+    case 'hour_in':
+      return [d.from, d.to]
+    case 'amount_at_least':
+      return [d.value]
+    case 'value_in':
+      return [d.of, [...d.values].sort()]
+    default:
+      return []
+  }
+}
+
 /**
  * The feature-contract version: a hash of everything that changes a value (names, order, aggregations, spans),
  * not of descriptions. A model is bound to the hash it was trained with.
@@ -209,7 +241,7 @@ export function featureContractHash(definitions: readonly FeatureDefinition[]): 
   const semantic = definitions.map((d) => {
     switch (d.kind) {
       case 'derived':
-        return ['derived', d.name, d.field]
+        return ['derived', d.name, d.field, ...derivedParameters(d)]
       case 'window':
         return [
           'window',

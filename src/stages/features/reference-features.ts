@@ -1,7 +1,7 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { Label } from '../../core/label-v1.js'
 import type {
-  DerivedField,
+  DerivedFeature,
   FeatureDefinition,
   LookupFeature,
   LookupKey,
@@ -35,7 +35,7 @@ export function referenceFeatureRow(
   // Only a late transaction's windows reach back this far (and the baseline of bench:windows passes no watermark).
   const expiry = watermarkMs === -Infinity ? undefined : expiryHorizons(definitions)
   return definitions.map((d) => {
-    if (d.kind === 'derived') return referenceDerived(d.field, tx)
+    if (d.kind === 'derived') return referenceDerived(d, tx)
     if (d.kind === 'lookup') return NaN
     const expiredAtOrBeforeMs = expiry ? watermarkMs - expiry(d) : -Infinity
     const delayMs = d.delayMs ?? 0
@@ -193,9 +193,20 @@ function ratio(numerator: bigint, denominator: bigint): number {
 }
 
 /** The derived fields as topology/features.ts describes them, through Date (the incremental path does its own arithmetic). */
-function referenceDerived(field: DerivedField, tx: Transaction): number {
+function referenceDerived(d: DerivedFeature, tx: Transaction): number {
   const at = new Date(tx.eventTimeMs)
-  switch (field) {
+  switch (d.field) {
+    case 'hour_in': {
+      const hour = at.getUTCHours()
+      const hours = Array.from({ length: 24 }, (_, h) => h).filter((h) =>
+        d.from < d.to ? h >= d.from && h < d.to : h >= d.from || h < d.to,
+      )
+      return hours.includes(hour) ? 1 : 0
+    }
+    case 'amount_at_least':
+      return tx.amount >= d.value ? 1 : 0
+    case 'value_in':
+      return d.values.some((v) => v === tx[d.of]) ? 1 : 0
     case 'amount':
       return tx.amount
     case 'log1p_amount':

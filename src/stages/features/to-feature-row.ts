@@ -1,32 +1,10 @@
 import type { Transaction } from '../../core/transaction-v1.js'
 import type { CardWindows } from '../windows/card-windows.js'
 import { compileWindows, type PerTransactionColumn, type WindowColumnsFn } from '../windows/compile-windows.js'
-import { logHorizonsOf, utcHour } from '../windows/window-groups.js'
+import { logHorizonsOf } from '../windows/window-groups.js'
 import type { EventLayout } from '../windows/event-layout.js'
-import type { DerivedField, FeatureDefinition } from './feature-definition.js'
-
-const DAY_MS = 86_400_000
-/** 1970-01-01 was a Thursday: day index 0 = Thursday, so Saturday and Sunday are 2 and 3. */
-const SATURDAY = 2
-const SUNDAY = 3
-
-/** Each derived field's one implementation (the oracle uses it too). */
-export const DERIVE: Record<DerivedField, (tx: Transaction) => number> = {
-  amount: (tx) => tx.amount,
-  log1p_amount: (tx) => Math.log1p(tx.amount),
-  is_night: (tx) => {
-    const hour = utcHour(tx.eventTimeMs)
-    return hour >= 22 || hour < 6 ? 1 : 0
-  },
-  is_abroad: (tx) => (tx.country !== tx.card_country ? 1 : 0),
-  is_card_not_present: (tx) => (tx.channel === 'ecom' || tx.channel === 'moto' ? 1 : 0),
-  is_zero_amount: (tx) => (tx.amount === 0 ? 1 : 0),
-  hour_of_day: (tx) => utcHour(tx.eventTimeMs),
-  is_weekend: (tx) => {
-    const day = ((Math.floor(tx.eventTimeMs / DAY_MS) % 7) + 7) % 7
-    return day === SATURDAY || day === SUNDAY ? 1 : 0
-  },
-}
+import { deriveOf } from './derived-features.js'
+import type { FeatureDefinition } from './feature-definition.js'
 
 /**
  * Writes the row at `at` of `rows` and returns `rows`; without `rows`, into a new row of its own (a view of a shared
@@ -56,11 +34,7 @@ export function toFeatureRow(definitions: readonly FeatureDefinition[]): {
   readonly attributesHorizonMs: number
 } {
   const perTransaction = definitions.flatMap((d, column): PerTransactionColumn[] =>
-    d.kind === 'derived'
-      ? [{ column, value: DERIVE[d.field] }]
-      : d.kind === 'lookup'
-        ? [{ column, value: undefined }]
-        : [],
+    d.kind === 'derived' ? [{ column, value: deriveOf(d) }] : d.kind === 'lookup' ? [{ column, value: undefined }] : [],
   )
   const windows = compileWindows(definitions, perTransaction)
   const { groups, layout } = windows

@@ -47,6 +47,14 @@ test('a feature module that is missing, empty, or names a feature twice fails wi
         err.code === 'FS_ERR_CONFIG_INVALID' && message.test(err.message) && err.message.includes(file),
     )
   }
+  writeFileSync(
+    join(dir, 'hours.ts'),
+    `export default [{ kind: 'derived', name: 'night', field: 'hour_in', from: 22, to: 22, description: '' }]\n`,
+  )
+  await assert.rejects(loadFeatures({ features: { module: join(dir, 'hours.ts') } }), {
+    code: 'FS_ERR_CONFIG_INVALID',
+    message: /derived feature night: from 22 to 22/,
+  })
 })
 
 test('run --describe --features prints the graph of the user feature set', (t) => {

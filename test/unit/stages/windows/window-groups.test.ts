@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { DERIVE } from '../../../../src/stages/features/to-feature-row.js'
+import { DERIVE } from '../../../../src/stages/features/derived-features.js'
 import { utcHour, windowGroupsOf } from '../../../../src/stages/windows/window-groups.js'
 import { compileWindows } from '../../../../src/stages/windows/compile-windows.js'
 import { CardWindows } from '../../../../src/stages/windows/card-windows.js'
