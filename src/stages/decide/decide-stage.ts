@@ -31,6 +31,8 @@ export interface DecideStageOptions {
 export function decideStage(name: string, options: DecideStageOptions): Stage<ScoredValue, Decided> {
   const decide = createDecider(options.thresholds, options.featureNames)
   const decideFallback = createFallbackDecider(options.fallbackRules, options.featureNames)
+  // A feature's reason code, made once: `feature:<name>` for each of a decision's top contributions.
+  const featureReason = new Map(options.featureNames.map((name) => [name, `feature:${name}`]))
   return {
     name,
     process(batch, ctx) {
@@ -41,7 +43,10 @@ export function decideStage(name: string, options: DecideStageOptions): Stage<Sc
           ? decideFallback(fallback, rows, at)
           : decide(score, rows, at, item.value.thresholds)
         if (explanation && explanation.length > 0)
-          outcome = { ...outcome, reasons: [...outcome.reasons, ...explanation.map((e) => `feature:${e.feature}`)] }
+          outcome = {
+            ...outcome,
+            reasons: [...outcome.reasons, ...explanation.map((e) => featureReason.get(e.feature)!)],
+          }
         const latencyMs = ctx.clock.nowMs() - item.receivedAtMs
         const decision: DecisionV1 = {
           transaction_id: tx.transaction_id,
@@ -55,9 +60,7 @@ export function decideStage(name: string, options: DecideStageOptions): Stage<Sc
           model: item.value.model,
           ...(others.length > 0 ? { shadow: others.map(shadowOf) } : {}),
           ...(arm ? { arm } : {}),
-          ...(explanation
-            ? { explanation: explanation.map((e) => ({ feature: e.feature, contribution: e.value })) }
-            : {}),
+          ...(explanation ? { explanation } : {}),
           latency_ms: Math.round(latencyMs * 1000) / 1000,
         }
         const alert: AlertV1 | undefined =

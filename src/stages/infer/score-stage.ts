@@ -23,12 +23,13 @@ export interface ScoredValue extends Featured {
   readonly model: ModelRef
   readonly role: ModelRole | 'fallback'
   readonly thresholds: { readonly review: number; readonly decline: number }
+  // Always present (undefined when not set): every item has one shape, which keeps the per-record path monomorphic.
   /** Set while a challenger runs: which arm the card falls in. */
-  readonly arm?: 'champion' | 'challenger'
-  /** The deciding model's largest feature contributions (margin space), largest first. */
-  readonly explanation?: readonly { readonly feature: string; readonly value: number }[]
+  readonly arm: 'champion' | 'challenger' | undefined
+  /** The deciding model's largest feature contributions (margin space), largest magnitude first. */
+  readonly explanation: readonly { readonly feature: string; readonly contribution: number }[] | undefined
   readonly others: readonly SideScore[]
-  readonly fallback?: FallbackReason
+  readonly fallback: FallbackReason | undefined
 }
 
 export interface ScoreStageOptions {
@@ -90,6 +91,8 @@ export function scoreStage(name: string, options: ScoreStageOptions): Stage<Feat
             model: champion,
             role: 'fallback',
             thresholds: options.thresholds,
+            arm: undefined,
+            explanation: undefined,
             others: NONE,
             fallback: reason,
           }
@@ -115,9 +118,10 @@ export function scoreStage(name: string, options: ScoreStageOptions): Stage<Feat
           model: decider.model,
           role: decider.role,
           thresholds: decider.thresholds,
-          ...(arm ? { arm } : {}),
-          ...(decider.explanation ? { explanation: explanationOf(decider, i, scorer.featureNames) } : {}),
+          arm,
+          explanation: decider.explanation ? explanationOf(decider, i, scorer.featureNames) : undefined,
           others: scored.models.length === 1 ? NONE : sideScores(scored.models, decider, i),
+          fallback: undefined,
         })
       }
     },
@@ -135,11 +139,11 @@ function explanationOf(
   scores: ModelScores,
   row: number,
   featureNames: readonly string[],
-): { feature: string; value: number }[] {
+): { feature: string; contribution: number }[] {
   const { k, features, values } = scores.explanation!
-  const top: { feature: string; value: number }[] = []
+  const top: { feature: string; contribution: number }[] = []
   for (let j = row * k; j < row * k + k && features[j]! >= 0; j++)
-    top.push({ feature: featureNames[features[j]!]!, value: values[j]! })
+    top.push({ feature: featureNames[features[j]!]!, contribution: values[j]! })
   return top
 }
 
