@@ -36,7 +36,7 @@ const COLUMNS: readonly {
   },
   {
     title: () => 'alerts/day',
-    cell: (m) => withDiff(m.alerts_per_day.toFixed(1), m.diff.alerts_per_day, (d) => d.toFixed(1))(m),
+    cell: (m) => withDiff(m.alerts_per_day.toFixed(2), m.diff.alerts_per_day, (d) => d.toFixed(2))(m),
   },
 ]
 
