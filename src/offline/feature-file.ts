@@ -1,5 +1,5 @@
 import { partitionOf, type Partitioner } from '../adapters/kafka/partitioner.js'
-import { parseDumpLine, readLines } from './dump-line.js'
+import { parseDumpLine, readLineBatches, readLines } from './dump-line.js'
 import type { Config } from '../config/schema.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { Label } from '../core/label-v1.js'
@@ -156,16 +156,23 @@ export async function computeFeatureFile(
   }
   const invalidLines: number[] = []
   const rolling = new RollingLookups<FeatureFileRow>(plan, labelFacts)
-  const emit = async (completeBelowMs: number) => {
-    for (const row of rolling.ready(completeBelowMs)) {
-      await onRow(row)
+  // The rows the tables are complete for, handed on; a promise only when onRow returned one.
+  const emit = (completeBelowMs: number): Promise<void> | undefined => {
+    if (!rolling.hasReady(completeBelowMs)) return undefined
+    return emitEach(rolling.ready(completeBelowMs))
+  }
+  const emitEach = (rows: Iterator<FeatureFileRow>): Promise<void> | undefined => {
+    for (let next = rows.next(); !next.done; next = rows.next()) {
+      const done = onRow(next.value)
       counts.rows++
+      if (done) return done.then(() => emitEach(rows))
     }
+    return undefined
   }
   const states = await forEachTransaction(
     options.transactionsPath,
     new PartitionedStates(stateOptions, partitions, partitioner),
-    async (processed, lineNumber, states) => {
+    (processed, lineNumber, states) => {
       counts.lines++
       if (lineNumber % PROGRESS_LINES === 0) options.onProgress?.('features', lineNumber)
       if (processed.kind === 'invalid') {
@@ -175,8 +182,9 @@ export async function computeFeatureFile(
         if (processed.late) counts.late++
         const { tx, row, late } = processed
         rolling.add({ tx, row, late, label: labels.get(tx.transaction_id) }, late, processed.lookupAtMs)
-        await emit(states.watermarkMs)
+        return emit(states.watermarkMs)
       }
+      return undefined
     },
   )
   // The end of the file: nothing more can come, every table is complete.
@@ -192,19 +200,29 @@ async function forEachTransaction(
   onRecord: (processed: ProcessedRecord, lineNumber: number, states: PartitionedStates) => void | Promise<void>,
 ): Promise<PartitionedStates> {
   let lineNumber = 0
-  for await (const line of readLines(path)) {
-    const record = parseDumpLine(line)
-    lineNumber++
-    let processed: ProcessedRecord
-    try {
-      processed = states.process(record.value, record)
-    } catch (err) {
-      if (!(err instanceof FraudstreamError)) throw err
-      throw new FraudstreamError(err.code, `line ${lineNumber} of ${path}: ${err.message}`, err.domain, err.retryable, {
-        cause: err,
-      })
+  for await (const lines of readLineBatches(path)) {
+    for (const line of lines) {
+      const record = parseDumpLine(line)
+      lineNumber++
+      let processed: ProcessedRecord
+      try {
+        processed = states.process(record.value, record)
+      } catch (err) {
+        if (!(err instanceof FraudstreamError)) throw err
+        throw new FraudstreamError(
+          err.code,
+          `line ${lineNumber} of ${path}: ${err.message}`,
+          err.domain,
+          err.retryable,
+          {
+            cause: err,
+          },
+        )
+      }
+      // Awaited only when it returned a promise: a microtask per line would cost more than many a record's work.
+      const done = onRecord(processed, lineNumber, states)
+      if (done) await done
     }
-    await onRecord(processed, lineNumber, states)
   }
   return states
 }

@@ -1,4 +1,6 @@
+import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { Transaction } from '../core/transaction-v1.js'
+import { summarize, type KeyAggregate, type WindowSummary } from '../stages/lookups/key-aggregate.js'
 import { LookupAggregator } from '../stages/lookups/lookup-aggregator.js'
 import { sourceId, transactionFacts, type KeyedFact } from '../stages/lookups/lookup-facts.js'
 import { fillLookups, requirementOf, type LookupPlan } from '../stages/lookups/lookup-plan.js'
@@ -22,6 +24,11 @@ const EVICT_EVERY_HORIZON_SHARE = 8
  * Labels are all known before the pass (they are a file of their own): their facts, placed at their transaction's
  * time, go into the tables as the rows' windows reach that time. A row counts the labels reported before its cutoff
  * whatever else the table holds, so this reads what the complete table would.
+ *
+ * A key's window summary is kept from one row to the next (a busy key's window is added up once per resolution step,
+ * not once per row): nothing applied after a read lands inside a window read, since a transaction fact is at or above
+ * its partition's watermark, past every window end read so far, and label facts enter in time order up to the window
+ * ends read. The summaries go at each eviction.
  */
 export class RollingLookups<Row extends { readonly tx: Transaction; readonly row: Float32Array }> {
   readonly #aggregator: LookupAggregator
@@ -33,6 +40,19 @@ export class RollingLookups<Row extends { readonly tx: Transaction; readonly row
   #head = 0
   readonly #evictEveryMs: number
   #evictedAtMs = -Infinity
+  /** Per key, the summary of the window it was last read over. */
+  readonly #summaries = new Map<KeyAggregate, WindowSummary>()
+  readonly #summaryOf = {
+    summaryOf: (aggregate: KeyAggregate, startMs: number, endMs: number): WindowSummary => {
+      const known = this.#summaries.get(aggregate)
+      if (known && known.startMs === startMs && known.endMs === endMs) return known
+      const summary = summarize(aggregate, startMs, endMs)
+      this.#summaries.set(aggregate, summary)
+      return summary
+    },
+  }
+  /** The latest window end read: no fact may land below it (see the class comment). */
+  #readBelowMs = -Infinity
 
   constructor(
     readonly plan: LookupPlan,
@@ -61,9 +81,21 @@ export class RollingLookups<Row extends { readonly tx: Transaction; readonly row
    */
   add(row: Row, late: boolean, atMs: number): void {
     if (!late) {
+      if (row.tx.eventTimeMs < this.#readBelowMs) {
+        throw new FraudstreamError(
+          ErrorCode.internal,
+          `an on-time transaction at ${row.tx.eventTimeMs} below a lookup window already read (${this.#readBelowMs})`,
+          'internal',
+        )
+      }
       for (const fact of transactionFacts(this.plan, row.tx, TX_SOURCE, this.#sequence++)) this.#aggregator.apply(fact)
     }
     this.#waiting.push({ row, atMs, needsMs: requirementOf(this.plan, atMs).txMs })
+  }
+
+  /** Whether `ready(completeBelowMs)` would give a row. */
+  hasReady(completeBelowMs: number): boolean {
+    return this.#head < this.#waiting.length && this.#waiting[this.#head]!.needsMs <= completeBelowMs
   }
 
   /**
@@ -77,7 +109,9 @@ export class RollingLookups<Row extends { readonly tx: Transaction; readonly row
       if (next.needsMs > completeBelowMs) break
       this.#head++
       this.#applyLabelsBelow(next.needsMs)
-      fillLookups(this.plan, next.row.row, next.row.tx, next.atMs, (key) => this.#aggregator.keys.get(key))
+      if (next.needsMs > this.#readBelowMs) this.#readBelowMs = next.needsMs
+      const keys = this.#aggregator.keys
+      fillLookups(this.plan, next.row.row, next.row.tx, next.atMs, (key) => keys.get(key), 0, this.#summaryOf)
       yield next.row
     }
     if (this.#head > 1024 && this.#head * 2 > waiting.length) {
@@ -104,5 +138,6 @@ export class RollingLookups<Row extends { readonly tx: Transaction; readonly row
     this.#evictedAtMs = safeMs
     this.#aggregator.apply({ kind: 'marker', source: TX_SOURCE, watermarkMs: safeMs, idle: false, throughOffset: -1 })
     this.#aggregator.evict()
+    this.#summaries.clear()
   }
 }
