@@ -1,5 +1,5 @@
 import { partitionOf, type Partitioner } from '../adapters/kafka/partitioner.js'
-import { parseDumpLine, readLines } from './dump-line.js'
+import { parseDumpLine, readLines, type DumpRecord } from './dump-line.js'
 import type { Config } from '../config/schema.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { Label } from '../core/label-v1.js'
@@ -39,6 +39,8 @@ export interface FeatureFileRow {
   /** Scored with the state as it was, and kept out of the windows, as in the stream. */
   readonly late: boolean
   readonly label: Label | undefined
+  /** Where the row's record is: its line of the file, and its envelope's partition, offset and timestamp if any. */
+  readonly source: DumpRecord & { readonly line: number }
 }
 
 export interface FeatureFileCounts {
@@ -152,7 +154,7 @@ export async function computeFeatureFile(
   const states = await forEachTransaction(
     options.transactionsPath,
     new PartitionedStates(stateOptions, partitions, partitioner),
-    async (processed, lineNumber) => {
+    async (processed, lineNumber, record) => {
       counts.lines++
       if (lineNumber % PROGRESS_LINES === 0) options.onProgress?.('features', lineNumber)
       if (processed.kind === 'invalid') {
@@ -162,7 +164,13 @@ export async function computeFeatureFile(
         if (processed.late) counts.late++
         const { tx, row } = processed
         lookups.fill(row, tx, processed.lookupAtMs)
-        await onRow({ tx, row, late: processed.late, label: labels.get(tx.transaction_id) })
+        await onRow({
+          tx,
+          row,
+          late: processed.late,
+          label: labels.get(tx.transaction_id),
+          source: { ...record, line: lineNumber },
+        })
         counts.rows++
       }
     },
@@ -175,7 +183,7 @@ export async function computeFeatureFile(
 async function forEachTransaction(
   path: string,
   states: PartitionedStates,
-  onRecord: (processed: ProcessedRecord, lineNumber: number) => void | Promise<void>,
+  onRecord: (processed: ProcessedRecord, lineNumber: number, record: DumpRecord) => void | Promise<void>,
 ): Promise<PartitionedStates> {
   let lineNumber = 0
   for await (const line of readLines(path)) {
@@ -190,7 +198,7 @@ async function forEachTransaction(
         cause: err,
       })
     }
-    await onRecord(processed, lineNumber)
+    await onRecord(processed, lineNumber, record)
   }
   return states
 }
