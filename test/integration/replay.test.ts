@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createClickhouseClient, type ClickHouseClient } from '../../src/adapters/clickhouse/client.js'
+import { loadFeatures } from '../../src/cli/feature-module.js'
 import { loadConfig } from '../../src/config/load.js'
 import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import type { OutgoingRecord, RecordSink } from '../../src/core/ports.js'
@@ -98,7 +100,19 @@ test('`replay --input` twice with the same arguments writes identical rows under
   )
 })
 
-test('a replay of the topic gives, for every transaction, the live score, decision, reasons and features; the live group and topics are untouched', async (t) => {
+/** What a scenario changes from the defaults: dotted config overrides, and the same as a config file for the CLI. */
+interface Settings {
+  readonly overrides: Record<string, unknown>
+  readonly file: Record<string, unknown>
+  /** The warm-up must start after the topic's beginning on every partition (the horizon is shorter than the data). */
+  readonly partialWarmUp: boolean
+}
+
+/**
+ * A live job over 20,000+ generated transactions with disorder, then two replays of its topic at once (one from before
+ * the first event, one from the median timestamp): isolation, the offset search, and every row equal to live.
+ */
+async function liveThenReplays(t: TestContext, settings: Settings): Promise<void> {
   const topics = {
     transactions: `tx-${Math.random().toString(36).slice(2)}`,
     decisions: `decisions-${Math.random().toString(36).slice(2)}`,
@@ -106,8 +120,13 @@ test('a replay of the topic gives, for every transaction, the live score, decisi
     dlq: 'dlq-replay',
     labels: `labels-${Math.random().toString(36).slice(2)}`,
   }
-  const { config, dataDir, cleanup } = testConfig({ 'kafka.topics': topics, 'infer.deadlineMs': 0 })
+  const { config, dataDir, cleanup } = testConfig({
+    'kafka.topics': topics,
+    'infer.deadlineMs': 0,
+    ...settings.overrides,
+  })
   teardown(t, cleanup)
+  const features = await loadFeatures(config)
   // The records as the generator makes them (labels among the transactions, days after them in event time) …
   const generated: OutgoingRecord[] = []
   const collect: RecordSink = {
@@ -158,7 +177,12 @@ test('a replay of the topic gives, for every transaction, the live score, decisi
   assert.ok(transactions >= 20_000)
 
   const { log } = testLogger('warn')
-  const pipeline = await createPipeline({ config, kafka: { bootstrapServers: cluster.bootstrapServers }, log })
+  const pipeline = await createPipeline({
+    config,
+    features,
+    kafka: { bootstrapServers: cluster.bootstrapServers },
+    log,
+  })
   teardown(t, () => pipeline.close())
   const producer = await KafkaProducerSink.connect({ config: { 'bootstrap.servers': cluster.bootstrapServers }, log })
   teardown(t, () => producer.close())
@@ -193,7 +217,7 @@ test('a replay of the topic gives, for every transaction, the live score, decisi
   }
   const topicArgs = ['--partitions', '4']
   const kafkaTopics = [`--config`, join(dataDir, 'replay-config.json')]
-  writeFileSync(join(dataDir, 'replay-config.json'), JSON.stringify({ kafka: { topics } }))
+  writeFileSync(join(dataDir, 'replay-config.json'), JSON.stringify({ ...settings.file, kafka: { topics } }))
   // Embedded ClickHouse (chDB) is one process per data directory: each replay, and the live job, has its own.
   const [fullDir, midDir] = [join(dataDir, 'full'), join(dataDir, 'mid')]
   const [full, mid] = await Promise.all([
@@ -222,6 +246,12 @@ test('a replay of the topic gives, for every transaction, the live score, decisi
     if (range.from > range.start) assert.ok(byOffset.get(range.from - 1)!.timestampMs < midMs)
   }
   assert.ok(mid.scored > 5_000 && mid.scored < full.scored, `mid ${mid.scored}, full ${full.scored}`)
+  assert.equal(
+    mid.partitions.every((r) => r.start > 0 && r.start < r.from),
+    settings.partialWarmUp,
+    `warm-up starts: ${JSON.stringify(mid.partitions)}`,
+  )
+  if (settings.partialWarmUp) assert.ok(mid.warm_up > 0 && mid.warm_up + mid.scored < full.scored)
 
   // Determinism against live: every transaction, bit for bit.
   const live = await rowsIn(pipeline.clickhouse, 'live')
@@ -240,4 +270,56 @@ test('a replay of the topic gives, for every transaction, the live score, decisi
     }
     assert.equal(differing, 0, `${runId}: rows differing from live:\n${examples.join('\n')}`)
   }
+}
+
+test('a replay of the topic gives, for every transaction, the live score, decision, reasons and features; the live group and topics are untouched', async (t) => {
+  // The shipped features read up to 30 days back: both replays warm up from the topic's beginning.
+  await liveThenReplays(t, { overrides: {}, file: {}, partialWarmUp: false })
 })
+
+test('a replay from the middle of the topic warms its state from the horizon before --from, and matches live', async (t) => {
+  // Features that read at most about two hours back, and a model trained on them: the warm-up starts mid-topic.
+  const dir = mkdtempSync(join(tmpdir(), 'fraudstream-short-'))
+  teardown(t, () => rmSync(dir, { recursive: true, force: true }))
+  const module = join(dir, 'short.mts')
+  writeFileSync(module, SHORT_FEATURES)
+  const models = join(dir, 'models')
+  await run(process.execPath, [
+    BIN,
+    'train',
+    '--kind',
+    'logistic',
+    '--name',
+    'short-lr',
+    '--transactions',
+    '20000',
+    '--epochs',
+    '50',
+    '--features',
+    module,
+    '--models-dir',
+    models,
+    '--promote',
+    '--data-dir',
+    join(dir, 'data'),
+    '--json',
+  ])
+  await liveThenReplays(t, {
+    overrides: { 'features.module': module, 'model.dir': models, 'dedupe.horizonMs': 3_600_000 },
+    file: { features: { module }, model: { dir: models }, dedupe: { horizonMs: 3_600_000 } },
+    partialWarmUp: true,
+  })
+})
+
+const SHORT_FEATURES = `const M = 60_000
+const H = 60 * M
+const lookup = { key: 'terminal', resolutionMs: 5 * M, spanMs: 2 * H, delayMs: 10 * M, labelLagMs: 10 * M }
+export const features = [
+  { kind: 'derived', name: 'amount', field: 'amount', description: 'amount' },
+  { kind: 'derived', name: 'is_night', field: 'is_night', description: 'night' },
+  { kind: 'window', name: 'card_count_1h', key: 'card', aggregation: 'count', spanMs: H, description: 'count' },
+  { kind: 'window', name: 'card_sum_2h', key: 'card', aggregation: 'sum', spanMs: 2 * H, description: 'sum' },
+  { kind: 'lookup', name: 'terminal_tx_count_2h', aggregation: 'count', ...lookup, description: 'terminal' },
+  { kind: 'lookup', name: 'terminal_fraud_count_2h', aggregation: 'fraud_count', ...lookup, description: 'fraud' },
+]
+`
