@@ -146,8 +146,9 @@ export function parseSpeed(value: string): number {
 function showProgress(progress: Progress, p: ReplayProgress): void {
   const total = p.total !== undefined ? ` of ${formatInt(p.total)}` : ''
   const eta = p.etaS !== undefined ? `, ETA ${formatDuration(p.etaS)}` : ''
-  const what = p.phase === 'scoring' ? 'lines scored' : p.phase === 'reading' ? 'records read' : 'lines through lookups'
-  const line = `  ${p.phase}: ${formatInt(p.done)}${total} ${what}, ${formatInt(p.perSecond)}/s${eta}`
+  const what =
+    p.phase === 'scoring' ? 'transactions' : p.phase === 'reading' ? 'records read' : 'transactions through the lookups'
+  const line = `  ${p.phase}: ${formatInt(p.done)}${total} ${what}, ${formatInt(p.perSecond)} tx/s${eta}`
   progress.update([line], line)
 }
 

@@ -30,6 +30,8 @@ export interface ReplayScorerOptions {
   readonly batchRows: number
   /** Batches at the scorer at once; their rows reach the sink in order all the same. */
   readonly concurrency: number
+  /** Transactions handed to the sink and not yet acknowledged, at most: a slow ClickHouse slows the replay down. */
+  readonly maxUnacked: number
   /** Per transaction handed to the sink, with its decision. */
   readonly onDecided?: (decided: Decided, origin: ReplayRecord['origin']) => void
 }
@@ -52,6 +54,12 @@ export class ReplayScorer {
   readonly #inFlight: Promise<() => void>[] = []
   #failure: Error | undefined
   #written = 0
+  #unacked = 0
+  readonly #ackWaiters: (() => void)[] = []
+  readonly #onAck = () => {
+    this.#unacked--
+    if (this.#unacked <= this.#options.maxUnacked) for (const wake of this.#ackWaiters.splice(0)) wake()
+  }
 
   constructor(options: ReplayScorerOptions) {
     this.#options = options
@@ -100,6 +108,7 @@ export class ReplayScorer {
     const records = this.#pending
     this.#pending = []
     while (this.#inFlight.length >= this.#options.concurrency) (await this.#inFlight.shift()!)()
+    while (this.#unacked > this.#options.maxUnacked) await new Promise<void>((wake) => this.#ackWaiters.push(wake))
     this.#inFlight.push(this.#scoreBatch(records))
   }
 
@@ -137,12 +146,13 @@ export class ReplayScorer {
           latency_ms: 0,
         }
         const value: Decided = { ...item.value, decision }
+        this.#unacked++
         sink.add(
           origin.topic,
           origin.partition,
           origin.offset,
           scoreRowsOf(value, origin, { featureNames, featureContract, runId }),
-          () => {},
+          this.#onAck,
         )
         this.#written++
         onDecided?.(value, origin)

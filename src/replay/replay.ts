@@ -60,7 +60,7 @@ export interface ReplayOptions {
 
 export interface ReplayProgress {
   readonly phase: 'reading' | 'lookups' | 'scoring'
-  /** Records read (reading, lookups) or transactions scored (scoring). */
+  /** Records read (reading), lines through the lookup pass (lookups) or through scoring, warm-up included (scoring). */
   readonly done: number
   /** What `done` goes up to, when known. */
   readonly total: number | undefined
@@ -164,13 +164,14 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       featureNames,
       featureContract: contract.hash,
       runId,
-      batchRows: Math.max(config.infer.maxRecords, 256),
+      batchRows: Math.max(config.infer.maxRecords, 2048),
       concurrency: 2 * config.infer.threads,
+      maxUnacked: 4 * config.clickhouse.maxBatchRows,
     })
     const progress = rateMeter(options.onProgress)
     const input = await inputOf(options, scratch, progress.report)
     let warmUp = 0
-    let added = 0
+    let rowsSeen = 0
     let firstMs = Infinity
     let lastMs = -Infinity
     const pace = pacer(options.speed)
@@ -197,6 +198,8 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
         },
         async ({ tx, row, late, source }) => {
           if (options.shouldStop?.()) throw new Stopped()
+          if (++rowsSeen % 1_000 === 0)
+            progress.report('scoring', source.line, input.totalLines ?? (linesRead || undefined))
           const partition = source.partition ?? partitionOf(tx.card_id, input.partitions, input.partitioner)
           const offset = source.offset ?? source.line
           const timestampMs = source.timestampMs ?? tx.eventTimeMs
@@ -220,8 +223,6 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
             lookupAtMs: 0,
             origin: { topic: input.topic, partition, offset, timestampMs },
           })
-          if (++added % 1_000 === 0)
-            progress.report('scoring', source.line, input.totalLines ?? (linesRead || undefined))
         },
       ))
     } catch (err) {
@@ -379,15 +380,17 @@ function pacer(speed: number): (eventMs: number) => number {
 function rateMeter(onProgress: ReplayOptions['onProgress']) {
   let phase: ReplayProgress['phase'] | undefined
   let phaseStart = 0
+  let phaseStartDone = 0
   return {
     report(p: ReplayProgress['phase'], done: number, total: number | undefined) {
       if (!onProgress) return
       if (p !== phase) {
         phase = p
         phaseStart = performance.now()
+        phaseStartDone = done
       }
       const seconds = (performance.now() - phaseStart) / 1000
-      const perSecond = seconds > 0 ? done / seconds : 0
+      const perSecond = seconds > 0 ? (done - phaseStartDone) / seconds : 0
       const etaS = total !== undefined && perSecond > 0 ? Math.max(0, (total - done) / perSecond) : undefined
       onProgress({ phase: p, done, total, perSecond, etaS })
     },
