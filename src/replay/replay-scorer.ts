@@ -15,7 +15,6 @@ export interface ReplayRecord {
   readonly tx: Transaction
   readonly row: Float32Array
   readonly late: boolean
-  readonly lookupAtMs: number
   readonly origin: Pick<SourceRecord, 'topic' | 'partition' | 'offset' | 'timestampMs'>
 }
 
@@ -120,7 +119,8 @@ export class ReplayScorer {
       rows.set(r.row, i * width)
       return {
         origin: { ...r.origin, key: null, value: null },
-        value: { tx: r.tx, rows, at: i * width, late: r.late, lookupAtMs: r.lookupAtMs },
+        // lookupAtMs is the lookups stage's; scoring and deciding never read it.
+        value: { tx: r.tx, rows, at: i * width, late: r.late, lookupAtMs: r.tx.eventTimeMs },
         receivedAtMs: 0,
         replay: false,
       }
