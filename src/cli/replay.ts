@@ -21,7 +21,7 @@ interface ReplayCliOptions extends CommonOptions, TopicLayoutOptions {
   to?: number
   models?: string
   runId?: string
-  speed: number
+  speed?: number
   brokers?: string
   features?: string
 }
@@ -44,12 +44,7 @@ export function registerReplay(program: Command): void {
     .option('--to <time>', 'last event to score (default: the end of the topic)', parseTimeOption('--to'))
     .option('--models <name@version,…>', 'the models to score with; the first decides (default: the registry champion)')
     .option('--run-id <id>', 'the run id of the rows (default replay-<yyyymmddhhmmss>-<hex>; `live` is refused)')
-    .option(
-      '--speed <max|Nx>',
-      'max (default), or e.g. 10x: event time runs 10 times the wall clock',
-      parseSpeed,
-      Infinity,
-    )
+    .option('--speed <max|Nx>', 'max (default), or e.g. 10x: event time runs 10 times the wall clock', parseSpeed)
     .option('--input <tx.ndjson[.gz]>', 'replay a file instead of the topic: values, or `kcat -C -J` envelopes')
     .option(
       '--labels <labels.ndjson[.gz]>',
@@ -115,7 +110,7 @@ export function registerReplay(program: Command): void {
             runId,
             ...(opts.from !== undefined ? { fromMs: opts.from } : {}),
             ...(opts.to !== undefined ? { toMs: opts.to } : {}),
-            speed: opts.speed,
+            speed: opts.speed ?? Infinity,
             log,
             shouldStop: () => stopRequested,
             ...(opts.json ? {} : { onProgress: (p: ReplayProgress) => showProgress(progress, p) }),
