@@ -163,7 +163,7 @@ function describe(s: ReplaySummary): string {
       ? `replay ${s.run_id} STOPPED by Ctrl-C after ${formatInt(s.scored)} transactions (up to ${s.last_event_time ?? '—'}): the rows written stay under this run id`
       : `replay ${s.run_id} done`,
     `  models     ${s.models.join(', ')} (${s.models[0]} decides)`,
-    `  scored     ${formatInt(s.scored)} transactions → ${formatInt(s.rows)} rows in scores; ${formatInt(s.warm_up)} earlier ones warmed the state`,
+    `  scored     ${formatInt(s.scored)} transactions → ${formatInt(s.rows)} rows in scores; ${formatInt(s.warm_up)} earlier ones warmed the state${s.labels > 0 ? `; ${formatInt(s.labels)} labels in labels` : ''}`,
     `  events     ${range}`,
     `  speed      ${formatInt(s.tx_per_s)} tx/s, ${s.elapsed_s}s in all`,
     `  look       fraudstream sql "SELECT model_name, decision, count() FROM scores WHERE run_id = '${s.run_id}' GROUP BY ALL"`,

@@ -16,6 +16,7 @@ import { featureContractHash, type FeatureDefinition } from '../stages/features/
 import { ReplayScorer } from './replay-scorer.js'
 import type { OffsetLookup, PartitionRange } from './topic-range.js'
 import { inputOf } from './replay-input.js'
+import { writeReplayLabels } from './replay-labels.js'
 
 /** Where a replay reads: files, or a time range of the topics. */
 export type ReplaySource =
@@ -75,6 +76,8 @@ export interface ReplaySummary {
   /** Transactions scored (each with a row per model). */
   readonly scored: number
   readonly rows: number
+  /** Labels written to `labels` under the run id (file replays; a topic replay's labels are the live ones). */
+  readonly labels: number
   /** Transactions read before --from: state only. */
   readonly warm_up: number
   readonly first_event_time: string | null
@@ -156,6 +159,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       metrics: createMetrics(),
       log: log.child({ component: 'replay-sink' }),
     })
+    closers.push(() => sink.close())
     const replay = new ReplayScorer({
       scorer,
       sink,
@@ -230,6 +234,19 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     }
     await replay.drain()
     await sink.flush()
+    const { source } = options
+    const labelsWritten =
+      source.kind === 'files' && source.labels && !stopped
+        ? await writeReplayLabels({
+            client,
+            config,
+            path: source.labels,
+            labelPartitions: source.labelPartitions,
+            partitioner: source.partitioner,
+            runId,
+            log,
+          })
+        : 0
     const elapsedS = (performance.now() - started) / 1000
     const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : null)
     const summary: ReplaySummary = {
@@ -238,6 +255,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       models: refs,
       scored: replay.written,
       rows: replay.written * refs.length,
+      labels: labelsWritten,
       warm_up: warmUp,
       first_event_time: iso(firstMs),
       last_event_time: iso(lastMs),

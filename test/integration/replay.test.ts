@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
@@ -90,6 +90,26 @@ test('`replay --input` twice with the same arguments writes identical rows under
   const [rowsA, rowsB] = [await rowsOf(dataDir, 'a'), await rowsOf(dataDir, 'b')]
   assert.equal(rowsA.size, a.scored)
   assert.deepEqual(rowsB, rowsA)
+  const labelLines = readFileSync(join(dataDir, 'tx.labels.ndjson'), 'utf8').split('\n').filter(Boolean).length
+  assert.equal(a.labels, labelLines, 'the labels of a file replay go to the labels table under its run id')
+  const client = await createClickhouseClient(loadConfig({ overrides: { environment: 'test', dataDir } }))
+  try {
+    const counted = await (
+      await client.query({
+        query: "SELECT run_id, count() AS n FROM labels WHERE run_id IN ('a', 'b') GROUP BY run_id ORDER BY run_id",
+        format: 'JSONEachRow',
+      })
+    ).json<{ run_id: string; n: string }>()
+    assert.deepEqual(
+      counted.map((r) => [r.run_id, Number(r.n)]),
+      [
+        ['a', labelLines],
+        ['b', labelLines],
+      ],
+    )
+  } finally {
+    await client.close()
+  }
   const declined = [...rowsA.values()].filter((r) => (JSON.parse(r) as { decision: string }).decision !== 'approve')
   assert.ok(declined.length > 10, 'reviews and declines (with reasons) are in the comparison')
   await assert.rejects(replay(dataDir, [...args, '--run-id', 'live']), (err: { stdout: string }) =>
