@@ -42,6 +42,8 @@ export async function startBenchPipeline(options: {
   readonly bootstrapServers: string
   readonly topic: string
   readonly log: Logger
+  /** Config settings of this leg (dotted paths), over the benchmark's. */
+  readonly overrides?: Record<string, unknown>
 }): Promise<BenchPipeline> {
   const dataDir = mkdtempSync(join(tmpdir(), 'fraudstream-bench-'))
   const config = loadConfig({
@@ -52,6 +54,7 @@ export async function startBenchPipeline(options: {
       'http.enabled': false,
       'kafka.groupId': `bench-${Date.now()}`,
       'kafka.topics': benchTopics(options.topic),
+      ...options.overrides,
     },
   })
   const pipeline = await createPipeline({

@@ -198,7 +198,8 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
       throughput_tx_s: processingS > 0 ? Math.round(stats.consumed / processingS) : 0,
       latency_ms: pipeline.eventLatency.summary(),
       poll_to_decision_ms: pipeline.latency.summary(),
-      model: `${pipeline.model.name}@${pipeline.model.version}`,
+      // The champion at the end: a promotion during the run switches it (scores.model_version says which scored what).
+      model: `${pipeline.models.lineup.champion.ref.name}@${pipeline.models.lineup.champion.ref.version}`,
       clickhouse: describeClickhouse(config),
       metrics_url: pipeline.http ? `${pipeline.http.url}/metrics` : null,
     }

@@ -16,7 +16,7 @@ interface FeaturesOptions extends CommonOptions, TopicLayoutOptions {
 
 /**
  * Point-in-time feature vectors for a file of transactions as CSV, through the stream's own code path
- * (computeFeatureFile: the same PartitionState per partition, lookups from the whole file and the labels), so a model
+ * (computeFeatureFile: the same PartitionState per partition, lookup tables fed and evicted as the stream's), so a model
  * trained on this CSV sees exactly what serving computes. Without --labels, label-based lookups read 0.
  */
 export function registerFeatures(program: Command): void {
@@ -62,7 +62,7 @@ export function registerFeatures(program: Command): void {
             partitions,
             labelPartitions,
             partitioner,
-            // Two passes over the input: the lookup tables first, then the rows.
+            // One pass over the input, two when labels must be attributed from their transactions (lookups first).
             ...(opts.json
               ? {}
               : {

@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { registerBacktest } from './backtest.js'
 import { runCommand } from './common.js'
 import { registerDemo } from './demo.js'
 import { registerDrift } from './drift.js'
@@ -27,6 +28,7 @@ registerFeatures(program)
 registerReplay(program)
 registerSql(program)
 registerDrift(program)
+registerBacktest(program)
 registerMigrate(program)
 try {
   await program.parseAsync(process.argv)

@@ -69,3 +69,43 @@ export interface Transaction extends TransactionV1 {
 export function eventTimeMsOf(eventTime: string | number): number {
   return typeof eventTime === 'number' ? eventTime : Date.parse(eventTime)
 }
+
+const ISO_DATETIME = z.iso.datetime({ offset: true })._zod.pattern!
+const MCC = /^\d{4}$/
+const CHANNELS: ReadonlySet<unknown> = new Set(Channel)
+const ENTRY_MODES: ReadonlySet<unknown> = new Set(EntryMode)
+const TRANSACTION_KEYS = Object.keys(TransactionV1Schema.shape) as (keyof TransactionV1)[]
+
+function isId(value: unknown, max = 64): value is string {
+  return typeof value === 'string' && value.length >= 1 && value.length <= max
+}
+
+/**
+ * TransactionV1Schema's result for a record that passes every check of the schema as written, without going through
+ * zod (a parse through it costs many times the JSON.parse before it, and decode runs for every record); undefined for
+ * anything else, valid or not, which the schema then decides (and describes). Whatever this returns, the schema
+ * returns too: the same checks, the same patterns, and the schema's keys in its order with unknown ones stripped.
+ */
+export function knownValidTransaction(value: Readonly<Record<string, unknown>>): TransactionV1 | undefined {
+  const { card_id, amount, currency, mcc, country, card_country, channel, entry_mode, device_id, ip, event_time } =
+    value
+  if (!isId(value['transaction_id']) || !isId(card_id) || looksLikePan(card_id)) return undefined
+  if (!isId(value['customer_id']) || !isId(value['merchant_id']) || !isId(value['terminal_id'])) return undefined
+  if (typeof amount !== 'number' || !(amount >= 0 && amount <= 1e9)) return undefined
+  if (typeof currency !== 'string' || !currencies.has(currency)) return undefined
+  if (typeof mcc !== 'string' || !MCC.test(mcc)) return undefined
+  if (typeof country !== 'string' || !isIsoCountry(country)) return undefined
+  if (typeof card_country !== 'string' || !isIsoCountry(card_country)) return undefined
+  if (!CHANNELS.has(channel)) return undefined
+  if (entry_mode !== undefined && !ENTRY_MODES.has(entry_mode)) return undefined
+  if (device_id !== undefined && !isId(device_id, 128)) return undefined
+  if (ip !== undefined && !isId(ip)) return undefined
+  if (typeof event_time === 'string' ? !ISO_DATETIME.test(event_time) : !isEpochMs(event_time)) return undefined
+  const result: Record<string, unknown> = {}
+  for (const key of TRANSACTION_KEYS) if (value[key] !== undefined) result[key] = value[key]
+  return result as TransactionV1
+}
+
+function isEpochMs(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= 8.64e15
+}

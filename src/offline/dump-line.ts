@@ -57,7 +57,15 @@ export function parseDumpLine(line: Buffer): DumpRecord {
  * compressed dump never has to fit on disk or in memory uncompressed.
  */
 export async function* readLines(path: string): AsyncGenerator<Buffer> {
-  const file = createReadStream(path)
+  for await (const lines of readLineBatches(path)) yield* lines
+}
+
+/**
+ * readLines a chunk of the file at a time: one await per chunk rather than per line, for callers that go through
+ * millions of lines.
+ */
+export async function* readLineBatches(path: string): AsyncGenerator<Buffer[]> {
+  const file = createReadStream(path, { highWaterMark: 1 << 20 })
   const gzipped = path.endsWith('.gz')
   const input: AsyncIterable<Buffer> = gzipped ? file.pipe(createGunzip()) : file
   // pipe() does not pass the file's errors on: a read error would leave the gunzip stream waiting forever.
@@ -66,12 +74,14 @@ export async function* readLines(path: string): AsyncGenerator<Buffer> {
   try {
     for await (const chunk of input) {
       const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk
+      const lines: Buffer[] = []
       let start = 0
       for (let end = data.indexOf(NEWLINE, start); end >= 0; end = data.indexOf(NEWLINE, start)) {
-        yield lineOf(data.subarray(start, end))
+        lines.push(lineOf(data.subarray(start, end)))
         start = end + 1
       }
       rest = Buffer.from(data.subarray(start))
+      if (lines.length > 0) yield lines
     }
   } catch (err) {
     if (!gzipped || !isZlibError(err)) throw err
@@ -85,7 +95,7 @@ export async function* readLines(path: string): AsyncGenerator<Buffer> {
   } finally {
     file.destroy()
   }
-  if (rest.length > 0) yield lineOf(rest)
+  if (rest.length > 0) yield [lineOf(rest)]
 }
 
 /** zlib's errors carry codes like Z_DATA_ERROR and Z_BUF_ERROR. */

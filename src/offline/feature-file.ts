@@ -1,5 +1,5 @@
 import { partitionOf, type Partitioner } from '../adapters/kafka/partitioner.js'
-import { parseDumpLine, readLines, type DumpRecord } from './dump-line.js'
+import { parseDumpLine, readLineBatches, readLines, type DumpRecord } from './dump-line.js'
 import type { Config } from '../config/schema.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { Label } from '../core/label-v1.js'
@@ -12,6 +12,7 @@ import { needsAttribution } from '../stages/lookups/label-attribution.js'
 import { TransactionIndex } from '../stages/lookups/transaction-index.js'
 import { partitionStateOptions, type ProcessedRecord } from './partition-state.js'
 import { PartitionedStates } from './partitioned-states.js'
+import { RollingLookups } from './rolling-lookups.js'
 
 export interface FeatureFileOptions {
   /** Transactions, one value or `kcat -C -J` envelope a line; `.gz` is gunzipped. */
@@ -28,7 +29,7 @@ export interface FeatureFileOptions {
    * label-based features, which count labels by report time as the stream did. Default: every label.
    */
   readonly labelCutoffMs?: number
-  /** Lines read so far in each pass (2 over the transactions), every 10,000 lines. */
+  /** Lines read so far, every 10,000 lines: 'lookups' only for the attribution pass (see computeFeatureFile). */
   readonly onProgress?: (phase: 'lookups' | 'features', lines: number) => void
 }
 
@@ -75,11 +76,12 @@ const PROGRESS_LINES = 10_000
  * file must hold each partition's records in the topic's order (a dump of the topic, or event order). A dump by
  * `kcat -C -J` gives each record its partition, so no partitioner is assumed, and its Kafka timestamp, so event times
  * too far ahead of it are invalid as in the stream (decode.maxEventTimeAheadMs); bare values have neither. Lookup
- * features (terminal, merchant) read tables built from the whole file and the labels, as the stream's tables are
- * once complete up to each window.
- *
- * Pass 1 feeds the lookup tables with every on-time transaction; pass 2 recomputes each row (the same states from
- * scratch give the same rows) and reads the complete tables, so rows are handed to `onRow` without being held.
+ * features (terminal, merchant) read tables fed, in one pass with the rows, by every on-time transaction and every
+ * label, as the stream's tables are: each row waits until every partition's watermark has passed its windows' end
+ * (RollingLookups), so it reads what the complete tables would, and buckets older than the longest lookup horizon are
+ * evicted by the live aggregator's rule, so memory does not grow with the file's history. Rows reach `onRow` in file
+ * order. A first, decode-only pass over the transactions runs only when some label lacks the fields its lookup facts
+ * need and must be attributed from its transaction.
  */
 export async function computeFeatureFile(
   options: FeatureFileOptions,
@@ -130,15 +132,19 @@ export async function computeFeatureFile(
     labelPartitionOf: (label) => partitionOf(label.transaction_id, labelPartitions, partitioner),
     index: new TransactionIndex({ only: toAttribute }),
   })
-  await forEachTransaction(
-    options.transactionsPath,
-    new PartitionedStates(stateOptions, partitions, partitioner),
-    (processed, lineNumber) => {
-      if (processed.kind === 'features') lookups.addTransaction(processed.tx, processed.late)
-      if (lineNumber % PROGRESS_LINES === 0) options.onProgress?.('lookups', lineNumber)
-    },
-  )
-  for (const { label, partition } of routed) lookups.addLabel(label, partition)
+  // A first pass only when some label needs its transaction's attributes: decoding finds them (the first valid
+  // transaction of an id is the one the stream scores), so no state is built.
+  if (toAttribute.size > 0) {
+    const decoder = new PartitionedStates(stateOptions, 1, partitioner).states[0]!
+    let lineNumber = 0
+    for await (const line of readLines(options.transactionsPath)) {
+      const record = parseDumpLine(line)
+      const decoded = decoder.decode(record.value, record.timestampMs)
+      if (decoded.kind === 'ok') lookups.indexTransaction(decoded.tx)
+      if (++lineNumber % PROGRESS_LINES === 0) options.onProgress?.('lookups', lineNumber)
+    }
+  }
+  const labelFacts = routed.flatMap(({ label, partition }) => lookups.routeLabel(label, partition))
   const counts: FeatureFileCounts = {
     lines: 0,
     rows: 0,
@@ -151,10 +157,24 @@ export async function computeFeatureFile(
     invalid_labels: invalidLabels,
   }
   const invalidLines: number[] = []
+  const rolling = new RollingLookups<FeatureFileRow>(plan, labelFacts)
+  // The rows the tables are complete for, handed on; a promise only when onRow returned one.
+  const emit = (completeBelowMs: number): Promise<void> | undefined => {
+    if (!rolling.hasReady(completeBelowMs)) return undefined
+    return emitEach(rolling.ready(completeBelowMs))
+  }
+  const emitEach = (rows: Iterator<FeatureFileRow>): Promise<void> | undefined => {
+    for (let next = rows.next(); !next.done; next = rows.next()) {
+      const done = onRow(next.value)
+      counts.rows++
+      if (done) return done.then(() => emitEach(rows))
+    }
+    return undefined
+  }
   const states = await forEachTransaction(
     options.transactionsPath,
     new PartitionedStates(stateOptions, partitions, partitioner),
-    async (processed, lineNumber, record) => {
+    (processed, lineNumber, states, record) => {
       counts.lines++
       if (lineNumber % PROGRESS_LINES === 0) options.onProgress?.('features', lineNumber)
       if (processed.kind === 'invalid') {
@@ -162,19 +182,16 @@ export async function computeFeatureFile(
       } else if (processed.kind === 'duplicate') counts.duplicates++
       else {
         if (processed.late) counts.late++
-        const { tx, row } = processed
-        lookups.fill(row, tx, processed.lookupAtMs)
-        await onRow({
-          tx,
-          row,
-          late: processed.late,
-          label: labels.get(tx.transaction_id),
-          source: { ...record, line: lineNumber },
-        })
-        counts.rows++
+        const { tx, row, late } = processed
+        const source = { ...record, line: lineNumber }
+        rolling.add({ tx, row, late, label: labels.get(tx.transaction_id), source }, late, processed.lookupAtMs)
+        return emit(states.watermarkMs)
       }
+      return undefined
     },
   )
+  // The end of the file: nothing more can come, every table is complete.
+  await emit(Infinity)
   counts.budget_evictions = states.budgetEvictions
   return { counts, invalidLines, invalidLabelLines }
 }
@@ -183,22 +200,37 @@ export async function computeFeatureFile(
 async function forEachTransaction(
   path: string,
   states: PartitionedStates,
-  onRecord: (processed: ProcessedRecord, lineNumber: number, record: DumpRecord) => void | Promise<void>,
+  onRecord: (
+    processed: ProcessedRecord,
+    lineNumber: number,
+    states: PartitionedStates,
+    record: DumpRecord,
+  ) => void | Promise<void>,
 ): Promise<PartitionedStates> {
   let lineNumber = 0
-  for await (const line of readLines(path)) {
-    const record = parseDumpLine(line)
-    lineNumber++
-    let processed: ProcessedRecord
-    try {
-      processed = states.process(record.value, record)
-    } catch (err) {
-      if (!(err instanceof FraudstreamError)) throw err
-      throw new FraudstreamError(err.code, `line ${lineNumber} of ${path}: ${err.message}`, err.domain, err.retryable, {
-        cause: err,
-      })
+  for await (const lines of readLineBatches(path)) {
+    for (const line of lines) {
+      const record = parseDumpLine(line)
+      lineNumber++
+      let processed: ProcessedRecord
+      try {
+        processed = states.process(record.value, record)
+      } catch (err) {
+        if (!(err instanceof FraudstreamError)) throw err
+        throw new FraudstreamError(
+          err.code,
+          `line ${lineNumber} of ${path}: ${err.message}`,
+          err.domain,
+          err.retryable,
+          {
+            cause: err,
+          },
+        )
+      }
+      // Awaited only when it returned a promise: a microtask per line would cost more than many a record's work.
+      const done = onRecord(processed, lineNumber, states, record)
+      if (done) await done
     }
-    await onRecord(processed, lineNumber, record)
   }
   return states
 }

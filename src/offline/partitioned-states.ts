@@ -39,6 +39,13 @@ export class PartitionedStates {
     return this.states[partition]!.processDecoded(decoded)
   }
 
+  /** The least watermark over the partitions: every on-time transaction still to come is at or after it. */
+  get watermarkMs(): number {
+    let min = Infinity
+    for (const state of this.states) if (state.windows.watermarkMs < min) min = state.windows.watermarkMs
+    return min
+  }
+
   get budgetEvictions(): number {
     return this.states.reduce((total, state) => total + state.budgetEvictions, 0)
   }

@@ -30,13 +30,20 @@ export interface CardPrecision {
   readonly days: readonly CardPrecisionDay[]
 }
 
+/** What makes a card caught: a fraud scored at or above the decline threshold, or a fraud the model declined. */
+export type CardCaughtBy =
+  | { readonly declineThreshold: number }
+  /** Per row, whether the model declined it. */
+  | { readonly declined: ArrayLike<boolean> }
+
 /**
  * Card precision@k per day, as in "Reproducible Machine Learning for Credit Card Fraud Detection" (Le Borgne et al.,
  * §4.2): investigators check k cards a day. Each day (UTC, by event time), every card is ranked by its highest score
  * that day, and the day's figure is the share of compromised cards (a fraud that day) among the top k, divided by k
  * even when fewer cards were active. A card already caught is blocked, so it is dropped from every later day: here a
  * card is caught when one of its frauds scored at or above the decline threshold (the stream declined it). The
- * figure is the mean over days. Ties between cards go to the smaller card id, so the result is reproducible.
+ * figure is the mean over days. Ties between cards go to the smaller card id, so the result is reproducible. A backtest
+ * gives `declined` instead: what the model decided, rules included, is what blocked the card.
  *
  * | day | card | top score | fraud | top 1 (k = 1)                     |
  * | --- | ---- | --------- | ----- | --------------------------------- |
@@ -45,10 +52,7 @@ export interface CardPrecision {
  * | 2   | A    | 0.8       | yes   | dropped: caught on day 1          |
  * | 2   | B    | 0.5       | no    | B: miss → mean (1 + 0) / 2 = 0.5  |
  */
-export function cardPrecisionAtK(
-  rows: CardScoredRows,
-  options: { readonly k: number; readonly declineThreshold: number },
-): CardPrecision {
+export function cardPrecisionAtK(rows: CardScoredRows, options: CardCaughtBy & { readonly k: number }): CardPrecision {
   const byDay = new Map<number, number[]>()
   for (let i = 0; i < rows.labels.length; i++) {
     const day = Math.floor(rows.eventTimesMs[i]! / DAY_MS)
@@ -70,7 +74,7 @@ export function cardPrecisionAtK(
       const score = rows.scores[i]!
       const fraud = rows.labels[i]!
       const seen = cards.get(card)
-      const caughtNow = fraud && score >= options.declineThreshold
+      const caughtNow = fraud && ('declined' in options ? options.declined[i]! : score >= options.declineThreshold)
       if (!seen) cards.set(card, { top: score, compromised: fraud, caught: caughtNow })
       else {
         seen.top = Math.max(seen.top, score)

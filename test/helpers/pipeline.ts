@@ -6,7 +6,11 @@ import { loadConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/schema.js'
 import { createLogger, type Logger } from '../../src/observability/logger.js'
 
-/** A test config: unique group and data dir, HTTP on a free port, fast group timings. */
+/**
+ * A test config: unique group and data dir, HTTP on a free port, fast group timings, and no inference deadline:
+ * integration tests check what a job computes on a machine shared with other work, where a worker thread can wait
+ * past 50 ms for a core; the deadline and its fallback have tests of their own (test/topology/model-lineup.test.ts).
+ */
 export function testConfig(overrides: Record<string, unknown> = {}): {
   config: Config
   dataDir: string
@@ -21,6 +25,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): {
       'kafka.sessionTimeoutMs': 6_000,
       'kafka.heartbeatIntervalMs': 500,
       'http.port': 0,
+      'infer.deadlineMs': 0,
       ...overrides,
     },
   })

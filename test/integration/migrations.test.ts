@@ -54,8 +54,10 @@ test('a fresh install gets scores partitioned by day and ordered by hour then ca
     '003_labels.sql',
     '004_scores_minutely.sql',
     '005_model_roles.sql',
+    '006_backtest_reports.sql',
   ])
   assert.deepEqual(await tables(client), [
+    'backtest_reports',
     'labels',
     'latest_labels',
     'schema_migrations',
@@ -83,6 +85,7 @@ test('upgrading keeps the rows scored before: each feature reads from its own co
     '003_labels.sql',
     '004_scores_minutely.sql',
     '005_model_roles.sql',
+    '006_backtest_reports.sql',
   ])
   assert.deepEqual(await syncFeatureColumns(client, ['amount', 'card_count_1h', 'is_abroad']), [
     'f_amount',

@@ -26,6 +26,13 @@ export interface DedupeSnapshot {
  */
 export class Dedupe {
   readonly #seen = new Map<string, number>()
+  /**
+   * The remembered ids again, in arrival order from `#head` on: expiry takes them from the front. Iterating the map
+   * from its start instead would step over every entry deleted since its last rehash, on every call.
+   */
+  #order: string[] = []
+  #times: number[] = []
+  #head = 0
   #maxEventTimeMs = -Infinity
   #evictedEarly = 0
 
@@ -35,6 +42,8 @@ export class Dedupe {
   isDuplicate(transactionId: string, eventTimeMs: number): boolean {
     if (this.#seen.has(transactionId)) return true
     this.#seen.set(transactionId, eventTimeMs)
+    this.#order.push(transactionId)
+    this.#times.push(eventTimeMs)
     if (eventTimeMs > this.#maxEventTimeMs) this.#maxEventTimeMs = eventTimeMs
     this.#expire()
     return false
@@ -57,16 +66,28 @@ export class Dedupe {
     const dedupe = new Dedupe(options)
     dedupe.#maxEventTimeMs = snapshot.maxEventTimeMs
     dedupe.#evictedEarly = snapshot.evictedEarly
-    for (const [id, timeMs] of snapshot.entries) dedupe.#seen.set(id, timeMs)
+    for (const [id, timeMs] of snapshot.entries) {
+      dedupe.#seen.set(id, timeMs)
+      dedupe.#order.push(id)
+      dedupe.#times.push(timeMs)
+    }
     return dedupe
   }
 
   #expire(): void {
     const cutoffMs = this.#maxEventTimeMs - this.options.horizonMs
-    for (const [id, timeMs] of this.#seen) {
+    while (this.#head < this.#order.length) {
+      const timeMs = this.#times[this.#head]!
       if (timeMs > cutoffMs && this.#seen.size <= this.options.maxEntries) break
       if (timeMs > cutoffMs) this.#evictedEarly++
-      this.#seen.delete(id)
+      this.#seen.delete(this.#order[this.#head]!)
+      this.#head++
+    }
+    // Compacted now and then rather than shifted per expiry: shift() on a large array is O(n).
+    if (this.#head > 4096 && this.#head * 2 > this.#order.length) {
+      this.#order = this.#order.slice(this.#head)
+      this.#times = this.#times.slice(this.#head)
+      this.#head = 0
     }
   }
 }

@@ -58,11 +58,19 @@ export class LookupAggregator {
   /** Changed buckets kept back by takeChanges: the keys per bucket start, and the oldest start among them (+∞: none). */
   readonly #held = new Map<number, Set<string>>()
   #heldFromMs = Infinity
+  readonly #tracksChanges: boolean
 
+  /**
+   * `tracksChanges: false` for a table nothing publishes (offline): changed records are not remembered for
+   * takeChanges, which would otherwise hold a name for every bucket ever touched.
+   */
   constructor(
     readonly plan: LookupPlan,
     readonly expectedSources: readonly string[],
-  ) {}
+    readonly options: { readonly tracksChanges?: boolean } = {},
+  ) {
+    this.#tracksChanges = options.tracksChanges ?? true
+  }
 
   /** Loads what the tables topic holds for this partition: its records and its last progress record. */
   restore(entries: Iterable<TableEntry>, progress: AggregatorProgress | undefined): void {
@@ -112,12 +120,12 @@ export class LookupAggregator {
       if (!bucket) aggregate.buckets.set(start, (bucket = emptyBucket()))
       addToBucket(bucket, fact)
       bucket.applied[fact.source] = fact.offset
-      this.#markDirty(fact.key, `b${start}`)
+      if (this.#tracksChanges) this.#markDirty(fact.key, `b${start}`)
     } else {
       const id = `${fact.source}@${fact.offset}`
       if (aggregate.labels.has(id)) return 'duplicate'
       aggregate.labels.set(id, [fact.transactionId, fact.eventTimeMs, fact.reportedAtMs, fact.isFraud, fact.offset])
-      this.#markDirty(fact.key, `l${id}`)
+      if (this.#tracksChanges) this.#markDirty(fact.key, `l${id}`)
     }
     return 'applied'
   }
@@ -174,12 +182,12 @@ export class LookupAggregator {
       for (const start of aggregate.buckets.keys()) {
         if (start + (resolutionMs ?? 0) > cutMs) continue
         aggregate.buckets.delete(start)
-        this.#markDirty(key, `b${start}`)
+        if (this.#tracksChanges) this.#markDirty(key, `b${start}`)
       }
       for (const [id, label] of aggregate.labels) {
         if (label[1] >= cutMs) continue
         aggregate.labels.delete(id)
-        this.#markDirty(key, `l${id}`)
+        if (this.#tracksChanges) this.#markDirty(key, `l${id}`)
       }
       if (aggregate.buckets.size === 0 && aggregate.labels.size === 0) this.keys.delete(key)
     }
@@ -226,6 +234,7 @@ export class LookupAggregator {
   }
 
   #markDirty(key: string, record: string): void {
+    if (!this.#tracksChanges) return
     let records = this.#dirty.get(key)
     if (!records) this.#dirty.set(key, (records = new Set()))
     records.add(record)

@@ -7,7 +7,14 @@ import {
   type LookupFeature,
   type LookupKey,
 } from '../features/feature-definition.js'
-import { EMPTY_AGGREGATE, lookupValue, lookupValueOf, lookupWindow, type KeyAggregate } from './key-aggregate.js'
+import {
+  EMPTY_AGGREGATE,
+  lookupValueOf,
+  lookupWindow,
+  summarize,
+  type KeyAggregate,
+  type WindowSummary,
+} from './key-aggregate.js'
 import type { WindowSummaries } from './window-summaries.js'
 
 /** What the lookup features of a feature set need from the tables, worked out once. */
@@ -119,23 +126,27 @@ export function fillLookups(
   atMs: number,
   aggregateOf: (key: string) => KeyAggregate | undefined,
   rowAt = 0,
-  summaries?: WindowSummaries,
+  summaries?: Pick<WindowSummaries, 'summaryOf'>,
 ): void {
   const read = { eventTimeMs: atMs, amount: tx.amount }
   let kind: LookupKey | undefined
   let aggregate: KeyAggregate = EMPTY_AGGREGATE
+  // Without a table's summaries, the last window's summary: a key kind's features mostly share one window (a count,
+  // its fraud count and their ratio), which is then added up, and its labels counted, once.
+  let last: WindowSummary | undefined
   for (const { index, feature } of plan.columns) {
     // Columns of one key kind read one aggregate.
     if (feature.key !== kind) {
       kind = feature.key
       const key = lookupKeyOf(kind, tx)
       aggregate = (key === undefined ? undefined : aggregateOf(key)) ?? EMPTY_AGGREGATE
-    }
-    if (!summaries) {
-      row[rowAt + index] = lookupValue(aggregate, feature, read)
-      continue
+      last = undefined
     }
     const { startMs, endMs } = lookupWindow(feature, atMs)
-    row[rowAt + index] = lookupValueOf(summaries.summaryOf(aggregate, startMs, endMs), aggregate, feature, read)
+    let summary: WindowSummary
+    if (summaries) summary = summaries.summaryOf(aggregate, startMs, endMs)
+    else if (last && last.startMs === startMs && last.endMs === endMs) summary = last
+    else summary = last = summarize(aggregate, startMs, endMs)
+    row[rowAt + index] = lookupValueOf(summary, aggregate, feature, read)
   }
 }

@@ -2,7 +2,7 @@ import type { Label } from '../../core/label-v1.js'
 import type { Transaction } from '../../core/transaction-v1.js'
 import { LabelRouter } from './label-router.js'
 import { LookupAggregator } from './lookup-aggregator.js'
-import { sourceId, transactionFacts } from './lookup-facts.js'
+import { sourceId, transactionFacts, type KeyedFact } from './lookup-facts.js'
 import { fillLookups, type LookupPlan } from './lookup-plan.js'
 import { TransactionIndex } from './transaction-index.js'
 
@@ -43,7 +43,7 @@ export class OfflineLookups {
     readonly allowedLatenessMs: number,
     options: OfflineLookupsOptions = {},
   ) {
-    this.#aggregator = new LookupAggregator(plan, [])
+    this.#aggregator = new LookupAggregator(plan, [], { tracksChanges: false })
     this.#labelPartitionOf = options.labelPartitionOf ?? (() => 0)
     this.#index =
       options.index ?? new TransactionIndex({ retainMs: Math.max(0, ...plan.horizonMs.values()) + allowedLatenessMs })
@@ -59,6 +59,14 @@ export class OfflineLookups {
 
   /** Labels in the order the `labels` topic would hold them, within each of its partitions; `partition` when known. */
   addLabel(label: Label, partition = this.#labelPartitionOf(label)): void {
+    for (const fact of this.routeLabel(label, partition)) this.#aggregator.apply(fact)
+  }
+
+  /**
+   * The facts a label adds to the tables, routed and attributed as addLabel does (and counted the same way), for a
+   * caller applying them itself (RollingLookups). Labels must come in addLabel's order.
+   */
+  routeLabel(label: Label, partition = this.#labelPartitionOf(label)): readonly KeyedFact[] {
     let router = this.#routers.get(partition)
     if (!router)
       this.#routers.set(
@@ -69,18 +77,20 @@ export class OfflineLookups {
     const routed = router.route(label, offset)
     if (routed.kind === 'late') {
       this.lateLabels++
-      return
+      return []
     }
-    let facts = routed.kind === 'facts' ? routed.facts : undefined
-    if (!facts) {
-      const attributes = this.#index.get(label.transaction_id)
-      if (!attributes) {
-        this.unattributedLabels++
-        if (this.unattributedIds.length < SHOWN_IDS) this.unattributedIds.push(label.transaction_id)
-      }
-      facts = router.attribute(label, offset, attributes)
+    if (routed.kind === 'facts') return routed.facts
+    const attributes = this.#index.get(label.transaction_id)
+    if (!attributes) {
+      this.unattributedLabels++
+      if (this.unattributedIds.length < SHOWN_IDS) this.unattributedIds.push(label.transaction_id)
     }
-    for (const fact of facts) this.#aggregator.apply(fact)
+    return router.attribute(label, offset, attributes)
+  }
+
+  /** Remembers a transaction for the attribution of labels without adding it to any table. */
+  indexTransaction(tx: Transaction): void {
+    this.#index.remember(tx)
   }
 
   /** `atMs`: when the stream reads the transaction's lookups (PartitionState.observe's lookupAtMs). */

@@ -56,6 +56,28 @@ test('card precision@k ranks cards by their top score of the day and drops a car
   )
 })
 
+test('card precision@k given the declines marks a card caught by a declined fraud, whatever its score', () => {
+  const rows = rowsOf([
+    // Day 1: A's fraud scored low but was declined (a rule); B's fraud scored high but was only reviewed.
+    [0, 1, 'A', 0.1, true],
+    [0, 2, 'B', 0.9, true],
+    [0, 3, 'C', 0.5, false],
+    // Day 2: A is dropped, B stays (cards 2, not 3): top 1 is B (0.8), a hit.
+    [1, 1, 'A', 0.95, true],
+    [1, 2, 'B', 0.8, true],
+    [1, 3, 'C', 0.6, false],
+  ])
+  const declined = [true, false, false, false, false, false]
+  const result = cardPrecisionAtK(rows, { k: 1, declined })
+  assert.deepEqual(
+    result.days.map((d) => [d.day, d.hits, d.dropped, d.cards]),
+    [
+      ['2026-01-05', 1, 0, 3],
+      ['2026-01-06', 1, 1, 2],
+    ],
+  )
+})
+
 test('card precision@k divides by k on a quiet day, breaks ties by card id, and is null without rows', () => {
   const quiet = cardPrecisionAtK(
     rowsOf([
