@@ -1,10 +1,19 @@
 import type { Command } from 'commander'
 import { baseClientConfig } from '../adapters/kafka/client-config.js'
-import { ErrorCode, FraudstreamError } from '../core/errors.js'
+import { writeFileSync } from 'node:fs'
+import type { ClickHouseClient } from '../adapters/clickhouse/client.js'
+import { ErrorCode, errorMessageOf, FraudstreamError } from '../core/errors.js'
+import {
+  backtestMarkdown,
+  backtestReport,
+  formatBacktestReport,
+  type BacktestReport,
+} from '../replay/backtest-report.js'
 import { generateRunId, runReplay, type ReplayProgress, type ReplaySummary } from '../replay/replay.js'
 import {
   formatInt,
   loadCliConfig,
+  parseInteger,
   parseTimeOption,
   runCommand,
   withCommonOptions,
@@ -24,6 +33,9 @@ interface ReplayCliOptions extends CommonOptions, TopicLayoutOptions {
   speed?: number
   brokers?: string
   features?: string
+  labelCutoff?: number
+  maturityDays?: number
+  report?: string | false
 }
 
 /**
@@ -51,6 +63,21 @@ export function registerReplay(program: Command): void {
       'with --input: the labels, in topic order (they feed the label-based lookups)',
     )
     .option('--brokers <list>', 'Kafka bootstrap servers to read the topics from (default kafka.brokers)')
+    .option(
+      '--label-cutoff <time>',
+      'backtest report: labels reported after this are not known (default: now)',
+      parseTimeOption('--label-cutoff'),
+    )
+    .option(
+      '--maturity-days <days>',
+      'backtest report: transactions younger than this before the cutoff are left out of the label-based figures (default analytics.labelMaturityDays)',
+      parseInteger('--maturity-days', 0),
+    )
+    .option(
+      '--report <file.md>',
+      'also write the backtest report as Markdown there, and as JSON beside it (<file>.json)',
+    )
+    .option('--no-report', 'no backtest report (it is printed, and saved in backtest_reports, by default)')
   withCommonOptions(withFeaturesOption(withTopicLayoutOptions(command)), { logLevel: 'warn' }).action(
     async (opts: ReplayCliOptions) => {
       await runCommand(opts, async () => {
@@ -88,6 +115,7 @@ export function registerReplay(program: Command): void {
         }
         process.on('SIGINT', onSigint)
         let summary: ReplaySummary
+        let report: BacktestReport | undefined
         try {
           summary = await runReplay({
             config,
@@ -114,19 +142,51 @@ export function registerReplay(program: Command): void {
             log,
             shouldStop: () => stopRequested,
             ...(opts.json ? {} : { onProgress: (p: ReplayProgress) => showProgress(progress, p) }),
-            // Issue 20 item 4: the backtest report (src/replay/backtest-report.ts) hooks in here with `afterRun`,
-            // printing and saving backtestReport(client, { runId, labelCutoffMs, maturityDays }) for the run's models.
+            // The comparison of the run's models, from the rows just written (saved in backtest_reports).
+            ...(opts.report === false
+              ? {}
+              : {
+                  afterRun: async (client: ClickHouseClient, done: ReplaySummary) => {
+                    if (done.stopped || done.scored === 0) return
+                    report = await backtestReport(client, {
+                      runId,
+                      labelCutoffMs: opts.labelCutoff ?? Date.now(),
+                      maturityDays: opts.maturityDays ?? config.analytics.labelMaturityDays,
+                      models: done.models,
+                    })
+                  },
+                }),
           })
         } finally {
           process.off('SIGINT', onSigint)
         }
         progress.done()
-        if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
-        else process.stdout.write(`${describe(summary)}\n`)
+        if (report && typeof opts.report === 'string') writeReport(opts.report, report)
+        if (opts.json)
+          process.stdout.write(`${JSON.stringify({ ...summary, ...(report ? { backtest: report } : {}) })}\n`)
+        else process.stdout.write(`${describe(summary)}\n${report ? `\n${formatBacktestReport(report)}` : ''}`)
         return summary.stopped ? 130 : 0
       })
     },
   )
+}
+
+/** The report as Markdown at `path` and as JSON beside it, as `fraudstream backtest --out` writes them. */
+function writeReport(path: string, report: BacktestReport): void {
+  try {
+    writeFileSync(path, backtestMarkdown(report))
+    writeFileSync(`${path.replace(/\.md$/i, '')}.json`, `${JSON.stringify(report, null, 2)}\n`)
+  } catch (err) {
+    throw new FraudstreamError(
+      ErrorCode.usage,
+      `--report ${path} cannot be written: ${errorMessageOf(err)}`,
+      'input',
+      false,
+      {
+        cause: err,
+      },
+    )
+  }
 }
 
 /** `--speed max` or `--speed 10x` (a factor, the x optional) → event-time ms per wall ms. */
