@@ -6,6 +6,7 @@ import { registerDrift } from './drift.js'
 import { registerFeatures } from './features.js'
 import { registerGenerate } from './generate.js'
 import { registerMigrate } from './migrate.js'
+import { registerReplay } from './replay.js'
 import { registerModels } from './models.js'
 import { registerRun } from './run.js'
 import { registerSql } from './sql.js'
@@ -24,6 +25,7 @@ registerGenerate(program)
 registerTrain(program)
 registerModels(program)
 registerFeatures(program)
+registerReplay(program)
 registerSql(program)
 registerDrift(program)
 registerBacktest(program)

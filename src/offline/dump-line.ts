@@ -6,6 +6,8 @@ import { ErrorCode, errorMessageOf, FraudstreamError } from '../core/errors.js'
 export interface DumpRecord {
   readonly value: Buffer
   readonly partition?: number
+  /** The record's offset in its partition, when the line is a dump's envelope that says it. */
+  readonly offset?: number
   /** The record's Kafka timestamp (ms), when the dump has one. */
   readonly timestampMs?: number
 }
@@ -31,7 +33,12 @@ export function parseDumpLine(line: Buffer): DumpRecord {
   } catch {
     return { value: line }
   }
-  const { partition, ts, payload } = envelope as { partition?: unknown; ts?: unknown; payload?: unknown }
+  const { partition, offset, ts, payload } = envelope as {
+    partition?: unknown
+    offset?: unknown
+    ts?: unknown
+    payload?: unknown
+  }
   if (!Number.isInteger(partition) || (partition as number) < 0 || !(typeof payload === 'string' || payload === null))
     return { value: line }
   // kcat leaves ts out when a record has no timestamp; 0 or less means none, as in the stream.
@@ -39,6 +46,7 @@ export function parseDumpLine(line: Buffer): DumpRecord {
   return {
     value: Buffer.from(payload ?? '', 'latin1'),
     partition: partition as number,
+    ...(Number.isInteger(offset) && (offset as number) >= 0 ? { offset: offset as number } : {}),
     ...(timestamped ? { timestampMs: ts } : {}),
   }
 }

@@ -1,5 +1,5 @@
 import { partitionOf, type Partitioner } from '../adapters/kafka/partitioner.js'
-import { parseDumpLine, readLineBatches, readLines } from './dump-line.js'
+import { parseDumpLine, readLineBatches, readLines, type DumpRecord } from './dump-line.js'
 import type { Config } from '../config/schema.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { Label } from '../core/label-v1.js'
@@ -40,6 +40,8 @@ export interface FeatureFileRow {
   /** Scored with the state as it was, and kept out of the windows, as in the stream. */
   readonly late: boolean
   readonly label: Label | undefined
+  /** Where the row's record is: its line of the file, and its envelope's partition, offset and timestamp if any. */
+  readonly source: DumpRecord & { readonly line: number }
 }
 
 export interface FeatureFileCounts {
@@ -172,7 +174,7 @@ export async function computeFeatureFile(
   const states = await forEachTransaction(
     options.transactionsPath,
     new PartitionedStates(stateOptions, partitions, partitioner),
-    (processed, lineNumber, states) => {
+    (processed, lineNumber, states, record) => {
       counts.lines++
       if (lineNumber % PROGRESS_LINES === 0) options.onProgress?.('features', lineNumber)
       if (processed.kind === 'invalid') {
@@ -181,7 +183,8 @@ export async function computeFeatureFile(
       else {
         if (processed.late) counts.late++
         const { tx, row, late } = processed
-        rolling.add({ tx, row, late, label: labels.get(tx.transaction_id) }, late, processed.lookupAtMs)
+        const source = { ...record, line: lineNumber }
+        rolling.add({ tx, row, late, label: labels.get(tx.transaction_id), source }, late, processed.lookupAtMs)
         return emit(states.watermarkMs)
       }
       return undefined
@@ -197,7 +200,12 @@ export async function computeFeatureFile(
 async function forEachTransaction(
   path: string,
   states: PartitionedStates,
-  onRecord: (processed: ProcessedRecord, lineNumber: number, states: PartitionedStates) => void | Promise<void>,
+  onRecord: (
+    processed: ProcessedRecord,
+    lineNumber: number,
+    states: PartitionedStates,
+    record: DumpRecord,
+  ) => void | Promise<void>,
 ): Promise<PartitionedStates> {
   let lineNumber = 0
   for await (const lines of readLineBatches(path)) {
@@ -220,7 +228,7 @@ async function forEachTransaction(
         )
       }
       // Awaited only when it returned a promise: a microtask per line would cost more than many a record's work.
-      const done = onRecord(processed, lineNumber, states)
+      const done = onRecord(processed, lineNumber, states, record)
       if (done) await done
     }
   }

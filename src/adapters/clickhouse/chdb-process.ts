@@ -125,6 +125,15 @@ class ChdbHost {
     if (this.#closed) throw new FraudstreamError(ErrorCode.sinkClickhouse, 'the ClickHouse client is closed', 'external')
     const child = this.#start()
     await this.#ready
+    // A host that could not open the database (another process holds its directory: chDB locks it) has exited:
+    // a call sent to it would never be answered.
+    if (child.exitCode !== null || child.signalCode !== null || !child.connected)
+      throw new FraudstreamError(
+        ErrorCode.sinkClickhouse,
+        `the embedded ClickHouse at ${this.path} did not start (${child.signalCode ?? `code ${child.exitCode}`}): is another fraudstream process using the same --data-dir? Embedded chDB serves one process per directory; give each its own, or set clickhouse.url to a ClickHouse server`,
+        'external',
+        true,
+      )
     const { abort_signal: signal, ...rest } = params
     signal?.throwIfAborted()
     const id = this.#nextId++
@@ -160,7 +169,9 @@ class ChdbHost {
     this.#child = child
     let started: () => void = () => undefined
     this.#ready = new Promise<void>((resolve) => (started = resolve)).then(() => {
-      // Only calls in flight keep this process alive: an idle client must not hold a finished job open.
+      // Only calls in flight keep this process alive: an idle client must not hold a finished job open. Until the host
+      // is ready (or has died), the child itself is held: a host that dies at start is then heard of ('exit').
+      child.unref()
       if (this.#pending.size === 0) child.channel?.unref()
     })
     child.on('message', (response: ChdbHostResponse) => {
@@ -182,7 +193,6 @@ class ChdbHost {
       for (const pending of this.#pending.values()) pending.reject(err)
       this.#pending.clear()
     })
-    child.unref()
     return child
   }
 

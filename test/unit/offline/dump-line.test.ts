@@ -25,7 +25,7 @@ test('a kcat -C -J envelope gives the value byte for byte, its partition and tim
   const json = Buffer.from('{"transaction_id":"t1","merchant_name":"Café"}')
   assert.deepEqual(
     parseDumpLine(kcatLine({ partition: 3, offset: 7, tstype: 'create', ts: 1_700_000_000_000 }, json)),
-    { value: json, partition: 3, timestampMs: 1_700_000_000_000 },
+    { value: json, partition: 3, offset: 7, timestampMs: 1_700_000_000_000 },
   )
   // msgpack: bytes of 0x80 and above, a newline and a quote inside the value.
   const binary = Buffer.concat([
@@ -35,16 +35,17 @@ test('a kcat -C -J envelope gives the value byte for byte, its partition and tim
   assert.deepEqual(parseDumpLine(kcatLine({ partition: 1, offset: 2, tstype: 'logappend', ts: 5 }, binary)), {
     value: binary,
     partition: 1,
+    offset: 2,
     timestampMs: 5,
   })
   assert.deepEqual(
     parseDumpLine(kcatLine({ partition: 0, offset: 1 }, json)),
-    { value: json, partition: 0 },
+    { value: json, partition: 0, offset: 1 },
     'kcat leaves ts out when there is none',
   )
   assert.deepEqual(
     parseDumpLine(kcatLine({ partition: 2, offset: 3, tstype: 'create', ts: 9 }, null)),
-    { value: Buffer.alloc(0), partition: 2, timestampMs: 9 },
+    { value: Buffer.alloc(0), partition: 2, offset: 3, timestampMs: 9 },
     'a tombstone',
   )
   assert.deepEqual(parseDumpLine(json), { value: json })
