@@ -63,6 +63,11 @@ export function lineupOf(registry: ModelRegistry, options: LineupOptions): Lineu
   }
 }
 
+/** The lineup's models in the order batches are scored: champion, challenger, shadows. */
+export function servedModels(lineup: Lineup): ServedModel[] {
+  return [lineup.champion, ...(lineup.challenger ? [lineup.challenger] : []), ...lineup.shadows]
+}
+
 /** name@version of every model of a lineup, by role: what logs and `models list` say. */
 export function describeLineup(lineup: Lineup): string {
   const ref = (m: ServedModel) => `${m.ref.name}@${m.ref.version}`

@@ -6,7 +6,7 @@ import { errorMessageOf } from '../core/errors.js'
 import type { SourceRecord } from '../core/ports.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
-import { describeLineup, type Lineup } from './lineup.js'
+import { describeLineup, servedModels, type Lineup } from './lineup.js'
 
 /** The key the registry is written under in the models topic (compacted: the latest registry is what stays). */
 export const REGISTRY_KEY = 'registry'
@@ -126,6 +126,6 @@ function servedPart(registry: ModelRegistry): unknown {
 
 function setServed(metrics: Metrics, lineup: Lineup): void {
   metrics.modelServed.reset()
-  for (const model of [lineup.champion, ...(lineup.challenger ? [lineup.challenger] : []), ...lineup.shadows])
+  for (const model of servedModels(lineup))
     metrics.modelServed.set({ model: model.ref.name, version: model.ref.version, role: model.role }, 1)
 }

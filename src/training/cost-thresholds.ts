@@ -1,3 +1,4 @@
+import { decisionAt } from '../stages/decide/decide.js'
 /** Scored transactions with their amounts: what a threshold pair costs depends on which frauds it lets through. */
 export interface CostedRows {
   readonly scores: ArrayLike<number>
@@ -36,10 +37,8 @@ export interface CostBreakdown {
   readonly false_decline_cost: number
 }
 
-/** The decision the stream takes for a score: decline ≥ decline, else review ≥ review, else approve. */
-function outcomeOf(score: number, t: Thresholds): 'approve' | 'review' | 'decline' {
-  return score >= t.decline ? 'decline' : score >= t.review ? 'review' : 'approve'
-}
+/** The decision the stream takes for a score. */
+const outcomeOf = decisionAt
 
 export function confusionAt(rows: Pick<CostedRows, 'scores' | 'labels'>, thresholds: Thresholds): ConfusionMatrix {
   const fraud = { approve: 0, review: 0, decline: 0 }

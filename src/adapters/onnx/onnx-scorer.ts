@@ -2,7 +2,7 @@ import { Piscina } from 'piscina'
 import { ErrorCode, errorMessageOf, FraudstreamError } from '../../core/errors.js'
 import type { ModelScores, ScoredBatch, Scorer } from '../../core/ports.js'
 import type { ModelRef } from '../../core/records.js'
-import type { Lineup, ServedModel } from '../../models/lineup.js'
+import { servedModels, type Lineup } from '../../models/lineup.js'
 import type { InferResult, InferTask, LoadTask, ModelTask } from './infer-worker.js'
 
 const WORKER_URL = new URL('./infer-worker.ts', import.meta.url)
@@ -92,7 +92,7 @@ export class OnnxScorer implements Scorer {
     this.#inFlight.add(running)
     try {
       const result = await running
-      const served = servedOf(lineup)
+      const served = servedModels(lineup)
       return {
         models: served.map((model, i): ModelScores => {
           const explained = result.explanations[i]
@@ -126,7 +126,7 @@ export class OnnxScorer implements Scorer {
   }
 
   #tasksOf(lineup: Lineup): ModelTask[] {
-    return servedOf(lineup).map((model) => {
+    return servedModels(lineup).map((model) => {
       const { manifest, onnxPath } = model.pkg
       const explains = model.role !== 'shadow' && manifest.explanation !== undefined && this.#explainTopK > 0
       return {
@@ -153,7 +153,7 @@ export class OnnxScorer implements Scorer {
     if (failed)
       throw new FraudstreamError(
         ErrorCode.modelLoad,
-        `loading ${servedOf(lineup)
+        `loading ${servedModels(lineup)
           .map((m) => `${m.ref.name}@${m.ref.version}`)
           .join(', ')} failed: ${errorMessageOf(failed.reason)}`,
         'input',
@@ -161,9 +161,4 @@ export class OnnxScorer implements Scorer {
         { cause: failed.reason },
       )
   }
-}
-
-/** The lineup's models in the order batches are scored: champion, challenger, shadows. */
-function servedOf(lineup: Lineup): ServedModel[] {
-  return [lineup.champion, ...(lineup.challenger ? [lineup.challenger] : []), ...lineup.shadows]
 }

@@ -32,6 +32,11 @@ const REASONS: readonly {
   { code: 'zero_amount_probe', feature: 'is_zero_amount', atLeast: 1 },
 ]
 
+/** The decision a score gets at these cut-offs: decline ≥ decline, else review ≥ review, else approve. */
+export function decisionAt(score: number, cut: Thresholds): Decision {
+  return score >= cut.decline ? Decision.decline : score >= cut.review ? Decision.review : Decision.approve
+}
+
 /**
  * score + feature row (at `rowAt` of `row`) → approve | review | decline with reason codes. Seed thresholds:
  * < 0.40 approve, 0.40–0.70 review, ≥ 0.70 decline; `cut` overrides them per call (each model has its own).
@@ -41,7 +46,7 @@ export function createDecider(thresholds: Thresholds, featureNames: readonly str
     (r) => r.column >= 0,
   )
   return function decide(score: number, row: Float32Array, rowAt = 0, cut: Thresholds = thresholds): DecisionOutcome {
-    const decision = score >= cut.decline ? Decision.decline : score >= cut.review ? Decision.review : Decision.approve
+    const decision = decisionAt(score, cut)
     if (decision === Decision.approve) return { decision, reasons: [], rules: [] }
     const reasons: string[] = []
     for (const r of reasonColumns) {

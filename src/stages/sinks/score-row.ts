@@ -1,3 +1,4 @@
+import { decisionAt } from '../decide/decide.js'
 import type { DecisionV1 } from '../../core/records.js'
 import type { SourcePosition } from '../../core/records.js'
 import type { Transaction } from '../../core/transaction-v1.js'
@@ -126,7 +127,7 @@ export function sideScoreRow(
   return {
     ...decided,
     score,
-    decision: score >= thresholds.decline ? 'decline' : score >= thresholds.review ? 'review' : 'approve',
+    decision: decisionAt(score, thresholds),
     reasons: NONE,
     rules: NONE,
     explanation_features: NONE,
