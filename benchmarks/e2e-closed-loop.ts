@@ -103,8 +103,11 @@ async function fullPipeline(name: string, overrides: Record<string, unknown> = {
   }
   const stages = stageBudget(pipeline.metrics.stageDuration)
   const insertCount =
-    (await pipeline.metrics.clickhouseInserts.get()).values.find((v) => v.labels.result === 'ok')?.value ?? 0
-  const insertedRows = (await pipeline.metrics.clickhouseRows.get()).values[0]?.value ?? 0
+    (await pipeline.metrics.clickhouseInserts.get()).values.find(
+      (v) => v.labels.result === 'ok' && v.labels.table === 'scores',
+    )?.value ?? 0
+  const insertedRows =
+    (await pipeline.metrics.clickhouseRows.get()).values.find((v) => v.labels.table === 'scores')?.value ?? 0
   const inserts = { count: insertCount, rowsPerInsert: insertCount > 0 ? insertedRows / insertCount : 0 }
   const waits = (await pipeline.metrics.lookupWaits.get()).values
   const lookupWaits = {
@@ -149,7 +152,7 @@ if (values.json) {
       `  ${unexplained.name.padEnd(48)} ${fmt(unexplained.txPerSecond).padStart(9)} tx/s  event → decision p99 ${unexplained.latency!.eventP99.toFixed(1)} ms`,
       `  pipeline/transport = ${ratio.toFixed(3)}x  (${fmt(pipeline.txPerSecond)} vs ${fmt(transport.txPerSecond)} tx/s); explanations on/off = ${(pipeline.txPerSecond / unexplained.txPerSecond).toFixed(2)}x`,
       `  lookups          ${fmt(pipeline.lookupWaits!.complete)} transactions waited for the tables, ${fmt(pipeline.lookupWaits!.stale)} gave up (stale)`,
-      `  clickhouse       ${fmt(pipeline.inserts!.count)} inserts, ${fmt(pipeline.inserts!.rowsPerInsert)} rows each`,
+      `  clickhouse       ${fmt(pipeline.inserts!.count)} inserts into scores, ${fmt(pipeline.inserts!.rowsPerInsert)} rows each`,
       `  event loop       delay p99 ${pipeline.eventLoop!.p99Ms.toFixed(1)} ms, max ${pipeline.eventLoop!.maxMs.toFixed(1)} ms (the issue's bound: 2 ms)`,
       ...formatStageBudget(pipeline.stages!),
     ].join('\n') + '\n',

@@ -42,7 +42,7 @@ export async function resetRunRows(client: ClickHouseClient, runId: string): Pro
   return `${runId}@${randomUUID().slice(0, 8)}`
 }
 
-/** The `scores` sink: a feature set's rows, batched per source partition, one dedup token per offset range. */
+/** The `scores` sink: a feature set's rows, batched across source partitions, one dedup token per batch. */
 export function scoresBatchSink(options: {
   readonly client: ClickHouseClient
   readonly config: Config

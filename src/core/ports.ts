@@ -80,7 +80,7 @@ export interface RecordSink {
   close(): Promise<void>
 }
 
-/** Rows for ClickHouse, batched per source partition; `onAck` after the row's batch is acknowledged. */
+/** Rows for ClickHouse, batched as contiguous offset ranges per source partition; `onAck` after the row's batch is acknowledged. */
 export interface ScoreSink {
   /** Every row of one offset, which go into the same batch. */
   add(

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Metrics } from '../../observability/metrics.js'
 import type { ClickHouseClient } from './client.js'
@@ -22,13 +23,20 @@ export interface BatchSinkOptions<Row> {
   readonly log: Logger
 }
 
-interface Batch<Row> {
+/** One partition's rows in a batch: a contiguous offset range. */
+interface Segment<Row> {
   readonly lane: Lane<Row>
   readonly rows: Row[]
   readonly acks: (() => void)[]
-  firstOffset: number
+  readonly firstOffset: number
   lastOffset: number
-  /** Resolves once ClickHouse acknowledged the batch (or its lane was dropped). */
+}
+
+interface Batch<Row> {
+  /** Per partition, its range; a partition's ranges in successive batches follow each other. */
+  readonly segments: Map<Lane<Row>, Segment<Row>>
+  rows: number
+  /** Resolves once ClickHouse acknowledged the batch (or every partition in it was dropped). */
   readonly done: Promise<void>
   readonly settle: () => void
 }
@@ -36,27 +44,38 @@ interface Batch<Row> {
 interface Lane<Row> {
   readonly topic: string
   readonly partition: number
-  open: Batch<Row> | undefined
-  timer: NodeJS.Timeout | undefined
-  /** The lane's last batch handed to the inserter: flush waits for it. */
+  /** The last batch holding rows of the partition: flush waits for it. */
   last: Promise<void>
   dropped: boolean
 }
 
+/** Past this length a token names its ranges by their hash: it travels as a URL parameter. */
+const MAX_PLAIN_TOKEN = 512
+
 /**
- * Batches rows per source partition and inserts them into ClickHouse, acknowledging each row only after its
- * batch is acknowledged. A batch is one contiguous offset range of one partition; its dedup token is
- * `table:scope:topic:partition:first-last`, and a failed insert is retried with the identical rows and token until it
- * succeeds or the partition is dropped, so a retry after a lost response never duplicates rows.
+ * Batches rows of every source partition together and inserts them into ClickHouse, acknowledging each row only after
+ * its batch is acknowledged. A batch holds one contiguous offset range per partition; its dedup token names exactly
+ * that set, `table:scope:topic:partition:first-last[,…]` in partition order, and a failed insert is retried with the
+ * identical rows and token until it succeeds, so a retry after a lost response never duplicates rows.
  *
  * One insert at a time, batches in the order they were cut: each partition's rows reach ClickHouse as a prefix of
  * its offsets (the resume point after a restart relies on it), and an insert's fixed cost (a part, its checksums,
- * the dedup hash) is paid once per batch. Batches adapt to that cost: while an insert is in flight, every lane's open
- * batch keeps growing (up to maxBatchRows), and is cut when the insert returns, so the slower the inserts, the larger
- * the next ones. lingerMs bounds how long a row waits while the inserter is idle.
+ * the dedup hash, the views it feeds) is paid once per batch whatever the number of partitions. Batches adapt to that
+ * cost: while an insert is in flight the open batch keeps growing (up to maxBatchRows), and is cut when the insert
+ * returns, so the slower the inserts, the larger the next ones. lingerMs bounds how long a row waits while the
+ * inserter is idle.
+ *
+ * | time | event                         | open batch          | inserting                 |
+ * | ---- | ----------------------------- | ------------------- | ------------------------- |
+ * | 0    | p0 offsets 0–9 arrive         | p0:0-9              | —                         |
+ * | 200  | linger ends                   | —                   | p0:0-9                    |
+ * | 210  | p0 10–59, p1 0–39 arrive      | p0:10-59, p1:0-39   | p0:0-9                    |
+ * | 260  | insert acknowledged           | —                   | p0:10-59,p1:0-39 (one)    |
  */
 export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
   readonly #lanes = new Map<string, Lane<Row>>()
+  #open: Batch<Row> | undefined
+  #timer: NodeJS.Timeout | undefined
   /** Batches cut and waiting for the inserter, in the order they were cut. */
   #ready: Batch<Row>[] = []
   #inserting = false
@@ -67,46 +86,66 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
   /** Rows of one partition must be added in offset order; an offset's rows never straddle two batches. */
   add(topic: string, partition: number, offset: number, rows: readonly Row[], onAck: () => void): void {
     const lane = this.#lane(topic, partition)
-    let batch = lane.open
+    let batch = this.#open
     if (!batch) {
       let settle = () => {}
       const done = new Promise<void>((resolve) => (settle = resolve))
-      batch = { lane, rows: [], acks: [], firstOffset: offset, lastOffset: offset, done, settle }
-      lane.open = batch
+      batch = { segments: new Map(), rows: 0, done, settle }
+      this.#open = batch
       // While an insert is in flight the batch grows instead: it is cut when the insert returns.
-      if (!this.#inserting) lane.timer = setTimeout(() => this.#cut(lane), this.options.lingerMs)
+      if (!this.#inserting) this.#timer = setTimeout(() => this.#cut(), this.options.lingerMs)
     }
-    for (const row of rows) batch.rows.push(row)
-    batch.acks.push(onAck)
-    batch.lastOffset = offset
-    if (batch.rows.length >= this.options.maxBatchRows) this.#cut(lane)
+    let segment = batch.segments.get(lane)
+    if (!segment) {
+      segment = { lane, rows: [], acks: [], firstOffset: offset, lastOffset: offset }
+      batch.segments.set(lane, segment)
+      lane.last = batch.done
+    }
+    for (const row of rows) segment.rows.push(row)
+    segment.acks.push(onAck)
+    segment.lastOffset = offset
+    batch.rows += rows.length
+    if (batch.rows >= this.options.maxBatchRows) this.#cut()
   }
 
-  /** Sends every open batch now and resolves when all of them (and earlier ones) are acknowledged. */
+  /** Sends the open batch now and resolves when the partition's batches (or all) are acknowledged. */
   async flush(filter?: { topic: string; partition: number }): Promise<void> {
+    this.#cut()
     const waits: Promise<void>[] = []
     for (const lane of this.#lanes.values()) {
       if (filter && (lane.topic !== filter.topic || lane.partition !== filter.partition)) continue
-      this.#cut(lane)
       waits.push(lane.last)
     }
     await Promise.all(waits)
   }
 
-  /** Stops retrying and forgets a partition's unsent rows: its new owner will process them again. */
+  /**
+   * Forgets a partition's rows not yet sent: its new owner will process them again. A batch already sent keeps
+   * being retried as it is (other rows under the same token would be dropped as duplicates), unless it holds no
+   * other partition's rows.
+   */
   drop(topic: string, partition: number): void {
     const key = `${topic}:${partition}`
     const lane = this.#lanes.get(key)
     if (!lane) return
     lane.dropped = true
-    clearTimeout(lane.timer)
-    lane.open?.settle()
-    lane.open = undefined
+    const unsent = this.#open ? [...this.#ready, this.#open] : [...this.#ready]
+    for (const batch of unsent) {
+      const segment = batch.segments.get(lane)
+      if (!segment) continue
+      batch.segments.delete(lane)
+      batch.rows -= segment.rows.length
+    }
     this.#ready = this.#ready.filter((batch) => {
-      if (batch.lane !== lane) return true
+      if (batch.segments.size > 0) return true
       batch.settle()
       return false
     })
+    if (this.#open && this.#open.segments.size === 0) {
+      clearTimeout(this.#timer)
+      this.#open.settle()
+      this.#open = undefined
+    }
     this.#lanes.delete(key)
   }
 
@@ -119,24 +158,23 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
     const key = `${topic}:${partition}`
     let lane = this.#lanes.get(key)
     if (!lane) {
-      lane = { topic, partition, open: undefined, timer: undefined, last: Promise.resolve(), dropped: false }
+      lane = { topic, partition, last: Promise.resolve(), dropped: false }
       this.#lanes.set(key, lane)
     }
     return lane
   }
 
-  #cut(lane: Lane<Row>): void {
-    const batch = lane.open
-    clearTimeout(lane.timer)
-    lane.timer = undefined
+  #cut(): void {
+    const batch = this.#open
+    clearTimeout(this.#timer)
+    this.#timer = undefined
     if (!batch) return
-    lane.open = undefined
-    lane.last = batch.done
+    this.#open = undefined
     this.#ready.push(batch)
     void this.#insertNext()
   }
 
-  /** Inserts ready batches one at a time; after each, the batches that grew meanwhile are cut and follow. */
+  /** Inserts ready batches one at a time; after each, the batch that grew meanwhile is cut and follows. */
   async #insertNext(): Promise<void> {
     if (this.#inserting) return
     this.#inserting = true
@@ -144,21 +182,39 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
       for (let batch = this.#ready.shift(); batch; batch = this.#ready.shift()) {
         await this.#insertUntilAcked(batch)
         batch.settle()
-        if (this.#ready.length === 0) for (const lane of this.#lanes.values()) if (lane.open) this.#cut(lane)
+        if (this.#ready.length === 0 && this.#open) this.#cut()
       }
     } finally {
       this.#inserting = false
     }
   }
 
+  /** The batch's token: its partitions' ranges in partition order, so the same set always reads the same. */
+  #tokenOf(segments: readonly Segment<Row>[]): string {
+    const ranges = segments
+      .map((s) => ({ s, key: `${s.lane.topic}:${s.lane.partition}:${s.firstOffset}-${s.lastOffset}` }))
+      .sort((a, b) =>
+        a.s.lane.topic === b.s.lane.topic
+          ? a.s.lane.partition - b.s.lane.partition
+          : a.s.lane.topic < b.s.lane.topic
+            ? -1
+            : 1,
+      )
+      .map((r) => r.key)
+      .join(',')
+    const named = ranges.length <= MAX_PLAIN_TOKEN ? ranges : `sha256:${createHash('sha256').update(ranges).digest('hex')}`
+    return `${this.options.table}:${this.options.tokenScope}:${named}`
+  }
+
   async #insertUntilAcked(batch: Batch<Row>): Promise<void> {
     const { client, table, columns, metrics, log } = this.options
-    const { lane } = batch
-    const token = `${table}:${this.options.tokenScope}:${lane.topic}:${lane.partition}:${batch.firstOffset}-${batch.lastOffset}`
+    const segments = [...batch.segments.values()]
+    const token = this.#tokenOf(segments)
     const valuesOf = this.options.valuesOf ?? ((row: Row) => columns.map((column) => row[column]))
-    const values = batch.rows.map(valuesOf)
+    const values: unknown[][] = []
+    for (const segment of segments) for (const row of segment.rows) values.push(valuesOf(row))
     let backoffMs = this.options.retryBackoffMs
-    for (let attempt = 1; !lane.dropped && !this.#closed; attempt++) {
+    for (let attempt = 1; !this.#closed && segments.some((s) => !s.lane.dropped); attempt++) {
       try {
         await client.insert({
           table,
@@ -168,8 +224,8 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
           clickhouse_settings: { insert_deduplicate: 1, insert_deduplication_token: token, async_insert: 0 },
         })
         metrics.clickhouseInserts.inc({ table, result: 'ok' })
-        metrics.clickhouseRows.inc({ table }, batch.rows.length)
-        for (const ack of batch.acks) ack()
+        metrics.clickhouseRows.inc({ table }, values.length)
+        for (const segment of segments) if (!segment.lane.dropped) for (const ack of segment.acks) ack()
         return
       } catch (err) {
         metrics.clickhouseInserts.inc({ table, result: 'error' })

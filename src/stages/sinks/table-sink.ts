@@ -2,7 +2,7 @@ import type { ScoreSink, SourceRecord, TopicPartition } from '../../core/ports.j
 import { partitionKey, type Stage, type StageOpenContext } from '../../core/stage.js'
 
 export interface TableSinkOptions<T> {
-  /** Batches rows per source partition, one dedup token per offset range (ClickhouseBatchSink, or memory in tests). */
+  /** Batches rows across source partitions, one dedup token per batch naming its offset ranges (ClickhouseBatchSink, or memory in tests). */
   readonly sink: ScoreSink
   /** The highest source offset of a partition already in the table (−1 if none): replays skip those rows. */
   readonly highOffsetOf: (tp: TopicPartition) => Promise<number>
@@ -11,10 +11,10 @@ export interface TableSinkOptions<T> {
 }
 
 /**
- * A ClickHouse table as a topology's sink, exactly once: rows batched per source partition by the sink
- * (deterministic offset ranges, one dedup token each); after a restart, offsets an earlier owner already wrote get
- * no second row; an offset is committed only once its row is acknowledged (the item is held until then). Counts
- * `rows` as ClickHouse acknowledges them and `skipped` for those already there; passes every item on.
+ * A ClickHouse table as a topology's sink, exactly once: rows batched by the sink (one contiguous offset range per
+ * partition in a batch, one deterministic dedup token naming them); after a restart, offsets an earlier owner already
+ * wrote get no second row; an offset is committed only once its row is acknowledged (the item is held until then).
+ * Counts `rows` as ClickHouse acknowledges them and `skipped` for those already there; passes every item on.
  */
 export function tableSink<T>(name: string, options: TableSinkOptions<T>): Stage<T, T> {
   const highOffsets = new Map<string, number>()

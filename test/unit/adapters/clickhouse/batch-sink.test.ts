@@ -30,7 +30,7 @@ function slowClient() {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve))
 
-test('batches grow while an insert is in flight: one insert at a time, each partition in offset order, rows acked after their insert', async () => {
+test('batches grow while an insert is in flight: one insert at a time for every partition, each in offset order, rows acked after their insert', async () => {
   const { client, inserts, maxInFlight } = slowClient()
   const sink = new ClickhouseBatchSink<{ offset: number }>({ client, table: 'scores', columns: ['offset'], tokenScope: 'live', maxBatchRows: 1_000, lingerMs: 1, retryBackoffMs: 1, maxRetryBackoffMs: 1, metrics: createMetrics({ defaultMetrics: false }), log: pino({ level: 'silent' }) })
   const acked: string[] = []
@@ -48,11 +48,13 @@ test('batches grow while an insert is in flight: one insert at a time, each part
   await tick()
   assert.deepEqual(acked, ['0:0'])
   assert.equal(inserts.length, 2)
-  assert.equal(inserts[1]!.token, 'scores:live:tx:0:1-300', 'the grown batch of partition 0, one contiguous range')
+  assert.equal(
+    inserts[1]!.token,
+    'scores:live:tx:0:1-300,tx:1:0-199',
+    'the grown batch: both partitions in one insert, one contiguous range each',
+  )
+  assert.deepEqual(inserts[1]!.rows.length, 500)
   inserts[1]!.release()
-  await tick()
-  assert.equal(inserts[2]!.token, 'scores:live:tx:1:0-199')
-  inserts[2]!.release()
   await tick()
   assert.equal(acked.length, 501)
   assert.equal(maxInFlight(), 1)
@@ -74,4 +76,55 @@ test('a full batch is cut at maxBatchRows even while an insert is in flight, and
   }
   await flushing
   assert.equal(inserts.length, 3)
+})
+
+test('a token names its partitions in partition order whatever order their rows came in, and a long one is a hash', async () => {
+  const { client, inserts } = slowClient()
+  const sink = new ClickhouseBatchSink<{ offset: number }>({ client, table: 'scores', columns: ['offset'], tokenScope: 'live', maxBatchRows: 10_000, lingerMs: 1, retryBackoffMs: 1, maxRetryBackoffMs: 1, metrics: createMetrics({ defaultMetrics: false }), log: pino({ level: 'silent' }) })
+  sink.add('tx', 9, 0, [{ offset: 0 }], () => {})
+  await new Promise((resolve) => setTimeout(resolve, 10))
+  for (const partition of [3, 10, 2]) sink.add('tx', partition, 5, [{ offset: 5 }], () => {})
+  inserts[0]!.release()
+  await tick()
+  assert.equal(inserts[1]!.token, 'scores:live:tx:2:5-5,tx:3:5-5,tx:10:5-5')
+  inserts[1]!.release()
+  await tick()
+  for (let partition = 0; partition < 100; partition++) sink.add('tx', partition, 1_000_000, [{ offset: 1 }], () => {})
+  await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.match(inserts[2]!.token, /^scores:live:sha256:[0-9a-f]{64}$/)
+  inserts[2]!.release()
+  await sink.close()
+})
+
+test('a dropped partition leaves the batches not yet sent, and a sent batch is retried whole while it holds another partition', async () => {
+  let failures = 1
+  const sent: { token: string; offsets: number[] }[] = []
+  let release: () => void = () => {}
+  const client = {
+    insert: (params: { values: [number][]; clickhouse_settings: { insert_deduplication_token: string } }) => {
+      sent.push({ token: params.clickhouse_settings.insert_deduplication_token, offsets: params.values.map(([o]) => o) })
+      if (failures-- > 0) return Promise.reject(new Error('connection reset'))
+      return new Promise<void>((resolve) => (release = resolve))
+    },
+  } as unknown as ClickHouseClient
+  const sink = new ClickhouseBatchSink<{ offset: number }>({ client, table: 'scores', columns: ['offset'], tokenScope: 'live', maxBatchRows: 10_000, lingerMs: 1, retryBackoffMs: 1, maxRetryBackoffMs: 1, metrics: createMetrics({ defaultMetrics: false }), log: pino({ level: 'silent' }) })
+  const acked: string[] = []
+  sink.add('tx', 0, 0, [{ offset: 0 }], () => void acked.push('0:0'))
+  sink.add('tx', 1, 0, [{ offset: 100 }], () => void acked.push('1:0'))
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  // In flight (failed once, being retried): partition 1 is dropped; then both add rows to the open batch.
+  sink.add('tx', 0, 1, [{ offset: 1 }], () => void acked.push('0:1'))
+  sink.add('tx', 1, 1, [{ offset: 101 }], () => void acked.push('1:1'))
+  sink.drop('tx', 1)
+  await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.deepEqual(sent[0], sent[1], 'the retry sends the identical rows under the identical token')
+  assert.deepEqual(sent[1], { token: 'scores:live:tx:0:0-0,tx:1:0-0', offsets: [0, 100] })
+  release()
+  await tick()
+  assert.deepEqual(acked, ['0:0'], "the dropped partition's rows are not acknowledged")
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  assert.deepEqual(sent[2], { token: 'scores:live:tx:0:1-1', offsets: [1] }, 'the dropped partition left the open batch')
+  release()
+  await sink.close()
+  assert.deepEqual(acked, ['0:0', '0:1'])
 })
