@@ -32,6 +32,7 @@ import { KafkaSnapshotStore } from './adapters/kafka/kafka-snapshot-store.js'
 import { join } from 'node:path'
 import { startLabelsJob } from './labels-job.js'
 import { startLookups } from './lookups-setup.js'
+import { warnIfThreadPoolSmall } from './runtime/threadpool.js'
 import { openClickhouse, resetRunRows, scoresBatchSink } from './clickhouse-setup.js'
 import type { LabelsStats } from '../topology/labels.js'
 
@@ -104,6 +105,9 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     for (const close of closers.splice(0).reverse()) await close()
   }
   try {
+    // The job's source, the labels sink, the models topic, and with lookups their aggregators and table reader.
+    const lookupColumns = lookupPlanOf(features, config.windows.allowedLatenessMs).columns.length
+    warnIfThreadPoolSmall(3 + (lookupColumns > 0 ? 2 : 0), log)
     const featureNames = features.map((f) => f.name)
     const models = await serveModels({
       config,
