@@ -14,6 +14,7 @@ import { lookupsStage } from '../src/stages/lookups/lookups-stage.js'
 import { LookupTable } from '../src/stages/lookups/lookup-table.js'
 import { deadLetterPort } from '../src/stages/sinks/dead-letter.js'
 import { scoresSink } from '../src/stages/sinks/scores-sink.js'
+import { AlertOutcome, alertsSink } from '../src/stages/sinks/alerts-sink.js'
 import { topicSink } from '../src/stages/sinks/topic-sinks.js'
 import { cardWindowsStage, type CardWindowsStage } from '../src/stages/windows/card-windows-stage.js'
 
@@ -21,6 +22,7 @@ export interface CardFraudTopics {
   readonly transactions: string
   readonly decisions: string
   readonly alerts: string
+  readonly alertsDigest: string
   readonly dlq: string
   readonly labels: string
   readonly lookupFacts: string
@@ -166,9 +168,10 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
         thresholds: options.thresholds,
         featureNames,
         fallbackRules: fallbackRulesOf(config.infer.fallback.rules, featureNames),
+        alerts: { criticalScore: config.alerts.criticalScore },
         ...(options.onDecided ? { onDecided: options.onDecided } : {}),
       }),
-      "the deciding model's thresholds → approve | review | decline with reasons and top features; declines get an alert",
+      "the deciding model's thresholds → approve | review | decline with reasons and top features; declines and reviews raise alerts",
     )
     .sink(
       'decisions',
@@ -181,12 +184,15 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
     )
     .sink(
       'alerts',
-      topicSink<Decided>('alerts', {
+      alertsSink<Decided>('alerts', {
         producer: io.producer,
         topic: topics.alerts,
-        recordOf: ({ alert }) => alert && { key: alert.card_id, value: alert },
+        digestTopic: topics.alertsDigest,
+        digest: config.alerts.digest,
+        maxImmediatePerSecond: config.alerts.maxImmediatePerSecond,
+        alertOf: ({ alert }) => alert,
       }),
-      `declines, immediately (topic ${topics.alerts})`,
+      `declines at once (topic ${topics.alerts}${config.alerts.maxImmediatePerSecond > 0 ? `; past ${config.alerts.maxImmediatePerSecond}/s only those scoring ≥ ${config.alerts.criticalScore}` : ''}), reviews and the rest in per-partition digests (topic ${topics.alertsDigest})`,
     )
     .sink(
       'scores',
@@ -220,7 +226,11 @@ export interface CardFraudStats {
   decisions: { approve: number; review: number; decline: number }
   /** Decided by the fallback rules: inference failed or missed infer.deadlineMs. */
   fallback: number
+  /** Alerts sent at once. */
   alerts: number
+  /** Alerts that went into digests, and the digests sent. */
+  digestAlerts: number
+  digests: number
   clickhouseRows: number
 }
 
@@ -247,7 +257,9 @@ export function cardFraudStats(
     stray,
     decisions,
     fallback: runner.count('score', 'fallback_error') + runner.count('score', 'fallback_deadline'),
-    alerts: runner.count('alerts', 'sent'),
+    alerts: runner.count('alerts', AlertOutcome.immediateCritical) + runner.count('alerts', AlertOutcome.immediateHigh),
+    digestAlerts: runner.count('alerts', AlertOutcome.digestHigh) + runner.count('alerts', AlertOutcome.digestLow),
+    digests: runner.count('alerts', AlertOutcome.digests),
     clickhouseRows: runner.count('scores', 'rows'),
   }
 }

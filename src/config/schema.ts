@@ -19,6 +19,8 @@ export const ConfigSchema = z
             dlq: z.string().default('transactions.dlq'),
             decisions: z.string().default('decisions'),
             alerts: z.string().default('alerts'),
+            /** Low-severity alerts batched per source partition (alerts.digest), key = `<topic>:<partition>`. */
+            alertsDigest: z.string().default('alerts.digest'),
             labels: z.string().default('labels'),
             /**
              * Internal: transactions and labels repartitioned by terminal / merchant for the lookup aggregator.
@@ -184,6 +186,27 @@ export const ConfigSchema = z
         decline: z.coerce.number().min(0).max(1).default(0.7),
       })
       .prefault({}),
+    /** Where alerts go by severity (AlertSeverity in core/records.ts): at once on `alerts`, or in digests. */
+    alerts: z
+      .object({
+        /** A decline scoring at least this is critical: immediate whatever the rate. Above 1: no decline is critical. */
+        criticalScore: z.coerce.number().min(0).default(0.9),
+        /** Immediate alerts a second; beyond it high (not critical) ones go into the digest. 0: no bound. */
+        maxImmediatePerSecond: nonNegativeInt.default(100),
+        digest: z
+          .object({
+            /** A digest goes out this long after its first alert at the latest. */
+            intervalMs: positiveInt.default(5_000),
+            maxAlerts: positiveInt.max(5_000).default(500),
+            /**
+             * An open digest holds its partition's commit at its first alert, so it goes out once the partition has
+             * moved this many offsets on; keep it well below runtime.maxInFlight.
+             */
+            maxOffsetSpan: positiveInt.default(10_000),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     runtime: z
       .object({
         /**
@@ -256,6 +279,13 @@ export const ConfigSchema = z
         code: 'custom',
         path: ['thresholds', 'review'],
         message: 'thresholds.review must not exceed thresholds.decline',
+      })
+    }
+    if (config.alerts.digest.maxOffsetSpan >= config.runtime.maxInFlight) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alerts', 'digest', 'maxOffsetSpan'],
+        message: `alerts.digest.maxOffsetSpan must stay below runtime.maxInFlight (${config.runtime.maxInFlight}): an open digest would otherwise pause its partition`,
       })
     }
     if (config.analytics.drift.warn > config.analytics.drift.alert) {

@@ -61,9 +61,21 @@ export interface DecisionV1 {
   readonly latency_ms: number
 }
 
-/** An `alerts` record: a decision that needs a human now, with the context an analyst looks at first. */
+/**
+ * How urgently an alert needs a human, which decides where it goes (stages/sinks/alerts-sink.ts):
+ *
+ * | severity | decisions                                   | goes                                                          |
+ * | -------- | ------------------------------------------- | ------------------------------------------------------------- |
+ * | critical | declines scoring at least alerts.criticalScore | `alerts` at once, always                                    |
+ * | high     | other declines                              | `alerts` at once within alerts.maxImmediatePerSecond, else the digest |
+ * | low      | reviews                                     | the next digest on `alerts.digest`                            |
+ */
+export const AlertSeverity = { critical: 'critical', high: 'high', low: 'low' } as const
+export type AlertSeverity = (typeof AlertSeverity)[keyof typeof AlertSeverity]
+
+/** An `alerts` record (and a digest's entry): a decision for a human, with the context an analyst looks at first. */
 export interface AlertV1 extends DecisionV1 {
-  readonly severity: 'high'
+  readonly severity: AlertSeverity
   readonly amount: number
   readonly currency: string
   readonly merchant_id: string
