@@ -8,6 +8,7 @@ import { fallbackRulesOf } from '../src/stages/decide/fallback-rules.js'
 import { decodeStage } from '../src/stages/decode/decode-stage.js'
 import { dedupeStage, type DedupeStage } from '../src/stages/dedupe/dedupe-stage.js'
 import { featureContractHash, type FeatureDefinition } from '../src/stages/features/feature-definition.js'
+import type { FirstTier } from '../src/stages/infer/first-tier.js'
 import { scoreStage, type FallbackReason } from '../src/stages/infer/score-stage.js'
 import { lookupPlanOf, type LookupPlan } from '../src/stages/lookups/lookup-plan.js'
 import { lookupsStage } from '../src/stages/lookups/lookups-stage.js'
@@ -51,6 +52,8 @@ export interface CardFraudIO {
   /** The highest source offset of a partition already in `scores` (−1 if none). */
   readonly scoresHighOffset: (tp: TopicPartition) => Promise<number>
   readonly scorer: Scorer
+  /** Tiered scoring (infer.tiers, firstTierOf): the cheap model that settles clear cases before the scorer. */
+  readonly firstTier?: FirstTier
   /** The lookup tables this instance holds, when some feature reads one (see lookupPlanOf). */
   readonly lookups?: {
     /** Facts and watermarks: a producer batching for throughput, apart from the decisions' one. */
@@ -156,10 +159,11 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
         // One batch running and one queued per worker: the deadline sees a batch's own inference, not a backlog.
         concurrency: 2 * config.infer.threads,
         thresholds: config.thresholds,
+        ...(io.firstTier ? { firstTier: io.firstTier } : {}),
         ...(options.onInferenceBatch ? { onBatch: options.onInferenceBatch } : {}),
         ...(options.onFallback ? { onFallback: options.onFallback } : {}),
       }),
-      'champion, challenger and shadow models on Piscina worker threads; failures and missed deadlines → fallback',
+      `${io.firstTier ? `tier 1: ${io.firstTier.model.name}@${io.firstTier.model.version} on this thread settles scores below ${io.firstTier.approveBelow}${Number.isFinite(io.firstTier.declineFrom) ? ` or from ${io.firstTier.declineFrom}` : ''}; tier 2: ` : ''}champion, challenger and shadow models on Piscina worker threads; failures and missed deadlines → fallback`,
       { maxRecords: config.infer.maxRecords, lingerMs: config.infer.lingerMs },
     )
     .map(

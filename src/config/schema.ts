@@ -98,6 +98,18 @@ export const ConfigSchema = z
         deadlineMs: nonNegativeInt.default(50),
         /** Feature contributions kept per decision (models whose graph explains); 0 turns explanations off. */
         explainTopK: nonNegativeInt.default(3),
+        /**
+         * Tiered scoring, off unless set: `first` (a logistic_regression package, name@version) scores every
+         * transaction on the main thread; a score below `approveBelow` (or at or above `declineFrom`) settles it there,
+         * and only the rest go to the registry's lineup on the worker threads. Decisions record their tier.
+         */
+        tiers: z
+          .object({
+            first: z.string().regex(/^[^@]+@[^@]+$/, 'must be name@version'),
+            approveBelow: z.coerce.number().min(0).max(1),
+            declineFrom: z.coerce.number().min(0).max(1).optional(),
+          })
+          .optional(),
         fallback: z
           .object({
             /**
@@ -286,6 +298,15 @@ export const ConfigSchema = z
         code: 'custom',
         path: ['alerts', 'digest', 'maxOffsetSpan'],
         message: `alerts.digest.maxOffsetSpan must stay below runtime.maxInFlight (${config.runtime.maxInFlight}): an open digest would otherwise pause its partition`,
+      })
+    }
+    const tiers = config.infer.tiers
+    if (tiers?.declineFrom !== undefined && tiers.declineFrom <= tiers.approveBelow) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['infer', 'tiers', 'declineFrom'],
+        message:
+          'infer.tiers.declineFrom must be above infer.tiers.approveBelow: the band between them goes to the lineup',
       })
     }
     if (config.analytics.drift.warn > config.analytics.drift.alert) {

@@ -58,6 +58,8 @@ export interface DecisionV1 {
   readonly arm?: 'champion' | 'challenger'
   /** The deciding model's largest feature contributions to its margin (log-odds), largest magnitude first. */
   readonly explanation?: readonly { feature: string; contribution: number }[]
+  /** With infer.tiers: 1 when the first tier settled it (`model` names that model), 2 when the lineup scored it. */
+  readonly tier?: 1 | 2
   readonly latency_ms: number
 }
 

@@ -6,6 +6,7 @@ import type { AlertDigestV1 } from '../../src/core/alert-digest-v1.js'
 import type { AlertV1, DeadLetter, DecisionV1 } from '../../src/core/records.js'
 import type { GeneratedRecord } from '../../src/generator/transaction-generator.js'
 import type { FeatureDefinition } from '../../src/stages/features/feature-definition.js'
+import type { FirstTier } from '../../src/stages/infer/first-tier.js'
 import { LookupAggregator } from '../../src/stages/lookups/lookup-aggregator.js'
 import { sourceId, type LookupFact } from '../../src/stages/lookups/lookup-facts.js'
 import { LookupTable } from '../../src/stages/lookups/lookup-table.js'
@@ -67,6 +68,8 @@ export async function cardFraudDriver(
     snapshots?: boolean
     /** The sink for decisions, alerts, digests and dead letters (one with manual acks, say). */
     producer?: MemoryRecordSink
+    /** Tiered scoring: the first tier before the scorer. */
+    firstTier?: FirstTier
   } = {},
 ) {
   const config = loadConfig({ overrides: { environment: 'test', ...options.overrides } })
@@ -111,6 +114,7 @@ export async function cardFraudDriver(
       scoresHighOffset: (tp) => scores.highOffset(tp),
       scorer: options.scorer?.(featureNames) ?? functionScorer(featureNames, model, config.thresholds),
       lookups: { producer: lookupsProducer, table, factsPartitions },
+      ...(options.firstTier ? { firstTier: options.firstTier } : {}),
     },
     { config, features, thresholds: config.thresholds, runId: 'live' },
   )

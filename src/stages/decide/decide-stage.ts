@@ -42,7 +42,7 @@ export function decideStage(name: string, options: DecideStageOptions): Stage<Sc
     process(batch, ctx) {
       const counts = { approve: 0, review: 0, decline: 0 }
       for (const item of batch) {
-        const { tx, score, rows, at, fallback, explanation, others, arm } = item.value
+        const { tx, score, rows, at, fallback, explanation, others, arm, tier } = item.value
         let outcome: DecisionOutcome = fallback
           ? decideFallback(fallback, rows, at)
           : decide(score, rows, at, item.value.thresholds)
@@ -65,6 +65,7 @@ export function decideStage(name: string, options: DecideStageOptions): Stage<Sc
           ...(others.length > 0 ? { shadow: others.map(shadowOf) } : {}),
           ...(arm ? { arm } : {}),
           ...(explanation ? { explanation } : {}),
+          ...(tier ? { tier } : {}),
           latency_ms: Math.round(latencyMs * 1000) / 1000,
         }
         const alert = alertOf(decision, tx, alertPolicy)
