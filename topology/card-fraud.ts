@@ -192,7 +192,10 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
         producer: io.producer,
         topic: topics.alerts,
         digestTopic: topics.alertsDigest,
-        digest: config.alerts.digest,
+        digest: {
+          ...config.alerts.digest,
+          maxOffsetSpan: config.alerts.digest.maxOffsetSpan ?? Math.max(1, Math.floor(config.runtime.maxInFlight / 4)),
+        },
         maxImmediatePerSecond: config.alerts.maxImmediatePerSecond,
         alertOf: ({ alert }) => alert,
       }),

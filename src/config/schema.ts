@@ -212,9 +212,9 @@ export const ConfigSchema = z
             maxAlerts: positiveInt.max(5_000).default(500),
             /**
              * An open digest holds its partition's commit at its first alert, so it goes out once the partition has
-             * moved this many offsets on; keep it well below runtime.maxInFlight.
+             * moved this many offsets on. Unset: a quarter of runtime.maxInFlight.
              */
-            maxOffsetSpan: positiveInt.default(10_000),
+            maxOffsetSpan: positiveInt.optional(),
           })
           .prefault({}),
       })
@@ -293,7 +293,10 @@ export const ConfigSchema = z
         message: 'thresholds.review must not exceed thresholds.decline',
       })
     }
-    if (config.alerts.digest.maxOffsetSpan >= config.runtime.maxInFlight) {
+    if (
+      config.alerts.digest.maxOffsetSpan !== undefined &&
+      config.alerts.digest.maxOffsetSpan >= config.runtime.maxInFlight
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['alerts', 'digest', 'maxOffsetSpan'],

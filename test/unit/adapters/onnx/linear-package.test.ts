@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { loadLinearPackage } from '../../../../src/adapters/onnx/linear-package.js'
+import { firstTierOf } from '../../../../src/models/first-tier-of.js'
 import { Random } from '../../../../src/generator/random.js'
 import { firstTierScores, settledByFirstTier, type FirstTier } from '../../../../src/stages/infer/first-tier.js'
 import { logisticToOnnx } from '../../../../src/training/export-onnx.js'
@@ -112,5 +113,19 @@ test('a package of another kind or another feature contract is refused as a firs
   assert.throws(
     () => loadLinearPackage(modelsDir(t, 'logistic_regression', 'other').dir, 'lr@1', contract),
     (err: { code?: string }) => err.code === 'FS_ERR_MODEL_CONTRACT',
+  )
+})
+
+test('a first tier that would approve what its own model reviews is refused at start', (t) => {
+  const { dir } = modelsDir(t)
+  const config = (approveBelow: number) => ({
+    model: { dir, reload: 'off' as const, reloadIntervalMs: 500 },
+    infer: { tiers: { first: 'lr@1', approveBelow } },
+  })
+  assert.equal(firstTierOf(config(0.4) as never, contract)?.approveBelow, 0.4)
+  assert.throws(
+    () => firstTierOf(config(0.41) as never, contract),
+    (err: { code?: string; message: string }) =>
+      err.code === 'FS_ERR_CONFIG_INVALID' && /review threshold/.test(err.message),
   )
 })
