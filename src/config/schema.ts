@@ -211,8 +211,8 @@ export const ConfigSchema = z
             intervalMs: positiveInt.default(5_000),
             maxAlerts: positiveInt.max(5_000).default(500),
             /**
-             * An open digest holds its partition's commit at its first alert, so it goes out once the partition has
-             * moved this many offsets on. Unset: a quarter of runtime.maxInFlight.
+             * An open digest holds its partition's commit at its first alert: open digests are cut, widest first, when
+             * the offsets they hold back add up to this many. Unset: a quarter of runtime.maxInFlight.
              */
             maxOffsetSpan: positiveInt.optional(),
           })

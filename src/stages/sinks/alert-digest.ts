@@ -9,8 +9,8 @@ export interface DigestLimits {
   /** A digest is cut when it holds this many alerts. */
   readonly maxAlerts: number
   /**
-   * A digest is cut once its partition has moved this many offsets past its first alert: an open digest holds its
-   * partition's commit at that alert, and every offset after it counts as in flight (runtime.maxInFlight).
+   * Open digests are cut, widest first, while the offsets they hold back add up to this many: an open digest holds
+   * its partition's commit at its first alert, and every offset after it counts as in flight (runtime.maxInFlight).
    */
   readonly maxOffsetSpan: number
 }
@@ -27,6 +27,12 @@ interface OpenDigest {
   readonly entries: AlertDigestEntryV1[]
   readonly merchants: string[]
   readonly acks: (() => void)[]
+  /** The latest offset of its partition seen (the partition's commit waits at its first alert meanwhile). */
+  seenOffset: number
+}
+
+function spanOf(open: OpenDigest): number {
+  return open.seenOffset - open.entries[0]!.offset
 }
 
 /**
@@ -37,6 +43,7 @@ interface OpenDigest {
  * | 1000, 3, 10000                     | 5@0, 9@10, 12@20             | [5, 9, 12] when 12 arrives (size)    |
  * | 1000, 3, 10000                     | 5@0, 9@10; due(1000)         | [5, 9] at 1000 (interval)            |
  * | 1000, 3, 100                       | 5@0; 120 seen at 30          | [5] at 30 (span)                     |
+ * | 1000, 3, 100                       | p0 5@0, p1 7@0; p0 60, p1 60 | p0's [5] (widest; spans 55 + 53)     |
  *
  * One partition's digests cover disjoint, increasing offset ranges, so an alert is in exactly one digest.
  */
@@ -71,20 +78,35 @@ export class DigestBuffer {
         entries: [],
         merchants: [],
         acks: [],
+        seenOffset: offset,
       }
       this.#open.set(key, open)
     }
     open.entries.push(entryOf(alert, offset, options.degraded))
+    open.seenOffset = Math.max(open.seenOffset, offset)
     open.merchants.push(alert.merchant_id)
     open.acks.push(options.ack)
     return open.entries.length >= this.limits.maxAlerts ? this.#cut(key, open) : undefined
   }
 
-  /** The partition's open digest, if it has fallen `maxOffsetSpan` behind `offset` (an offset the partition reached). */
-  passed(tp: TopicPartition, offset: number): CutDigest | undefined {
-    const key = partitionKey(tp)
-    const open = this.#open.get(key)
-    return open && offset - open.entries[0]!.offset >= this.limits.maxOffsetSpan ? this.#cut(key, open) : undefined
+  /**
+   * Records that `tp` reached `offset`; returns the open digests cut because the offsets they hold back, summed over
+   * every partition (from each digest's first alert to its partition's latest offset), reached `maxOffsetSpan`: the
+   * widest first.
+   */
+  seen(tp: TopicPartition, offset: number): CutDigest[] {
+    const open = this.#open.get(partitionKey(tp))
+    if (open) open.seenOffset = Math.max(open.seenOffset, offset)
+    const cut: CutDigest[] = []
+    let held = 0
+    for (const d of this.#open.values()) held += d.seenOffset - d.entries[0]!.offset
+    while (held >= this.limits.maxOffsetSpan && this.#open.size > 0) {
+      let widest: [string, OpenDigest] | undefined
+      for (const entry of this.#open) if (!widest || spanOf(entry[1]) > spanOf(widest[1])) widest = entry
+      held -= spanOf(widest![1])
+      cut.push(this.#cut(widest![0], widest![1]))
+    }
+    return cut
   }
 
   /** The digests opened at least `intervalMs` before `nowMs`. */

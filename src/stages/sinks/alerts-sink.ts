@@ -105,12 +105,11 @@ export function alertsSink<T>(name: string, options: AlertsSinkOptions<T>): Stag
         }
         ctx.emit(item, item.value)
       }
-      // The last offset of each partition in the batch: an open digest that far behind is cut.
+      // The last offset of each partition in the batch: open digests holding too many offsets back are cut.
       const last = new Map<string, (typeof batch)[number]>()
       for (const item of batch) last.set(partitionKey(item.origin), item)
       for (const item of last.values()) {
-        const passed = buffer.passed(item.origin, item.origin.offset)
-        if (passed) cut.push(passed)
+        for (const c of buffer.seen(item.origin, item.origin.offset)) cut.push(c)
       }
       send(cut)
       for (const [outcome, n] of counts) ctx.metrics.count(outcome, n)

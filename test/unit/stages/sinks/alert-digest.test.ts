@@ -60,9 +60,27 @@ test('a digest is cut intervalMs after its first alert, or once its partition mo
     buffer.due(1_000).map((c) => c.digest.digest_id),
     ['transactions:3:5-5'],
   )
-  assert.equal(buffer.passed(other, 106), undefined)
-  assert.equal(buffer.passed(other, 107)?.digest.digest_id, 'transactions:4:7-7')
+  assert.deepEqual(buffer.seen(other, 106), [])
+  assert.deepEqual(
+    buffer.seen(other, 107).map((c) => c.digest.digest_id),
+    ['transactions:4:7-7'],
+  )
   assert.equal(buffer.pending, 0)
+})
+
+test('the offsets open digests hold back are bounded in total over partitions: the widest is cut first', () => {
+  const buffer = new DigestBuffer(LIMITS)
+  const p0 = { topic: 't', partition: 0 }
+  const p1 = { topic: 't', partition: 1 }
+  buffer.add(p0, 5, alert('a'), { degraded: false, nowMs: 0, ack: () => {} })
+  buffer.add(p1, 7, alert('b'), { degraded: false, nowMs: 0, ack: () => {} })
+  assert.deepEqual(buffer.seen(p0, 60), [])
+  assert.deepEqual(
+    buffer.seen(p1, 52).map((c) => c.digest.digest_id),
+    ['t:0:5-5'],
+    '55 + 45 offsets held: p0 (55) goes',
+  )
+  assert.equal(buffer.pending, 1)
 })
 
 test('alerts are grouped by merchant and primary reason, groups sorted, with counts and amounts; no wall-clock field', () => {
@@ -138,8 +156,12 @@ test('any mix of adds, intervals, spans and flushes puts every alert in exactly 
       const added: string[] = []
       const acked: string[] = []
       const cuts: CutDigest[] = []
+      // Offsets the open digests hold back: each partition's last offset past its open digest's first alert.
+      const firstOpen = new Map<number, number>()
+      const held = () => [...firstOpen].reduce((n, [p, first]) => n + next[p]! - first, 0)
       const take = (c: CutDigest | CutDigest[] | undefined) => {
         for (const cut of c === undefined ? [] : Array.isArray(c) ? c : [c]) {
+          firstOpen.delete(cut.digest.source.partition)
           cuts.push(cut)
           for (const ack of cut.acks) ack()
         }
@@ -150,11 +172,13 @@ test('any mix of adds, intervals, spans and flushes puts every alert in exactly 
           const offset = (next[o.partition]! += o.gap)
           const id = `${o.partition}:${offset}`
           added.push(id)
+          if (!firstOpen.has(o.partition)) firstOpen.set(o.partition, offset)
           take(buffer.add(tp, offset, alert(id), { degraded: false, nowMs, ack: () => acked.push(id) }))
         } else if (o.kind === 'tick') take(buffer.due((nowMs += o.ms)))
-        else if (o.kind === 'seen')
-          take(buffer.passed({ topic: 't', partition: o.partition }, (next[o.partition]! += o.gap)))
-        else take(buffer.cutAll(o.partition === null ? undefined : { topic: 't', partition: o.partition }))
+        else if (o.kind === 'seen') {
+          take(buffer.seen({ topic: 't', partition: o.partition }, (next[o.partition]! += o.gap)))
+          assert.ok(held() < 100, 'offsets held back stay under maxOffsetSpan')
+        } else take(buffer.cutAll(o.partition === null ? undefined : { topic: 't', partition: o.partition }))
       }
       take(buffer.cutAll())
       const inDigests = cuts.flatMap((c) => c.digest.groups.flatMap((g) => g.entries.map((e) => e.transaction_id)))
