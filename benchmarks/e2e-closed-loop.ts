@@ -10,13 +10,14 @@ const USAGE = `Question: how many transactions per second does the whole job sus
 windows → ONNX on Piscina → decide → decisions/alerts topics + ClickHouse → commit), and what share of the bare
 transport (mock Kafka → a consumer group that does nothing) is that?
 
-  npm run bench:e2e -- [--count 50000] [--seed 7] [--json]
+  npm run bench:e2e -- [--count 50000] [--seed 7] [--tiers card-fraud-lr@2:0.02] [--json]
 
-The legs (transport, pipeline, pipeline with infer.explainTopK 0) run in this one process, one after the other, with the same seeded generator producing as fast as the
+The legs (transport, pipeline, pipeline with infer.explainTopK 0, and with --tiers the pipeline with tiered scoring:
+infer.tiers.first and approveBelow, first:approveBelow) run in this one process, one after the other, with the same seeded generator producing as fast as the
 consumer keeps up (bounded lead, as the mock drops data beyond 5 MiB per partition). Throughput is measured from the
 first consumed record to the last one acknowledged by every sink, so the group join is not counted.`
 
-const values = benchmarkArgs(USAGE, { count: { type: 'string', default: '50000' } }, '7')
+const values = benchmarkArgs(USAGE, { count: { type: 'string', default: '50000' }, tiers: { type: 'string' } }, '7')
 const count = Number(values.count)
 const seed = Number(values.seed)
 const log = createLogger({ level: 'warn' })
@@ -132,6 +133,13 @@ const pipeline = await fullPipeline('pipeline (decode → … → ONNX → sinks
 // The same without the decisions' top features: what explanations cost the main thread (the graph still computes
 // them; onnxruntime runs every node whatever is fetched).
 const unexplained = await fullPipeline('pipeline, explanations off (infer.explainTopK 0)', { 'infer.explainTopK': 0 })
+const [tiersFirst, approveBelow] = values.tiers?.split(':') ?? []
+const tiered = tiersFirst
+  ? await fullPipeline(`pipeline, tiered (${tiersFirst} below ${approveBelow} settles)`, {
+      'infer.tiers.first': tiersFirst,
+      'infer.tiers.approveBelow': Number(approveBelow),
+    })
+  : undefined
 await cluster.close()
 const ratio = pipeline.txPerSecond / transport.txPerSecond
 const environment = {
@@ -142,7 +150,7 @@ const environment = {
   inferThreads: 2,
 }
 if (values.json) {
-  process.stdout.write(`${JSON.stringify({ environment, transport, pipeline, unexplained, ratio })}\n`)
+  process.stdout.write(`${JSON.stringify({ environment, transport, pipeline, unexplained, tiered, ratio })}\n`)
 } else {
   process.stdout.write(
     [
@@ -150,6 +158,11 @@ if (values.json) {
       `  ${transport.name.padEnd(48)} ${fmt(transport.txPerSecond).padStart(9)} tx/s`,
       `  ${pipeline.name.padEnd(48)} ${fmt(pipeline.txPerSecond).padStart(9)} tx/s  event → decision p50 ${pipeline.latency!.eventP50.toFixed(1)} ms, p99 ${pipeline.latency!.eventP99.toFixed(1)} ms (poll → decision p99 ${pipeline.latency!.p99.toFixed(1)} ms)`,
       `  ${unexplained.name.padEnd(48)} ${fmt(unexplained.txPerSecond).padStart(9)} tx/s  event → decision p99 ${unexplained.latency!.eventP99.toFixed(1)} ms`,
+      ...(tiered
+        ? [
+            `  ${tiered.name.padEnd(48)} ${fmt(tiered.txPerSecond).padStart(9)} tx/s  event → decision p99 ${tiered.latency!.eventP99.toFixed(1)} ms; tiered/pipeline = ${(tiered.txPerSecond / pipeline.txPerSecond).toFixed(2)}x`,
+          ]
+        : []),
       `  pipeline/transport = ${ratio.toFixed(3)}x  (${fmt(pipeline.txPerSecond)} vs ${fmt(transport.txPerSecond)} tx/s); explanations on/off = ${(pipeline.txPerSecond / unexplained.txPerSecond).toFixed(2)}x`,
       `  lookups          ${fmt(pipeline.lookupWaits!.complete)} transactions waited for the tables, ${fmt(pipeline.lookupWaits!.stale)} gave up (stale)`,
       `  clickhouse       ${fmt(pipeline.inserts!.count)} inserts into scores, ${fmt(pipeline.inserts!.rowsPerInsert)} rows each`,

@@ -22,6 +22,7 @@ export function benchTopics(topic: string) {
     transactions: topic,
     decisions: `${topic}.decisions`,
     alerts: `${topic}.alerts`,
+    alertsDigest: `${topic}.alerts.digest`,
     dlq: `${topic}.dlq`,
     labels: `${topic}.labels`,
   }

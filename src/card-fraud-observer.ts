@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { transactionOutcomeOf, type CardFraudGraph } from '../topology/card-fraud.js'
 import type { Metrics } from './observability/metrics.js'
+import { alertKindOf, AlertOutcome } from './stages/sinks/alerts-sink.js'
 import type { JobOptions } from './runtime/job.js'
 import type { TopologyPartition } from './runtime/topology-runner.js'
 
@@ -62,7 +63,11 @@ export function cardFraudObserver(
         const transactionOutcome = transactionOutcomeOf(stage, outcome)
         if (transactionOutcome) metrics.transactions.inc({ outcome: transactionOutcome }, n)
         if (stage === 'decide') metrics.decisions.inc({ decision: outcome }, n)
-        if (stage === 'alerts' && outcome === 'sent') metrics.alerts.inc(n)
+        if (stage === 'alerts') {
+          const alert = alertKindOf(outcome)
+          if (alert) metrics.alerts.inc(alert, n)
+          else if (outcome === AlertOutcome.digests) metrics.alertDigests.inc(n)
+        }
         if (stage === 'lookups') metrics.lookupWaits.inc({ result: outcome === 'stale' ? 'stale' : 'complete' }, n)
       },
       durationOf: (stage) => {

@@ -9,6 +9,7 @@ import {
 } from '../topology/card-fraud.js'
 import { cardFraudFeatures } from '../topology/features.js'
 import { cardFraudObserver } from './card-fraud-observer.js'
+import { firstTierOf } from './models/first-tier-of.js'
 import type { ModelRef } from './core/records.js'
 import { LatencyRecorder } from './runtime/latency-recorder.js'
 import type { FeatureDefinition } from './stages/features/feature-definition.js'
@@ -121,6 +122,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       closers,
     })
     const { scorer } = models
+    const firstTier = firstTierOf(config, { hash: featureContractHash(features), names: featureNames })
     const champion = models.lineup.champion
     const clickhouse = await openClickhouse(config, featureNames, closers)
     const producer = await KafkaProducerSink.connect({
@@ -192,6 +194,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
         scores: scores as CardFraudIO['scores'],
         scoresHighOffset: (tp) => scoresHighOffset(clickhouse, tp, runId),
         scorer,
+        ...(firstTier ? { firstTier } : {}),
         ...(lookups ? { lookups } : {}),
       },
       {

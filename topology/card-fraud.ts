@@ -8,12 +8,14 @@ import { fallbackRulesOf } from '../src/stages/decide/fallback-rules.js'
 import { decodeStage } from '../src/stages/decode/decode-stage.js'
 import { dedupeStage, type DedupeStage } from '../src/stages/dedupe/dedupe-stage.js'
 import { featureContractHash, type FeatureDefinition } from '../src/stages/features/feature-definition.js'
+import type { FirstTier } from '../src/stages/infer/first-tier.js'
 import { scoreStage, type FallbackReason } from '../src/stages/infer/score-stage.js'
 import { lookupPlanOf, type LookupPlan } from '../src/stages/lookups/lookup-plan.js'
 import { lookupsStage } from '../src/stages/lookups/lookups-stage.js'
 import { LookupTable } from '../src/stages/lookups/lookup-table.js'
 import { deadLetterPort } from '../src/stages/sinks/dead-letter.js'
 import { scoresSink } from '../src/stages/sinks/scores-sink.js'
+import { AlertOutcome, alertsSink } from '../src/stages/sinks/alerts-sink.js'
 import { topicSink } from '../src/stages/sinks/topic-sinks.js'
 import { cardWindowsStage, type CardWindowsStage } from '../src/stages/windows/card-windows-stage.js'
 
@@ -21,6 +23,7 @@ export interface CardFraudTopics {
   readonly transactions: string
   readonly decisions: string
   readonly alerts: string
+  readonly alertsDigest: string
   readonly dlq: string
   readonly labels: string
   readonly lookupFacts: string
@@ -49,6 +52,8 @@ export interface CardFraudIO {
   /** The highest source offset of a partition already in `scores` (−1 if none). */
   readonly scoresHighOffset: (tp: TopicPartition) => Promise<number>
   readonly scorer: Scorer
+  /** Tiered scoring (infer.tiers, firstTierOf): the cheap model that settles clear cases before the scorer. */
+  readonly firstTier?: FirstTier
   /** The lookup tables this instance holds, when some feature reads one (see lookupPlanOf). */
   readonly lookups?: {
     /** Facts and watermarks: a producer batching for throughput, apart from the decisions' one. */
@@ -154,10 +159,11 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
         // One batch running and one queued per worker: the deadline sees a batch's own inference, not a backlog.
         concurrency: 2 * config.infer.threads,
         thresholds: config.thresholds,
+        ...(io.firstTier ? { firstTier: io.firstTier } : {}),
         ...(options.onInferenceBatch ? { onBatch: options.onInferenceBatch } : {}),
         ...(options.onFallback ? { onFallback: options.onFallback } : {}),
       }),
-      'champion, challenger and shadow models on Piscina worker threads; failures and missed deadlines → fallback',
+      `${io.firstTier ? `tier 1: ${io.firstTier.model.name}@${io.firstTier.model.version} on this thread settles scores below ${io.firstTier.approveBelow}${Number.isFinite(io.firstTier.declineFrom) ? ` or from ${io.firstTier.declineFrom}` : ''}; tier 2: ` : ''}champion, challenger and shadow models on Piscina worker threads; failures and missed deadlines → fallback`,
       { maxRecords: config.infer.maxRecords, lingerMs: config.infer.lingerMs },
     )
     .map(
@@ -166,9 +172,10 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
         thresholds: options.thresholds,
         featureNames,
         fallbackRules: fallbackRulesOf(config.infer.fallback.rules, featureNames),
+        alerts: { criticalScore: config.alerts.criticalScore },
         ...(options.onDecided ? { onDecided: options.onDecided } : {}),
       }),
-      "the deciding model's thresholds → approve | review | decline with reasons and top features; declines get an alert",
+      "the deciding model's thresholds → approve | review | decline with reasons and top features; declines and reviews raise alerts",
     )
     .sink(
       'decisions',
@@ -181,12 +188,18 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
     )
     .sink(
       'alerts',
-      topicSink<Decided>('alerts', {
+      alertsSink<Decided>('alerts', {
         producer: io.producer,
         topic: topics.alerts,
-        recordOf: ({ alert }) => alert && { key: alert.card_id, value: alert },
+        digestTopic: topics.alertsDigest,
+        digest: {
+          ...config.alerts.digest,
+          maxOffsetSpan: config.alerts.digest.maxOffsetSpan ?? Math.max(1, Math.floor(config.runtime.maxInFlight / 4)),
+        },
+        maxImmediatePerSecond: config.alerts.maxImmediatePerSecond,
+        alertOf: ({ alert }) => alert,
       }),
-      `declines, immediately (topic ${topics.alerts})`,
+      `declines at once (topic ${topics.alerts}${config.alerts.maxImmediatePerSecond > 0 ? `; past ${config.alerts.maxImmediatePerSecond}/s only those scoring ≥ ${config.alerts.criticalScore}` : ''}), reviews and the rest in per-partition digests (topic ${topics.alertsDigest})`,
     )
     .sink(
       'scores',
@@ -197,7 +210,7 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
         featureContract: featureContractHash(features),
         runId: options.runId,
       }),
-      'every score with its features into ClickHouse, batched per partition, one dedup token a batch',
+      'every score with its features into ClickHouse, batched across partitions, one dedup token a batch',
     )
     .deadLetters(deadLetterPort('dead-letters', { producer: io.producer, topic: topics.dlq }))
   return { topology: built, topics, features, lookupPlan, dedupe, windows }
@@ -220,7 +233,11 @@ export interface CardFraudStats {
   decisions: { approve: number; review: number; decline: number }
   /** Decided by the fallback rules: inference failed or missed infer.deadlineMs. */
   fallback: number
+  /** Alerts sent at once. */
   alerts: number
+  /** Alerts that went into digests, and the digests sent. */
+  digestAlerts: number
+  digests: number
   clickhouseRows: number
 }
 
@@ -247,7 +264,9 @@ export function cardFraudStats(
     stray,
     decisions,
     fallback: runner.count('score', 'fallback_error') + runner.count('score', 'fallback_deadline'),
-    alerts: runner.count('alerts', 'sent'),
+    alerts: runner.count('alerts', AlertOutcome.immediateCritical) + runner.count('alerts', AlertOutcome.immediateHigh),
+    digestAlerts: runner.count('alerts', AlertOutcome.digestHigh) + runner.count('alerts', AlertOutcome.digestLow),
+    digests: runner.count('alerts', AlertOutcome.digests),
     clickhouseRows: runner.count('scores', 'rows'),
   }
 }

@@ -38,7 +38,7 @@ export function labels(io: LabelsIO, options: { config: Config; runId: string })
     .sink(
       'labels-table',
       labelsSink('labels-table', { sink: io.labels, highOffsetOf: io.labelsHighOffset, runId: options.runId }),
-      'one row per label into ClickHouse `labels`, batched per partition, one dedup token a batch',
+      'one row per label into ClickHouse `labels`, batched across partitions, one dedup token a batch',
     )
     .deadLetters(deadLetterPort('dead-letters', { producer: io.producer, topic: topics.dlq }))
 }

@@ -46,7 +46,10 @@ export interface DemoSummary {
   readonly decisions: { approve: number; review: number; decline: number }
   /** Decided by the fallback rules because inference failed or missed infer.deadlineMs. */
   readonly fallback: number
+  /** Alerts sent at once; and those that went into digests, and the digests. */
   readonly alerts: number
+  readonly digest_alerts: number
+  readonly digests: number
   /** Deciding rows in `scores` (model_role != 'shadow'): one per transaction decided, however many models scored it. */
   readonly clickhouse_rows: number
   readonly committed_offsets: number
@@ -137,7 +140,7 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
         [
           `fraudstream demo  ${elapsed}s  model ${model.name}@${model.version}  partitions ${partitions.length}${job.ready ? '' : ' (joining…)'}`,
           `  transactions  generated ${formatInt(generatorCount())}  consumed ${formatInt(stats.consumed)}  ${formatInt(rate)} tx/s  lag ${formatInt(lag)}`,
-          `  decisions     approve ${formatInt(d.approve)}  review ${formatInt(d.review)}  decline ${formatInt(d.decline)}  alerts ${formatInt(stats.alerts)}`,
+          `  decisions     approve ${formatInt(d.approve)}  review ${formatInt(d.review)}  decline ${formatInt(d.decline)}  alerts ${formatInt(stats.alerts)} (+${formatInt(stats.digestAlerts)} in ${formatInt(stats.digests)} digests)`,
           `  input         dead-lettered ${formatInt(stats.invalid)}  duplicates ${formatInt(stats.duplicates)}  late ${formatInt(stats.late)}`,
           `  latency       event → decision p50 ${formatMs(eventLatency.percentile(50))} ms  p99 ${formatMs(eventLatency.percentile(99))} ms  (poll → decision p99 ${formatMs(latency.percentile(99))} ms)   ClickHouse rows ${formatInt(stats.clickhouseRows)}`,
         ],
@@ -190,6 +193,8 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
       decisions: { ...stats.decisions },
       fallback: stats.fallback,
       alerts: stats.alerts,
+      digest_alerts: stats.digestAlerts,
+      digests: stats.digests,
       clickhouse_rows: clickhouseRows,
       committed_offsets: ended.reduce((sum, p) => sum + p.committed, 0),
       end_offsets: ended.reduce((sum, p) => sum + p.high, 0),
@@ -224,7 +229,7 @@ export function formatDemoSummary(s: DemoSummary): string {
     '',
     `${s.ok ? 'Done' : 'FAILED'} in ${s.elapsed_s}s: ${formatInt(s.consumed)} transactions consumed at ${formatInt(s.throughput_tx_s)} tx/s`,
     `  event → decision p50 ${formatMs(s.latency_ms.p50)} ms, p99 ${formatMs(s.latency_ms.p99)} ms, p99.9 ${formatMs(s.latency_ms.p999)} ms (poll → decision p99 ${formatMs(s.poll_to_decision_ms.p99)} ms)`,
-    `  scored ${formatInt(s.scored)}: approve ${formatInt(d.approve)}, review ${formatInt(d.review)}, decline ${formatInt(d.decline)} (alerts ${formatInt(s.alerts)})${s.fallback > 0 ? `; ${formatInt(s.fallback)} decided by the fallback rules (inference failed or missed infer.deadlineMs)` : ''}`,
+    `  scored ${formatInt(s.scored)}: approve ${formatInt(d.approve)}, review ${formatInt(d.review)}, decline ${formatInt(d.decline)} (alerts ${formatInt(s.alerts)} at once, ${formatInt(s.digest_alerts)} in ${formatInt(s.digests)} digests)${s.fallback > 0 ? `; ${formatInt(s.fallback)} decided by the fallback rules (inference failed or missed infer.deadlineMs)` : ''}`,
     `  dead-lettered ${formatInt(s.invalid)}, duplicates dropped ${formatInt(s.duplicates)}, late ${formatInt(s.late)}; ClickHouse decisions ${formatInt(s.clickhouse_rows)} (${s.clickhouse})`,
     '',
     'Try:',

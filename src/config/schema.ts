@@ -19,6 +19,8 @@ export const ConfigSchema = z
             dlq: z.string().default('transactions.dlq'),
             decisions: z.string().default('decisions'),
             alerts: z.string().default('alerts'),
+            /** Low-severity alerts batched per source partition (alerts.digest), key = `<topic>:<partition>`. */
+            alertsDigest: z.string().default('alerts.digest'),
             labels: z.string().default('labels'),
             /**
              * Internal: transactions and labels repartitioned by terminal / merchant for the lookup aggregator.
@@ -96,6 +98,18 @@ export const ConfigSchema = z
         deadlineMs: nonNegativeInt.default(50),
         /** Feature contributions kept per decision (models whose graph explains); 0 turns explanations off. */
         explainTopK: nonNegativeInt.default(3),
+        /**
+         * Tiered scoring, off unless set: `first` (a logistic_regression package, name@version) scores every
+         * transaction on the main thread; a score below `approveBelow` (or at or above `declineFrom`) settles it there,
+         * and only the rest go to the registry's lineup on the worker threads. Decisions record their tier.
+         */
+        tiers: z
+          .object({
+            first: z.string().regex(/^[^@]+@[^@]+$/, 'must be name@version'),
+            approveBelow: z.coerce.number().min(0).max(1),
+            declineFrom: z.coerce.number().min(0).max(1).optional(),
+          })
+          .optional(),
         fallback: z
           .object({
             /**
@@ -184,6 +198,27 @@ export const ConfigSchema = z
         decline: z.coerce.number().min(0).max(1).default(0.7),
       })
       .prefault({}),
+    /** Where alerts go by severity (AlertSeverity in core/records.ts): at once on `alerts`, or in digests. */
+    alerts: z
+      .object({
+        /** A decline scoring at least this is critical: immediate whatever the rate. Above 1: no decline is critical. */
+        criticalScore: z.coerce.number().min(0).default(0.9),
+        /** Immediate alerts a second; beyond it high (not critical) ones go into the digest. 0: no bound. */
+        maxImmediatePerSecond: nonNegativeInt.default(100),
+        digest: z
+          .object({
+            /** A digest goes out this long after its first alert at the latest. */
+            intervalMs: positiveInt.default(5_000),
+            maxAlerts: positiveInt.max(5_000).default(500),
+            /**
+             * An open digest holds its partition's commit at its first alert: open digests are cut, widest first, when
+             * the offsets they hold back add up to this many. Unset: a quarter of runtime.maxInFlight.
+             */
+            maxOffsetSpan: positiveInt.optional(),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     runtime: z
       .object({
         /**
@@ -256,6 +291,25 @@ export const ConfigSchema = z
         code: 'custom',
         path: ['thresholds', 'review'],
         message: 'thresholds.review must not exceed thresholds.decline',
+      })
+    }
+    if (
+      config.alerts.digest.maxOffsetSpan !== undefined &&
+      config.alerts.digest.maxOffsetSpan >= config.runtime.maxInFlight
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alerts', 'digest', 'maxOffsetSpan'],
+        message: `alerts.digest.maxOffsetSpan must stay below runtime.maxInFlight (${config.runtime.maxInFlight}): an open digest would otherwise pause its partition`,
+      })
+    }
+    const tiers = config.infer.tiers
+    if (tiers?.declineFrom !== undefined && tiers.declineFrom <= tiers.approveBelow) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['infer', 'tiers', 'declineFrom'],
+        message:
+          'infer.tiers.declineFrom must be above infer.tiers.approveBelow: the band between them goes to the lineup',
       })
     }
     if (config.analytics.drift.warn > config.analytics.drift.alert) {

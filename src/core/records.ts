@@ -58,12 +58,26 @@ export interface DecisionV1 {
   readonly arm?: 'champion' | 'challenger'
   /** The deciding model's largest feature contributions to its margin (log-odds), largest magnitude first. */
   readonly explanation?: readonly { feature: string; contribution: number }[]
+  /** With infer.tiers: 1 when the first tier settled it (`model` names that model), 2 when the lineup scored it. */
+  readonly tier?: 1 | 2
   readonly latency_ms: number
 }
 
-/** An `alerts` record: a decision that needs a human now, with the context an analyst looks at first. */
+/**
+ * How urgently an alert needs a human, which decides where it goes (stages/sinks/alerts-sink.ts):
+ *
+ * | severity | decisions                                   | goes                                                          |
+ * | -------- | ------------------------------------------- | ------------------------------------------------------------- |
+ * | critical | declines scoring at least alerts.criticalScore | `alerts` at once, always                                    |
+ * | high     | other declines                              | `alerts` at once within alerts.maxImmediatePerSecond, else the digest |
+ * | low      | reviews                                     | the next digest on `alerts.digest`                            |
+ */
+export const AlertSeverity = { critical: 'critical', high: 'high', low: 'low' } as const
+export type AlertSeverity = (typeof AlertSeverity)[keyof typeof AlertSeverity]
+
+/** An `alerts` record (and a digest's entry): a decision for a human, with the context an analyst looks at first. */
 export interface AlertV1 extends DecisionV1 {
-  readonly severity: 'high'
+  readonly severity: AlertSeverity
   readonly amount: number
   readonly currency: string
   readonly merchant_id: string

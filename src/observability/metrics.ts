@@ -27,7 +27,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['decision'] as const,
     registers,
   })
-  const alerts = new Counter({ name: 'fraudstream_alerts_total', help: 'Alerts published', registers })
+  const alerts = new Counter({
+    name: 'fraudstream_alerts_total',
+    help: 'Alerts by where they went (immediate: the alerts topic; digest: an alerts.digest record) and severity',
+    labelNames: ['kind', 'severity'] as const,
+    registers,
+  })
+  const alertDigests = new Counter({
+    name: 'fraudstream_alert_digests_total',
+    help: 'Digest records sent to alerts.digest',
+    registers,
+  })
   const restored = new Counter({
     name: 'fraudstream_restored_records_total',
     help: 'Records replayed to rebuild state after an assignment',
@@ -272,6 +282,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     deadLetters,
     decisions,
     alerts,
+    alertDigests,
     restored,
     strayRecords,
     decisionLatency: { observeMs: (ms: number) => decisionLatency.observe(ms / 1000) },

@@ -2,9 +2,11 @@ import { pack, unpack } from 'msgpackr'
 import { partitionOf } from '../../src/adapters/kafka/partitioner.js'
 import { loadConfig } from '../../src/config/load.js'
 import type { Scorer } from '../../src/core/ports.js'
-import type { DeadLetter, DecisionV1 } from '../../src/core/records.js'
+import type { AlertDigestV1 } from '../../src/core/alert-digest-v1.js'
+import type { AlertV1, DeadLetter, DecisionV1 } from '../../src/core/records.js'
 import type { GeneratedRecord } from '../../src/generator/transaction-generator.js'
 import type { FeatureDefinition } from '../../src/stages/features/feature-definition.js'
+import type { FirstTier } from '../../src/stages/infer/first-tier.js'
 import { LookupAggregator } from '../../src/stages/lookups/lookup-aggregator.js'
 import { sourceId, type LookupFact } from '../../src/stages/lookups/lookup-facts.js'
 import { LookupTable } from '../../src/stages/lookups/lookup-table.js'
@@ -64,6 +66,10 @@ export async function cardFraudDriver(
     partitions?: number
     /** Snapshot partition state in memory, so a reassigned partition restores instead of replaying. */
     snapshots?: boolean
+    /** The sink for decisions, alerts, digests and dead letters (one with manual acks, say). */
+    producer?: MemoryRecordSink
+    /** Tiered scoring: the first tier before the scorer. */
+    firstTier?: FirstTier
   } = {},
 ) {
   const config = loadConfig({ overrides: { environment: 'test', ...options.overrides } })
@@ -71,7 +77,7 @@ export async function cardFraudDriver(
   const partitions = options.partitions ?? 2
   const model = options.model ?? mixingModel
   const featureNames = features.map((f) => f.name)
-  const producer = new MemoryRecordSink()
+  const producer = options.producer ?? new MemoryRecordSink()
   const scores = new MemoryScoreSink()
   const factsPartitions = 2
   const table = new LookupTable(factsPartitions)
@@ -108,6 +114,7 @@ export async function cardFraudDriver(
       scoresHighOffset: (tp) => scores.highOffset(tp),
       scorer: options.scorer?.(featureNames) ?? functionScorer(featureNames, model, config.thresholds),
       lookups: { producer: lookupsProducer, table, factsPartitions },
+      ...(options.firstTier ? { firstTier: options.firstTier } : {}),
     },
     { config, features, thresholds: config.thresholds, runId: 'live' },
   )
@@ -142,7 +149,8 @@ export async function cardFraudDriver(
     lookupsProducer,
     scores,
     decisions: () => producer.valuesOf<DecisionV1>(topics.decisions),
-    alerts: () => producer.valuesOf<DecisionV1>(topics.alerts),
+    alerts: () => producer.valuesOf<AlertV1>(topics.alerts),
+    digests: () => producer.valuesOf<AlertDigestV1>(topics.alertsDigest),
     deadLetters: () => producer.valuesOf<DeadLetter>(topics.dlq),
   }
 }
@@ -151,17 +159,17 @@ function encodedKey(encoded: { key: string; value: Buffer | null }): { key: Buff
   return { key: Buffer.from(encoded.key), value: encoded.value }
 }
 
-/** A hand-made Transaction v1 record (one merchant and terminal for all), keyed by its card. */
+/** A hand-made Transaction v1 record (one terminal for all, merchant mer_1 unless given), keyed by its card. */
 export function transactionRecord(
   id: string,
-  fields: { card?: string; amount?: number; eventTimeMs: number; partition?: number },
+  fields: { card?: string; merchant?: string; amount?: number; eventTimeMs: number; partition?: number },
 ): { partition: number; key: string; value: Buffer; timestampMs: number } {
   const card = fields.card ?? 'card_0000000000000001'
   const value = {
     transaction_id: id,
     card_id: card,
     customer_id: 'cus_1',
-    merchant_id: 'mer_1',
+    merchant_id: fields.merchant ?? 'mer_1',
     terminal_id: 'ter_1',
     amount: fields.amount ?? 10,
     currency: 'EUR',

@@ -15,10 +15,10 @@ test('the topology description is stable, so graph changes show up in review', (
  4. card-windows  window  card-keyed event-time windows in partition-local memory → the row of 27 features (lookup columns still empty)
  5. lookups       lookup  facts to the lookup aggregators; waits until the terminal/merchant tables cover the window, then fills them
  6. score         infer   champion, challenger and shadow models on Piscina worker threads; failures and missed deadlines → fallback (batches of ≤ 256, one per poll)
- 7. decide        map     the deciding model's thresholds → approve | review | decline with reasons and top features; declines get an alert
+ 7. decide        map     the deciding model's thresholds → approve | review | decline with reasons and top features; declines and reviews raise alerts
  8. decisions     sink    Decision v1, key = card_id (topic decisions)
- 9. alerts        sink    declines, immediately (topic alerts)
-10. scores        sink    every score with its features into ClickHouse, batched per partition, one dedup token a batch
+ 9. alerts        sink    declines at once (topic alerts; past 100/s only those scoring ≥ 0.9), reviews and the rest in per-partition digests (topic alerts.digest)
+10. scores        sink    every score with its features into ClickHouse, batched across partitions, one dedup token a batch
 11. dead-letters  dlq     failed records with their reason and stage (topic transactions.dlq)
 12. commit        commit  per partition, up to the highest offset every sink acknowledged
 beside it:

@@ -68,7 +68,7 @@ test('the labels topology description is stable, so graph changes show up in rev
     `topology labels
  1. labels        source  consumer group fraudstream.labels-sink, key = transaction_id (topic labels)
  2. decode-label  map     JSON or msgpack → Label v1 (zod); failures → dead letters with a reason
- 3. labels-table  sink    one row per label into ClickHouse \`labels\`, batched per partition, one dedup token a batch
+ 3. labels-table  sink    one row per label into ClickHouse \`labels\`, batched across partitions, one dedup token a batch
  4. dead-letters  dlq     failed records with their reason and stage (topic transactions.dlq)
  5. commit        commit  per partition, up to the highest offset every sink acknowledged`,
   )

@@ -1,10 +1,11 @@
-import { Decision, type AlertV1, type DecisionV1 } from '../../core/records.js'
+import type { AlertV1, DecisionV1 } from '../../core/records.js'
 import type { Stage } from '../../core/stage.js'
 import type { ScoredValue, SideScore } from '../infer/score-stage.js'
+import { alertOf, type AlertPolicy } from './alert-of.js'
 import { createDecider, type DecisionOutcome, type Thresholds } from './decide.js'
 import { createFallbackDecider, type FallbackRule } from './fallback-rules.js'
 
-/** A scored transaction with its Decision v1 and, for a decline, the alert that goes out with it. */
+/** A scored transaction with its Decision v1 and, for a decline or a review, the alert it raises (alertOf). */
 export interface Decided extends ScoredValue {
   readonly decision: DecisionV1
   readonly alert: AlertV1 | undefined
@@ -15,6 +16,8 @@ export interface DecideStageOptions {
   readonly featureNames: readonly string[]
   /** What decides a batch the models could not score (inference failed or missed its deadline). */
   readonly fallbackRules: readonly FallbackRule[]
+  /** Which declines are critical; unset: none (every decline is high). */
+  readonly alerts?: AlertPolicy
   /**
    * Each decision as it is handed on, with its event → decision latency: from the record's Kafka timestamp
    * (CreateTime, or the broker's LogAppendTime) to now; undefined when the record has no timestamp.
@@ -23,12 +26,13 @@ export interface DecideStageOptions {
 }
 
 /**
- * Thresholds and reason codes → Decision v1 (DESIGN.md §3); a decline also gets an immediate alert. The deciding
+ * Thresholds and reason codes → Decision v1 (DESIGN.md §3); a decline or a review also raises an alert (alertOf). The deciding
  * model's own thresholds apply; its top feature contributions join the reasons as `feature:<name>`; the other models'
  * scores go under `shadow`. A batch without scores is decided by the fallback rules. Counts each outcome (`approve`,
  * `review`, `decline`).
  */
 export function decideStage(name: string, options: DecideStageOptions): Stage<ScoredValue, Decided> {
+  const alertPolicy: AlertPolicy = options.alerts ?? { criticalScore: Infinity }
   const decide = createDecider(options.thresholds, options.featureNames)
   const decideFallback = createFallbackDecider(options.fallbackRules, options.featureNames)
   // A feature's reason code, made once: `feature:<name>` for each of a decision's top contributions.
@@ -38,7 +42,7 @@ export function decideStage(name: string, options: DecideStageOptions): Stage<Sc
     process(batch, ctx) {
       const counts = { approve: 0, review: 0, decline: 0 }
       for (const item of batch) {
-        const { tx, score, rows, at, fallback, explanation, others, arm } = item.value
+        const { tx, score, rows, at, fallback, explanation, others, arm, tier } = item.value
         let outcome: DecisionOutcome = fallback
           ? decideFallback(fallback, rows, at)
           : decide(score, rows, at, item.value.thresholds)
@@ -61,20 +65,10 @@ export function decideStage(name: string, options: DecideStageOptions): Stage<Sc
           ...(others.length > 0 ? { shadow: others.map(shadowOf) } : {}),
           ...(arm ? { arm } : {}),
           ...(explanation ? { explanation } : {}),
+          ...(tier ? { tier } : {}),
           latency_ms: Math.round(latencyMs * 1000) / 1000,
         }
-        const alert: AlertV1 | undefined =
-          outcome.decision === Decision.decline
-            ? {
-                ...decision,
-                severity: 'high',
-                amount: tx.amount,
-                currency: tx.currency,
-                merchant_id: tx.merchant_id,
-                terminal_id: tx.terminal_id,
-                country: tx.country,
-              }
-            : undefined
+        const alert = alertOf(decision, tx, alertPolicy)
         counts[outcome.decision]++
         const recordMs = item.origin.timestampMs
         options.onDecided?.(decision, recordMs > 0 ? ctx.clock.wallMs() - recordMs : undefined)

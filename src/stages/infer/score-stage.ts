@@ -1,9 +1,10 @@
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import type { ModelRole, ModelScores, ScoredBatch, Scorer } from '../../core/ports.js'
 import type { ModelRef } from '../../core/records.js'
-import type { Stage } from '../../core/stage.js'
+import type { Item, Stage, StageContext } from '../../core/stage.js'
 import type { Featured } from '../windows/card-windows-stage.js'
 import { challengerArm } from './ab-split.js'
+import { firstTierScores, settledByFirstTier, type FirstTier } from './first-tier.js'
 
 /** Why a batch was decided by the fallback rules instead of a model. */
 export type FallbackReason = 'error' | 'deadline'
@@ -30,6 +31,8 @@ export interface ScoredValue extends Featured {
   readonly explanation: readonly { readonly feature: string; readonly contribution: number }[] | undefined
   readonly others: readonly SideScore[]
   readonly fallback: FallbackReason | undefined
+  /** With a first tier: 1 when it settled the transaction, 2 when the lineup (or the fallback) decided. */
+  readonly tier: 1 | 2 | undefined
 }
 
 export interface ScoreStageOptions {
@@ -46,6 +49,11 @@ export interface ScoreStageOptions {
   readonly concurrency: number
   /** The thresholds a fallback decision is recorded with: the configured ones. */
   readonly thresholds: { readonly review: number; readonly decline: number }
+  /**
+   * Tiered scoring: the first tier scores every transaction on this thread and settles those outside its borderline
+   * band; only the rest go to the scorer. Unset: the scorer scores every transaction.
+   */
+  readonly firstTier?: FirstTier
   /** Per batch: its size and how long the worker round trip took. */
   readonly onBatch?: (records: number, ms: number) => void
   /** Per batch decided by the fallback rules, with the error when inference failed. */
@@ -59,72 +67,132 @@ const NONE: readonly SideScore[] = []
  * float32 tensor [rows × features] in the model's feature-contract order; each model's output one probability per
  * row. The champion decides, or the challenger for the cards of its arm; every other model's score rides along. A
  * batch whose inference fails or misses its deadline is passed on for the fallback rules (counted `fallback_error`,
- * `fallback_deadline`).
+ * `fallback_deadline`). With a first tier, only its borderline transactions reach the scorer (counted `tier1` and
+ * `tier2`); the items of a batch are emitted in their order all the same, as the sinks need each partition's offsets
+ * in order.
  */
 export function scoreStage(name: string, options: ScoreStageOptions): Stage<Featured, ScoredValue> {
   const { scorer } = options
   const width = scorer.featureNames.length
   const slots = new Slots(options.concurrency)
+  const { firstTier } = options
   return {
     name,
-    async process(batch, ctx) {
-      const rows = new Float32Array(batch.length * width)
-      // A loop, not set(subarray): the view would cost more than copying the row.
-      for (let i = 0; i < batch.length; i++) {
-        const { rows: from, at } = batch[i]!.value
-        for (let j = 0; j < width; j++) rows[i * width + j] = from[at + j]!
-      }
-      const champion = scorer.model
-      let scored: ScoredBatch
-      await slots.take()
-      const startedMs = ctx.clock.nowMs()
-      try {
-        scored = await withDeadline(scorer.score(rows, batch.length), options.deadlineMs)
-      } catch (err) {
-        const reason: FallbackReason = err instanceof DeadlineMissed ? 'deadline' : 'error'
-        ctx.metrics.count(`fallback_${reason}`, batch.length)
-        options.onFallback?.(reason, batch.length, err as Error)
-        for (const item of batch) {
-          const value: ScoredValue = {
-            ...item.value,
-            score: 0,
-            model: champion,
-            role: 'fallback',
-            thresholds: options.thresholds,
-            arm: undefined,
-            explanation: undefined,
-            others: NONE,
-            fallback: reason,
-          }
-          ctx.emit(item, value)
-        }
+    process(batch, ctx) {
+      if (!firstTier) return scoreWithModels(batch, batch, undefined, ctx)
+      const tier1 = firstTierScores(
+        firstTier,
+        batch.map((item) => item.value),
+      )
+      const rest = batch.filter((_, i) => !settledByFirstTier(firstTier, tier1[i]!))
+      if (rest.length < batch.length) ctx.metrics.count('tier1', batch.length - rest.length)
+      if (rest.length === 0) {
+        for (let i = 0; i < batch.length; i++) ctx.emit(batch[i]!, settledValue(batch[i]!.value, firstTier, tier1[i]!))
         return
-      } finally {
-        slots.give()
       }
-      options.onBatch?.(batch.length, ctx.clock.nowMs() - startedMs)
-      const [first, ...rest] = scored.models
-      const challenger = scored.challengerPercent !== undefined ? rest[0] : undefined
+      ctx.metrics.count('tier2', rest.length)
+      return scoreWithModels(batch, rest, tier1, ctx)
+    },
+  }
+
+  /**
+   * Scores `rest` (all of `batch`, or its borderline items) with the lineup and emits every item of `batch` in its
+   * order, those tier 1 settled (`tier1` set) with their first-tier score.
+   */
+  async function scoreWithModels(
+    batch: readonly Item<Featured>[],
+    rest: readonly Item<Featured>[],
+    tier1: Float32Array | undefined,
+    ctx: StageContext<ScoredValue>,
+  ): Promise<void> {
+    const tier = tier1 ? 2 : undefined
+    const rows = new Float32Array(rest.length * width)
+    // A loop, not set(subarray): the view would cost more than copying the row.
+    for (let i = 0; i < rest.length; i++) {
+      const { rows: from, at } = rest[i]!.value
+      for (let j = 0; j < width; j++) rows[i * width + j] = from[at + j]!
+    }
+    const champion = scorer.model
+    let scored: ScoredBatch
+    await slots.take()
+    const startedMs = ctx.clock.nowMs()
+    try {
+      scored = await withDeadline(scorer.score(rows, rest.length), options.deadlineMs)
+    } catch (err) {
+      const reason: FallbackReason = err instanceof DeadlineMissed ? 'deadline' : 'error'
+      ctx.metrics.count(`fallback_${reason}`, rest.length)
+      options.onFallback?.(reason, rest.length, err as Error)
+      let r = 0
       for (let i = 0; i < batch.length; i++) {
         const item = batch[i]!
-        const arm =
-          challenger === undefined
-            ? undefined
-            : challengerArm(item.value.tx.card_id, challenger.model, scored.challengerPercent!)
-        const decider = arm === 'challenger' ? challenger! : first!
-        ctx.emit(item, {
+        if (item !== rest[r]) {
+          ctx.emit(item, settledValue(item.value, firstTier!, tier1![i]!))
+          continue
+        }
+        r++
+        const value: ScoredValue = {
           ...item.value,
-          score: decider.scores[i]!,
-          model: decider.model,
-          role: decider.role,
-          thresholds: decider.thresholds,
-          arm,
-          explanation: decider.explanation ? explanationOf(decider, i, scorer.featureNames) : undefined,
-          others: scored.models.length === 1 ? NONE : sideScores(scored.models, decider, i),
-          fallback: undefined,
-        })
+          score: 0,
+          model: champion,
+          role: 'fallback',
+          thresholds: options.thresholds,
+          arm: undefined,
+          explanation: undefined,
+          others: NONE,
+          fallback: reason,
+          tier,
+        }
+        ctx.emit(item, value)
       }
-    },
+      return
+    } finally {
+      slots.give()
+    }
+    options.onBatch?.(rest.length, ctx.clock.nowMs() - startedMs)
+    const [first, ...others] = scored.models
+    const challenger = scored.challengerPercent !== undefined ? others[0] : undefined
+    let r = 0
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i]!
+      if (item !== rest[r]) {
+        ctx.emit(item, settledValue(item.value, firstTier!, tier1![i]!))
+        continue
+      }
+      const arm =
+        challenger === undefined
+          ? undefined
+          : challengerArm(item.value.tx.card_id, challenger.model, scored.challengerPercent!)
+      const decider = arm === 'challenger' ? challenger! : first!
+      ctx.emit(item, {
+        ...item.value,
+        score: decider.scores[r]!,
+        model: decider.model,
+        role: decider.role,
+        thresholds: decider.thresholds,
+        arm,
+        explanation: decider.explanation ? explanationOf(decider, r, scorer.featureNames) : undefined,
+        others: scored.models.length === 1 ? NONE : sideScores(scored.models, decider, r),
+        fallback: undefined,
+        tier,
+      })
+      r++
+    }
+  }
+}
+
+/** A transaction tier 1 settled: decided by the first-tier model's score and cut-offs, no other model asked. */
+function settledValue(value: Featured, tier: FirstTier, score: number): ScoredValue {
+  return {
+    ...value,
+    score,
+    model: tier.model,
+    role: 'champion',
+    thresholds: tier.thresholds,
+    arm: undefined,
+    explanation: undefined,
+    others: NONE,
+    fallback: undefined,
+    tier: 1,
   }
 }
 

@@ -29,6 +29,7 @@ export const SCORE_COLUMNS = [
   'model_version',
   'model_role',
   'ab_arm',
+  'tier',
   'feature_contract',
   'late',
   'latency_ms',
@@ -45,7 +46,8 @@ export const SCORE_COLUMNS = [
  *   amount Float64, currency/mcc/country/card_country/channel LowCardinality(String),
  *   event_time DateTime64(3,'UTC'), decided_at DateTime64(3,'UTC'), score Float32, decision LowCardinality(String),
  *   reasons Array(..), rules Array(..), explanation_features Array(..), explanation_values Array(Float32) (005),
- *   model_name, model_version, model_role, ab_arm (005), feature_contract LowCardinality(String),
+ *   model_name, model_version, model_role, ab_arm (005), tier UInt8 (008: 0 untiered, 1, 2),
+ *   feature_contract LowCardinality(String),
  *   late Bool, latency_ms Float32, source_topic LowCardinality(String), source_partition UInt32,
  *   source_offset UInt64, source_timestamp DateTime64(3,'UTC') (004), run_id LowCardinality(String), and a Float32
  *   column `f_<name>` per feature
@@ -101,6 +103,7 @@ export function toScoreRow(input: {
     model_version: decision.model.version,
     model_role: input.role,
     ab_arm: decision.arm ?? '',
+    tier: decision.tier ?? 0,
     feature_contract: input.featureContract,
     features,
     late: input.late,

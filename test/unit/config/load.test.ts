@@ -230,3 +230,29 @@ test('secrets in a config file are refused, each pointing to the variable to set
   assert.equal(config.clickhouse.password, 's3cret')
   assert.equal(config.kafka.clientProperties['sasl.password'], 'k')
 })
+
+test('alert digests and tiers are checked across fields: a span past maxInFlight, a tier band upside down', () => {
+  assert.throws(
+    () => loadConfig({ overrides: { 'alerts.digest.maxOffsetSpan': 5_000, 'runtime.maxInFlight': 4_000 } }),
+    configInvalid(/alerts\.digest\.maxOffsetSpan/),
+  )
+  assert.throws(
+    () =>
+      loadConfig({
+        overrides: { 'infer.tiers.first': 'lr@2', 'infer.tiers.approveBelow': 0.3, 'infer.tiers.declineFrom': 0.2 },
+      }),
+    configInvalid(/infer\.tiers\.declineFrom/),
+  )
+  assert.throws(
+    () => loadConfig({ overrides: { 'infer.tiers.first': 'lr', 'infer.tiers.approveBelow': 0.02 } }),
+    configInvalid(/infer\.tiers\.first/),
+  )
+  const config = loadConfig({ overrides: { 'runtime.maxInFlight': 4_000 } })
+  assert.equal(config.alerts.digest.maxOffsetSpan, undefined)
+  assert.equal(config.infer.tiers, undefined)
+  assert.equal(
+    loadConfig({ overrides: { 'infer.tiers.first': 'lr@2', 'infer.tiers.approveBelow': 0.02 } }).infer.tiers
+      ?.approveBelow,
+    0.02,
+  )
+})
