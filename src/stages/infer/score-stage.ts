@@ -2,7 +2,7 @@ import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import type { ModelRole, ModelScores, ScoredBatch, Scorer } from '../../core/ports.js'
 import type { ModelRef } from '../../core/records.js'
 import type { Stage } from '../../core/stage.js'
-import type { Featured } from '../windows/card-windows-stage.js'
+import { isSettled, type Screened } from '../decide/pre-rules-stage.js'
 import { challengerArm } from './ab-split.js'
 
 /** Why a batch was decided by the fallback rules instead of a model. */
@@ -16,12 +16,13 @@ export interface SideScore {
   readonly thresholds: { readonly review: number; readonly decline: number }
 }
 
-export interface ScoredValue extends Featured {
-  /** The deciding model's probability; 0 when the fallback rules decide. */
+export interface ScoredValue extends Screened {
+  /** The deciding model's probability; 0 when the fallback rules decide or a pre-model rule settled it. */
   readonly score: number
-  /** The model that decided, or for a fallback the champion that failed. */
+  /** The model that decided, or for a fallback (or a transaction the rules settled) the champion. */
   readonly model: ModelRef
-  readonly role: ModelRole | 'fallback'
+  /** `rules`: a list or pre-model rule decided it and no model scored it. */
+  readonly role: ModelRole | 'fallback' | 'rules'
   readonly thresholds: { readonly review: number; readonly decline: number }
   // Always present (undefined when not set): every item has one shape, which keeps the per-record path monomorphic.
   /** Set while a challenger runs: which arm the card falls in. */
@@ -59,22 +60,41 @@ const NONE: readonly SideScore[] = []
  * float32 tensor [rows × features] in the model's feature-contract order; each model's output one probability per
  * row. The champion decides, or the challenger for the cards of its arm; every other model's score rides along. A
  * batch whose inference fails or misses its deadline is passed on for the fallback rules (counted `fallback_error`,
- * `fallback_deadline`).
+ * `fallback_deadline`). Transactions a list or pre-model rule settled (pre-rules-stage.ts) are not scored: they pass
+ * on in their place among the batch's items with role `rules` (counted `settled`).
  */
-export function scoreStage(name: string, options: ScoreStageOptions): Stage<Featured, ScoredValue> {
+export function scoreStage(name: string, options: ScoreStageOptions): Stage<Screened, ScoredValue> {
   const { scorer } = options
   const width = scorer.featureNames.length
   const slots = new Slots(options.concurrency)
   return {
     name,
-    async process(batch, ctx) {
+    async process(all, ctx) {
+      const champion = scorer.model
+      // Settled transactions skip inference; `batch` is what the models score, `all` keeps the items' order.
+      const batch = all.some((item) => isSettled(item.value)) ? all.filter((item) => !isSettled(item.value)) : all
+      const settled = (item: (typeof all)[number]): ScoredValue => ({
+        ...item.value,
+        score: 0,
+        model: champion,
+        role: 'rules',
+        thresholds: options.thresholds,
+        arm: undefined,
+        explanation: undefined,
+        others: NONE,
+        fallback: undefined,
+      })
+      if (batch !== all) ctx.metrics.count('settled', all.length - batch.length)
+      if (batch.length === 0) {
+        for (const item of all) ctx.emit(item, settled(item))
+        return
+      }
       const rows = new Float32Array(batch.length * width)
       // A loop, not set(subarray): the view would cost more than copying the row.
       for (let i = 0; i < batch.length; i++) {
         const { rows: from, at } = batch[i]!.value
         for (let j = 0; j < width; j++) rows[i * width + j] = from[at + j]!
       }
-      const champion = scorer.model
       let scored: ScoredBatch
       await slots.take()
       const startedMs = ctx.clock.nowMs()
@@ -84,7 +104,11 @@ export function scoreStage(name: string, options: ScoreStageOptions): Stage<Feat
         const reason: FallbackReason = err instanceof DeadlineMissed ? 'deadline' : 'error'
         ctx.metrics.count(`fallback_${reason}`, batch.length)
         options.onFallback?.(reason, batch.length, err as Error)
-        for (const item of batch) {
+        for (const item of all) {
+          if (batch !== all && isSettled(item.value)) {
+            ctx.emit(item, settled(item))
+            continue
+          }
           const value: ScoredValue = {
             ...item.value,
             score: 0,
@@ -105,8 +129,14 @@ export function scoreStage(name: string, options: ScoreStageOptions): Stage<Feat
       options.onBatch?.(batch.length, ctx.clock.nowMs() - startedMs)
       const [first, ...rest] = scored.models
       const challenger = scored.challengerPercent !== undefined ? rest[0] : undefined
-      for (let i = 0; i < batch.length; i++) {
-        const item = batch[i]!
+      let row = 0
+      for (const item of all) {
+        if (batch !== all && isSettled(item.value)) {
+          ctx.emit(item, settled(item))
+          continue
+        }
+        // The item's row in the scored batch.
+        const i = row++
         const arm =
           challenger === undefined
             ? undefined
