@@ -57,7 +57,8 @@ const TX_FIELDS: Readonly<Record<string, Kind>> = {
 /** The fields rules can name besides features and `score`, for error messages and the README. */
 export const RULE_FIELDS: readonly string[] = Object.keys(TX_FIELDS)
 
-type Getter = { kind: 'number'; get: (i: RuleInput) => number } | { kind: 'string'; get: (i: RuleInput) => string | undefined }
+type Getter =
+  { kind: 'number'; get: (i: RuleInput) => number } | { kind: 'string'; get: (i: RuleInput) => string | undefined }
 
 /**
  * A rule → a closure over the transaction, features and score, built once when the rule is put or loaded (never
@@ -103,7 +104,9 @@ export function compileCondition(
     if ('in_list' in c) {
       const kind = listKindOfField(c.field)
       if (!kind)
-        fail(`${path}: in_list looks up card_id, terminal_id, merchant_id, device_id, ip, country or card_country, not ${c.field}`)
+        fail(
+          `${path}: in_list looks up card_id, terminal_id, merchant_id, device_id, ip, country or card_country, not ${c.field}`,
+        )
       const { lists } = env
       const list = c.in_list
       const get = getter.get as (i: RuleInput) => string | undefined
@@ -132,13 +135,11 @@ function getterOf(
   if (name.startsWith('feature.')) {
     const feature = name.slice('feature.'.length)
     const column = env.featureNames.indexOf(feature)
-    if (column < 0)
-      fail(`${path}: unknown feature "${feature}"; the feature set has ${env.featureNames.join(', ')}`)
+    if (column < 0) fail(`${path}: unknown feature "${feature}"; the feature set has ${env.featureNames.join(', ')}`)
     return { kind: 'number', get: (i) => i.rows[i.at + column]! }
   }
   const kind = TX_FIELDS[name]
-  if (!kind)
-    fail(`${path}: unknown field "${name}"; a rule reads ${RULE_FIELDS.join(', ')}, feature.<name> or score`)
+  if (!kind) fail(`${path}: unknown field "${name}"; a rule reads ${RULE_FIELDS.join(', ')}, feature.<name> or score`)
   const key = name as keyof Transaction
   return kind === 'number'
     ? { kind, get: (i) => i.tx[key] as number }

@@ -75,7 +75,8 @@ export class ListIndex {
     for (const list of order)
       for (const kind of ListKind) {
         const map = this.#mapOf(list, kind, false)
-        if (map && map.size > 0) this.#active.push({ list, kind, field: LIST_FIELD[kind], map, code: `list:${list}:${kind}` })
+        if (map && map.size > 0)
+          this.#active.push({ list, kind, field: LIST_FIELD[kind], map, code: `list:${list}:${kind}` })
       }
   }
 }

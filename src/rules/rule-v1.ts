@@ -62,7 +62,10 @@ export interface RuleAction {
 }
 
 const field = z.string().min(1).max(128)
-const valueList = z.array(z.union([z.string(), z.number()])).min(1).max(10_000)
+const valueList = z
+  .array(z.union([z.string(), z.number()]))
+  .min(1)
+  .max(10_000)
 
 // Strict objects: a misspelt key (`values:`, `fields:`) is an error, not a condition that silently matches nothing.
 export const ConditionSchema: z.ZodType<Condition> = z.lazy(() =>
@@ -80,7 +83,10 @@ export const ConditionSchema: z.ZodType<Condition> = z.lazy(() =>
 export const RuleV1Schema = z.strictObject({
   id: z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'id: 1–100 letters, digits, ".", "_" or "-", starting with a letter or digit'),
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+      'id: 1–100 letters, digits, ".", "_" or "-", starting with a letter or digit',
+    ),
   description: z.string().max(1_000).optional(),
   priority: z.number().int().min(-1_000_000).max(1_000_000),
   stage: z.enum(['pre', 'post']).default('post'),
@@ -158,7 +164,9 @@ function flatIssues(error: z.ZodError): string[] {
         undefined,
       )
       if (best && deepest(best) > 0 && !best.some((i) => i.code === 'unrecognized_keys'))
-        return best.map((i) => `${[...issue.path, ...i.path].map(String).join('.') || '(rule)'}: ${i.message}`).join('; ')
+        return best
+          .map((i) => `${[...issue.path, ...i.path].map(String).join('.') || '(rule)'}: ${i.message}`)
+          .join('; ')
       return `${path || '(rule)'}: not a condition; write { field, op, value }, { field, in | not_in: [...] }, { field, in_list: allow|block|watch }, { all | any: [...] } or { not: ... }`
     }
     return `${path || '(rule)'}: ${issue.message}`

@@ -50,7 +50,9 @@ export class RulesState {
 
   /** The rules held, enabled or not, by id. */
   rules(): RuleV1[] {
-    return [...this.#rules.values()].map((r) => r.rule).sort((a, b) => a.priority - b.priority || (a.id < b.id ? -1 : 1))
+    return [...this.#rules.values()]
+      .map((r) => r.rule)
+      .sort((a, b) => a.priority - b.priority || (a.id < b.id ? -1 : 1))
   }
 
   entries(): ListEntryV1[] {
