@@ -105,7 +105,7 @@ export const RuleV1Schema = z.strictObject({
       message: 'then needs a decision, a reason or a band',
     })
     .refine((a) => a.decision === undefined || a.band === undefined, {
-      message: 'then: a decision and a band exclude each other (a forced decision has no band to move)',
+      message: 'a decision and a band exclude each other (a forced decision has no band to move)',
     }),
 })
 

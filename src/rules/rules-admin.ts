@@ -77,10 +77,16 @@ export class RulesAdmin {
     return (await this.snapshot()).rules
   }
 
-  /** Validates, compiles against the feature set, and writes the rule under its id (replacing one of that id). */
-  async putRule(raw: unknown): Promise<RuleV1> {
+  /** Validates and compiles a rule against the feature set without writing it; FS_ERR_RULE_INVALID when it is off. */
+  async checkRule(raw: unknown): Promise<RuleV1> {
     const rule = validateRule(raw)
     compileRule(rule, { featureNames: this.options.featureNames, lists: new ListIndex() })
+    return rule
+  }
+
+  /** Validates, compiles against the feature set, and writes the rule under its id (replacing one of that id). */
+  async putRule(raw: unknown): Promise<RuleV1> {
+    const rule = await this.checkRule(raw)
     await this.#send(this.topics.rules, rule.id, JSON.stringify(rule))
     return rule
   }
