@@ -14,7 +14,7 @@ import { teardown } from '../helpers/teardown.js'
 const cluster = useMockCluster()
 const FEATURES = cardFraudFeatures.map((f) => f.name)
 
-test('a rule put reaches two running instances within a second and decides; deleted, it is gone from both', async (t) => {
+test('a rule put reaches two running instances within a second and decides; deleted, it is gone from both; list entries too', async (t) => {
   const id = Math.random().toString(36).slice(2)
   const topics = {
     transactions: `tx-${id}`,
@@ -106,5 +106,17 @@ test('a rule put reaches two running instances within a second and decides; dele
     'the content is as before the put: so is its version',
   )
   assert.deepEqual(await admin.listRules(), [])
+
+  // List entries travel the same way.
+  await admin.addEntry({ list: 'block', kind: 'card', value: 'card_1', reason: 'test' })
+  await waitFor(() => members.every((m) => m.rules.engine.lists.has('block', 'card', 'card_1', Date.now())), {
+    timeoutMs: 1_000,
+    what: 'both instances to hold the list entry within a second',
+  })
+  assert.deepEqual(await admin.removeEntry('card', 'card_1'), ['block:card:card_1'])
+  await waitFor(() => members.every((m) => m.rules.engine.lists.size === 0 && m.rules.version === empty), {
+    timeoutMs: 1_000,
+    what: 'both instances to drop the list entry within a second',
+  })
   t.diagnostic(`rule applied by both instances ${appliedMs.toFixed(0)} ms after the put was acknowledged and sent`)
 })
