@@ -20,6 +20,9 @@ import { startHttpServer, type HttpServer } from './adapters/http/server.js'
 import { baseClientConfig } from './adapters/kafka/client-config.js'
 import { KafkaSource } from './adapters/kafka/kafka-source.js'
 import { startMockCluster, type MockCluster } from './adapters/kafka/mock-cluster.js'
+import { advertiseEmbeddedKafka } from './adapters/kafka/embedded-endpoint.js'
+import { serveRules } from './rules/serve-rules.js'
+import type { RulesState } from './rules/rules-state.js'
 import { KafkaProducerSink } from './adapters/kafka/producer-sink.js'
 import { serveModels, type ServedModels } from './models/serve-models.js'
 import type { Config } from './config/schema.js'
@@ -48,7 +51,18 @@ export async function resolveKafka(config: Config): Promise<KafkaEndpoint> {
   if (config.kafka.brokers.length > 0) return { bootstrapServers: config.kafka.brokers.join(',') }
   const mock = await startMockCluster()
   await mock.ensureTopics(Object.values(topicsOf(config)))
-  return { bootstrapServers: mock.bootstrapServers, mock }
+  // Commands in another terminal (`fraudstream rules put`) find the in-process brokers through the data dir.
+  const unadvertise = advertiseEmbeddedKafka(config.dataDir, mock.bootstrapServers)
+  return {
+    bootstrapServers: mock.bootstrapServers,
+    mock: {
+      ...mock,
+      close: async () => {
+        unadvertise()
+        await mock.close()
+      },
+    },
+  }
 }
 
 export interface Pipeline extends AsyncDisposable {
@@ -60,6 +74,8 @@ export interface Pipeline extends AsyncDisposable {
   readonly model: ModelRef
   /** The models batches are scored with now, and how promotions reach them. */
   readonly models: ServedModels
+  /** The rules and lists in force, as read from the rules and lists topics (`rules.engine.version`). */
+  readonly rules: RulesState
   /** Poll → decision latency of every decision (the Prometheus histogram has coarser buckets). */
   readonly latency: LatencyRecorder
   /** Event → decision: from each record's Kafka timestamp to its decision, the latency a payment waits for. */
@@ -131,6 +147,16 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       log: log.child({ component: 'producer' }),
     })
     closers.push(() => producer.close())
+    const rules = await serveRules({
+      config,
+      bootstrapServers: options.kafka.bootstrapServers,
+      instanceId,
+      featureNames,
+      partitionCount: (topic) => producer.partitionCount(topic),
+      metrics,
+      log,
+      closers,
+    })
     // Files need a disk per instance (embedded); the Kafka deployment keeps snapshots next to the log they cover.
     const stateStore =
       config.runtime.stateStore === 'auto'
@@ -195,6 +221,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
         scoresHighOffset: (tp) => scoresHighOffset(clickhouse, tp, runId),
         scorer,
         ...(firstTier ? { firstTier } : {}),
+        rules,
         ...(lookups ? { lookups } : {}),
       },
       {
@@ -294,6 +321,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       graph,
       model: champion.ref,
       models,
+      rules,
       latency,
       eventLatency,
       metrics,

@@ -5,6 +5,8 @@ import type { DecisionV1 } from '../src/core/records.js'
 import { describeTopology, topology, type Topology } from '../src/core/topology.js'
 import { decideStage, type Decided } from '../src/stages/decide/decide-stage.js'
 import { fallbackRulesOf } from '../src/stages/decide/fallback-rules.js'
+import { preRulesStage, type RulesSource } from '../src/stages/decide/pre-rules-stage.js'
+import { RulesState } from '../src/rules/rules-state.js'
 import { decodeStage } from '../src/stages/decode/decode-stage.js'
 import { dedupeStage, type DedupeStage } from '../src/stages/dedupe/dedupe-stage.js'
 import { featureContractHash, type FeatureDefinition } from '../src/stages/features/feature-definition.js'
@@ -30,6 +32,8 @@ export interface CardFraudTopics {
   readonly lookupTables: string
   readonly state: string
   readonly models: string
+  readonly rules: string
+  readonly lists: string
 }
 
 /** Every topic of the topology, internal ones named after the group (one application, one set of internal topics). */
@@ -41,6 +45,8 @@ export function topicsOf(config: Pick<Config, 'kafka'>): CardFraudTopics {
     lookupTables: topics.lookupTables ?? `${groupId}.lookup-tables`,
     state: topics.state ?? `${groupId}.state`,
     models: topics.models ?? `${groupId}.models`,
+    rules: topics.rules ?? `${groupId}.rules`,
+    lists: topics.lists ?? `${groupId}.lists`,
   }
 }
 
@@ -54,6 +60,11 @@ export interface CardFraudIO {
   readonly scorer: Scorer
   /** Tiered scoring (infer.tiers, firstTierOf): the cheap model that settles clear cases before the scorer. */
   readonly firstTier?: FirstTier
+  /**
+   * The rules and lists in force, read per batch (src/rules/rules-state.ts, fed by the rules and lists topics);
+   * none when absent.
+   */
+  readonly rules?: RulesSource
   /** The lookup tables this instance holds, when some feature reads one (see lookupPlanOf). */
   readonly lookups?: {
     /** Facts and watermarks: a producer batching for throughput, apart from the decisions' one. */
@@ -151,6 +162,11 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
     )
   }
   const built = graph
+    .map(
+      'pre-rules',
+      preRulesStage('pre-rules', { rules: io.rules ?? new RulesState({ featureNames }) }),
+      `allow/block/watch lists and pre-model rules (topics ${topics.lists}, ${topics.rules}); a forced decision skips inference`,
+    )
     .infer(
       'score',
       scoreStage('score', {
@@ -163,7 +179,7 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
         ...(options.onInferenceBatch ? { onBatch: options.onInferenceBatch } : {}),
         ...(options.onFallback ? { onFallback: options.onFallback } : {}),
       }),
-      `${io.firstTier ? `tier 1: ${io.firstTier.model.name}@${io.firstTier.model.version} on this thread settles scores below ${io.firstTier.approveBelow}${Number.isFinite(io.firstTier.declineFrom) ? ` or from ${io.firstTier.declineFrom}` : ''}; tier 2: ` : ''}champion, challenger and shadow models on Piscina worker threads; failures and missed deadlines → fallback`,
+      `${io.firstTier ? `tier 1: ${io.firstTier.model.name}@${io.firstTier.model.version} on this thread settles scores below ${io.firstTier.approveBelow}${Number.isFinite(io.firstTier.declineFrom) ? ` or from ${io.firstTier.declineFrom}` : ''}; tier 2: ` : ''}champion, challenger and shadow models on Piscina worker threads; failures and missed deadlines → fallback; settled ones pass by`,
       { maxRecords: config.infer.maxRecords, lingerMs: config.infer.lingerMs },
     )
     .map(
@@ -175,7 +191,7 @@ export function cardFraud(io: CardFraudIO, options: CardFraudOptions): CardFraud
         alerts: { criticalScore: config.alerts.criticalScore },
         ...(options.onDecided ? { onDecided: options.onDecided } : {}),
       }),
-      "the deciding model's thresholds → approve | review | decline with reasons and top features; declines and reviews raise alerts",
+      "the deciding model's thresholds, then the post-model rules → approve | review | decline with reasons, rules and top features; declines and reviews raise alerts",
     )
     .sink(
       'decisions',

@@ -8,6 +8,8 @@ import { registerGenerate } from './generate.js'
 import { registerMigrate } from './migrate.js'
 import { registerReplay } from './replay.js'
 import { registerModels } from './models.js'
+import { registerLists } from './lists.js'
+import { registerRules } from './rules.js'
 import { registerRun } from './run.js'
 import { registerSql } from './sql.js'
 import { registerTrain } from './train.js'
@@ -24,6 +26,8 @@ registerRun(program)
 registerGenerate(program)
 registerTrain(program)
 registerModels(program)
+registerRules(program)
+registerLists(program)
 registerFeatures(program)
 registerReplay(program)
 registerSql(program)

@@ -36,6 +36,13 @@ export const ConfigSchema = z
              * models together (model.reload). Default `<groupId>.models`.
              */
             models: z.string().optional(),
+            /**
+             * Internal, compacted: the decision rules (key = rule id, tombstone = delete) and the allow/block/watch
+             * list entries (key = `<list>:<kind>:<value>`); every instance reads both before it scores and follows
+             * them (`fraudstream rules`, `fraudstream lists`). Defaults `<groupId>.rules` and `<groupId>.lists`.
+             */
+            rules: z.string().optional(),
+            lists: z.string().optional(),
           })
           .prefault({}),
         autoOffsetReset: z.enum(['earliest', 'latest', 'error']).default('earliest'),

@@ -20,6 +20,8 @@
  * | FS_ERR_MODEL_LOAD | the model package is missing or invalid; run `fraudstream train` or check `models/` |
  * | FS_ERR_MODEL_CONTRACT | the model's feature contract does not match the topology's features; retrain |
  * | FS_ERR_INFER | inference failed in a worker or missed `infer.deadlineMs`; the batch is decided by `infer.fallback.rules` (reason `fallback`) and the job goes on |
+ * | FS_ERR_RULE_INVALID | a rule does not parse or names an unknown field, feature or list; the message gives its path and the known names |
+ * | FS_ERR_LIST_INVALID | a list entry is off (kind, list, value or expiry); the message names the field and its allowed values |
  * | FS_ERR_INTERNAL | a broken invariant; please report it with the log |
  * | FS_ERR_USAGE | a command-line option is off; the message names it and its allowed values |
  */
@@ -39,6 +41,8 @@ export const ErrorCode = {
   modelLoad: 'FS_ERR_MODEL_LOAD',
   modelContract: 'FS_ERR_MODEL_CONTRACT',
   infer: 'FS_ERR_INFER',
+  ruleInvalid: 'FS_ERR_RULE_INVALID',
+  listInvalid: 'FS_ERR_LIST_INVALID',
   internal: 'FS_ERR_INTERNAL',
   usage: 'FS_ERR_USAGE',
 } as const

@@ -50,6 +50,11 @@ export interface DecisionV1 {
   readonly decision: Decision
   readonly reasons: readonly string[]
   readonly rules: readonly string[]
+  /**
+   * The rules and lists the decision was made with: a content hash of every rule and list entry the instance held
+   * (src/rules/rules-state.ts), the same on every instance that read the same topics. Absent where no rules run (replay).
+   */
+  readonly rules_version?: string
   /** The model that decided (the champion, or the challenger for its arm); a fallback names the champion that failed. */
   readonly model: ModelRef
   /** Every other model's score for this transaction: shadows, and the champion or challenger of the other arm. */

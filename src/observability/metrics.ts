@@ -92,6 +92,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['model', 'version', 'role'] as const,
     registers,
   })
+  const rulesChanges = new Counter({
+    name: 'fraudstream_rules_changes_total',
+    help: 'Rule and list records read from their topics: applied (ok) or refused (invalid, an unknown feature)',
+    labelNames: ['topic', 'result'] as const,
+    registers,
+  })
+  const rulesActive = new Gauge({
+    name: 'fraudstream_rules_active',
+    help: 'Rules that run (kind rules) and list entries held (kind list_entries), in the current rule-set version',
+    labelNames: ['kind'] as const,
+    registers,
+  })
   const clickhouseInserts = new Counter({
     name: 'fraudstream_clickhouse_inserts_total',
     help: 'ClickHouse insert attempts by result',
@@ -292,6 +304,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     inferenceFallbacks,
     modelReloads,
     modelServed,
+    rulesChanges,
+    rulesActive,
     clickhouseInserts,
     clickhouseRows,
     producerErrors,

@@ -11,6 +11,7 @@ import { LookupAggregator } from '../../src/stages/lookups/lookup-aggregator.js'
 import { sourceId, type LookupFact } from '../../src/stages/lookups/lookup-facts.js'
 import { LookupTable } from '../../src/stages/lookups/lookup-table.js'
 import { applyTableRecords, encodeTableEntry, PROGRESS_KEY } from '../../src/stages/lookups/table-records.js'
+import type { RulesSource } from '../../src/stages/decide/pre-rules-stage.js'
 import { MemoryRecordSink, MemoryScoreSink, MemorySnapshotStore } from '../../src/testing/memory-sinks.js'
 import { TopologyTestDriver } from '../../src/testing/topology-test-driver.js'
 import { cardFraud, cardFraudStats, type CardFraudStats } from '../../topology/card-fraud.js'
@@ -70,6 +71,8 @@ export async function cardFraudDriver(
     producer?: MemoryRecordSink
     /** Tiered scoring: the first tier before the scorer. */
     firstTier?: FirstTier
+    /** The rules and lists in force (a RulesState the test feeds records to); none by default. */
+    rules?: RulesSource
   } = {},
 ) {
   const config = loadConfig({ overrides: { environment: 'test', ...options.overrides } })
@@ -115,6 +118,7 @@ export async function cardFraudDriver(
       scorer: options.scorer?.(featureNames) ?? functionScorer(featureNames, model, config.thresholds),
       lookups: { producer: lookupsProducer, table, factsPartitions },
       ...(options.firstTier ? { firstTier: options.firstTier } : {}),
+      ...(options.rules ? { rules: options.rules } : {}),
     },
     { config, features, thresholds: config.thresholds, runId: 'live' },
   )

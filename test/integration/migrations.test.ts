@@ -55,6 +55,7 @@ test('a fresh install gets scores partitioned by day and ordered by hour then ca
     '004_scores_minutely.sql',
     '005_model_roles.sql',
     '006_backtest_reports.sql',
+    '007_rules_version.sql',
     '008_decision_tier.sql',
   ])
   assert.deepEqual(await tables(client), [
@@ -87,6 +88,7 @@ test('upgrading keeps the rows scored before: each feature reads from its own co
     '004_scores_minutely.sql',
     '005_model_roles.sql',
     '006_backtest_reports.sql',
+    '007_rules_version.sql',
     '008_decision_tier.sql',
   ])
   assert.deepEqual(await syncFeatureColumns(client, ['amount', 'card_count_1h', 'is_abroad']), [

@@ -170,7 +170,7 @@ test('a user feature set runs without editing the package: no lookup node when n
   const { driver, graph, scores } = await cardFraudDriver({ features: SIMPLE_FEATURES })
   assert.deepEqual(
     graph.topology.nodes.map((n) => n.name),
-    ['decode', 'dedupe', 'card-windows', 'score', 'decide', 'decisions', 'alerts', 'scores'],
+    ['decode', 'dedupe', 'card-windows', 'pre-rules', 'score', 'decide', 'decisions', 'alerts', 'scores'],
   )
   await driver.pipe([tx('a', { amount: 5, eventTimeMs: Date.UTC(2026, 0, 5) })])
   await driver.advance(10)

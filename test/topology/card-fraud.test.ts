@@ -14,13 +14,14 @@ test('the topology description is stable, so graph changes show up in review', (
  3. dedupe        filter  transaction_id seen within the dedupe horizon → dropped, counted
  4. card-windows  window  card-keyed event-time windows in partition-local memory → the row of 27 features (lookup columns still empty)
  5. lookups       lookup  facts to the lookup aggregators; waits until the terminal/merchant tables cover the window, then fills them
- 6. score         infer   champion, challenger and shadow models on Piscina worker threads; failures and missed deadlines → fallback (batches of ≤ 256, one per poll)
- 7. decide        map     the deciding model's thresholds → approve | review | decline with reasons and top features; declines and reviews raise alerts
- 8. decisions     sink    Decision v1, key = card_id (topic decisions)
- 9. alerts        sink    declines at once (topic alerts; past 100/s only those scoring ≥ 0.9), reviews and the rest in per-partition digests (topic alerts.digest)
-10. scores        sink    every score with its features into ClickHouse, batched across partitions, one dedup token a batch
-11. dead-letters  dlq     failed records with their reason and stage (topic transactions.dlq)
-12. commit        commit  per partition, up to the highest offset every sink acknowledged
+ 6. pre-rules     map     allow/block/watch lists and pre-model rules (topics fraudstream.lists, fraudstream.rules); a forced decision skips inference
+ 7. score         infer   champion, challenger and shadow models on Piscina worker threads; failures and missed deadlines → fallback; settled ones pass by (batches of ≤ 256, one per poll)
+ 8. decide        map     the deciding model's thresholds, then the post-model rules → approve | review | decline with reasons, rules and top features; declines and reviews raise alerts
+ 9. decisions     sink    Decision v1, key = card_id (topic decisions)
+10. alerts        sink    declines at once (topic alerts; past 100/s only those scoring ≥ 0.9), reviews and the rest in per-partition digests (topic alerts.digest)
+11. scores        sink    every score with its features into ClickHouse, batched across partitions, one dedup token a batch
+12. dead-letters  dlq     failed records with their reason and stage (topic transactions.dlq)
+13. commit        commit  per partition, up to the highest offset every sink acknowledged
 beside it:
  1. lookup-agg    task    labels and lookup facts → terminal/merchant aggregates → compacted fraudstream.lookup-tables (consumer group fraudstream.lookups)`,
   )

@@ -30,6 +30,10 @@ export interface DecideStageOptions {
  * model's own thresholds apply; its top feature contributions join the reasons as `feature:<name>`; the other models'
  * scores go under `shadow`. A batch without scores is decided by the fallback rules. Counts each outcome (`approve`,
  * `review`, `decline`).
+ *
+ * Rules (src/rules/): a transaction a list or pre-model rule settled is decided as they found (score 0, role
+ * `rules`); any other gets the post-model rules of the same rule-set version after its thresholds, which may force
+ * a decision, add reasons or move the band. The decision records that version in `rules_version`.
  */
 export function decideStage(name: string, options: DecideStageOptions): Stage<ScoredValue, Decided> {
   const alertPolicy: AlertPolicy = options.alerts ?? { criticalScore: Infinity }
@@ -42,10 +46,20 @@ export function decideStage(name: string, options: DecideStageOptions): Stage<Sc
     process(batch, ctx) {
       const counts = { approve: 0, review: 0, decline: 0 }
       for (const item of batch) {
-        const { tx, score, rows, at, fallback, explanation, others, arm, tier } = item.value
-        let outcome: DecisionOutcome = fallback
-          ? decideFallback(fallback, rows, at)
-          : decide(score, rows, at, item.value.thresholds)
+        const { tx, score, rows, at, fallback, explanation, others, arm, tier, screening, ruleEngine } = item.value
+        let outcome: DecisionOutcome
+        if (screening?.decision !== undefined)
+          outcome = { decision: screening.decision, reasons: screening.reasons, rules: screening.rules }
+        else {
+          outcome = fallback ? decideFallback(fallback, rows, at) : decide(score, rows, at, item.value.thresholds)
+          if (ruleEngine)
+            outcome = ruleEngine.amend(
+              outcome,
+              { tx, rows, at, score, nowMs: ctx.clock.wallMs() },
+              screening,
+              fallback === undefined,
+            )
+        }
         if (explanation && explanation.length > 0)
           outcome = {
             ...outcome,
@@ -61,6 +75,7 @@ export function decideStage(name: string, options: DecideStageOptions): Stage<Sc
           decision: outcome.decision,
           reasons: outcome.reasons,
           rules: outcome.rules,
+          ...(ruleEngine ? { rules_version: ruleEngine.version } : {}),
           model: item.value.model,
           ...(others.length > 0 ? { shadow: others.map(shadowOf) } : {}),
           ...(arm ? { arm } : {}),

@@ -1,5 +1,9 @@
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import { Decision } from '../../core/records.js'
+import type { Transaction } from '../../core/transaction-v1.js'
+import { compileCondition, type RuleInput } from '../../rules/compile-rule.js'
+import { ListIndex } from '../../rules/list-index.js'
+import type { Condition } from '../../rules/rule-v1.js'
 import type { DecisionOutcome } from './decide.js'
 
 /** A fallback rule: a feature at or past a level asks for a decision; the strictest rule that fires wins. */
@@ -30,7 +34,8 @@ export function fallbackRulesOf(
 
 /**
  * Decides without a model, for batches whose inference failed or missed its deadline. Every rule that fires is named
- * in `rules` (`fallback:<feature>>=<level>`); the reasons say it was a fallback and why.
+ * in `rules` (`fallback:<feature>>=<level>`); the reasons say it was a fallback and why. Each rule is a condition of
+ * the rule language (`feature.<name> >= level`), compiled by the same engine as the runtime rules (src/rules/).
  *
  * | rules fired                                  | decision |
  * | -------------------------------------------- | -------- |
@@ -54,21 +59,29 @@ export function createFallbackDecider(rules: readonly FallbackRule[], featureNam
         'input',
       )
     const name = `fallback:${rule.feature}${rule.atLeast !== undefined ? `>=${rule.atLeast}` : ''}${rule.atMost !== undefined ? `<=${rule.atMost}` : ''}`
-    return { ...rule, column, name }
+    const field = `feature.${rule.feature}`
+    const when: Condition = {
+      all: [
+        ...(rule.atLeast !== undefined ? [{ field, op: '>=' as const, value: rule.atLeast }] : []),
+        ...(rule.atMost !== undefined ? [{ field, op: '<=' as const, value: rule.atMost }] : []),
+      ],
+    }
+    const test = compileCondition(when, { featureNames, lists: NO_LISTS }, { stage: 'pre', path: name })
+    return { decision: rule.decision, name, test }
   })
   return function decideFallback(reason: string, row: Float32Array, rowAt = 0): DecisionOutcome {
     let decision: Decision = Decision.approve
     const fired: string[] = []
+    // The conditions read features only (built above), so the input carries no transaction.
+    const input: RuleInput = { tx: NO_TX, rows: row, at: rowAt, score: NaN, nowMs: 0 }
     for (const rule of compiled) {
-      const value = row[rowAt + rule.column]!
-      if (
-        (rule.atLeast !== undefined && !(value >= rule.atLeast)) ||
-        (rule.atMost !== undefined && !(value <= rule.atMost))
-      )
-        continue
+      if (!rule.test(input)) continue
       fired.push(rule.name)
       if (SEVERITY[rule.decision] > SEVERITY[decision]) decision = rule.decision
     }
     return { decision, reasons: ['fallback', `fallback_${reason}`], rules: fired }
   }
 }
+
+const NO_LISTS = new ListIndex()
+const NO_TX = undefined as unknown as Transaction

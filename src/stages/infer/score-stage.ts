@@ -2,7 +2,7 @@ import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import type { ModelRole, ModelScores, ScoredBatch, Scorer } from '../../core/ports.js'
 import type { ModelRef } from '../../core/records.js'
 import type { Item, Stage, StageContext } from '../../core/stage.js'
-import type { Featured } from '../windows/card-windows-stage.js'
+import { isSettled, type Screened } from '../decide/pre-rules-stage.js'
 import { challengerArm } from './ab-split.js'
 import { firstTierScores, settledByFirstTier, type FirstTier } from './first-tier.js'
 
@@ -17,12 +17,12 @@ export interface SideScore {
   readonly thresholds: { readonly review: number; readonly decline: number }
 }
 
-export interface ScoredValue extends Featured {
+export interface ScoredValue extends Screened {
   /** The deciding model's probability; 0 when the fallback rules decide. */
   readonly score: number
   /** The model that decided, or for a fallback the champion that failed. */
   readonly model: ModelRef
-  readonly role: ModelRole | 'fallback'
+  readonly role: ModelRole | 'fallback' | 'rules'
   readonly thresholds: { readonly review: number; readonly decline: number }
   // Always present (undefined when not set): every item has one shape, which keeps the per-record path monomorphic.
   /** Set while a challenger runs: which arm the card falls in. */
@@ -67,11 +67,12 @@ const NONE: readonly SideScore[] = []
  * float32 tensor [rows × features] in the model's feature-contract order; each model's output one probability per
  * row. The champion decides, or the challenger for the cards of its arm; every other model's score rides along. A
  * batch whose inference fails or misses its deadline is passed on for the fallback rules (counted `fallback_error`,
- * `fallback_deadline`). With a first tier, only its borderline transactions reach the scorer (counted `tier1` and
- * `tier2`); the items of a batch are emitted in their order all the same, as the sinks need each partition's offsets
- * in order.
+ * `fallback_deadline`). Transactions a list or pre-model rule settled (pre-rules-stage.ts) are not scored: they pass
+ * on with role `rules` (counted `settled`). With a first tier, only its borderline transactions reach the scorer
+ * (counted `tier1` and `tier2`). The items of a batch are emitted in their order all the same, as the sinks need each
+ * partition's offsets in order.
  */
-export function scoreStage(name: string, options: ScoreStageOptions): Stage<Featured, ScoredValue> {
+export function scoreStage(name: string, options: ScoreStageOptions): Stage<Screened, ScoredValue> {
   const { scorer } = options
   const width = scorer.featureNames.length
   const slots = new Slots(options.concurrency)
@@ -79,33 +80,67 @@ export function scoreStage(name: string, options: ScoreStageOptions): Stage<Feat
   return {
     name,
     process(batch, ctx) {
-      if (!firstTier) return scoreWithModels(batch, batch, undefined, ctx)
-      const tier1 = firstTierScores(
-        firstTier,
-        batch.map((item) => item.value),
-      )
-      const rest = batch.filter((_, i) => !settledByFirstTier(firstTier, tier1[i]!))
-      if (rest.length < batch.length) ctx.metrics.count('tier1', batch.length - rest.length)
+      // What no model needs to see, per item: settled by the rules, or by tier 1 (undefined: it goes to the lineup).
+      let settled: (ScoredValue | undefined)[] | undefined
+      const byRules = batch.some((item) => isSettled(item.value))
+      if (byRules) {
+        settled = batch.map((item) => (isSettled(item.value) ? settledByRules(item.value) : undefined))
+        ctx.metrics.count('settled', settled.filter((v) => v !== undefined).length)
+      }
+      if (firstTier) {
+        const open = byRules ? batch.filter((_, i) => settled![i] === undefined) : batch
+        const tier1 = firstTierScores(
+          firstTier,
+          open.map((item) => item.value),
+        )
+        settled ??= batch.map(() => undefined)
+        let tier1Settled = 0
+        for (let i = 0, o = 0; i < batch.length; i++) {
+          if (settled[i] !== undefined) continue
+          const score = tier1[o++]!
+          if (!settledByFirstTier(firstTier, score)) continue
+          settled[i] = settledValue(batch[i]!.value, firstTier, score)
+          tier1Settled++
+        }
+        if (tier1Settled > 0) ctx.metrics.count('tier1', tier1Settled)
+      }
+      const rest = settled ? batch.filter((_, i) => settled![i] === undefined) : batch
       if (rest.length === 0) {
-        for (let i = 0; i < batch.length; i++) ctx.emit(batch[i]!, settledValue(batch[i]!.value, firstTier, tier1[i]!))
+        for (let i = 0; i < batch.length; i++) ctx.emit(batch[i]!, settled![i]!)
         return
       }
-      ctx.metrics.count('tier2', rest.length)
-      return scoreWithModels(batch, rest, tier1, ctx)
+      if (firstTier) ctx.metrics.count('tier2', rest.length)
+      return scoreWithModels(batch, rest, settled, ctx)
     },
   }
 
+  /** A transaction a list or pre-model rule decided: no model asked, decide records the rules' decision. */
+  function settledByRules(value: Screened): ScoredValue {
+    return {
+      ...value,
+      score: 0,
+      model: scorer.model,
+      role: 'rules',
+      thresholds: options.thresholds,
+      arm: undefined,
+      explanation: undefined,
+      others: NONE,
+      fallback: undefined,
+      tier: undefined,
+    }
+  }
+
   /**
-   * Scores `rest` (all of `batch`, or its borderline items) with the lineup and emits every item of `batch` in its
-   * order, those tier 1 settled (`tier1` set) with their first-tier score.
+   * Scores `rest` (all of `batch`, or the items nothing settled) with the lineup and emits every item of `batch` in
+   * its order, the settled ones (`settled[i]` set) as they were settled.
    */
   async function scoreWithModels(
-    batch: readonly Item<Featured>[],
-    rest: readonly Item<Featured>[],
-    tier1: Float32Array | undefined,
+    batch: readonly Item<Screened>[],
+    rest: readonly Item<Screened>[],
+    settled: readonly (ScoredValue | undefined)[] | undefined,
     ctx: StageContext<ScoredValue>,
   ): Promise<void> {
-    const tier = tier1 ? 2 : undefined
+    const tier = firstTier ? 2 : undefined
     const rows = new Float32Array(rest.length * width)
     // A loop, not set(subarray): the view would cost more than copying the row.
     for (let i = 0; i < rest.length; i++) {
@@ -126,7 +161,7 @@ export function scoreStage(name: string, options: ScoreStageOptions): Stage<Feat
       for (let i = 0; i < batch.length; i++) {
         const item = batch[i]!
         if (item !== rest[r]) {
-          ctx.emit(item, settledValue(item.value, firstTier!, tier1![i]!))
+          ctx.emit(item, settled![i]!)
           continue
         }
         r++
@@ -155,7 +190,7 @@ export function scoreStage(name: string, options: ScoreStageOptions): Stage<Feat
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i]!
       if (item !== rest[r]) {
-        ctx.emit(item, settledValue(item.value, firstTier!, tier1![i]!))
+        ctx.emit(item, settled![i]!)
         continue
       }
       const arm =
@@ -181,7 +216,7 @@ export function scoreStage(name: string, options: ScoreStageOptions): Stage<Feat
 }
 
 /** A transaction tier 1 settled: decided by the first-tier model's score and cut-offs, no other model asked. */
-function settledValue(value: Featured, tier: FirstTier, score: number): ScoredValue {
+function settledValue(value: Screened, tier: FirstTier, score: number): ScoredValue {
   return {
     ...value,
     score,

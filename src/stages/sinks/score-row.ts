@@ -23,6 +23,7 @@ export const SCORE_COLUMNS = [
   'decision',
   'reasons',
   'rules',
+  'rules_version',
   'explanation_features',
   'explanation_values',
   'model_name',
@@ -45,9 +46,9 @@ export const SCORE_COLUMNS = [
  *   transaction_id String, card_id String, customer_id String, merchant_id String, terminal_id String,
  *   amount Float64, currency/mcc/country/card_country/channel LowCardinality(String),
  *   event_time DateTime64(3,'UTC'), decided_at DateTime64(3,'UTC'), score Float32, decision LowCardinality(String),
- *   reasons Array(..), rules Array(..), explanation_features Array(..), explanation_values Array(Float32) (005),
- *   model_name, model_version, model_role, ab_arm (005), tier UInt8 (008: 0 untiered, 1, 2),
- *   feature_contract LowCardinality(String),
+ *   reasons Array(..), rules Array(..), rules_version LowCardinality(String) (007), explanation_features Array(..),
+ *   explanation_values Array(Float32) (005), model_name, model_version, model_role, ab_arm (005), tier UInt8 (008: 0
+ *   untiered, 1, 2), feature_contract LowCardinality(String),
  *   late Bool, latency_ms Float32, source_topic LowCardinality(String), source_partition UInt32,
  *   source_offset UInt64, source_timestamp DateTime64(3,'UTC') (004), run_id LowCardinality(String), and a Float32
  *   column `f_<name>` per feature
@@ -97,6 +98,7 @@ export function toScoreRow(input: {
     decision: decision.decision,
     reasons: decision.reasons,
     rules: decision.rules,
+    rules_version: decision.rules_version ?? '',
     explanation_features: decision.explanation?.map((e) => e.feature) ?? NONE,
     explanation_values: decision.explanation?.map((e) => e.contribution) ?? NONE,
     model_name: decision.model.name,
@@ -133,6 +135,7 @@ export function sideScoreRow(
     decision: decisionAt(score, thresholds),
     reasons: NONE,
     rules: NONE,
+    rules_version: '',
     explanation_features: NONE,
     explanation_values: NONE,
     model_name: side.model.name,
