@@ -23,25 +23,18 @@ export async function publishRegistry(
     config: baseClientConfig(config, bootstrapServers, 'fraudstream-models-cli'),
     log: createLogger({ level: 'warn' }),
   })
-  let timer: NodeJS.Timeout | undefined
   try {
-    await new Promise<void>((resolve, reject) => {
-      // The producer retries for as long as it takes; a command must not hang on a broker that never answers.
-      timer = setTimeout(
-        () =>
-          reject(
-            new FraudstreamError(
-              ErrorCode.kafkaProduce,
-              `the registry was written to ${config.model.dir} but ${topic} did not acknowledge it within ${ACK_TIMEOUT_MS / 1000} s: running instances have not switched; run the command again once the brokers answer`,
-              'external',
-            ),
-          ),
-        ACK_TIMEOUT_MS,
-      )
-      producer.send({ topic, key: REGISTRY_KEY, value: Buffer.from(JSON.stringify(registry)) }, resolve)
-    })
+    await producer.sendAcked(
+      { topic, key: REGISTRY_KEY, value: Buffer.from(JSON.stringify(registry)) },
+      ACK_TIMEOUT_MS,
+      () =>
+        new FraudstreamError(
+          ErrorCode.kafkaProduce,
+          `the registry was written to ${config.model.dir} but ${topic} did not acknowledge it within ${ACK_TIMEOUT_MS / 1000} s: running instances have not switched; run the command again once the brokers answer`,
+          'external',
+        ),
+    )
   } finally {
-    clearTimeout(timer)
     await producer.close()
   }
   return topic

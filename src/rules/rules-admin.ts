@@ -162,25 +162,15 @@ export class RulesAdmin {
   }
 
   async #send(topic: string, key: string, value: string | null): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
-    try {
-      await new Promise<void>((resolve, reject) => {
-        // The producer retries for as long as it takes; a command must not hang on a broker that never answers.
-        timer = setTimeout(
-          () =>
-            reject(
-              new FraudstreamError(
-                ErrorCode.kafkaProduce,
-                `${topic} did not acknowledge ${key} within ${ACK_TIMEOUT_MS / 1000} s: running instances may not have it; run the command again once the brokers answer`,
-                'external',
-              ),
-            ),
-          ACK_TIMEOUT_MS,
-        )
-        this.producer.send({ topic, key, value: value === null ? null : Buffer.from(value) }, resolve)
-      })
-    } finally {
-      clearTimeout(timer)
-    }
+    await this.producer.sendAcked(
+      { topic, key, value: value === null ? null : Buffer.from(value) },
+      ACK_TIMEOUT_MS,
+      () =>
+        new FraudstreamError(
+          ErrorCode.kafkaProduce,
+          `${topic} did not acknowledge ${key} within ${ACK_TIMEOUT_MS / 1000} s: running instances may not have it; run the command again once the brokers answer`,
+          'external',
+        ),
+    )
   }
 }

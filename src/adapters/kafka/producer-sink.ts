@@ -108,6 +108,22 @@ export class KafkaProducerSink implements RecordSink {
     this.#produce({ record, onAck, attempt: 0 })
   }
 
+  /**
+   * Sends one record and resolves at its delivery report, or rejects with `timedOut()` after `timeoutMs`: the producer
+   * retries for as long as it takes, and a command must not hang on brokers that never answer.
+   */
+  async sendAcked(record: OutgoingRecord, timeoutMs: number, timedOut: () => FraudstreamError): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await new Promise<void>((resolve, reject) => {
+        timer = setTimeout(() => reject(timedOut()), timeoutMs)
+        this.send(record, resolve)
+      })
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
   #produce(pending: Pending): void {
     pending.attempt++
     try {
