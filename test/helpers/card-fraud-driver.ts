@@ -190,3 +190,16 @@ export function transactionRecord(
     timestampMs: fields.eventTimeMs,
   }
 }
+
+/** The smallest feature set the topology tests use: the amount and the card's transactions in the last hour. */
+export const SIMPLE_FEATURES: readonly FeatureDefinition[] = [
+  { kind: 'derived', name: 'amount', field: 'amount', description: 'the amount' },
+  {
+    kind: 'window',
+    name: 'card_count_1h',
+    key: 'card',
+    aggregation: 'count',
+    spanMs: 3_600_000,
+    description: 'card transactions in the last hour',
+  },
+]

@@ -2,21 +2,15 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { OutgoingRecord, RecordSink } from '../../src/core/ports.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
-import type { FeatureDefinition } from '../../src/stages/features/feature-definition.js'
 import { MemoryRecordSink } from '../../src/testing/memory-sinks.js'
-import { cardFraudDriver, transactionRecord as tx, type ScoreFn } from '../helpers/card-fraud-driver.js'
+import {
+  SIMPLE_FEATURES,
+  cardFraudDriver,
+  transactionRecord as tx,
+  type ScoreFn,
+} from '../helpers/card-fraud-driver.js'
 
-const FEATURES: readonly FeatureDefinition[] = [
-  { kind: 'derived', name: 'amount', field: 'amount', description: 'the amount' },
-  {
-    kind: 'window',
-    name: 'card_count_1h',
-    key: 'card',
-    aggregation: 'count',
-    spanMs: 3_600_000,
-    description: 'card transactions in the last hour',
-  },
-]
+const FEATURES = SIMPLE_FEATURES
 
 /** Thresholds 0.4 / 0.7 by default: 400 reviews, 700 declines, 950 is critical with criticalScore 0.95. */
 const amountModel: ScoreFn = (row) => row[0]! / 1_000

@@ -6,10 +6,9 @@ import {
   type GeneratedRecord,
   type InvalidKind,
 } from '../../src/generator/transaction-generator.js'
-import type { FeatureDefinition } from '../../src/stages/features/feature-definition.js'
 import { describeTopology } from '../../src/core/topology.js'
 import { partitionOf } from '../../src/adapters/kafka/partitioner.js'
-import { cardFraudDriver, transactionRecord, type ScoreFn } from '../helpers/card-fraud-driver.js'
+import { SIMPLE_FEATURES, cardFraudDriver, transactionRecord, type ScoreFn } from '../helpers/card-fraud-driver.js'
 
 function transactions(
   seed: number,
@@ -106,18 +105,6 @@ test("each decision's score is the model run on the feature row logged for it", 
 })
 
 const tx = transactionRecord
-
-const SIMPLE_FEATURES: readonly FeatureDefinition[] = [
-  { kind: 'derived', name: 'amount', field: 'amount', description: 'the amount' },
-  {
-    kind: 'window',
-    name: 'card_count_1h',
-    key: 'card',
-    aggregation: 'count',
-    spanMs: 3_600_000,
-    description: 'card transactions in the last hour',
-  },
-]
 
 test('thresholds decide at their boundaries: review from exactly review, decline (with an alert) from exactly decline', async () => {
   const amountModel: ScoreFn = (row) => row[0]! / 1_000

@@ -3,20 +3,9 @@ import { test } from 'node:test'
 import type { ModelScores, Scorer } from '../../src/core/ports.js'
 import type { DecisionV1 } from '../../src/core/records.js'
 import { challengerArm } from '../../src/stages/infer/ab-split.js'
-import type { FeatureDefinition } from '../../src/stages/features/feature-definition.js'
-import { cardFraudDriver, transactionRecord } from '../helpers/card-fraud-driver.js'
+import { SIMPLE_FEATURES, cardFraudDriver, transactionRecord } from '../helpers/card-fraud-driver.js'
 
-const FEATURES: FeatureDefinition[] = [
-  { name: 'amount', kind: 'derived', field: 'amount', description: 'transaction amount' },
-  {
-    name: 'card_count_1h',
-    kind: 'window',
-    key: 'card',
-    aggregation: 'count',
-    spanMs: 3_600_000,
-    description: 'card transactions in the last hour',
-  },
-]
+const FEATURES = SIMPLE_FEATURES
 const T0 = Date.UTC(2026, 0, 5)
 const CUT = { review: 0.5, decline: 0.8 }
 

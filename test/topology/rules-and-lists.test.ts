@@ -2,20 +2,9 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Scorer } from '../../src/core/ports.js'
 import { RulesState, type TableRecord } from '../../src/rules/rules-state.js'
-import type { FeatureDefinition } from '../../src/stages/features/feature-definition.js'
-import { cardFraudDriver, transactionRecord } from '../helpers/card-fraud-driver.js'
+import { SIMPLE_FEATURES, cardFraudDriver, transactionRecord } from '../helpers/card-fraud-driver.js'
 
-const FEATURES: FeatureDefinition[] = [
-  { name: 'amount', kind: 'derived', field: 'amount', description: 'transaction amount' },
-  {
-    name: 'card_count_1h',
-    kind: 'window',
-    key: 'card',
-    aggregation: 'count',
-    spanMs: 3_600_000,
-    description: 'card transactions in the last hour',
-  },
-]
+const FEATURES = SIMPLE_FEATURES
 const T0 = Date.UTC(2026, 0, 5)
 const record = (key: string, value: unknown): TableRecord => ({
   key: Buffer.from(key),

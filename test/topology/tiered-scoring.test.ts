@@ -1,21 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Scorer } from '../../src/core/ports.js'
-import type { FeatureDefinition } from '../../src/stages/features/feature-definition.js'
 import type { FirstTier } from '../../src/stages/infer/first-tier.js'
-import { cardFraudDriver, transactionRecord as tx } from '../helpers/card-fraud-driver.js'
+import { SIMPLE_FEATURES, cardFraudDriver, transactionRecord as tx } from '../helpers/card-fraud-driver.js'
 
-const FEATURES: readonly FeatureDefinition[] = [
-  { kind: 'derived', name: 'amount', field: 'amount', description: 'the amount' },
-  {
-    kind: 'window',
-    name: 'card_count_1h',
-    key: 'card',
-    aggregation: 'count',
-    spanMs: 3_600_000,
-    description: 'card transactions in the last hour',
-  },
-]
+const FEATURES = SIMPLE_FEATURES
 
 /** sigmoid(ln(1 + amount) − 6): below 0.02 up to an amount of 7, 0.71 at 1,000. */
 const FIRST: FirstTier = {
