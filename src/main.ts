@@ -9,7 +9,7 @@ import {
 } from '../topology/card-fraud.js'
 import { cardFraudFeatures } from '../topology/features.js'
 import { cardFraudObserver } from './card-fraud-observer.js'
-import type { ModelRef } from './core/records.js'
+import type { DecisionV1, ModelRef } from './core/records.js'
 import { LatencyRecorder } from './runtime/latency-recorder.js'
 import type { FeatureDefinition } from './stages/features/feature-definition.js'
 import type { ClickHouseClient } from './adapters/clickhouse/client.js'
@@ -34,6 +34,8 @@ import { startLabelsJob } from './labels-job.js'
 import { startLookups } from './lookups-setup.js'
 import { openClickhouse, resetRunRows, scoresBatchSink } from './clickhouse-setup.js'
 import type { LabelsStats } from '../topology/labels.js'
+import { startApi, type ScoringApi } from './api-setup.js'
+import type { ApiKey } from './api/api-keys.js'
 
 export interface KafkaEndpoint {
   readonly bootstrapServers: string
@@ -65,6 +67,8 @@ export interface Pipeline extends AsyncDisposable {
   readonly metrics: Metrics
   readonly clickhouse: ClickHouseClient
   readonly http?: HttpServer
+  /** The scoring API (`POST /v1/score`), when api.enabled. */
+  readonly api?: ScoringApi
   /** Graceful: drain, commit, leave the group, close sinks. Idempotent. */
   close(): Promise<void>
 }
@@ -84,6 +88,8 @@ export interface PipelineOptions {
    * and can never be reconciled with rows and snapshots of an earlier one.
    */
   readonly resetState?: boolean
+  /** API keys besides api.keys (the demo's generated one). */
+  readonly apiKeys?: readonly ApiKey[]
 }
 
 /**
@@ -182,6 +188,8 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     const fallbackLog = log.child({ component: 'score' })
     const latency = new LatencyRecorder()
     const eventLatency = new LatencyRecorder()
+    // Set once the API listens, after the job started: decisions made before then have no request waiting.
+    let apiDecided: ((decision: DecisionV1) => void) | undefined
     const graph = cardFraud(
       {
         producer,
@@ -196,6 +204,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
         thresholds: champion.thresholds,
         runId,
         onDecided: (decision, eventToDecisionMs) => {
+          apiDecided?.(decision)
           latency.record(decision.latency_ms)
           metrics.decisionLatency.observeMs(decision.latency_ms)
           if (eventToDecisionMs !== undefined) {
@@ -279,6 +288,26 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       const server = http
       closers.push(() => server.close())
     }
+    let api: ScoringApi | undefined
+    if (config.api.enabled) {
+      api = await startApi({
+        config,
+        bootstrapServers: options.kafka.bootstrapServers,
+        instanceId,
+        features,
+        model: () => scorer.model,
+        clickhouse,
+        runId,
+        job,
+        ...(options.apiKeys ? { extraKeys: options.apiKeys } : {}),
+        metrics,
+        log,
+      })
+      const started = api
+      // Closed before the job: requests in flight get their answers (or the fallback) while the job still decides.
+      closers.push(() => started.close())
+      apiDecided = (decision) => started.onDecided(decision)
+    }
     let closed: Promise<void> | undefined
     const close = () => (closed ??= closeAll())
     return {
@@ -292,6 +321,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       metrics,
       clickhouse,
       ...(http ? { http } : {}),
+      ...(api ? { api } : {}),
       close,
       [Symbol.asyncDispose]: close,
     }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { describeClickhouse } from '../adapters/clickhouse/client.js'
+import { generateApiKey, hashApiKey, type ApiKey } from '../api/api-keys.js'
 import type { Config } from '../config/schema.js'
 import type { PublishResult } from '../generator/publish.js'
 import { publishInChild } from '../generator/publish-process.js'
@@ -30,6 +31,10 @@ export interface DemoOptions {
   readonly format: ValueFormat
   readonly signal?: AbortSignal
   readonly progress?: Progress
+  /** API keys besides api.keys: the key generated for this demo. */
+  readonly apiKeys?: readonly ApiKey[]
+  /** Called once the pipeline runs, with the scoring API's URL when it listens. */
+  readonly onStarted?: (apiUrl: string | undefined) => void
 }
 
 export interface DemoSummary {
@@ -87,7 +92,9 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
       log,
       features: await loadFeatures(config),
       resetState: kafka.mock !== undefined,
+      ...(options.apiKeys ? { apiKeys: options.apiKeys } : {}),
     })
+    options.onStarted?.(pipeline.api?.url)
     const job = pipeline.job
     const { model, latency, eventLatency } = pipeline
     const stopGenerating = new AbortController()
@@ -233,6 +240,11 @@ export function formatDemoSummary(s: DemoSummary): string {
   return lines.join('\n')
 }
 
+/** The demo's generated key: both scopes, so `curl` can try the admin routes too; it lives as long as the process. */
+function demoApiKey(key: string): ApiKey {
+  return { id: 'demo', hash: hashApiKey(key), scopes: ['score', 'admin'], ratePerSecond: 1_000, burst: 2_000 }
+}
+
 export function registerDemo(program: Command): void {
   const command = program
     .command('demo')
@@ -260,6 +272,11 @@ export function registerDemo(program: Command): void {
       'HTTP port for /metrics, /health, /ready (0 = any free port)',
       parseInteger('--port', 0, 65535),
     )
+    .option(
+      '--api-port <n>',
+      'port of the scoring API, POST /v1/score (default api.port, 8080)',
+      parseInteger('--api-port', 0, 65535),
+    )
   withCommonOptions(withFeaturesOption(command), { logLevel: 'warn' }).action(
     async (
       opts: CommonOptions & {
@@ -271,6 +288,7 @@ export function registerDemo(program: Command): void {
         duplicateRate: number
         format: string
         port?: number
+        apiPort?: number
         features?: string
       },
     ) => {
@@ -279,10 +297,13 @@ export function registerDemo(program: Command): void {
           opts,
           {
             ...(opts.port !== undefined ? { 'http.port': opts.port } : {}),
+            ...(opts.apiPort !== undefined ? { 'api.port': opts.apiPort } : {}),
             ...(opts.features ? { 'features.module': opts.features } : {}),
           },
-          { logLevel: 'warn' },
+          // The demo serves the scoring API unless api.enabled says otherwise (file or FRAUDSTREAM_API_ENABLED).
+          { logLevel: 'warn', config: { 'api.enabled': true } },
         )
+        const demoKey = config.api.enabled && config.api.keys.length === 0 ? generateApiKey() : undefined
         const rate = opts.rate === 'max' ? 'max' : parseNumber('--rate', 1)(opts.rate)
         const format = parseFormat(opts.format)
         const controller = new AbortController()
@@ -311,6 +332,15 @@ export function registerDemo(program: Command): void {
           format,
           signal: controller.signal,
           ...(progress ? { progress } : {}),
+          ...(demoKey ? { apiKeys: [demoApiKey(demoKey)] } : {}),
+          onStarted: (apiUrl) => {
+            if (!apiUrl) return
+            const text = demoKey
+              ? `scoring API at ${apiUrl}; this run's key (scopes score, admin; shown once, never stored): ${demoKey}\n  curl -H 'Authorization: Bearer ${demoKey}' -H 'content-type: application/json' -d @examples/api/tx.json ${apiUrl}/v1/score`
+              : `scoring API at ${apiUrl} (keys from api.keys)`
+            if (progress) progress.note(text)
+            else process.stderr.write(`${text}\n`)
+          },
         })
         process.off('SIGINT', onSignal)
         process.off('SIGTERM', onSignal)

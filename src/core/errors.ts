@@ -20,6 +20,7 @@
  * | FS_ERR_MODEL_LOAD | the model package is missing or invalid; run `fraudstream train` or check `models/` |
  * | FS_ERR_MODEL_CONTRACT | the model's feature contract does not match the topology's features; retrain |
  * | FS_ERR_INFER | inference failed in a worker or missed `infer.deadlineMs`; the batch is decided by `infer.fallback.rules` (reason `fallback`) and the job goes on |
+ * | FS_ERR_API_OVERLOADED | the scoring API has api.maxConcurrent transactions in flight (503): retry after a pause, or add instances |
  * | FS_ERR_INTERNAL | a broken invariant; please report it with the log |
  * | FS_ERR_USAGE | a command-line option is off; the message names it and its allowed values |
  */
@@ -39,6 +40,7 @@ export const ErrorCode = {
   modelLoad: 'FS_ERR_MODEL_LOAD',
   modelContract: 'FS_ERR_MODEL_CONTRACT',
   infer: 'FS_ERR_INFER',
+  apiOverloaded: 'FS_ERR_API_OVERLOADED',
   internal: 'FS_ERR_INTERNAL',
   usage: 'FS_ERR_USAGE',
 } as const
