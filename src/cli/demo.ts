@@ -31,6 +31,12 @@ export interface DemoOptions {
   readonly format: ValueFormat
   readonly signal?: AbortSignal
   readonly progress?: Progress
+  /**
+   * Event time of the generator's first transaction (its default: 2026-01-05). With the scoring API on, the demo starts
+   * its world at the wall clock: a gateway's transaction carries a current event_time, and one far ahead of the
+   * generator's would move its partition's watermark past every generated record to come.
+   */
+  readonly startTimeMs?: number
   /** API keys besides api.keys: the key generated for this demo. */
   readonly apiKeys?: readonly ApiKey[]
   /** Called once the pipeline runs, with the scoring API's URL when it listens. */
@@ -112,6 +118,7 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
         invalidRate: options.invalidRate,
         duplicateRate: options.duplicateRate,
         format: options.format,
+        ...(options.startTimeMs !== undefined ? { startTimeMs: options.startTimeMs } : {}),
       },
       topics: config.kafka.topics,
       count: options.count,
@@ -240,9 +247,12 @@ export function formatDemoSummary(s: DemoSummary): string {
   return lines.join('\n')
 }
 
-/** The demo's generated key: both scopes, so `curl` can try the admin routes too; it lives as long as the process. */
+/**
+ * The demo's generated key: both scopes, so `curl` can try the admin routes too, and a small bucket (5/s, bursts of
+ * 10), so a burst of curls shows the 429; it lives as long as the process.
+ */
 function demoApiKey(key: string): ApiKey {
-  return { id: 'demo', hash: hashApiKey(key), scopes: ['score', 'admin'], ratePerSecond: 1_000, burst: 2_000 }
+  return { id: 'demo', hash: hashApiKey(key), scopes: ['score', 'admin'], ratePerSecond: 5, burst: 10 }
 }
 
 export function registerDemo(program: Command): void {
@@ -300,8 +310,9 @@ export function registerDemo(program: Command): void {
             ...(opts.apiPort !== undefined ? { 'api.port': opts.apiPort } : {}),
             ...(opts.features ? { 'features.module': opts.features } : {}),
           },
-          // The demo serves the scoring API unless api.enabled says otherwise (file or FRAUDSTREAM_API_ENABLED).
-          { logLevel: 'warn', config: { 'api.enabled': true } },
+          // An open-ended demo serves the scoring API unless api.enabled says otherwise (file or FRAUDSTREAM_API_ENABLED);
+          // a scripted one (--count) does not, so runs side by side do not contend for its port.
+          { logLevel: 'warn', config: { 'api.enabled': opts.count === undefined } },
         )
         const demoKey = config.api.enabled && config.api.keys.length === 0 ? generateApiKey() : undefined
         const rate = opts.rate === 'max' ? 'max' : parseNumber('--rate', 1)(opts.rate)
@@ -333,10 +344,11 @@ export function registerDemo(program: Command): void {
           signal: controller.signal,
           ...(progress ? { progress } : {}),
           ...(demoKey ? { apiKeys: [demoApiKey(demoKey)] } : {}),
+          ...(config.api.enabled ? { startTimeMs: Date.now() } : {}),
           onStarted: (apiUrl) => {
             if (!apiUrl) return
             const text = demoKey
-              ? `scoring API at ${apiUrl}; this run's key (scopes score, admin; shown once, never stored): ${demoKey}\n  curl -H 'Authorization: Bearer ${demoKey}' -H 'content-type: application/json' -d @examples/api/tx.json ${apiUrl}/v1/score`
+              ? `scoring API at ${apiUrl}; this run's key (scopes score, admin; 5 requests/s, bursts of 10; shown once, never stored): ${demoKey}\n  curl -H 'Authorization: Bearer ${demoKey}' -H 'content-type: application/json' -d @examples/api/tx.json ${apiUrl}/v1/score`
               : `scoring API at ${apiUrl} (keys from api.keys)`
             if (progress) progress.note(text)
             else process.stderr.write(`${text}\n`)
