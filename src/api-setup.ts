@@ -76,8 +76,8 @@ export async function startApi(options: StartApiOptions): Promise<ScoringApi> {
     closers.push(async () => waiter.close())
     const clickhouse = options.clickhouse
     const lookup = clickhouse
-      ? (ids: readonly string[]) =>
-          recordedDecisions(clickhouse, ids, options.runId) as Promise<ReadonlyMap<string, DecisionOfRecord>>
+      ? (ids: readonly string[]): Promise<ReadonlyMap<string, DecisionOfRecord>> =>
+          recordedDecisions(clickhouse, ids, options.runId)
       : undefined
     const featureNames = options.features.map((f) => f.name)
     service = new ScoreService({

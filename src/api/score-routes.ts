@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
-import { errorCodeOf } from '../core/errors.js'
+import { errorCodeOf, errorMessageOf } from '../core/errors.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import type { Metrics } from '../observability/metrics.js'
 import { answerSchema, commonErrors, errorSchema, transactionSchema } from './openapi.js'
@@ -54,7 +54,7 @@ export const scoreRoutes: FastifyPluginAsync<ScoreRoutesOptions> = async (app, o
       options.metrics?.apiDuration.observeMs(performance.now() - startedAtMs)
       return answers
     } catch (err) {
-      if (RETRYABLE.has(errorCodeOf(err) ?? '')) return overloaded(reply, (err as Error).message)
+      if (RETRYABLE.has(errorCodeOf(err) ?? '')) return overloaded(reply, errorMessageOf(err))
       throw err
     } finally {
       inFlight -= count

@@ -1,9 +1,9 @@
 import { ErrorCode, errorMessageOf, FraudstreamError } from '../core/errors.js'
 import type { Decision, DecisionV1, ModelRef } from '../core/records.js'
-import { recordOf, type DecisionOfRecord } from './decision-of-record.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import type { Logger } from '../observability/logger.js'
 import type { DecisionCache } from './decision-cache.js'
+import { recordOf, type DecisionOfRecord } from './decision-of-record.js'
 import type { DecisionWaiter } from './decision-waiter.js'
 import type { FallbackAnswer } from './fallback-answer.js'
 

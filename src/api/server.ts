@@ -1,4 +1,11 @@
-import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify'
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import type { Config } from '../config/schema.js'
@@ -48,7 +55,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   const keyring = new ApiKeyring(options.keys)
   const app: FastifyInstance = Fastify({
     // pino 10's Logger and the pino typings Fastify bundles disagree on fields Fastify never reads.
-    loggerInstance: options.log as unknown as import('fastify').FastifyBaseLogger,
+    loggerInstance: options.log as unknown as FastifyBaseLogger,
     // Nothing per request in the log on the hot path (STYLE §6): metrics count requests; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.api.bodyLimitBytes,
@@ -137,7 +144,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
 
 /** 403 unless the authenticated key has `scope`; runs after the auth hook, so a key is there. */
 export function requireScope(scope: ApiScope) {
-  return async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
     const key = request.apiKey
     if (key && !hasScope(key, scope))
       return reply
