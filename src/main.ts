@@ -10,7 +10,7 @@ import {
 import { cardFraudFeatures } from '../topology/features.js'
 import { cardFraudObserver } from './card-fraud-observer.js'
 import { firstTierOf } from './models/first-tier-of.js'
-import type { ModelRef } from './core/records.js'
+import type { DecisionV1, ModelRef } from './core/records.js'
 import { LatencyRecorder } from './runtime/latency-recorder.js'
 import type { FeatureDefinition } from './stages/features/feature-definition.js'
 import type { ClickHouseClient } from './adapters/clickhouse/client.js'
@@ -39,6 +39,8 @@ import { startLookups } from './lookups-setup.js'
 import { warnIfThreadPoolSmall } from './runtime/threadpool.js'
 import { openClickhouse, resetRunRows, scoresBatchSink } from './clickhouse-setup.js'
 import type { LabelsStats } from '../topology/labels.js'
+import { startApi, type ScoringApi } from './api-setup.js'
+import type { ApiKey } from './api/api-keys.js'
 
 export interface KafkaEndpoint {
   readonly bootstrapServers: string
@@ -83,6 +85,8 @@ export interface Pipeline extends AsyncDisposable {
   readonly metrics: Metrics
   readonly clickhouse: ClickHouseClient
   readonly http?: HttpServer
+  /** The scoring API (`POST /v1/score`), when api.enabled. */
+  readonly api?: ScoringApi
   /** Graceful: drain, commit, leave the group, close sinks. Idempotent. */
   close(): Promise<void>
 }
@@ -102,6 +106,8 @@ export interface PipelineOptions {
    * and can never be reconciled with rows and snapshots of an earlier one.
    */
   readonly resetState?: boolean
+  /** API keys besides api.keys (the demo's generated one). */
+  readonly apiKeys?: readonly ApiKey[]
 }
 
 /**
@@ -122,9 +128,10 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     for (const close of closers.splice(0).reverse()) await close()
   }
   try {
-    // The job's source, the labels sink, the models topic, and with lookups their aggregators and table reader.
+    // The job's source, the labels sink, the models, rules and lists topics, with lookups their aggregators and table
+    // reader, with the API its decisions tail.
     const lookupColumns = lookupPlanOf(features, config.windows.allowedLatenessMs).columns.length
-    warnIfThreadPoolSmall(3 + (lookupColumns > 0 ? 2 : 0), log)
+    warnIfThreadPoolSmall(5 + (lookupColumns > 0 ? 2 : 0) + (config.api.enabled ? 1 : 0), log)
     const featureNames = features.map((f) => f.name)
     const models = await serveModels({
       config,
@@ -214,6 +221,8 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     const fallbackLog = log.child({ component: 'score' })
     const latency = new LatencyRecorder()
     const eventLatency = new LatencyRecorder()
+    // Set once the API listens, after the job started: decisions made before then have no request waiting.
+    let apiDecided: ((decision: DecisionV1) => void) | undefined
     const graph = cardFraud(
       {
         producer,
@@ -230,6 +239,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
         thresholds: champion.thresholds,
         runId,
         onDecided: (decision, eventToDecisionMs) => {
+          apiDecided?.(decision)
           latency.record(decision.latency_ms)
           metrics.decisionLatency.observeMs(decision.latency_ms)
           if (eventToDecisionMs !== undefined) {
@@ -313,6 +323,26 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       const server = http
       closers.push(() => server.close())
     }
+    let api: ScoringApi | undefined
+    if (config.api.enabled) {
+      api = await startApi({
+        config,
+        bootstrapServers: options.kafka.bootstrapServers,
+        instanceId,
+        features,
+        model: () => scorer.model,
+        clickhouse,
+        runId,
+        job,
+        ...(options.apiKeys ? { extraKeys: options.apiKeys } : {}),
+        metrics,
+        log,
+      })
+      const started = api
+      // Closed before the job: requests in flight get their answers (or the fallback) while the job still decides.
+      closers.push(() => started.close())
+      apiDecided = (decision) => started.onDecided(decision)
+    }
     let closed: Promise<void> | undefined
     const close = () => (closed ??= closeAll())
     return {
@@ -327,6 +357,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       metrics,
       clickhouse,
       ...(http ? { http } : {}),
+      ...(api ? { api } : {}),
       close,
       [Symbol.asyncDispose]: close,
     }

@@ -24,10 +24,11 @@ export function withCommonOptions(command: Command, defaults: { logLevel: string
 export function loadCliConfig(
   options: CommonOptions,
   overrides: Record<string, unknown> = {},
-  defaults: { logLevel: string } = { logLevel: 'info' },
+  defaults: { logLevel: string; config?: Record<string, unknown> } = { logLevel: 'info' },
 ): { config: Config; log: Logger } {
   const config = loadConfig({
     ...(options.config ? { file: options.config } : {}),
+    ...(defaults.config ? { defaults: defaults.config } : {}),
     env: process.env,
     overrides: {
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),

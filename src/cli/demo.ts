@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { describeClickhouse } from '../adapters/clickhouse/client.js'
+import { generateApiKey, hashApiKey, type ApiKey } from '../api/api-keys.js'
 import type { Config } from '../config/schema.js'
 import type { PublishResult } from '../generator/publish.js'
 import { publishInChild } from '../generator/publish-process.js'
@@ -30,6 +31,16 @@ export interface DemoOptions {
   readonly format: ValueFormat
   readonly signal?: AbortSignal
   readonly progress?: Progress
+  /**
+   * Event time of the generator's first transaction (its default: 2026-01-05). With the scoring API on, the demo starts
+   * its world at the wall clock: a gateway's transaction carries a current event_time, and one far ahead of the
+   * generator's would move its partition's watermark past every generated record to come.
+   */
+  readonly startTimeMs?: number
+  /** API keys besides api.keys: the key generated for this demo. */
+  readonly apiKeys?: readonly ApiKey[]
+  /** Called once the pipeline runs, with the scoring API's URL when it listens. */
+  readonly onStarted?: (apiUrl: string | undefined) => void
 }
 
 export interface DemoSummary {
@@ -90,7 +101,9 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
       log,
       features: await loadFeatures(config),
       resetState: kafka.mock !== undefined,
+      ...(options.apiKeys ? { apiKeys: options.apiKeys } : {}),
     })
+    options.onStarted?.(pipeline.api?.url)
     const job = pipeline.job
     const { model, latency, eventLatency } = pipeline
     const stopGenerating = new AbortController()
@@ -108,6 +121,7 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
         invalidRate: options.invalidRate,
         duplicateRate: options.duplicateRate,
         format: options.format,
+        ...(options.startTimeMs !== undefined ? { startTimeMs: options.startTimeMs } : {}),
       },
       topics: config.kafka.topics,
       count: options.count,
@@ -238,6 +252,14 @@ export function formatDemoSummary(s: DemoSummary): string {
   return lines.join('\n')
 }
 
+/**
+ * The demo's generated key: both scopes, so `curl` can try the admin routes too, and a small bucket (5/s, bursts of
+ * 10), so a burst of curls shows the 429; it lives as long as the process.
+ */
+function demoApiKey(key: string): ApiKey {
+  return { id: 'demo', hash: hashApiKey(key), scopes: ['score', 'admin'], ratePerSecond: 5, burst: 10 }
+}
+
 export function registerDemo(program: Command): void {
   const command = program
     .command('demo')
@@ -265,6 +287,11 @@ export function registerDemo(program: Command): void {
       'HTTP port for /metrics, /health, /ready (0 = any free port)',
       parseInteger('--port', 0, 65535),
     )
+    .option(
+      '--api-port <n>',
+      'port of the scoring API, POST /v1/score (default api.port, 8080)',
+      parseInteger('--api-port', 0, 65535),
+    )
   withCommonOptions(withFeaturesOption(command), { logLevel: 'warn' }).action(
     async (
       opts: CommonOptions & {
@@ -276,6 +303,7 @@ export function registerDemo(program: Command): void {
         duplicateRate: number
         format: string
         port?: number
+        apiPort?: number
         features?: string
       },
     ) => {
@@ -284,10 +312,14 @@ export function registerDemo(program: Command): void {
           opts,
           {
             ...(opts.port !== undefined ? { 'http.port': opts.port } : {}),
+            ...(opts.apiPort !== undefined ? { 'api.port': opts.apiPort } : {}),
             ...(opts.features ? { 'features.module': opts.features } : {}),
           },
-          { logLevel: 'warn' },
+          // An open-ended demo serves the scoring API unless api.enabled says otherwise (file or FRAUDSTREAM_API_ENABLED);
+          // a scripted one (--count) does not, so runs side by side do not contend for its port.
+          { logLevel: 'warn', config: { 'api.enabled': opts.count === undefined } },
         )
+        const demoKey = config.api.enabled && config.api.keys.length === 0 ? generateApiKey() : undefined
         const rate = opts.rate === 'max' ? 'max' : parseNumber('--rate', 1)(opts.rate)
         const format = parseFormat(opts.format)
         const controller = new AbortController()
@@ -316,6 +348,16 @@ export function registerDemo(program: Command): void {
           format,
           signal: controller.signal,
           ...(progress ? { progress } : {}),
+          ...(demoKey ? { apiKeys: [demoApiKey(demoKey)] } : {}),
+          ...(config.api.enabled ? { startTimeMs: Date.now() } : {}),
+          onStarted: (apiUrl) => {
+            if (!apiUrl) return
+            const text = demoKey
+              ? `scoring API at ${apiUrl}; this run's key (scopes score, admin; 5 requests/s, bursts of 10; shown once, never stored): ${demoKey}\n  curl -H 'Authorization: Bearer ${demoKey}' -H 'content-type: application/json' -d @examples/api/tx.json ${apiUrl}/v1/score`
+              : `scoring API at ${apiUrl} (keys from api.keys)`
+            if (progress) progress.note(text)
+            else process.stderr.write(`${text}\n`)
+          },
         })
         process.off('SIGINT', onSignal)
         process.off('SIGTERM', onSignal)

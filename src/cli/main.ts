@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { registerApiKey } from './api-key.js'
 import { registerBacktest } from './backtest.js'
 import { runCommand } from './common.js'
 import { registerDemo } from './demo.js'
@@ -34,6 +35,7 @@ registerSql(program)
 registerDrift(program)
 registerBacktest(program)
 registerMigrate(program)
+registerApiKey(program)
 try {
   await program.parseAsync(process.argv)
 } catch (err) {

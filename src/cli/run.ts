@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { describeClickhouse } from '../adapters/clickhouse/client.js'
+import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import { describeCardFraud } from '../../topology/card-fraud.js'
 import { createPipeline, resolveKafka } from '../main.js'
 import { loadFeatures, withFeaturesOption } from './feature-module.js'
@@ -37,6 +38,12 @@ export function registerRun(program: Command): void {
           process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`)
           return 0
         }
+        if (config.api.enabled && config.api.keys.length === 0)
+          throw new FraudstreamError(
+            ErrorCode.configInvalid,
+            'api.enabled needs at least one key in api.keys (or FRAUDSTREAM_API_KEYS); `fraudstream api-key --id <name>` makes one',
+            'input',
+          )
         const kafka = await resolveKafka(config)
         if (kafka.mock) {
           log.warn(
@@ -63,7 +70,7 @@ export function registerRun(program: Command): void {
         })
         if (!opts.json)
           process.stderr.write(
-            `fraudstream run: group ${config.kafka.groupId}, ${describeClickhouse(config)}${pipeline.http ? `, metrics ${pipeline.http.url}/metrics` : ''}\n`,
+            `fraudstream run: group ${config.kafka.groupId}, ${describeClickhouse(config)}${pipeline.http ? `, metrics ${pipeline.http.url}/metrics` : ''}${pipeline.api ? `, scoring API ${pipeline.api.url}/v1/score` : ''}\n`,
           )
         await stopped
         await pipeline.close()

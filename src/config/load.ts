@@ -11,6 +11,8 @@ export interface EnvTarget {
   readonly path: readonly string[]
   readonly list?: boolean
   readonly boolean?: boolean
+  /** JSON text (a list of objects, such as api.keys). */
+  readonly json?: boolean
   readonly secret?: boolean
 }
 
@@ -45,6 +47,10 @@ export const ENV_MAP: Readonly<Record<string, EnvTarget>> = {
   FRAUDSTREAM_HTTP_ENABLED: { path: ['http', 'enabled'], boolean: true },
   FRAUDSTREAM_HTTP_HOST: { path: ['http', 'host'] },
   FRAUDSTREAM_HTTP_PORT: { path: ['http', 'port'] },
+  FRAUDSTREAM_API_ENABLED: { path: ['api', 'enabled'], boolean: true },
+  FRAUDSTREAM_API_HOST: { path: ['api', 'host'] },
+  FRAUDSTREAM_API_PORT: { path: ['api', 'port'] },
+  FRAUDSTREAM_API_KEYS: { path: ['api', 'keys'], json: true },
   FRAUDSTREAM_LOG_LEVEL: { path: ['log', 'level'] },
 }
 
@@ -64,18 +70,23 @@ const SECRET_PROPERTIES: ReadonlyMap<string, string> = new Map([
 export interface LoadConfigOptions {
   readonly file?: string
   readonly env?: NodeJS.ProcessEnv
+  /** A command's own defaults (`demo` turns the API on), applied over the schema's and under everything else. */
+  readonly defaults?: Record<string, unknown>
   /** Applied last: command-line flags such as --data-dir. */
   readonly overrides?: Record<string, unknown>
 }
 
 /**
- * defaults < file (--config, JSON or YAML) < env (FRAUDSTREAM_*) < command-line overrides. Validated once and frozen.
+ * defaults < a command's defaults < file (--config, JSON or YAML) < env (FRAUDSTREAM_*) < command-line overrides. Validated once and frozen.
  * On failure, every issue is reported with its path, and with the variable when the value came from one.
  */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const issues: string[] = []
-  const raw = options.file ? readConfigFile(options.file) : {}
-  if (options.file) issues.push(...secretIssues(raw, options.file))
+  const fromFile = options.file ? readConfigFile(options.file) : {}
+  if (options.file) issues.push(...secretIssues(fromFile, options.file))
+  const raw: Record<string, unknown> = {}
+  for (const [dotted, value] of Object.entries(options.defaults ?? {})) setPath(raw, dotted.split('.'), value)
+  mergeInto(raw, fromFile)
   const env = options.env ?? {}
   const fromEnv = new Map<string, string>()
   for (const [name, target] of Object.entries(ENV_MAP)) {
@@ -87,6 +98,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean)
+    if (target.json) {
+      try {
+        value = JSON.parse(text)
+      } catch (err) {
+        issues.push(`  ${target.path.join('.')} (${name}): must be JSON: ${errorMessageOf(err)}`)
+        continue
+      }
+    }
     if (target.boolean) {
       value = parseBoolean(text)
       if (value === undefined) {
@@ -207,6 +226,19 @@ function secretIssues(raw: Record<string, unknown>, file: string): string[] {
   }
   walk(raw, [])
   return issues
+}
+
+/** Deep-merges plain objects of `source` into `target`; anything else (lists included) replaces. */
+function mergeInto(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(source)) {
+    const into = target[key]
+    if (isPlainObject(value) && isPlainObject(into)) mergeInto(into, value)
+    else target[key] = value
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {

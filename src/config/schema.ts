@@ -253,6 +253,54 @@ export const ConfigSchema = z
         port: z.coerce.number().int().min(0).max(65535).default(9464),
       })
       .prefault({}),
+    /**
+     * The synchronous scoring API for the payment gateway (src/api/): `POST /v1/score` and `/v1/score/batch` produce the
+     * transaction to the transactions topic and answer with the stream's decision (README, "Scoring API").
+     */
+    api: z
+      .object({
+        /** Off by default for `run` and library use; `demo` turns it on unless set (a key is generated when none is given). */
+        enabled: z.boolean().default(false),
+        host: z.string().default('127.0.0.1'),
+        port: z.coerce.number().int().min(0).max(65535).default(8080),
+        /**
+         * API keys, each stored as the sha256 hex of the key (`fraudstream api-key` makes one): a hash in a file or an env
+         * var does not let anyone call the API. `FRAUDSTREAM_API_KEYS` holds the same list as JSON.
+         */
+        keys: z
+          .array(
+            z.object({
+              id: z.string().min(1).max(64),
+              hash: z.string().regex(/^[0-9a-f]{64}$/, 'hash must be the sha256 of the key, 64 lowercase hex digits'),
+              scopes: z.array(z.enum(['score', 'admin'])).min(1),
+              /** Token bucket: tokens added per second, and the bucket's size (the burst a key may send at once). */
+              ratePerSecond: z.number().positive().default(1_000),
+              burst: positiveInt.default(2_000),
+            }),
+          )
+          .default([]),
+        /** Most transactions in one `/v1/score/batch` request. */
+        maxBatch: positiveInt.default(100),
+        /** Transactions awaiting a decision across all requests; a request past it is answered 503 at once, never queued. */
+        maxConcurrent: positiveInt.default(2_000),
+        /** How long a request waits for the stream's decision; past it the fallback rules answer (`fallback: true`). */
+        deadlineMs: positiveInt.default(80),
+        /**
+         * How long a request answered by the fallback keeps waiting, off the response, for the stream's decision, so a
+         * retry gets the decision of record; if none comes, `scores` is asked once (a retry whose first try was decided
+         * long ago: the stream's dedupe drops the record the retry produced).
+         */
+        settleMs: positiveInt.default(10_000),
+        idempotency: z
+          .object({
+            /** Decisions kept for retries; the gateway's retry window must be shorter than ttlMs. */
+            maxEntries: positiveInt.default(100_000),
+            ttlMs: positiveInt.default(10 * 60 * 1000),
+          })
+          .prefault({}),
+        bodyLimitBytes: positiveInt.default(1024 * 1024),
+      })
+      .prefault({}),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .prefault({}),

@@ -22,6 +22,7 @@
  * | FS_ERR_INFER | inference failed in a worker or missed `infer.deadlineMs`; the batch is decided by `infer.fallback.rules` (reason `fallback`) and the job goes on |
  * | FS_ERR_RULE_INVALID | a rule does not parse or names an unknown field, feature or list; the message gives its path and the known names |
  * | FS_ERR_LIST_INVALID | a list entry is off (kind, list, value or expiry); the message names the field and its allowed values |
+ * | FS_ERR_API_OVERLOADED | the scoring API has api.maxConcurrent transactions in flight (503): retry after a pause, or add instances |
  * | FS_ERR_INTERNAL | a broken invariant; please report it with the log |
  * | FS_ERR_USAGE | a command-line option is off; the message names it and its allowed values |
  */
@@ -43,6 +44,7 @@ export const ErrorCode = {
   infer: 'FS_ERR_INFER',
   ruleInvalid: 'FS_ERR_RULE_INVALID',
   listInvalid: 'FS_ERR_LIST_INVALID',
+  apiOverloaded: 'FS_ERR_API_OVERLOADED',
   internal: 'FS_ERR_INTERNAL',
   usage: 'FS_ERR_USAGE',
 } as const

@@ -284,8 +284,35 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['result'] as const,
     registers,
   })
+  const apiRequests = new Counter({
+    name: 'fraudstream_api_requests_total',
+    help: 'Scoring API requests by route and HTTP status',
+    labelNames: ['route', 'status'] as const,
+    registers,
+  })
+  const apiAnswers = new Counter({
+    name: 'fraudstream_api_answers_total',
+    help: "Transactions the scoring API answered, by source: stream (its decision arrived in time), replayed (a retry, from an earlier request's decision), fallback (the deadline passed)",
+    labelNames: ['source'] as const,
+    registers,
+  })
+  const apiDuration = new Histogram({
+    name: 'fraudstream_api_request_duration_seconds',
+    help: 'From a scoring request arriving to its answer',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.25, 1],
+    registers,
+  })
+  const apiUnsettled = new Counter({
+    name: 'fraudstream_api_unsettled_total',
+    help: 'Transactions answered by the fallback whose decision neither the stream nor `scores` gave within api.settleMs',
+    registers,
+  })
   return {
     registry,
+    apiRequests,
+    apiAnswers,
+    apiDuration: { observeMs: (ms: number) => apiDuration.observe(ms / 1000) },
+    apiUnsettled,
     driftPsi,
     driftKs,
     driftLevel,

@@ -86,6 +86,9 @@ export class GroupMember<P extends MemberPartition> {
   readonly #committer: OffsetCommitter
   #timers: Cancel[] = []
   #paused = false
+  /** Paused by an operator (pauseConsumption): backpressure does not resume these, new assignments are paused too. */
+  #held = false
+  readonly #heldPartitions = new Set<string>()
   #started = false
   #stopping = false
   #everAssigned = false
@@ -204,6 +207,7 @@ export class GroupMember<P extends MemberPartition> {
       this.options.hooks?.onRevoked?.(p)
       p.revoked = true
       this.#partitions.delete(partitionKey(p.tp))
+      this.#heldPartitions.delete(partitionKey(p.tp))
       this.options.task.release(p, { lost: info.lost, drained })
       this.options.log.info(
         { topic: p.tp.topic, partition: p.tp.partition, committed: p.lastCommitted, drained, lost: info.lost },
@@ -253,6 +257,15 @@ export class GroupMember<P extends MemberPartition> {
 
   /** Pauses every owned partition while too many records wait for sinks; resumes below half the bound. */
   applyBackpressure(): void {
+    if (this.#held) {
+      // A partition assigned while held is paused on the next tick; librdkafka refuses to pause it before its assign.
+      const fresh = [...this.#partitions.entries()].filter(([key]) => !this.#heldPartitions.has(key))
+      if (fresh.length > 0) {
+        this.options.source.pause(fresh.map(([, p]) => p.tp))
+        for (const [key] of fresh) this.#heldPartitions.add(key)
+      }
+      return
+    }
     const inFlight = this.inFlight
     const owned = [...this.#partitions.values()].map((p) => p.tp)
     if (!this.#paused && inFlight > this.options.maxInFlight) {
@@ -265,6 +278,38 @@ export class GroupMember<P extends MemberPartition> {
       this.#paused = false
       this.options.hooks?.onPaused?.(false, inFlight)
     } else this.options.hooks?.onPaused?.(this.#paused, inFlight)
+  }
+
+  get consumptionPaused(): boolean {
+    return this.#held
+  }
+
+  /**
+   * Stops fetching from every owned partition until `resumeConsumption`, whatever the in-flight count (an operator's
+   * pause: `POST /v1/admin/pause`). Records already fetched are still processed and committed; the group membership
+   * and its heartbeats go on. Returns false when already paused.
+   */
+  pauseConsumption(): boolean {
+    if (this.#held) return false
+    this.#held = true
+    this.#heldPartitions.clear()
+    this.applyBackpressure()
+    this.options.log.info({ member: this.options.name, partitions: this.#heldPartitions.size }, 'consumption paused')
+    return true
+  }
+
+  /** Resumes what pauseConsumption paused; backpressure then applies as before. Returns false when not paused. */
+  resumeConsumption(): boolean {
+    if (!this.#held) return false
+    this.#held = false
+    const owned = [...this.#partitions.entries()].filter(([key]) => this.#heldPartitions.has(key))
+    this.#heldPartitions.clear()
+    this.options.source.resume(owned.map(([, p]) => p.tp))
+    // Backpressure starts afresh: its own pause, if it had one, was lifted above and is re-applied if still due.
+    this.#paused = false
+    this.applyBackpressure()
+    this.options.log.info({ member: this.options.name }, 'consumption resumed')
+    return true
   }
 
   async #refresh(): Promise<void> {

@@ -107,6 +107,19 @@ export class Job<Stats> {
     await this.member.start(options)
   }
 
+  /** An operator's pause: stops fetching until `resume` (GroupMember.pauseConsumption). False if already paused. */
+  pause(): boolean {
+    return this.member.pauseConsumption()
+  }
+
+  resume(): boolean {
+    return this.member.resumeConsumption()
+  }
+
+  get paused(): boolean {
+    return this.member.consumptionPaused
+  }
+
   drain(timeoutMs?: number): Promise<boolean> {
     return this.member.drain(timeoutMs)
   }

@@ -256,3 +256,25 @@ test('alert digests and tiers are checked across fields: a span past maxInFlight
     0.02,
   )
 })
+
+test('FRAUDSTREAM_API_KEYS is JSON of api.keys entries, a command default sits under the file and env, and a bad hash names its path', () => {
+  const entry = { id: 'gw', hash: 'a'.repeat(64), scopes: ['score'] }
+  const config = loadConfig({
+    env: { FRAUDSTREAM_API_KEYS: JSON.stringify([entry]) },
+    defaults: { 'api.enabled': true },
+  })
+  assert.equal(config.api.enabled, true)
+  assert.deepEqual(config.api.keys, [{ ...entry, ratePerSecond: 1_000, burst: 2_000 }])
+  assert.equal(
+    loadConfig({ env: { FRAUDSTREAM_API_ENABLED: 'false' }, defaults: { 'api.enabled': true } }).api.enabled,
+    false,
+  )
+  assert.throws(
+    () => loadConfig({ env: { FRAUDSTREAM_API_KEYS: '[{"id":"gw","hash":"secret","scopes":["score"]}]' } }),
+    /api\.keys\.0\.hash: hash must be the sha256/,
+  )
+  assert.throws(
+    () => loadConfig({ env: { FRAUDSTREAM_API_KEYS: '{oops' } }),
+    /api\.keys \(FRAUDSTREAM_API_KEYS\): must be JSON/,
+  )
+})
