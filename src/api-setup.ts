@@ -10,7 +10,10 @@ import { DecisionCache } from './api/decision-cache.js'
 import { DecisionWaiter } from './api/decision-waiter.js'
 import { createFallbackAnswer } from './api/fallback-answer.js'
 import { ScoreService, type DecisionOfRecord } from './api/score-service.js'
+import type { FastifyInstance } from 'fastify'
+import { rulesRoutes } from './api/rules-routes.js'
 import { startApiServer, type ApiServer } from './api/server.js'
+import { RulesAdmin } from './rules/rules-admin.js'
 import type { Config } from './config/schema.js'
 import type { DecisionV1, ModelRef } from './core/records.js'
 import { publishRegistry } from './models/publish-registry.js'
@@ -129,6 +132,11 @@ export async function startApi(options: StartApiOptions): Promise<ScoringApi> {
         return job.paused
       },
     }
+    // The rules and lists routes write to their topics as `fraudstream rules|lists` do.
+    const rulesAdmin = admin
+      ? await RulesAdmin.connect({ config, bootstrapServers: options.bootstrapServers, featureNames, log: apiLog })
+      : undefined
+    if (rulesAdmin) closers.push(() => rulesAdmin.close())
     const keys = [...api.keys, ...(options.extraKeys ?? [])]
     if (keys.length === 0)
       apiLog.warn({}, 'api.keys is empty: every request is refused (401); set FRAUDSTREAM_API_KEYS')
@@ -140,6 +148,9 @@ export async function startApi(options: StartApiOptions): Promise<ScoringApi> {
       scorer: scoreService,
       maxEventTimeAheadMs: config.decode.maxEventTimeAheadMs,
       ...(admin ? { admin } : {}),
+      ...(rulesAdmin
+        ? { adminPlugins: [async (app: FastifyInstance) => void app.register(rulesRoutes, { actions: rulesAdmin })] }
+        : {}),
       log: apiLog,
       ...(options.metrics ? { metrics: options.metrics } : {}),
     })

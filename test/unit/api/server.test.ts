@@ -2,7 +2,9 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { hashApiKey, type ApiKey } from '../../../src/api/api-keys.js'
 import type { ScoreAnswer } from '../../../src/api/score-service.js'
+import { rulesRoutes, type RulesActions } from '../../../src/api/rules-routes.js'
 import { createApiServer, type ApiServerOptions } from '../../../src/api/server.js'
+import { ErrorCode, FraudstreamError } from '../../../src/core/errors.js'
 import type { Transaction } from '../../../src/core/transaction-v1.js'
 import { createLogger } from '../../../src/observability/logger.js'
 
@@ -238,4 +240,49 @@ test('admin routes pause and resume the job, promote a model, and admin plugins 
     200,
   )
   await app.close()
+})
+
+test('rules and lists routes sit behind the admin scope, write through the actions, and answer a bad rule with 400 and a missing one with 404', async () => {
+  const rules = new Map<string, unknown>()
+  const entries: unknown[] = []
+  const actions: RulesActions = {
+    listRules: async () => [...rules.values()],
+    putRule: async (raw) => {
+      const rule = raw as { id?: unknown }
+      if (typeof rule.id !== 'string') throw new FraudstreamError(ErrorCode.ruleInvalid, 'id: Required', 'input')
+      rules.set(rule.id, rule)
+      return rule
+    },
+    deleteRule: async (id) => {
+      if (!rules.delete(id)) throw new FraudstreamError(ErrorCode.usage, `there is no rule ${id}`, 'input')
+    },
+    listEntries: async () => entries,
+    addEntry: async (raw) => (entries.push(raw), raw),
+    removeEntry: async (kind, value, list) => [`${list ?? 'block'}:${kind}:${value}`],
+  }
+  const { app } = await server({
+    adminPlugins: [async (scope) => void scope.register(rulesRoutes, { actions })],
+  })
+  const rule = { id: 'big', priority: 1, when: { field: 'amount', op: '>', value: 1 }, then: { decision: 'review' } }
+  const put = (payload: unknown, key: string) => ({ ...post('/v1/admin/rules', payload, key), method: 'PUT' as const })
+  assert.equal((await app.inject(put(rule, SCORER_KEY))).statusCode, 403, 'the score scope cannot change rules')
+  assert.deepEqual(rules.size, 0)
+  const ok = await app.inject(put(rule, ADMIN_KEY))
+  assert.equal(ok.statusCode, 200)
+  assert.deepEqual(ok.json(), { rule })
+  const bad = await app.inject(put({ priority: 1 }, ADMIN_KEY))
+  assert.equal(bad.statusCode, 400)
+  assert.deepEqual(bad.json(), { error: 'FS_ERR_RULE_INVALID', message: 'id: Required' })
+  const listed = await app.inject({ ...post('/v1/admin/rules', undefined, ADMIN_KEY), method: 'GET' })
+  assert.deepEqual(listed.json(), { rules: [rule] })
+  const del = (id: string) => ({ ...post(`/v1/admin/rules/${id}`, undefined, ADMIN_KEY), method: 'DELETE' as const })
+  assert.deepEqual((await app.inject(del('big'))).json(), { deleted: 'big' })
+  assert.equal((await app.inject(del('big'))).statusCode, 404)
+  const entry = { list: 'block', kind: 'card', value: 'card-9' }
+  assert.deepEqual((await app.inject(post('/v1/admin/lists', entry, ADMIN_KEY))).json(), { entry })
+  const removed = await app.inject({
+    ...post('/v1/admin/lists/card/card-9?list=block', undefined, ADMIN_KEY),
+    method: 'DELETE',
+  })
+  assert.deepEqual(removed.json(), { removed: ['block:card:card-9'] })
 })
