@@ -133,7 +133,8 @@ const pipeline = await fullPipeline('pipeline (decode → … → ONNX → sinks
 // The same without the decisions' top features: what explanations cost the main thread (the graph still computes
 // them; onnxruntime runs every node whatever is fetched).
 const unexplained = await fullPipeline('pipeline, explanations off (infer.explainTopK 0)', { 'infer.explainTopK': 0 })
-const [tiersFirst, approveBelow] = values.tiers?.split(':') ?? []
+// `first[:approveBelow]`: the band's lower edge defaults to the one the usage names.
+const [tiersFirst, approveBelow = '0.02'] = values.tiers?.split(':') ?? []
 const tiered = tiersFirst
   ? await fullPipeline(`pipeline, tiered (${tiersFirst} below ${approveBelow} settles)`, {
       'infer.tiers.first': tiersFirst,
