@@ -14,7 +14,8 @@ export const DEV = 6
 export const SQ = 7
 export const STRIDE = 8
 
-const FIRST_CAPACITY = 4
+/** Buckets a key has room for at first: typed arrays are costly to make, so a key should seldom grow. */
+const FIRST_CAPACITY = 16
 
 /**
  * One terminal's (or merchant's) history in an offline lookup table: its buckets in start order, side by side in

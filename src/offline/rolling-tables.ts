@@ -1,7 +1,7 @@
 import type { Transaction } from '../core/transaction-v1.js'
 import type { LookupDistinctField, LookupFeature, LookupKey } from '../stages/features/feature-definition.js'
 import { fraudRatio, type LabelEntry } from '../stages/lookups/key-aggregate.js'
-import { labelCutoffMs, LOOKUP_KEY_FIELD, windowEndMs, type LookupPlan } from '../stages/lookups/lookup-plan.js'
+import { labelCutoffMs, windowEndMs, type LookupPlan } from '../stages/lookups/lookup-plan.js'
 import { hash52 } from '../stages/windows/window-groups.js'
 import { amountOverMean, populationStddev, zscore } from '../stages/windows/window-math.js'
 import { COUNT, DEV, KeyHistory, LAST, MAX, MIN, REF, SQ, STRIDE, SUM, type WindowMemo } from './key-history.js'
@@ -9,7 +9,8 @@ import { COUNT, DEV, KeyHistory, LAST, MAX, MIN, REF, SQ, STRIDE, SUM, type Wind
 /** The tables of one key kind: its keys' histories by id (the transaction's terminal_id, merchant_id…). */
 interface KindTable {
   readonly kind: LookupKey
-  readonly field: (typeof LOOKUP_KEY_FIELD)[LookupKey]
+  /** The transaction's id for this kind: a property read of its own, where tx[field] would be a keyed one. */
+  readonly idOf: (tx: Transaction) => string | undefined
   readonly resolutionMs: number
   readonly horizonMs: number
   readonly distinctFields: readonly LookupDistinctField[]
@@ -57,7 +58,7 @@ export class RollingTables {
   constructor(readonly plan: LookupPlan) {
     this.#tables = plan.keys.map((kind) => ({
       kind,
-      field: LOOKUP_KEY_FIELD[kind],
+      idOf: idReader(kind),
       resolutionMs: plan.resolutionMs.get(kind)!,
       horizonMs: plan.horizonMs.get(kind)!,
       distinctFields: plan.distinctFields.get(kind) ?? [],
@@ -95,7 +96,7 @@ export class RollingTables {
     const amount = tx.amount
     for (let t = 0; t < this.#tables.length; t++) {
       const table = this.#tables[t]!
-      const id = tx[table.field]
+      const id = table.idOf(tx)
       if (id === undefined || timeMs < this.#watermarkMs - table.horizonMs) continue
       let history = table.keys.get(id)
       if (!history) table.keys.set(id, (history = new KeyHistory(table.distinctFields.length)))
@@ -154,7 +155,7 @@ export class RollingTables {
     const reading = this.#reading
     for (let t = 0; t < this.#tables.length; t++) {
       const table = this.#tables[t]!
-      const id = tx[table.field]
+      const id = table.idOf(tx)
       reading[t] = id === undefined ? undefined : table.keys.get(id)
     }
     for (const column of this.#columns) {
@@ -170,6 +171,19 @@ export class RollingTables {
     const memo = this.#empty
     memo.endMs = endMs
     return memo
+  }
+}
+
+function idReader(kind: LookupKey): (tx: Transaction) => string | undefined {
+  switch (kind) {
+    case 'terminal':
+      return (tx) => tx.terminal_id
+    case 'merchant':
+      return (tx) => tx.merchant_id
+    case 'customer':
+      return (tx) => tx.customer_id
+    case 'device':
+      return (tx) => tx.device_id
   }
 }
 
@@ -230,7 +244,8 @@ function memoOf(history: KeyHistory, window: number, startMs: number, endMs: num
   let max = -Infinity
   let lastMs = -Infinity
   const stats = history.stats
-  const [from, to] = slotsIn(history, startMs, endMs)
+  const to = slotsBefore(history, endMs)
+  const from = firstSlotFrom(history, startMs, to)
   for (let slot = from; slot < to; slot++) {
     const at = slot * STRIDE
     count += stats[at + COUNT]!
@@ -247,14 +262,20 @@ function memoOf(history: KeyHistory, window: number, startMs: number, endMs: num
   return memo
 }
 
-/** The slots [from, to) of the buckets starting in [startMs, endMs). */
-function slotsIn(history: KeyHistory, startMs: number, endMs: number): [number, number] {
+/** The slot after the last bucket starting before `endMs`. */
+function slotsBefore(history: KeyHistory, endMs: number): number {
   const starts = history.starts
   let to = history.head + history.size
   while (to > history.head && starts[to - 1]! >= endMs) to--
+  return to
+}
+
+/** The first slot, at or before `to`, of the buckets starting at or after `startMs`. */
+function firstSlotFrom(history: KeyHistory, startMs: number, to: number): number {
+  const starts = history.starts
   let from = to
   while (from > history.head && starts[from - 1]! >= startMs) from--
-  return [from, to]
+  return from
 }
 
 /** lookupValueOf (key-aggregate.ts) over a memo: the same cases, the same arithmetic. */
@@ -309,7 +330,8 @@ function valueOf(
 /** key-aggregate's spreadOf: deviations from the earliest bucket's reference amount. */
 function spreadOf(memo: WindowMemo, history: KeyHistory): void {
   const stats = history.stats
-  const [from, to] = slotsIn(history, memo.startMs, memo.endMs)
+  const to = slotsBefore(history, memo.endMs)
+  const from = firstSlotFrom(history, memo.startMs, to)
   const reference = from < to ? stats[from * STRIDE + REF]! : 0
   let deviations = 0
   let squaredDeviations = 0
@@ -327,7 +349,8 @@ function spreadOf(memo: WindowMemo, history: KeyHistory): void {
 
 function distinctIn(history: KeyHistory, memo: WindowMemo, field: number): number {
   const values = new Set<number>()
-  const [from, to] = slotsIn(history, memo.startMs, memo.endMs)
+  const to = slotsBefore(history, memo.endMs)
+  const from = firstSlotFrom(history, memo.startMs, to)
   for (let slot = from; slot < to; slot++)
     for (const value of history.distinct?.[slot]?.[field] ?? []) values.add(value)
   return values.size
