@@ -52,6 +52,13 @@ export class RollingTables {
   #watermarkMs = -Infinity
   /** Per table, the key history a row reads (fill), looked up once per row. */
   readonly #reading: (KeyHistory | undefined)[]
+  /**
+   * The last transaction added and, per table, the key history it went into: a row is mostly read right after its
+   * transaction is added (its windows end a delay before it), and then need not look its keys up again. Forgotten at
+   * an eviction, which may drop a key.
+   */
+  #addedTx: Transaction | undefined
+  readonly #added: (KeyHistory | undefined)[]
   /** The window memo of a key without history. */
   readonly #empty: WindowMemo = emptyMemo(0)
 
@@ -76,6 +83,7 @@ export class RollingTables {
       return { index, feature, table, window, field }
     })
     this.#reading = this.#tables.map(() => undefined)
+    this.#added = this.#tables.map(() => undefined)
   }
 
   /** Keys the tables hold now, for a bound on memory. */
@@ -94,12 +102,15 @@ export class RollingTables {
   addTransaction(tx: Transaction): void {
     const timeMs = tx.eventTimeMs
     const amount = tx.amount
+    this.#addedTx = tx
     for (let t = 0; t < this.#tables.length; t++) {
       const table = this.#tables[t]!
       const id = table.idOf(tx)
+      this.#added[t] = undefined
       if (id === undefined || timeMs < this.#watermarkMs - table.horizonMs) continue
       let history = table.keys.get(id)
       if (!history) table.keys.set(id, (history = new KeyHistory(table.distinctFields.length)))
+      this.#added[t] = history
       const slot = history.slotOf(Math.floor(timeMs / table.resolutionMs) * table.resolutionMs)
       // key-aggregate's addToBucket, on the slot's numbers.
       const stats = history.stats
@@ -141,6 +152,7 @@ export class RollingTables {
   evict(watermarkMs: number): void {
     if (watermarkMs <= this.#watermarkMs) return
     this.#watermarkMs = watermarkMs
+    this.#addedTx = undefined
     for (const table of this.#tables) {
       const cutMs = watermarkMs - table.horizonMs
       for (const [id, history] of table.keys) {
@@ -153,10 +165,15 @@ export class RollingTables {
   /** fillLookups for these tables: the lookup columns of the row at `rowAt` of `row`, read at `atMs`. */
   fill(row: Float32Array, tx: Transaction, atMs: number, rowAt = 0): void {
     const reading = this.#reading
+    const added = tx === this.#addedTx
     for (let t = 0; t < this.#tables.length; t++) {
       const table = this.#tables[t]!
-      const id = table.idOf(tx)
-      reading[t] = id === undefined ? undefined : table.keys.get(id)
+      const known = added ? this.#added[t] : undefined
+      if (known) reading[t] = known
+      else {
+        const id = table.idOf(tx)
+        reading[t] = id === undefined ? undefined : table.keys.get(id)
+      }
     }
     for (const column of this.#columns) {
       const feature = column.feature

@@ -74,6 +74,8 @@ const stepArb = fc.oneof(
       dtMs: minutes(-20, 8),
       ids: idsArb,
       amount: fc.double({ min: 0, max: 5_000, noNaN: true }),
+      // Its row read at once, as an offline pass mostly reads it.
+      readNow: fc.boolean(),
     }),
   },
   {
@@ -137,6 +139,14 @@ test('offline tables read what the live aggregator holds, for every aggregation,
         /** No read below the last eviction's watermark. */
         let evictedAtMs = -Infinity
         let offset = 0
+        const read = (tx: Transaction, atMs: number) => {
+          const live = new Float32Array(FEATURES.length)
+          fillLookups(plan, live, tx, atMs, (key) => aggregator.keys.get(key))
+          const offline = new Float32Array(FEATURES.length)
+          tables.fill(offline, tx, atMs)
+          assert.deepEqual(offline, live, `read at ${atMs - START}`)
+          readBelowMs = Math.max(readBelowMs, requirementOf(plan, atMs).txMs)
+        }
         for (const step of steps) {
           if (step.kind === 'tx') {
             // A step back is a fact behind the others (with whole amounts only), the clock staying where it is.
@@ -145,6 +155,7 @@ test('offline tables read what the live aggregator holds, for every aggregation,
             const tx = transaction(step.ids, timeMs, amountOf(step.amount))
             for (const fact of transactionFacts(plan, tx, TX, offset++)) aggregator.apply(fact)
             tables.addTransaction(tx)
+            if (step.readNow) read(tx, Math.max(evictedAtMs, timeMs))
           } else if (step.kind === 'label') {
             const transactionTimeMs = Math.max(readBelowMs, clockMs - step.backMs)
             const facts = labelFacts(
@@ -167,13 +178,7 @@ test('offline tables read what the live aggregator holds, for every aggregation,
             }
           } else if (step.kind === 'read') {
             const atMs = Math.max(evictedAtMs, clockMs - step.backMs)
-            const tx = transaction(step.ids, clockMs, amountOf(step.amount))
-            const live = new Float32Array(FEATURES.length)
-            fillLookups(plan, live, tx, atMs, (key) => aggregator.keys.get(key))
-            const offline = new Float32Array(FEATURES.length)
-            tables.fill(offline, tx, atMs)
-            assert.deepEqual(offline, live, `read at ${atMs - START}`)
-            readBelowMs = Math.max(readBelowMs, requirementOf(plan, atMs).txMs)
+            read(transaction(step.ids, clockMs, amountOf(step.amount)), atMs)
           } else {
             const watermarkMs = Math.max(evictedAtMs, clockMs - step.backMs)
             evictedAtMs = watermarkMs
