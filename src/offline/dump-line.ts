@@ -92,11 +92,21 @@ export async function* readLineChunks(path: string): AsyncGenerator<Buffer> {
   let rest: Buffer = Buffer.alloc(0)
   try {
     for await (const chunk of input) {
-      const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk
-      const end = data.lastIndexOf(NEWLINE) + 1
+      let from = 0
+      if (rest.length > 0) {
+        // The line cut at the end of the last chunk, completed on its own: the chunk itself is not copied.
+        const first = chunk.indexOf(NEWLINE) + 1
+        if (first === 0) {
+          rest = Buffer.concat([rest, chunk])
+          continue
+        }
+        yield Buffer.concat([rest, chunk.subarray(0, first)])
+        from = first
+      }
+      const end = chunk.lastIndexOf(NEWLINE) + 1
       // Copied: a slice would keep the whole chunk alive with it.
-      rest = Buffer.from(data.subarray(end))
-      if (end > 0) yield data.subarray(0, end)
+      rest = Buffer.from(chunk.subarray(Math.max(from, end)))
+      if (end > from) yield chunk.subarray(from, end)
     }
   } catch (err) {
     if (!gzipped || !isZlibError(err)) throw err

@@ -1,8 +1,8 @@
 import type { LabelEntry } from '../stages/lookups/key-aggregate.js'
 
 /**
- * A bucket's numbers, STRIDE a bucket: key-aggregate's Bucket without its objects. `ref` is the bucket's first amount
- * and `dev`, `sq` the sums of the deviations from it and of their squares (see Bucket.ref).
+ * A bucket's numbers, STRIDE a bucket: key-aggregate's Bucket without its objects, and its start. `ref` is the
+ * bucket's first amount and `dev`, `sq` the sums of the deviations from it and of their squares (see Bucket.ref).
  */
 export const COUNT = 0
 export const SUM = 1
@@ -12,7 +12,8 @@ export const LAST = 4
 export const REF = 5
 export const DEV = 6
 export const SQ = 7
-export const STRIDE = 8
+export const START = 8
+export const STRIDE = 9
 
 /** Buckets a key has room for at first: typed arrays are costly to make, so a key should seldom grow. */
 const FIRST_CAPACITY = 16
@@ -24,10 +25,10 @@ const FIRST_CAPACITY = 16
  * touches millions of buckets, and those objects were most of its allocations. Facts come nearly in time order, so a
  * bucket is almost always the last one or a new one after it, and eviction takes the oldest from the front.
  *
- * Slots `head` to `head + size` of `starts` (and of `stats`, STRIDE numbers each) hold the buckets, starts ascending.
+ * Slots `head` to `head + size` of `stats` (STRIDE numbers each) hold the buckets, starts ascending: one array, so
+ * that a bucket's start and numbers come in together.
  */
 export class KeyHistory {
-  starts = new Float64Array(FIRST_CAPACITY)
   stats = new Float64Array(FIRST_CAPACITY * STRIDE)
   head = 0
   size = 0
@@ -48,16 +49,22 @@ export class KeyHistory {
 
   /** The slot of the bucket starting at `startMs`, made (empty) when there is none. */
   slotOf(startMs: number): number {
+    const stats = this.stats
     const end = this.head + this.size
     let at = end - 1
-    while (at >= this.head && this.starts[at]! > startMs) at--
-    if (at >= this.head && this.starts[at] === startMs) return at
+    while (at >= this.head && stats[at * STRIDE + START]! > startMs) at--
+    if (at >= this.head && stats[at * STRIDE + START] === startMs) return at
     return this.#insert(at + 1, startMs)
+  }
+
+  /** The start of the bucket in `slot`. */
+  startOf(slot: number): number {
+    return this.stats[slot * STRIDE + START]!
   }
 
   /** Drops the buckets ending at or before `cutMs` and the labels of transactions before it. */
   evictBefore(cutMs: number, resolutionMs: number): void {
-    while (this.size > 0 && this.starts[this.head]! + resolutionMs <= cutMs) {
+    while (this.size > 0 && this.startOf(this.head) + resolutionMs <= cutMs) {
       if (this.distinct) this.distinct[this.head] = undefined
       this.head++
       this.size--
@@ -75,12 +82,11 @@ export class KeyHistory {
   /** A new empty bucket at slot `at` (between head and head + size), the later ones moved up one. */
   #insert(at: number, startMs: number): number {
     let end = this.head + this.size
-    if (end === this.starts.length) {
+    if (end * STRIDE === this.stats.length) {
       const shift = this.head
-      if (this.size * 2 > this.starts.length) this.#grow()
+      if (this.size * 2 * STRIDE > this.stats.length) this.#grow()
       else {
         // Half empty at the front: move the buckets down instead of growing.
-        this.starts.copyWithin(0, shift, end)
         this.stats.copyWithin(0, shift * STRIDE, end * STRIDE)
         if (this.distinct) this.distinct.copyWithin(0, shift, end).length = this.size
         this.head = 0
@@ -89,13 +95,12 @@ export class KeyHistory {
       end -= shift
     }
     if (at < end) {
-      this.starts.copyWithin(at + 1, at, end)
       this.stats.copyWithin((at + 1) * STRIDE, at * STRIDE, end * STRIDE)
       this.distinct?.splice(at, 0, undefined)
     } else if (this.distinct) this.distinct[at] = undefined
-    this.starts[at] = startMs
     const stats = this.stats
     const base = at * STRIDE
+    stats[base + START] = startMs
     stats[base + COUNT] = 0
     stats[base + SUM] = 0
     stats[base + MIN] = Infinity
@@ -111,11 +116,8 @@ export class KeyHistory {
   /** Twice the room, the buckets moved to the front. */
   #grow(): void {
     const { head, size } = this
-    const starts = new Float64Array(this.starts.length * 2)
-    starts.set(this.starts.subarray(head, head + size))
-    const stats = new Float64Array(starts.length * STRIDE)
+    const stats = new Float64Array(this.stats.length * 2)
     stats.set(this.stats.subarray(head * STRIDE, (head + size) * STRIDE))
-    this.starts = starts
     this.stats = stats
     if (this.distinct) this.distinct = this.distinct.slice(head, head + size)
     this.head = 0

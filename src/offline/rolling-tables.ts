@@ -281,17 +281,15 @@ function memoOf(history: KeyHistory, window: number, startMs: number, endMs: num
 
 /** The slot after the last bucket starting before `endMs`. */
 function slotsBefore(history: KeyHistory, endMs: number): number {
-  const starts = history.starts
   let to = history.head + history.size
-  while (to > history.head && starts[to - 1]! >= endMs) to--
+  while (to > history.head && history.startOf(to - 1) >= endMs) to--
   return to
 }
 
 /** The first slot, at or before `to`, of the buckets starting at or after `startMs`. */
 function firstSlotFrom(history: KeyHistory, startMs: number, to: number): number {
-  const starts = history.starts
   let from = to
-  while (from > history.head && starts[from - 1]! >= startMs) from--
+  while (from > history.head && history.startOf(from - 1) >= startMs) from--
   return from
 }
 
