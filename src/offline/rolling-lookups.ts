@@ -89,11 +89,6 @@ export class RollingLookups<Row extends { readonly tx: Transaction; readonly row
     this.#needsMs.push(needsMs)
   }
 
-  /** Whether `next(completeBelowMs)` would give a row. */
-  hasReady(completeBelowMs: number): boolean {
-    return this.#head < this.#rows.length && this.#needsMs[this.#head]! <= completeBelowMs
-  }
-
   /**
    * The next row whose tables are complete, in file order, with its lookup columns filled; undefined when the next
    * one waits. `completeBelowMs`: no transaction fact below it is still to come (the least watermark over the
@@ -112,11 +107,6 @@ export class RollingLookups<Row extends { readonly tx: Transaction; readonly row
     if (needsMs > this.#readBelowMs) this.#readBelowMs = needsMs
     this.#tables.fill(row.row, row.tx, this.#atMs[head]!)
     return row
-  }
-
-  /** Every row `next` gives now, in file order. */
-  *ready(completeBelowMs: number): Generator<Row> {
-    for (let row = this.next(completeBelowMs); row; row = this.next(completeBelowMs)) yield row
   }
 
   #applyLabelsBelow(endMs: number): void {
