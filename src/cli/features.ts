@@ -70,7 +70,7 @@ export function registerFeatures(program: Command): void {
                     progress.update([`  ${phase}: ${formatInt(lines)} lines`], `  ${phase}: ${formatInt(lines)} lines`),
                 }),
           },
-          async ({ tx, row, label }) => {
+          ({ tx, row, label }) => {
             const cells = [
               csv(tx.transaction_id),
               csv(tx.card_id),
@@ -78,9 +78,10 @@ export function registerFeatures(program: Command): void {
               ...Array.from(row, String),
             ]
             if (opts.labels) cells.push(label ? (label.is_fraud ? '1' : '0') : '')
-            await out.write(`${cells.join(',')}\n`)
+            return out.buffer(`${cells.join(',')}\n`)
           },
         )
+        await out.flush()
         await out.end()
         progress.done()
         const invalidLabels = counts.invalid_labels
@@ -115,7 +116,16 @@ export function registerFeatures(program: Command): void {
 }
 
 /** A file opened for writing, with backpressure, whose errors reject the write or end that meets them. */
-async function openForWriting(path: string): Promise<{ write(text: string): Promise<void>; end(): Promise<void> }> {
+/** Lines kept before they are written: a write (and a wait on it) per row would cost more than the row. */
+const BUFFERED_CHARS = 1 << 16
+
+async function openForWriting(path: string): Promise<{
+  write(text: string): Promise<void>
+  /** `write` a line later, with others: a promise only when they were written now. */
+  buffer(line: string): Promise<void> | undefined
+  flush(): Promise<void>
+  end(): Promise<void>
+}> {
   const stream = createWriteStream(path)
   let failure: Error | undefined
   stream.on('error', (err) => (failure = err))
@@ -133,24 +143,39 @@ async function openForWriting(path: string): Promise<{ write(text: string): Prom
         cause: failure,
       })
   }
+  let lines: string[] = []
+  let chars = 0
+  const write = async (text: string): Promise<void> => {
+    check()
+    if (!stream.write(text)) {
+      // Each wait removes both of its listeners, whichever fires: a listener left behind per wait would pile up
+      // on the stream for the whole run (MaxListenersExceededWarning after ten waits).
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off('drain', done)
+          stream.off('error', done)
+          resolve()
+        }
+        stream.once('drain', done)
+        stream.once('error', done)
+      })
+    }
+    check()
+  }
+  const flush = (): Promise<void> => {
+    const text = lines.join('')
+    lines = []
+    chars = 0
+    return write(text)
+  }
   return {
-    async write(text) {
-      check()
-      if (!stream.write(text)) {
-        // Each wait removes both of its listeners, whichever fires: a listener left behind per wait would pile up
-        // on the stream for the whole run (MaxListenersExceededWarning after ten waits).
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            stream.off('drain', done)
-            stream.off('error', done)
-            resolve()
-          }
-          stream.once('drain', done)
-          stream.once('error', done)
-        })
-      }
-      check()
+    write,
+    buffer(line) {
+      lines.push(line)
+      chars += line.length
+      return chars >= BUFFERED_CHARS ? flush() : undefined
     },
+    flush,
     async end() {
       await new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())))
       check()

@@ -13,7 +13,8 @@ export interface DumpRecord {
 }
 
 /** How `kcat -C -J` starts each record: `{"topic":…,"partition":…,"offset":…,["tstype":…,"ts":…,]…,"payload":…}`. */
-const ENVELOPE_START = Buffer.from('{"topic":')
+export const ENVELOPE_PREFIX = '{"topic":'
+const ENVELOPE_START = Buffer.from(ENVELOPE_PREFIX)
 const NEWLINE = 0x0a
 
 /**
@@ -65,6 +66,24 @@ export async function* readLines(path: string): AsyncGenerator<Buffer> {
  * millions of lines.
  */
 export async function* readLineBatches(path: string): AsyncGenerator<Buffer[]> {
+  for await (const chunk of readLineChunks(path)) {
+    const lines: Buffer[] = []
+    for (let start = 0; start < chunk.length;) {
+      let end = chunk.indexOf(NEWLINE, start)
+      if (end < 0) end = chunk.length
+      lines.push(lineOf(chunk.subarray(start, end)))
+      start = end + 1
+    }
+    yield lines
+  }
+}
+
+/**
+ * The file in pieces of whole lines, each piece ending with its last line's newline (but the file's last piece, whose
+ * last line may have none), gunzipped as readLines is. For callers that split the lines themselves, without a Buffer
+ * per line: a piece of plain ASCII can be read as one string and its lines as slices of it.
+ */
+export async function* readLineChunks(path: string): AsyncGenerator<Buffer> {
   const file = createReadStream(path, { highWaterMark: 1 << 20 })
   const gzipped = path.endsWith('.gz')
   const input: AsyncIterable<Buffer> = gzipped ? file.pipe(createGunzip()) : file
@@ -73,15 +92,21 @@ export async function* readLineBatches(path: string): AsyncGenerator<Buffer[]> {
   let rest: Buffer = Buffer.alloc(0)
   try {
     for await (const chunk of input) {
-      const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk
-      const lines: Buffer[] = []
-      let start = 0
-      for (let end = data.indexOf(NEWLINE, start); end >= 0; end = data.indexOf(NEWLINE, start)) {
-        lines.push(lineOf(data.subarray(start, end)))
-        start = end + 1
+      let from = 0
+      if (rest.length > 0) {
+        // The line cut at the end of the last chunk, completed on its own: the chunk itself is not copied.
+        const first = chunk.indexOf(NEWLINE) + 1
+        if (first === 0) {
+          rest = Buffer.concat([rest, chunk])
+          continue
+        }
+        yield Buffer.concat([rest, chunk.subarray(0, first)])
+        from = first
       }
-      rest = Buffer.from(data.subarray(start))
-      if (lines.length > 0) yield lines
+      const end = chunk.lastIndexOf(NEWLINE) + 1
+      // Copied: a slice would keep the whole chunk alive with it.
+      rest = Buffer.from(chunk.subarray(Math.max(from, end)))
+      if (end > from) yield chunk.subarray(from, end)
     }
   } catch (err) {
     if (!gzipped || !isZlibError(err)) throw err
@@ -95,7 +120,7 @@ export async function* readLineBatches(path: string): AsyncGenerator<Buffer[]> {
   } finally {
     file.destroy()
   }
-  if (rest.length > 0) yield [lineOf(rest)]
+  if (rest.length > 0) yield rest
 }
 
 /** zlib's errors carry codes like Z_DATA_ERROR and Z_BUF_ERROR. */
@@ -104,6 +129,7 @@ function isZlibError(err: unknown): boolean {
   return typeof code === 'string' && code.startsWith('Z_')
 }
 
-function lineOf(bytes: Buffer): Buffer {
+/** A line without its trailing carriage return, as readline gives it. */
+export function lineOf(bytes: Buffer): Buffer {
   return bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.subarray(0, -1) : bytes
 }

@@ -1,5 +1,6 @@
 import { partitionOf, type Partitioner } from '../adapters/kafka/partitioner.js'
-import { parseDumpLine, readLineBatches, readLines, type DumpRecord } from './dump-line.js'
+import { isAscii } from 'node:buffer'
+import { ENVELOPE_PREFIX, parseDumpLine, readLineChunks, readLines, type DumpRecord } from './dump-line.js'
 import type { Config } from '../config/schema.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { Label } from '../core/label-v1.js'
@@ -41,7 +42,7 @@ export interface FeatureFileRow {
   readonly late: boolean
   readonly label: Label | undefined
   /** Where the row's record is: its line of the file, and its envelope's partition, offset and timestamp if any. */
-  readonly source: DumpRecord & { readonly line: number }
+  readonly source: RecordPosition & { readonly line: number }
 }
 
 export interface FeatureFileCounts {
@@ -160,21 +161,17 @@ export async function computeFeatureFile(
   const rolling = new RollingLookups<FeatureFileRow>(plan, labelFacts)
   // The rows the tables are complete for, handed on; a promise only when onRow returned one.
   const emit = (completeBelowMs: number): Promise<void> | undefined => {
-    if (!rolling.hasReady(completeBelowMs)) return undefined
-    return emitEach(rolling.ready(completeBelowMs))
-  }
-  const emitEach = (rows: Iterator<FeatureFileRow>): Promise<void> | undefined => {
-    for (let next = rows.next(); !next.done; next = rows.next()) {
-      const done = onRow(next.value)
+    for (let row = rolling.next(completeBelowMs); row; row = rolling.next(completeBelowMs)) {
+      const done = onRow(row)
       counts.rows++
-      if (done) return done.then(() => emitEach(rows))
+      if (done) return done.then(() => emit(completeBelowMs))
     }
     return undefined
   }
   const states = await forEachTransaction(
     options.transactionsPath,
     new PartitionedStates(stateOptions, partitions, partitioner),
-    (processed, lineNumber, states, record) => {
+    (processed, lineNumber, states, position) => {
       counts.lines++
       if (lineNumber % PROGRESS_LINES === 0) options.onProgress?.('features', lineNumber)
       if (processed.kind === 'invalid') {
@@ -183,7 +180,7 @@ export async function computeFeatureFile(
       else {
         if (processed.late) counts.late++
         const { tx, row, late } = processed
-        const source = { ...record, line: lineNumber }
+        const source = position === BARE ? { line: lineNumber } : { ...position, line: lineNumber }
         rolling.add({ tx, row, late, label: labels.get(tx.transaction_id), source }, late, processed.lookupAtMs)
         return emit(states.watermarkMs)
       }
@@ -196,7 +193,17 @@ export async function computeFeatureFile(
   return { counts, invalidLines, invalidLabelLines }
 }
 
-/** Every line of the file (a value, or a dump's envelope) through its partition's state; returns the states. */
+/** Where a record was in its topic, as far as its line says (a bare value says nothing). */
+type RecordPosition = Omit<DumpRecord, 'value'>
+
+const BARE: RecordPosition = {}
+const CARRIAGE_RETURN = 0x0d
+
+/**
+ * Every line of the file (a value, or a dump's envelope) through its partition's state; returns the states. A piece
+ * of the file that is all ASCII (as generated and most exported files are) is read as one string, its bare values
+ * decoded from slices of it (decodeTransactionText); anything else line by line from its bytes (parseDumpLine).
+ */
 async function forEachTransaction(
   path: string,
   states: PartitionedStates,
@@ -204,17 +211,28 @@ async function forEachTransaction(
     processed: ProcessedRecord,
     lineNumber: number,
     states: PartitionedStates,
-    record: DumpRecord,
+    position: RecordPosition,
   ) => void | Promise<void>,
 ): Promise<PartitionedStates> {
   let lineNumber = 0
-  for await (const lines of readLineBatches(path)) {
-    for (const line of lines) {
-      const record = parseDumpLine(line)
+  for await (const chunk of readLineChunks(path)) {
+    const text = isAscii(chunk) ? chunk.toString('latin1') : undefined
+    for (let start = 0; start < chunk.length;) {
+      let end = text === undefined ? chunk.indexOf(0x0a, start) : text.indexOf('\n', start)
+      if (end < 0) end = chunk.length
+      const next = end + 1
+      if (end > start && chunk[end - 1] === CARRIAGE_RETURN) end--
       lineNumber++
       let processed: ProcessedRecord
+      let position = BARE
       try {
-        processed = states.process(record.value, record)
+        if (text !== undefined && !text.startsWith(ENVELOPE_PREFIX, start))
+          processed = states.processText(text.slice(start, end))
+        else {
+          const record = parseDumpLine(chunk.subarray(start, end))
+          processed = states.process(record.value, record)
+          if (record.partition !== undefined) position = positionOf(record)
+        }
       } catch (err) {
         if (!(err instanceof FraudstreamError)) throw err
         throw new FraudstreamError(
@@ -228,9 +246,18 @@ async function forEachTransaction(
         )
       }
       // Awaited only when it returned a promise: a microtask per line would cost more than many a record's work.
-      const done = onRecord(processed, lineNumber, states, record)
+      const done = onRecord(processed, lineNumber, states, position)
       if (done) await done
+      start = next
     }
   }
   return states
+}
+
+function positionOf({ partition, offset, timestampMs }: DumpRecord): RecordPosition {
+  return {
+    ...(partition !== undefined ? { partition } : {}),
+    ...(offset !== undefined ? { offset } : {}),
+    ...(timestampMs !== undefined ? { timestampMs } : {}),
+  }
 }

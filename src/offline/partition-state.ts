@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js'
 import type { DeadLetterReason } from '../core/records.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import { decodeRecord } from '../stages/decode/decode-stage.js'
-import type { DecodeResult } from '../stages/decode/decode-transaction.js'
+import { decodeTransactionText, type DecodeResult } from '../stages/decode/decode-transaction.js'
 import { Dedupe, type DedupeSnapshot } from '../stages/dedupe/dedupe.js'
 import type { FeatureDefinition } from '../stages/features/feature-definition.js'
 import { CardFeatures } from '../stages/windows/card-features.js'
@@ -120,6 +120,11 @@ export class PartitionState {
   /** The decode stage's check (decodeRecord) with this state's settings. */
   decode(value: Uint8Array | null, recordTimestampMs?: number): DecodeResult {
     return decodeRecord(value, recordTimestampMs, this.options)
+  }
+
+  /** `decode` for a value without a record timestamp, read as ASCII text (decodeTransactionText). */
+  decodeText(text: string): DecodeResult {
+    return decodeTransactionText(text, this.options)
   }
 
   /** `process` after `decode`. */

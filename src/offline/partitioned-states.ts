@@ -1,5 +1,6 @@
 import { partitionOf, type Partitioner } from '../adapters/kafka/partitioner.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
+import type { DecodeResult } from '../stages/decode/decode-transaction.js'
 import { PartitionState, type PartitionStateOptions, type ProcessedRecord } from './partition-state.js'
 
 /**
@@ -25,18 +26,29 @@ export class PartitionedStates {
    * record that does not decode and has no known partition goes through the first one.
    */
   process(value: Uint8Array | null, record: { partition?: number; timestampMs?: number } = {}): ProcessedRecord {
-    if (record.partition !== undefined && !(record.partition < this.partitions)) {
+    this.#checkPartition(record.partition)
+    return this.processDecoded(this.states[0]!.decode(value, record.timestampMs), record.partition)
+  }
+
+  /** `process` for a bare value read as ASCII text (PartitionState.decodeText): no partition or timestamp known. */
+  processText(text: string): ProcessedRecord {
+    return this.processDecoded(this.states[0]!.decodeText(text), undefined)
+  }
+
+  processDecoded(decoded: DecodeResult, partition: number | undefined): ProcessedRecord {
+    const at =
+      partition ?? (decoded.kind === 'ok' ? partitionOf(decoded.tx.card_id, this.partitions, this.partitioner) : 0)
+    return this.states[at]!.processDecoded(decoded)
+  }
+
+  #checkPartition(partition: number | undefined): void {
+    if (partition !== undefined && !(partition < this.partitions)) {
       throw new FraudstreamError(
         ErrorCode.usage,
-        `a record of partition ${record.partition} with ${this.partitions} partitions: give the topic's partition count`,
+        `a record of partition ${partition} with ${this.partitions} partitions: give the topic's partition count`,
         'input',
       )
     }
-    const decoded = this.states[0]!.decode(value, record.timestampMs)
-    const partition =
-      record.partition ??
-      (decoded.kind === 'ok' ? partitionOf(decoded.tx.card_id, this.partitions, this.partitioner) : 0)
-    return this.states[partition]!.processDecoded(decoded)
   }
 
   /** The least watermark over the partitions: every on-time transaction still to come is at or after it. */

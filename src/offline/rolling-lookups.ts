@@ -1,12 +1,8 @@
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { Transaction } from '../core/transaction-v1.js'
-import { summarize, type KeyAggregate, type WindowSummary } from '../stages/lookups/key-aggregate.js'
-import { LookupAggregator } from '../stages/lookups/lookup-aggregator.js'
-import { sourceId, transactionFacts, type KeyedFact } from '../stages/lookups/lookup-facts.js'
-import { fillLookups, requirementOf, type LookupPlan } from '../stages/lookups/lookup-plan.js'
-
-/** The single source the offline transaction facts come from: file order is their offset order. */
-const TX_SOURCE = sourceId('tx', 0)
+import type { KeyedFact } from '../stages/lookups/lookup-facts.js'
+import { windowEndMs, type LookupPlan } from '../stages/lookups/lookup-plan.js'
+import { labelFactEntry, RollingTables, type LabelFactEntry } from './rolling-tables.js'
 
 /**
  * Eviction runs once the safe time has moved this share of the shortest horizon: a sweep visits every key, so
@@ -25,32 +21,22 @@ const EVICT_EVERY_HORIZON_SHARE = 8
  * time, go into the tables as the rows' windows reach that time. A row counts the labels reported before its cutoff
  * whatever else the table holds, so this reads what the complete table would.
  *
- * A key's window summary is kept from one row to the next (a busy key's window is added up once per resolution step,
- * not once per row): nothing applied after a read lands inside a window read, since a transaction fact is at or above
- * its partition's watermark, past every window end read so far, and label facts enter in time order up to the window
- * ends read. The summaries go at each eviction.
+ * A key's window sums are kept from one row to the next (RollingTables' memos: a busy key's window is added up once
+ * per resolution step, not once per row): nothing applied after a read lands inside a window read, since a
+ * transaction fact is at or above its partition's watermark, past every window end read so far, and label facts enter
+ * in time order up to the window ends read.
  */
 export class RollingLookups<Row extends { readonly tx: Transaction; readonly row: Float32Array }> {
-  readonly #aggregator: LookupAggregator
-  readonly #labelFacts: readonly KeyedFact[]
+  readonly #tables: RollingTables
+  readonly #labelFacts: readonly LabelFactEntry[]
   #nextLabel = 0
-  #sequence = 0
-  /** Rows waiting for the tables, in file order: [row, the time its lookups are read at, the window end it needs]. */
-  readonly #waiting: { row: Row; atMs: number; needsMs: number }[] = []
+  /** Rows waiting for the tables, in file order, with the time their lookups are read at and the window end they need. */
+  readonly #rows: Row[] = []
+  readonly #atMs: number[] = []
+  readonly #needsMs: number[] = []
   #head = 0
   readonly #evictEveryMs: number
   #evictedAtMs = -Infinity
-  /** Per key, the summary of the window it was last read over. */
-  readonly #summaries = new Map<KeyAggregate, WindowSummary>()
-  readonly #summaryOf = {
-    summaryOf: (aggregate: KeyAggregate, startMs: number, endMs: number): WindowSummary => {
-      const known = this.#summaries.get(aggregate)
-      if (known && known.startMs === startMs && known.endMs === endMs) return known
-      const summary = summarize(aggregate, startMs, endMs)
-      this.#summaries.set(aggregate, summary)
-      return summary
-    },
-  }
   /** The latest window end read: no fact may land below it (see the class comment). */
   #readBelowMs = -Infinity
 
@@ -58,21 +44,23 @@ export class RollingLookups<Row extends { readonly tx: Transaction; readonly row
     readonly plan: LookupPlan,
     labelFacts: readonly KeyedFact[],
   ) {
-    this.#aggregator = new LookupAggregator(plan, [TX_SOURCE], { tracksChanges: false })
+    this.#tables = new RollingTables(plan)
     // Stable: facts of one time keep the labels topic's order.
-    this.#labelFacts = [...labelFacts].sort((a, b) => a.eventTimeMs - b.eventTimeMs)
+    this.#labelFacts = [...labelFacts]
+      .sort((a, b) => a.eventTimeMs - b.eventTimeMs)
+      .flatMap((fact) => (fact.kind === 'label' ? [labelFactEntry(this.#tables, fact)] : []))
     const shortest = Math.min(...plan.horizonMs.values())
     this.#evictEveryMs = Number.isFinite(shortest) ? shortest / EVICT_EVERY_HORIZON_SHARE : Infinity
   }
 
   /** Keys the tables hold now, for a bound on memory. */
   get keys(): number {
-    return this.#aggregator.keys.size
+    return this.#tables.keys
   }
 
   /** Rows waiting for the tables. */
   get waiting(): number {
-    return this.#waiting.length - this.#head
+    return this.#rows.length - this.#head
   }
 
   /**
@@ -88,43 +76,54 @@ export class RollingLookups<Row extends { readonly tx: Transaction; readonly row
           'internal',
         )
       }
-      for (const fact of transactionFacts(this.plan, row.tx, TX_SOURCE, this.#sequence++)) this.#aggregator.apply(fact)
+      this.#tables.addTransaction(row.tx)
     }
-    this.#waiting.push({ row, atMs, needsMs: requirementOf(this.plan, atMs).txMs })
-  }
-
-  /** Whether `ready(completeBelowMs)` would give a row. */
-  hasReady(completeBelowMs: number): boolean {
-    return this.#head < this.#waiting.length && this.#waiting[this.#head]!.needsMs <= completeBelowMs
+    // requirementOf's txMs: the latest window end of the row's lookups.
+    let needsMs = -Infinity
+    for (const { feature } of this.plan.columns) {
+      const endMs = windowEndMs(feature, atMs)
+      if (endMs > needsMs) needsMs = endMs
+    }
+    this.#rows.push(row)
+    this.#atMs.push(atMs)
+    this.#needsMs.push(needsMs)
   }
 
   /**
-   * The rows whose tables are complete, in file order, with their lookup columns filled. `completeBelowMs`: no
-   * transaction fact below it is still to come (the least watermark over the partitions); +∞ at the end of the file.
+   * The next row whose tables are complete, in file order, with its lookup columns filled; undefined when the next
+   * one waits. `completeBelowMs`: no transaction fact below it is still to come (the least watermark over the
+   * partitions); +∞ at the end of the file.
    */
-  *ready(completeBelowMs: number): Generator<Row> {
-    const waiting = this.#waiting
-    while (this.#head < waiting.length) {
-      const next = waiting[this.#head]!
-      if (next.needsMs > completeBelowMs) break
-      this.#head++
-      this.#applyLabelsBelow(next.needsMs)
-      if (next.needsMs > this.#readBelowMs) this.#readBelowMs = next.needsMs
-      const keys = this.#aggregator.keys
-      fillLookups(this.plan, next.row.row, next.row.tx, next.atMs, (key) => keys.get(key), 0, this.#summaryOf)
-      yield next.row
+  next(completeBelowMs: number): Row | undefined {
+    const head = this.#head
+    if (head === this.#rows.length || this.#needsMs[head]! > completeBelowMs) {
+      this.#settle(completeBelowMs)
+      return undefined
     }
-    if (this.#head > 1024 && this.#head * 2 > waiting.length) {
-      waiting.splice(0, this.#head)
-      this.#head = 0
-    }
-    this.#evict(completeBelowMs)
+    const row = this.#rows[head]!
+    const needsMs = this.#needsMs[head]!
+    this.#head++
+    this.#applyLabelsBelow(needsMs)
+    if (needsMs > this.#readBelowMs) this.#readBelowMs = needsMs
+    this.#tables.fill(row.row, row.tx, this.#atMs[head]!)
+    return row
   }
 
   #applyLabelsBelow(endMs: number): void {
     const facts = this.#labelFacts
-    while (this.#nextLabel < facts.length && facts[this.#nextLabel]!.eventTimeMs < endMs)
-      this.#aggregator.apply(facts[this.#nextLabel++]!)
+    while (this.#nextLabel < facts.length && facts[this.#nextLabel]!.entry[1] < endMs)
+      this.#tables.addLabel(facts[this.#nextLabel++]!)
+  }
+
+  /** Once the ready rows are out: the queue's read part dropped now and then, and the tables evicted. */
+  #settle(completeBelowMs: number): void {
+    if (this.#head > 1024 && this.#head * 2 > this.#rows.length) {
+      this.#rows.splice(0, this.#head)
+      this.#atMs.splice(0, this.#head)
+      this.#needsMs.splice(0, this.#head)
+      this.#head = 0
+    }
+    this.#evict(completeBelowMs)
   }
 
   /**
@@ -134,10 +133,8 @@ export class RollingLookups<Row extends { readonly tx: Transaction; readonly row
   #evict(completeBelowMs: number): void {
     let safeMs = completeBelowMs
     if (!Number.isFinite(safeMs) || safeMs - this.#evictedAtMs < this.#evictEveryMs) return
-    for (let i = this.#head; i < this.#waiting.length; i++) safeMs = Math.min(safeMs, this.#waiting[i]!.atMs)
+    for (let i = this.#head; i < this.#atMs.length; i++) safeMs = Math.min(safeMs, this.#atMs[i]!)
     this.#evictedAtMs = safeMs
-    this.#aggregator.apply({ kind: 'marker', source: TX_SOURCE, watermarkMs: safeMs, idle: false, throughOffset: -1 })
-    this.#aggregator.evict()
-    this.#summaries.clear()
+    this.#tables.evict(safeMs)
   }
 }

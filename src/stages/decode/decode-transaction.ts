@@ -7,6 +7,7 @@ import {
   knownValidTransaction,
   TransactionV1Schema,
   type Transaction,
+  type TransactionV1,
 } from '../../core/transaction-v1.js'
 
 export type Invalid = { readonly kind: 'invalid'; readonly reason: DeadLetterReason; readonly message: string }
@@ -31,9 +32,23 @@ const invalid = (reason: DeadLetterReason, message: string): Invalid => ({ kind:
  * Never throws: every failure is a dead-letter reason with a message that names the offending field.
  */
 export function decodeTransaction(bytes: Uint8Array | null | undefined, options: DecodeOptions): DecodeResult {
-  const decoded = decodeWith(TransactionV1Schema, bytes, options, knownValidTransaction)
+  return withEventTime(decodeWith(TransactionV1Schema, bytes, options, knownValidTransaction))
+}
+
+/**
+ * decodeTransaction for a value already read as a string of ASCII characters, one a byte (a line of a file read as
+ * text): the same result as for its bytes, without making them. The caller checks that it is ASCII.
+ */
+export function decodeTransactionText(text: string, options: DecodeOptions): DecodeResult {
+  return withEventTime(decodeTextWith(TransactionV1Schema, text, options, knownValidTransaction))
+}
+
+function withEventTime(decoded: { kind: 'ok'; value: TransactionV1 } | Invalid): DecodeResult {
   if (decoded.kind === 'invalid') return decoded
-  return { kind: 'ok', tx: { ...decoded.value, eventTimeMs: eventTimeMsOf(decoded.value.event_time) } }
+  // The value is a new object of the schema's (or knownValidTransaction's) making: completed in place, not copied.
+  const tx = decoded.value as TransactionV1 & { eventTimeMs: number }
+  tx.eventTimeMs = eventTimeMsOf(tx.event_time)
+  return { kind: 'ok', tx }
 }
 
 /** bytes → Label v1, with the same reasons as transactions. */
@@ -59,12 +74,7 @@ function decodeWith<T>(
   knownValid?: (value: Readonly<Record<string, unknown>>) => T | undefined,
 ): { kind: 'ok'; value: T } | Invalid {
   if (!bytes || bytes.length === 0) return invalid(DeadLetterReason.empty, 'empty message value')
-  if (bytes.length > options.maxRecordBytes) {
-    return invalid(
-      DeadLetterReason.tooLarge,
-      `value of ${bytes.length} bytes exceeds maxRecordBytes=${options.maxRecordBytes}`,
-    )
-  }
+  if (bytes.length > options.maxRecordBytes) return tooLarge(bytes.length, options)
   let first = 0
   while (first < bytes.length && isWhitespace(bytes[first]!)) first++
   const lead = bytes[first]
@@ -81,6 +91,41 @@ function decodeWith<T>(
   } catch (err) {
     return invalid(DeadLetterReason.malformed, `cannot parse value: ${(err as Error).message}`)
   }
+  return validated(schema, parsed, knownValid)
+}
+
+/** decodeWith for ASCII text (see decodeTransactionText): a character is a byte, and only JSON can be ASCII. */
+function decodeTextWith<T>(
+  schema: ZodType<T>,
+  text: string,
+  options: DecodeOptions,
+  knownValid?: (value: Readonly<Record<string, unknown>>) => T | undefined,
+): { kind: 'ok'; value: T } | Invalid {
+  if (text.length === 0) return invalid(DeadLetterReason.empty, 'empty message value')
+  if (text.length > options.maxRecordBytes) return tooLarge(text.length, options)
+  let first = 0
+  while (first < text.length && isWhitespace(text.charCodeAt(first))) first++
+  if (text.charCodeAt(first) !== OPEN_BRACE)
+    return invalid(DeadLetterReason.malformed, 'value is neither a JSON object nor a msgpack map')
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (err) {
+    return invalid(DeadLetterReason.malformed, `cannot parse value: ${(err as Error).message}`)
+  }
+  return validated(schema, parsed, knownValid)
+}
+
+function tooLarge(bytes: number, options: DecodeOptions): Invalid {
+  return invalid(DeadLetterReason.tooLarge, `value of ${bytes} bytes exceeds maxRecordBytes=${options.maxRecordBytes}`)
+}
+
+/** A parsed value through the schema (or the quicker check that knows what the schema would say). */
+function validated<T>(
+  schema: ZodType<T>,
+  parsed: unknown,
+  knownValid?: (value: Readonly<Record<string, unknown>>) => T | undefined,
+): { kind: 'ok'; value: T } | Invalid {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return invalid(DeadLetterReason.malformed, 'value is not an object')
   }

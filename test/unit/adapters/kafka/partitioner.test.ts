@@ -29,3 +29,16 @@ test('partitionOf puts keys where librdkafka put them in a 4-partition topic (mu
     assert.equal(partitionOf(key, 4, 'crc32'), crc32Partition, `crc32 ${key}`)
   }
 })
+
+test('partitionOf hashes an ASCII key from its characters exactly as from its UTF-8 bytes, whatever its length', () => {
+  const keys = ['', 'x', 'card_cb25b38e64c255f6', 'é', 'card_é', 'a'.repeat(255), 'a'.repeat(256), 'b'.repeat(257)]
+  for (let i = 0; i < 500; i++)
+    keys.push(Array.from({ length: i % 40 }, (_, j) => String.fromCharCode(32 + ((i * 31 + j * 7) % 95))).join(''))
+  for (const key of keys)
+    for (const partitions of [1, 4, 7])
+      assert.equal(
+        partitionOf(key, partitions, 'murmur2'),
+        (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions,
+        `${JSON.stringify(key)} of ${partitions}`,
+      )
+})

@@ -1,0 +1,149 @@
+import type { LabelEntry } from '../stages/lookups/key-aggregate.js'
+
+/**
+ * A bucket's numbers, STRIDE a bucket: key-aggregate's Bucket without its objects, and its start. `ref` is the
+ * bucket's first amount and `dev`, `sq` the sums of the deviations from it and of their squares (see Bucket.ref).
+ */
+export const COUNT = 0
+export const SUM = 1
+export const MIN = 2
+export const MAX = 3
+export const LAST = 4
+export const REF = 5
+export const DEV = 6
+export const SQ = 7
+export const START = 8
+export const STRIDE = 9
+
+/** Buckets a key has room for at first: typed arrays are costly to make, so a key should seldom grow. */
+const FIRST_CAPACITY = 16
+
+/**
+ * One terminal's (or merchant's) history in an offline lookup table: its buckets in start order, side by side in
+ * typed arrays, and its labels in the order they were applied. The live table's KeyAggregate holds the same counts as
+ * a Map of bucket objects, each with its own objects for distinct values and applied offsets; a pass over a file
+ * touches millions of buckets, and those objects were most of its allocations. Facts come nearly in time order, so a
+ * bucket is almost always the last one or a new one after it, and eviction takes the oldest from the front.
+ *
+ * Slots `head` to `head + size` of `stats` (STRIDE numbers each) hold the buckets, starts ascending: one array, so
+ * that a bucket's start and numbers come in together.
+ */
+export class KeyHistory {
+  stats = new Float64Array(FIRST_CAPACITY * STRIDE)
+  head = 0
+  size = 0
+  /** Per slot (its length is head + size), per distinct field of the key kind (in the plan's order), the 52-bit hashes of the values seen. */
+  distinct: ((Set<number> | undefined)[] | undefined)[] | undefined
+  /** [transaction_id, transaction time, reported_at, is_fraud, label offset], as the live table's labels. */
+  labels: LabelEntry[] = []
+  /** Per window of the key kind (RollingTables' window list), what the key's buckets in it add up to, when read. */
+  windows: (WindowMemo | undefined)[] | undefined
+
+  constructor(readonly distinctFields: number) {
+    if (distinctFields > 0) this.distinct = []
+  }
+
+  get empty(): boolean {
+    return this.size === 0 && this.labels.length === 0
+  }
+
+  /** The slot of the bucket starting at `startMs`, made (empty) when there is none. */
+  slotOf(startMs: number): number {
+    const stats = this.stats
+    const end = this.head + this.size
+    let at = end - 1
+    while (at >= this.head && stats[at * STRIDE + START]! > startMs) at--
+    if (at >= this.head && stats[at * STRIDE + START] === startMs) return at
+    return this.#insert(at + 1, startMs)
+  }
+
+  /** The start of the bucket in `slot`. */
+  startOf(slot: number): number {
+    return this.stats[slot * STRIDE + START]!
+  }
+
+  /** Drops the buckets ending at or before `cutMs` and the labels of transactions before it. */
+  evictBefore(cutMs: number, resolutionMs: number): void {
+    while (this.size > 0 && this.startOf(this.head) + resolutionMs <= cutMs) {
+      if (this.distinct) this.distinct[this.head] = undefined
+      this.head++
+      this.size--
+    }
+    if (this.size === 0) {
+      this.head = 0
+      if (this.distinct) this.distinct.length = 0
+    }
+    const labels = this.labels
+    let kept = 0
+    for (let i = 0; i < labels.length; i++) if (labels[i]![1] >= cutMs) labels[kept++] = labels[i]!
+    labels.length = kept
+  }
+
+  /** A new empty bucket at slot `at` (between head and head + size), the later ones moved up one. */
+  #insert(at: number, startMs: number): number {
+    let end = this.head + this.size
+    if (end * STRIDE === this.stats.length) {
+      const shift = this.head
+      if (this.size * 2 * STRIDE > this.stats.length) this.#grow()
+      else {
+        // Half empty at the front: move the buckets down instead of growing.
+        this.stats.copyWithin(0, shift * STRIDE, end * STRIDE)
+        if (this.distinct) this.distinct.copyWithin(0, shift, end).length = this.size
+        this.head = 0
+      }
+      at -= shift
+      end -= shift
+    }
+    if (at < end) {
+      this.stats.copyWithin((at + 1) * STRIDE, at * STRIDE, end * STRIDE)
+      this.distinct?.splice(at, 0, undefined)
+    } else if (this.distinct) this.distinct[at] = undefined
+    const stats = this.stats
+    const base = at * STRIDE
+    stats[base + START] = startMs
+    stats[base + COUNT] = 0
+    stats[base + SUM] = 0
+    stats[base + MIN] = Infinity
+    stats[base + MAX] = -Infinity
+    stats[base + LAST] = -Infinity
+    stats[base + REF] = 0
+    stats[base + DEV] = 0
+    stats[base + SQ] = 0
+    this.size++
+    return at
+  }
+
+  /** Twice the room, the buckets moved to the front. */
+  #grow(): void {
+    const { head, size } = this
+    const stats = new Float64Array(this.stats.length * 2)
+    stats.set(this.stats.subarray(head * STRIDE, (head + size) * STRIDE))
+    this.stats = stats
+    if (this.distinct) this.distinct = this.distinct.slice(head, head + size)
+    this.head = 0
+  }
+}
+
+/**
+ * What a key's buckets in [startMs, endMs) add up to, kept with the key between reads: consecutive transactions of a
+ * key mostly read the same window (it ends delayMs before them, on a resolution boundary), and nothing applied after
+ * a read lands in a window already read (see RollingLookups). The spread, the fraud count at one label cutoff and the
+ * distinct counts are worked out when a feature first asks.
+ */
+export interface WindowMemo {
+  startMs: number
+  endMs: number
+  count: number
+  sum: number
+  min: number
+  max: number
+  lastMs: number
+  spreadKnown: boolean
+  reference: number
+  deviations: number
+  squaredDeviations: number
+  fraudCutoffMs: number
+  fraud: number
+  /** Per distinct field of the key kind, the count (-1: not worked out). */
+  distinct: number[] | undefined
+}
