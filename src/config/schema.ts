@@ -214,8 +214,11 @@ export const ConfigSchema = z
         maxImmediatePerSecond: nonNegativeInt.default(100),
         digest: z
           .object({
-            /** A digest goes out this long after its first alert at the latest. */
-            intervalMs: positiveInt.default(5_000),
+            /**
+             * A digest goes out this long after its first alert at the latest. Short: the records after its first alert
+             * count as in flight until it is acknowledged, and the in-flight bound sets a closed loop's rate.
+             */
+            intervalMs: positiveInt.default(1_000),
             maxAlerts: positiveInt.max(5_000).default(500),
             /**
              * An open digest holds its partition's commit at its first alert: open digests are cut, widest first, when
