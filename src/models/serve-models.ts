@@ -1,6 +1,6 @@
 import { readRegistry, type ModelRegistry } from '../adapters/onnx/model-package.js'
 import { OnnxScorer } from '../adapters/onnx/onnx-scorer.js'
-import { KafkaTableReader } from '../adapters/kafka/table-reader.js'
+import { KafkaTableReader, RARELY_CHANGING_FETCH_WAIT_MS } from '../adapters/kafka/table-reader.js'
 import type { Config } from '../config/schema.js'
 import { ErrorCode, errorMessageOf, FraudstreamError } from '../core/errors.js'
 import type { Logger } from '../observability/logger.js'
@@ -50,7 +50,12 @@ export async function serveModels(options: ServeModelsOptions): Promise<ServedMo
   let onRegistry = (r: ModelRegistry) => void (latest = r)
   let reader: KafkaTableReader | undefined
   if (reload === 'topic') {
-    reader = new KafkaTableReader({ clientConfig: options.modelsTopic.clientConfig, topic: options.modelsTopic.topic, log })
+    reader = new KafkaTableReader({
+      clientConfig: options.modelsTopic.clientConfig,
+      topic: options.modelsTopic.topic,
+      log,
+      fetchWaitMaxMs: RARELY_CHANGING_FETCH_WAIT_MS,
+    })
     try {
       await reader.start((records) => {
         for (const r of registriesIn(records, log)) onRegistry(r)

@@ -1,5 +1,5 @@
 import { baseClientConfig } from '../adapters/kafka/client-config.js'
-import { KafkaTableReader } from '../adapters/kafka/table-reader.js'
+import { KafkaTableReader, RARELY_CHANGING_FETCH_WAIT_MS } from '../adapters/kafka/table-reader.js'
 import type { Config } from '../config/schema.js'
 import { ErrorCode, errorMessageOf, FraudstreamError } from '../core/errors.js'
 import { readToEnd } from '../models/model-reload.js'
@@ -57,6 +57,7 @@ export async function serveRules(options: ServeRulesOptions): Promise<RulesState
       clientConfig: baseClientConfig(config, options.bootstrapServers, `${options.instanceId}-${name}`),
       topic,
       log,
+      fetchWaitMaxMs: RARELY_CHANGING_FETCH_WAIT_MS,
     })
     try {
       await options.partitionCount(topic)

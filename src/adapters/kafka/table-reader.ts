@@ -12,7 +12,15 @@ export interface TableReaderOptions {
   readonly clientConfig: Record<string, string | number | boolean>
   readonly topic: string
   readonly log: Logger
+  /**
+   * How long a fetch waits for records (librdkafka's fetch.wait.max.ms), 5 ms by default. Each idle reader sends a
+   * fetch to every broker this often: a topic that changes a few times a day (models, rules, lists) takes 100.
+   */
+  readonly fetchWaitMaxMs?: number
 }
+
+/** fetch.wait.max.ms for topics that change rarely: a change still reaches every instance well within a second. */
+export const RARELY_CHANGING_FETCH_WAIT_MS = 100
 
 /**
  * Reads every partition of a (compacted) topic from the beginning and keeps following it, outside any consumer
@@ -34,8 +42,7 @@ export class KafkaTableReader {
         'group.id': `${options.topic}.reader`,
         'enable.auto.commit': false,
         'enable.auto.offset.store': false,
-        // Tables feed windows that end hours back: fewer, fuller fetches matter more than latency here.
-        'fetch.wait.max.ms': 5,
+        'fetch.wait.max.ms': options.fetchWaitMaxMs ?? 5,
       } as Kafka.ConsumerGlobalConfig,
       {},
     )
