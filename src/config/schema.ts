@@ -218,7 +218,7 @@ export const ConfigSchema = z
              * A digest goes out this long after its first alert at the latest. Short: the records after its first alert
              * count as in flight until it is acknowledged, and the in-flight bound sets a closed loop's rate.
              */
-            intervalMs: positiveInt.default(1_000),
+            intervalMs: positiveInt.default(250),
             maxAlerts: positiveInt.max(5_000).default(500),
             /**
              * An open digest holds its partition's commit at its first alert: open digests are cut, widest first, when
