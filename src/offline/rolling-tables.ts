@@ -1,9 +1,10 @@
+import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import type { LookupDistinctField, LookupFeature, LookupKey } from '../stages/features/feature-definition.js'
-import { fraudRatio, type LabelEntry } from '../stages/lookups/key-aggregate.js'
+import { fraudRatio, momentValueOf, type LabelEntry } from '../stages/lookups/key-aggregate.js'
 import { labelCutoffMs, windowEndMs, type LookupPlan } from '../stages/lookups/lookup-plan.js'
 import { hash52 } from '../stages/windows/window-groups.js'
-import { amountOverMean, populationStddev, zscore } from '../stages/windows/window-math.js'
+import { populationStddev, zscore } from '../stages/windows/window-math.js'
 import { COUNT, DEV, KeyHistory, LAST, MAX, MIN, REF, SQ, STRIDE, SUM, type WindowMemo } from './key-history.js'
 
 /** The tables of one key kind: its keys' histories by id (the transaction's terminal_id, merchant_id…). */
@@ -293,7 +294,7 @@ function firstSlotFrom(history: KeyHistory, startMs: number, to: number): number
   return from
 }
 
-/** lookupValueOf (key-aggregate.ts) over a memo: the same cases, the same arithmetic. */
+/** lookupValueOf (key-aggregate.ts) over a memo: the moments' cases shared (momentValueOf), the rest alike. */
 function valueOf(
   memo: WindowMemo,
   history: KeyHistory | undefined,
@@ -302,22 +303,10 @@ function valueOf(
   atMs: number,
 ): number {
   const feature = column.feature
-  const { count, sum } = memo
+  const moment = momentValueOf(memo, feature, amount)
+  if (moment !== undefined) return moment
+  const { count } = memo
   switch (feature.aggregation) {
-    case 'count':
-      return count
-    case 'sum':
-      return sum
-    case 'mean':
-      return count > 0 ? sum / count : 0
-    case 'min':
-      return count > 0 ? memo.min : 0
-    case 'max':
-      return count > 0 ? memo.max : 0
-    case 'amount_over_mean':
-      return amountOverMean(amount, count, sum)
-    case 'seconds_since_last':
-      return (count > 0 ? Math.min(feature.spanMs, memo.endMs - memo.lastMs) : feature.spanMs) / 1000
     case 'stddev':
       if (!memo.spreadKnown) spreadOf(memo, history!)
       return populationStddev(count, memo.deviations, memo.squaredDeviations)
@@ -340,6 +329,8 @@ function valueOf(
       return feature.aggregation === 'fraud_count' ? memo.fraud : fraudRatio(memo.fraud, count)
     }
   }
+  // momentValueOf answered every other aggregation.
+  throw new FraudstreamError(ErrorCode.internal, `lookup aggregation ${feature.aggregation} has no value`, 'internal')
 }
 
 /** key-aggregate's spreadOf: deviations from the earliest bucket's reference amount. */

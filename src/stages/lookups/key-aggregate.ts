@@ -1,3 +1,4 @@
+import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import type { LookupDistinctField, LookupFeature } from '../features/feature-definition.js'
 import { amountOverMean, populationStddev, zscore } from '../windows/window-math.js'
 import { hash52 } from '../windows/window-groups.js'
@@ -225,14 +226,23 @@ export function lookupValue(
   return lookupValueOf(summarize(aggregate, startMs, endMs), aggregate, feature, tx)
 }
 
-/** lookupValue from the summary of the feature's window (`aggregate` is the key's, for its labels). */
-export function lookupValueOf(
-  summary: WindowSummary,
-  aggregate: KeyAggregate,
-  feature: LookupFeature,
-  tx: { readonly eventTimeMs: number; readonly amount: number },
-): number {
-  const { count, sum, endMs } = summary
+/** What a window's count, sum, min, max and last time alone give: a window summary's, or an offline memo's. */
+export interface WindowMoments {
+  readonly endMs: number
+  readonly count: number
+  readonly sum: number
+  readonly min: number
+  readonly max: number
+  readonly lastMs: number
+}
+
+/**
+ * The aggregations read from the window's moments alone (count, sum, mean, min, max, amount over mean, seconds since
+ * last); undefined for the others (spread, distinct counts, labels), which need the key's records. The live tables and
+ * the offline ones both answer these here, so the two cannot drift apart.
+ */
+export function momentValueOf(moments: WindowMoments, feature: LookupFeature, amount: number): number | undefined {
+  const { count, sum } = moments
   switch (feature.aggregation) {
     case 'count':
       return count
@@ -241,13 +251,29 @@ export function lookupValueOf(
     case 'mean':
       return count > 0 ? sum / count : 0
     case 'min':
-      return count > 0 ? summary.min : 0
+      return count > 0 ? moments.min : 0
     case 'max':
-      return count > 0 ? summary.max : 0
+      return count > 0 ? moments.max : 0
     case 'amount_over_mean':
-      return amountOverMean(tx.amount, count, sum)
+      return amountOverMean(amount, count, sum)
     case 'seconds_since_last':
-      return (count > 0 ? Math.min(feature.spanMs, endMs - summary.lastMs) : feature.spanMs) / 1000
+      return (count > 0 ? Math.min(feature.spanMs, moments.endMs - moments.lastMs) : feature.spanMs) / 1000
+    default:
+      return undefined
+  }
+}
+
+/** lookupValue from the summary of the feature's window (`aggregate` is the key's, for its labels). */
+export function lookupValueOf(
+  summary: WindowSummary,
+  aggregate: KeyAggregate,
+  feature: LookupFeature,
+  tx: { readonly eventTimeMs: number; readonly amount: number },
+): number {
+  const moment = momentValueOf(summary, feature, tx.amount)
+  if (moment !== undefined) return moment
+  const { count, endMs } = summary
+  switch (feature.aggregation) {
     case 'stddev': {
       const spread = (summary.spread ??= spreadOf(aggregate, summary.startMs, endMs))
       return populationStddev(count, spread.deviations, spread.squaredDeviations)
@@ -272,6 +298,8 @@ export function lookupValueOf(
       return feature.aggregation === 'fraud_count' ? fraud : fraudRatio(fraud, count)
     }
   }
+  // momentValueOf answered every other aggregation.
+  throw new FraudstreamError(ErrorCode.internal, `lookup aggregation ${feature.aggregation} has no value`, 'internal')
 }
 
 /**
