@@ -5,6 +5,7 @@ import type { PartitionedSource, PartitionStart, SourceRecord, TopicPartition } 
 import type { Cancel, Scheduler } from '../core/scheduler.js'
 import { partitionKey } from '../core/stage.js'
 import type { AckTracker } from './ack-tracker.js'
+import { ConsumptionGate } from './consumption-gate.js'
 import { OffsetCommitter } from './offset-committer.js'
 import { positionsOf, type PartitionPosition } from './partition-positions.js'
 import { waitUntil } from './wait-until.js'
@@ -85,10 +86,8 @@ export class GroupMember<P extends MemberPartition> {
   readonly #partitions = new Map<string, P>()
   readonly #committer: OffsetCommitter
   #timers: Cancel[] = []
-  #paused = false
-  /** Paused by an operator (pauseConsumption): backpressure does not resume these, new assignments are paused too. */
-  #held = false
-  readonly #heldPartitions = new Set<string>()
+  /** Backpressure and the operator's pause (pauseConsumption). */
+  readonly #gate: ConsumptionGate
   #started = false
   #stopping = false
   #everAssigned = false
@@ -104,6 +103,15 @@ export class GroupMember<P extends MemberPartition> {
       options.hooks?.onCommitResult,
       options.hooks?.onCommitTimed,
     )
+    this.#gate = new ConsumptionGate({
+      name: options.name,
+      source: options.source,
+      owned: () => this.#partitions,
+      inFlight: () => this.inFlight,
+      maxInFlight: options.maxInFlight,
+      onPaused: options.hooks?.onPaused,
+      log: options.log,
+    })
   }
 
   get failure(): Error | undefined {
@@ -207,7 +215,7 @@ export class GroupMember<P extends MemberPartition> {
       this.options.hooks?.onRevoked?.(p)
       p.revoked = true
       this.#partitions.delete(partitionKey(p.tp))
-      this.#heldPartitions.delete(partitionKey(p.tp))
+      this.#gate.forget(partitionKey(p.tp))
       this.options.task.release(p, { lost: info.lost, drained })
       this.options.log.info(
         { topic: p.tp.topic, partition: p.tp.partition, committed: p.lastCommitted, drained, lost: info.lost },
@@ -257,31 +265,11 @@ export class GroupMember<P extends MemberPartition> {
 
   /** Pauses every owned partition while too many records wait for sinks; resumes below half the bound. */
   applyBackpressure(): void {
-    if (this.#held) {
-      // A partition assigned while held is paused on the next tick; librdkafka refuses to pause it before its assign.
-      const fresh = [...this.#partitions.entries()].filter(([key]) => !this.#heldPartitions.has(key))
-      if (fresh.length > 0) {
-        this.options.source.pause(fresh.map(([, p]) => p.tp))
-        for (const [key] of fresh) this.#heldPartitions.add(key)
-      }
-      return
-    }
-    const inFlight = this.inFlight
-    const owned = [...this.#partitions.values()].map((p) => p.tp)
-    if (!this.#paused && inFlight > this.options.maxInFlight) {
-      this.options.source.pause(owned)
-      this.#paused = true
-      this.options.hooks?.onPaused?.(true, inFlight)
-      this.options.log.debug({ inFlight }, 'source paused for backpressure')
-    } else if (this.#paused && inFlight <= this.options.maxInFlight / 2) {
-      this.options.source.resume(owned)
-      this.#paused = false
-      this.options.hooks?.onPaused?.(false, inFlight)
-    } else this.options.hooks?.onPaused?.(this.#paused, inFlight)
+    this.#gate.apply()
   }
 
   get consumptionPaused(): boolean {
-    return this.#held
+    return this.#gate.held
   }
 
   /**
@@ -290,26 +278,12 @@ export class GroupMember<P extends MemberPartition> {
    * and its heartbeats go on. Returns false when already paused.
    */
   pauseConsumption(): boolean {
-    if (this.#held) return false
-    this.#held = true
-    this.#heldPartitions.clear()
-    this.applyBackpressure()
-    this.options.log.info({ member: this.options.name, partitions: this.#heldPartitions.size }, 'consumption paused')
-    return true
+    return this.#gate.hold()
   }
 
   /** Resumes what pauseConsumption paused; backpressure then applies as before. Returns false when not paused. */
   resumeConsumption(): boolean {
-    if (!this.#held) return false
-    this.#held = false
-    const owned = [...this.#partitions.entries()].filter(([key]) => this.#heldPartitions.has(key))
-    this.#heldPartitions.clear()
-    this.options.source.resume(owned.map(([, p]) => p.tp))
-    // Backpressure starts afresh: its own pause, if it had one, was lifted above and is re-applied if still due.
-    this.#paused = false
-    this.applyBackpressure()
-    this.options.log.info({ member: this.options.name }, 'consumption resumed')
-    return true
+    return this.#gate.release()
   }
 
   async #refresh(): Promise<void> {
