@@ -33,7 +33,7 @@ export interface InferResult {
 export interface LoadTask {
   readonly load: readonly ModelTask[]
   readonly keep: readonly string[]
-  /** Features per row: each loaded session runs one row of zeros, so a batch never pays a session's first run. */
+  /** Features per row: each loaded session runs one block of zero rows, so a batch never pays a session's first run. */
   readonly width: number
   readonly barrier: SharedArrayBuffer
   readonly workers: number
@@ -60,21 +60,40 @@ function sessionFor(modelPath: string): Promise<ort.InferenceSession> {
   return session
 }
 
+/**
+ * Batches run with their row count padded (zero rows) to a multiple of this. onnxruntime's element-wise kernels (Log,
+ * Exp, …) compute whole SIMD packets one way and the remainder another, and the two can differ in the last bit: a
+ * logistic graph gave one contribution as -0.010751273 for a row scored alone and -0.010751283 for the same row in a
+ * batch of two. With rows a multiple of 16 (an AVX-512 packet of float32), every tensor [rows × k] is whole packets, so
+ * a row's outputs do not depend on the batch it came in, and a replay reproduces the live scores bit for bit.
+ */
+export const ROW_BLOCK = 16
+
+/** `rows` as a tensor of whole row blocks: the rows, then zeros. */
+function paddedInput(rows: Float32Array, rowCount: number, width: number): ort.Tensor {
+  const padded = Math.ceil(rowCount / ROW_BLOCK) * ROW_BLOCK
+  if (padded === rowCount) return new ort.Tensor('float32', rows.subarray(0, rowCount * width), [rowCount, width])
+  const data = new Float32Array(padded * width)
+  data.set(rows.subarray(0, rowCount * width))
+  return new ort.Tensor('float32', data, [padded, width])
+}
+
 /** Feeds each model the float32 tensor [rowCount, width]; returns its scores (and top contributions) per model. */
 export default async function infer(task: InferTask | LoadTask): Promise<InferResult | null> {
   if ('load' in task) return load(task)
-  const input = new ort.Tensor('float32', task.rows, [task.rowCount, task.width])
+  const input = paddedInput(task.rows, task.rowCount, task.width)
+  const paddedRows = input.dims[0]!
   const scores: Float32Array[] = []
   const explanations: InferResult['explanations'] = []
   for (const model of task.models) {
     const session = await sessionFor(model.path)
     const fetches = model.explain ? [model.output, model.explain.output] : [model.output]
     const output = await session.run({ [model.input]: input }, fetches)
-    scores.push(Float32Array.from(checked(output[model.output], model.output, task.rowCount, 1)))
+    scores.push(checked(output[model.output], model.output, paddedRows, 1).slice(0, task.rowCount))
     explanations.push(
       model.explain
         ? topContributions(
-            checked(output[model.explain.output], model.explain.output, task.rowCount, task.width + 1),
+            checked(output[model.explain.output], model.explain.output, paddedRows, task.width + 1),
             task.rowCount,
             task.width,
             model.explain.k,
@@ -138,7 +157,7 @@ async function load(task: LoadTask): Promise<null> {
   }
   let failure: unknown
   try {
-    const zeros = new ort.Tensor('float32', new Float32Array(task.width), [1, task.width])
+    const zeros = new ort.Tensor('float32', new Float32Array(ROW_BLOCK * task.width), [ROW_BLOCK, task.width])
     for (const model of task.load) {
       const session = await sessionFor(model.path)
       await session.run({ [model.input]: zeros }, model.explain ? [model.output, model.explain.output] : [model.output])
