@@ -59,6 +59,8 @@ export class LookupAggregator {
   readonly #held = new Map<number, Set<string>>()
   #heldFromMs = Infinity
   readonly #tracksChanges: boolean
+  /** The eviction pass under way (evict with maxKeys), if any. */
+  #evicting: MapIterator<[string, KeyAggregate]> | undefined
 
   /**
    * `tracksChanges: false` for a table nothing publishes (offline): changed records are not remembered for
@@ -173,9 +175,21 @@ export class LookupAggregator {
     return low === Infinity ? -Infinity : low - this.plan.horizonMs.get(kind)!
   }
 
-  /** Drops buckets and labels no future transaction can read; each becomes a tombstone. */
-  evict(): void {
-    for (const [key, aggregate] of this.keys) {
+  /**
+   * Drops buckets and labels no future transaction can read; each becomes a tombstone. With `maxKeys`, one slice of a
+   * pass over the keys, resumed where the last call stopped: true once the pass has reached the end (a key added
+   * meanwhile is visited in it, one deleted is skipped: a Map's iterator sees both).
+   */
+  evict(maxKeys = Number.POSITIVE_INFINITY): boolean {
+    if (maxKeys === Number.POSITIVE_INFINITY) this.#evicting = undefined
+    const pass = (this.#evicting ??= this.keys.entries())
+    for (let visited = 0; visited < maxKeys; visited++) {
+      const next = pass.next()
+      if (next.done) {
+        this.#evicting = undefined
+        return true
+      }
+      const [key, aggregate] = next.value
       const kind = kindOf(key)
       const resolutionMs = this.plan.resolutionMs.get(kind)
       const cutMs = resolutionMs === undefined ? Infinity : this.#evictionCutMs(kind)
@@ -191,6 +205,7 @@ export class LookupAggregator {
       }
       if (aggregate.buckets.size === 0 && aggregate.labels.size === 0) this.keys.delete(key)
     }
+    return false
   }
 
   /**

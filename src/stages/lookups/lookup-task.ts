@@ -7,6 +7,7 @@ import type { Metrics } from '../../observability/metrics.js'
 import { AckTracker } from '../../runtime/ack-tracker.js'
 import { GroupMember, type MemberPartition, type MemberTask } from '../../runtime/group-member.js'
 import type { PartitionPosition } from '../../runtime/partition-positions.js'
+import { SlicedSink } from '../../runtime/sliced-sink.js'
 import { systemClock, systemScheduler } from '../../runtime/system-time.js'
 import { waitUntil } from '../../runtime/wait-until.js'
 import { decodeLabel } from '../decode/decode-transaction.js'
@@ -23,6 +24,8 @@ import { encodeTableEntry, PROGRESS_KEY } from './table-records.js'
 
 /** Evicting scans every key of a partition: often enough to bound memory, rarely enough to cost nothing. */
 const EVICT_EVERY_FLUSHES = 50
+/** Keys an eviction pass visits per flush: a pass over a busy partition's keys is spread over many flushes. */
+const EVICT_KEYS_PER_FLUSH = 1_000
 
 export interface LookupTaskOptions {
   /** A consumer group of its own over the labels and lookup-facts topics. */
@@ -70,6 +73,8 @@ interface AggregatorRun extends MemberPartition {
   /** Offsets applied since the last publish: acknowledged once the publish is. */
   unpublished: number[]
   flushes: number
+  /** An eviction pass is under way (it visits EVICT_KEYS_PER_FLUSH keys a flush). */
+  evicting: boolean
   /** When everything the aggregator changed was last published (performance.now()). */
   publishedAllAtMs: number
 }
@@ -86,6 +91,8 @@ type Run = LabelRun | AggregatorRun
 export class LookupTask implements MemberTask<Run> {
   readonly #member: GroupMember<Run>
   readonly #factBatches: FactBatches
+  /** The tables topic's records, sent a slice per turn of the event loop (a due publish is thousands of them). */
+  readonly #tables: SlicedSink
   /** The progress published last per aggregator partition, to publish only changes. */
   readonly #lastProgress = new Map<string, string>()
   readonly #markers: WatermarkMarkers
@@ -98,6 +105,7 @@ export class LookupTask implements MemberTask<Run> {
   constructor(readonly options: LookupTaskOptions) {
     this.#holdMs = Math.min(...options.plan.columns.map(({ feature }) => feature.delayMs)) / 2
     this.#factBatches = new FactBatches(options.topics.facts, options.factsPartitions)
+    this.#tables = new SlicedSink(options.producer, { onError: (err) => this.#member.fail(err) })
     this.#markers = new WatermarkMarkers(options.producer, options.topics.facts, options.factsPartitions)
     this.#attributor = new LabelAttributor({
       attribution: options.attribution,
@@ -187,7 +195,11 @@ export class LookupTask implements MemberTask<Run> {
       aggregator,
       unpublished: [],
       flushes: 0,
-      publishedAllAtMs: performance.now(),
+      evicting: false,
+      // Partitions assigned together would publish everything together: their due times are spread over the interval.
+      publishedAllAtMs:
+        performance.now() -
+        ((tp.partition % this.options.factsPartitions) / this.options.factsPartitions) * this.options.publishIntervalMs,
     }
   }
 
@@ -332,7 +344,7 @@ export class LookupTask implements MemberTask<Run> {
    * behind held buckets are acknowledged (and so committed) once everything is published.
    */
   #publish(all: boolean): void {
-    const { producer, topics } = this.options
+    const { topics } = this.options
     const nowMs = performance.now()
     for (const run of this.#runs) {
       if (run.kind === 'labels') {
@@ -351,7 +363,8 @@ export class LookupTask implements MemberTask<Run> {
       const appliedBelowMs = aggregator.appliedBelowMs
       // Before every source has spoken (or when all are idle) nothing is read soon or late: publish as it comes.
       const holdFromMs = due || !Number.isFinite(appliedBelowMs) ? Infinity : appliedBelowMs - this.#holdMs
-      if (++run.flushes % EVICT_EVERY_FLUSHES === 0) aggregator.evict()
+      if (++run.flushes % EVICT_EVERY_FLUSHES === 0) run.evicting = true
+      if (run.evicting) run.evicting = !aggregator.evict(EVICT_KEYS_PER_FLUSH)
       const changes = aggregator.takeChanges(holdFromMs)
       const progress = aggregator.progress
       const progressText = JSON.stringify(progress)
@@ -368,9 +381,11 @@ export class LookupTask implements MemberTask<Run> {
         if (--outstanding === 0) for (const offset of offsets) run.tracker.ack(offset)
       }
       const partition = run.tp.partition
+      // Encoded when sent, a turn or more later: a bucket may have taken more facts by then, which is what a later
+      // publish would send anyway (its facts' offsets go with it), and the progress sent after it claims none of them.
       for (const entry of changes)
-        producer.send({ topic: topics.tables, partition, ...encodeTableEntry(entry) }, published)
-      producer.send({ topic: topics.tables, partition, key: PROGRESS_KEY, value: pack(progress) }, published)
+        this.#tables.send(() => ({ topic: topics.tables, partition, ...encodeTableEntry(entry) }), published)
+      this.#tables.send({ topic: topics.tables, partition, key: PROGRESS_KEY, value: pack(progress) }, published)
     }
   }
 
