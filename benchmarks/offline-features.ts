@@ -2,27 +2,29 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { loadFeatures } from '../src/cli/feature-module.js'
 import { loadConfig } from '../src/config/load.js'
 import { readLineChunks } from '../src/offline/dump-line.js'
 import { computeFeatureFile } from '../src/offline/feature-file.js'
 import { PartitionState } from '../src/offline/partition-state.js'
 import { WARM_MAX } from '../src/stages/windows/card-windows.js'
-import { cardFraudFeatures } from '../topology/features.js'
 import { benchmarkArgs } from './args.js'
 import { transactionChunks, windowStateOptions } from './card-stream.js'
 
 const USAGE = `Question: how many transactions per second does the offline feature path (\`fraudstream features\`:
-computeFeatureFile, with the default feature set, its 30-day card windows and terminal/merchant lookups, and the
-generated labels) sustain over a generated file of 6 months, does the rate stay flat as history grows (the rate of
+computeFeatureFile, with the default feature set or the module --features names, and the generated labels) sustain over a generated file of 6 months, does the rate stay flat as history grows (the rate of
 each tenth of the file, and the last tenth's against the first's), how much memory does it take (peak RSS), and how
 does it compare with the card windows alone (a short bench:windows loop in the same run: offline tx/s over window
 updates/s)?
 
-  npm run bench:offline -- [--count 2200000] [--customers 5000] [--merchants 4700] [--dir <cache>] [--seed 42] [--json]
+  npm run bench:offline -- [--count 2200000] [--customers 5000] [--merchants 4700] [--features <module>]
+                           [--dir <cache>] [--seed 42] [--json]
 
 The file is made once by \`fraudstream generate\` (--customers at ~2.4 transactions a day each: 2,200,000 span about
 6 months) and kept in --dir (default: the system temp directory) for later runs with the same arguments; a smaller
---count is a quick run over fewer days. Rows are computed and dropped (no CSV is written): the path, not the disk.`
+--count is a quick run over fewer days. Rows are computed and dropped (no CSV is written): the path, not the disk.
+--features examples/features/backtest-30d.ts adds 30-day card windows and 1/7/30-day terminal lookups to the
+default set (the set issue 20 names); the card-windows comparison runs the same set.`
 
 const values = benchmarkArgs(
   USAGE,
@@ -30,10 +32,12 @@ const values = benchmarkArgs(
     count: { type: 'string', default: '2200000' },
     customers: { type: 'string', default: '5000' },
     merchants: { type: 'string', default: '4700' },
+    features: { type: 'string' },
     dir: { type: 'string', default: join(tmpdir(), 'fraudstream-bench-offline') },
   },
   '42',
 )
+const features = await loadFeatures({ features: values.features ? { module: values.features } : {} })
 const count = Number(values.count)
 if (!Number.isInteger(count) || count < 10)
   throw new Error(`--count must be a whole number of at least 10, got ${values.count}`)
@@ -70,8 +74,8 @@ function generatedFile(): { transactions: string; labels: string } {
 
 /** Card-window updates per second (the bench:windows loop, shorter): the ceiling the offline path is compared with. */
 function windowUpdatesPerSecond(updates: number): number {
-  const state = new PartitionState(windowStateOptions(cardFraudFeatures))
-  const width = cardFraudFeatures.length
+  const state = new PartitionState(windowStateOptions(features))
+  const width = features.length
   let elapsedMs = 0
   for (const chunk of transactionChunks(updates, { cards: 100_000, eventsPer14Days: 2_000_000, seed: 1 })) {
     const started = performance.now()
@@ -114,7 +118,7 @@ const { counts } = await computeFeatureFile(
   {
     transactionsPath: file.transactions,
     labelsPath: file.labels,
-    features: cardFraudFeatures,
+    features,
     config,
     partitions: 4,
     labelPartitions: 4,
@@ -151,6 +155,7 @@ const result = {
   node: process.version,
   transactions: counts.rows,
   file: file.transactions,
+  features: { module: values.features ?? 'topology/features.ts', count: features.length },
   elapsed_s: Math.round(elapsedS * 100) / 100,
   setup_s: Math.round(setupS * 100) / 100,
   tx_per_s: Math.round(rate),
@@ -170,6 +175,7 @@ else {
   process.stdout.write(
     [
       `offline-features  node ${process.version}; ${counts.rows} transactions (${file.transactions}) in ${result.elapsed_s} s`,
+      `  features        ${features.length} from ${result.features.module}`,
       `  setup           ${result.setup_s} s before the first row (labels read and routed); the tenths start there`,
       `  rate            ${result.tx_per_s} tx/s (${result.tx_per_cpu_s} per CPU second: ${result.cpu_s} s of CPU, GC threads included)`,
       `  per tenth       ${result.tenth_tx_per_s.join(' ')} tx/s`,
