@@ -126,7 +126,9 @@ test('past the deadline the fallback rules answer on the transaction alone; the 
   assert.equal(zero!.score, null)
   assert.deepEqual([zero!.decision, zero!.rules], ['review', ['fallback:deadline', 'fallback:is_zero_amount>=1']])
   assert.deepEqual([plain!.decision, plain!.rules], ['approve', ['fallback:deadline']])
-  assert.ok(plain!.latency_ms >= 19, `answered at the deadline (${plain!.latency_ms} ms)`)
+  // libuv's timer clock counts whole milliseconds from the loop's last turn: a 20 ms timer may fire up to a
+  // millisecond and a bit early by performance.now(). Not at once is what this checks.
+  assert.ok(plain!.latency_ms >= 18, `answered at the deadline (${plain!.latency_ms} ms)`)
   svc.onDecisionRecord(Buffer.from(JSON.stringify(decision('p', 0.2))))
   const [retry] = await svc.score([tx('p', 12.5)], performance.now())
   assert.deepEqual([retry!.fallback, retry!.score, retry!.replayed], [false, 0.2, true])
