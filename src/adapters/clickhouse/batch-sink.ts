@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Metrics } from '../../observability/metrics.js'
 import type { ClickHouseClient } from './client.js'
+import { EncodedRow } from './encoded-row.js'
 
 export interface BatchSinkOptions<Row> {
+  /** One createClickhouseClient made: it writes the sink's EncodedRow values as they are. */
   readonly client: ClickHouseClient
   readonly table: string
   /** The table's columns in the order rows are sent (JSONCompactEachRow: no key names in every row). */
@@ -26,7 +28,8 @@ export interface BatchSinkOptions<Row> {
 /** One partition's rows in a batch: a contiguous offset range. */
 interface Segment<Row> {
   readonly lane: Lane<Row>
-  readonly rows: Row[]
+  /** Its rows, encoded when added (see EncodedRow). */
+  readonly rows: EncodedRow[]
   readonly acks: (() => void)[]
   readonly firstOffset: number
   lastOffset: number
@@ -81,7 +84,12 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
   #inserting = false
   #closed = false
 
-  constructor(readonly options: BatchSinkOptions<Row>) {}
+  readonly #valuesOf: (row: Row) => unknown[]
+
+  constructor(readonly options: BatchSinkOptions<Row>) {
+    const { columns } = options
+    this.#valuesOf = options.valuesOf ?? ((row: Row) => columns.map((column) => row[column]))
+  }
 
   /** Rows of one partition must be added in offset order; an offset's rows never straddle two batches. */
   add(topic: string, partition: number, offset: number, rows: readonly Row[], onAck: () => void): void {
@@ -101,7 +109,7 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
       batch.segments.set(lane, segment)
       lane.last = batch.done
     }
-    for (const row of rows) segment.rows.push(row)
+    for (const row of rows) segment.rows.push(new EncodedRow(JSON.stringify(this.#valuesOf(row))))
     segment.acks.push(onAck)
     segment.lastOffset = offset
     batch.rows += rows.length
@@ -210,9 +218,8 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
     const { client, table, columns, metrics, log } = this.options
     const segments = [...batch.segments.values()]
     const token = this.#tokenOf(segments)
-    const valuesOf = this.options.valuesOf ?? ((row: Row) => columns.map((column) => row[column]))
-    const values: unknown[][] = []
-    for (const segment of segments) for (const row of segment.rows) values.push(valuesOf(row))
+    const values: EncodedRow[] = []
+    for (const segment of segments) for (const row of segment.rows) values.push(row)
     let backoffMs = this.options.retryBackoffMs
     for (let attempt = 1; !this.#closed && segments.some((s) => !s.lane.dropped); attempt++) {
       try {
@@ -236,3 +243,4 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
     }
   }
 }
+

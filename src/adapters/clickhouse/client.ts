@@ -4,12 +4,14 @@ import { createClient, type ClickHouseClient } from '@clickhouse/client'
 import type { Config } from '../../config/schema.js'
 import { ErrorCode, FraudstreamError } from '../../core/errors.js'
 import { ChdbProcessConnection } from './chdb-process.js'
+import { stringifyValues } from './encoded-row.js'
 
 export type { ClickHouseClient }
 
 /**
  * One client API for both deployments: a ClickHouse server when `clickhouse.url` is set, otherwise embedded chDB
- * under `<dataDir>/clickhouse` through the same @clickhouse/client interface.
+ * under `<dataDir>/clickhouse` through the same @clickhouse/client interface. Either writes an EncodedRow value as
+ * the text it holds (the batch sink's rows).
  */
 export async function createClickhouseClient(config: Pick<Config, 'clickhouse' | 'dataDir'>): Promise<ClickHouseClient> {
   const ch = config.clickhouse
@@ -20,6 +22,7 @@ export async function createClickhouseClient(config: Pick<Config, 'clickhouse' |
       ...(ch.username ? { username: ch.username } : {}),
       ...(ch.password ? { password: ch.password } : {}),
       request_timeout: 30_000,
+      json: { stringify: stringifyValues },
     })
   }
   const path = join(config.dataDir, 'clickhouse')
@@ -31,7 +34,10 @@ export async function createClickhouseClient(config: Pick<Config, 'clickhouse' |
     throw new FraudstreamError(ErrorCode.configInvalid, 'embedded ClickHouse needs the optional chdb package (npm install chdb), or set clickhouse.url to a ClickHouse server', 'input', false, { cause: err })
   }
   // The connection implements the client's Connection interface; the client's own types predate that hook.
-  return createClient({ connection: new ChdbProcessConnection(path) } as unknown as Parameters<typeof createClient>[0])
+  return createClient({
+    connection: new ChdbProcessConnection(path),
+    json: { stringify: stringifyValues },
+  } as unknown as Parameters<typeof createClient>[0])
 }
 
 export function describeClickhouse(config: Pick<Config, 'clickhouse' | 'dataDir'>): string {

@@ -3,7 +3,13 @@ import { test } from 'node:test'
 import { pino } from 'pino'
 import { ClickhouseBatchSink } from '../../../../src/adapters/clickhouse/batch-sink.js'
 import type { ClickHouseClient } from '../../../../src/adapters/clickhouse/client.js'
+import { stringifyValues, type EncodedRow } from '../../../../src/adapters/clickhouse/encoded-row.js'
 import { createMetrics } from '../../../../src/observability/metrics.js'
+
+/** The rows of an insert: the sink sends them encoded (what the client then writes). */
+function rowsOf(values: EncodedRow[]): unknown[][] {
+  return values.map((row) => JSON.parse(stringifyValues(row)) as unknown[])
+}
 
 /** A client whose inserts wait until the test releases them, recording each insert's token and rows. */
 function slowClient() {
@@ -11,13 +17,13 @@ function slowClient() {
   let inFlight = 0
   let maxInFlight = 0
   const client = {
-    insert: (params: { values: [number][]; clickhouse_settings: { insert_deduplication_token: string } }) =>
+    insert: (params: { values: EncodedRow[]; clickhouse_settings: { insert_deduplication_token: string } }) =>
       new Promise<void>((resolve) => {
         inFlight++
         maxInFlight = Math.max(maxInFlight, inFlight)
         inserts.push({
           token: params.clickhouse_settings.insert_deduplication_token,
-          rows: params.values.map(([offset]) => ({ offset })),
+          rows: rowsOf(params.values).map(([offset]) => ({ offset: offset as number })),
           release: () => {
             inFlight--
             resolve()
@@ -101,8 +107,8 @@ test('a dropped partition leaves the batches not yet sent, and a sent batch is r
   const sent: { token: string; offsets: number[] }[] = []
   let release: () => void = () => {}
   const client = {
-    insert: (params: { values: [number][]; clickhouse_settings: { insert_deduplication_token: string } }) => {
-      sent.push({ token: params.clickhouse_settings.insert_deduplication_token, offsets: params.values.map(([o]) => o) })
+    insert: (params: { values: EncodedRow[]; clickhouse_settings: { insert_deduplication_token: string } }) => {
+      sent.push({ token: params.clickhouse_settings.insert_deduplication_token, offsets: rowsOf(params.values).map(([o]) => o as number) })
       if (failures-- > 0) return Promise.reject(new Error('connection reset'))
       return new Promise<void>((resolve) => (release = resolve))
     },
