@@ -53,8 +53,8 @@ export interface AggregatorProgress {
 export class LookupAggregator {
   readonly keys = new Map<string, KeyAggregate>()
   readonly markers = new Map<string, SourceMarker>()
-  /** Changed records: `b<start>` or `l<id>` per key. */
-  readonly #dirty = new Map<string, Set<string>>()
+  /** Changed records per key: a bucket by its start (a number), a label by its id (a string). */
+  readonly #dirty = new Map<string, Set<number | string>>()
   /** Changed buckets kept back by takeChanges: the keys per bucket start, and the oldest start among them (+∞: none). */
   readonly #held = new Map<number, Set<string>>()
   #heldFromMs = Infinity
@@ -122,12 +122,12 @@ export class LookupAggregator {
       if (!bucket) aggregate.buckets.set(start, (bucket = emptyBucket()))
       addToBucket(bucket, fact)
       bucket.applied[fact.source] = fact.offset
-      if (this.#tracksChanges) this.#markDirty(fact.key, `b${start}`)
+      if (this.#tracksChanges) this.#markDirty(fact.key, start)
     } else {
       const id = `${fact.source}@${fact.offset}`
       if (aggregate.labels.has(id)) return 'duplicate'
       aggregate.labels.set(id, [fact.transactionId, fact.eventTimeMs, fact.reportedAtMs, fact.isFraud, fact.offset])
-      if (this.#tracksChanges) this.#markDirty(fact.key, `l${id}`)
+      if (this.#tracksChanges) this.#markDirty(fact.key, id)
     }
     return 'applied'
   }
@@ -196,12 +196,12 @@ export class LookupAggregator {
       for (const start of aggregate.buckets.keys()) {
         if (start + (resolutionMs ?? 0) > cutMs) continue
         aggregate.buckets.delete(start)
-        if (this.#tracksChanges) this.#markDirty(key, `b${start}`)
+        if (this.#tracksChanges) this.#markDirty(key, start)
       }
       for (const [id, label] of aggregate.labels) {
         if (label[1] >= cutMs) continue
         aggregate.labels.delete(id)
-        if (this.#tracksChanges) this.#markDirty(key, `l${id}`)
+        if (this.#tracksChanges) this.#markDirty(key, id)
       }
       if (aggregate.buckets.size === 0 && aggregate.labels.size === 0) this.keys.delete(key)
     }
@@ -219,7 +219,7 @@ export class LookupAggregator {
   takeChanges(holdFromMs = Infinity): TableEntry[] {
     for (const [start, keys] of this.#held) {
       if (start < holdFromMs) {
-        for (const key of keys) this.#markDirty(key, `b${start}`)
+        for (const key of keys) this.#markDirty(key, start)
         this.#held.delete(start)
       }
     }
@@ -227,19 +227,13 @@ export class LookupAggregator {
     for (const [key, records] of this.#dirty) {
       const aggregate = this.keys.get(key)
       for (const record of records) {
-        if (record[0] === 'b') {
-          const start = Number(record.slice(1))
-          if (start >= holdFromMs) {
-            let keys = this.#held.get(start)
-            if (!keys) this.#held.set(start, (keys = new Set()))
-            keys.add(key)
-            continue
-          }
-          changes.push({ kind: 'bucket', key, start, value: aggregate?.buckets.get(start) })
-        } else {
-          const id = record.slice(1)
-          changes.push({ kind: 'label', key, id, value: aggregate?.labels.get(id) })
-        }
+        if (typeof record === 'string') {
+          changes.push({ kind: 'label', key, id: record, value: aggregate?.labels.get(record) })
+        } else if (record >= holdFromMs) {
+          let keys = this.#held.get(record)
+          if (!keys) this.#held.set(record, (keys = new Set()))
+          keys.add(key)
+        } else changes.push({ kind: 'bucket', key, start: record, value: aggregate?.buckets.get(record) })
       }
     }
     this.#dirty.clear()
@@ -248,7 +242,7 @@ export class LookupAggregator {
     return changes
   }
 
-  #markDirty(key: string, record: string): void {
+  #markDirty(key: string, record: number | string): void {
     if (!this.#tracksChanges) return
     let records = this.#dirty.get(key)
     if (!records) this.#dirty.set(key, (records = new Set()))
