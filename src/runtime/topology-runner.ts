@@ -259,8 +259,16 @@ export class TopologyRunner implements MemberTask<TopologyPartition> {
     for (const rt of this.#flow.nodes) rt.node.stage.release?.(partition.tp)
   }
 
+  /** One partition a turn of the event loop: each is encoded at once, and all of them together held it for tens of ms. */
   #snapshotAll(): void {
-    for (const partition of this.#partitions.values()) void this.#snapshot(partition)
+    const partitions = [...this.#partitions.values()]
+    const next = (i: number): void => {
+      const partition = partitions[i]
+      if (!partition) return
+      if (!partition.revoked) void this.#snapshot(partition)
+      setImmediate(() => next(i + 1))
+    }
+    next(0)
   }
 
   /**
