@@ -278,13 +278,15 @@ export class GraphFlow {
 
   #hold(item: FlowItem<unknown>, timed?: NodeRuntime['timed']): () => void {
     if (item.replay || item.partition.revoked) return () => {}
-    const { tracker } = item.partition
+    // The release keeps the partition and the offset, not the item: a sink's ack can come hundreds of milliseconds
+    // later, and the record with everything computed for it would live (and be copied by the collector) until then.
+    const { partition } = item
     const offset = item.origin.offset
-    tracker.expect(offset, 1)
+    partition.tracker.expect(offset, 1)
     const heldAtMs = timed ? this.options.clock.nowMs() : 0
     return () => {
       timed?.(this.options.clock.nowMs() - heldAtMs, 1)
-      if (!item.partition.revoked) tracker.ack(offset)
+      if (!partition.revoked) partition.tracker.ack(offset)
     }
   }
 

@@ -41,8 +41,10 @@ export function tableSink<T>(name: string, options: TableSinkOptions<T>): Stage<
         if (origin.offset > highOffsets.get(partitionKey(origin))!) {
           const ack = ctx.hold(item, 'ack')
           const rows = options.rowsOf(item.value, origin)
+          // The ack keeps the count, not the rows: the sink holds them encoded until ClickHouse acknowledges.
+          const count = rows.length
           options.sink.add(origin.topic, origin.partition, origin.offset, rows, () => {
-            open!.metrics.count('rows', rows.length)
+            open!.metrics.count('rows', count)
             ack()
           })
         } else skipped++
