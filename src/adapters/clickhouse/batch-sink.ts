@@ -243,4 +243,3 @@ export class ClickhouseBatchSink<Row extends Record<string, unknown>> {
     }
   }
 }
-
