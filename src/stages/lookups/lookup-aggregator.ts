@@ -175,6 +175,11 @@ export class LookupAggregator {
     return low === Infinity ? -Infinity : low - this.plan.horizonMs.get(kind)!
   }
 
+  /** An eviction pass in slices (evict with maxKeys) is under way. */
+  get evicting(): boolean {
+    return this.#evicting !== undefined
+  }
+
   /**
    * Drops buckets and labels no future transaction can read; each becomes a tombstone. With `maxKeys`, one slice of a
    * pass over the keys, resumed where the last call stopped: true once the pass has reached the end (a key added

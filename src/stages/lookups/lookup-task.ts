@@ -73,8 +73,6 @@ interface AggregatorRun extends MemberPartition {
   /** Offsets applied since the last publish: acknowledged once the publish is. */
   unpublished: number[]
   flushes: number
-  /** An eviction pass is under way (it visits EVICT_KEYS_PER_FLUSH keys a flush). */
-  evicting: boolean
   /** When everything the aggregator changed was last published (performance.now()). */
   publishedAllAtMs: number
 }
@@ -195,7 +193,6 @@ export class LookupTask implements MemberTask<Run> {
       aggregator,
       unpublished: [],
       flushes: 0,
-      evicting: false,
       // Partitions assigned together would publish everything together: their due times are spread over the interval.
       publishedAllAtMs:
         performance.now() -
@@ -363,8 +360,7 @@ export class LookupTask implements MemberTask<Run> {
       const appliedBelowMs = aggregator.appliedBelowMs
       // Before every source has spoken (or when all are idle) nothing is read soon or late: publish as it comes.
       const holdFromMs = due || !Number.isFinite(appliedBelowMs) ? Infinity : appliedBelowMs - this.#holdMs
-      if (++run.flushes % EVICT_EVERY_FLUSHES === 0) run.evicting = true
-      if (run.evicting) run.evicting = !aggregator.evict(EVICT_KEYS_PER_FLUSH)
+      if (++run.flushes % EVICT_EVERY_FLUSHES === 0 || aggregator.evicting) aggregator.evict(EVICT_KEYS_PER_FLUSH)
       const changes = aggregator.takeChanges(holdFromMs)
       const progress = aggregator.progress
       const progressText = JSON.stringify(progress)

@@ -31,8 +31,10 @@ test('an eviction pass in slices of keys ends where one whole pass does: the sam
   assert.equal(whole.evict(), true)
   const sliced = filled()
   const calls: boolean[] = []
-  for (let done = false; !done;) calls.push((done = sliced.evict(64)))
+  const evicting: boolean[] = []
+  for (let done = false; !done; evicting.push(sliced.evicting)) calls.push((done = sliced.evict(64)))
   assert.deepEqual(calls, [false, false, false, false, true], '300 keys, 64 a call')
+  assert.deepEqual(evicting, [true, true, true, true, false], 'a pass under way until it ends')
   assert.equal(sliced.keys.size, 200, 'the terminals with only the old transaction are gone')
   assert.deepEqual([...sliced.keys.keys()], [...whole.keys.keys()])
   for (const [key, aggregate] of whole.keys)
