@@ -3,6 +3,7 @@ import { test } from 'node:test'
 import fc from 'fast-check'
 import type { Label } from '../../src/core/label-v1.js'
 import type { Transaction } from '../../src/core/transaction-v1.js'
+import { decodedTransaction } from '../helpers/transactions.js'
 import type { FeatureDefinition } from '../../src/stages/features/feature-definition.js'
 import { referenceLookup } from '../../src/stages/features/reference-features.js'
 import { LabelRouter } from '../../src/stages/lookups/label-router.js'
@@ -172,22 +173,15 @@ function transactions(
   let clock = START
   return steps.map((step, i) => {
     clock += step.dtMs
-    return {
+    return decodedTransaction(clock, {
       transaction_id: `s${source}-${i}`,
       card_id: step.card,
       customer_id: 'c',
       merchant_id: step.merchant,
       terminal_id: step.terminal,
       amount: step.amount,
-      currency: 'EUR',
-      mcc: '5411',
-      country: 'FR',
-      card_country: 'FR',
-      channel: 'pos',
-      event_time: clock,
-      eventTimeMs: clock,
       ...(step.device ? { device_id: step.device } : {}),
-    }
+    })
   })
 }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import type { Transaction } from '../../../src/core/transaction-v1.js'
+import { decodedTransaction } from '../../helpers/transactions.js'
 import { labelFactEntry, RollingTables } from '../../../src/offline/rolling-tables.js'
 import type { FeatureDefinition, LookupAggregation } from '../../../src/stages/features/feature-definition.js'
 import { LookupAggregator } from '../../../src/stages/lookups/lookup-aggregator.js'
@@ -104,22 +105,14 @@ const stepArb = fc.oneof(
 type Ids = { terminal: string; merchant: string; card: string; device: string | undefined }
 
 function transaction(ids: Ids, eventTimeMs: number, amount: number): Transaction {
-  return {
-    transaction_id: 'tx',
+  return decodedTransaction(eventTimeMs, {
     card_id: ids.card,
     customer_id: 'c',
     merchant_id: ids.merchant,
     terminal_id: ids.terminal,
     amount,
-    currency: 'EUR',
-    mcc: '5411',
-    country: 'FR',
-    card_country: 'FR',
-    channel: 'pos',
-    event_time: eventTimeMs,
-    eventTimeMs,
     ...(ids.device ? { device_id: ids.device } : {}),
-  }
+  })
 }
 
 test('offline tables read what the live aggregator holds, for every aggregation, through out-of-order facts, labels and evictions', () => {

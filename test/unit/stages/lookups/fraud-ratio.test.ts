@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Label } from '../../../../src/core/label-v1.js'
 import type { Transaction } from '../../../../src/core/transaction-v1.js'
+import { decodedTransaction } from '../../../helpers/transactions.js'
 import { lookupPlanOf } from '../../../../src/stages/lookups/lookup-plan.js'
 import { OfflineLookups } from '../../../../src/stages/lookups/offline-lookups.js'
 import { cardFraudFeatures } from '../../../../topology/features.js'
@@ -10,21 +11,7 @@ const HOUR = 3_600_000
 const T0 = Date.UTC(2026, 0, 10, 12)
 
 function transaction(id: string, eventTimeMs: number): Transaction {
-  return {
-    transaction_id: id,
-    card_id: 'c',
-    customer_id: 'u',
-    merchant_id: 'm1',
-    terminal_id: 't1',
-    amount: 10,
-    currency: 'EUR',
-    mcc: '5411',
-    country: 'FR',
-    card_country: 'FR',
-    channel: 'pos',
-    event_time: eventTimeMs,
-    eventTimeMs,
-  }
+  return decodedTransaction(eventTimeMs, { transaction_id: id })
 }
 
 function fraudLabel(tx: Transaction, reportedAtMs: number): Label {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Label } from '../../../../src/core/label-v1.js'
 import type { Transaction } from '../../../../src/core/transaction-v1.js'
+import { decodedTransaction } from '../../../helpers/transactions.js'
 import { attributesOf } from '../../../../src/stages/lookups/label-attribution.js'
 import { LabelRouter } from '../../../../src/stages/lookups/label-router.js'
 import { sourceId } from '../../../../src/stages/lookups/lookup-facts.js'
@@ -19,21 +20,7 @@ const plan = lookupPlanOf(cardFraudFeatures, LATENESS)
 const names = cardFraudFeatures.map((f) => f.name)
 
 function transaction(id: string, eventTimeMs: number, terminal = 't1'): Transaction {
-  return {
-    transaction_id: id,
-    card_id: 'c',
-    customer_id: 'u',
-    merchant_id: 'm1',
-    terminal_id: terminal,
-    amount: 10,
-    currency: 'EUR',
-    mcc: '5411',
-    country: 'FR',
-    card_country: 'FR',
-    channel: 'pos',
-    event_time: eventTimeMs,
-    eventTimeMs,
-  }
+  return decodedTransaction(eventTimeMs, { transaction_id: id, terminal_id: terminal })
 }
 
 /** A bank's label: the required fields of Label v1 and nothing else. */
