@@ -130,6 +130,17 @@ export async function waitFor(
   }
 }
 
+/** The job's five topics under one suffix (random unless given): a test's records and offsets meet no other test's. */
+export function testTopics(suffix = Math.random().toString(36).slice(2)) {
+  return {
+    transactions: `tx-${suffix}`,
+    decisions: `decisions-${suffix}`,
+    alerts: `alerts-${suffix}`,
+    dlq: `dlq-${suffix}`,
+    labels: `labels-${suffix}`,
+  }
+}
+
 /** One librdkafka mock cluster for a test file: started before its tests, closed after them. */
 export function useMockCluster(): { readonly bootstrapServers: string } {
   let cluster: MockCluster | undefined

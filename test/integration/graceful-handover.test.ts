@@ -5,7 +5,7 @@ import type { DecisionV1 } from '../../src/core/records.js'
 import { publishGenerated } from '../../src/generator/publish.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
 import { createPipeline } from '../../src/main.js'
-import { committedOffsets, endOffsets, readTopic, waitFor, useMockCluster } from '../helpers/kafka.js'
+import { committedOffsets, endOffsets, readTopic, testTopics, useMockCluster, waitFor } from '../helpers/kafka.js'
 import { compareWithUninterruptedRun } from '../helpers/features.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
@@ -14,14 +14,7 @@ const cluster = useMockCluster()
 
 for (const stateStore of ['files', 'kafka'] as const) {
   test(`a job stopped gracefully mid-stream hands over to a new member of the group: one score row and one decision per transaction, state restored from its snapshot (${stateStore})`, async (t) => {
-    const suffix = Math.random().toString(36).slice(2)
-    const topics = {
-      transactions: `tx-${suffix}`,
-      decisions: `decisions-${suffix}`,
-      alerts: `alerts-${suffix}`,
-      dlq: `dlq-${suffix}`,
-      labels: `labels-${suffix}`,
-    }
+    const topics = testTopics()
     // Labels reach every labels partition only seconds into a 1,500/s run: transactions wait for complete tables
     // rather than the default 10 s (see the rebalance test).
     const { config, cleanup } = testConfig({

@@ -4,7 +4,14 @@ import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import type { DeadLetter } from '../../src/core/records.js'
 import { createPipeline } from '../../src/main.js'
 import { labelsGroupId } from '../../topology/labels.js'
-import { committedOffsets, readTopic, setCommittedOffsets, useMockCluster, waitFor } from '../helpers/kafka.js'
+import {
+  committedOffsets,
+  readTopic,
+  setCommittedOffsets,
+  testTopics,
+  useMockCluster,
+  waitFor,
+} from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
 
@@ -13,14 +20,7 @@ const DAY_MS = 24 * 60 * 60 * 1000
 const T0 = Date.parse('2025-03-01T00:00:00Z')
 
 test('labels land in the labels table once each, bad ones in the dead-letter topic, and a restart that re-reads the topic adds no row', async (t) => {
-  const suffix = Math.random().toString(36).slice(2)
-  const topics = {
-    transactions: `tx-${suffix}`,
-    decisions: `decisions-${suffix}`,
-    alerts: `alerts-${suffix}`,
-    dlq: `dlq-${suffix}`,
-    labels: `labels-${suffix}`,
-  }
+  const topics = testTopics()
   const { config, cleanup } = testConfig({ 'kafka.topics': topics, 'clickhouse.lingerMs': 20, 'http.enabled': false })
   teardown(t, cleanup)
   const { log } = testLogger('warn')

@@ -14,7 +14,7 @@ import { publishRegistry } from '../../src/models/publish-registry.js'
 import { addShadow, promote } from '../../src/models/registry.js'
 import { featureContractHash } from '../../src/stages/features/feature-definition.js'
 import { cardFraudFeatures } from '../../topology/features.js'
-import { readTopic, useMockCluster, waitFor } from '../helpers/kafka.js'
+import { readTopic, testTopics, useMockCluster, waitFor } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
 
@@ -34,14 +34,7 @@ function modelsDir(dir: string): string {
 
 /** Topics of its own, a data dir holding a copy of the models, and a config reading them with `overrides`. */
 function setup(t: Parameters<typeof teardown>[0], overrides: Record<string, unknown>) {
-  const id = Math.random().toString(36).slice(2)
-  const topics = {
-    transactions: `tx-${id}`,
-    decisions: `decisions-${id}`,
-    alerts: `alerts-${id}`,
-    dlq: `dlq-${id}`,
-    labels: `labels-${id}`,
-  }
+  const topics = testTopics()
   const dir = modelsDir(mkdtempSync(join(tmpdir(), 'fraudstream-models-')))
   teardown(t, () => rmSync(dir, { recursive: true, force: true }))
   const { config, dataDir, cleanup } = testConfig({ 'kafka.topics': topics, 'model.dir': dir, ...overrides })

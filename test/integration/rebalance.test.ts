@@ -6,7 +6,15 @@ import { KafkaProducerSink } from '../../src/adapters/kafka/producer-sink.js'
 import { publishGenerated } from '../../src/generator/publish.js'
 import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/transaction-generator.js'
 import { createPipeline, type Pipeline } from '../../src/main.js'
-import { committedOffsets, decisionCoverage, endOffsets, readTopic, waitFor, useMockCluster } from '../helpers/kafka.js'
+import {
+  committedOffsets,
+  decisionCoverage,
+  endOffsets,
+  readTopic,
+  testTopics,
+  useMockCluster,
+  waitFor,
+} from '../helpers/kafka.js'
 import { compareWithUninterruptedRun } from '../helpers/features.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
@@ -17,14 +25,7 @@ const cluster = useMockCluster()
 async function startGroup(t: TestContext, overrides: Record<string, unknown>) {
   // Unique per run: the tests share the mock cluster, and a labels topic holding another run's labels would feed this
   // run's lookup tables.
-  const suffix = Math.random().toString(36).slice(2)
-  const topics = {
-    transactions: `tx-${suffix}`,
-    decisions: `decisions-${suffix}`,
-    alerts: `alerts-${suffix}`,
-    dlq: `dlq-${suffix}`,
-    labels: `labels-${suffix}`,
-  }
+  const topics = testTopics()
   // At 2,000 records/s the first labels reach every labels partition 6–12 s in; until each has sent a watermark the
   // tables are incomplete, and after the default 10 s wait a transaction would be scored stale (counted, but not the
   // uninterrupted run's vector). These tests are about rebalances: transactions wait for complete tables.

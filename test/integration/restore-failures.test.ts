@@ -9,7 +9,7 @@ import { TransactionGenerator, type GeneratedRecord } from '../../src/generator/
 import type { PartitionSnapshot } from '../../src/runtime/partition-snapshots.js'
 import type { CardFeaturesSnapshot } from '../../src/stages/windows/card-features.js'
 import { createPipeline } from '../../src/main.js'
-import { useMockCluster, waitFor } from '../helpers/kafka.js'
+import { testTopics, useMockCluster, waitFor } from '../helpers/kafka.js'
 import { compareWithUninterruptedRun } from '../helpers/features.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
@@ -17,14 +17,7 @@ import { teardown } from '../helpers/teardown.js'
 const cluster = useMockCluster()
 
 test('a snapshot that cannot be loaded is passed over for a replay that gives the same features; a snapshot store that cannot be read fails the job instead of leaving its partitions unassigned', async (t) => {
-  const suffix = Math.random().toString(36).slice(2)
-  const topics = {
-    transactions: `tx-${suffix}`,
-    decisions: `decisions-${suffix}`,
-    alerts: `alerts-${suffix}`,
-    dlq: `dlq-${suffix}`,
-    labels: `labels-${suffix}`,
-  }
+  const topics = testTopics()
   const { config, dataDir, cleanup } = testConfig({
     'kafka.topics': topics,
     'runtime.stateStore': 'files',

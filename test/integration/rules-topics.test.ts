@@ -7,7 +7,7 @@ import { createPipeline } from '../../src/main.js'
 import { RulesAdmin } from '../../src/rules/rules-admin.js'
 import { cardFraudFeatures } from '../../topology/features.js'
 import { transactionRecord } from '../helpers/card-fraud-driver.js'
-import { readTopic, useMockCluster, waitFor } from '../helpers/kafka.js'
+import { readTopic, testTopics, useMockCluster, waitFor } from '../helpers/kafka.js'
 import { testConfig, testLogger } from '../helpers/pipeline.js'
 import { teardown } from '../helpers/teardown.js'
 
@@ -16,13 +16,7 @@ const FEATURES = cardFraudFeatures.map((f) => f.name)
 
 test('a rule put reaches two running instances within a second and decides; deleted, it is gone from both; list entries too', async (t) => {
   const id = Math.random().toString(36).slice(2)
-  const topics = {
-    transactions: `tx-${id}`,
-    decisions: `decisions-${id}`,
-    alerts: `alerts-${id}`,
-    dlq: `dlq-${id}`,
-    labels: `labels-${id}`,
-  }
+  const topics = testTopics(id)
   const { config, dataDir, cleanup } = testConfig({ 'kafka.topics': topics })
   teardown(t, cleanup)
   const { log, lines } = testLogger()
