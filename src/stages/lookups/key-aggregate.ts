@@ -124,14 +124,8 @@ export const EMPTY_AGGREGATE: KeyAggregate = { buckets: new Map(), labels: new M
  * Consecutive transactions of a key mostly share a window (it ends delayMs before them, on a resolution boundary), so
  * a table keeps summaries and reads a feature in constant time.
  */
-export interface WindowSummary {
+export interface WindowSummary extends WindowMoments {
   readonly startMs: number
-  readonly endMs: number
-  readonly count: number
-  readonly sum: number
-  readonly min: number
-  readonly max: number
-  readonly lastMs: number
   spread: Spread | undefined
   fraudBelow: Map<number, number> | undefined
   distinct: Map<LookupDistinctField, number> | undefined
