@@ -59,14 +59,16 @@ test('promoted during a 50,000-transaction run: every transaction scored by exac
     topics,
     count: 50_000,
     rate: 'max',
-    maxLead: { records: 15_000, consumed: () => pipeline.job.stats.consumed },
+    // Counted by transactions scored, not consumed: at start the consumed ones can all still wait in the lookups stage
+    // for complete tables (seen under the full suite's load), and a promotion then would reach every one of them.
+    maxLead: { records: 15_000, consumed: () => pipeline.job.stats.scored },
     onRecord: () => {
-      const consumed = pipeline.job.stats.consumed
-      if (!promoted && consumed >= 15_000) {
+      const scoredSoFar = pipeline.job.stats.scored
+      if (!promoted && scoredSoFar >= 15_000) {
         promoted = true
         promote(dir, 'card-fraud-gbdt@2', CONTRACT)
       }
-      if (!shadowed && consumed >= 30_000) {
+      if (!shadowed && scoredSoFar >= 30_000) {
         shadowed = true
         addShadow(dir, 'card-fraud-lr@2', CONTRACT)
       }
