@@ -1,4 +1,5 @@
 import type { LabelEntry } from '../stages/lookups/key-aggregate.js'
+import type { WindowMemo } from './window-memo.js'
 
 /**
  * A bucket's numbers, STRIDE a bucket: key-aggregate's Bucket without its objects, and its start. `ref` is the
@@ -13,7 +14,9 @@ export const REF = 5
 export const DEV = 6
 export const SQ = 7
 export const START = 8
-export const STRIDE = 9
+/** The counts of this bucket and every earlier one the key has had (evicted ones too): a window's count is a difference. */
+export const CUM = 9
+export const STRIDE = 10
 
 /** Buckets a key has room for at first: typed arrays are costly to make, so a key should seldom grow. */
 const FIRST_CAPACITY = 16
@@ -36,11 +39,42 @@ export class KeyHistory {
   distinct: ((Set<number> | undefined)[] | undefined)[] | undefined
   /** [transaction_id, transaction time, reported_at, is_fraud, label offset], as the live table's labels. */
   labels: LabelEntry[] = []
+  /**
+   * Whether `labels` are in transaction-time order (they come so in a pass over a file) and whether no transaction has
+   * two of them: then a window's fraud count is a count of one run of labels (RollingTables' knownFraudIn). Once false,
+   * false for the key's life.
+   */
+  labelsInOrder = true
+  labelsUnique = true
+  /** Per label, its transaction time, its reported_at and 1 for fraud (0 not), side by side: what a count reads. */
+  labelNumbers: number[] = []
   /** Per window of the key kind (RollingTables' window list), what the key's buckets in it add up to, when read. */
   windows: (WindowMemo | undefined)[] | undefined
 
   constructor(readonly distinctFields: number) {
     if (distinctFields > 0) this.distinct = []
+  }
+
+  /** Keeps a label, noting whether the labels stay in time order and one a transaction. */
+  addLabel(label: LabelEntry): void {
+    const labels = this.labels
+    if (labels.length > 0 && label[1] < labels[labels.length - 1]![1]) this.labelsInOrder = false
+    if (this.labelsUnique) for (const known of labels) if (known[0] === label[0]) this.labelsUnique = false
+    labels.push(label)
+    this.labelNumbers.push(label[1], label[2], label[3] ? 1 : 0)
+  }
+
+  /** The first slot, at or before `to`, of the buckets starting at or after `startMs` (binary search). */
+  firstSlotFrom(startMs: number, to: number): number {
+    const stats = this.stats
+    let low = this.head
+    let high = to
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      if (stats[mid * STRIDE + START]! < startMs) low = mid + 1
+      else high = mid
+    }
+    return low
   }
 
   get empty(): boolean {
@@ -55,6 +89,21 @@ export class KeyHistory {
     while (at >= this.head && stats[at * STRIDE + START]! > startMs) at--
     if (at >= this.head && stats[at * STRIDE + START] === startMs) return at
     return this.#insert(at + 1, startMs)
+  }
+
+  /** One more transaction in the bucket of `slot`: its count and the running counts from it on. */
+  count(slot: number): void {
+    const stats = this.stats
+    stats[slot * STRIDE + COUNT]!++
+    const end = this.head + this.size
+    for (let at = slot; at < end; at++) stats[at * STRIDE + CUM]!++
+  }
+
+  /** The transactions in the buckets of slots [from, to). */
+  countIn(from: number, to: number): number {
+    if (from >= to) return 0
+    const stats = this.stats
+    return stats[(to - 1) * STRIDE + CUM]! - stats[from * STRIDE + CUM]! + stats[from * STRIDE + COUNT]!
   }
 
   /** The start of the bucket in `slot`. */
@@ -74,9 +123,17 @@ export class KeyHistory {
       if (this.distinct) this.distinct.length = 0
     }
     const labels = this.labels
+    const numbers = this.labelNumbers
     let kept = 0
-    for (let i = 0; i < labels.length; i++) if (labels[i]![1] >= cutMs) labels[kept++] = labels[i]!
+    for (let i = 0; i < labels.length; i++) {
+      if (labels[i]![1] < cutMs) continue
+      numbers[kept * 3] = numbers[i * 3]!
+      numbers[kept * 3 + 1] = numbers[i * 3 + 1]!
+      numbers[kept * 3 + 2] = numbers[i * 3 + 2]!
+      labels[kept++] = labels[i]!
+    }
     labels.length = kept
+    numbers.length = kept * 3
   }
 
   /** A new empty bucket at slot `at` (between head and head + size), the later ones moved up one. */
@@ -109,6 +166,13 @@ export class KeyHistory {
     stats[base + REF] = 0
     stats[base + DEV] = 0
     stats[base + SQ] = 0
+    // The counts before it: the previous bucket's running count, or the next one's without its own.
+    stats[base + CUM] =
+      at > this.head
+        ? stats[base - STRIDE + CUM]!
+        : at < end
+          ? stats[base + STRIDE + CUM]! - stats[base + STRIDE + COUNT]!
+          : 0
     this.size++
     return at
   }
@@ -122,28 +186,4 @@ export class KeyHistory {
     if (this.distinct) this.distinct = this.distinct.slice(head, head + size)
     this.head = 0
   }
-}
-
-/**
- * What a key's buckets in [startMs, endMs) add up to, kept with the key between reads: consecutive transactions of a
- * key mostly read the same window (it ends delayMs before them, on a resolution boundary), and nothing applied after
- * a read lands in a window already read (see RollingLookups). The spread, the fraud count at one label cutoff and the
- * distinct counts are worked out when a feature first asks.
- */
-export interface WindowMemo {
-  startMs: number
-  endMs: number
-  count: number
-  sum: number
-  min: number
-  max: number
-  lastMs: number
-  spreadKnown: boolean
-  reference: number
-  deviations: number
-  squaredDeviations: number
-  fraudCutoffMs: number
-  fraud: number
-  /** Per distinct field of the key kind, the count (-1: not worked out). */
-  distinct: number[] | undefined
 }

@@ -8,7 +8,7 @@ import { labelFactEntry, RollingTables, type LabelFactEntry } from './rolling-ta
  * Eviction runs once the safe time has moved this share of the shortest horizon: a sweep visits every key, so
  * sweeping per bucket step would cost more than the lookups, and the tables still hold at most this much extra history.
  */
-const EVICT_EVERY_HORIZON_SHARE = 8
+const EVICT_EVERY_HORIZON_SHARE = 2
 
 /**
  * Lookup tables for one pass over a file, read as the stream reads them: each row waits until the tables are

@@ -1,11 +1,10 @@
-import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import type { LookupDistinctField, LookupFeature, LookupKey } from '../stages/features/feature-definition.js'
-import { fraudRatio, momentValueOf, type LabelEntry } from '../stages/lookups/key-aggregate.js'
-import { labelCutoffMs, windowEndMs, type LookupPlan } from '../stages/lookups/lookup-plan.js'
+import type { LabelEntry } from '../stages/lookups/key-aggregate.js'
+import { windowEndMs, type LookupPlan } from '../stages/lookups/lookup-plan.js'
 import { hash52 } from '../stages/windows/window-groups.js'
-import { populationStddev, zscore } from '../stages/windows/window-math.js'
-import { COUNT, DEV, KeyHistory, LAST, MAX, MIN, REF, SQ, STRIDE, SUM, type WindowMemo } from './key-history.js'
+import { COUNT, DEV, KeyHistory, LAST, MAX, MIN, REF, SQ, STRIDE, SUM } from './key-history.js'
+import { COUNT_ONLY, emptyMemo, memoOf, valueOf, type WindowMemo } from './window-memo.js'
 
 /** The tables of one key kind: its keys' histories by id (the transaction's terminal_id, merchant_id…). */
 interface KindTable {
@@ -16,8 +15,16 @@ interface KindTable {
   readonly horizonMs: number
   readonly distinctFields: readonly LookupDistinctField[]
   readonly keys: Map<string, KeyHistory>
-  /** The distinct windows (span, delay, resolution) the kind's features read; a key keeps a WindowMemo per window. */
-  readonly windows: { readonly spanMs: number; readonly delayMs: number; readonly resolutionMs: number }[]
+  /**
+   * The distinct windows (span, delay, resolution) the kind's features read; a key keeps a WindowMemo per window.
+   * `moments`: whether some feature of the window reads more than its count (sum, min, max, last, spread).
+   */
+  readonly windows: {
+    readonly spanMs: number
+    readonly delayMs: number
+    readonly resolutionMs: number
+    moments: boolean
+  }[]
 }
 
 /** A lookup column: its feature, where in the row, its kind's table, its window there, its distinct field there. */
@@ -79,7 +86,8 @@ export class RollingTables {
       let window = windows.findIndex(
         (w) => w.spanMs === feature.spanMs && w.delayMs === feature.delayMs && w.resolutionMs === feature.resolutionMs,
       )
-      if (window < 0) window = windows.push(feature) - 1
+      if (window < 0) window = windows.push({ ...feature, moments: false }) - 1
+      if (!COUNT_ONLY.has(feature.aggregation)) windows[window]!.moments = true
       const field = feature.field === undefined ? -1 : this.#tables[table]!.distinctFields.indexOf(feature.field)
       return { index, feature, table, window, field }
     })
@@ -117,7 +125,7 @@ export class RollingTables {
       const stats = history.stats
       const at = slot * STRIDE
       if (stats[at + COUNT] === 0) stats[at + REF] = amount
-      stats[at + COUNT] = stats[at + COUNT]! + 1
+      history.count(slot)
       stats[at + SUM] = stats[at + SUM]! + amount
       if (amount < stats[at + MIN]!) stats[at + MIN] = amount
       if (amount > stats[at + MAX]!) stats[at + MAX] = amount
@@ -143,7 +151,7 @@ export class RollingTables {
     if (fact.entry[1] < this.#watermarkMs - table.horizonMs) return
     let history = table.keys.get(fact.id)
     if (!history) table.keys.set(fact.id, (history = new KeyHistory(table.distinctFields.length)))
-    history.labels.push(fact.entry)
+    history.addLabel(fact.entry)
   }
 
   /**
@@ -180,8 +188,11 @@ export class RollingTables {
       const feature = column.feature
       const history = reading[column.table]
       const endMs = windowEndMs(feature, atMs)
-      const memo = history ? memoOf(history, column.window, endMs - feature.spanMs, endMs) : this.#emptyMemo(endMs)
-      row[rowAt + column.index] = valueOf(memo, history, column, tx.amount, atMs)
+      const moments = this.#tables[column.table]!.windows[column.window]!.moments
+      const memo = history
+        ? memoOf(history, column.window, endMs - feature.spanMs, endMs, moments)
+        : this.#emptyMemo(endMs)
+      row[rowAt + column.index] = valueOf(memo, history, feature, column.field, tx.amount, atMs)
     }
   }
 
@@ -223,162 +234,4 @@ export function labelFactEntry(
     id: fact.key.slice(colon + 1),
     entry: [fact.transactionId, fact.eventTimeMs, fact.reportedAtMs, fact.isFraud, fact.offset],
   }
-}
-
-function emptyMemo(distinctFields: number): WindowMemo {
-  return {
-    startMs: 0,
-    endMs: 0,
-    count: 0,
-    sum: 0,
-    min: Infinity,
-    max: -Infinity,
-    lastMs: -Infinity,
-    spreadKnown: true,
-    reference: 0,
-    deviations: 0,
-    squaredDeviations: 0,
-    fraudCutoffMs: NaN,
-    fraud: 0,
-    distinct: distinctFields > 0 ? new Array<number>(distinctFields).fill(0) : undefined,
-  }
-}
-
-/** The key's memo of window `window` over [startMs, endMs), worked out again when it was of another window. */
-function memoOf(history: KeyHistory, window: number, startMs: number, endMs: number): WindowMemo {
-  const memos = (history.windows ??= [])
-  let memo = memos[window]
-  if (memo && memo.startMs === startMs && memo.endMs === endMs) return memo
-  memo ??= memos[window] = emptyMemo(history.distinctFields)
-  memo.startMs = startMs
-  memo.endMs = endMs
-  memo.spreadKnown = false
-  memo.fraudCutoffMs = NaN
-  if (memo.distinct) memo.distinct.fill(-1)
-  // key-aggregate's summarize, the buckets in start order.
-  let count = 0
-  let sum = 0
-  let min = Infinity
-  let max = -Infinity
-  let lastMs = -Infinity
-  const stats = history.stats
-  const to = slotsBefore(history, endMs)
-  const from = firstSlotFrom(history, startMs, to)
-  for (let slot = from; slot < to; slot++) {
-    const at = slot * STRIDE
-    count += stats[at + COUNT]!
-    sum += stats[at + SUM]!
-    if (stats[at + MIN]! < min) min = stats[at + MIN]!
-    if (stats[at + MAX]! > max) max = stats[at + MAX]!
-    if (stats[at + LAST]! > lastMs) lastMs = stats[at + LAST]!
-  }
-  memo.count = count
-  memo.sum = sum
-  memo.min = min
-  memo.max = max
-  memo.lastMs = lastMs
-  return memo
-}
-
-/** The slot after the last bucket starting before `endMs`. */
-function slotsBefore(history: KeyHistory, endMs: number): number {
-  let to = history.head + history.size
-  while (to > history.head && history.startOf(to - 1) >= endMs) to--
-  return to
-}
-
-/** The first slot, at or before `to`, of the buckets starting at or after `startMs`. */
-function firstSlotFrom(history: KeyHistory, startMs: number, to: number): number {
-  let from = to
-  while (from > history.head && history.startOf(from - 1) >= startMs) from--
-  return from
-}
-
-/** lookupValueOf (key-aggregate.ts) over a memo: the moments' cases shared (momentValueOf), the rest alike. */
-function valueOf(
-  memo: WindowMemo,
-  history: KeyHistory | undefined,
-  column: Column,
-  amount: number,
-  atMs: number,
-): number {
-  const feature = column.feature
-  const moment = momentValueOf(memo, feature, amount)
-  if (moment !== undefined) return moment
-  const { count } = memo
-  switch (feature.aggregation) {
-    case 'stddev':
-      if (!memo.spreadKnown) spreadOf(memo, history!)
-      return populationStddev(count, memo.deviations, memo.squaredDeviations)
-    case 'zscore':
-      if (!memo.spreadKnown) spreadOf(memo, history!)
-      return zscore(amount, count, memo.reference, memo.deviations, memo.squaredDeviations)
-    case 'distinct_count': {
-      if (!history) return 0
-      const known = memo.distinct![column.field]!
-      if (known >= 0) return known
-      return (memo.distinct![column.field] = distinctIn(history, memo, column.field))
-    }
-    case 'fraud_count':
-    case 'fraud_ratio': {
-      const cutoffMs = labelCutoffMs(feature, atMs)
-      if (memo.fraudCutoffMs !== cutoffMs) {
-        memo.fraudCutoffMs = cutoffMs
-        memo.fraud = history ? knownFraudIn(history.labels, memo.startMs, memo.endMs, cutoffMs) : 0
-      }
-      return feature.aggregation === 'fraud_count' ? memo.fraud : fraudRatio(memo.fraud, count)
-    }
-  }
-  // momentValueOf answered every other aggregation.
-  throw new FraudstreamError(ErrorCode.internal, `lookup aggregation ${feature.aggregation} has no value`, 'internal')
-}
-
-/** key-aggregate's spreadOf: deviations from the earliest bucket's reference amount. */
-function spreadOf(memo: WindowMemo, history: KeyHistory): void {
-  const stats = history.stats
-  const to = slotsBefore(history, memo.endMs)
-  const from = firstSlotFrom(history, memo.startMs, to)
-  const reference = from < to ? stats[from * STRIDE + REF]! : 0
-  let deviations = 0
-  let squaredDeviations = 0
-  for (let slot = from; slot < to; slot++) {
-    const at = slot * STRIDE
-    const shift = stats[at + REF]! - reference
-    deviations += stats[at + DEV]! + stats[at + COUNT]! * shift
-    squaredDeviations += stats[at + SQ]! + 2 * shift * stats[at + DEV]! + stats[at + COUNT]! * shift * shift
-  }
-  memo.reference = reference
-  memo.deviations = deviations
-  memo.squaredDeviations = squaredDeviations
-  memo.spreadKnown = true
-}
-
-function distinctIn(history: KeyHistory, memo: WindowMemo, field: number): number {
-  const values = new Set<number>()
-  const to = slotsBefore(history, memo.endMs)
-  const from = firstSlotFrom(history, memo.startMs, to)
-  for (let slot = from; slot < to; slot++)
-    for (const value of history.distinct?.[slot]?.[field] ?? []) values.add(value)
-  return values.size
-}
-
-/** key-aggregate's knownFraudIn: transactions in [startMs, endMs) whose latest label before the cutoff says fraud. */
-function knownFraudIn(labels: readonly LabelEntry[], startMs: number, endMs: number, cutoffMs: number): number {
-  let only: LabelEntry | undefined
-  let latest: Map<string, LabelEntry> | undefined
-  for (const label of labels) {
-    if (label[1] < startMs || label[1] >= endMs || label[2] >= cutoffMs) continue
-    // One label in the window needs no map (the usual case); a second one starts it.
-    if (!only) {
-      only = label
-      continue
-    }
-    if (!latest) latest = new Map([[only[0], only]])
-    const known = latest.get(label[0])
-    if (!known || label[2] > known[2] || (label[2] === known[2] && label[4] > known[4])) latest.set(label[0], label)
-  }
-  if (!latest) return only?.[3] ? 1 : 0
-  let fraud = 0
-  for (const label of latest.values()) if (label[3]) fraud++
-  return fraud
 }
