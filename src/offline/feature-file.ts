@@ -1,5 +1,6 @@
 import { partitionOf, type Partitioner } from '../adapters/kafka/partitioner.js'
 import { isAscii } from 'node:buffer'
+import { stat } from 'node:fs/promises'
 import { ENVELOPE_PREFIX, parseDumpLine, readLineChunks, readLines, type DumpRecord } from './dump-line.js'
 import type { Config } from '../config/schema.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
@@ -7,10 +8,11 @@ import type { Label } from '../core/label-v1.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import { decodeLabel } from '../stages/decode/decode-transaction.js'
 import type { FeatureDefinition } from '../stages/features/feature-definition.js'
-import { lookupPlanOf } from '../stages/lookups/lookup-plan.js'
+import { lookupPlanOf, type LookupPlan } from '../stages/lookups/lookup-plan.js'
 import { OfflineLookups } from '../stages/lookups/offline-lookups.js'
 import { needsAttribution } from '../stages/lookups/label-attribution.js'
 import { TransactionIndex } from '../stages/lookups/transaction-index.js'
+import { LookupsThread } from './lookups-thread.js'
 import { partitionStateOptions, type ProcessedRecord } from './partition-state.js'
 import { PartitionedStates } from './partitioned-states.js'
 import { RollingLookups } from './rolling-lookups.js'
@@ -30,6 +32,12 @@ export interface FeatureFileOptions {
    * label-based features, which count labels by report time as the stream did. Default: every label.
    */
   readonly labelCutoffMs?: number
+  /**
+   * Whether the lookup tables run on a worker thread of their own (LookupsThread), beside reading, decoding and the card
+   * windows; the columns are the same numbers either way. Default: when the features have lookups and the file is at
+   * least LOOKUPS_THREAD_MIN_BYTES (a worker takes a few hundred milliseconds to start).
+   */
+  readonly lookupsThread?: boolean
   /** Lines read so far, every 10,000 lines: 'lookups' only for the attribution pass (see computeFeatureFile). */
   readonly onProgress?: (phase: 'lookups' | 'features', lines: number) => void
 }
@@ -69,6 +77,9 @@ export const SHOWN_LINES = 10
 
 const PROGRESS_LINES = 10_000
 
+/** The file size from which the lookups get a thread of their own by default: about 30,000 generated transactions. */
+export const LOOKUPS_THREAD_MIN_BYTES = 10 * 2 ** 20
+
 /**
  * Point-in-time feature vectors for a file of transactions, through the same PartitionState the stream uses
  * (decode → dedupe → windows → feature row), for `fraudstream features` and `fraudstream train --transactions <file>`.
@@ -88,10 +99,29 @@ export async function computeFeatureFile(
   options: FeatureFileOptions,
   onRow: (row: FeatureFileRow) => void | Promise<void>,
 ): Promise<FeatureFileResult> {
+  const plan = lookupPlanOf(options.features, options.config.windows.allowedLatenessMs)
+  // Started first: the worker loads while the labels are read.
+  const thread =
+    plan.columns.length > 0 &&
+    (options.lookupsThread ?? (await stat(options.transactionsPath)).size >= LOOKUPS_THREAD_MIN_BYTES)
+      ? new LookupsThread<FeatureFileRow>(plan)
+      : undefined
+  try {
+    return await featureRows(options, onRow, plan, thread)
+  } finally {
+    await thread?.close()
+  }
+}
+
+/** computeFeatureFile with its lookup plan, and the lookups thread when they have one. */
+async function featureRows(
+  options: FeatureFileOptions,
+  onRow: (row: FeatureFileRow) => void | Promise<void>,
+  plan: LookupPlan,
+  thread: LookupsThread<FeatureFileRow> | undefined,
+): Promise<FeatureFileResult> {
   const { partitions, labelPartitions, partitioner } = options
   const stateOptions = partitionStateOptions(options.config, options.features)
-  const lateness = options.config.windows.allowedLatenessMs
-  const plan = lookupPlanOf(options.features, lateness)
   // Routed once the first pass has seen the transactions: a label carrying the transaction id alone is attributed
   // from its transaction, as the stream attributes it from `scores`. Only their ids are indexed.
   const routed: { label: Label; partition: number | undefined }[] = []
@@ -129,7 +159,7 @@ export async function computeFeatureFile(
       if (!known || known.reportedAtMs <= label.reportedAtMs) labels.set(label.transaction_id, label)
     }
   }
-  const lookups = new OfflineLookups(plan, lateness, {
+  const lookups = new OfflineLookups(plan, options.config.windows.allowedLatenessMs, {
     labelPartitionOf: (label) => partitionOf(label.transaction_id, labelPartitions, partitioner),
     index: new TransactionIndex({ only: toAttribute }),
   })
@@ -158,19 +188,27 @@ export async function computeFeatureFile(
     invalid_labels: invalidLabels,
   }
   const invalidLines: number[] = []
-  const rolling = new RollingLookups<FeatureFileRow>(plan, labelFacts)
-  // The rows the tables are complete for, handed on; a promise only when onRow returned one.
+  thread?.labels(labelFacts)
+  const lookupRows = thread ?? new RollingLookups<FeatureFileRow>(plan, labelFacts)
+  // The rows whose lookup columns are written, handed on; a promise only when onRow returned one, or when the lookups
+  // thread has too much unanswered and the reading waits for it.
   const emit = (completeBelowMs: number): Promise<void> | undefined => {
-    for (let row = rolling.next(completeBelowMs); row; row = rolling.next(completeBelowMs)) {
+    for (let row = nextRow(completeBelowMs); row; row = nextRow(completeBelowMs)) {
       const done = onRow(row)
       counts.rows++
       if (done) return done.then(() => emit(completeBelowMs))
     }
+    if (lookupRows instanceof LookupsThread && lookupRows.busy)
+      return lookupRows.answer().then(() => emit(completeBelowMs))
     return undefined
   }
+  const nextRow = (completeBelowMs: number): FeatureFileRow | undefined =>
+    lookupRows instanceof LookupsThread ? lookupRows.take() : lookupRows.next(completeBelowMs)
+  const rows = new RowBlocks(options.features.length)
   const states = await forEachTransaction(
     options.transactionsPath,
     new PartitionedStates(stateOptions, partitions, partitioner),
+    rows,
     (processed, lineNumber, states, position) => {
       counts.lines++
       if (lineNumber % PROGRESS_LINES === 0) options.onProgress?.('features', lineNumber)
@@ -179,15 +217,25 @@ export async function computeFeatureFile(
       } else if (processed.kind === 'duplicate') counts.duplicates++
       else {
         if (processed.late) counts.late++
-        const { tx, row, late } = processed
+        const { tx, late } = processed
+        const row = rows.take()
         const source = position === BARE ? { line: lineNumber } : { ...position, line: lineNumber }
-        rolling.add({ tx, row, late, label: labels.get(tx.transaction_id), source }, late, processed.lookupAtMs)
+        const fileRow = { tx, row, late, label: labels.get(tx.transaction_id), source }
+        if (lookupRows instanceof LookupsThread) lookupRows.add(fileRow, late, processed.lookupAtMs, states.watermarkMs)
+        else lookupRows.add(fileRow, late, processed.lookupAtMs)
         return emit(states.watermarkMs)
       }
       return undefined
     },
   )
   // The end of the file: nothing more can come, every table is complete.
+  if (lookupRows instanceof LookupsThread) {
+    lookupRows.end()
+    while (!lookupRows.done) {
+      await lookupRows.answer()
+      await emit(Infinity)
+    }
+  }
   await emit(Infinity)
   counts.budget_evictions = states.budgetEvictions
   return { counts, invalidLines, invalidLabelLines }
@@ -207,6 +255,7 @@ const CARRIAGE_RETURN = 0x0d
 async function forEachTransaction(
   path: string,
   states: PartitionedStates,
+  rows: RowBlocks,
   onRecord: (
     processed: ProcessedRecord,
     lineNumber: number,
@@ -227,10 +276,10 @@ async function forEachTransaction(
       let position = BARE
       try {
         if (text !== undefined && !text.startsWith(ENVELOPE_PREFIX, start))
-          processed = states.processText(text.slice(start, end))
+          processed = states.processText(text.slice(start, end), rows.block, rows.at)
         else {
           const record = parseDumpLine(chunk.subarray(start, end))
-          processed = states.process(record.value, record)
+          processed = states.process(record.value, record, rows.block, rows.at)
           if (record.partition !== undefined) position = positionOf(record)
         }
       } catch (err) {
@@ -252,6 +301,33 @@ async function forEachTransaction(
     }
   }
   return states
+}
+
+/** Rows this many to a block: a typed array per row would be an allocation outside the heap per row. */
+const BLOCK_ROWS = 1024
+
+/**
+ * Where feature rows are written: views of one block at a time, each row's own stretch of it, so a row kept by the
+ * caller stays as it was written.
+ */
+class RowBlocks {
+  block: Float32Array
+  at = 0
+
+  constructor(readonly width: number) {
+    this.block = new Float32Array(BLOCK_ROWS * width)
+  }
+
+  /** The row just written at `at`, as a view of its own; the next one goes after it. */
+  take(): Float32Array {
+    const row = this.block.subarray(this.at, this.at + this.width)
+    this.at += this.width
+    if (this.at === this.block.length) {
+      this.block = new Float32Array(BLOCK_ROWS * this.width)
+      this.at = 0
+    }
+    return row
+  }
 }
 
 function positionOf({ partition, offset, timestampMs }: DumpRecord): RecordPosition {

@@ -25,20 +25,31 @@ export class PartitionedStates {
    * partitioner; `record.timestampMs` is the record's Kafka timestamp, which decode checks the event time against. A
    * record that does not decode and has no known partition goes through the first one.
    */
-  process(value: Uint8Array | null, record: { partition?: number; timestampMs?: number } = {}): ProcessedRecord {
+  process(
+    value: Uint8Array | null,
+    record: { partition?: number; timestampMs?: number } = {},
+    rows?: Float32Array,
+    at?: number,
+  ): ProcessedRecord {
     this.#checkPartition(record.partition)
-    return this.processDecoded(this.states[0]!.decode(value, record.timestampMs), record.partition)
+    return this.processDecoded(this.states[0]!.decode(value, record.timestampMs), record.partition, rows, at)
   }
 
   /** `process` for a bare value read as ASCII text (PartitionState.decodeText): no partition or timestamp known. */
-  processText(text: string): ProcessedRecord {
-    return this.processDecoded(this.states[0]!.decodeText(text), undefined)
+  processText(text: string, rows?: Float32Array, at?: number): ProcessedRecord {
+    return this.processDecoded(this.states[0]!.decodeText(text), undefined, rows, at)
   }
 
-  processDecoded(decoded: DecodeResult, partition: number | undefined): ProcessedRecord {
-    const at =
+  /** With `rows`, the feature row is written there at `at` (PartitionState.observe). */
+  processDecoded(
+    decoded: DecodeResult,
+    partition: number | undefined,
+    rows?: Float32Array,
+    at?: number,
+  ): ProcessedRecord {
+    const state =
       partition ?? (decoded.kind === 'ok' ? partitionOf(decoded.tx.card_id, this.partitions, this.partitioner) : 0)
-    return this.states[at]!.processDecoded(decoded)
+    return this.states[state]!.processDecoded(decoded, rows, at)
   }
 
   #checkPartition(partition: number | undefined): void {

@@ -1,0 +1,233 @@
+import { Worker } from 'node:worker_threads'
+import { ErrorCode, errorMessageOf, FraudstreamError } from '../core/errors.js'
+import type { Transaction } from '../core/transaction-v1.js'
+import type { KeyedFact } from '../stages/lookups/lookup-facts.js'
+import { LOOKUP_KEY_FIELD, type LookupPlan } from '../stages/lookups/lookup-plan.js'
+
+/** What LookupsThread starts the worker with. */
+export interface LookupsWorkerData {
+  /** The plan with its columns numbered from 0: the worker answers the lookup columns only. */
+  readonly plan: LookupPlan
+  /** The transaction fields the tables read (key ids, distinct-count fields), in the order batches carry them. */
+  readonly fields: readonly string[]
+}
+
+/**
+ * Numbers a row carries in a batch, NUMBERS a row: event time, amount, lookup time, late (1) or not (0), and the least
+ * watermark once it was read (the worker completes rows as the single-thread path would after it).
+ */
+export const NUMBERS = 5
+
+/** A stretch of rows in file order. */
+export interface RowsMessage {
+  readonly kind: 'rows'
+  readonly numbers: Float64Array
+  /** Per field of `fields`, each row's value. */
+  readonly strings: readonly (readonly (string | undefined)[])[]
+}
+
+/** The lookup columns of the rows completed since the last reply, in file order; `done` after the end. */
+export interface FilledMessage {
+  readonly kind: 'filled'
+  readonly rows: number
+  readonly values: Float32Array
+  readonly done: boolean
+}
+
+/**
+ * The label facts, before any row: the tables take them as the rows' windows reach their time. Sent as columns (a
+ * fact's key, its transaction id, and LABEL_NUMBERS numbers: transaction time, reported_at, fraud 1 or 0, offset):
+ * hundreds of thousands of objects would take the worker a second to receive.
+ */
+export interface LabelsMessage {
+  readonly kind: 'labels'
+  readonly keys: readonly string[]
+  readonly transactionIds: readonly string[]
+  readonly numbers: Float64Array
+}
+
+export const LABEL_NUMBERS = 4
+
+export type ToWorker = LabelsMessage | RowsMessage | { readonly kind: 'end' }
+
+const WORKER_URL = new URL('./lookups-worker.ts', import.meta.url)
+const TSX_API = import.meta.resolve('tsx/esm/api')
+
+/** Rows a batch carries: a message per 2,048 rows costs the post and its reply a small share of the rows' work. */
+const BATCH_ROWS = 2048
+
+/** Batches the worker may have unanswered: enough to keep it busy while the file is read, and a bound on memory. */
+const MAX_BATCHES_IN_FLIGHT = 8
+
+/**
+ * RollingLookups on a worker thread, for a pass over a file: the lookup tables are the larger half of an offline row's
+ * work, and the other half (reading, decoding, card windows) needs none of them, so the two run side by side. Rows go
+ * in with `add` in file order and come out of `take` in the same order with their lookup columns written, once the
+ * worker has answered for them. The worker reads what the tables read of a transaction (its time, amount, key ids and
+ * distinct-count fields) and nothing else, and runs the same RollingLookups as the single-thread path, so the
+ * columns are the same numbers.
+ */
+export class LookupsThread<Row extends { readonly tx: Transaction; readonly row: Float32Array }> {
+  readonly #worker: Worker
+  readonly #indices: readonly number[]
+  readonly #fields: readonly string[]
+  /** Rows handed to the worker, oldest first, from #head; the first #filled of them have their columns. */
+  #rows: Row[] = []
+  #head = 0
+  #filled = 0
+  /** Columns of the filled rows not yet taken, in order, #valueAt the next one's. */
+  #values: Float32Array[] = []
+  #valueAt = 0
+  #numbers = new Float64Array(BATCH_ROWS * NUMBERS)
+  #strings: (string | undefined)[][]
+  #batched = 0
+  #posted = 0
+  #answered = 0
+  #done = false
+  #failure: FraudstreamError | undefined
+  #wake: (() => void) | undefined
+
+  /** Starts the worker, which loads while the caller reads the labels; `labels` must come before the first row. */
+  constructor(plan: LookupPlan) {
+    this.#indices = plan.columns.map((c) => c.index)
+    const fields = new Set<string>(plan.keys.map((kind) => LOOKUP_KEY_FIELD[kind]))
+    for (const kindFields of plan.distinctFields.values()) for (const field of kindFields) fields.add(field)
+    this.#fields = [...fields]
+    this.#strings = this.#fields.map(() => [])
+    const workerData: LookupsWorkerData = {
+      plan: { ...plan, columns: plan.columns.map(({ feature }, index) => ({ index, feature })) },
+      fields: this.#fields,
+    }
+    // The worker is TypeScript, and a worker inherits neither tsx's loader nor (on Node 20) an --import of it: a
+    // script registers the loader in the worker, then imports the worker's module.
+    const script = `import(${JSON.stringify(TSX_API)}).then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}) })`
+    this.#worker = new Worker(script, { eval: true, workerData, env: {} })
+    this.#worker.on('message', (message: FilledMessage) => {
+      this.#answered++
+      if (message.rows > 0) this.#values.push(message.values)
+      this.#filled += message.rows
+      if (message.done) this.#done = true
+      this.#wakeUp()
+    })
+    this.#worker.on('error', (err) => this.#fail(err))
+    this.#worker.on('exit', (code) => {
+      if (!this.#done) this.#fail(new Error(`the lookups worker exited with code ${code} before the end of the file`))
+    })
+  }
+
+  /** Every label fact of the pass (OfflineLookups.routeLabel's), once, before the first row. */
+  labels(facts: readonly KeyedFact[]): void {
+    const labelFacts = facts.filter((fact) => fact.kind === 'label')
+    const numbers = new Float64Array(labelFacts.length * LABEL_NUMBERS)
+    labelFacts.forEach((fact, i) => {
+      numbers.set([fact.eventTimeMs, fact.reportedAtMs, fact.isFraud ? 1 : 0, fact.offset], i * LABEL_NUMBERS)
+    })
+    const message: LabelsMessage = {
+      kind: 'labels',
+      keys: labelFacts.map((fact) => fact.key),
+      transactionIds: labelFacts.map((fact) => fact.transactionId),
+      numbers,
+    }
+    this.#worker.postMessage(message, [numbers.buffer])
+  }
+
+  /** A row in file order, with its lookup time, after the least watermark has become `completeBelowMs`. */
+  add(row: Row, late: boolean, atMs: number, completeBelowMs: number): void {
+    const tx = row.tx as unknown as Record<string, string | undefined>
+    const at = this.#batched * NUMBERS
+    this.#numbers[at] = row.tx.eventTimeMs
+    this.#numbers[at + 1] = row.tx.amount
+    this.#numbers[at + 2] = atMs
+    this.#numbers[at + 3] = late ? 1 : 0
+    this.#numbers[at + 4] = completeBelowMs
+    for (let f = 0; f < this.#fields.length; f++) this.#strings[f]![this.#batched] = tx[this.#fields[f]!]
+    this.#rows.push(row)
+    if (++this.#batched === BATCH_ROWS) this.#post()
+  }
+
+  /** The next row with its lookup columns written, in file order; undefined until the worker has answered for it. */
+  take(): Row | undefined {
+    this.#throwIfFailed()
+    if (this.#head === this.#filled) return undefined
+    const row = this.#rows[this.#head++]!
+    const values = this.#values[0]!
+    for (let c = 0; c < this.#indices.length; c++) row.row[this.#indices[c]!] = values[this.#valueAt++]!
+    if (this.#valueAt === values.length) {
+      this.#values.shift()
+      this.#valueAt = 0
+    }
+    if (this.#head > 4096 && this.#head * 2 > this.#rows.length) {
+      this.#rows.splice(0, this.#head)
+      this.#filled -= this.#head
+      this.#head = 0
+    }
+    return row
+  }
+
+  /** Whether the caller should wait for an answer before adding more: too many batches are unanswered. */
+  get busy(): boolean {
+    return this.#posted - this.#answered >= MAX_BATCHES_IN_FLIGHT
+  }
+
+  /** Whether every row is filled: after `end`, once the worker has answered for the last one. */
+  get done(): boolean {
+    return this.#done
+  }
+
+  /** Resolves at the worker's next answer (or rejects with its failure). */
+  answer(): Promise<void> {
+    this.#throwIfFailed()
+    return new Promise<void>((resolve) => (this.#wake = resolve)).then(() => this.#throwIfFailed())
+  }
+
+  /** The end of the file: the rows still batched go, and every waiting row is filled (nothing more can come). */
+  end(): void {
+    if (this.#batched > 0) this.#post()
+    this.#posted++
+    this.#worker.postMessage({ kind: 'end' } satisfies ToWorker)
+  }
+
+  async close(): Promise<void> {
+    this.#done = true
+    await this.#worker.terminate()
+  }
+
+  #post(): void {
+    const message: ToWorker = {
+      kind: 'rows',
+      numbers: this.#numbers.subarray(0, this.#batched * NUMBERS),
+      strings: this.#strings,
+    }
+    this.#worker.postMessage(message, [this.#numbers.buffer as ArrayBuffer])
+    this.#numbers = new Float64Array(BATCH_ROWS * NUMBERS)
+    this.#strings = this.#fields.map(() => [])
+    this.#batched = 0
+    this.#posted++
+  }
+
+  #fail(err: unknown): void {
+    this.#failure ??=
+      err instanceof FraudstreamError
+        ? err
+        : new FraudstreamError(
+            ErrorCode.internal,
+            `the lookups worker failed: ${errorMessageOf(err)}`,
+            'internal',
+            false,
+            {
+              cause: err,
+            },
+          )
+    this.#wakeUp()
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.()
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure) throw this.#failure
+  }
+}
