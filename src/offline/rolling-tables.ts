@@ -3,7 +3,7 @@ import type { LookupDistinctField, LookupFeature, LookupKey } from '../stages/fe
 import type { LabelEntry } from '../stages/lookups/key-aggregate.js'
 import { windowEndMs, type LookupPlan } from '../stages/lookups/lookup-plan.js'
 import { hash52 } from '../stages/windows/window-groups.js'
-import { COUNT, DEV, KeyHistory, LAST, MAX, MIN, REF, SQ, STRIDE, SUM } from './key-history.js'
+import { COUNT, COUNT_STRIDE, DEV, KeyHistory, LAST, MAX, MIN, REF, SQ, STRIDE, SUM } from './key-history.js'
 import { COUNT_ONLY, emptyMemo, memoOf, valueOf, type WindowMemo } from './window-memo.js'
 
 /** The tables of one key kind: its keys' histories by id (the transaction's terminal_id, merchant_id…). */
@@ -15,6 +15,8 @@ interface KindTable {
   readonly horizonMs: number
   readonly distinctFields: readonly LookupDistinctField[]
   readonly keys: Map<string, KeyHistory>
+  /** Numbers a bucket keeps: COUNT_STRIDE when no feature of the kind reads more than counts (see `windows`). */
+  stride: number
   /**
    * The distinct windows (span, delay, resolution) the kind's features read; a key keeps a WindowMemo per window.
    * `moments`: whether some feature of the window reads more than its count (sum, min, max, last, spread).
@@ -79,6 +81,7 @@ export class RollingTables {
       distinctFields: plan.distinctFields.get(kind) ?? [],
       keys: new Map(),
       windows: [],
+      stride: COUNT_STRIDE,
     }))
     this.#columns = plan.columns.map(({ index, feature }) => {
       const table = this.#tables.findIndex((t) => t.kind === feature.key)
@@ -87,7 +90,10 @@ export class RollingTables {
         (w) => w.spanMs === feature.spanMs && w.delayMs === feature.delayMs && w.resolutionMs === feature.resolutionMs,
       )
       if (window < 0) window = windows.push({ ...feature, moments: false }) - 1
-      if (!COUNT_ONLY.has(feature.aggregation)) windows[window]!.moments = true
+      if (!COUNT_ONLY.has(feature.aggregation)) {
+        windows[window]!.moments = true
+        this.#tables[table]!.stride = STRIDE
+      }
       const field = feature.field === undefined ? -1 : this.#tables[table]!.distinctFields.indexOf(feature.field)
       return { index, feature, table, window, field }
     })
@@ -118,21 +124,23 @@ export class RollingTables {
       this.#added[t] = undefined
       if (id === undefined || timeMs < this.#watermarkMs - table.horizonMs) continue
       let history = table.keys.get(id)
-      if (!history) table.keys.set(id, (history = new KeyHistory(table.distinctFields.length)))
+      if (!history) table.keys.set(id, (history = new KeyHistory(table.distinctFields.length, table.stride)))
       this.#added[t] = history
       const slot = history.slotOf(Math.floor(timeMs / table.resolutionMs) * table.resolutionMs)
       // key-aggregate's addToBucket, on the slot's numbers.
+      history.count(slot)
       const stats = history.stats
       const at = slot * STRIDE
-      if (stats[at + COUNT] === 0) stats[at + REF] = amount
-      history.count(slot)
-      stats[at + SUM] = stats[at + SUM]! + amount
-      if (amount < stats[at + MIN]!) stats[at + MIN] = amount
-      if (amount > stats[at + MAX]!) stats[at + MAX] = amount
-      if (timeMs > stats[at + LAST]!) stats[at + LAST] = timeMs
-      const deviation = amount - stats[at + REF]!
-      stats[at + DEV] = stats[at + DEV]! + deviation
-      stats[at + SQ] = stats[at + SQ]! + deviation * deviation
+      if (table.stride === STRIDE) {
+        if (stats[at + COUNT] === 1) stats[at + REF] = amount
+        stats[at + SUM] = stats[at + SUM]! + amount
+        if (amount < stats[at + MIN]!) stats[at + MIN] = amount
+        if (amount > stats[at + MAX]!) stats[at + MAX] = amount
+        if (timeMs > stats[at + LAST]!) stats[at + LAST] = timeMs
+        const deviation = amount - stats[at + REF]!
+        stats[at + DEV] = stats[at + DEV]! + deviation
+        stats[at + SQ] = stats[at + SQ]! + deviation * deviation
+      }
       if (history.distinct) {
         const fields = table.distinctFields
         for (let f = 0; f < fields.length; f++) {
@@ -150,7 +158,7 @@ export class RollingTables {
     const table = this.#tables[fact.table]!
     if (fact.entry[1] < this.#watermarkMs - table.horizonMs) return
     let history = table.keys.get(fact.id)
-    if (!history) table.keys.set(fact.id, (history = new KeyHistory(table.distinctFields.length)))
+    if (!history) table.keys.set(fact.id, (history = new KeyHistory(table.distinctFields.length, table.stride)))
     history.addLabel(fact.entry)
   }
 

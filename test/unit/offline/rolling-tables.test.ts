@@ -14,7 +14,7 @@ const LATENESS = MINUTE
 const START = Date.UTC(2026, 0, 5)
 const lookup = (
   name: string,
-  key: 'terminal' | 'merchant' | 'device',
+  key: 'terminal' | 'merchant' | 'device' | 'customer',
   aggregation: LookupAggregation,
   window: { resolutionMs: number; spanMs: number; delayMs: number; labelLagMs: number },
   field?: 'card_id' | 'device_id',
@@ -29,7 +29,10 @@ const lookup = (
 })
 const SHORT = { resolutionMs: 5 * MINUTE, spanMs: 20 * MINUTE, delayMs: 10 * MINUTE, labelLagMs: 10 * MINUTE }
 const LONG = { resolutionMs: 15 * MINUTE, spanMs: 60 * MINUTE, delayMs: 15 * MINUTE, labelLagMs: 20 * MINUTE }
-/** Every aggregation, two windows of one key kind (one a multiple of the other's resolution), three key kinds. */
+/**
+ * Every aggregation, two windows of one key kind (one a multiple of the other's resolution), four key kinds: the
+ * customer's features read only counts, so its buckets keep only counts (KeyHistory's COUNT_STRIDE).
+ */
 const FEATURES: readonly FeatureDefinition[] = [
   ...(
     [
@@ -54,6 +57,10 @@ const FEATURES: readonly FeatureDefinition[] = [
   lookup('merchant_fraud_ratio', 'merchant', 'fraud_ratio', LONG),
   lookup('merchant_sum', 'merchant', 'sum', LONG),
   lookup('device_zscore', 'device', 'zscore', SHORT),
+  lookup('customer_count', 'customer', 'count', SHORT),
+  lookup('customer_fraud_ratio_long', 'customer', 'fraud_ratio', LONG),
+  lookup('customer_fraud_count', 'customer', 'fraud_count', SHORT),
+  lookup('customer_cards_long', 'customer', 'distinct_count', LONG, 'card_id'),
 ]
 const plan = lookupPlanOf(FEATURES, LATENESS)
 const TX = sourceId('tx', 0)
@@ -63,6 +70,7 @@ const idsArb = fc.record({
   terminal: fc.constantFrom('t1', 't2', 't3'),
   merchant: fc.constantFrom('m1', 'm2'),
   card: fc.constantFrom('c1', 'c2', 'c3'),
+  customer: fc.constantFrom('u1', 'u2'),
   device: fc.option(fc.constantFrom('d1', 'd2'), { nil: undefined }),
 })
 /** Whole minutes: times then often fall on bucket edges and label cutoffs, and facts share buckets. */
@@ -102,12 +110,12 @@ const stepArb = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('evict' as const), backMs: minutes(0, 180) }) },
 )
 
-type Ids = { terminal: string; merchant: string; card: string; device: string | undefined }
+type Ids = { terminal: string; merchant: string; card: string; customer: string; device: string | undefined }
 
 function transaction(ids: Ids, eventTimeMs: number, amount: number): Transaction {
   return decodedTransaction(eventTimeMs, {
     card_id: ids.card,
-    customer_id: 'c',
+    customer_id: ids.customer,
     merchant_id: ids.merchant,
     terminal_id: ids.terminal,
     amount,
@@ -160,6 +168,7 @@ test('offline tables read what the live aggregator holds, for every aggregation,
                 transactionTimeMs,
                 terminal_id: step.ids.terminal,
                 merchant_id: step.ids.merchant,
+                customer_id: step.ids.customer,
                 device_id: step.ids.device,
               },
               LABELS,
@@ -189,17 +198,18 @@ test('offline tables read what the live aggregator holds, for every aggregation,
 
 test('a key left with nothing after an eviction is dropped, and its next fact starts it afresh', () => {
   const tables = new RollingTables(plan)
-  const ids = { terminal: 't1', merchant: 'm1', card: 'c1', device: undefined }
+  const ids = { terminal: 't1', merchant: 'm1', card: 'c1', customer: 'u1', device: undefined }
   tables.addTransaction(transaction(ids, START, 10))
-  assert.equal(tables.keys, 2)
+  assert.equal(tables.keys, 3)
   tables.evict(START + 5 * 60 * MINUTE)
   assert.equal(tables.keys, 0)
   // Below the last eviction's reach: refused, as the aggregator calls it expired.
   tables.addTransaction(transaction(ids, START, 10))
   assert.equal(tables.keys, 0)
   tables.addTransaction(transaction(ids, START + 5 * 60 * MINUTE, 10))
-  assert.equal(tables.keys, 2)
+  assert.equal(tables.keys, 3)
   const row = new Float32Array(FEATURES.length)
   tables.fill(row, transaction(ids, START + 6 * 60 * MINUTE, 20), START + 6 * 60 * MINUTE)
   assert.equal(row[FEATURES.findIndex((f) => f.name === 'terminal_count_long')], 1)
+  assert.equal(row[FEATURES.findIndex((f) => f.name === 'customer_cards_long')], 1)
 })
