@@ -106,7 +106,7 @@ export function knownValidTransaction(value: Readonly<Record<string, unknown>>):
   if (entry_mode !== undefined && !ENTRY_MODES.has(entry_mode)) return undefined
   if (device_id !== undefined && !isId(device_id, 128)) return undefined
   if (ip !== undefined && !isId(ip)) return undefined
-  if (typeof event_time === 'string' ? !ISO_DATETIME.test(event_time) : !isEpochMs(event_time)) return undefined
+  if (!isTimeValue(event_time)) return undefined
   // The usual record, written as one literal: its object gets its shape at once, where the loop below adds a key at a
   // time, and copies of it (a decoded Transaction) are as quick to make.
   if (device_id === undefined && ip === undefined && entry_mode !== undefined) {
@@ -130,6 +130,11 @@ export function knownValidTransaction(value: Readonly<Record<string, unknown>>):
   const result: Record<string, unknown> = {}
   for (const key of TRANSACTION_KEYS) if (value[key] !== undefined) result[key] = value[key]
   return result as TransactionV1
+}
+
+/** Whether `value` passes the schemas' time fields (an ISO 8601 date-time with an offset, or epoch milliseconds). */
+export function isTimeValue(value: unknown): boolean {
+  return typeof value === 'string' ? ISO_DATETIME.test(value) : isEpochMs(value)
 }
 
 function isEpochMs(value: unknown): boolean {
