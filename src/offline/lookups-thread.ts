@@ -72,7 +72,7 @@ export class LookupsThread<Row extends { readonly tx: Transaction; readonly row:
   readonly #indices: readonly number[]
   readonly #fields: readonly string[]
   /** Rows handed to the worker, oldest first, from #head; the first #filled of them have their columns. */
-  #rows: Row[] = []
+  #rows: (Row | undefined)[] = []
   #head = 0
   #filled = 0
   /** Columns of the filled rows not yet taken, in order, #valueAt the next one's. */
@@ -149,7 +149,9 @@ export class LookupsThread<Row extends { readonly tx: Transaction; readonly row:
   take(): Row | undefined {
     this.#throwIfFailed()
     if (this.#head === this.#filled) return undefined
-    const row = this.#rows[this.#head++]!
+    const row = this.#rows[this.#head]!
+    // Let go of it at once: the array is compacted only now and then, and a taken row is the caller's to keep or drop.
+    this.#rows[this.#head++] = undefined
     const values = this.#values[0]!
     for (let c = 0; c < this.#indices.length; c++) row.row[this.#indices[c]!] = values[this.#valueAt++]!
     if (this.#valueAt === values.length) {
