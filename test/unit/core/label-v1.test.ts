@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { knownValidLabel, LabelV1Schema } from '../../../src/core/label-v1.js'
+import { assertKnownValid } from '../../helpers/known-valid.js'
 
 const valid = {
   transaction_id: 'tx_1',
@@ -44,21 +45,6 @@ const variants: Record<string, unknown>[] = [
 ]
 
 test('knownValidLabel returns what the schema returns, keys in order, or leaves the record to the schema', () => {
-  let known = 0
-  for (const variant of variants) {
-    const record: Record<string, unknown> = { ...variant, ...valid, ...variant }
-    for (const [key, value] of Object.entries(variant)) if (value === undefined) delete record[key]
-    const schema = LabelV1Schema.safeParse(record)
-    const fast = knownValidLabel(record)
-    const name = JSON.stringify(variant)
-    if (!schema.success) {
-      assert.equal(fast, undefined, `${name}: the schema rejects it`)
-      continue
-    }
-    assert.notEqual(fast, undefined, `${name}: valid, and simple enough to be known`)
-    assert.deepEqual(fast, schema.data, name)
-    assert.deepEqual(Object.keys(fast!), Object.keys(schema.data), `${name}: keys in the schema's order`)
-    known++
-  }
+  const known = assertKnownValid(LabelV1Schema, knownValidLabel, valid, variants)
   assert.ok(known >= 12, `${known} valid variants`)
 })

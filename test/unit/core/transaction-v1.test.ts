@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { knownValidTransaction, TransactionV1Schema } from '../../../src/core/transaction-v1.js'
+import { assertKnownValid } from '../../helpers/known-valid.js'
 
 const valid = {
   transaction_id: 'tx_1',
@@ -82,22 +83,6 @@ const variants: Record<string, unknown>[] = [
 ]
 
 test('knownValidTransaction returns what the schema returns, keys in order, or leaves the record to the schema', () => {
-  let known = 0
-  for (const variant of variants) {
-    const record: Record<string, unknown> = { ...valid, ...variant }
-    for (const [key, value] of Object.entries(variant)) if (value === undefined) delete record[key]
-    const schema = TransactionV1Schema.safeParse(record)
-    const fast = knownValidTransaction(record)
-    const name = JSON.stringify(variant)
-    if (!schema.success) {
-      assert.equal(fast, undefined, `${name}: the schema rejects it`)
-      continue
-    }
-    // Every valid variant here is one the fast check knows: undefined would only cost time, but would hide a slip.
-    assert.notEqual(fast, undefined, `${name}: valid, and simple enough to be known`)
-    assert.deepEqual(fast, schema.data, name)
-    assert.deepEqual(Object.keys(fast!), Object.keys(schema.data), `${name}: keys in the schema's order`)
-    known++
-  }
+  const known = assertKnownValid(TransactionV1Schema, knownValidTransaction, valid, variants)
   assert.ok(known >= 15, `${known} valid variants`)
 })
