@@ -8,6 +8,7 @@ import type { Label } from '../core/label-v1.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import { decodeLabel } from '../stages/decode/decode-transaction.js'
 import type { FeatureDefinition } from '../stages/features/feature-definition.js'
+import type { KeyedFact } from '../stages/lookups/lookup-facts.js'
 import { lookupPlanOf, type LookupPlan } from '../stages/lookups/lookup-plan.js'
 import { OfflineLookups } from '../stages/lookups/offline-lookups.js'
 import { needsAttribution } from '../stages/lookups/label-attribution.js'
@@ -175,7 +176,12 @@ async function featureRows(
       if (++lineNumber % PROGRESS_LINES === 0) options.onProgress?.('lookups', lineNumber)
     }
   }
-  const labelFacts = routed.flatMap(({ label, partition }) => lookups.routeLabel(label, partition))
+  // Handed over and let go: the pass keeps its locals alive to the end, and the facts (a few objects per label) are
+  // the tables' to keep, on the worker or in RollingLookups' own form.
+  let labelFacts: KeyedFact[] | undefined = routed.flatMap(({ label, partition }) =>
+    lookups.routeLabel(label, partition),
+  )
+  routed.length = 0
   const counts: FeatureFileCounts = {
     lines: 0,
     rows: 0,
@@ -190,6 +196,7 @@ async function featureRows(
   const invalidLines: number[] = []
   thread?.labels(labelFacts)
   const lookupRows = thread ?? new RollingLookups<FeatureFileRow>(plan, labelFacts)
+  labelFacts = undefined
   // The rows whose lookup columns are written, handed on; a promise only when onRow returned one, or when the lookups
   // thread has too much unanswered and the reading waits for it.
   const emit = (completeBelowMs: number): Promise<void> | undefined => {
