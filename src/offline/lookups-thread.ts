@@ -53,11 +53,15 @@ export type ToWorker = LabelsMessage | RowsMessage | { readonly kind: 'end' }
 const WORKER_URL = new URL('./lookups-worker.ts', import.meta.url)
 const TSX_API = import.meta.resolve('tsx/esm/api')
 
-/** Rows a batch carries: a message per 2,048 rows costs the post and its reply a small share of the rows' work. */
-const BATCH_ROWS = 2048
+/**
+ * Rows a batch carries. A row waits for its columns, and the young-generation collections the reading thread runs every
+ * few thousand rows copy whatever waits: small batches keep it to a few hundred rows, which then die young, while a
+ * message per 256 rows is still a small share of their work.
+ */
+const BATCH_ROWS = 256
 
-/** Batches the worker may have unanswered: enough to keep it busy while the file is read, and a bound on memory. */
-const MAX_BATCHES_IN_FLIGHT = 8
+/** Batches the worker may have unanswered: enough to keep both threads busy, few enough to keep the rows young. */
+const MAX_BATCHES_IN_FLIGHT = 4
 
 /**
  * RollingLookups on a worker thread, for a pass over a file: the lookup tables are the larger half of an offline row's
