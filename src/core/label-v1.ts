@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { isTimeValue } from './transaction-v1.js'
+import { isId, isTimeValue } from './transaction-v1.js'
 
 const id = z.string().min(1).max(64)
 const time = z.union([z.iso.datetime({ offset: true }), z.number().int().min(0).max(8.64e15)])
@@ -31,10 +31,6 @@ export interface Label extends LabelV1 {
 
 const SOURCES: ReadonlySet<unknown> = new Set(LabelV1Schema.shape.source.options)
 const LABEL_KEYS = Object.keys(LabelV1Schema.shape) as (keyof LabelV1)[]
-
-function isId(value: unknown, max = 64): boolean {
-  return typeof value === 'string' && value.length >= 1 && value.length <= max
-}
 
 /**
  * LabelV1Schema's result for a record that passes every check of the schema as written, without going through zod

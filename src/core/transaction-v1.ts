@@ -82,7 +82,8 @@ const CHANNELS: ReadonlySet<unknown> = new Set(Channel)
 const ENTRY_MODES: ReadonlySet<unknown> = new Set(EntryMode)
 const TRANSACTION_KEYS = Object.keys(TransactionV1Schema.shape) as (keyof TransactionV1)[]
 
-function isId(value: unknown, max = 64): value is string {
+/** Whether `value` passes the schemas' id fields: a string of 1 to `max` characters. */
+export function isId(value: unknown, max = 64): value is string {
   return typeof value === 'string' && value.length >= 1 && value.length <= max
 }
 

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Transaction } from '../core/transaction-v1.js'
 import type { KeyedFact } from '../stages/lookups/lookup-facts.js'
+import { LOOKUP_KEY_FIELD } from '../stages/lookups/lookup-plan.js'
 import {
   LABEL_NUMBERS,
   NUMBERS,
@@ -10,9 +11,6 @@ import {
   type ToWorker,
 } from './lookups-thread.js'
 import { RollingLookups } from './rolling-lookups.js'
-
-/** The transaction fields lookup keys read (LOOKUP_KEY_FIELD's), in the order a fact object has them. */
-const KEY_FIELDS = ['terminal_id', 'merchant_id', 'customer_id', 'device_id'] as const
 
 /**
  * The lookup tables of an offline pass on a thread of their own (LookupsThread's worker): the same RollingLookups,
@@ -45,8 +43,10 @@ function serve({ plan, fields }: LookupsWorkerData): void {
     rows = 0
   }
   // The four key fields in a fixed order, so that every fact object has one shape; distinct-count fields are added.
-  const keyColumns = KEY_FIELDS.map((field) => fields.indexOf(field))
-  const otherColumns = fields.flatMap((field, f) => ((KEY_FIELDS as readonly string[]).includes(field) ? [] : [f]))
+  const { terminal, merchant, customer, device } = LOOKUP_KEY_FIELD
+  const keyColumns = [terminal, merchant, customer, device].map((field) => fields.indexOf(field))
+  const keyFields: readonly string[] = Object.values(LOOKUP_KEY_FIELD)
+  const otherColumns = fields.flatMap((field, f) => (keyFields.includes(field) ? [] : [f]))
   port.on('message', (message: ToWorker) => {
     if (message.kind === 'labels') {
       rolling = new RollingLookups(plan, labelFactsOf(message))
