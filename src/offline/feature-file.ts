@@ -194,7 +194,7 @@ async function featureRows(
     invalid_labels: invalidLabels,
   }
   const invalidLines: number[] = []
-  thread?.labels(labelFacts)
+  await thread?.labels(labelFacts)
   const lookupRows = thread ?? new RollingLookups<FeatureFileRow>(plan, labelFacts)
   labelFacts = undefined
   // The rows whose lookup columns are written, handed on; a promise only when onRow returned one, or when the lookups

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads'
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads'
 import { ErrorCode, errorMessageOf, FraudstreamError } from '../core/errors.js'
 import type { Transaction } from '../core/transaction-v1.js'
 import type { KeyedFact } from '../stages/lookups/lookup-facts.js'
@@ -10,6 +10,10 @@ export interface LookupsWorkerData {
   readonly plan: LookupPlan
   /** The transaction fields the tables read (key ids, distinct-count fields), in the order batches carry them. */
   readonly fields: readonly string[]
+  /** Where the worker answers: the reading thread takes answers from it as they come, without yielding to its loop. */
+  readonly answers: MessagePort
+  /** Answers posted so far, at index 0: the worker adds one and notifies after each (see LookupsThread.#receive). */
+  readonly posted: Int32Array
 }
 
 /**
@@ -64,6 +68,12 @@ const BATCH_ROWS = 256
 const MAX_BATCHES_IN_FLIGHT = 4
 
 /**
+ * How long the reading thread blocks for an answer when too many are unanswered, before it yields to its event loop
+ * instead (where a failed worker's error arrives).
+ */
+const BLOCK_FOR_ANSWER_MS = 50
+
+/**
  * RollingLookups on a worker thread, for a pass over a file: the lookup tables are the larger half of an offline row's
  * work, and the other half (reading, decoding, card windows) needs none of them, so the two run side by side. Rows go
  * in with `add` in file order and come out of `take` in the same order with their lookup columns written, once the
@@ -73,6 +83,8 @@ const MAX_BATCHES_IN_FLIGHT = 4
  */
 export class LookupsThread<Row extends { readonly tx: Transaction; readonly row: Float32Array }> {
   readonly #worker: Worker
+  readonly #answers: MessagePort
+  readonly #postedAnswers = new Int32Array(new SharedArrayBuffer(4))
   readonly #indices: readonly number[]
   readonly #fields: readonly string[]
   /** Rows handed to the worker, oldest first, from #head; the first #filled of them have their columns. */
@@ -98,29 +110,32 @@ export class LookupsThread<Row extends { readonly tx: Transaction; readonly row:
     for (const kindFields of plan.distinctFields.values()) for (const field of kindFields) fields.add(field)
     this.#fields = [...fields]
     this.#strings = this.#fields.map(() => [])
+    const { port1, port2 } = new MessageChannel()
+    this.#answers = port1
     const workerData: LookupsWorkerData = {
       plan: { ...plan, columns: plan.columns.map(({ feature }, index) => ({ index, feature })) },
       fields: this.#fields,
+      answers: port2,
+      posted: this.#postedAnswers,
     }
     // The worker is TypeScript, and a worker inherits neither tsx's loader nor (on Node 20) an --import of it: a
     // script registers the loader in the worker, then imports the worker's module.
     const script = `import(${JSON.stringify(TSX_API)}).then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}) })`
-    this.#worker = new Worker(script, { eval: true, workerData, env: {} })
-    this.#worker.on('message', (message: FilledMessage) => {
-      this.#answered++
-      if (message.rows > 0) this.#values.push(message.values)
-      this.#filled += message.rows
-      if (message.done) this.#done = true
-      this.#wakeUp()
-    })
+    this.#worker = new Worker(script, { eval: true, workerData, env: {}, transferList: [port2] })
+    // Answers the reading thread has not taken itself (see #receive) arrive here when it yields.
+    this.#answers.on('message', (message: FilledMessage) => this.#onAnswer(message))
     this.#worker.on('error', (err) => this.#fail(err))
     this.#worker.on('exit', (code) => {
       if (!this.#done) this.#fail(new Error(`the lookups worker exited with code ${code} before the end of the file`))
     })
   }
 
-  /** Every label fact of the pass (OfflineLookups.routeLabel's), once, before the first row. */
-  labels(facts: readonly KeyedFact[]): void {
+  /**
+   * Every label fact of the pass (OfflineLookups.routeLabel's), once, before the first row; resolves once the worker
+   * has its tables. Rows added before that would wait for it all at once, and a young-generation collection finding
+   * nearly every row it copies still waiting may decide to place all later rows in the old generation.
+   */
+  async labels(facts: readonly KeyedFact[]): Promise<void> {
     const labelFacts = facts.filter((fact) => fact.kind === 'label')
     const numbers = new Float64Array(labelFacts.length * LABEL_NUMBERS)
     labelFacts.forEach((fact, i) => {
@@ -133,6 +148,9 @@ export class LookupsThread<Row extends { readonly tx: Transaction; readonly row:
       numbers,
     }
     this.#worker.postMessage(message, [numbers.buffer])
+    // The worker answers the labels as it answers a batch, with no rows.
+    this.#posted++
+    while (this.#answered < this.#posted) await this.answer()
   }
 
   /** A row in file order, with its lookup time, after the least watermark has become `completeBelowMs`. */
@@ -152,6 +170,7 @@ export class LookupsThread<Row extends { readonly tx: Transaction; readonly row:
   /** The next row with its lookup columns written, in file order; undefined until the worker has answered for it. */
   take(): Row | undefined {
     this.#throwIfFailed()
+    if (this.#head === this.#filled) this.#receive()
     if (this.#head === this.#filled) return undefined
     const row = this.#rows[this.#head]!
     // Let go of it at once: the array is compacted only now and then, and a taken row is the caller's to keep or drop.
@@ -170,8 +189,14 @@ export class LookupsThread<Row extends { readonly tx: Transaction; readonly row:
     return row
   }
 
-  /** Whether the caller should wait for an answer before adding more: too many batches are unanswered. */
+  /**
+   * Whether the caller should wait for an answer (`answer()`) before adding more: too many batches are unanswered even
+   * after blocking a while for the next one.
+   */
   get busy(): boolean {
+    if (this.#posted - this.#answered < MAX_BATCHES_IN_FLIGHT) return false
+    Atomics.wait(this.#postedAnswers, 0, this.#answered, BLOCK_FOR_ANSWER_MS)
+    this.#receive()
     return this.#posted - this.#answered >= MAX_BATCHES_IN_FLIGHT
   }
 
@@ -195,7 +220,26 @@ export class LookupsThread<Row extends { readonly tx: Transaction; readonly row:
 
   async close(): Promise<void> {
     this.#done = true
+    this.#answers.close()
     await this.#worker.terminate()
+  }
+
+  /**
+   * Takes the answers already posted without waiting for the event loop to deliver them, so that rows leave as soon as
+   * their columns exist: a row waiting longer survives the young-generation collections.
+   */
+  #receive(): void {
+    if (Atomics.load(this.#postedAnswers, 0) === this.#answered) return
+    for (let got = receiveMessageOnPort(this.#answers); got; got = receiveMessageOnPort(this.#answers))
+      this.#onAnswer(got.message as FilledMessage)
+  }
+
+  #onAnswer(message: FilledMessage): void {
+    this.#answered++
+    if (message.rows > 0) this.#values.push(message.values)
+    this.#filled += message.rows
+    if (message.done) this.#done = true
+    this.#wakeUp()
   }
 
   #post(): void {

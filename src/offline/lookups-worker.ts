@@ -18,7 +18,7 @@ import { RollingLookups } from './rolling-lookups.js'
  * completing rows after each one as the single-thread path does, answering each batch with the columns of the rows it
  * completed.
  */
-function serve({ plan, fields }: LookupsWorkerData): void {
+function serve({ plan, fields, answers, posted }: LookupsWorkerData): void {
   const port = parentPort!
   const width = plan.columns.length
   let rolling: RollingLookups<{ tx: Transaction; row: Float32Array }> | undefined
@@ -39,7 +39,9 @@ function serve({ plan, fields }: LookupsWorkerData): void {
   }
   const reply = (done: boolean): void => {
     const message: FilledMessage = { kind: 'filled', rows, values: values.slice(0, rows * width), done }
-    port.postMessage(message, [message.values.buffer as ArrayBuffer])
+    answers.postMessage(message, [message.values.buffer as ArrayBuffer])
+    Atomics.add(posted, 0, 1)
+    Atomics.notify(posted, 0)
     rows = 0
   }
   // The four key fields in a fixed order, so that every fact object has one shape; distinct-count fields are added.
@@ -50,7 +52,7 @@ function serve({ plan, fields }: LookupsWorkerData): void {
   port.on('message', (message: ToWorker) => {
     if (message.kind === 'labels') {
       rolling = new RollingLookups(plan, labelFactsOf(message))
-      return
+      return reply(false)
     }
     if (message.kind === 'end') {
       complete(Infinity)

@@ -100,7 +100,7 @@ test('the lookups on a thread of their own give every row the single-thread pass
 test('a failure on the lookups thread reaches the caller, and the thread can be closed', async () => {
   const plan = lookupPlanOf(features, 60_000)
   const thread = new LookupsThread<{ tx: Transaction; row: Float32Array }>(plan)
-  thread.labels([])
+  await thread.labels([])
   const start = Date.UTC(2026, 0, 5)
   const row = (timeMs: number) => ({
     tx: decodedTransaction(timeMs, { terminal_id: 't1', merchant_id: 'm1' }),
