@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { isoTimeMs } from './iso-time.js'
 
 export const Channel = ['pos', 'ecom', 'atm', 'moto'] as const
 export const EntryMode = ['chip', 'swipe', 'contactless', 'manual', 'token'] as const
@@ -72,8 +73,9 @@ export interface Transaction extends TransactionV1 {
   readonly eventTimeMs: number
 }
 
+/** A checked time field (isTimeValue) in epoch milliseconds. */
 export function eventTimeMsOf(eventTime: string | number): number {
-  return typeof eventTime === 'number' ? eventTime : Date.parse(eventTime)
+  return typeof eventTime === 'number' ? eventTime : isoTimeMs(eventTime)
 }
 
 const ISO_DATETIME = z.iso.datetime({ offset: true })._zod.pattern!
