@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { Label } from '../core/label-v1.js'
 import type { Transaction } from '../core/transaction-v1.js'
-import { decodeLabel } from '../stages/decode/decode-transaction.js'
+import { decodeLabel, decodeLabelText, type LabelDecodeResult } from '../stages/decode/decode-transaction.js'
 import type { FeatureDefinition } from '../stages/features/feature-definition.js'
 import type { KeyedFact } from '../stages/lookups/lookup-facts.js'
 import { lookupPlanOf, type LookupPlan } from '../stages/lookups/lookup-plan.js'
@@ -133,32 +133,40 @@ async function featureRows(
   const invalidLabelLines: number[] = []
   let invalidLabels = 0
   if (options.labelsPath) {
-    let lineNumber = 0
-    for await (const line of readLines(options.labelsPath)) {
-      lineNumber++
-      if (line.toString('latin1').trim() === '') continue
-      const record = parseDumpLine(line)
-      if (record.partition !== undefined && !(record.partition < labelPartitions)) {
-        throw new FraudstreamError(
-          ErrorCode.usage,
-          `line ${lineNumber} of ${options.labelsPath} is a record of labels partition ${record.partition}, with --label-partitions ${labelPartitions}: give the topic's partition count`,
-          'input',
-        )
+    const labelsPath = options.labelsPath
+    const decodeOptions = { maxRecordBytes: options.config.decode.maxRecordBytes }
+    await forEachLine(labelsPath, (chunk, text, start, end, lineNumber) => {
+      let decoded: LabelDecodeResult
+      let partition: number | undefined
+      if (text !== undefined && text.charCodeAt(start) === OPEN_BRACE && !text.startsWith(ENVELOPE_PREFIX, start))
+        decoded = decodeLabelText(text.slice(start, end), decodeOptions)
+      else {
+        const line = chunk.subarray(start, end)
+        if (line.toString('latin1').trim() === '') return
+        const record = parseDumpLine(line)
+        if (record.partition !== undefined && !(record.partition < labelPartitions)) {
+          throw new FraudstreamError(
+            ErrorCode.usage,
+            `line ${lineNumber} of ${labelsPath} is a record of labels partition ${record.partition}, with --label-partitions ${labelPartitions}: give the topic's partition count`,
+            'input',
+          )
+        }
+        partition = record.partition
+        decoded = decodeLabel(record.value, decodeOptions)
       }
-      const decoded = decodeLabel(record.value, { maxRecordBytes: options.config.decode.maxRecordBytes })
       // The stream dead-letters an invalid label and goes on: so does this, and says which lines.
       if (decoded.kind === 'invalid') {
         if (invalidLabels++ < SHOWN_LINES) invalidLabelLines.push(lineNumber)
-        continue
+        return
       }
       const label = decoded.label
-      routed.push({ label, partition: record.partition })
+      routed.push({ label, partition })
       if (needsAttribution(plan, label)) toAttribute.add(label.transaction_id)
-      if (label.reportedAtMs > cutoffMs) continue
+      if (label.reportedAtMs > cutoffMs) return
       // Equal report times: the later record wins, as the topic's offset order decides in latest_labels.
       const known = labels.get(label.transaction_id)
       if (!known || known.reportedAtMs <= label.reportedAtMs) labels.set(label.transaction_id, label)
-    }
+    })
   }
   const lookups = new OfflineLookups(plan, options.config.windows.allowedLatenessMs, {
     labelPartitionOf: (label) => partitionOf(label.transaction_id, labelPartitions, partitioner),
@@ -253,6 +261,7 @@ type RecordPosition = Omit<DumpRecord, 'value'>
 
 const BARE: RecordPosition = {}
 const CARRIAGE_RETURN = 0x0d
+const OPEN_BRACE = 0x7b
 
 /**
  * Every line of the file (a value, or a dump's envelope) through its partition's state; returns the states. A piece
@@ -270,6 +279,44 @@ async function forEachTransaction(
     position: RecordPosition,
   ) => void | Promise<void>,
 ): Promise<PartitionedStates> {
+  await forEachLine(path, (chunk, text, start, end, lineNumber) => {
+    let processed: ProcessedRecord
+    let position = BARE
+    try {
+      if (text !== undefined && !text.startsWith(ENVELOPE_PREFIX, start))
+        processed = states.processText(text.slice(start, end), rows.block, rows.at)
+      else {
+        const record = parseDumpLine(chunk.subarray(start, end))
+        processed = states.process(record.value, record, rows.block, rows.at)
+        if (record.partition !== undefined) position = positionOf(record)
+      }
+    } catch (err) {
+      if (!(err instanceof FraudstreamError)) throw err
+      throw new FraudstreamError(err.code, `line ${lineNumber} of ${path}: ${err.message}`, err.domain, err.retryable, {
+        cause: err,
+      })
+    }
+    return onRecord(processed, lineNumber, states, position)
+  })
+  return states
+}
+
+/**
+ * Every line of the file, numbered from 1, as the range [start, end) of its piece of the file (without the newline and
+ * a carriage return before it). A piece that is all ASCII (as generated and most exported files are) also comes as one
+ * string, `text`, whose characters are its bytes: its lines can be read as slices of it, without a Buffer each.
+ * `onLine` is awaited only when it returns a promise: a microtask per line would cost more than many a record's work.
+ */
+async function forEachLine(
+  path: string,
+  onLine: (
+    chunk: Buffer,
+    text: string | undefined,
+    start: number,
+    end: number,
+    lineNumber: number,
+  ) => void | Promise<void>,
+): Promise<void> {
   let lineNumber = 0
   for await (const chunk of readLineChunks(path)) {
     const text = isAscii(chunk) ? chunk.toString('latin1') : undefined
@@ -278,36 +325,11 @@ async function forEachTransaction(
       if (end < 0) end = chunk.length
       const next = end + 1
       if (end > start && chunk[end - 1] === CARRIAGE_RETURN) end--
-      lineNumber++
-      let processed: ProcessedRecord
-      let position = BARE
-      try {
-        if (text !== undefined && !text.startsWith(ENVELOPE_PREFIX, start))
-          processed = states.processText(text.slice(start, end), rows.block, rows.at)
-        else {
-          const record = parseDumpLine(chunk.subarray(start, end))
-          processed = states.process(record.value, record, rows.block, rows.at)
-          if (record.partition !== undefined) position = positionOf(record)
-        }
-      } catch (err) {
-        if (!(err instanceof FraudstreamError)) throw err
-        throw new FraudstreamError(
-          err.code,
-          `line ${lineNumber} of ${path}: ${err.message}`,
-          err.domain,
-          err.retryable,
-          {
-            cause: err,
-          },
-        )
-      }
-      // Awaited only when it returned a promise: a microtask per line would cost more than many a record's work.
-      const done = onRecord(processed, lineNumber, states, position)
+      const done = onLine(chunk, text, start, end, ++lineNumber)
       if (done) await done
       start = next
     }
   }
-  return states
 }
 
 /** Rows this many to a block: a typed array per row would be an allocation outside the heap per row. */

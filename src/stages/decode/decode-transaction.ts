@@ -53,14 +53,24 @@ function withEventTime(decoded: { kind: 'ok'; value: TransactionV1 } | Invalid):
 
 /** bytes → Label v1, with the same reasons as transactions. */
 export function decodeLabel(bytes: Uint8Array | null | undefined, options: DecodeOptions): LabelDecodeResult {
-  const decoded = decodeWith(LabelV1Schema, bytes, options, knownValidLabel)
+  return withLabelTimes(decodeWith(LabelV1Schema, bytes, options, knownValidLabel))
+}
+
+/** decodeLabel for a value read as ASCII text, as decodeTransactionText is for transactions. */
+export function decodeLabelText(text: string, options: DecodeOptions): LabelDecodeResult {
+  return withLabelTimes(decodeTextWith(LabelV1Schema, text, options, knownValidLabel))
+}
+
+function withLabelTimes(
+  decoded: { kind: 'ok'; value: Omit<Label, 'reportedAtMs' | 'transactionTimeMs'> } | Invalid,
+): LabelDecodeResult {
   if (decoded.kind === 'invalid') return decoded
   // The validated value is a new object of decode's own: its times are added to it rather than copied with it (a
   // spread of the label's keys cost more than the parse).
   const label = decoded.value as { -readonly [K in keyof Label]: Label[K] }
   label.reportedAtMs = eventTimeMsOf(label.reported_at)
   label.transactionTimeMs = label.transaction_time === undefined ? undefined : eventTimeMsOf(label.transaction_time)
-  return { kind: 'ok', label }
+  return { kind: 'ok', label: label as Label }
 }
 
 function decodeWith<T>(
