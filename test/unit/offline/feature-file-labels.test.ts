@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { loadConfig } from '../../../src/config/load.js'
+import { computeFeatureFile } from '../../../src/offline/feature-file.js'
+import { cardFraudFeatures } from '../../../topology/features.js'
+
+const tx = (id: string, card: string, second: number) =>
+  JSON.stringify({
+    transaction_id: id,
+    card_id: card,
+    customer_id: 'cus_1',
+    merchant_id: 'mer_1',
+    terminal_id: 'ter_1',
+    amount: 10,
+    currency: 'EUR',
+    mcc: '5411',
+    country: 'FR',
+    card_country: 'FR',
+    channel: 'pos',
+    entry_mode: 'chip',
+    event_time: new Date(Date.UTC(2026, 0, 5, 0, 0, second)).toISOString(),
+  })
+
+const label = (id: string, isFraud: boolean, reportedSecond: number) =>
+  JSON.stringify({
+    transaction_id: id,
+    card_id: 'card_a',
+    is_fraud: isFraud,
+    source: 'chargeback',
+    reported_at: new Date(Date.UTC(2026, 0, 6, 0, 0, reportedSecond)).toISOString(),
+  })
+
+test('a labels file is read line by line whatever its lines hold: text, blanks, envelopes, bytes, invalid ones', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fraudstream-feature-file-labels-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const transactions = join(dir, 'tx.ndjson')
+  writeFileSync(transactions, [tx('t1', 'card_a', 1), tx('t2', 'card_a', 2), tx('t3', 'card_a', 3)].join('\n') + '\n')
+  const envelope = (value: string) =>
+    JSON.stringify({ topic: 'labels', partition: 1, offset: 7, key: 't3', payload: value })
+  const lines = [
+    label('t1', true, 1), // 1: plain ASCII text
+    '', // 2: blank
+    '   ', // 3: blank
+    `  ${label('t2', true, 2)}`, // 4: leading whitespace
+    '{"transaction_id":"t2","is_fraud":', // 5: invalid JSON
+    label('t2', false, 3), // 6: t2's later label wins
+    envelope(label('t3', true, 4)), // 7: a kcat envelope
+    '{"transaction_id":"t9","is_fraud":true,"source":"chargeback","reported_at":"2026-01-06T00:00:05.000Z","note":"é"}', // 8: not ASCII
+    '{"transaction_id":"t1","is_fraud":"yes","source":"chargeback","reported_at":"2026-01-06T00:00:06.000Z"}', // 9
+  ]
+  const labels = join(dir, 'labels.ndjson')
+  // Windows line ends: the carriage returns go as readline drops them.
+  writeFileSync(labels, lines.join('\r\n') + '\r\n')
+  const rows = new Map<string, boolean | undefined>()
+  const { counts, invalidLabelLines } = await computeFeatureFile(
+    {
+      transactionsPath: transactions,
+      labelsPath: labels,
+      features: cardFraudFeatures,
+      config: loadConfig(),
+      partitions: 4,
+      labelPartitions: 4,
+      partitioner: 'murmur2',
+      lookupsThread: false,
+    },
+    (row) => void rows.set(row.tx.transaction_id, row.label?.is_fraud),
+  )
+  assert.equal(counts.invalid_labels, 2)
+  assert.deepEqual(invalidLabelLines, [5, 9])
+  assert.deepEqual(Object.fromEntries(rows), { t1: true, t2: false, t3: true })
+})
