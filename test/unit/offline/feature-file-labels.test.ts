@@ -6,23 +6,19 @@ import { test } from 'node:test'
 import { loadConfig } from '../../../src/config/load.js'
 import { computeFeatureFile } from '../../../src/offline/feature-file.js'
 import { cardFraudFeatures } from '../../../topology/features.js'
+import { decodedTransaction } from '../../helpers/transactions.js'
 
-const tx = (id: string, card: string, second: number) =>
-  JSON.stringify({
+/** A transaction line as a producer writes it: no eventTimeMs, the time as toISOString writes it. */
+const tx = (id: string, card: string, second: number) => {
+  const timeMs = Date.UTC(2026, 0, 5, 0, 0, second)
+  const { eventTimeMs, ...record } = decodedTransaction(timeMs, {
     transaction_id: id,
     card_id: card,
-    customer_id: 'cus_1',
-    merchant_id: 'mer_1',
-    terminal_id: 'ter_1',
-    amount: 10,
-    currency: 'EUR',
-    mcc: '5411',
-    country: 'FR',
-    card_country: 'FR',
-    channel: 'pos',
     entry_mode: 'chip',
-    event_time: new Date(Date.UTC(2026, 0, 5, 0, 0, second)).toISOString(),
+    event_time: new Date(timeMs).toISOString(),
   })
+  return JSON.stringify(record)
+}
 
 const label = (id: string, isFraud: boolean, reportedSecond: number) =>
   JSON.stringify({
