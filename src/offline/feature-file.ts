@@ -302,6 +302,13 @@ async function forEachTransaction(
 }
 
 /**
+ * Bytes of a file read as one string at a time: past 128 KiB a string is a large object, which a young-generation
+ * collection during its piece's lines promotes to the old generation, and a pass through a large file then filled it
+ * with them.
+ */
+const TEXT_BYTES = 64 * 1024
+
+/**
  * Every line of the file, numbered from 1, as the range [start, end) of its piece of the file (without the newline and
  * a carriage return before it). A piece that is all ASCII (as generated and most exported files are) also comes as one
  * string, `text`, whose characters are its bytes: its lines can be read as slices of it, without a Buffer each.
@@ -310,7 +317,7 @@ async function forEachTransaction(
 async function forEachLine(
   path: string,
   onLine: (
-    chunk: Buffer,
+    piece: Buffer,
     text: string | undefined,
     start: number,
     end: number,
@@ -319,15 +326,22 @@ async function forEachLine(
 ): Promise<void> {
   let lineNumber = 0
   for await (const chunk of readLineChunks(path)) {
-    const text = isAscii(chunk) ? chunk.toString('latin1') : undefined
-    for (let start = 0; start < chunk.length;) {
-      let end = text === undefined ? chunk.indexOf(0x0a, start) : text.indexOf('\n', start)
-      if (end < 0) end = chunk.length
-      const next = end + 1
-      if (end > start && chunk[end - 1] === CARRIAGE_RETURN) end--
-      const done = onLine(chunk, text, start, end, ++lineNumber)
-      if (done) await done
-      start = next
+    for (let from = 0; from < chunk.length;) {
+      // About TEXT_BYTES, to the end of a line.
+      let to = from + TEXT_BYTES < chunk.length ? chunk.indexOf(0x0a, from + TEXT_BYTES) + 1 : chunk.length
+      if (to === 0) to = chunk.length
+      const piece = chunk.subarray(from, to)
+      from = to
+      const text = isAscii(piece) ? piece.toString('latin1') : undefined
+      for (let start = 0; start < piece.length;) {
+        let end = text === undefined ? piece.indexOf(0x0a, start) : text.indexOf('\n', start)
+        if (end < 0) end = piece.length
+        const next = end + 1
+        if (end > start && piece[end - 1] === CARRIAGE_RETURN) end--
+        const done = onLine(piece, text, start, end, ++lineNumber)
+        if (done) await done
+        start = next
+      }
     }
   }
 }

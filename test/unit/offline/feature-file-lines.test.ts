@@ -68,3 +68,29 @@ test('a labels file is read line by line whatever its lines hold: text, blanks, 
   assert.deepEqual(invalidLabelLines, [5, 9])
   assert.deepEqual(Object.fromEntries(rows), { t1: true, t2: false, t3: true })
 })
+
+test('lines keep their numbers across the pieces a large file is read in', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fraudstream-feature-file-lines-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const transactions = join(dir, 'tx.ndjson')
+  // ~300 bytes a line: 20,000 lines cross many 64 KiB pieces and a 4 MiB read.
+  const lines = Array.from({ length: 20_000 }, (_, i) => tx(`t${i}`, `card_${i % 97}`, i))
+  for (const bad of [1, 4_321, 13_000, 20_000]) lines[bad - 1] = '{"transaction_id":'
+  writeFileSync(transactions, lines.join('\n'))
+  let rows = 0
+  const { counts, invalidLines } = await computeFeatureFile(
+    {
+      transactionsPath: transactions,
+      features: cardFraudFeatures,
+      config: loadConfig(),
+      partitions: 4,
+      labelPartitions: 4,
+      partitioner: 'murmur2',
+      lookupsThread: false,
+    },
+    () => void rows++,
+  )
+  assert.deepEqual(invalidLines, [1, 4_321, 13_000, 20_000])
+  assert.equal(counts.lines, 20_000)
+  assert.equal(rows, 19_996)
+})
