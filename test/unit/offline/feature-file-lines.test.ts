@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { loadConfig } from '../../../src/config/load.js'
-import { computeFeatureFile } from '../../../src/offline/feature-file.js'
+import { computeFeatureFile, type FeatureFileRow } from '../../../src/offline/feature-file.js'
 import { cardFraudFeatures } from '../../../topology/features.js'
 import { decodedTransaction } from '../../helpers/transactions.js'
 
@@ -29,6 +29,27 @@ const label = (id: string, isFraud: boolean, reportedSecond: number) =>
     reported_at: new Date(Date.UTC(2026, 0, 6, 0, 0, reportedSecond)).toISOString(),
   })
 
+/** computeFeatureFile with the default features and the CLI's defaults, on one thread. */
+function featureFile(
+  transactionsPath: string,
+  labelsPath: string | undefined,
+  onRow: (row: FeatureFileRow) => unknown,
+) {
+  return computeFeatureFile(
+    {
+      transactionsPath,
+      ...(labelsPath ? { labelsPath } : {}),
+      features: cardFraudFeatures,
+      config: loadConfig(),
+      partitions: 4,
+      labelPartitions: 4,
+      partitioner: 'murmur2',
+      lookupsThread: false,
+    },
+    (row) => void onRow(row),
+  )
+}
+
 test('a labels file is read line by line whatever its lines hold: text, blanks, envelopes, bytes, invalid ones', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fraudstream-feature-file-labels-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
@@ -51,18 +72,8 @@ test('a labels file is read line by line whatever its lines hold: text, blanks, 
   // Windows line ends: the carriage returns go as readline drops them.
   writeFileSync(labels, lines.join('\r\n') + '\r\n')
   const rows = new Map<string, boolean | undefined>()
-  const { counts, invalidLabelLines } = await computeFeatureFile(
-    {
-      transactionsPath: transactions,
-      labelsPath: labels,
-      features: cardFraudFeatures,
-      config: loadConfig(),
-      partitions: 4,
-      labelPartitions: 4,
-      partitioner: 'murmur2',
-      lookupsThread: false,
-    },
-    (row) => void rows.set(row.tx.transaction_id, row.label?.is_fraud),
+  const { counts, invalidLabelLines } = await featureFile(transactions, labels, (row) =>
+    rows.set(row.tx.transaction_id, row.label?.is_fraud),
   )
   assert.equal(counts.invalid_labels, 2)
   assert.deepEqual(invalidLabelLines, [5, 9])
@@ -78,18 +89,7 @@ test('lines keep their numbers across the pieces a large file is read in', async
   for (const bad of [1, 4_321, 13_000, 20_000]) lines[bad - 1] = '{"transaction_id":'
   writeFileSync(transactions, lines.join('\n'))
   let rows = 0
-  const { counts, invalidLines } = await computeFeatureFile(
-    {
-      transactionsPath: transactions,
-      features: cardFraudFeatures,
-      config: loadConfig(),
-      partitions: 4,
-      labelPartitions: 4,
-      partitioner: 'murmur2',
-      lookupsThread: false,
-    },
-    () => void rows++,
-  )
+  const { counts, invalidLines } = await featureFile(transactions, undefined, () => rows++)
   assert.deepEqual(invalidLines, [1, 4_321, 13_000, 20_000])
   assert.equal(counts.lines, 20_000)
   assert.equal(rows, 19_996)
