@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer'
 import { createReadStream } from 'node:fs'
 import { createGunzip } from 'node:zlib'
 import { ErrorCode, errorMessageOf, FraudstreamError } from '../core/errors.js'
@@ -16,6 +17,7 @@ export interface DumpRecord {
 export const ENVELOPE_PREFIX = '{"topic":'
 const ENVELOPE_START = Buffer.from(ENVELOPE_PREFIX)
 const NEWLINE = 0x0a
+const CARRIAGE_RETURN = 0x0d
 
 /**
  * A line of a topic dump made with `kcat -C -J` (an envelope with the partition, the timestamp and the value as
@@ -128,6 +130,51 @@ export async function* readLineChunks(path: string): AsyncGenerator<Buffer> {
     file.destroy()
   }
   if (rest.length > 0) yield rest
+}
+
+/**
+ * Bytes of a file read as one string at a time: past 128 KiB a string is a large object, which a young-generation
+ * collection during its piece's lines promotes to the old generation, and a pass through a large file then filled it
+ * with them.
+ */
+const TEXT_BYTES = 64 * 1024
+
+/**
+ * Every line of the file, numbered from 1, as the range [start, end) of its piece of the file (without the newline and
+ * a carriage return before it). A piece that is all ASCII (as generated and most exported files are) also comes as one
+ * string, `text`, whose characters are its bytes: its lines can be read as slices of it, without a Buffer each.
+ * `onLine` is awaited only when it returns a promise: a microtask per line would cost more than many a record's work.
+ */
+export async function forEachLine(
+  path: string,
+  onLine: (
+    piece: Buffer,
+    text: string | undefined,
+    start: number,
+    end: number,
+    lineNumber: number,
+  ) => void | Promise<void>,
+): Promise<void> {
+  let lineNumber = 0
+  for await (const chunk of readLineChunks(path)) {
+    for (let from = 0; from < chunk.length;) {
+      // About TEXT_BYTES, to the end of a line.
+      let to = from + TEXT_BYTES < chunk.length ? chunk.indexOf(NEWLINE, from + TEXT_BYTES) + 1 : chunk.length
+      if (to === 0) to = chunk.length
+      const piece = chunk.subarray(from, to)
+      from = to
+      const text = isAscii(piece) ? piece.toString('latin1') : undefined
+      for (let start = 0; start < piece.length;) {
+        let end = text === undefined ? piece.indexOf(NEWLINE, start) : text.indexOf('\n', start)
+        if (end < 0) end = piece.length
+        const next = end + 1
+        if (end > start && piece[end - 1] === CARRIAGE_RETURN) end--
+        const done = onLine(piece, text, start, end, ++lineNumber)
+        if (done) await done
+        start = next
+      }
+    }
+  }
 }
 
 /** zlib's errors carry codes like Z_DATA_ERROR and Z_BUF_ERROR. */

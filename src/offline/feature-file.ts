@@ -1,7 +1,6 @@
 import { partitionOf, type Partitioner } from '../adapters/kafka/partitioner.js'
-import { isAscii } from 'node:buffer'
 import { stat } from 'node:fs/promises'
-import { ENVELOPE_PREFIX, parseDumpLine, readLineChunks, readLines, type DumpRecord } from './dump-line.js'
+import { ENVELOPE_PREFIX, forEachLine, parseDumpLine, readLines, type DumpRecord } from './dump-line.js'
 import type { Config } from '../config/schema.js'
 import { ErrorCode, FraudstreamError } from '../core/errors.js'
 import type { Label } from '../core/label-v1.js'
@@ -135,13 +134,13 @@ async function featureRows(
   if (options.labelsPath) {
     const labelsPath = options.labelsPath
     const decodeOptions = { maxRecordBytes: options.config.decode.maxRecordBytes }
-    await forEachLine(labelsPath, (chunk, text, start, end, lineNumber) => {
+    await forEachLine(labelsPath, (piece, text, start, end, lineNumber) => {
       let decoded: LabelDecodeResult
       let partition: number | undefined
       if (text !== undefined && text.charCodeAt(start) === OPEN_BRACE && !text.startsWith(ENVELOPE_PREFIX, start))
         decoded = decodeLabelText(text.slice(start, end), decodeOptions)
       else {
-        const line = chunk.subarray(start, end)
+        const line = piece.subarray(start, end)
         if (line.toString('latin1').trim() === '') return
         const record = parseDumpLine(line)
         if (record.partition !== undefined && !(record.partition < labelPartitions)) {
@@ -213,7 +212,7 @@ async function featureRows(
       counts.rows++
       if (done) return done.then(() => emit(completeBelowMs))
     }
-    if (lookupRows instanceof LookupsThread && lookupRows.busy)
+    if (lookupRows instanceof LookupsThread && lookupRows.mustWait())
       return lookupRows.answer().then(() => emit(completeBelowMs))
     return undefined
   }
@@ -260,7 +259,6 @@ async function featureRows(
 type RecordPosition = Omit<DumpRecord, 'value'>
 
 const BARE: RecordPosition = {}
-const CARRIAGE_RETURN = 0x0d
 const OPEN_BRACE = 0x7b
 
 /**
@@ -279,14 +277,14 @@ async function forEachTransaction(
     position: RecordPosition,
   ) => void | Promise<void>,
 ): Promise<PartitionedStates> {
-  await forEachLine(path, (chunk, text, start, end, lineNumber) => {
+  await forEachLine(path, (piece, text, start, end, lineNumber) => {
     let processed: ProcessedRecord
     let position = BARE
     try {
       if (text !== undefined && !text.startsWith(ENVELOPE_PREFIX, start))
         processed = states.processText(text.slice(start, end), rows.block, rows.at)
       else {
-        const record = parseDumpLine(chunk.subarray(start, end))
+        const record = parseDumpLine(piece.subarray(start, end))
         processed = states.process(record.value, record, rows.block, rows.at)
         if (record.partition !== undefined) position = positionOf(record)
       }
@@ -299,51 +297,6 @@ async function forEachTransaction(
     return onRecord(processed, lineNumber, states, position)
   })
   return states
-}
-
-/**
- * Bytes of a file read as one string at a time: past 128 KiB a string is a large object, which a young-generation
- * collection during its piece's lines promotes to the old generation, and a pass through a large file then filled it
- * with them.
- */
-const TEXT_BYTES = 64 * 1024
-
-/**
- * Every line of the file, numbered from 1, as the range [start, end) of its piece of the file (without the newline and
- * a carriage return before it). A piece that is all ASCII (as generated and most exported files are) also comes as one
- * string, `text`, whose characters are its bytes: its lines can be read as slices of it, without a Buffer each.
- * `onLine` is awaited only when it returns a promise: a microtask per line would cost more than many a record's work.
- */
-async function forEachLine(
-  path: string,
-  onLine: (
-    piece: Buffer,
-    text: string | undefined,
-    start: number,
-    end: number,
-    lineNumber: number,
-  ) => void | Promise<void>,
-): Promise<void> {
-  let lineNumber = 0
-  for await (const chunk of readLineChunks(path)) {
-    for (let from = 0; from < chunk.length;) {
-      // About TEXT_BYTES, to the end of a line.
-      let to = from + TEXT_BYTES < chunk.length ? chunk.indexOf(0x0a, from + TEXT_BYTES) + 1 : chunk.length
-      if (to === 0) to = chunk.length
-      const piece = chunk.subarray(from, to)
-      from = to
-      const text = isAscii(piece) ? piece.toString('latin1') : undefined
-      for (let start = 0; start < piece.length;) {
-        let end = text === undefined ? piece.indexOf(0x0a, start) : text.indexOf('\n', start)
-        if (end < 0) end = piece.length
-        const next = end + 1
-        if (end > start && piece[end - 1] === CARRIAGE_RETURN) end--
-        const done = onLine(piece, text, start, end, ++lineNumber)
-        if (done) await done
-        start = next
-      }
-    }
-  }
 }
 
 /** Rows this many to a block: a typed array per row would be an allocation outside the heap per row. */

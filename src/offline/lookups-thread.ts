@@ -190,10 +190,10 @@ export class LookupsThread<Row extends { readonly tx: Transaction; readonly row:
   }
 
   /**
-   * Whether the caller should wait for an answer (`answer()`) before adding more: too many batches are unanswered even
-   * after blocking a while for the next one.
+   * Whether the caller must wait for an answer (`answer()`) before adding more: too many batches are unanswered even
+   * after blocking up to BLOCK_FOR_ANSWER_MS for the next one.
    */
-  get busy(): boolean {
+  mustWait(): boolean {
     if (this.#posted - this.#answered < MAX_BATCHES_IN_FLIGHT) return false
     Atomics.wait(this.#postedAnswers, 0, this.#answered, BLOCK_FOR_ANSWER_MS)
     this.#receive()
